@@ -1,0 +1,26 @@
+//! Time to unlock the vault with the shipped parameters (Argon2id 64 MiB/t=3 + Stronghold's
+//! snapshot decryption), the wait a user sees after typing the passphrase.
+//! Run: `cargo bench --bench vault_unlock`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use keyhold::core::passphrase::Passphrase;
+use keyhold::core::vault::{self, kdf::KdfParams, VaultPaths};
+
+fn unlock(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = VaultPaths::in_dir(dir.path());
+    let pass = Passphrase::new("bench passphrase orbit velvet".into());
+    vault::create(&paths, &pass, KdfParams::DEFAULT).expect("create vault");
+    let mut group = c.benchmark_group("vault");
+    group.sample_size(10);
+    group.bench_function("unlock (Argon2id + Stronghold snapshot)", |b| {
+        b.iter(|| vault::open(&paths, &pass).expect("unlock"))
+    });
+    group.bench_function("argon2id derive only", |b| {
+        b.iter(|| vault::kdf::derive(&pass, b"0123456789abcdef", KdfParams::DEFAULT).expect("derive"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, unlock);
+criterion_main!(benches);

@@ -1,0 +1,136 @@
+//! The `keyhold` command line: the same binary opens the window when run bare, and does
+//! scripted work with subcommands (names and shapes fixed in DESIGN.md, "Command line").
+
+mod input;
+mod output;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::core::datadir::DataDir;
+use crate::core::logging;
+use crate::core::workspace::{self, Workspace, WorkspaceError};
+use output::{Failure, Output};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyhold",
+    version,
+    about = "Keyhold: your own AI provider keys in an encrypted vault, metered locally.",
+    long_about = "Keyhold: your own AI provider keys in an encrypted vault, metered locally.\n\n\
+                  Run without a command to open the app (window and tray). Secrets are never taken\n\
+                  from arguments: give the passphrase with --passphrase-file FILE (- reads standard\n\
+                  input), or type it at the prompt on a terminal."
+)]
+pub struct Cli {
+    /// Where Keyhold keeps its vault, database and logs.
+    #[arg(long, global = true, env = "KEYHOLD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read the vault passphrase from FILE ("-" for standard input) instead of prompting.
+    #[arg(long, global = true, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Print machine-readable JSON on standard output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, check and re-key the encrypted vault.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Create the vault; refuses if one exists.
+    Init,
+    /// Unlock the vault, open every stored key, and report; exits non-zero if anything fails.
+    Check,
+    /// Change the vault passphrase (the current one is required).
+    ChangePassphrase {
+        /// Read the new passphrase from FILE ("-" for standard input); else prompt twice.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+}
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let out = Output { json: cli.json };
+    let dir = match DataDir::resolve(cli.data_dir.clone()) {
+        Ok(d) => d,
+        Err(e) => return out.fail(&Failure::from_message("data_dir", e.to_string())),
+    };
+    let stderr_level = if cli.command.is_none() { "info" } else { "warn" };
+    let _logs = logging::init(&dir.logs_dir(), stderr_level);
+    match run(&cli, dir, &out) {
+        Ok(()) => 0,
+        Err(f) => out.fail(&f),
+    }
+}
+
+fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    let Some(command) = &cli.command else {
+        let workspace = Workspace::open(dir)?;
+        return crate::shell::app::run(Arc::new(workspace))
+            .map_err(|e| Failure::from_message("window", format!("Could not start the Keyhold window: {e}")));
+    };
+    match command {
+        Command::Vault { command: VaultCommand::Init } => {
+            let workspace = Workspace::open(dir)?;
+            let (p, confirm) = input::new_passphrase(cli.passphrase_file.as_deref(), "New vault passphrase: ")?;
+            let started = Instant::now();
+            workspace.create_vault(&p, confirm.as_ref())?;
+            let info = workspace.info();
+            out.success(
+                &format!("Vault created in {} ({:.1} s). Keyhold is ready.", info.data_dir, started.elapsed().as_secs_f64()),
+                json!({ "ok": true, "data_dir": info.data_dir, "created_at": info.vault_created_at }),
+            );
+        }
+        Command::Vault { command: VaultCommand::Check } => {
+            let p = input::passphrase(cli.passphrase_file.as_deref(), "Vault passphrase: ")?;
+            let report = workspace::check(&dir, &p)?;
+            out.success(
+                &format!(
+                    "Vault OK: unlocked in {:.2} s. {} provider key(s) stored, all of them open.",
+                    report.unlock_ms as f64 / 1000.0,
+                    report.keys_total
+                ),
+                json!({ "ok": true, "data_dir": dir.path().display().to_string(), "unlock_ms": report.unlock_ms,
+                        "keys_total": report.keys_total, "keys_failed": report.keys_failed }),
+            );
+        }
+        Command::Vault { command: VaultCommand::ChangePassphrase { new_passphrase_file } } => {
+            let workspace = Workspace::open(dir)?;
+            let old = input::passphrase(cli.passphrase_file.as_deref(), "Current vault passphrase: ")?;
+            if cli.passphrase_file.as_deref() == Some(std::path::Path::new("-"))
+                && new_passphrase_file.as_deref() == Some(std::path::Path::new("-"))
+            {
+                return Err(Failure::from_message(
+                    "usage",
+                    "Only one of --passphrase-file and --new-passphrase-file can read standard input.".into(),
+                ));
+            }
+            let (new, confirm) = input::new_passphrase(new_passphrase_file.as_deref(), "New vault passphrase: ")?;
+            workspace.change_passphrase(&old, &new, confirm.as_ref())?;
+            out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
+        }
+    }
+    Ok(())
+}
+
+impl From<WorkspaceError> for Failure {
+    fn from(e: WorkspaceError) -> Self {
+        Failure::from_message(e.kind(), e.to_string())
+    }
+}

@@ -1,0 +1,150 @@
+//! The data dir: where Keyhold keeps its files, and the lock that lets one process write it.
+
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::core::vault::VaultPaths;
+
+/// The Tauri bundle identifier: the default data dir matches Tauri's `app_data_dir()` on Linux.
+pub const APP_ID: &str = "app.keyhold.desktop";
+const LOCK_FILE: &str = "keyhold.lock";
+pub const DB_FILE: &str = "keyhold.db";
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("Keyhold is already running (pid {pid}) with the data dir {dir}. Quit it first, or use another --data-dir.")]
+    AlreadyRunning { pid: String, dir: PathBuf },
+    #[error("Could not create the data dir {dir}: {source}. Choose another with --data-dir or KEYHOLD_DATA_DIR.")]
+    Create { dir: PathBuf, source: std::io::Error },
+    #[error("Could not use the lock file {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error("No data dir given and no home directory found: set --data-dir or KEYHOLD_DATA_DIR.")]
+    NoHome,
+}
+
+impl DataDir {
+    /// `explicit` comes from `--data-dir` / `KEYHOLD_DATA_DIR`; otherwise the XDG data home.
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<DataDir, DataDirError> {
+        let root = match explicit {
+            Some(dir) => dir,
+            None => default_location().ok_or(DataDirError::NoHome)?,
+        };
+        Ok(DataDir { root })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the dir if missing, readable by the user only.
+    pub fn ensure(&self) -> Result<(), DataDirError> {
+        std::fs::create_dir_all(&self.root).map_err(|source| DataDirError::Create { dir: self.root.clone(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700));
+        }
+        Ok(())
+    }
+
+    pub fn vault_paths(&self) -> VaultPaths {
+        VaultPaths::in_dir(&self.root)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join(DB_FILE)
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// Takes the writer lock, or says which process holds it. The lock is an OS file lock, so it
+    /// is released when the holder exits, crash included: no stale lock to clean up by hand.
+    pub fn lock_for_writing(&self) -> Result<WriterLock, DataDirError> {
+        self.ensure()?;
+        let path = self.root.join(LOCK_FILE);
+        let lock_err = |source| DataDirError::Lock { path: path.clone(), source };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(lock_err)?;
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0).map_err(lock_err)?;
+                file.rewind().map_err(lock_err)?;
+                write!(file, "{}", std::process::id()).map_err(lock_err)?;
+                file.flush().map_err(lock_err)?;
+                Ok(WriterLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                let pid = pid.trim();
+                Err(DataDirError::AlreadyRunning {
+                    pid: if pid.is_empty() { "unknown".into() } else { pid.into() },
+                    dir: self.root.clone(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(lock_err(source)),
+        }
+    }
+}
+
+/// Held for as long as this process writes the data dir; released on drop or exit.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: std::fs::File,
+}
+
+fn default_location() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/share"),
+    };
+    Some(base.join(APP_ID))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_data_dir_is_created_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(tmp.path().join("a/b/c"))).unwrap();
+        dir.ensure().unwrap();
+        assert!(dir.path().is_dir());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+    }
+
+    #[test]
+    fn a_second_writer_is_told_who_holds_the_data_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap();
+        let held = dir.lock_for_writing().unwrap();
+        let err = dir.lock_for_writing().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Keyhold is already running (pid {}) with the data dir {}. Quit it first, or use another --data-dir.",
+                std::process::id(),
+                tmp.path().display()
+            )
+        );
+        drop(held);
+        assert!(dir.lock_for_writing().is_ok(), "the lock is free once its holder is gone");
+    }
+}

@@ -1,0 +1,99 @@
+//! `keyhold.db`: the SQLite database (WAL) and its migrations.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{Migrations, M};
+
+/// Schema history. Append only: a shipped migration is never edited.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) STRICT;",
+    )])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("The database {path} is damaged or is not a Keyhold database ({detail}). It was left untouched: restore it from a backup or move it away.")]
+    Damaged { path: PathBuf, detail: String },
+    #[error("The database {path} was written by a newer Keyhold (schema {found}, this one knows {known}). Update Keyhold.")]
+    TooNew { path: PathBuf, found: i64, known: usize },
+    #[error("Database error on {path}: {detail}")]
+    Sqlite { path: PathBuf, detail: String },
+}
+
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(damaged)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(damaged)?;
+    // The first statement that reads the file is where a non-database file shows itself.
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(damaged)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(damaged)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(damaged)?;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(damaged)?;
+    let known = 1usize; // the length of migrations()
+    if found > known as i64 {
+        return Err(DbError::TooNew { path: path.into(), found, known });
+    }
+    migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| DbError::Sqlite { path: path.into(), detail: e.to_string() })?;
+    Ok(conn)
+}
+
+pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()
+}
+
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), rusqlite::Error> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+    .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid_and_settings_round_trip() {
+        assert!(migrations().validate().is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("k.db")).unwrap();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        set_setting(&conn, "a", "1").unwrap();
+        set_setting(&conn, "a", "2").unwrap();
+        assert_eq!(get_setting(&conn, "a").unwrap().as_deref(), Some("2"));
+        assert_eq!(get_setting(&conn, "b").unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let junk = b"this is certainly not an SQLite database, just some text that is long enough".repeat(20);
+        std::fs::write(&path, &junk).unwrap();
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, DbError::Damaged { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn a_database_from_a_newer_keyhold_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(open(&path), Err(DbError::TooNew { found: 99, .. })));
+    }
+}

@@ -1,0 +1,9 @@
+//! The core: what Keyhold knows and does, with no knowledge of windows or IPC.
+
+pub mod datadir;
+pub mod db;
+pub mod logging;
+pub mod passphrase;
+pub mod seal;
+pub mod vault;
+pub mod workspace;

@@ -1,0 +1,303 @@
+//! The workspace: one data dir, its vault and database, and whether it is unlocked right now.
+//!
+//! Both fronts (the window's commands and the CLI) drive Keyhold through this type, so a rule
+//! such as "a wrong passphrase changes nothing" holds the same way in both.
+
+use std::sync::{Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use tokio::sync::watch;
+
+use crate::core::datadir::{DataDir, DataDirError, WriterLock};
+use crate::core::db::{self, DbError};
+use crate::core::passphrase::{self, Passphrase};
+use crate::core::seal::MasterSecret;
+use crate::core::vault::{self, kdf::KdfParams, VaultError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultStatus {
+    /// First run: no vault yet.
+    NoVault,
+    Locked,
+    Unlocked,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct WorkspaceInfo {
+    pub status: VaultStatus,
+    pub data_dir: String,
+    /// RFC 3339, UTC.
+    pub vault_created_at: Option<String>,
+    pub last_unlocked_at: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("Keyhold is locked. Unlock it with your passphrase first.")]
+    Locked,
+    #[error("Keyhold is already unlocked.")]
+    AlreadyUnlocked,
+}
+
+impl From<passphrase::PassphraseError> for WorkspaceError {
+    fn from(e: passphrase::PassphraseError) -> Self {
+        WorkspaceError::Vault(e.into())
+    }
+}
+
+impl WorkspaceError {
+    /// A stable, machine-readable name for the error, for `--json` and the UI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkspaceError::Vault(v) => match v {
+                VaultError::NotCreated { .. } => "no_vault",
+                VaultError::AlreadyExists { .. } => "vault_exists",
+                VaultError::WrongPassphrase => "wrong_passphrase",
+                VaultError::CorruptSnapshot { .. } | VaultError::Header(_) => "vault_damaged",
+                VaultError::SnapshotMissing { .. } | VaultError::HeaderMissing { .. } => "vault_incomplete",
+                VaultError::InterruptedChange { .. } => "interrupted_change",
+                VaultError::Passphrase(_) => "bad_passphrase",
+                VaultError::WriteFailed { .. } => "write_failed",
+            },
+            WorkspaceError::DataDir(DataDirError::AlreadyRunning { .. }) => "already_running",
+            WorkspaceError::DataDir(_) => "data_dir",
+            WorkspaceError::Db(_) => "database",
+            WorkspaceError::Locked => "locked",
+            WorkspaceError::AlreadyUnlocked => "already_unlocked",
+        }
+    }
+}
+
+const CREATED_AT: &str = "vault.created_at";
+const LAST_UNLOCK: &str = "vault.last_unlocked_at";
+
+pub struct Workspace {
+    dir: DataDir,
+    db: Mutex<rusqlite::Connection>,
+    master: RwLock<Option<MasterSecret>>,
+    status: watch::Sender<VaultStatus>,
+    kdf: KdfParams,
+    _writer: WriterLock,
+}
+
+impl Workspace {
+    /// Opens the data dir for writing: creates it if missing, takes the writer lock (a second
+    /// process gets "Keyhold is already running"), opens and migrates the database. Starts locked.
+    pub fn open(dir: DataDir) -> Result<Workspace, WorkspaceError> {
+        Self::open_with(dir, KdfParams::DEFAULT)
+    }
+
+    pub fn open_with(dir: DataDir, kdf: KdfParams) -> Result<Workspace, WorkspaceError> {
+        let writer = dir.lock_for_writing()?;
+        let conn = db::open(&dir.db_path())?;
+        let initial = if dir.vault_paths().exists() { VaultStatus::Locked } else { VaultStatus::NoVault };
+        tracing::info!(data_dir = %dir.path().display(), status = ?initial, "workspace opened");
+        Ok(Workspace {
+            dir,
+            db: Mutex::new(conn),
+            master: RwLock::new(None),
+            status: watch::Sender::new(initial),
+            kdf,
+            _writer: writer,
+        })
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    pub fn status(&self) -> VaultStatus {
+        *self.status.borrow()
+    }
+
+    /// Vault status changes, for the tray and the window.
+    pub fn subscribe(&self) -> watch::Receiver<VaultStatus> {
+        self.status.subscribe()
+    }
+
+    pub fn info(&self) -> WorkspaceInfo {
+        let (created, last) = {
+            let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                db::get_setting(&conn, CREATED_AT).ok().flatten(),
+                db::get_setting(&conn, LAST_UNLOCK).ok().flatten(),
+            )
+        };
+        WorkspaceInfo {
+            status: self.status(),
+            data_dir: self.dir.path().display().to_string(),
+            vault_created_at: created,
+            last_unlocked_at: last,
+        }
+    }
+
+    /// First run: creates the vault and leaves Keyhold unlocked.
+    pub fn create_vault(&self, new: &Passphrase, confirm: Option<&Passphrase>) -> Result<(), WorkspaceError> {
+        passphrase::check_new(new, confirm)?;
+        let master = vault::create(&self.dir.vault_paths(), new, self.kdf)?;
+        tracing::info!("vault created");
+        self.record_time(CREATED_AT);
+        self.set_unlocked(master);
+        Ok(())
+    }
+
+    pub fn unlock(&self, passphrase: &Passphrase) -> Result<(), WorkspaceError> {
+        if self.status() == VaultStatus::Unlocked {
+            return Err(WorkspaceError::AlreadyUnlocked);
+        }
+        let opened = match vault::open(&self.dir.vault_paths(), passphrase) {
+            Ok(o) => o,
+            Err(e) => {
+                // Vault errors name files and causes, never the passphrase.
+                tracing::warn!(error = %e, "unlock refused");
+                return Err(e.into());
+            }
+        };
+        if let Some(header) = opened.settled_header {
+            // We hold the writer lock: finish the interrupted passphrase change.
+            match header.write(&self.dir.vault_paths().header) {
+                Ok(()) => tracing::info!("finished an interrupted passphrase change"),
+                Err(e) => tracing::warn!(error = %e, "could not finish an interrupted passphrase change"),
+            }
+        }
+        self.record_time(LAST_UNLOCK);
+        self.set_unlocked(opened.master);
+        tracing::info!("vault unlocked");
+        Ok(())
+    }
+
+    /// Drops the master secret. Idempotent.
+    pub fn lock(&self) {
+        let had = self.master.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
+        if had {
+            self.status.send_replace(VaultStatus::Locked);
+            tracing::info!("vault locked");
+        }
+    }
+
+    /// Needs the current passphrase even while unlocked, as 1Password does: an unattended
+    /// unlocked screen must not be enough to take the vault over.
+    pub fn change_passphrase(
+        &self,
+        old: &Passphrase,
+        new: &Passphrase,
+        confirm: Option<&Passphrase>,
+    ) -> Result<(), WorkspaceError> {
+        passphrase::check_new(new, confirm)?;
+        vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
+        tracing::info!("vault passphrase changed");
+        Ok(())
+    }
+
+    /// Runs `f` with the master secret, or says Keyhold is locked.
+    pub fn with_master<T>(&self, f: impl FnOnce(&MasterSecret) -> T) -> Result<T, WorkspaceError> {
+        let guard = self.master.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(f).ok_or(WorkspaceError::Locked)
+    }
+
+    fn set_unlocked(&self, master: MasterSecret) {
+        *self.master.write().unwrap_or_else(|p| p.into_inner()) = Some(master);
+        self.status.send_replace(VaultStatus::Unlocked);
+    }
+
+    fn record_time(&self, key: &str) {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = db::set_setting(&conn, key, &now) {
+            tracing::warn!(error = %e, key, "could not record a time in the database");
+        }
+    }
+}
+
+/// What `keyhold vault check` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub unlock_ms: u64,
+    pub keys_total: usize,
+    /// Labels of stored keys that did not open.
+    pub keys_failed: Vec<String>,
+}
+
+/// Opens the vault and every stored key, reading only, without the writer lock: it works while
+/// the app is running. Fails on the first thing that would stop Keyhold from working.
+pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, WorkspaceError> {
+    let started = std::time::Instant::now();
+    let opened = vault::open(&dir.vault_paths(), passphrase)?;
+    let unlock_ms = started.elapsed().as_millis() as u64;
+    drop(opened);
+    // Provider key rows arrive with the keys module; until then there are none to open.
+    Ok(CheckReport { unlock_ms, keys_total: 0, keys_failed: Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::vault::snapshot;
+
+    fn p(s: &str) -> Passphrase {
+        Passphrase::new(s.into())
+    }
+
+    fn workspace() -> (tempfile::TempDir, Workspace) {
+        snapshot::use_fast_encryption_for_tests();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(tmp.path().join("data"))).unwrap();
+        (tmp, Workspace::open_with(dir, KdfParams::FAST_FOR_TESTS).unwrap())
+    }
+
+    #[test]
+    fn first_run_create_lock_and_unlock() {
+        let (_t, ws) = workspace();
+        let mut rx = ws.subscribe();
+        assert_eq!(ws.status(), VaultStatus::NoVault);
+        assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
+        let err = ws.create_vault(&p("long enough 123"), Some(&p("long enough 124"))).unwrap_err();
+        assert_eq!(err.kind(), "bad_passphrase");
+        assert_eq!(ws.status(), VaultStatus::NoVault);
+        ws.create_vault(&p("long enough 123"), Some(&p("long enough 123"))).unwrap();
+        assert_eq!(ws.status(), VaultStatus::Unlocked);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), VaultStatus::Unlocked);
+        assert!(ws.info().vault_created_at.is_some());
+
+        ws.lock();
+        assert_eq!(ws.status(), VaultStatus::Locked);
+        assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
+        assert_eq!(ws.unlock(&p("long enough 124")).unwrap_err().kind(), "wrong_passphrase");
+        assert_eq!(ws.status(), VaultStatus::Locked);
+        ws.unlock(&p("long enough 123")).unwrap();
+        assert!(ws.with_master(|_| ()).is_ok());
+        assert!(ws.info().last_unlocked_at.is_some());
+        assert_eq!(ws.unlock(&p("long enough 123")).unwrap_err().kind(), "already_unlocked");
+    }
+
+    #[test]
+    fn a_second_workspace_on_the_same_dir_is_refused_while_the_first_is_open() {
+        let (tmp, ws) = workspace();
+        let again = Workspace::open_with(DataDir::resolve(Some(tmp.path().join("data"))).unwrap(), KdfParams::FAST_FOR_TESTS);
+        let err = again.err().unwrap();
+        assert_eq!(err.kind(), "already_running");
+        assert!(err.to_string().starts_with(&format!("Keyhold is already running (pid {})", std::process::id())));
+        drop(ws);
+    }
+
+    #[test]
+    fn changing_the_passphrase_needs_the_old_one() {
+        let (_t, ws) = workspace();
+        ws.create_vault(&p("first passphrase 1"), None).unwrap();
+        let err = ws.change_passphrase(&p("not the first one"), &p("second passphrase 2"), None).unwrap_err();
+        assert_eq!(err.kind(), "wrong_passphrase");
+        ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2"))).unwrap();
+        ws.lock();
+        assert!(ws.unlock(&p("first passphrase 1")).is_err());
+        ws.unlock(&p("second passphrase 2")).unwrap();
+    }
+}

@@ -1,0 +1,50 @@
+//! Starts the window and the tray over an open workspace.
+
+use std::sync::Arc;
+
+use tauri::{Manager, WindowEvent};
+use tauri_specta::Event;
+
+use crate::core::workspace::Workspace;
+use crate::shell::{events::VaultChanged, tray};
+
+pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
+    let ipc = crate::shell::ipc::<tauri::Wry>();
+    let invoke_handler = ipc.invoke_handler();
+    let for_setup = Arc::clone(&workspace);
+    tauri::Builder::default()
+        .invoke_handler(invoke_handler)
+        .manage(workspace)
+        .setup(move |app| {
+            ipc.mount_events(app);
+            let tray = tray::install(app.handle(), Arc::clone(&for_setup))?;
+            tray.show(for_setup.status());
+            // Every change of the vault's state, wherever it came from, reaches tray and window.
+            let mut changes = for_setup.subscribe();
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while changes.changed().await.is_ok() {
+                    let status = *changes.borrow_and_update();
+                    tray.show(status);
+                    if let Err(e) = (VaultChanged { status }).emit(&handle) {
+                        tracing::warn!(error = %e, "could not tell the window the vault changed");
+                    }
+                }
+            });
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.set_title("Keyhold");
+            }
+            tracing::info!("window and tray started");
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps Keyhold in the tray; Quit (tray) really quits.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == "main" {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .run(tauri::generate_context!())
+}

@@ -1,0 +1,88 @@
+//! Tauri commands: parse, call the core, map the error. Nothing else belongs here.
+//!
+//! Passphrases arrive as plain `String`s (that is what IPC carries) and are moved into a
+//! zeroizing [`Passphrase`] on the first line. Replies never contain them.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use specta::Type;
+use tauri::State;
+
+use crate::core::passphrase::{self, Passphrase, Strength};
+use crate::core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
+
+/// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct CommandError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<WorkspaceError> for CommandError {
+    fn from(e: WorkspaceError) -> Self {
+        CommandError { kind: e.kind().into(), message: e.to_string() }
+    }
+}
+
+type Ws<'a> = State<'a, Arc<Workspace>>;
+
+/// Vault work (Argon2id, Stronghold) takes seconds: it runs off the UI thread.
+async fn blocking<T: Send + 'static>(
+    ws: &Ws<'_>,
+    f: impl FnOnce(&Workspace) -> Result<T, WorkspaceError> + Send + 'static,
+) -> Result<T, CommandError> {
+    let ws = Arc::clone(ws);
+    tauri::async_runtime::spawn_blocking(move || f(&ws))
+        .await
+        .map_err(|e| CommandError { kind: "internal".into(), message: format!("Keyhold hit an internal error: {e}") })?
+        .map_err(CommandError::from)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn workspace_info(ws: Ws<'_>) -> WorkspaceInfo {
+    ws.info()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn passphrase_strength(passphrase: String) -> Strength {
+    passphrase::strength(&Passphrase::new(passphrase))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_vault(ws: Ws<'_>, passphrase: String, confirm: String) -> Result<WorkspaceInfo, CommandError> {
+    let (p, c) = (Passphrase::new(passphrase), Passphrase::new(confirm));
+    blocking(&ws, move |ws| ws.create_vault(&p, Some(&c)).map(|()| ws.info())).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock(ws: Ws<'_>, passphrase: String) -> Result<WorkspaceInfo, CommandError> {
+    let p = Passphrase::new(passphrase);
+    blocking(&ws, move |ws| ws.unlock(&p).map(|()| ws.info())).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn lock(ws: Ws<'_>) -> WorkspaceInfo {
+    ws.lock();
+    ws.info()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn change_passphrase(
+    ws: Ws<'_>,
+    current: String,
+    replacement: String,
+    confirm: String,
+) -> Result<(), CommandError> {
+    let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
+    blocking(&ws, move |ws| ws.change_passphrase(&o, &n, Some(&c))).await
+}
+
+#[cfg(test)]
+mod tests;

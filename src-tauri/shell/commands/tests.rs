@@ -1,0 +1,93 @@
+//! The commands driven through Tauri's IPC layer (tauri::test's mock runtime: no display needed),
+//! with a canary passphrase that must never come back in a reply.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+use crate::core::datadir::DataDir;
+use crate::core::vault::{kdf::KdfParams, snapshot};
+use crate::core::workspace::Workspace;
+
+const CANARY: &str = "CANARY-passphrase-e5d1-never-echo";
+
+fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    snapshot::use_fast_encryption_for_tests();
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    let app = mock_builder()
+        .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
+        .manage(Arc::new(ws))
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    (tmp, app, window)
+}
+
+fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.into(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() {
+    let (_tmp, _app, w) = app();
+    let mut replies = Vec::new();
+    let mut record = |r: Result<Value, Value>| {
+        let text = match &r {
+            Ok(v) | Err(v) => v.to_string(),
+        };
+        replies.push(text);
+        r
+    };
+
+    let info = record(call(&w, "workspace_info", json!({}))).unwrap();
+    assert_eq!(info["status"], "no_vault");
+
+    let strength = record(call(&w, "passphrase_strength", json!({ "passphrase": CANARY }))).unwrap();
+    assert!(strength["level"].is_string());
+
+    let err = record(call(&w, "create_vault", json!({ "passphrase": CANARY, "confirm": "something else entirely" }))).unwrap_err();
+    assert_eq!(err["kind"], "bad_passphrase");
+    assert_eq!(err["message"], "The two passphrases do not match. Type the same passphrase twice.");
+
+    let err = record(call(&w, "create_vault", json!({ "passphrase": "short", "confirm": "short" }))).unwrap_err();
+    assert_eq!(err["kind"], "bad_passphrase");
+
+    let info = record(call(&w, "create_vault", json!({ "passphrase": CANARY, "confirm": CANARY }))).unwrap();
+    assert_eq!(info["status"], "unlocked");
+
+    let info = record(call(&w, "lock", json!({}))).unwrap();
+    assert_eq!(info["status"], "locked");
+
+    let err = record(call(&w, "unlock", json!({ "passphrase": format!("{CANARY}x") }))).unwrap_err();
+    assert_eq!(err["kind"], "wrong_passphrase");
+    assert_eq!(err["message"], "Wrong passphrase. The vault stays locked and nothing was changed.");
+
+    let info = record(call(&w, "unlock", json!({ "passphrase": CANARY }))).unwrap();
+    assert_eq!(info["status"], "unlocked");
+
+    let err = record(call(&w, "change_passphrase", json!({ "current": "wrong old one", "replacement": "new passphrase 1", "confirm": "new passphrase 1" }))).unwrap_err();
+    assert_eq!(err["kind"], "wrong_passphrase");
+    record(call(&w, "change_passphrase", json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1" }))).unwrap();
+
+    assert!(replies.len() >= 10);
+    for reply in &replies {
+        assert!(!reply.contains("CANARY"), "a reply echoed the passphrase: {reply}");
+    }
+}

@@ -1,0 +1,12 @@
+//! Events the core's state changes become for the window.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::core::workspace::VaultStatus;
+
+/// The vault was created, unlocked or locked (from the window, the tray, or a timer).
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct VaultChanged {
+    pub status: VaultStatus,
+}

@@ -1,0 +1,48 @@
+//! The desktop shell: window, tray and the thin commands the front-end calls.
+
+pub mod app;
+pub mod commands;
+pub mod events;
+pub mod tray;
+
+/// The typed IPC surface: every command and event the front-end may use. `ui/src/bindings.ts`
+/// is generated from this (see the `typescript_bindings_are_current` test).
+pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::workspace_info,
+            commands::passphrase_strength,
+            commands::create_vault,
+            commands::unlock,
+            commands::lock,
+            commands::change_passphrase,
+        ])
+        .events(tauri_specta::collect_events![events::VaultChanged])
+}
+
+#[cfg(test)]
+mod bindings_test {
+    /// Fails when a command or type changed in Rust without the TypeScript being regenerated.
+    /// Regenerate with `KEYHOLD_WRITE_BINDINGS=1 cargo test typescript_bindings_are_current`.
+    #[test]
+    fn typescript_bindings_are_current() {
+        let committed_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/bindings.ts");
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh_path = tmp.path().join("bindings.ts");
+        super::ipc::<tauri::Wry>()
+            .export(
+                specta_typescript::Typescript::default().header("// Generated from the Rust commands by tauri-specta. Do not edit.\n"),
+                &fresh_path,
+            )
+            .unwrap();
+        let fresh = std::fs::read_to_string(&fresh_path).unwrap();
+        if std::env::var_os("KEYHOLD_WRITE_BINDINGS").is_some() {
+            std::fs::write(&committed_path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/bindings.ts is stale: run KEYHOLD_WRITE_BINDINGS=1 cargo test typescript_bindings_are_current"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+import { useState } from "preact/hooks";
+import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
+import { ErrorNote } from "../components/error-note";
+
+function when(rfc3339: string | null | undefined): string {
+  return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
+}
+
+export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <span class="brand">Keyhold</span>
+        <span class="badge unlocked" id="status">
+          Unlocked
+        </span>
+        <button id="lock-button" class="secondary" onClick={async () => onLocked(await commands.lock())}>
+          Lock
+        </button>
+      </header>
+      <main class="page">
+        <section class="card wide">
+          <h2>Vault</h2>
+          <dl>
+            <dt>Data folder</dt>
+            <dd id="data-dir">{info.data_dir}</dd>
+            <dt>Created</dt>
+            <dd>{when(info.vault_created_at)}</dd>
+            <dt>Last unlocked</dt>
+            <dd>{when(info.last_unlocked_at)}</dd>
+          </dl>
+          <p class="fine">
+            Closing this window keeps Keyhold in the tray (Open, Lock, Quit). Provider keys, agents and usage
+            arrive in the next releases.
+          </p>
+        </section>
+        <ChangePassphrase />
+      </main>
+    </div>
+  );
+}
+
+function ChangePassphrase() {
+  const [current, setCurrent] = useState("");
+  const [replacement, setReplacement] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [error, setError] = useState<CommandError | null>(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(false);
+    const result = await commands.changePassphrase(current, replacement, confirm);
+    setBusy(false);
+    if (result.status === "ok") {
+      setDone(true);
+      setCurrent("");
+      setReplacement("");
+      setConfirm("");
+    } else {
+      setError(result.error);
+    }
+  };
+
+  const field = (id: string, label: string, value: string, set: (v: string) => void, auto: string) => (
+    <label>
+      {label}
+      <input
+        id={id}
+        type="password"
+        autocomplete={auto}
+        value={value}
+        onInput={(e) => set((e.target as HTMLInputElement).value)}
+      />
+    </label>
+  );
+
+  return (
+    <form class="card wide" onSubmit={submit} id="change-passphrase">
+      <h2>Change passphrase</h2>
+      {field("current-passphrase", "Current passphrase", current, setCurrent, "current-password")}
+      {field("replacement-passphrase", "New passphrase", replacement, setReplacement, "new-password")}
+      {field("replacement-confirm", "Type the new one again", confirm, setConfirm, "new-password")}
+      <ErrorNote error={error} />
+      {done && (
+        <p class="ok" role="status" id="changed">
+          Passphrase changed. Use the new one from now on.
+        </p>
+      )}
+      <button type="submit" id="change-button" disabled={busy}>
+        {busy ? "Changing…" : "Change passphrase"}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,102 @@
+// Front-end unit tests. The Rust side is replaced by a mock of the generated bindings (named as
+// such): these tests check that screens show what the core answers, not the core itself.
+import { describe, it, expect, vi, beforeEach, afterEach } from "vitest";
+import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/preact";
+
+afterEach(cleanup);
+
+vi.mock("../bindings", () => ({
+  commands: {
+    createVault: vi.fn(),
+    unlock: vi.fn(),
+    passphraseStrength: vi.fn(),
+    changePassphrase: vi.fn(),
+    lock: vi.fn(),
+    workspaceInfo: vi.fn(),
+  },
+  events: { vaultChanged: { listen: vi.fn(() => Promise.resolve(() => {})) } },
+}));
+
+import { commands } from "../bindings";
+import { FirstRun } from "./first-run";
+import { Unlock } from "./unlock";
+
+const mocked = commands as unknown as Record<string, ReturnType<typeof vi.fn>>;
+const info = { status: "unlocked", data_dir: "/tmp/k", vault_created_at: null, last_unlocked_at: null };
+
+function type(id: string, value: string) {
+  fireEvent.input(document.getElementById(id)!, { target: { value } });
+}
+
+describe("first run", () => {
+  beforeEach(() => vi.clearAllMocks());
+
+  it("shows the core's strength hint as the passphrase is typed", async () => {
+    mocked.passphraseStrength.mockResolvedValue({ level: "weak", hint: "Easy to guess: make it longer." });
+    render(<FirstRun dataDir="/tmp/k" onCreated={() => {}} />);
+    type("new-passphrase", "aaaaaaaaaaaa");
+    await waitFor(() => expect(screen.getByText("Easy to guess: make it longer.")).toBeTruthy());
+    expect(document.getElementById("strength")!.dataset.level).toBe("weak");
+    expect(mocked.passphraseStrength).toHaveBeenCalledWith("aaaaaaaaaaaa");
+  });
+
+  it("shows why the vault was not created, and does not move on", async () => {
+    mocked.passphraseStrength.mockResolvedValue({ level: "good", hint: "Good." });
+    mocked.createVault.mockResolvedValue({
+      status: "error",
+      error: { kind: "bad_passphrase", message: "The two passphrases do not match. Type the same passphrase twice." },
+    });
+    const onCreated = vi.fn();
+    render(<FirstRun dataDir="/tmp/k" onCreated={onCreated} />);
+    type("new-passphrase", "orbit velvet canyon");
+    type("confirm-passphrase", "orbit velvet canyoN");
+    fireEvent.click(screen.getByText("Create vault"));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("do not match"));
+    expect(mocked.createVault).toHaveBeenCalledWith("orbit velvet canyon", "orbit velvet canyoN");
+    expect(onCreated).not.toHaveBeenCalled();
+  });
+
+  it("moves on when the vault is created", async () => {
+    mocked.passphraseStrength.mockResolvedValue({ level: "good", hint: "Good." });
+    mocked.createVault.mockResolvedValue({ status: "ok", data: info });
+    const onCreated = vi.fn();
+    render(<FirstRun dataDir="/tmp/k" onCreated={onCreated} />);
+    type("new-passphrase", "orbit velvet canyon");
+    type("confirm-passphrase", "orbit velvet canyon");
+    fireEvent.click(screen.getByText("Create vault"));
+    await waitFor(() => expect(onCreated).toHaveBeenCalledWith(info));
+  });
+});
+
+describe("unlock", () => {
+  beforeEach(() => vi.clearAllMocks());
+
+  it("cannot be submitted empty", () => {
+    render(<Unlock onUnlocked={() => {}} />);
+    expect((document.getElementById("unlock-button") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("says plainly when the passphrase is wrong, and stays locked", async () => {
+    mocked.unlock.mockResolvedValue({
+      status: "error",
+      error: { kind: "wrong_passphrase", message: "Wrong passphrase. The vault stays locked and nothing was changed." },
+    });
+    const onUnlocked = vi.fn();
+    render(<Unlock onUnlocked={onUnlocked} />);
+    type("unlock-passphrase", "not it");
+    fireEvent.click(screen.getByText("Unlock"));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("Wrong passphrase. The vault stays locked and nothing was changed."));
+    expect(screen.getByRole("alert").dataset.kind).toBe("wrong_passphrase");
+    expect(onUnlocked).not.toHaveBeenCalled();
+  });
+
+  it("clears the typed passphrase once unlocked", async () => {
+    mocked.unlock.mockResolvedValue({ status: "ok", data: info });
+    const onUnlocked = vi.fn();
+    render(<Unlock onUnlocked={onUnlocked} />);
+    type("unlock-passphrase", "orbit velvet canyon");
+    fireEvent.click(screen.getByText("Unlock"));
+    await waitFor(() => expect(onUnlocked).toHaveBeenCalledWith(info));
+    expect((document.getElementById("unlock-passphrase") as HTMLInputElement).value).toBe("");
+  });
+});
