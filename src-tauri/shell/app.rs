@@ -1,12 +1,24 @@
 //! Starts the window and the tray over an open workspace.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
 use crate::core::workspace::Workspace;
 use crate::shell::{events::VaultChanged, tray};
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the process start, for the "first paint" measurement. Called first thing in `main`.
+pub fn mark_start() {
+    let _ = STARTED.set(Instant::now());
+}
+
+pub fn since_start() -> Duration {
+    STARTED.get().map(Instant::elapsed).unwrap_or_default()
+}
 
 pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
     let ipc = crate::shell::ipc::<tauri::Wry>();

@@ -39,6 +39,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(CommandError::from)
 }
 
+/// The window reports its first paint; the log line is what start-up measurements read.
+#[tauri::command]
+#[specta::specta]
+pub fn frontend_ready() {
+    let ms = crate::shell::app::since_start().as_millis();
+    tracing::info!(ms = ms as u64, "first paint");
+}
+
 #[tauri::command]
 #[specta::specta]
 pub fn workspace_info(ws: Ws<'_>) -> WorkspaceInfo {

@@ -10,6 +10,7 @@ pub mod tray;
 pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
         .commands(tauri_specta::collect_commands![
+            commands::frontend_ready,
             commands::workspace_info,
             commands::passphrase_strength,
             commands::create_vault,

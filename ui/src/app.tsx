@@ -16,7 +16,7 @@ export function App() {
   };
 
   useEffect(() => {
-    refresh();
+    refresh().then(() => requestAnimationFrame(() => commands.frontendReady()));
     // Locking from the tray (or anywhere else) reaches the window through this event.
     const stop = events.vaultChanged.listen((e) => {
       setStatus(e.payload.status);

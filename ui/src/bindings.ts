@@ -7,6 +7,8 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 
 /** Commands */
 export const commands = {
+	/**  The window reports its first paint; the log line is what start-up measurements read. */
+	frontendReady: () => __TAURI_INVOKE<void>("frontend_ready"),
 	workspaceInfo: () => __TAURI_INVOKE<WorkspaceInfo_Serialize>("workspace_info"),
 	passphraseStrength: (passphrase: string) => __TAURI_INVOKE<Strength>("passphrase_strength", { passphrase }),
 	createVault: (passphrase: string, confirm: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("create_vault", { passphrase, confirm })),

@@ -1,0 +1,194 @@
+//! A user scripting the vault from a terminal: the real `keyhold` binary, a real data dir, real
+//! Stronghold snapshots and SQLite file, logs at debug level; and a canary passphrase that must
+//! never appear in any output or any file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use keyhold::core::datadir::DataDir;
+
+const CANARY: &str = "CANARY-cli-passphrase-8c2f-orbit";
+const NEW_CANARY: &str = "CANARY-cli-newpass-31d7-velvet";
+
+struct Run {
+    dir: tempfile::TempDir,
+    seen: Vec<String>,
+}
+
+impl Run {
+    fn new() -> Self {
+        Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    fn keyhold(&mut self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyhold"));
+        cmd.args(args)
+            .env("KEYHOLD_DATA_DIR", self.data())
+            .env("KEYHOLD_LOG", "debug")
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        self.seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        self.seen.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        out
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_user_creates_checks_and_rekeys_the_vault_from_a_terminal_and_the_passphrase_never_leaks() {
+    let mut run = Run::new();
+    let pass = run.file("pass", &format!("{CANARY}\n"));
+    let new_pass = run.file("new-pass", NEW_CANARY);
+    let wrong = run.file("wrong", "a wrong passphrase here");
+    let short = run.file("short", "tiny");
+    let pass_s = pass.to_str().unwrap();
+
+    // No passphrase source and no terminal: say how to give one.
+    let o = run.keyhold(&["vault", "init"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--passphrase-file"), "{}", stderr(&o));
+
+    let o = run.keyhold(&["--passphrase-file", short.to_str().unwrap(), "vault", "init"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("too short: use at least 10 characters"), "{}", stderr(&o));
+    assert!(!run.data().join("vault.stronghold").exists());
+
+    // The data dir does not exist yet: it is created.
+    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "init"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("Vault created in"), "{}", stdout(&o));
+
+    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "init"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("A vault already exists"), "{}", stderr(&o));
+
+    // Standard input works as a source, and --json gives a machine-readable answer.
+    let o = run.keyhold(&["--json", "--passphrase-file", "-", "vault", "check"], Some(CANARY));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["keys_total"], 0);
+    assert!(v["unlock_ms"].as_u64().unwrap() > 0);
+
+    let before: Vec<(PathBuf, Vec<u8>)> =
+        ["vault.stronghold", "vault.header.json"].iter().map(|f| (run.data().join(f), std::fs::read(run.data().join(f)).unwrap())).collect();
+    let o = run.keyhold(&["--json", "--passphrase-file", wrong.to_str().unwrap(), "vault", "check"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["error"]["kind"], "wrong_passphrase");
+    assert_eq!(stderr(&o).lines().last().unwrap(), "keyhold: Wrong passphrase. The vault stays locked and nothing was changed.");
+    for (path, bytes) in &before {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "a wrong passphrase changed {path:?}");
+    }
+
+    // Change the passphrase: old one required, then only the new one opens.
+    let o = run.keyhold(
+        &["--passphrase-file", wrong.to_str().unwrap(), "vault", "change-passphrase", "--new-passphrase-file", new_pass.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = run.keyhold(
+        &["--passphrase-file", pass_s, "vault", "change-passphrase", "--new-passphrase-file", new_pass.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!run.keyhold(&["--passphrase-file", pass_s, "vault", "check"], None).status.success());
+    assert!(run.keyhold(&["--passphrase-file", new_pass.to_str().unwrap(), "vault", "check"], None).status.success());
+
+    // A second writer is refused while another process holds the data dir; reading still works.
+    let held = DataDir::resolve(Some(run.data())).unwrap().lock_for_writing().unwrap();
+    let o = run.keyhold(
+        &["--passphrase-file", new_pass.to_str().unwrap(), "vault", "change-passphrase", "--new-passphrase-file", pass_s],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("Keyhold is already running (pid {})", std::process::id())),
+        "{}",
+        stderr(&o)
+    );
+    assert!(run.keyhold(&["--passphrase-file", new_pass.to_str().unwrap(), "vault", "check"], None).status.success());
+    drop(held);
+
+    // The canary is nowhere: not in any output, not in any file (logs at debug, db, vault).
+    for text in &run.seen {
+        assert!(!text.contains("CANARY"), "output leaked a passphrase: {text}");
+    }
+    let files = files_under(&run.data());
+    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "log")), "logs were written: {files:?}");
+    assert!(files.iter().any(|f| f.ends_with("keyhold.db")));
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for canary in [CANARY, NEW_CANARY] {
+            assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()), "{f:?} holds a passphrase");
+        }
+    }
+}
+
+#[test]
+fn a_damaged_vault_file_is_reported_and_never_replaced() {
+    let mut run = Run::new();
+    let pass = run.file("pass", CANARY);
+    let pass_s = pass.to_str().unwrap();
+    assert!(run.keyhold(&["--passphrase-file", pass_s, "vault", "init"], None).status.success());
+    let snapshot = run.data().join("vault.stronghold");
+    let whole = std::fs::read(&snapshot).unwrap();
+    let truncated = &whole[..whole.len() / 2];
+    std::fs::write(&snapshot, truncated).unwrap();
+
+    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "check"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is damaged or truncated"), "{}", stderr(&o));
+    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "init"], None);
+    assert!(stderr(&o).contains("A vault already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&snapshot).unwrap(), truncated, "the damaged file must be left as it was");
+
+    // A database that is not one is named, and left alone too.
+    let db = run.data().join("keyhold.db");
+    std::fs::remove_file(run.data().join("keyhold.db-wal")).ok();
+    std::fs::remove_file(run.data().join("keyhold.db-shm")).ok();
+    let junk = b"not a database, just text that is long enough to be read as a header".repeat(10);
+    std::fs::write(&db, &junk).unwrap();
+    let new = run.file("new", "another passphrase 99");
+    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "change-passphrase", "--new-passphrase-file", new.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is damaged or is not a Keyhold database"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&db).unwrap(), junk);
+}

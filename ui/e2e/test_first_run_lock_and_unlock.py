@@ -1,0 +1,108 @@
+"""A new user's first minutes: create the vault, lock, get refused with a wrong passphrase,
+unlock; then start Keyhold again and meet the unlock screen, not a new vault."""
+import os
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+PASSPHRASE = "CANARY-e2e-orbit-velvet-canyon-4417"
+SHOTS = os.environ.get("KEYHOLD_SCREENSHOTS")
+
+
+def wait_for(driver, css, timeout=30):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def wait_text(driver, css, text, timeout=30):
+    WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+    return driver.find_element(By.CSS_SELECTOR, css).text
+
+
+def type_into(driver, css, text):
+    field = wait_for(driver, css)
+    field.clear()
+    field.send_keys(text)
+
+
+def shot(driver, name):
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def test_a_new_user_creates_the_vault_locks_is_refused_a_wrong_passphrase_and_unlocks(app):
+    d = app.start()
+    wait_for(d, "#first-run")
+
+    # Too short, then mismatched: each says why, and no vault appears on disk.
+    type_into(d, "#new-passphrase", "short")
+    type_into(d, "#confirm-passphrase", "short")
+    wait_text(d, "#strength", "at least 10 characters")
+    d.find_element(By.CSS_SELECTOR, "#create-vault").click()
+    assert "too short" in wait_text(d, "#error", "too short")
+    type_into(d, "#new-passphrase", PASSPHRASE)
+    type_into(d, "#confirm-passphrase", PASSPHRASE + "x")
+    d.find_element(By.CSS_SELECTOR, "#create-vault").click()
+    wait_text(d, "#error", "do not match")
+    assert not (app.data_dir / "vault.stronghold").exists()
+
+    type_into(d, "#confirm-passphrase", PASSPHRASE)
+    shot(d, "first-run")
+    d.find_element(By.CSS_SELECTOR, "#create-vault").click()
+    assert wait_text(d, "#status", "Unlocked", timeout=60) == "Unlocked"
+    assert (app.data_dir / "vault.stronghold").exists()
+    shot(d, "unlocked")
+
+    d.find_element(By.CSS_SELECTOR, "#lock-button").click()
+    wait_for(d, "#unlock")
+    before = {p.name: p.read_bytes() for p in app.data_dir.glob("vault.*")}
+
+    type_into(d, "#unlock-passphrase", "not my passphrase at all")
+    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    msg = wait_text(d, "#error", "Wrong passphrase")
+    assert msg == "Wrong passphrase. The vault stays locked and nothing was changed."
+    shot(d, "wrong-passphrase")
+    assert {p.name: p.read_bytes() for p in app.data_dir.glob("vault.*")} == before
+
+    type_into(d, "#unlock-passphrase", PASSPHRASE)
+    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    wait_text(d, "#status", "Unlocked", timeout=60)
+
+    # Start again on the same data dir: the unlock screen, never a second first run.
+    app.stop()
+    d = app.start()
+    wait_for(d, "#unlock")
+    assert not d.find_elements(By.CSS_SELECTOR, "#first-run")
+
+    # The passphrase is nowhere on disk: logs, database, vault files.
+    for path in app.data_dir.rglob("*"):
+        if path.is_file():
+            assert PASSPHRASE.encode() not in path.read_bytes(), path
+
+
+def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(app):
+    d = app.start()
+    type_into(d, "#new-passphrase", "first passphrase 1234")
+    type_into(d, "#confirm-passphrase", "first passphrase 1234")
+    d.find_element(By.CSS_SELECTOR, "#create-vault").click()
+    wait_text(d, "#status", "Unlocked", timeout=60)
+
+    type_into(d, "#current-passphrase", "wrong current one")
+    type_into(d, "#replacement-passphrase", "second passphrase 5678")
+    type_into(d, "#replacement-confirm", "second passphrase 5678")
+    d.find_element(By.CSS_SELECTOR, "#change-button").click()
+    wait_text(d, "#error", "Wrong passphrase")
+
+    type_into(d, "#current-passphrase", "first passphrase 1234")
+    d.find_element(By.CSS_SELECTOR, "#change-button").click()
+    wait_text(d, "#changed", "Passphrase changed", timeout=60)
+
+    d.find_element(By.CSS_SELECTOR, "#lock-button").click()
+    type_into(d, "#unlock-passphrase", "first passphrase 1234")
+    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    wait_text(d, "#error", "Wrong passphrase")
+    type_into(d, "#unlock-passphrase", "second passphrase 5678")
+    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    wait_text(d, "#status", "Unlocked", timeout=60)
