@@ -2,6 +2,7 @@
 //! scripted work with subcommands (names and shapes fixed in DESIGN.md, "Command line").
 
 mod input;
+mod keys;
 mod output;
 
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ enum Command {
     Vault {
         #[command(subcommand)]
         command: VaultCommand,
+    },
+    /// Add, list, rotate, (de)activate and remove provider keys. Keys are read from standard
+    /// input (or a hidden prompt), never from arguments, and are only ever shown masked.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
 }
 
@@ -101,14 +108,30 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
         Command::Vault { command: VaultCommand::Check } => {
             let p = input::passphrase(cli.passphrase_file.as_deref(), "Vault passphrase: ")?;
             let report = workspace::check(&dir, &p)?;
+            let value = json!({ "ok": report.keys_failed.is_empty(), "data_dir": dir.path().display().to_string(),
+                                "unlock_ms": report.unlock_ms, "keys_total": report.keys_total,
+                                "keys_failed": report.keys_failed });
+            if !report.keys_failed.is_empty() {
+                if out.json {
+                    println!("{value}");
+                }
+                return Err(Failure::from_message(
+                    "key_tampered",
+                    format!(
+                        "The vault opened, but {} of {} stored key(s) do not open: {}. Replace them with `keyhold keys rotate`.",
+                        report.keys_failed.len(),
+                        report.keys_total,
+                        report.keys_failed.join(", ")
+                    ),
+                ));
+            }
             out.success(
                 &format!(
                     "Vault OK: unlocked in {:.2} s. {} provider key(s) stored, all of them open.",
                     report.unlock_ms as f64 / 1000.0,
                     report.keys_total
                 ),
-                json!({ "ok": true, "data_dir": dir.path().display().to_string(), "unlock_ms": report.unlock_ms,
-                        "keys_total": report.keys_total, "keys_failed": report.keys_failed }),
+                value,
             );
         }
         Command::Vault { command: VaultCommand::ChangePassphrase { new_passphrase_file } } => {
@@ -126,6 +149,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             workspace.change_passphrase(&old, &new, confirm.as_ref())?;
             out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
         }
+        Command::Keys { command } => keys::run(command, cli.passphrase_file.as_deref(), dir, out)?,
     }
     Ok(())
 }

@@ -7,12 +7,33 @@ use rusqlite_migration::{Migrations, M};
 
 /// Schema history. Append only: a shipped migration is never edited.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE settings (
-            key   TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        ) STRICT;",
-    )])
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE settings (
+                key   TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            ) STRICT;",
+        ),
+        // Provider keys: the secret only as AES-GCM ciphertext (salt, nonce, ciphertext are NULL
+        // for a local Ollama, which has no key). `masked` is what the UI shows.
+        M::up(
+            "CREATE TABLE provider_keys (
+                id          TEXT PRIMARY KEY,
+                provider    TEXT NOT NULL,
+                label       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                base_url    TEXT,
+                salt        BLOB,
+                nonce       BLOB,
+                ciphertext  BLOB,
+                masked      TEXT NOT NULL,
+                active      INTEGER NOT NULL DEFAULT 1,
+                is_default  INTEGER NOT NULL DEFAULT 0,
+                created_at  TEXT NOT NULL,
+                rotated_at  TEXT
+            ) STRICT;
+            CREATE UNIQUE INDEX provider_keys_one_default ON provider_keys(provider) WHERE is_default = 1;",
+        ),
+    ])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +45,8 @@ pub enum DbError {
     #[error("Database error on {path}: {detail}")]
     Sqlite { path: PathBuf, detail: String },
 }
+
+const MIGRATION_COUNT: usize = 2;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };
@@ -38,7 +61,7 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     conn.pragma_update(None, "foreign_keys", "ON").map_err(damaged)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(damaged)?;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(damaged)?;
-    let known = 1usize; // the length of migrations()
+    let known = MIGRATION_COUNT;
     if found > known as i64 {
         return Err(DbError::TooNew { path: path.into(), found, known });
     }
@@ -68,9 +91,12 @@ mod tests {
     #[test]
     fn migrations_are_valid_and_settings_round_trip() {
         assert!(migrations().validate().is_ok());
+
         let dir = tempfile::tempdir().unwrap();
         let conn = open(&dir.path().join("k.db")).unwrap();
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, MIGRATION_COUNT, "MIGRATION_COUNT must equal the number of migrations");
         assert_eq!(mode, "wal");
         set_setting(&conn, "a", "1").unwrap();
         set_setting(&conn, "a", "2").unwrap();

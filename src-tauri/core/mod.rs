@@ -2,8 +2,10 @@
 
 pub mod datadir;
 pub mod db;
+pub mod keys;
 pub mod logging;
 pub mod passphrase;
+pub mod providers;
 pub mod seal;
 pub mod vault;
 pub mod workspace;

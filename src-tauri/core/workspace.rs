@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::core::datadir::{DataDir, DataDirError, WriterLock};
 use crate::core::db::{self, DbError};
+use crate::core::keys::{self, KeyError};
 use crate::core::passphrase::{self, Passphrase};
 use crate::core::seal::MasterSecret;
 use crate::core::vault::{self, kdf::KdfParams, VaultError};
@@ -45,6 +46,8 @@ pub enum WorkspaceError {
     Locked,
     #[error("Keyhold is already unlocked.")]
     AlreadyUnlocked,
+    #[error(transparent)]
+    Keys(#[from] KeyError),
 }
 
 impl From<passphrase::PassphraseError> for WorkspaceError {
@@ -72,6 +75,13 @@ impl WorkspaceError {
             WorkspaceError::Db(_) => "database",
             WorkspaceError::Locked => "locked",
             WorkspaceError::AlreadyUnlocked => "already_unlocked",
+            WorkspaceError::Keys(k) => match k {
+                KeyError::NotFound(_) => "key_not_found",
+                KeyError::Tampered { .. } => "key_tampered",
+                KeyError::Inactive(_) => "key_inactive",
+                KeyError::Db(_) => "database",
+                _ => "bad_key_input",
+            },
         }
     }
 }
@@ -197,6 +207,23 @@ impl Workspace {
         Ok(())
     }
 
+    /// Runs `f` on the database: key metadata needs no secret.
+    pub fn with_db<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, KeyError>) -> Result<T, WorkspaceError> {
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&mut conn)?)
+    }
+
+    /// Runs `f` on the database with the master secret (sealing, opening), or says it is locked.
+    pub fn with_db_and_master<T>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection, &MasterSecret) -> Result<T, KeyError>,
+    ) -> Result<T, WorkspaceError> {
+        let guard = self.master.read().unwrap_or_else(|p| p.into_inner());
+        let master = guard.as_ref().ok_or(WorkspaceError::Locked)?;
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&mut conn, master)?)
+    }
+
     /// Runs `f` with the master secret, or says Keyhold is locked.
     pub fn with_master<T>(&self, f: impl FnOnce(&MasterSecret) -> T) -> Result<T, WorkspaceError> {
         let guard = self.master.read().unwrap_or_else(|p| p.into_inner());
@@ -232,9 +259,9 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
     let started = std::time::Instant::now();
     let opened = vault::open(&dir.vault_paths(), passphrase)?;
     let unlock_ms = started.elapsed().as_millis() as u64;
-    drop(opened);
-    // Provider key rows arrive with the keys module; until then there are none to open.
-    Ok(CheckReport { unlock_ms, keys_total: 0, keys_failed: Vec::new() })
+    let conn = db::open(&dir.db_path())?;
+    let (keys_total, keys_failed) = keys::check_all(&conn, &opened.master)?;
+    Ok(CheckReport { unlock_ms, keys_total, keys_failed })
 }
 
 #[cfg(test)]

@@ -1,0 +1,162 @@
+//! `keyhold keys …`: provider keys from a terminal.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use clap::Subcommand;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::input;
+use super::output::{Failure, Output};
+use crate::core::datadir::DataDir;
+use crate::core::keys::{self, KeySummary, Saved};
+use crate::core::workspace::Workspace;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a key (read from standard input; none for a local Ollama).
+    Add {
+        /// Provider id: anthropic, openai, mistral, gemini, deepseek, xai, groq, cerebras,
+        /// openrouter, together, custom, ollama.
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        label: String,
+        /// In the form the provider's SDK takes: OpenAI-style …/v1; Anthropic without /v1.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+    },
+    /// List keys, masked.
+    List,
+    /// Make K the default key of its provider.
+    Default { key: String },
+    /// Replace K's secret (new key on standard input); id, label and references stay.
+    Rotate { key: String },
+    /// Stop K from being sent anywhere.
+    Deactivate { key: String },
+    /// Allow K to be used again.
+    Activate { key: String },
+    /// Delete K.
+    Remove {
+        key: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+fn read_key(passphrase_file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
+    if passphrase_file == Some(Path::new("-")) {
+        return Err(Failure::from_message(
+            "usage",
+            "The key is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
+        ));
+    }
+    let mut text = Zeroizing::new(String::new());
+    if std::io::stdin().is_terminal() {
+        *text = rpassword::prompt_password("Paste the key (hidden): ")
+            .map_err(|e| Failure::from_message("input", format!("Could not read the key from the terminal: {e}")))?;
+    } else {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::from_message("input", format!("Could not read the key from standard input: {e}")))?;
+    }
+    Ok(text)
+}
+
+fn unlocked(dir: DataDir, passphrase_file: Option<&Path>) -> Result<Workspace, Failure> {
+    let ws = Workspace::open(dir)?;
+    let p = input::passphrase(passphrase_file, "Vault passphrase: ")?;
+    ws.unlock(&p)?;
+    Ok(ws)
+}
+
+fn line(k: &KeySummary) -> String {
+    format!(
+        "{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} {}",
+        k.id,
+        k.provider,
+        k.label,
+        if k.masked.is_empty() { "(no key)" } else { &k.masked },
+        if k.active { "active" } else { "inactive" },
+        if k.is_default { "default" } else { "" },
+        k.base_url.as_deref().unwrap_or("")
+    )
+}
+
+fn saved(out: &Output, verb: &str, s: &Saved) {
+    for w in &s.warnings {
+        eprintln!("keyhold: note: {w}");
+    }
+    out.success(&format!("{verb} {} ({}, {}).", s.key.label, s.key.provider, s.key.masked), json!({ "ok": true, "key": s.key, "warnings": s.warnings }));
+}
+
+pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    match command {
+        KeysCommand::Add { provider, label, base_url } => {
+            let needs_key = keys_need_secret(provider);
+            let ws = unlocked(dir, passphrase_file)?;
+            let secret = if needs_key { Some(read_key(passphrase_file)?) } else { None };
+            let s = ws.with_db_and_master(|c, m| keys::add(c, m, provider, label, base_url.as_deref(), secret))?;
+            saved(out, "Added", &s);
+        }
+        KeysCommand::Rotate { key } => {
+            let ws = unlocked(dir, passphrase_file)?;
+            let secret = read_key(passphrase_file)?;
+            let s = ws.with_db_and_master(|c, m| keys::rotate(c, m, key, secret))?;
+            saved(out, "Replaced the key of", &s);
+        }
+        KeysCommand::List => {
+            let ws = Workspace::open(dir)?;
+            let list = ws.with_db(|c| keys::list(c))?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "keys": list }));
+            } else if list.is_empty() {
+                println!("No provider keys yet. Add one with: keyhold keys add --provider P --label L");
+            } else {
+                println!("{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} BASE URL", "ID", "PROVIDER", "LABEL", "KEY", "STATE", "DEFAULT");
+                list.iter().for_each(|k| println!("{}", line(k)));
+            }
+        }
+        KeysCommand::Default { key } => {
+            let k = Workspace::open(dir)?.with_db(|c| keys::set_default(c, key))?;
+            out.success(&format!("{} is now the default {} key.", k.label, k.provider), json!({ "ok": true, "key": k }));
+        }
+        KeysCommand::Deactivate { key } | KeysCommand::Activate { key } => {
+            let active = matches!(command, KeysCommand::Activate { .. });
+            let k = Workspace::open(dir)?.with_db(|c| keys::set_active(c, key, active))?;
+            let state = if active { "active again" } else { "deactivated: it will not be sent anywhere" };
+            out.success(&format!("{} is {state}.", k.label), json!({ "ok": true, "key": k }));
+        }
+        KeysCommand::Remove { key, yes } => {
+            let ws = Workspace::open(dir)?;
+            let k = ws.with_db(|c| keys::find(c, key))?;
+            if !yes {
+                confirm(&format!("Delete the key {} ({}, {})? This cannot be undone. [y/N] ", k.label, k.provider, k.masked))?;
+            }
+            let k = ws.with_db(|c| keys::remove(c, &k.id))?;
+            out.success(&format!("Deleted {}.", k.label), json!({ "ok": true, "key": k }));
+        }
+    }
+    Ok(())
+}
+
+fn keys_need_secret(provider: &str) -> bool {
+    crate::core::providers::find(provider).is_none_or(|p| p.auth != crate::core::providers::AuthStyle::None)
+}
+
+fn confirm(question: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::from_message("usage", "Deleting a key needs confirmation: add --yes.".into()));
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from_message("input", e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::from_message("cancelled", "Nothing was deleted.".into()))
+    }
+}
+

@@ -1,0 +1,278 @@
+//! Provider keys: one SQLite row each, the secret sealed per row (see [`crate::core::seal`]).
+//! A key is shown only masked, can be replaced, deactivated, reactivated or deleted, and is never
+//! handed back except to the code that sends a request, in zeroizing memory.
+
+mod shape;
+
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use specta::Type;
+use zeroize::Zeroizing;
+
+use crate::core::providers::{self, AuthStyle, Provider};
+use crate::core::seal::{self, MasterSecret, RowBinding, Sealed};
+pub use shape::{mask, prepare_secret, Prepared};
+
+/// A key as everyone but the request path sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+pub struct KeySummary {
+    pub id: String,
+    pub provider: String,
+    pub label: String,
+    pub base_url: Option<String>,
+    /// e.g. `sk-ant-…9xQ2`; empty for a local Ollama (no key).
+    pub masked: String,
+    pub active: bool,
+    pub is_default: bool,
+    pub created_at: String,
+    pub rotated_at: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("Unknown provider \"{0}\". Known providers: {1}.")]
+    UnknownProvider(String, String),
+    #[error("No key called \"{0}\" (give a key's id or label; `keyhold keys list` shows them).")]
+    NotFound(String),
+    #[error("A key labelled \"{0}\" already exists. Choose another label.")]
+    DuplicateLabel(String),
+    #[error("Give the key a label.")]
+    EmptyLabel,
+    #[error("The key is empty. Paste the key from the provider's console.")]
+    EmptySecret,
+    #[error("{0} does not use a key: give its address with --base-url.")]
+    NoKeyExpected(String),
+    #[error("The base URL \"{url}\" is not usable: {why}.")]
+    BadBaseUrl { url: String, why: String },
+    #[error("{0} needs a base URL (the address of the OpenAI-compatible server, ending in /v1).")]
+    BaseUrlRequired(String),
+    #[error("The stored key \"{label}\" does not open: its row was changed or copied from another row. Replace it with `keyhold keys rotate {label}`; your other keys are not affected.")]
+    Tampered { label: String },
+    #[error("The key \"{0}\" is deactivated. Reactivate it first.")]
+    Inactive(String),
+    #[error("Database error: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+/// What `add` and `rotate` report: the stored key, and things worth a second look.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Saved {
+    pub key: KeySummary,
+    pub warnings: Vec<String>,
+}
+
+fn provider(id: &str) -> Result<&'static Provider, KeyError> {
+    providers::find(id).ok_or_else(|| {
+        let known: Vec<&str> = providers::catalog().iter().map(|p| p.id.as_str()).collect();
+        KeyError::UnknownProvider(id.into(), known.join(", "))
+    })
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn new_id() -> String {
+    let mut b = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("k_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+/// Checks a base URL: http(s), a host, no credentials or query; trailing slash dropped.
+pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
+    let bad = |why: &str| KeyError::BadBaseUrl { url: url.into(), why: why.into() };
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| bad("it must start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(bad("it has no host name"));
+    }
+    if host.contains('@') {
+        return Err(bad("credentials in the URL would be stored in clear; put the key in the key field"));
+    }
+    if trimmed.contains(char::is_whitespace) || trimmed.contains('?') || trimmed.contains('#') {
+        return Err(bad("it contains spaces, a query or a fragment"));
+    }
+    Ok(trimmed.to_string())
+}
+
+const COLUMNS: &str = "id, provider, label, base_url, masked, active, is_default, created_at, rotated_at";
+
+fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
+    Ok(KeySummary {
+        id: row.get(0)?,
+        provider: row.get(1)?,
+        label: row.get(2)?,
+        base_url: row.get(3)?,
+        masked: row.get(4)?,
+        active: row.get(5)?,
+        is_default: row.get(6)?,
+        created_at: row.get(7)?,
+        rotated_at: row.get(8)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<KeySummary>, KeyError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM provider_keys ORDER BY provider, label"))?;
+    let rows = stmt.query_map([], summary)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Finds a key by id or (case-insensitive) label.
+pub fn find(conn: &Connection, id_or_label: &str) -> Result<KeySummary, KeyError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM provider_keys WHERE id = ?1 OR label = ?1 COLLATE NOCASE"),
+        [id_or_label],
+        summary,
+    )
+    .optional()?
+    .ok_or_else(|| KeyError::NotFound(id_or_label.into()))
+}
+
+/// Adds a key. Nothing is stored unless everything checks out.
+pub fn add(
+    conn: &Connection,
+    master: &MasterSecret,
+    provider_id: &str,
+    label: &str,
+    base_url: Option<&str>,
+    secret: Option<Zeroizing<String>>,
+) -> Result<Saved, KeyError> {
+    let p = provider(provider_id)?;
+    let label = label.trim();
+    if label.is_empty() {
+        return Err(KeyError::EmptyLabel);
+    }
+    let base_url = match base_url {
+        Some(u) => Some(normalize_base_url(u)?),
+        None if p.default_base_url.is_none() => return Err(KeyError::BaseUrlRequired(p.name.clone())),
+        None => None,
+    };
+    if find(conn, label).is_ok() {
+        return Err(KeyError::DuplicateLabel(label.into()));
+    }
+    let id = new_id();
+    let (sealed, masked, warnings) = seal_secret(master, p, &id, secret)?;
+    let first_of_provider: bool =
+        conn.query_row("SELECT COUNT(*) = 0 FROM provider_keys WHERE provider = ?1", [&p.id], |r| r.get(0))?;
+    conn.execute(
+        "INSERT INTO provider_keys (id, provider, label, base_url, salt, nonce, ciphertext, masked, active, is_default, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10)",
+        params![
+            id,
+            p.id,
+            label,
+            base_url,
+            sealed.as_ref().map(|s| s.salt.to_vec()),
+            sealed.as_ref().map(|s| s.nonce.to_vec()),
+            sealed.as_ref().map(|s| s.ciphertext.clone()),
+            masked,
+            // The first key of a provider becomes its default: one key, nothing to choose.
+            first_of_provider,
+            now()
+        ],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            KeyError::DuplicateLabel(label.into())
+        }
+        e => e.into(),
+    })?;
+    Ok(Saved { key: find(conn, &id)?, warnings })
+}
+
+fn seal_secret(
+    master: &MasterSecret,
+    p: &Provider,
+    id: &str,
+    secret: Option<Zeroizing<String>>,
+) -> Result<(Option<Sealed>, String, Vec<String>), KeyError> {
+    match (p.auth, secret) {
+        (AuthStyle::None, None) => Ok((None, String::new(), Vec::new())),
+        (AuthStyle::None, Some(s)) if s.trim().is_empty() => Ok((None, String::new(), Vec::new())),
+        (AuthStyle::None, Some(_)) => Err(KeyError::NoKeyExpected(p.name.clone())),
+        (_, None) => Err(KeyError::EmptySecret),
+        (_, Some(raw)) => {
+            let Prepared { secret, warnings } = prepare_secret(&raw, p)?;
+            let sealed = seal::seal(master, RowBinding { row_id: id, provider: &p.id }, secret.as_bytes());
+            Ok((Some(sealed), mask(&secret, p), warnings))
+        }
+    }
+}
+
+/// Replaces a key's secret in place: same id, label and every agent's reference.
+pub fn rotate(conn: &Connection, master: &MasterSecret, k: &str, secret: Zeroizing<String>) -> Result<Saved, KeyError> {
+    let key = find(conn, k)?;
+    let p = provider(&key.provider)?;
+    let (sealed, masked, warnings) = seal_secret(master, p, &key.id, Some(secret))?;
+    let sealed = sealed.ok_or_else(|| KeyError::NoKeyExpected(p.name.clone()))?;
+    conn.execute(
+        "UPDATE provider_keys SET salt = ?2, nonce = ?3, ciphertext = ?4, masked = ?5, rotated_at = ?6 WHERE id = ?1",
+        params![key.id, sealed.salt.to_vec(), sealed.nonce.to_vec(), sealed.ciphertext, masked, now()],
+    )?;
+    Ok(Saved { key: find(conn, &key.id)?, warnings })
+}
+
+pub fn set_active(conn: &Connection, k: &str, active: bool) -> Result<KeySummary, KeyError> {
+    let key = find(conn, k)?;
+    conn.execute("UPDATE provider_keys SET active = ?2 WHERE id = ?1", params![key.id, active])?;
+    find(conn, &key.id)
+}
+
+/// Makes `k` its provider's default, in one transaction with unsetting the previous one.
+pub fn set_default(conn: &mut Connection, k: &str) -> Result<KeySummary, KeyError> {
+    let key = find(conn, k)?;
+    if !key.active {
+        return Err(KeyError::Inactive(key.label));
+    }
+    let tx = conn.transaction()?;
+    tx.execute("UPDATE provider_keys SET is_default = 0 WHERE provider = ?1", [&key.provider])?;
+    tx.execute("UPDATE provider_keys SET is_default = 1 WHERE id = ?1", [&key.id])?;
+    tx.commit()?;
+    find(conn, &key.id)
+}
+
+pub fn remove(conn: &Connection, k: &str) -> Result<KeySummary, KeyError> {
+    let key = find(conn, k)?;
+    conn.execute("DELETE FROM provider_keys WHERE id = ?1", [&key.id])?;
+    Ok(key)
+}
+
+/// Opens a key for the moment of one request. A deactivated key is never opened.
+pub fn open_secret(conn: &Connection, master: &MasterSecret, k: &str) -> Result<Option<Zeroizing<String>>, KeyError> {
+    let key = find(conn, k)?;
+    if !key.active {
+        return Err(KeyError::Inactive(key.label));
+    }
+    open_row(conn, master, &key)
+}
+
+fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Result<Option<Zeroizing<String>>, KeyError> {
+    let (salt, nonce, ct): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = conn.query_row(
+        "SELECT salt, nonce, ciphertext FROM provider_keys WHERE id = ?1",
+        [&key.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let tampered = || KeyError::Tampered { label: key.label.clone() };
+    let (Some(salt), Some(nonce), Some(ct)) = (salt, nonce, ct) else {
+        return Ok(None);
+    };
+    let sealed = Sealed::from_parts(&salt, &nonce, ct).map_err(|_| tampered())?;
+    let bytes = seal::open(master, RowBinding { row_id: &key.id, provider: &key.provider }, &sealed).map_err(|_| tampered())?;
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| tampered())?;
+    Ok(Some(Zeroizing::new(text)))
+}
+
+/// Opens every stored key (for `keyhold vault check`): how many there are, and which fail.
+pub fn check_all(conn: &Connection, master: &MasterSecret) -> Result<(usize, Vec<String>), KeyError> {
+    let keys = list(conn)?;
+    let failed = keys.iter().filter(|k| open_row(conn, master, k).is_err()).map(|k| k.label.clone()).collect();
+    Ok((keys.len(), failed))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! Key rows on a real SQLite file.
+
+use super::*;
+use crate::core::db;
+
+const CANARY: &str = "sk-ant-api03-CANARY-keyrow-5b1e-9xQ2";
+
+fn setup() -> (tempfile::TempDir, Connection, MasterSecret) {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = db::open(&dir.path().join("keyhold.db")).unwrap();
+    (dir, conn, MasterSecret::generate())
+}
+
+fn z(s: &str) -> Option<Zeroizing<String>> {
+    Some(Zeroizing::new(s.to_string()))
+}
+
+#[test]
+fn a_key_is_stored_sealed_shown_masked_and_opened_only_for_a_request() {
+    let (dir, conn, m) = setup();
+    let saved = add(&conn, &m, "anthropic", "Work", None, z(&format!("  {CANARY}\n"))).unwrap();
+    assert_eq!(saved.key.masked, "sk-ant-…9xQ2");
+    assert!(saved.key.is_default, "the first key of a provider is its default");
+    assert_eq!(saved.warnings, vec!["Removed spaces or line breaks around the pasted key.".to_string()]);
+    assert_eq!(open_secret(&conn, &m, "work").unwrap().unwrap().as_str(), CANARY);
+    assert!(!format!("{:?}", list(&conn).unwrap()).contains("CANARY"));
+    drop(conn);
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(!bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()), "the key is in clear on disk");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_stores_nothing() {
+    let (_d, conn, m) = setup();
+    assert!(matches!(add(&conn, &m, "openai", "A", None, z("  \n")), Err(KeyError::EmptySecret)));
+    assert!(matches!(add(&conn, &m, "openai", " ", None, z("sk-x")), Err(KeyError::EmptyLabel)));
+    assert!(matches!(add(&conn, &m, "nope", "A", None, z("sk-x")), Err(KeyError::UnknownProvider(..))));
+    assert!(matches!(add(&conn, &m, "openai", "A", Some("ftp://x"), z("sk-x")), Err(KeyError::BadBaseUrl { .. })));
+    assert!(matches!(add(&conn, &m, "openai", "A", Some("https://u:p@host/v1"), z("sk-x")), Err(KeyError::BadBaseUrl { .. })));
+    assert!(matches!(add(&conn, &m, "custom", "A", None, z("sk-x")), Err(KeyError::BaseUrlRequired(_))));
+    assert!(matches!(add(&conn, &m, "ollama", "A", None, z("sk-x")), Err(KeyError::NoKeyExpected(_))));
+    assert!(list(&conn).unwrap().is_empty());
+    add(&conn, &m, "openai", "Main", None, z("sk-proj-abcdefghijklmnop")).unwrap();
+    assert!(matches!(add(&conn, &m, "mistral", "main", None, z("abc")), Err(KeyError::DuplicateLabel(_))));
+    assert_eq!(list(&conn).unwrap().len(), 1);
+}
+
+#[test]
+fn an_unusual_shape_warns_but_is_kept() {
+    let (_d, conn, m) = setup();
+    let saved = add(&conn, &m, "openai", "Odd", None, z("not-a-usual-openai-key-1234")).unwrap();
+    assert!(saved.warnings[0].contains("usually start with \"sk-\""), "{:?}", saved.warnings);
+    assert_eq!(saved.key.masked, "…1234");
+}
+
+#[test]
+fn rotation_keeps_id_and_label_and_replaces_the_secret() {
+    let (_d, conn, m) = setup();
+    let first = add(&conn, &m, "openai", "Main", Some("http://127.0.0.1:9/v1/"), z("sk-old-aaaaaaaaaaaaaaaa")).unwrap().key;
+    assert_eq!(first.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
+    let rotated = rotate(&conn, &m, "Main", Zeroizing::new("sk-new-bbbbbbbbbbbbZZZZ".into())).unwrap().key;
+    assert_eq!((rotated.id.as_str(), rotated.label.as_str()), (first.id.as_str(), "Main"));
+    assert_eq!(rotated.masked, "sk-…ZZZZ");
+    assert!(rotated.rotated_at.is_some());
+    assert_eq!(open_secret(&conn, &m, &first.id).unwrap().unwrap().as_str(), "sk-new-bbbbbbbbbbbbZZZZ");
+}
+
+#[test]
+fn a_deactivated_key_is_never_opened_and_defaults_are_one_per_provider() {
+    let (_d, mut conn, m) = setup();
+    add(&conn, &m, "openai", "A", None, z("sk-aaaaaaaaaaaaaaaa")).unwrap();
+    add(&conn, &m, "openai", "B", None, z("sk-bbbbbbbbbbbbbbbb")).unwrap();
+    assert!(!find(&conn, "B").unwrap().is_default);
+    set_default(&mut conn, "B").unwrap();
+    assert!(!find(&conn, "A").unwrap().is_default);
+    assert!(find(&conn, "B").unwrap().is_default);
+    set_active(&conn, "A", false).unwrap();
+    assert!(matches!(open_secret(&conn, &m, "A"), Err(KeyError::Inactive(_))));
+    assert!(matches!(set_default(&mut conn, "A"), Err(KeyError::Inactive(_))));
+    set_active(&conn, "A", true).unwrap();
+    assert!(open_secret(&conn, &m, "A").is_ok());
+    remove(&conn, "A").unwrap();
+    assert!(matches!(find(&conn, "A"), Err(KeyError::NotFound(_))));
+}
+
+#[test]
+fn a_tampered_or_swapped_row_fails_alone() {
+    let (_d, conn, m) = setup();
+    let a = add(&conn, &m, "openai", "A", None, z("sk-aaaaaaaaaaaaaaaa")).unwrap().key;
+    add(&conn, &m, "openai", "B", None, z("sk-bbbbbbbbbbbbbbbb")).unwrap();
+    add(&conn, &m, "ollama", "Local", None, None).unwrap();
+    // Copy B's ciphertext into A: A must not open as B's key.
+    conn.execute(
+        "UPDATE provider_keys SET (salt, nonce, ciphertext) = (SELECT salt, nonce, ciphertext FROM provider_keys WHERE label = 'B') WHERE id = ?1",
+        [&a.id],
+    )
+    .unwrap();
+    let err = open_secret(&conn, &m, "A").unwrap_err();
+    assert!(err.to_string().contains("\"A\" does not open"), "{err}");
+    assert_eq!(open_secret(&conn, &m, "B").unwrap().unwrap().as_str(), "sk-bbbbbbbbbbbbbbbb");
+    assert!(open_secret(&conn, &m, "Local").unwrap().is_none());
+    assert_eq!(check_all(&conn, &m).unwrap(), (3, vec!["A".to_string()]));
+}
+
+#[test]
+fn masks_never_show_most_of_a_key() {
+    let p = crate::core::providers::find("anthropic").unwrap();
+    assert_eq!(mask("sk-ant-api03-abcdefghij9xQ2", p), "sk-ant-…9xQ2");
+    assert_eq!(mask("short", p), "…rt");
+    assert_eq!(mask("x", p), "…x");
+}

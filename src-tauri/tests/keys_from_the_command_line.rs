@@ -1,0 +1,121 @@
+//! A user managing provider keys from a terminal: the real binary, a real vault and database.
+//! The canary key must never come back: not in any output, not in clear in any file.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const CANARY: &str = "sk-ant-api03-CANARY-cli-key-44aa-9xQ2";
+
+struct Run {
+    dir: tempfile::TempDir,
+    seen: Vec<String>,
+}
+
+impl Run {
+    fn keyhold(&mut self, args: &[&str], stdin: &str) -> Output {
+        let pass = self.dir.path().join("pass");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+            .arg("--passphrase-file")
+            .arg(&pass)
+            .args(args)
+            .env("KEYHOLD_DATA_DIR", self.data())
+            .env("KEYHOLD_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        self.seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        self.seen.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        out
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_again() {
+    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
+    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 1").unwrap();
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+
+    let o = run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Work"], &format!("{CANARY}\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Added Work (anthropic, sk-ant-…9xQ2)"), "{}", text(&o));
+    assert!(text(&o).contains("Removed spaces or line breaks"), "{}", text(&o));
+
+    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "work"], "sk-other-key-123456");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("A key labelled \"work\" already exists"), "{}", text(&o));
+    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "Empty"], "  \n");
+    assert!(text(&o).contains("The key is empty"), "{}", text(&o));
+    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "Bad URL", "--base-url", "localhost:8080"], "sk-x");
+    assert!(text(&o).contains("must start with http:// or https://"), "{}", text(&o));
+    let o = run.keyhold(&["keys", "add", "--provider", "ollama", "--label", "Local", "--base-url", "http://127.0.0.1:11434"], "");
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = run.keyhold(&["--json", "keys", "list"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["masked"], "sk-ant-…9xQ2");
+    assert_eq!(keys[0]["is_default"], true);
+
+    let o = run.keyhold(&["keys", "rotate", "Work"], "sk-ant-api03-CANARY-rotated-key-77ZZ");
+    assert!(text(&o).contains("sk-ant-…77ZZ"), "{}", text(&o));
+    assert!(run.keyhold(&["keys", "deactivate", "Work"], "").status.success());
+    let o = run.keyhold(&["--json", "keys", "list"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["keys"][0]["active"], false);
+    assert!(run.keyhold(&["keys", "activate", "Work"], "").status.success());
+
+    let o = run.keyhold(&["vault", "check"], "");
+    assert!(text(&o).contains("2 provider key(s) stored, all of them open"), "{}", text(&o));
+
+    let o = run.keyhold(&["keys", "remove", "Work"], "");
+    assert!(text(&o).contains("add --yes"), "{}", text(&o));
+    assert!(run.keyhold(&["keys", "remove", "Work", "--yes"], "").status.success());
+    let o = run.keyhold(&["keys", "default", "Work"], "");
+    assert!(text(&o).contains("No key called \"Work\""), "{}", text(&o));
+
+    for t in &run.seen {
+        assert!(!t.contains("CANARY"), "a key came back: {t}");
+    }
+    fn walk(p: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(p).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p, out) } else { out.push(p) }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&run.data(), &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"CANARY-"), "{f:?} holds a key in clear");
+    }
+}
+
+#[test]
+fn a_tampered_key_row_is_named_by_vault_check_and_the_others_still_open() {
+    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
+    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 2").unwrap();
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+    assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "A"], "sk-aaaaaaaaaaaaaaaaaaaa").status.success());
+    assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "B"], "sk-bbbbbbbbbbbbbbbbbbbb").status.success());
+    let conn = rusqlite::Connection::open(run.data().join("keyhold.db")).unwrap();
+    conn.execute("UPDATE provider_keys SET ciphertext = (SELECT ciphertext FROM provider_keys WHERE label = 'B') WHERE label = 'A'", [])
+        .unwrap();
+    drop(conn);
+    let o = run.keyhold(&["vault", "check"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("1 of 2 stored key(s) do not open: A."), "{}", text(&o));
+}
