@@ -11,7 +11,8 @@ use super::input;
 use super::output::{Failure, Output};
 use crate::core::datadir::DataDir;
 use crate::core::keys::{self, KeySummary, Saved};
-use crate::core::workspace::Workspace;
+use crate::core::providers::AuthStyle;
+use crate::core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -95,7 +96,9 @@ fn saved(out: &Output, verb: &str, s: &Saved) {
 pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     match command {
         KeysCommand::Add { provider, label, base_url } => {
-            let needs_key = keys_need_secret(provider);
+            // Refuse an unknown provider before asking for the passphrase.
+            let spec = keys::provider(provider).map_err(WorkspaceError::from)?;
+            let needs_key = spec.auth != AuthStyle::None;
             let ws = unlocked(dir, passphrase_file)?;
             let secret = if needs_key { Some(read_key(passphrase_file)?) } else { None };
             let s = ws.with_db_and_master(|c, m| keys::add(c, m, provider, label, base_url.as_deref(), secret))?;
@@ -140,10 +143,6 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
         }
     }
     Ok(())
-}
-
-fn keys_need_secret(provider: &str) -> bool {
-    crate::core::providers::find(provider).is_none_or(|p| p.auth != crate::core::providers::AuthStyle::None)
 }
 
 fn confirm(question: &str) -> Result<(), Failure> {

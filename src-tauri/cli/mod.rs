@@ -135,8 +135,6 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             );
         }
         Command::Vault { command: VaultCommand::ChangePassphrase { new_passphrase_file } } => {
-            let workspace = Workspace::open(dir)?;
-            let old = input::passphrase(cli.passphrase_file.as_deref(), "Current vault passphrase: ")?;
             if cli.passphrase_file.as_deref() == Some(std::path::Path::new("-"))
                 && new_passphrase_file.as_deref() == Some(std::path::Path::new("-"))
             {
@@ -145,6 +143,8 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                     "Only one of --passphrase-file and --new-passphrase-file can read standard input.".into(),
                 ));
             }
+            let workspace = Workspace::open(dir)?;
+            let old = input::passphrase(cli.passphrase_file.as_deref(), "Current vault passphrase: ")?;
             let (new, confirm) = input::new_passphrase(new_passphrase_file.as_deref(), "New vault passphrase: ")?;
             workspace.change_passphrase(&old, &new, confirm.as_ref())?;
             out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));

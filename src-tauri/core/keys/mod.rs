@@ -62,7 +62,8 @@ pub struct Saved {
     pub warnings: Vec<String>,
 }
 
-fn provider(id: &str) -> Result<&'static Provider, KeyError> {
+/// The catalog entry for `id`, or an error that lists the known providers.
+pub fn provider(id: &str) -> Result<&'static Provider, KeyError> {
     providers::find(id).ok_or_else(|| {
         let known: Vec<&str> = providers::catalog().iter().map(|p| p.id.as_str()).collect();
         KeyError::UnknownProvider(id.into(), known.join(", "))
