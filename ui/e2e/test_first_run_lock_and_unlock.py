@@ -26,6 +26,13 @@ def type_into(driver, css, text):
     field.send_keys(text)
 
 
+def submit(driver, button, fields):
+    """Types each {css: text} into its field, then clicks the button."""
+    for css, text in fields.items():
+        type_into(driver, css, text)
+    driver.find_element(By.CSS_SELECTOR, button).click()
+
+
 def shot(driver, name):
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
@@ -83,26 +90,19 @@ def test_a_new_user_creates_the_vault_locks_is_refused_a_wrong_passphrase_and_un
 
 
 def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(app):
+    first, second = "first passphrase 1234", "second passphrase 5678"
     d = app.start()
-    type_into(d, "#new-passphrase", "first passphrase 1234")
-    type_into(d, "#confirm-passphrase", "first passphrase 1234")
-    d.find_element(By.CSS_SELECTOR, "#create-vault").click()
+    submit(d, "#create-vault", {"#new-passphrase": first, "#confirm-passphrase": first})
     wait_text(d, "#status", "Unlocked", timeout=60)
 
-    type_into(d, "#current-passphrase", "wrong current one")
-    type_into(d, "#replacement-passphrase", "second passphrase 5678")
-    type_into(d, "#replacement-confirm", "second passphrase 5678")
-    d.find_element(By.CSS_SELECTOR, "#change-button").click()
+    change = {"#current-passphrase": "wrong current one", "#replacement-passphrase": second, "#replacement-confirm": second}
+    submit(d, "#change-button", change)
     wait_text(d, "#error", "Wrong passphrase")
-
-    type_into(d, "#current-passphrase", "first passphrase 1234")
-    d.find_element(By.CSS_SELECTOR, "#change-button").click()
+    submit(d, "#change-button", {"#current-passphrase": first})
     wait_text(d, "#changed", "Passphrase changed", timeout=60)
 
     d.find_element(By.CSS_SELECTOR, "#lock-button").click()
-    type_into(d, "#unlock-passphrase", "first passphrase 1234")
-    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    submit(d, "#unlock-button", {"#unlock-passphrase": first})
     wait_text(d, "#error", "Wrong passphrase")
-    type_into(d, "#unlock-passphrase", "second passphrase 5678")
-    d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
+    submit(d, "#unlock-button", {"#unlock-passphrase": second})
     wait_text(d, "#status", "Unlocked", timeout=60)
