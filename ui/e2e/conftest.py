@@ -58,7 +58,20 @@ class App:
         options.set_capability(
             "tauri:options", {"application": BIN, "args": ["--data-dir", str(self.data_dir)]}
         )
-        self.driver = webdriver.Remote(f"http://127.0.0.1:{self.port}", options=options)
+        # tauri-driver accepts connections a moment before WebKitWebDriver behind it is ready;
+        # a new session in that window is dropped. Retry the session start, never the test.
+        for attempt in range(4):
+            try:
+                self.driver = webdriver.Remote(f"http://127.0.0.1:{self.port}", options=options)
+                break
+            except Exception:  # urllib3 ProtocolError or WebDriverException, depending on timing
+                if attempt == 3:
+                    raise
+                time.sleep(1 + attempt)
+                # An app started by the dropped session must be gone before the next one starts.
+                deadline = time.time() + 10
+                while time.time() < deadline and _lock_held(self.data_dir):
+                    time.sleep(0.2)
         self.driver.implicitly_wait(0)
         return self.driver
 
