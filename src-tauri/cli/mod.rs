@@ -112,9 +112,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                                 "unlock_ms": report.unlock_ms, "keys_total": report.keys_total,
                                 "keys_failed": report.keys_failed });
             if !report.keys_failed.is_empty() {
-                if out.json {
-                    println!("{value}");
-                }
+                // One JSON object per command: the failure object names the keys in its message.
                 return Err(Failure::from_message(
                     "key_tampered",
                     format!(
