@@ -33,6 +33,13 @@ fn migrations() -> Migrations<'static> {
             ) STRICT;
             CREATE UNIQUE INDEX provider_keys_one_default ON provider_keys(provider) WHERE is_default = 1;",
         ),
+        // Key tests: the model list fetched by the last successful test, and the last verdict.
+        M::up(
+            "ALTER TABLE provider_keys ADD COLUMN models TEXT;
+             ALTER TABLE provider_keys ADD COLUMN models_fetched_at TEXT;
+             ALTER TABLE provider_keys ADD COLUMN last_test TEXT;
+             ALTER TABLE provider_keys ADD COLUMN last_tested_at TEXT;",
+        ),
     ])
 }
 
@@ -46,7 +53,7 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
-const MIGRATION_COUNT: usize = 2;
+const MIGRATION_COUNT: usize = 3;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 
 use crate::core::datadir::{DataDir, DataDirError, WriterLock};
 use crate::core::db::{self, DbError};
-use crate::core::keys::{self, KeyError};
+use crate::core::keys::{self, KeyError, KeySummary};
+use crate::core::providers::probe::{self, Verdict};
 use crate::core::passphrase::{self, Passphrase};
 use crate::core::seal::MasterSecret;
 use crate::core::vault::{self, kdf::KdfParams, VaultError};
@@ -222,6 +223,22 @@ impl Workspace {
         let master = guard.as_ref().ok_or(WorkspaceError::Locked)?;
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut conn, master)?)
+    }
+
+    /// Tests a key against its provider's model list and records the verdict. The key is opened
+    /// for this call only; a deactivated key is refused before anything is sent.
+    pub async fn test_key(&self, k: &str, timeout: std::time::Duration) -> Result<(KeySummary, Verdict), WorkspaceError> {
+        let ep = self.with_db_and_master(|c, m| keys::endpoint(c, m, k))?;
+        let verdict = probe::test(ep.provider, &ep.base_url, ep.secret.as_deref().map(String::as_str), timeout).await;
+        drop(ep.secret);
+        let sentence = verdict.sentence(&ep.provider.name);
+        tracing::info!(key = %ep.key.label, provider = %ep.provider.id, verdict = %sentence, "key tested");
+        let models = match &verdict {
+            Verdict::Valid { models } => Some(models.as_slice()),
+            _ => None,
+        };
+        let key = self.with_db(|c| keys::record_test(c, &ep.key.id, &sentence, models))?;
+        Ok((key, verdict))
     }
 
     /// Runs `f` with the master secret, or says Keyhold is locked.

@@ -27,6 +27,12 @@ pub struct KeySummary {
     pub is_default: bool,
     pub created_at: String,
     pub rotated_at: Option<String>,
+    /// Models seen by the last successful test (cached; a new test refreshes them).
+    pub models: Vec<String>,
+    pub models_fetched_at: Option<String>,
+    /// The last test's verdict, as the sentence shown to the user.
+    pub last_test: Option<String>,
+    pub last_tested_at: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +107,8 @@ pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
     Ok(trimmed.to_string())
 }
 
-const COLUMNS: &str = "id, provider, label, base_url, masked, active, is_default, created_at, rotated_at";
+const COLUMNS: &str = "id, provider, label, base_url, masked, active, is_default, created_at, rotated_at, \
+                       models, models_fetched_at, last_test, last_tested_at";
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
     Ok(KeySummary {
@@ -114,6 +121,13 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
         is_default: row.get(6)?,
         created_at: row.get(7)?,
         rotated_at: row.get(8)?,
+        models: row
+            .get::<_, Option<String>>(9)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        models_fetched_at: row.get(10)?,
+        last_test: row.get(11)?,
+        last_tested_at: row.get(12)?,
     })
 }
 
@@ -266,6 +280,38 @@ fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Resul
     let bytes = seal::open(master, RowBinding { row_id: &key.id, provider: &key.provider }, &sealed).map_err(|_| tampered())?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| tampered())?;
     Ok(Some(Zeroizing::new(text)))
+}
+
+/// Records a test's verdict; a valid one also refreshes the cached model list.
+pub fn record_test(conn: &Connection, id: &str, sentence: &str, models: Option<&[String]>) -> Result<KeySummary, KeyError> {
+    let at = now();
+    conn.execute("UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3 WHERE id = ?1", params![id, sentence, at])?;
+    if let Some(models) = models {
+        let json = serde_json::to_string(models).expect("a list of strings serializes");
+        conn.execute("UPDATE provider_keys SET models = ?2, models_fetched_at = ?3 WHERE id = ?1", params![id, json, at])?;
+    }
+    find(conn, id)
+}
+
+/// What a request (or a test) needs to reach the provider with this key.
+pub struct Endpoint {
+    pub key: KeySummary,
+    pub provider: &'static Provider,
+    pub base_url: String,
+    pub secret: Option<Zeroizing<String>>,
+}
+
+/// Resolves a key for one call: active, its base URL, and the secret opened just now.
+pub fn endpoint(conn: &Connection, master: &MasterSecret, k: &str) -> Result<Endpoint, KeyError> {
+    let key = find(conn, k)?;
+    let provider = provider(&key.provider)?;
+    let secret = open_secret(conn, master, &key.id)?;
+    let base_url = key
+        .base_url
+        .clone()
+        .or_else(|| provider.default_base_url.clone())
+        .ok_or_else(|| KeyError::BaseUrlRequired(provider.name.clone()))?;
+    Ok(Endpoint { key, provider, base_url, secret })
 }
 
 /// Opens every stored key (for `keyhold vault check`): how many there are, and which fail.

@@ -1,0 +1,103 @@
+//! Anthropic's Messages API: `GET /v1/models`, `POST /v1/messages` (plain and SSE: message_start,
+//! content_block_start/delta/stop, message_delta with cumulative usage, message_stop), with
+//! `cache_creation_input_tokens` and `cache_read_input_tokens` kept out of `input_tokens`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::openai::{prompt_text, sse};
+use super::{error, gate, tokens, Flavor, Shared, ANSWER};
+
+pub fn routes() -> Router<Shared> {
+    Router::new().route("/v1/models", get(models)).route("/v1/messages", post(messages))
+}
+
+async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, "GET", "/v1/models", &headers, None, false).await {
+        return r;
+    }
+    let data: Vec<Value> = s
+        .models
+        .iter()
+        .map(|m| json!({ "type": "model", "id": m, "display_name": m, "created_at": "2025-09-29T00:00:00Z" }))
+        .collect();
+    let first = s.models.first().cloned();
+    let last = s.models.last().cloned();
+    Json(json!({ "data": data, "has_more": false, "first_id": first, "last_id": last })).into_response()
+}
+
+fn event(name: &str, data: Value) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "There was an issue with your request body: it is not valid JSON." } }))).into_response()
+        }
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let behavior = match gate(&s, "POST", "/v1/messages", &headers, Some(model.clone()), stream).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !s.models.contains(&model) {
+        return error(Flavor::Anthropic, 404, None);
+    }
+    if req.get("max_tokens").and_then(Value::as_u64).is_none() {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Field required" } }))).into_response();
+    }
+    let system = match req.get("system") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Array(_)) => prompt_text(Some(&json!([{ "content": v }]))),
+        _ => String::new(),
+    };
+    let prompt = format!("{system} {}", prompt_text(req.get("messages")));
+    let all_input = tokens(&prompt);
+    // "cache-me" in the prompt: half of it read from the cache, a quarter written to it.
+    let (cache_read, cache_write) = if prompt.contains("cache-me") { (all_input / 2, all_input / 4) } else { (0, 0) };
+    let input_tokens = all_input - cache_read - cache_write;
+    let output_tokens = tokens(ANSWER);
+    let id = "msg_sim0001";
+    if !stream {
+        return Json(json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [{ "type": "text", "text": ANSWER }],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens,
+                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read }
+        }))
+        .into_response();
+    }
+    let mut events = vec![
+        event("message_start", json!({ "type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": null, "stop_sequence": null,
+            "usage": { "input_tokens": input_tokens, "output_tokens": 1,
+                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read } } })),
+        event("content_block_start", json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } })),
+        event("ping", json!({ "type": "ping" })),
+    ];
+    let words: Vec<&str> = ANSWER.split(' ').collect();
+    let cut = behavior.cut_after_chunks;
+    for (i, word) in words.iter().enumerate() {
+        if cut.is_some_and(|n| i >= n) {
+            return sse(events, behavior.delay_ms);
+        }
+        let text = if i == 0 { word.to_string() } else { format!(" {word}") };
+        events.push(event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } })));
+    }
+    events.push(event("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })));
+    // Usage in message_delta is cumulative: the total so far, not an increment.
+    events.push(event("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+        "usage": { "output_tokens": output_tokens } })));
+    events.push(event("message_stop", json!({ "type": "message_stop" })));
+    sse(events, behavior.delay_ms)
+}

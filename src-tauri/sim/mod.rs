@@ -1,0 +1,247 @@
+//! Provider simulators: real HTTP servers on 127.0.0.1 that speak the published API shapes of
+//! OpenAI (chat completions), Anthropic (messages) and Ollama, each on its own port with the
+//! same paths as the real service, so base URLs work exactly as they do with the real providers.
+//!
+//! Used by the tests and the end-to-end suite, and runnable on its own (`keyhold-sim`) for manual
+//! tries and benchmarks. Behaviour is steered through `POST /_sim/behavior` (answer 401, 429 with
+//! retry-after, 500, 529, slowly, or cut a stream midway) and every request is listed at
+//! `GET /_sim/requests`, so a test can assert what reached a "provider".
+//!
+//! This is test equipment, not a mock of Keyhold: it knows nothing of Keyhold's code.
+
+mod anthropic;
+mod ollama;
+mod openai;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+/// What the next requests should meet. `times: None` means until changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Behavior {
+    /// Answer with this HTTP status (401, 429, 500, 529, …) in the provider's error format.
+    pub status: Option<u16>,
+    /// Seconds for `retry-after` on a 429.
+    pub retry_after: Option<u64>,
+    /// Wait this long before answering (and between stream chunks).
+    pub delay_ms: Option<u64>,
+    /// End a streamed answer after this many content chunks, without its final events.
+    pub cut_after_chunks: Option<usize>,
+    /// Reply body that is not JSON at all.
+    pub garbage: Option<bool>,
+    /// How many requests this applies to; then back to normal.
+    pub times: Option<u32>,
+}
+
+/// One request as the simulator saw it. The credential is never recorded, only whether it was
+/// accepted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub authorized: bool,
+    pub model: Option<String>,
+    pub stream: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    OpenAi,
+    Anthropic,
+    Ollama,
+}
+
+pub struct SimState {
+    pub flavor: Flavor,
+    valid_keys: Vec<String>,
+    behaviors: Mutex<VecDeque<Behavior>>,
+    seen: Mutex<Vec<Seen>>,
+    pub models: Vec<String>,
+}
+
+pub type Shared = Arc<SimState>;
+
+impl SimState {
+    /// The behavior for this request: the head of the queue, consumed if it counts down.
+    fn take_behavior(&self) -> Behavior {
+        let mut q = self.behaviors.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(front) = q.front_mut() else { return Behavior::default() };
+        let b = front.clone();
+        if let Some(t) = front.times.as_mut() {
+            *t = t.saturating_sub(1);
+            if *t == 0 {
+                q.pop_front();
+            }
+        }
+        b
+    }
+
+    fn record(&self, seen: Seen) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).push(seen);
+    }
+
+    fn key_ok(&self, key: Option<&str>) -> bool {
+        match (self.flavor, key) {
+            (Flavor::Ollama, _) => true,
+            (_, Some(k)) => self.valid_keys.iter().any(|v| v == k),
+            (_, None) => false,
+        }
+    }
+}
+
+/// Reads the credential the way the provider does: Bearer for OpenAI; `x-api-key` (or Bearer,
+/// as recent Anthropic SDKs send) for Anthropic.
+fn credential(flavor: Flavor, headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    match flavor {
+        Flavor::Anthropic => headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string).or(bearer),
+        _ => bearer,
+    }
+}
+
+/// What every endpoint does first: record, authenticate, apply the steered behavior.
+/// `Err` is the complete response to send instead.
+pub(crate) async fn gate(
+    state: &SimState,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    model: Option<String>,
+    stream: bool,
+) -> Result<Behavior, Response> {
+    let authorized = state.key_ok(credential(state.flavor, headers).as_deref());
+    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream });
+    let b = state.take_behavior();
+    if let Some(ms) = b.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if b.garbage == Some(true) {
+        return Err((StatusCode::OK, "<html>this is not the API you are looking for</html>").into_response());
+    }
+    if !authorized {
+        return Err(error(state.flavor, 401, None));
+    }
+    if let Some(status) = b.status {
+        return Err(error(state.flavor, status, b.retry_after));
+    }
+    Ok(b)
+}
+
+/// An error in the provider's own format.
+pub(crate) fn error(flavor: Flavor, status: u16, retry_after: Option<u64>) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (kind, message) = match status {
+        401 => ("authentication_error", "invalid x-api-key"),
+        403 => ("permission_error", "Your API key does not have permission to use the specified resource."),
+        404 => ("not_found_error", "model not found"),
+        429 => ("rate_limit_error", "Rate limit reached for requests"),
+        529 => ("overloaded_error", "Overloaded"),
+        _ => ("api_error", "Internal server error"),
+    };
+    let body = match flavor {
+        Flavor::Anthropic => serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } }),
+        Flavor::OpenAi => {
+            let message = if status == 401 { "Incorrect API key provided. You can find your API key at your provider's console." } else { message };
+            serde_json::json!({ "error": { "message": message, "type": kind, "param": null, "code": if status == 401 { "invalid_api_key" } else { kind } } })
+        }
+        Flavor::Ollama => serde_json::json!({ "error": message }),
+    };
+    let mut resp = (code, Json(body)).into_response();
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert("retry-after", secs.into());
+    }
+    resp
+}
+
+async fn set_behavior(State(s): State<Shared>, Json(list): Json<Vec<Behavior>>) -> StatusCode {
+    *s.behaviors.lock().unwrap_or_else(|p| p.into_inner()) = list.into();
+    StatusCode::NO_CONTENT
+}
+
+async fn requests(State(s): State<Shared>) -> Json<Vec<Seen>> {
+    Json(s.seen.lock().unwrap_or_else(|p| p.into_inner()).clone())
+}
+
+/// Text the simulated models answer with, word by word when streaming.
+pub(crate) const ANSWER: &str = "Hello from the simulator. Your request arrived intact.";
+
+/// A rough token count: words, at least one. The simulator only has to be consistent.
+pub(crate) fn tokens(text: &str) -> u64 {
+    text.split_whitespace().count().max(1) as u64
+}
+
+/// A running simulator of one provider.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL in the form the provider's official SDK takes.
+    pub fn base_url(&self) -> String {
+        match self.state.flavor {
+            Flavor::OpenAi => format!("http://{}/v1", self.addr),
+            Flavor::Anthropic | Flavor::Ollama => format!("http://{}", self.addr),
+        }
+    }
+
+    pub fn set_behavior(&self, list: Vec<Behavior>) {
+        *self.state.behaviors.lock().unwrap_or_else(|p| p.into_inner()) = list.into();
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// Starts one simulator on `addr` (port 0 for a random free port).
+pub async fn start(flavor: Flavor, addr: SocketAddr, valid_keys: Vec<String>) -> std::io::Result<Running> {
+    let models = match flavor {
+        Flavor::OpenAi => vec!["gpt-4o-mini".into(), "gpt-4o".into(), "o3-mini".into()],
+        Flavor::Anthropic => vec!["claude-sonnet-4-5".into(), "claude-haiku-4-5".into()],
+        Flavor::Ollama => vec!["llama3.2:1b".into(), "qwen2.5:0.5b".into()],
+    };
+    let state = Arc::new(SimState {
+        flavor,
+        valid_keys,
+        behaviors: Mutex::new(VecDeque::new()),
+        seen: Mutex::new(Vec::new()),
+        models,
+    });
+    let api = match flavor {
+        Flavor::OpenAi => openai::routes(),
+        Flavor::Anthropic => anthropic::routes(),
+        Flavor::Ollama => ollama::routes(),
+    };
+    let app: Router = api
+        .route("/_sim/behavior", post(set_behavior))
+        .route("/_sim/requests", get(requests))
+        .with_state(Arc::clone(&state));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Running { addr, state, task })
+}
+
+#[cfg(test)]
+mod tests;

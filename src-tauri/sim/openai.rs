@@ -1,0 +1,134 @@
+//! OpenAI's chat completions API: `GET /v1/models`, `POST /v1/chat/completions` (plain and SSE,
+//! `usage` with `prompt_tokens_details.cached_tokens`, the usage chunk when
+//! `stream_options.include_usage` is set).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use super::{error, gate, tokens, Flavor, Shared, ANSWER};
+
+pub fn routes() -> Router<Shared> {
+    Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(chat))
+}
+
+async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&s, "GET", "/v1/models", &headers, None, false).await {
+        return r;
+    }
+    let data: Vec<Value> =
+        s.models.iter().map(|m| json!({ "id": m, "object": "model", "created": 1_715_367_049, "owned_by": "system" })).collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+/// Text of all messages, whether `content` is a string or a list of parts.
+pub(crate) fn prompt_text(messages: Option<&Value>) -> String {
+    let mut out = String::new();
+    for m in messages.and_then(Value::as_array).into_iter().flatten() {
+        match m.get("content") {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(Value::Array(parts)) => {
+                for p in parts {
+                    if let Some(t) = p.get("text").and_then(Value::as_str) {
+                        out.push_str(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(' ');
+    }
+    out
+}
+
+async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": format!("We could not parse the JSON body of your request. ({e})"), "type": "invalid_request_error", "param": null, "code": null } }))).into_response()
+        }
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let behavior = match gate(&s, "POST", "/v1/chat/completions", &headers, Some(model.clone()), stream).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if !s.models.contains(&model) {
+        return error(Flavor::OpenAi, 404, None);
+    }
+    let prompt = prompt_text(req.get("messages"));
+    let prompt_tokens = tokens(&prompt);
+    // "cache-me" in the prompt makes half of it a cache hit, as a repeated prefix would be.
+    let cached = if prompt.contains("cache-me") { prompt_tokens / 2 } else { 0 };
+    let completion_tokens = tokens(ANSWER);
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": { "cached_tokens": cached },
+        "completion_tokens_details": { "reasoning_tokens": 0 }
+    });
+    let id = "chatcmpl-sim0001";
+    let created = 1_764_200_000u64;
+    if !stream {
+        return Json(json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": ANSWER }, "logprobs": null, "finish_reason": "stop" }],
+            "usage": usage
+        }))
+        .into_response();
+    }
+    let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }] })
+        )
+    };
+    let mut content = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
+    for (i, word) in ANSWER.split(' ').enumerate() {
+        let text = if i == 0 { word.to_string() } else { format!(" {word}") };
+        content.push(chunk(json!({ "content": text }), Value::Null));
+    }
+    let events = match behavior.cut_after_chunks {
+        Some(n) => content.into_iter().take(n + 1).collect(),
+        None => {
+            let mut all = content;
+            all.push(chunk(json!({}), json!("stop")));
+            if include_usage {
+                all.push(format!(
+                    "data: {}\n\n",
+                    json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage })
+                ));
+            }
+            all.push("data: [DONE]\n\n".to_string());
+            all
+        }
+    };
+    sse(events, behavior.delay_ms)
+}
+
+/// Sends pre-built events one by one, pausing between them when asked to be slow.
+pub(crate) fn sse(events: Vec<String>, delay_ms: Option<u64>) -> Response {
+    let body = futures_util::stream::iter(events).then(move |e| async move {
+        if let Some(ms) = delay_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(e))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(Body::from_stream(body))
+        .expect("static headers are valid")
+}
