@@ -3,8 +3,9 @@
 //! ```text
 //! keyhold-sim [--port-base P] [--key KEY]...
 //! ```
-//! OpenAI on P, Anthropic on P+1, Ollama on P+2 (default P = 18080). Accepted keys: the --key
-//! values, else `sk-sim-openai` (OpenAI) and `sk-ant-sim-anthropic` (Anthropic).
+//! OpenAI on P, Anthropic on P+1, Ollama on P+2 (default P = 18080; 0 picks three free ports).
+//! Accepted keys: the --key values, else `sk-sim-openai` (OpenAI) and `sk-ant-sim-anthropic`
+//! (Anthropic). Prints one "NAME URL" line per simulator, then serves until Ctrl-C.
 
 use std::net::SocketAddr;
 
@@ -34,13 +35,16 @@ async fn main() {
         (Flavor::Anthropic, 1, "sk-ant-sim-anthropic", "Anthropic"),
         (Flavor::Ollama, 2, "", "Ollama"),
     ] {
-        let addr = SocketAddr::from(([127, 0, 0, 1], base + offset));
+        let port = if base == 0 { 0 } else { base + offset };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         match sim::start(flavor, addr, keys_for(default_key)).await {
             Ok(r) => println!("{name:<10} {}", r.base_url()),
             Err(e) => fail(&format!("could not listen on {addr}: {e}")),
         }
     }
     println!("Ctrl-C to stop.");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
 }
 

@@ -30,6 +30,10 @@ pub enum KeysCommand {
     },
     /// List keys, masked.
     List,
+    /// Test K against its provider's model list (one authenticated call).
+    Test { key: String },
+    /// Show the models K's last successful test found.
+    Models { key: String },
     /// Make K the default key of its provider.
     Default { key: String },
     /// Replace K's secret (new key on standard input); id, label and references stay.
@@ -93,6 +97,9 @@ fn saved(out: &Output, verb: &str, s: &Saved) {
     out.success(&format!("{verb} {} ({}, {}).", s.key.label, s.key.provider, s.key.masked), json!({ "ok": true, "key": s.key, "warnings": s.warnings }));
 }
 
+/// Long enough for a slow provider, short enough that a dead one is reported promptly.
+const KEY_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     match command {
         KeysCommand::Add { provider, label, base_url } => {
@@ -120,6 +127,33 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             } else {
                 println!("{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} BASE URL", "ID", "PROVIDER", "LABEL", "KEY", "STATE", "DEFAULT");
                 list.iter().for_each(|k| println!("{}", line(k)));
+            }
+        }
+        KeysCommand::Test { key } => {
+            let ws = unlocked(dir, passphrase_file)?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+            let (k, verdict) = runtime.block_on(ws.test_key(key, KEY_TEST_TIMEOUT))?;
+            let sentence = k.last_test.clone().unwrap_or_default();
+            if !verdict.is_valid() {
+                if out.json {
+                    println!("{}", json!({ "ok": false, "key": k, "verdict": verdict }));
+                    return Err(Failure::quiet());
+                }
+                return Err(Failure::from_message("key_test_failed", format!("{}: {sentence}", k.label)));
+            }
+            out.success(&format!("{}: {sentence}", k.label), json!({ "ok": true, "key": k, "verdict": verdict }));
+        }
+        KeysCommand::Models { key } => {
+            let k = Workspace::open(dir)?.with_db(|c| keys::find(c, key))?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "models": k.models, "fetched_at": k.models_fetched_at }));
+            } else if k.models.is_empty() {
+                println!("No models known for {} yet: run `keyhold keys test {}`.", k.label, k.label);
+            } else {
+                k.models.iter().for_each(|m| println!("{m}"));
             }
         }
         KeysCommand::Default { key } => {

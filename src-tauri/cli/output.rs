@@ -17,6 +17,11 @@ impl Failure {
     pub fn from_message(kind: &str, message: String) -> Self {
         Failure { kind: kind.into(), message }
     }
+
+    /// A failure whose answer was already printed (a `--json` report): exit 1, print nothing more.
+    pub fn quiet() -> Self {
+        Failure { kind: String::new(), message: String::new() }
+    }
 }
 
 impl Output {
@@ -30,6 +35,9 @@ impl Output {
 
     /// Prints the failure and returns the exit code (1).
     pub fn fail(&self, f: &Failure) -> i32 {
+        if f.kind.is_empty() {
+            return 1;
+        }
         if self.json {
             println!("{}", json!({ "ok": false, "error": { "kind": f.kind, "message": f.message } }));
         }

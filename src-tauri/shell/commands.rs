@@ -9,7 +9,11 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
+use zeroize::Zeroizing;
+
+use crate::core::keys::{self, KeySummary, Saved};
 use crate::core::passphrase::{self, Passphrase, Strength};
+use crate::core::providers::{self, probe::Verdict, Provider};
 use crate::core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
 
 /// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.
@@ -90,6 +94,75 @@ pub async fn change_passphrase(
 ) -> Result<(), CommandError> {
     let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
     blocking(&ws, move |ws| ws.change_passphrase(&o, &n, Some(&c))).await
+}
+
+/// Settings → LLM Providers. Every key command needs Keyhold unlocked, even those that touch no
+/// secret: locked means locked. A key arrives as a `String` and is moved into zeroizing memory
+/// at once; no reply carries one.
+#[tauri::command]
+#[specta::specta]
+pub fn providers_catalog() -> Vec<Provider> {
+    providers::catalog().to_vec()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_list(ws: Ws<'_>) -> Result<Vec<KeySummary>, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::list(c))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_add(
+    ws: Ws<'_>,
+    provider: String,
+    label: String,
+    base_url: Option<String>,
+    secret: String,
+) -> Result<Saved, CommandError> {
+    let secret = Zeroizing::new(secret);
+    let base_url = base_url.filter(|u| !u.trim().is_empty());
+    let secret = (!secret.is_empty()).then_some(secret);
+    Ok(ws.with_db_and_master(|c, m| keys::add(c, m, &provider, &label, base_url.as_deref(), secret))?)
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct KeyTest {
+    pub key: KeySummary,
+    pub verdict: Verdict,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn keys_test(ws: Ws<'_>, id: String) -> Result<KeyTest, CommandError> {
+    let ws = Arc::clone(&ws);
+    let (key, verdict) = ws.test_key(&id, std::time::Duration::from_secs(20)).await?;
+    Ok(KeyTest { key, verdict })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_rotate(ws: Ws<'_>, id: String, secret: String) -> Result<Saved, CommandError> {
+    let secret = Zeroizing::new(secret);
+    Ok(ws.with_db_and_master(|c, m| keys::rotate(c, m, &id, secret))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_set_active(ws: Ws<'_>, id: String, active: bool) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::set_active(c, &id, active))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_set_default(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::set_default(c, &id))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::remove(c, &id))?)
 }
 
 #[cfg(test)]

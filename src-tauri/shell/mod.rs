@@ -17,6 +17,14 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::unlock,
             commands::lock,
             commands::change_passphrase,
+            commands::providers_catalog,
+            commands::keys_list,
+            commands::keys_add,
+            commands::keys_test,
+            commands::keys_rotate,
+            commands::keys_set_active,
+            commands::keys_set_default,
+            commands::keys_remove,
         ])
         .events(tauri_specta::collect_events![events::VaultChanged])
 }

@@ -1,6 +1,8 @@
 //! A user managing provider keys from a terminal: the real binary, a real vault and database.
 //! The canary key must never come back: not in any output, not in clear in any file.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -90,18 +92,48 @@ fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_aga
     for t in &run.seen {
         assert!(!t.contains("CANARY"), "a key came back: {t}");
     }
-    fn walk(p: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(p).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() { walk(&p, out) } else { out.push(p) }
-        }
+    support::assert_no_file_holds(&run.data(), b"CANARY-");
+}
+
+/// The canary key is accepted by a simulated Anthropic; a second canary is rejected by it.
+#[test]
+fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_key() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(keyhold::sim::start(keyhold::sim::Flavor::Anthropic, "127.0.0.1:0".parse().unwrap(), vec![CANARY.into()]))
+        .unwrap();
+    let base = sim.base_url();
+    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
+    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 3").unwrap();
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+    assert!(run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Good", "--base-url", &base], CANARY).status.success());
+    let rejected = "sk-ant-api03-CANARY-rejected-0000";
+    assert!(run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Bad", "--base-url", &base], rejected).status.success());
+
+    let o = run.keyhold(&["keys", "test", "Good"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "Good: Valid: Anthropic accepted the key (2 models).");
+    let o = run.keyhold(&["keys", "models", "Good"], "");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "claude-sonnet-4-5\nclaude-haiku-4-5\n");
+
+    let o = run.keyhold(&["keys", "test", "Bad"], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("Bad: Rejected by Anthropic (401): invalid x-api-key"), "{}", text(&o));
+    let o = run.keyhold(&["--json", "keys", "test", "Bad"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"]["verdict"], "rejected");
+
+    // A deactivated key is refused before anything is sent.
+    let sent = sim.requests().len();
+    assert!(run.keyhold(&["keys", "deactivate", "Good"], "").status.success());
+    let o = run.keyhold(&["keys", "test", "Good"], "");
+    assert!(text(&o).contains("is deactivated"), "{}", text(&o));
+    assert_eq!(sim.requests().len(), sent, "a deactivated key reached the provider");
+
+    for t in &run.seen {
+        assert!(!t.contains("CANARY"), "a key came back: {t}");
     }
-    let mut files = Vec::new();
-    walk(&run.data(), &mut files);
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(!bytes.windows(7).any(|w| w == b"CANARY-"), "{f:?} holds a key in clear");
-    }
+    support::assert_no_file_holds(&run.data(), b"CANARY-");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! Stronghold snapshots and SQLite file, logs at debug level; and a canary passphrase that must
 //! never appear in any output or any file.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use keyhold::core::datadir::DataDir;
@@ -56,19 +58,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -151,14 +140,11 @@ fn a_user_creates_checks_and_rekeys_the_vault_from_a_terminal_and_the_passphrase
     for text in &run.seen {
         assert!(!text.contains("CANARY"), "output leaked a passphrase: {text}");
     }
-    let files = files_under(&run.data());
+    let files = support::files_under(&run.data());
     assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "log")), "logs were written: {files:?}");
     assert!(files.iter().any(|f| f.ends_with("keyhold.db")));
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        for canary in [CANARY, NEW_CANARY] {
-            assert!(!bytes.windows(canary.len()).any(|w| w == canary.as_bytes()), "{f:?} holds a passphrase");
-        }
+    for canary in [CANARY, NEW_CANARY] {
+        support::assert_no_file_holds(&run.data(), canary.as_bytes());
     }
 }
 

@@ -113,3 +113,26 @@ def app(tmp_path):
     a = App(tmp_path / "data")
     yield a
     a.close()
+
+
+SIM_BIN = os.environ.get("KEYHOLD_SIM_BIN", str(Path(BIN).with_name("keyhold-sim")))
+
+
+@pytest.fixture
+def provider_sim():
+    """The in-repo provider simulators on free ports: {"OpenAI": url, "Anthropic": url, "Ollama": url}."""
+    proc = subprocess.Popen(
+        [SIM_BIN, "--port-base", "0", "--key", "sk-sim-e2e-openai-key-0001", "--key", "sk-sim-e2e-openai-key-0002"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    urls = {}
+    while len(urls) < 3:
+        line = proc.stdout.readline()
+        if not line:
+            pytest.fail("keyhold-sim did not start")
+        name, url = line.split()
+        urls[name] = url
+    yield urls
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -15,6 +15,19 @@ export const commands = {
 	unlock: (passphrase: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("unlock", { passphrase })),
 	lock: () => __TAURI_INVOKE<WorkspaceInfo_Serialize>("lock"),
 	changePassphrase: (current: string, replacement: string, confirm: string) => typedError<null, CommandError>(__TAURI_INVOKE("change_passphrase", { current, replacement, confirm })),
+	/**
+	 *  Settings → LLM Providers. Every key command needs Keyhold unlocked, even those that touch no
+	 *  secret: locked means locked. A key arrives as a `String` and is moved into zeroizing memory
+	 *  at once; no reply carries one.
+	 */
+	providersCatalog: () => __TAURI_INVOKE<Provider_Serialize[]>("providers_catalog"),
+	keysList: () => typedError<KeySummary_Serialize[], CommandError>(__TAURI_INVOKE("keys_list")),
+	keysAdd: (provider: string, label: string, baseUrl: string | null, secret: string) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_add", { provider, label, baseUrl, secret })),
+	keysTest: (id: string) => typedError<KeyTest_Serialize, CommandError>(__TAURI_INVOKE("keys_test", { id })),
+	keysRotate: (id: string, secret: string) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_rotate", { id, secret })),
+	keysSetActive: (id: string, active: boolean) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_set_active", { id, active })),
+	keysSetDefault: (id: string) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_set_default", { id })),
+	keysRemove: (id: string) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_remove", { id })),
 };
 
 /** Events */
@@ -23,10 +36,115 @@ export const events = {
 };
 
 /* Types */
+/**
+ *  How a key travels: OpenAI-style `Authorization: Bearer`, Anthropic's `x-api-key` (with
+ *  `anthropic-version`), or none (a local Ollama). Gemini is reached through its
+ *  OpenAI-compatible endpoint, so it is `bearer`.
+ */
+export type AuthStyle = "bearer" | "x-api-key" | "none";
+
 /**  What the front-end gets when a command fails: a stable kind to branch on, and a message to show. */
 export type CommandError = {
 	kind: string,
 	message: string,
+};
+
+/**  A key as everyone but the request path sees it. */
+export type KeySummary = KeySummary_Serialize | KeySummary_Deserialize;
+
+/**  A key as everyone but the request path sees it. */
+export type KeySummary_Deserialize = {
+	id: string,
+	provider: string,
+	label: string,
+	base_url?: string | null,
+	/**  e.g. `sk-ant-…9xQ2`; empty for a local Ollama (no key). */
+	masked: string,
+	active: boolean,
+	is_default: boolean,
+	created_at: string,
+	rotated_at?: string | null,
+	/**  Models seen by the last successful test (cached; a new test refreshes them). */
+	models: string[],
+	models_fetched_at?: string | null,
+	/**  The last test's verdict, as the sentence shown to the user. */
+	last_test?: string | null,
+	last_tested_at?: string | null,
+};
+
+/**  A key as everyone but the request path sees it. */
+export type KeySummary_Serialize = {
+	id: string,
+	provider: string,
+	label: string,
+	base_url: string | null,
+	/**  e.g. `sk-ant-…9xQ2`; empty for a local Ollama (no key). */
+	masked: string,
+	active: boolean,
+	is_default: boolean,
+	created_at: string,
+	rotated_at: string | null,
+	/**  Models seen by the last successful test (cached; a new test refreshes them). */
+	models: string[],
+	models_fetched_at: string | null,
+	/**  The last test's verdict, as the sentence shown to the user. */
+	last_test: string | null,
+	last_tested_at: string | null,
+};
+
+export type KeyTest = KeyTest_Serialize | KeyTest_Deserialize;
+
+export type KeyTest_Deserialize = {
+	key: KeySummary_Deserialize,
+	verdict: Verdict_Deserialize,
+};
+
+export type KeyTest_Serialize = {
+	key: KeySummary_Serialize,
+	verdict: Verdict_Serialize,
+};
+
+export type Protocol = "openai-chat" | "anthropic-messages" | "ollama";
+
+export type Provider = Provider_Serialize | Provider_Deserialize;
+
+export type Provider_Deserialize = {
+	id: string,
+	name: string,
+	protocol: Protocol,
+	/**  In the form the provider's official SDK takes (OpenAI-style `…/v1`, Anthropic without `/v1`). */
+	default_base_url?: string | null,
+	models_path: string,
+	auth: AuthStyle,
+	/**  What keys usually start with: a hint for a warning, never a refusal (shapes change). */
+	key_prefix?: string | null,
+};
+
+export type Provider_Serialize = {
+	id: string,
+	name: string,
+	protocol: Protocol,
+	/**  In the form the provider's official SDK takes (OpenAI-style `…/v1`, Anthropic without `/v1`). */
+	default_base_url: string | null,
+	models_path: string,
+	auth: AuthStyle,
+	/**  What keys usually start with: a hint for a warning, never a refusal (shapes change). */
+	key_prefix: string | null,
+};
+
+/**  What `add` and `rotate` report: the stored key, and things worth a second look. */
+export type Saved = Saved_Serialize | Saved_Deserialize;
+
+/**  What `add` and `rotate` report: the stored key, and things worth a second look. */
+export type Saved_Deserialize = {
+	key: KeySummary_Deserialize,
+	warnings: string[],
+};
+
+/**  What `add` and `rotate` report: the stored key, and things worth a second look. */
+export type Saved_Serialize = {
+	key: KeySummary_Serialize,
+	warnings: string[],
 };
 
 export type Strength = {
@@ -38,6 +156,8 @@ export type Strength = {
 /**  How hard a passphrase looks to guess: a hint for the first-run screen, not a gate. */
 export type StrengthLevel = "tooshort" | "weak" | "fair" | "good" | "strong";
 
+export type Unreachable = "dns" | "connect" | "tls" | "timeout";
+
 /**  The vault was created, unlocked or locked (from the window, the tray, or a timer). */
 export type VaultChanged = {
 	status: VaultStatus,
@@ -46,6 +166,15 @@ export type VaultChanged = {
 export type VaultStatus = 
 /**  First run: no vault yet. */
 "no_vault" | "locked" | "unlocked";
+
+/**  The five things a test can say. */
+export type Verdict = Verdict_Serialize | Verdict_Deserialize;
+
+/**  The five things a test can say. */
+export type Verdict_Deserialize = { verdict: "valid"; models: string[] } | { verdict: "rejected"; status: number; provider_message: string } | { verdict: "unreachable"; reason: Unreachable; detail: string } | { verdict: "rate_limited"; retry_after_secs?: number | null; provider_message: string } | { verdict: "unexpected"; status?: number | null; detail: string };
+
+/**  The five things a test can say. */
+export type Verdict_Serialize = { verdict: "valid"; models: string[] } | { verdict: "rejected"; status: number; provider_message: string } | { verdict: "unreachable"; reason: Unreachable; detail: string } | { verdict: "rate_limited"; retry_after_secs: number | null; provider_message: string } | { verdict: "unexpected"; status: number | null; detail: string };
 
 export type WorkspaceInfo = WorkspaceInfo_Serialize | WorkspaceInfo_Deserialize;
 

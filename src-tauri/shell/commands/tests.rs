@@ -91,3 +91,55 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
         assert!(!reply.contains("CANARY"), "a reply echoed the passphrase: {reply}");
     }
 }
+
+#[test]
+fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it() {
+    const KEY: &str = "sk-sim-CANARY-ipc-key-valid-1111";
+    const REJECTED: &str = "sk-sim-CANARY-ipc-key-rejected-2222";
+    let sim = tauri::async_runtime::block_on(crate::sim::start(
+        crate::sim::Flavor::OpenAi,
+        "127.0.0.1:0".parse().unwrap(),
+        vec![KEY.into()],
+    ))
+    .unwrap();
+    let (_tmp, _app, w) = app();
+    let mut replies = Vec::new();
+    let mut record = |r: Result<Value, Value>| {
+        replies.push(match &r {
+            Ok(v) | Err(v) => v.to_string(),
+        });
+        r
+    };
+    // Locked means locked, even for the list.
+    assert_eq!(record(call(&w, "keys_list", json!({}))).unwrap_err()["kind"], "locked");
+    record(call(&w, "create_vault", json!({ "passphrase": "ipc keys passphrase", "confirm": "ipc keys passphrase" }))).unwrap();
+
+    let base = sim.base_url();
+    let saved = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Good", "baseUrl": base, "secret": KEY }))).unwrap();
+    assert_eq!(saved["key"]["masked"], "sk-…1111");
+    let id = saved["key"]["id"].as_str().unwrap().to_string();
+    let err = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "good", "baseUrl": null, "secret": KEY }))).unwrap_err();
+    assert_eq!(err["kind"], "bad_key_input");
+    let tested = record(call(&w, "keys_test", json!({ "id": id }))).unwrap();
+    assert_eq!(tested["verdict"]["verdict"], "valid");
+    assert_eq!(tested["key"]["models"].as_array().unwrap().len(), 3);
+
+    let bad = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Bad", "baseUrl": base, "secret": REJECTED }))).unwrap();
+    let bad_id = bad["key"]["id"].as_str().unwrap().to_string();
+    let tested = record(call(&w, "keys_test", json!({ "id": bad_id }))).unwrap();
+    assert_eq!(tested["verdict"]["verdict"], "rejected");
+    assert_eq!(tested["verdict"]["status"], 401);
+
+    record(call(&w, "keys_rotate", json!({ "id": bad_id, "secret": REJECTED }))).unwrap();
+    record(call(&w, "keys_set_default", json!({ "id": bad_id }))).unwrap();
+    record(call(&w, "keys_set_active", json!({ "id": id, "active": false }))).unwrap();
+    let err = record(call(&w, "keys_test", json!({ "id": id }))).unwrap_err();
+    assert_eq!(err["kind"], "key_inactive");
+    let list = record(call(&w, "keys_list", json!({}))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    record(call(&w, "keys_remove", json!({ "id": bad_id }))).unwrap();
+
+    for reply in &replies {
+        assert!(!reply.contains("CANARY"), "a reply carried a key: {reply}");
+    }
+}

@@ -1,12 +1,16 @@
 import { useState } from "preact/hooks";
 import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { Providers } from "./providers";
 
 function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
+type Page = "providers" | "vault";
+
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
+  const [page, setPage] = useState<Page>("providers");
   return (
     <div class="shell">
       <header class="topbar">
@@ -18,7 +22,24 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
           Lock
         </button>
       </header>
+      <nav class="tabs">
+        <button id="nav-providers" class={page === "providers" ? "tab on" : "tab"} onClick={() => setPage("providers")}>
+          Settings → LLM Providers
+        </button>
+        <button id="nav-vault" class={page === "vault" ? "tab on" : "tab"} onClick={() => setPage("vault")}>
+          Vault
+        </button>
+      </nav>
       <main class="page">
+        {page === "providers" ? <Providers /> : <VaultPage info={info} />}
+      </main>
+    </div>
+  );
+}
+
+function VaultPage({ info }: { info: WorkspaceInfo }) {
+  return (
+    <>
         <section class="card wide">
           <h2>Vault</h2>
           <dl>
@@ -29,14 +50,10 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
             <dt>Last unlocked</dt>
             <dd>{when(info.last_unlocked_at)}</dd>
           </dl>
-          <p class="fine">
-            Closing this window keeps Keyhold in the tray (Open, Lock, Quit). Provider keys, agents and usage
-            arrive in the next releases.
-          </p>
+          <p class="fine">Closing this window keeps Keyhold in the tray (Open, Lock, Quit).</p>
         </section>
         <ChangePassphrase />
-      </main>
-    </div>
+    </>
   );
 }
 

@@ -1,0 +1,252 @@
+// Settings → LLM Providers: add, test, set default, replace, deactivate, delete. Keys go in;
+// only masked forms come back.
+import { useEffect, useState } from "preact/hooks";
+import { commands, type CommandError, type KeySummary, type Provider } from "../bindings";
+import { ErrorNote } from "../components/error-note";
+
+type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
+
+export function Providers() {
+  const [catalog, setCatalog] = useState<Provider[]>([]);
+  const [keys, setKeys] = useState<KeySummary[]>([]);
+  const [error, setError] = useState<CommandError | null>(null);
+
+  const reload = async () => {
+    const r = await commands.keysList();
+    if (r.status === "ok") setKeys(r.data);
+    else setError(r.error);
+  };
+
+  useEffect(() => {
+    commands.providersCatalog().then(setCatalog);
+    reload();
+  }, []);
+
+  /** Runs a key command, shows its error if any, and reloads the list. */
+  const act = async <T,>(run: () => Promise<Result<T>>): Promise<T | null> => {
+    setError(null);
+    const r = await run();
+    await reload();
+    if (r.status === "error") {
+      setError(r.error);
+      return null;
+    }
+    return r.data;
+  };
+
+  const nameOf = (id: string) => catalog.find((p) => p.id === id)?.name ?? id;
+
+  return (
+    <section class="card wide" id="providers">
+      <h2>LLM Providers</h2>
+      <p class="fine">
+        Keys are encrypted in your vault. After saving, a key is shown only masked: it can be replaced, never read
+        back.
+      </p>
+      <ErrorNote error={error} />
+      {keys.length === 0 ? (
+        <p class="empty" id="no-keys">
+          No keys yet. Add one below.
+        </p>
+      ) : (
+        <ul class="keys">
+          {keys.map((k) => (
+            <KeyRow key={k.id} k={k} providerName={nameOf(k.provider)} act={act} />
+          ))}
+        </ul>
+      )}
+      <AddKey catalog={catalog} act={act} />
+    </section>
+  );
+}
+
+function KeyRow({
+  k,
+  providerName,
+  act,
+}: {
+  k: KeySummary;
+  providerName: string;
+  act: <T>(run: () => Promise<Result<T>>) => Promise<T | null>;
+}) {
+  const [replacing, setReplacing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [testing, setTesting] = useState(false);
+  const [newSecret, setNewSecret] = useState("");
+  const [showModels, setShowModels] = useState(false);
+
+  return (
+    <li class={`key ${k.active ? "" : "inactive"}`} data-key-label={k.label}>
+      <div class="key-head">
+        <strong>{k.label}</strong>
+        <span class="provider">{providerName}</span>
+        <code class="masked">{k.masked || "no key"}</code>
+        {k.is_default && <span class="badge">default</span>}
+        <span class="state">{k.active ? "active" : "deactivated"}</span>
+      </div>
+      {k.base_url && <div class="fine">Base URL: {k.base_url}</div>}
+      {k.last_test && (
+        <div class="last-test" role="status">
+          {testing ? "Testing…" : k.last_test}
+        </div>
+      )}
+      {!k.last_test && testing && <div class="last-test">Testing…</div>}
+      {k.models.length > 0 && (
+        <button class="link models-toggle" onClick={() => setShowModels(!showModels)}>
+          {showModels ? "Hide" : "Show"} {k.models.length} models
+        </button>
+      )}
+      {showModels && (
+        <ul class="models">
+          {k.models.map((m) => (
+            <li key={m}>{m}</li>
+          ))}
+        </ul>
+      )}
+      <div class="actions">
+        <button
+          class="test"
+          disabled={testing || !k.active}
+          onClick={async () => {
+            setTesting(true);
+            await act(() => commands.keysTest(k.id));
+            setTesting(false);
+          }}
+        >
+          Test
+        </button>
+        {!k.is_default && k.active && (
+          <button class="secondary default" onClick={() => act(() => commands.keysSetDefault(k.id))}>
+            Set as default
+          </button>
+        )}
+        {k.masked && (
+          <button class="secondary replace" onClick={() => setReplacing(!replacing)}>
+            Replace
+          </button>
+        )}
+        <button class="secondary toggle-active" onClick={() => act(() => commands.keysSetActive(k.id, !k.active))}>
+          {k.active ? "Deactivate" : "Reactivate"}
+        </button>
+        <button class="danger delete" onClick={() => setConfirmDelete(true)}>
+          Delete
+        </button>
+      </div>
+      {replacing && (
+        <form
+          class="inline"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (await act(() => commands.keysRotate(k.id, newSecret))) {
+              setReplacing(false);
+              setNewSecret("");
+            }
+          }}
+        >
+          <input
+            class="replace-secret"
+            type="password"
+            placeholder="Paste the new key"
+            value={newSecret}
+            onInput={(e) => setNewSecret((e.target as HTMLInputElement).value)}
+          />
+          <button type="submit" class="replace-save">
+            Save new key
+          </button>
+        </form>
+      )}
+      {confirmDelete && (
+        <div class="confirm" role="alertdialog">
+          <p>
+            Delete <strong>{k.label}</strong> ({k.masked || providerName})? No agent uses it yet. This cannot be
+            undone.
+          </p>
+          <button class="danger confirm-delete" onClick={() => act(() => commands.keysRemove(k.id))}>
+            Delete key
+          </button>
+          <button class="secondary" onClick={() => setConfirmDelete(false)}>
+            Cancel
+          </button>
+        </div>
+      )}
+    </li>
+  );
+}
+
+function AddKey({
+  catalog,
+  act,
+}: {
+  catalog: Provider[];
+  act: <T>(run: () => Promise<Result<T>>) => Promise<T | null>;
+}) {
+  const [provider, setProvider] = useState("anthropic");
+  const [label, setLabel] = useState("");
+  const [secret, setSecret] = useState("");
+  const [baseUrl, setBaseUrl] = useState("");
+  const [warnings, setWarnings] = useState<string[]>([]);
+  const spec = catalog.find((p) => p.id === provider);
+  const keyless = spec?.auth === "none";
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setWarnings([]);
+    const saved = await act(() => commands.keysAdd(provider, label, baseUrl || null, keyless ? "" : secret));
+    if (saved) {
+      setWarnings(saved.warnings);
+      setLabel("");
+      setSecret("");
+      setBaseUrl("");
+    }
+  };
+
+  return (
+    <form class="add-key" onSubmit={submit} id="add-key">
+      <h3>Add a key</h3>
+      <label>
+        Provider
+        <select id="add-provider" value={provider} onChange={(e) => setProvider((e.target as HTMLSelectElement).value)}>
+          {catalog.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Label
+        <input id="add-label" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+      </label>
+      {!keyless && (
+        <label>
+          API key
+          <input
+            id="add-key-secret"
+            type="password"
+            autocomplete="off"
+            placeholder={spec?.key_prefix ? `${spec.key_prefix}…` : ""}
+            value={secret}
+            onInput={(e) => setSecret((e.target as HTMLInputElement).value)}
+          />
+        </label>
+      )}
+      <label>
+        {keyless ? "Address" : "Base URL (optional)"}
+        <input
+          id="add-base-url"
+          placeholder={spec?.default_base_url ?? "https://your-server.example/v1"}
+          value={baseUrl}
+          onInput={(e) => setBaseUrl((e.target as HTMLInputElement).value)}
+        />
+      </label>
+      <button type="submit" id="add-save">
+        Save key
+      </button>
+      {warnings.map((w) => (
+        <p class="warning" key={w}>
+          {w}
+        </p>
+      ))}
+    </form>
+  );
+}
