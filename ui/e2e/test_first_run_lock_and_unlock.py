@@ -95,6 +95,7 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     submit(d, "#create-vault", {"#new-passphrase": first, "#confirm-passphrase": first})
     wait_text(d, "#status", "Unlocked", timeout=60)
 
+    d.find_element(By.CSS_SELECTOR, "#nav-vault").click()
     change = {"#current-passphrase": "wrong current one", "#replacement-passphrase": second, "#replacement-confirm": second}
     submit(d, "#change-button", change)
     wait_text(d, "#error", "Wrong passphrase")
