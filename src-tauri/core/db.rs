@@ -40,6 +40,60 @@ fn migrations() -> Migrations<'static> {
              ALTER TABLE provider_keys ADD COLUMN last_test TEXT;
              ALTER TABLE provider_keys ADD COLUMN last_tested_at TEXT;",
         ),
+        // Agents, their fallback chains, the user's price overrides, and the ledger: one row per
+        // attempt, costs in integer nano-dollars (NULL when the price is unknown).
+        M::up(
+            "CREATE TABLE agents (
+                id            TEXT PRIMARY KEY,
+                name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                model         TEXT NOT NULL,
+                key_id        TEXT,
+                system_prompt TEXT,
+                temperature   REAL,
+                max_tokens    INTEGER NOT NULL,
+                budget_nano   INTEGER,
+                when_over     TEXT NOT NULL CHECK (when_over IN ('local', 'refuse')),
+                created_at    TEXT NOT NULL,
+                updated_at    TEXT NOT NULL
+            ) STRICT;
+            CREATE TABLE agent_steps (
+                agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                idx      INTEGER NOT NULL,
+                key_id   TEXT NOT NULL,
+                model    TEXT NOT NULL,
+                PRIMARY KEY (agent_id, idx)
+            ) STRICT;
+            CREATE TABLE price_overrides (
+                model       TEXT PRIMARY KEY,
+                input       INTEGER NOT NULL,
+                output      INTEGER NOT NULL,
+                cache_read  INTEGER NOT NULL,
+                cache_write INTEGER NOT NULL
+            ) STRICT;
+            CREATE TABLE ledger (
+                id           INTEGER PRIMARY KEY,
+                at           TEXT NOT NULL,
+                agent        TEXT NOT NULL,
+                key_id       TEXT,
+                key_label    TEXT,
+                provider     TEXT NOT NULL,
+                model        TEXT NOT NULL,
+                mode         TEXT NOT NULL,
+                step         INTEGER NOT NULL,
+                outcome      TEXT NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                cost_nano    INTEGER,
+                estimated    INTEGER NOT NULL,
+                latency_ms   INTEGER NOT NULL,
+                ttft_ms      INTEGER,
+                local        INTEGER NOT NULL
+            ) STRICT;
+            CREATE INDEX ledger_agent_at ON ledger(agent, at);
+            CREATE INDEX ledger_at ON ledger(at);",
+        ),
     ])
 }
 
@@ -53,7 +107,7 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
-const MIGRATION_COUNT: usize = 3;
+const MIGRATION_COUNT: usize = 4;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -1,10 +1,13 @@
 //! The core: what Keyhold knows and does, with no knowledge of windows or IPC.
 
+pub mod agents;
 pub mod datadir;
 pub mod db;
 pub mod keys;
+pub mod ledger;
 pub mod logging;
 pub mod passphrase;
+pub mod prices;
 pub mod providers;
 pub mod seal;
 pub mod vault;

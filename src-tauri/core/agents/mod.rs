@@ -1,0 +1,332 @@
+//! Agents: a model on a key, a system prompt, an ordered fallback chain, a daily budget.
+
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::core::keys::{self, KeyError, KeySummary};
+use crate::core::prices;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenOver {
+    /// Continue on free local steps only.
+    Local,
+    /// Refuse the call.
+    Refuse,
+}
+
+/// A fallback step as stored: a key (id) and a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Step {
+    pub key_id: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub model: String,
+    /// None: the workspace default key of the model's provider.
+    pub key_id: Option<String>,
+    pub system_prompt: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: u32,
+    pub fallback: Vec<Step>,
+    /// Daily budget in nano-dollars, per the user's local day; None = no budget.
+    pub budget_nano: Option<i64>,
+    pub when_over: WhenOver,
+    pub created_at: String,
+}
+
+/// What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
+/// id or label; `local` (or `ollama`) in a step names the default Ollama key.
+#[derive(Debug, Clone, Deserialize, Type)]
+pub struct AgentSpec {
+    pub name: String,
+    pub model: String,
+    pub key: Option<String>,
+    pub system_prompt: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    /// "K:MODEL" — the first colon splits, so `local:llama3.2:1b` works.
+    pub fallback: Vec<String>,
+    /// USD, as typed ("2.50").
+    pub budget_usd: Option<String>,
+    pub when_over: Option<WhenOver>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("Give the agent a name.")]
+    EmptyName,
+    #[error("Give the agent a model.")]
+    EmptyModel,
+    #[error("An agent called \"{0}\" already exists. Choose another name.")]
+    DuplicateName(String),
+    #[error("No agent called \"{0}\" (`keyhold agents list` shows them).")]
+    NotFound(String),
+    #[error("The fallback step \"{0}\" is not KEY:MODEL (for example `local:llama3.2:1b` or `work:gpt-4o-mini`).")]
+    BadStep(String),
+    #[error("No local Ollama is set up for the step \"{0}\": add one with `keyhold keys add --provider ollama --label local --base-url http://127.0.0.1:11434`.")]
+    NoLocal(String),
+    #[error("The daily budget must be a positive amount of USD, like 2.50 (got \"{0}\").")]
+    BadBudget(String),
+    #[error("The temperature must be between 0 and 2 (got {0}).")]
+    BadTemperature(f32),
+    #[error("Max tokens must be between 1 and 1000000 (got {0}).")]
+    BadMaxTokens(u32),
+    #[error("Keyhold cannot tell which provider serves \"{0}\": give a key with --key, or test a key that lists this model.")]
+    UnknownModelProvider(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("Database error: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+/// Saved agent and things worth a second look (a model the key's provider does not list).
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SavedAgent {
+    pub agent: Agent,
+    pub warnings: Vec<String>,
+}
+
+pub const DEFAULT_MAX_TOKENS: u32 = 1024;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn new_id() -> String {
+    let mut b = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("a_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+/// The key a step names: an id or label, or `local`/`ollama` for the Ollama default.
+fn step_key(conn: &Connection, name: &str, step_text: &str) -> Result<KeySummary, AgentError> {
+    match keys::find(conn, name) {
+        Ok(k) => Ok(k),
+        Err(KeyError::NotFound(_)) if name.eq_ignore_ascii_case("local") || name.eq_ignore_ascii_case("ollama") => {
+            let all = keys::list(conn)?;
+            all.iter()
+                .filter(|k| k.provider == "ollama")
+                .max_by_key(|k| k.is_default)
+                .cloned()
+                .ok_or_else(|| AgentError::NoLocal(step_text.into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The provider serving `model`: from a key that lists it, else from the price file.
+pub fn provider_for_model(conn: &Connection, model: &str) -> Result<Option<String>, AgentError> {
+    let listed = keys::list(conn)?.into_iter().find(|k| k.models.iter().any(|m| m == model)).map(|k| k.provider);
+    Ok(listed.or_else(|| prices::provider_of(model).map(str::to_string)))
+}
+
+fn model_warning(key: &KeySummary, model: &str) -> Option<String> {
+    (!key.models.is_empty() && !key.models.iter().any(|m| m == model)).then(|| {
+        format!("{} ({}) did not list \"{model}\" at its last test. It lists: {}.", key.label, key.provider, key.models.join(", "))
+    })
+}
+
+struct Checked {
+    key_id: Option<String>,
+    steps: Vec<Step>,
+    budget: Option<i64>,
+    max_tokens: u32,
+    warnings: Vec<String>,
+}
+
+fn check(conn: &Connection, spec: &AgentSpec) -> Result<Checked, AgentError> {
+    if spec.name.trim().is_empty() {
+        return Err(AgentError::EmptyName);
+    }
+    if spec.model.trim().is_empty() {
+        return Err(AgentError::EmptyModel);
+    }
+    if let Some(t) = spec.temperature {
+        if !(0.0..=2.0).contains(&t) {
+            return Err(AgentError::BadTemperature(t));
+        }
+    }
+    let max_tokens = spec.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    if max_tokens == 0 || max_tokens > 1_000_000 {
+        return Err(AgentError::BadMaxTokens(max_tokens));
+    }
+    let budget = match spec.budget_usd.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => match prices::parse_usd(b) {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(AgentError::BadBudget(b.into())),
+        },
+    };
+    let mut warnings = Vec::new();
+    let key_id = match spec.key.as_deref().filter(|k| !k.trim().is_empty()) {
+        Some(k) => {
+            let key = keys::find(conn, k)?;
+            warnings.extend(model_warning(&key, spec.model.trim()));
+            Some(key.id)
+        }
+        None => {
+            if provider_for_model(conn, spec.model.trim())?.is_none() {
+                return Err(AgentError::UnknownModelProvider(spec.model.trim().into()));
+            }
+            None
+        }
+    };
+    let mut steps = Vec::new();
+    for text in &spec.fallback {
+        let (k, model) = text.split_once(':').filter(|(k, m)| !k.trim().is_empty() && !m.trim().is_empty()).ok_or_else(|| AgentError::BadStep(text.clone()))?;
+        let key = step_key(conn, k.trim(), text)?;
+        warnings.extend(model_warning(&key, model.trim()));
+        steps.push(Step { key_id: key.id, model: model.trim().to_string() });
+    }
+    Ok(Checked { key_id, steps, budget, max_tokens, warnings })
+}
+
+fn write_steps(conn: &Connection, id: &str, steps: &[Step]) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM agent_steps WHERE agent_id = ?1", [id])?;
+    for (i, s) in steps.iter().enumerate() {
+        conn.execute("INSERT INTO agent_steps (agent_id, idx, key_id, model) VALUES (?1, ?2, ?3, ?4)", params![id, i as i64, s.key_id, s.model])?;
+    }
+    Ok(())
+}
+
+fn when_over_str(w: WhenOver) -> &'static str {
+    match w {
+        WhenOver::Local => "local",
+        WhenOver::Refuse => "refuse",
+    }
+}
+
+/// Creates an agent. Everything is checked first; the agent and its chain are written in one
+/// transaction, so nothing is half-saved.
+pub fn add(conn: &mut Connection, spec: &AgentSpec) -> Result<SavedAgent, AgentError> {
+    let name = spec.name.trim();
+    if find(conn, name).is_ok() {
+        return Err(AgentError::DuplicateName(name.into()));
+    }
+    let c = check(conn, spec)?;
+    let id = new_id();
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![
+            id,
+            name,
+            spec.model.trim(),
+            c.key_id,
+            spec.system_prompt.as_deref().filter(|s| !s.trim().is_empty()),
+            spec.temperature,
+            c.max_tokens,
+            c.budget,
+            when_over_str(spec.when_over.unwrap_or(WhenOver::Local)),
+            now()
+        ],
+    )?;
+    write_steps(&tx, &id, &c.steps)?;
+    tx.commit()?;
+    Ok(SavedAgent { agent: find(conn, &id)?, warnings: c.warnings })
+}
+
+/// Replaces an agent's settings (its name may change; its id and ledger history stay).
+pub fn update(conn: &mut Connection, id_or_name: &str, spec: &AgentSpec) -> Result<SavedAgent, AgentError> {
+    let current = find(conn, id_or_name)?;
+    let name = spec.name.trim();
+    if let Ok(other) = find(conn, name) {
+        if other.id != current.id {
+            return Err(AgentError::DuplicateName(name.into()));
+        }
+    }
+    let c = check(conn, spec)?;
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE agents SET name = ?2, model = ?3, key_id = ?4, system_prompt = ?5, temperature = ?6, max_tokens = ?7,
+            budget_nano = ?8, when_over = ?9, updated_at = ?10 WHERE id = ?1",
+        params![
+            current.id,
+            name,
+            spec.model.trim(),
+            c.key_id,
+            spec.system_prompt.as_deref().filter(|s| !s.trim().is_empty()),
+            spec.temperature,
+            c.max_tokens,
+            c.budget,
+            when_over_str(spec.when_over.unwrap_or(current.when_over)),
+            now()
+        ],
+    )?;
+    write_steps(&tx, &current.id, &c.steps)?;
+    tx.commit()?;
+    Ok(SavedAgent { agent: find(conn, &current.id)?, warnings: c.warnings })
+}
+
+/// Copies an agent under a new name ("X copy", "X copy 2", …).
+pub fn duplicate(conn: &mut Connection, id_or_name: &str) -> Result<Agent, AgentError> {
+    let a = find(conn, id_or_name)?;
+    let mut name = format!("{} copy", a.name);
+    let mut n = 2;
+    while find(conn, &name).is_ok() {
+        name = format!("{} copy {n}", a.name);
+        n += 1;
+    }
+    let id = new_id();
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
+         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4 FROM agents WHERE id = ?1",
+        params![a.id, id, name, now()],
+    )?;
+    write_steps(&tx, &id, &a.fallback)?;
+    tx.commit()?;
+    find(conn, &id)
+}
+
+pub fn remove(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
+    let a = find(conn, id_or_name)?;
+    conn.execute("DELETE FROM agents WHERE id = ?1", [&a.id])?;
+    Ok(a)
+}
+
+const COLUMNS: &str = "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at";
+
+fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
+    let id: String = row.get(0)?;
+    let mut stmt = conn.prepare("SELECT key_id, model FROM agent_steps WHERE agent_id = ?1 ORDER BY idx")?;
+    let fallback = stmt.query_map([&id], |r| Ok(Step { key_id: r.get(0)?, model: r.get(1)? }))?.collect::<Result<_, _>>()?;
+    let when: String = row.get(8)?;
+    Ok(Agent {
+        id,
+        name: row.get(1)?,
+        model: row.get(2)?,
+        key_id: row.get(3)?,
+        system_prompt: row.get(4)?,
+        temperature: row.get::<_, Option<f64>>(5)?.map(|t| t as f32),
+        max_tokens: row.get(6)?,
+        budget_nano: row.get(7)?,
+        when_over: if when == "refuse" { WhenOver::Refuse } else { WhenOver::Local },
+        fallback,
+        created_at: row.get(9)?,
+    })
+}
+
+pub fn find(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents WHERE id = ?1 OR name = ?1 COLLATE NOCASE"))?;
+    stmt.query_row([id_or_name], |r| load(conn, r))
+        .optional()?
+        .ok_or_else(|| AgentError::NotFound(id_or_name.into()))
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Agent>, AgentError> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents ORDER BY name"))?;
+    let rows = stmt.query_map([], |r| load(conn, r))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests;

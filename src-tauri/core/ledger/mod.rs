@@ -1,0 +1,262 @@
+//! The ledger: one SQLite row per attempt (ok or failed), the spend behind budgets, and exports.
+
+use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use specta::Type;
+
+use crate::core::prices::{format_usd, Tokens};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Agent,
+    Proxy,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Agent => "agent",
+            Mode::Proxy => "proxy",
+        }
+    }
+}
+
+/// One attempt at one chain step.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    pub agent: String,
+    pub key_id: Option<String>,
+    pub key_label: Option<String>,
+    pub provider: String,
+    pub model: String,
+    pub mode: Mode,
+    pub step: u32,
+    /// "ok", or the error kind: connect, dns, timeout, http_429, http_500, budget, key_inactive, cut, …
+    pub outcome: String,
+    pub tokens: Tokens,
+    /// None when the model's price is unknown.
+    pub cost_nano: Option<i64>,
+    /// Tokens counted by Keyhold because the reply never said (a cut stream).
+    pub estimated: bool,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub local: bool,
+}
+
+pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        params![
+            a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            a.agent,
+            a.key_id,
+            a.key_label,
+            a.provider,
+            a.model,
+            a.mode.as_str(),
+            a.step,
+            a.outcome,
+            a.tokens.input,
+            a.tokens.output,
+            a.tokens.cache_read,
+            a.tokens.cache_write,
+            a.cost_nano,
+            a.estimated,
+            a.latency_ms,
+            a.ttft_ms,
+            a.local
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Start of the user's local day containing `now`, in UTC.
+pub fn local_day_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&Local).date_naive();
+    local_midnight_utc(local)
+}
+
+/// Local midnight of a date, in UTC. On a DST change where midnight does not exist, the first
+/// instant of the day is used.
+pub fn local_midnight_utc(date: NaiveDate) -> DateTime<Utc> {
+    let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    match Local.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+        chrono::LocalResult::None => Local
+            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&naive)),
+    }
+}
+
+/// What `agent` has spent since the start of the user's local day (known costs only).
+pub fn spent_today(conn: &Connection, agent: &str, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+    let since = local_day_start(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    conn.query_row(
+        "SELECT COALESCE(SUM(cost_nano), 0) FROM ledger WHERE agent = ?1 AND at >= ?2",
+        params![agent, since],
+        |r| r.get(0),
+    )
+}
+
+/// One exported row: the columns in DESIGN.md, in order.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ExportRow {
+    pub time: String,
+    pub agent: String,
+    pub mode: String,
+    pub step: u32,
+    pub provider: String,
+    pub key_label: String,
+    pub model: String,
+    pub outcome: String,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_tokens: i64,
+    /// Exact decimal; empty when the price is unknown.
+    pub cost_usd: String,
+    pub estimated: bool,
+    pub latency_ms: i64,
+    pub ttft_ms: Option<i64>,
+    pub local: bool,
+}
+
+pub const CSV_HEADER: &str = "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,\
+cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local";
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub agent: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>> {
+    let fmt = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let mut stmt = conn.prepare(
+        "SELECT at, agent, mode, step, provider, COALESCE(key_label, ''), model, outcome, input_tokens, output_tokens,
+                cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local
+         FROM ledger
+         WHERE (?1 IS NULL OR agent = ?1 COLLATE NOCASE) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
+         ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map(params![f.agent, fmt(&f.since), fmt(&f.until)], |r| {
+        let cost: Option<i64> = r.get(12)?;
+        Ok(ExportRow {
+            time: r.get(0)?,
+            agent: r.get(1)?,
+            mode: r.get(2)?,
+            step: r.get(3)?,
+            provider: r.get(4)?,
+            key_label: r.get(5)?,
+            model: r.get(6)?,
+            outcome: r.get(7)?,
+            input_tokens: r.get(8)?,
+            output_tokens: r.get(9)?,
+            cache_read_tokens: r.get(10)?,
+            cache_write_tokens: r.get(11)?,
+            cost_usd: cost.map(format_usd).unwrap_or_default(),
+            estimated: r.get(13)?,
+            latency_ms: r.get(14)?,
+            ttft_ms: r.get(15)?,
+            local: r.get(16)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn to_csv(rows: &[ExportRow]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push('\n');
+    for r in rows {
+        let fields = [
+            csv_field(&r.time),
+            csv_field(&r.agent),
+            r.mode.clone(),
+            r.step.to_string(),
+            csv_field(&r.provider),
+            csv_field(&r.key_label),
+            csv_field(&r.model),
+            csv_field(&r.outcome),
+            r.input_tokens.to_string(),
+            r.output_tokens.to_string(),
+            r.cache_read_tokens.to_string(),
+            r.cache_write_tokens.to_string(),
+            r.cost_usd.clone(),
+            r.estimated.to_string(),
+            r.latency_ms.to_string(),
+            r.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
+            r.local.to_string(),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(agent: &str, cost: Option<i64>, at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            at,
+            agent: agent.into(),
+            key_id: Some("k_1".into()),
+            key_label: Some("Work, main".into()),
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            mode: Mode::Agent,
+            step: 0,
+            outcome: "ok".into(),
+            tokens: Tokens { input: 10, output: 5, cache_read: 2, cache_write: 0 },
+            cost_nano: cost,
+            estimated: false,
+            latency_ms: 120,
+            ttft_ms: Some(40),
+            local: false,
+        }
+    }
+
+    #[test]
+    fn spend_today_sums_known_costs_of_this_agent_since_local_midnight() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+        let now = Utc::now();
+        record(&conn, &attempt("a", Some(1_000), now)).unwrap();
+        record(&conn, &attempt("a", Some(2_500), now)).unwrap();
+        record(&conn, &attempt("a", None, now)).unwrap();
+        record(&conn, &attempt("b", Some(7), now)).unwrap();
+        record(&conn, &attempt("a", Some(99_999), local_day_start(now) - chrono::Duration::seconds(1))).unwrap();
+        assert_eq!(spent_today(&conn, "a", now).unwrap(), 3_500);
+    }
+
+    #[test]
+    fn csv_has_the_design_columns_quotes_where_needed_and_leaves_unknown_costs_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+        record(&conn, &attempt("a", Some(1_234), Utc::now())).unwrap();
+        record(&conn, &attempt("a", None, Utc::now())).unwrap();
+        let rows = export(&conn, &Filter::default()).unwrap();
+        let csv = to_csv(&rows);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], CSV_HEADER);
+        assert!(lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"), "{}", lines[1]);
+        assert!(lines[2].contains(",ok,10,5,2,0,,false,"), "{}", lines[2]);
+    }
+}
