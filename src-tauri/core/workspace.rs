@@ -49,6 +49,10 @@ pub enum WorkspaceError {
     AlreadyUnlocked,
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Agents(#[from] crate::core::agents::AgentError),
+    #[error("{0}")]
+    Other(String),
 }
 
 impl From<passphrase::PassphraseError> for WorkspaceError {
@@ -76,6 +80,12 @@ impl WorkspaceError {
             WorkspaceError::Db(_) => "database",
             WorkspaceError::Locked => "locked",
             WorkspaceError::AlreadyUnlocked => "already_unlocked",
+            WorkspaceError::Agents(a) => match a {
+                crate::core::agents::AgentError::NotFound(_) => "agent_not_found",
+                crate::core::agents::AgentError::Db(_) => "database",
+                _ => "bad_agent_input",
+            },
+            WorkspaceError::Other(_) => "internal",
             WorkspaceError::Keys(k) => match k {
                 KeyError::NotFound(_) => "key_not_found",
                 KeyError::Tampered { .. } => "key_tampered",
@@ -96,6 +106,10 @@ pub struct Workspace {
     master: RwLock<Option<MasterSecret>>,
     status: watch::Sender<VaultStatus>,
     kdf: KdfParams,
+    /// Budget reservations in flight, nano-dollars per agent name (see `reserve`).
+    reservations: Mutex<std::collections::HashMap<String, i64>>,
+    /// Bumped whenever a ledger row is written, for live views.
+    ledger_rev: watch::Sender<u64>,
     _writer: WriterLock,
 }
 
@@ -117,6 +131,8 @@ impl Workspace {
             master: RwLock::new(None),
             status: watch::Sender::new(initial),
             kdf,
+            reservations: Mutex::new(Default::default()),
+            ledger_rev: watch::Sender::new(0),
             _writer: writer,
         })
     }
@@ -206,6 +222,44 @@ impl Workspace {
         vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
         tracing::info!("vault passphrase changed");
         Ok(())
+    }
+
+    /// The database connection, for the core's own modules (router, ledger).
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves `worst` nano-dollars of `agent`'s daily budget, or returns what is already spent
+    /// and reserved when it would not fit. Checked and taken under one lock, so concurrent calls
+    /// can never together exceed the budget.
+    pub(crate) fn reserve(&self, agent: &str, budget: i64, worst: i64) -> Result<(), i64> {
+        let mut held = self.reservations.lock().unwrap_or_else(|p| p.into_inner());
+        let spent = crate::core::ledger::spent_today(&self.conn(), agent, chrono::Utc::now()).unwrap_or(i64::MAX / 4);
+        let reserved = held.get(agent).copied().unwrap_or(0);
+        if spent + reserved + worst > budget {
+            return Err(spent + reserved);
+        }
+        *held.entry(agent.to_string()).or_insert(0) += worst;
+        Ok(())
+    }
+
+    pub(crate) fn release(&self, agent: &str, amount: i64) {
+        let mut held = self.reservations.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = held.get_mut(agent) {
+            *r -= amount;
+            if *r <= 0 {
+                held.remove(agent);
+            }
+        }
+    }
+
+    pub(crate) fn ledger_changed(&self) {
+        self.ledger_rev.send_modify(|r| *r += 1);
+    }
+
+    /// Ticks whenever the ledger gets a row.
+    pub fn subscribe_ledger(&self) -> watch::Receiver<u64> {
+        self.ledger_rev.subscribe()
     }
 
     /// Runs `f` on the database: key metadata needs no secret.

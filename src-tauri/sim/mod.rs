@@ -176,7 +176,7 @@ async fn requests(State(s): State<Shared>) -> Json<Vec<Seen>> {
 }
 
 /// Text the simulated models answer with, word by word when streaming.
-pub(crate) const ANSWER: &str = "Hello from the simulator. Your request arrived intact.";
+pub const ANSWER: &str = "Hello from the simulator. Your request arrived intact.";
 
 /// A rough token count: words, at least one. The simulator only has to be consistent.
 pub(crate) fn tokens(text: &str) -> u64 {

@@ -84,7 +84,7 @@ pub fn redact(message: &str, secret: Option<&str>) -> String {
     out
 }
 
-fn classify(e: &reqwest::Error) -> Verdict {
+pub(crate) fn classify(e: &reqwest::Error) -> Verdict {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {
@@ -113,7 +113,7 @@ fn classify(e: &reqwest::Error) -> Verdict {
     Verdict::Unreachable { reason, detail: inner.to_string() }
 }
 
-fn provider_message(body: &str) -> String {
+pub(crate) fn provider_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let found = parsed.as_ref().and_then(|v| {
         v.pointer("/error/message")

@@ -1,0 +1,120 @@
+//! The small canonical form a request takes between protocols: system, multi-turn text,
+//! max tokens, temperature, stop. Built from an agent's chat, and rendered per protocol.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use specta::Type;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Turn {
+    pub role: Role,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    pub system: Option<String>,
+    pub turns: Vec<Turn>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// All text sent, for estimating tokens when a reply never reports them.
+    pub fn text_len(&self) -> usize {
+        self.system.as_deref().map_or(0, str::len) + self.turns.iter().map(|t| t.text.len()).sum::<usize>()
+    }
+
+    /// OpenAI chat completions body. OpenAI's own API takes `max_completion_tokens` (its newer
+    /// models refuse `max_tokens`); OpenAI-compatible servers take `max_tokens`.
+    pub fn to_openai(&self, model: &str, provider_is_openai: bool) -> Value {
+        let mut messages = Vec::new();
+        if let Some(s) = &self.system {
+            messages.push(json!({ "role": "system", "content": s }));
+        }
+        for t in &self.turns {
+            messages.push(json!({ "role": role(t.role), "content": t.text }));
+        }
+        let mut body = json!({ "model": model, "messages": messages, "stream": true,
+                                "stream_options": { "include_usage": true } });
+        body[if provider_is_openai { "max_completion_tokens" } else { "max_tokens" }] = json!(self.max_tokens);
+        if let Some(t) = self.temperature {
+            body["temperature"] = json!(t);
+        }
+        if !self.stop.is_empty() {
+            body["stop"] = json!(self.stop);
+        }
+        body
+    }
+
+    /// Anthropic Messages body (max_tokens is required there).
+    pub fn to_anthropic(&self, model: &str) -> Value {
+        let messages: Vec<Value> = self.turns.iter().map(|t| json!({ "role": role(t.role), "content": t.text })).collect();
+        let mut body = json!({ "model": model, "messages": messages, "max_tokens": self.max_tokens, "stream": true });
+        if let Some(s) = &self.system {
+            body["system"] = json!(s);
+        }
+        if let Some(t) = self.temperature {
+            body["temperature"] = json!(t);
+        }
+        if !self.stop.is_empty() {
+            body["stop_sequences"] = json!(self.stop);
+        }
+        body
+    }
+}
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> ChatRequest {
+        ChatRequest {
+            system: Some("Be brief.".into()),
+            turns: vec![
+                Turn { role: Role::User, text: "Hi".into() },
+                Turn { role: Role::Assistant, text: "Hello".into() },
+                Turn { role: Role::User, text: "Bye?".into() },
+            ],
+            max_tokens: 64,
+            temperature: Some(0.5),
+            stop: vec!["END".into()],
+        }
+    }
+
+    #[test]
+    fn openai_gets_system_as_a_message_and_asks_for_streamed_usage() {
+        let b = req().to_openai("gpt-4o-mini", true);
+        assert_eq!(b["messages"][0], json!({ "role": "system", "content": "Be brief." }));
+        assert_eq!(b["messages"][3]["content"], "Bye?");
+        assert_eq!(b["stream_options"]["include_usage"], true);
+        assert_eq!(b["max_completion_tokens"], 64);
+        assert_eq!(req().to_openai("llama", false)["max_tokens"], 64);
+        assert_eq!(b["stop"], json!(["END"]));
+    }
+
+    #[test]
+    fn anthropic_gets_system_apart_and_stop_sequences() {
+        let b = req().to_anthropic("claude-haiku-4-5");
+        assert_eq!(b["system"], "Be brief.");
+        assert_eq!(b["messages"].as_array().unwrap().len(), 3);
+        assert_eq!(b["messages"][0]["role"], "user");
+        assert_eq!(b["stop_sequences"], json!(["END"]));
+        assert_eq!(b["max_tokens"], 64);
+    }
+}

@@ -1,0 +1,356 @@
+//! The router: THE path of every model call, agent mode and proxy mode alike.
+//! budget → key → adapter → stream → meter → fall back (DESIGN.md, "One model call").
+
+pub mod canonical;
+mod wire;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::Serialize;
+use specta::Type;
+
+use crate::core::agents::{self, Agent, WhenOver};
+use crate::core::keys::{self, KeySummary};
+use crate::core::ledger::{self, Attempt, Mode};
+use crate::core::prices::{self, format_usd, Price, Tokens};
+use crate::core::workspace::{Workspace, WorkspaceError};
+use canonical::ChatRequest;
+use wire::Piece;
+
+/// Why one step did not answer, for the note under a fallback reply.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct StepFailure {
+    pub step: u32,
+    pub provider: String,
+    pub model: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The answer's bill of lading: who answered, what it cost, what failed before.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Reply {
+    pub step: u32,
+    pub provider: String,
+    pub model: String,
+    pub key_label: Option<String>,
+    pub tokens: Tokens,
+    /// Exact decimal USD; None when the model's price is unknown.
+    pub cost_usd: Option<String>,
+    pub estimated: bool,
+    pub local: bool,
+    pub latency_ms: u32,
+    pub ttft_ms: Option<u32>,
+    pub earlier: Vec<StepFailure>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("The prompt is empty. Type a message first.")]
+    EmptyPrompt,
+    #[error("The daily budget of agent {agent} is reached ({spent} of {budget} USD spent today).")]
+    BudgetReached { agent: String, spent: String, budget: String, failures: Vec<StepFailure> },
+    #[error("Every step of {agent}'s chain failed: {summary}")]
+    AllFailed { agent: String, summary: String, failures: Vec<StepFailure> },
+    #[error("{provider} refused the request ({detail}); another step would refuse it too, so Keyhold did not fall back.")]
+    Refused { provider: String, detail: String, failures: Vec<StepFailure> },
+    #[error("The answer from {provider} broke off after it had started ({detail}). Keyhold never switches provider mid-answer; the attempt is in the ledger.")]
+    Broken { provider: String, detail: String },
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+}
+
+impl RouterError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RouterError::EmptyPrompt => "empty_prompt",
+            RouterError::BudgetReached { .. } => "budget_reached",
+            RouterError::AllFailed { .. } => "all_steps_failed",
+            RouterError::Refused { .. } => "refused",
+            RouterError::Broken { .. } => "stream_broken",
+            RouterError::Workspace(w) => w.kind(),
+        }
+    }
+}
+
+/// How long to wait for a provider to accept the connection before moving on.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Planned {
+    index: u32,
+    key: Option<KeySummary>,
+    provider: String,
+    model: String,
+}
+
+/// The chain: the agent's own step (its key, or the default key of its model's provider),
+/// then its fallback steps in order.
+fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, WorkspaceError> {
+    let first_key = match &agent.key_id {
+        Some(id) => keys::find(conn, id).ok(),
+        None => {
+            let provider = agents::provider_for_model(conn, &agent.model).map_err(|e| WorkspaceError::Other(e.to_string()))?;
+            keys::list(conn)?.into_iter().find(|k| Some(&k.provider) == provider.as_ref() && k.is_default)
+        }
+    };
+    let provider_of = |k: &Option<KeySummary>, model: &str| {
+        k.as_ref()
+            .map(|k| k.provider.clone())
+            .or_else(|| prices::provider_of(model).map(str::to_string))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let mut steps = vec![Planned { index: 0, provider: provider_of(&first_key, &agent.model), key: first_key, model: agent.model.clone() }];
+    for (i, s) in agent.fallback.iter().enumerate() {
+        let key = keys::find(conn, &s.key_id).ok();
+        steps.push(Planned { index: i as u32 + 1, provider: provider_of(&key, &s.model), key, model: s.model.clone() });
+    }
+    Ok(steps)
+}
+
+/// Worst case for the budget: every input token at the dearest input-side rate, and the full
+/// max_tokens of output.
+fn worst_case(price: &Price, input_estimate: i64, max_tokens: u32) -> i64 {
+    let dearest_input = price.input.max(price.cache_write).max(price.cache_read);
+    Price { input: dearest_input, ..*price }.cost(Tokens { input: input_estimate, output: max_tokens as i64, ..Default::default() })
+}
+
+/// Rough token count for a reply that never reported usage: four bytes a token.
+fn estimate(bytes: usize) -> i64 {
+    bytes.div_ceil(4) as i64
+}
+
+/// A budget reservation, released when dropped (after the attempt's ledger row is written).
+struct Reservation<'a> {
+    ws: &'a Workspace,
+    agent: String,
+    amount: i64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.ws.release(&self.agent, self.amount);
+    }
+}
+
+/// Runs one call for `agent` down its chain. `on_text` gets each piece of the answer as it
+/// arrives; once it has been called, no other step will be tried.
+pub async fn call(
+    ws: &Workspace,
+    agent: &Agent,
+    req: ChatRequest,
+    mode: Mode,
+    on_text: &mut (dyn FnMut(&str) + Send),
+) -> Result<Reply, RouterError> {
+    if req.turns.last().is_none_or(|t| t.text.trim().is_empty()) {
+        return Err(RouterError::EmptyPrompt);
+    }
+    let steps = { plan(&ws.conn(), agent)? };
+    let input_estimate = estimate(req.text_len());
+    let mut failures: Vec<StepFailure> = Vec::new();
+    let mut budget_blocked = false;
+
+    for step in steps {
+        let started = Instant::now();
+        let local = step.provider == "ollama";
+        let mut fail = |outcome: &str, detail: String, tokens: Tokens, estimated: bool| {
+            let row = Attempt {
+                at: Utc::now(),
+                agent: agent.name.clone(),
+                key_id: step.key.as_ref().map(|k| k.id.clone()),
+                key_label: step.key.as_ref().map(|k| k.label.clone()),
+                provider: step.provider.clone(),
+                model: step.model.clone(),
+                mode,
+                step: step.index,
+                outcome: outcome.into(),
+                tokens,
+                cost_nano: if local { Some(0) } else { None },
+                estimated,
+                latency_ms: started.elapsed().as_millis() as i64,
+                ttft_ms: None,
+                local,
+            };
+            if let Err(e) = ledger::record(&ws.conn(), &row) {
+                tracing::error!(error = %e, "could not write a ledger row");
+            }
+            tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, outcome, "step failed");
+            failures.push(StepFailure { step: step.index, provider: step.provider.clone(), model: step.model.clone(), outcome: outcome.into(), detail });
+        };
+
+        let Some(key) = step.key.clone() else {
+            fail("key_missing", "no key for this step (none given, and no default key for its provider)".into(), Tokens::default(), false);
+            continue;
+        };
+        if !key.active {
+            fail("key_inactive", format!("the key {} is deactivated", key.label), Tokens::default(), false);
+            continue;
+        }
+        let price = match prices::lookup(&ws.conn(), &step.provider, &step.model) {
+            Ok(p) => p,
+            Err(e) => {
+                fail("internal", e.to_string(), Tokens::default(), false);
+                continue;
+            }
+        };
+
+        // 1. Budget: reserve the worst case, atomically with every other call of this agent.
+        let _reservation = match (agent.budget_nano, local) {
+            (Some(budget), false) => {
+                let Some(price) = price else {
+                    fail("price_unknown", format!("no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`", step.model), Tokens::default(), false);
+                    continue;
+                };
+                let worst = worst_case(&price, input_estimate, agent.max_tokens);
+                match ws.reserve(&agent.name, budget, worst) {
+                    Ok(()) => Some(Reservation { ws, agent: agent.name.clone(), amount: worst }),
+                    Err(spent) => {
+                        budget_blocked = true;
+                        if agent.when_over == WhenOver::Refuse {
+                            fail("budget", "the daily budget would be exceeded".into(), Tokens::default(), false);
+                            return Err(RouterError::BudgetReached {
+                                agent: agent.name.clone(),
+                                spent: format_usd(spent),
+                                budget: format_usd(budget),
+                                failures,
+                            });
+                        }
+                        fail("budget", format!("the daily budget would be exceeded ({} of {} USD spent)", format_usd(spent), format_usd(budget)), Tokens::default(), false);
+                        continue;
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        // 2. The key, opened for this request only.
+        let endpoint = match ws.with_db_and_master(|c, m| keys::endpoint(c, m, &key.id)) {
+            Ok(e) => e,
+            Err(e) => {
+                fail("key_unusable", e.to_string(), Tokens::default(), false);
+                continue;
+            }
+        };
+        let upstream = wire::start(
+            endpoint.provider,
+            &endpoint.base_url,
+            endpoint.secret.as_deref().map(String::as_str),
+            &step.model,
+            &req,
+            CONNECT_TIMEOUT,
+        )
+        .await;
+        drop(endpoint.secret);
+        let mut pieces = match upstream {
+            Ok(p) => p,
+            Err(f) if f.request_fault => {
+                let provider = step.provider.clone();
+                let detail = f.detail.clone();
+                fail(&f.kind, f.detail, Tokens::default(), false);
+                return Err(RouterError::Refused { provider, detail, failures });
+            }
+            Err(f) => {
+                fail(&f.kind, f.detail, Tokens::default(), false);
+                continue;
+            }
+        };
+
+        // 3. Stream to the caller as it arrives, metering as it passes.
+        let mut ttft = None;
+        let mut usage: Option<Tokens> = None;
+        let mut received = 0usize;
+        let mut broken: Option<String> = None;
+        while let Some(piece) = pieces.next().await {
+            match piece {
+                Ok(Piece::Text(t)) => {
+                    ttft.get_or_insert_with(|| started.elapsed().as_millis() as i64);
+                    received += t.len();
+                    on_text(&t);
+                }
+                Ok(Piece::Usage(u)) => usage = Some(u),
+                Ok(Piece::End) => break,
+                Err(e) => {
+                    broken = Some(e);
+                    break;
+                }
+            }
+        }
+        let estimated = usage.is_none() || broken.is_some() && usage.is_none_or(|u| u.output == 0);
+        let tokens = match usage {
+            Some(u) if !estimated => u,
+            _ => Tokens { input: input_estimate, output: estimate(received), ..Default::default() },
+        };
+        let cost_nano = price.map(|p| p.cost(tokens));
+        let outcome = match (&broken, ttft) {
+            (None, _) => "ok",
+            (Some(_), Some(_)) => "cut",
+            (Some(_), None) => "broken_before_answer",
+        };
+        // 4. The ledger row, then the reservation settles (dropped at the end of this step).
+        let row = Attempt {
+            at: Utc::now(),
+            agent: agent.name.clone(),
+            key_id: Some(key.id.clone()),
+            key_label: Some(key.label.clone()),
+            provider: step.provider.clone(),
+            model: step.model.clone(),
+            mode,
+            step: step.index,
+            outcome: outcome.into(),
+            tokens,
+            cost_nano,
+            estimated,
+            latency_ms: started.elapsed().as_millis() as i64,
+            ttft_ms: ttft,
+            local,
+        };
+        if let Err(e) = ledger::record(&ws.conn(), &row) {
+            tracing::error!(error = %e, "could not write a ledger row");
+        }
+        ws.ledger_changed();
+        match (broken, ttft) {
+            (None, _) => {
+                tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, "answered");
+                return Ok(Reply {
+                    step: step.index,
+                    provider: step.provider,
+                    model: step.model,
+                    key_label: Some(key.label),
+                    tokens,
+                    cost_usd: cost_nano.map(format_usd),
+                    estimated,
+                    local,
+                    latency_ms: row.latency_ms as u32,
+                    ttft_ms: ttft.map(|t| t as u32),
+                    earlier: failures,
+                });
+            }
+            // After the first byte: no silent switch.
+            (Some(detail), Some(_)) => return Err(RouterError::Broken { provider: step.provider, detail }),
+            // Nothing reached the caller: the next step may still answer.
+            (Some(detail), None) => {
+                failures.push(StepFailure { step: step.index, provider: step.provider, model: step.model, outcome: outcome.into(), detail });
+            }
+        }
+    }
+    ws.ledger_changed();
+    if budget_blocked && failures.iter().all(|f| matches!(f.outcome.as_str(), "budget" | "price_unknown")) {
+        let spent = ledger::spent_today(&ws.conn(), &agent.name, Utc::now()).unwrap_or(0);
+        return Err(RouterError::BudgetReached {
+            agent: agent.name.clone(),
+            spent: format_usd(spent),
+            budget: format_usd(agent.budget_nano.unwrap_or(0)),
+            failures,
+        });
+    }
+    let summary = failures
+        .iter()
+        .map(|f| format!("step {} ({} {}): {} – {}", f.step, f.provider, f.model, f.outcome, f.detail))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(RouterError::AllFailed { agent: agent.name.clone(), summary, failures })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! The router against the provider simulators (real HTTP on 127.0.0.1), a real vault and ledger.
+
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+use super::canonical::{Role, Turn};
+use super::*;
+use crate::core::agents::AgentSpec;
+use crate::core::datadir::DataDir;
+use crate::core::passphrase::Passphrase;
+use crate::core::vault::{kdf::KdfParams, snapshot};
+use crate::sim::{self, Behavior, Flavor};
+
+const OPENAI_KEY: &str = "sk-sim-router-openai";
+const ANTHROPIC_KEY: &str = "sk-ant-sim-router";
+
+struct Rig {
+    _tmp: tempfile::TempDir,
+    ws: Arc<Workspace>,
+    openai: sim::Running,
+    anthropic: sim::Running,
+    ollama: sim::Running,
+}
+
+async fn rig() -> Rig {
+    snapshot::use_fast_encryption_for_tests();
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    ws.create_vault(&Passphrase::new("router passphrase".into()), None).unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let openai = sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()]).await.unwrap();
+    let anthropic = sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()]).await.unwrap();
+    let ollama = sim::start(Flavor::Ollama, addr, vec![]).await.unwrap();
+    for (provider, label, url, key) in [
+        ("openai", "oa", openai.base_url(), Some(OPENAI_KEY)),
+        ("anthropic", "an", anthropic.base_url(), Some(ANTHROPIC_KEY)),
+        ("ollama", "local", ollama.base_url(), None),
+    ] {
+        ws.with_db_and_master(|c, m| keys::add(c, m, provider, label, Some(&url), key.map(|k| Zeroizing::new(k.to_string())))).unwrap();
+    }
+    Rig { _tmp: tmp, ws: Arc::new(ws), openai, anthropic, ollama }
+}
+
+fn agent(r: &Rig, name: &str, model: &str, key: &str, fallback: &[&str], budget: Option<&str>, when_over: WhenOver) -> Agent {
+    let spec = AgentSpec {
+        name: name.into(),
+        model: model.into(),
+        key: Some(key.into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: fallback.iter().map(|s| s.to_string()).collect(),
+        budget_usd: budget.map(str::to_string),
+        when_over: Some(when_over),
+    };
+    agents::add(&mut r.ws.conn(), &spec).unwrap().agent
+}
+
+fn ask(text: &str) -> ChatRequest {
+    ChatRequest { turns: vec![Turn { role: Role::User, text: text.into() }], max_tokens: 100, ..Default::default() }
+}
+
+async fn run(r: &Rig, a: &Agent, text: &str) -> (Result<Reply, RouterError>, String) {
+    let mut out = String::new();
+    let res = call(&r.ws, a, ask(text), Mode::Agent, &mut |t| out.push_str(t)).await;
+    (res, out)
+}
+
+fn ledger(r: &Rig) -> Vec<ledger::ExportRow> {
+    ledger::export(&r.ws.conn(), &ledger::Filter::default()).unwrap()
+}
+
+#[tokio::test]
+async fn openai_cached_usage_is_metered_exactly_and_streamed() {
+    let r = rig().await;
+    let a = agent(&r, "A", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
+    let (res, text) = run(&r, &a, "one two three four cache-me six seven eight").await;
+    let reply = res.unwrap();
+    assert_eq!(text, sim::ANSWER);
+    // 8 prompt tokens of which 4 cached; 8 output. (4×0.15 + 8×0.60 + 4×0.075) / 1e6 USD
+    assert_eq!(reply.tokens, Tokens { input: 4, output: 8, cache_read: 4, cache_write: 0 });
+    assert_eq!(reply.cost_usd.as_deref(), Some("0.0000057"));
+    assert!(!reply.estimated && !reply.local);
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].outcome.as_str(), rows[0].cost_usd.as_str(), rows[0].cache_read_tokens), ("ok", "0.0000057", 4));
+    // The router asked upstream for usage in the stream.
+    assert!(r.openai.requests()[0].stream);
+}
+
+#[tokio::test]
+async fn anthropic_cache_reads_and_writes_are_priced_at_their_own_rates() {
+    let r = rig().await;
+    let a = agent(&r, "B", "claude-haiku-4-5", "an", &[], None, WhenOver::Local);
+    let (res, _) = run(&r, &a, "one two three four cache-me six seven eight").await;
+    let reply = res.unwrap();
+    // 8 words: 4 cache read, 2 cache write, 2 plain input; 8 output (cumulative, not summed).
+    assert_eq!(reply.tokens, Tokens { input: 2, output: 8, cache_read: 4, cache_write: 2 });
+    // (2×1 + 8×5 + 4×0.10 + 2×1.25) / 1e6 USD = 0.0000449
+    assert_eq!(reply.cost_usd.as_deref(), Some("0.0000449"));
+}
+
+#[tokio::test]
+async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recorded() {
+    let r = rig().await;
+    let a = agent(&r, "C", "claude-haiku-4-5", "an", &["oa:gpt-4o-mini"], None, WhenOver::Local);
+    for status in [408u16, 429, 500, 503, 529, 401] {
+        r.anthropic.set_behavior(vec![Behavior { status: Some(status), retry_after: Some(1), times: Some(1), ..Default::default() }]);
+        let (res, text) = run(&r, &a, "hello").await;
+        let reply = res.unwrap_or_else(|e| panic!("{status}: {e}"));
+        assert_eq!((reply.step, reply.provider.as_str()), (1, "openai"), "{status}");
+        assert_eq!(reply.earlier[0].outcome, format!("http_{status}"));
+        assert_eq!(text, sim::ANSWER);
+    }
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 12, "one row per attempt, failed or not");
+    assert!(rows.iter().filter(|r| r.step == 0).all(|r| r.outcome.starts_with("http_")));
+
+    // A provider that cannot be reached at all.
+    r.anthropic.set_behavior(vec![]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    r.ws.with_db_and_master(|c, m| keys::add(c, m, "anthropic", "dead", Some(&format!("http://{closed}")), Some(Zeroizing::new(ANTHROPIC_KEY.into())))).unwrap();
+    r.ws.with_db_and_master(|c, m| keys::add(c, m, "anthropic", "nxdomain", Some("http://keyhold-router.invalid"), Some(Zeroizing::new(ANTHROPIC_KEY.into())))).unwrap();
+    for (key, outcome) in [("dead", "connect"), ("nxdomain", "dns")] {
+        let a = agent(&r, &format!("D-{key}"), "claude-haiku-4-5", key, &["oa:gpt-4o-mini"], None, WhenOver::Local);
+        let reply = run(&r, &a, "hello").await.0.unwrap();
+        assert_eq!((reply.step, reply.earlier[0].outcome.as_str()), (1, outcome));
+    }
+
+    // A deactivated key is skipped without sending anything.
+    let sent = r.anthropic.requests().len();
+    r.ws.with_db_and_master(|c, _| keys::set_active(c, "an", false)).unwrap();
+    let reply = run(&r, &a, "hello").await.0.unwrap();
+    assert_eq!(reply.earlier[0].outcome, "key_inactive");
+    assert_eq!(r.anthropic.requests().len(), sent);
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_the_first_byte_does_not_switch_and_is_recorded_as_estimated() {
+    let r = rig().await;
+    let a = agent(&r, "E", "gpt-4o-mini", "oa", &["an:claude-haiku-4-5"], None, WhenOver::Local);
+    r.openai.set_behavior(vec![Behavior { cut_after_chunks: Some(2), times: Some(1), ..Default::default() }]);
+    let (res, text) = run(&r, &a, "hello there").await;
+    assert!(matches!(res, Err(RouterError::Broken { .. })), "{res:?}");
+    assert_eq!(text, "Hello from");
+    assert!(r.anthropic.requests().is_empty(), "no silent switch after the first byte");
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "cut");
+    assert!(rows[0].estimated);
+    assert!(rows[0].output_tokens > 0 && rows[0].input_tokens > 0);
+    assert!(!rows[0].cost_usd.is_empty(), "an estimated row still carries its cost");
+}
+
+#[tokio::test]
+async fn a_cross_protocol_chain_ends_on_the_local_model_and_streams_it() {
+    let r = rig().await;
+    let a = agent(&r, "F", "claude-haiku-4-5", "an", &["oa:gpt-4o-mini", "local:llama3.2:1b"], None, WhenOver::Local);
+    r.anthropic.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
+    r.openai.set_behavior(vec![Behavior { status: Some(500), times: Some(1), ..Default::default() }]);
+    let (res, text) = run(&r, &a, "one two three").await;
+    let reply = res.unwrap();
+    assert_eq!((reply.step, reply.provider.as_str(), reply.local), (2, "ollama", true));
+    assert_eq!(text, sim::ANSWER);
+    assert_eq!(reply.cost_usd.as_deref(), Some("0"));
+    assert_eq!(reply.tokens, Tokens { input: 3, output: 8, ..Default::default() });
+    let outcomes: Vec<String> = reply.earlier.iter().map(|f| f.outcome.clone()).collect();
+    assert_eq!(outcomes, vec!["http_529", "http_500"]);
+    assert_eq!(r.ollama.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_calls_never_spend_past_the_budget() {
+    let r = rig().await;
+    let req = ask("count the words in this budget test");
+    let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let worst = worst_case(&price, estimate(req.text_len()), 100);
+    let budget = worst * 10;
+    let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&format_usd(budget)), WhenOver::Local);
+    // Slow enough that all fifty are in flight together.
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(300), ..Default::default() }]);
+    let calls = (0..50).map(|_| {
+        let ws = Arc::clone(&r.ws);
+        let a = a.clone();
+        let req = req.clone();
+        async move {
+            let mut sink = |_: &str| {};
+            call(&ws, &a, req, Mode::Agent, &mut sink).await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let paid = results.iter().filter(|r| matches!(r, Ok(reply) if !reply.local)).count();
+    let local = results.iter().filter(|r| matches!(r, Ok(reply) if reply.local)).count();
+    assert!(paid <= 10, "{paid} paid answers for a budget that fits 10");
+    assert!(paid >= 1);
+    assert_eq!(paid + local, 50, "the rest went to the local step");
+    let spent = ledger::spent_today(&r.ws.conn(), "G", Utc::now()).unwrap();
+    assert!(spent <= budget, "spent {spent} > budget {budget}");
+
+    // The same agent set to refuse: over-budget calls get the budget error.
+    let strict = agent(&r, "H", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst)), WhenOver::Refuse);
+    r.openai.set_behavior(vec![]);
+    assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
+    let err = run(&r, &strict, "count the words in this budget test").await.0.unwrap_err();
+    assert!(err.to_string().starts_with("The daily budget of agent H is reached"), "{err}");
+}
+
+#[tokio::test]
+async fn an_empty_prompt_and_a_request_the_provider_refuses_do_not_fall_back() {
+    let r = rig().await;
+    let a = agent(&r, "I", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], None, WhenOver::Local);
+    assert!(matches!(run(&r, &a, "   ").await.0, Err(RouterError::EmptyPrompt)));
+    r.openai.set_behavior(vec![Behavior { status: Some(400), times: Some(1), ..Default::default() }]);
+    assert!(matches!(run(&r, &a, "hi").await.0, Err(RouterError::Refused { .. })));
+    assert!(r.ollama.requests().is_empty());
+}
