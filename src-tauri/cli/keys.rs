@@ -94,7 +94,8 @@ fn saved(out: &Output, verb: &str, s: &Saved) {
     for w in &s.warnings {
         eprintln!("keyhold: note: {w}");
     }
-    out.success(&format!("{verb} {} ({}, {}).", s.key.label, s.key.provider, s.key.masked), json!({ "ok": true, "key": s.key, "warnings": s.warnings }));
+    let masked = if s.key.masked.is_empty() { "no key" } else { &s.key.masked };
+    out.success(&format!("{verb} {} ({}, {masked}).", s.key.label, s.key.provider), json!({ "ok": true, "key": s.key, "warnings": s.warnings }));
 }
 
 /// Long enough for a slow provider, short enough that a dead one is reported promptly.

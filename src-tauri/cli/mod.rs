@@ -1,6 +1,7 @@
 //! The `keyhold` command line: the same binary opens the window when run bare, and does
 //! scripted work with subcommands (names and shapes fixed in DESIGN.md, "Command line").
 
+mod agents;
 mod input;
 mod keys;
 mod output;
@@ -53,6 +54,34 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Create, list, show and remove agents.
+    Agents {
+        #[command(subcommand)]
+        command: agents::AgentsCommand,
+    },
+    /// Chat with an agent: prompt on standard input, answer streamed to standard output.
+    Chat {
+        /// The agent's name.
+        agent: String,
+    },
+    /// Model prices (USD per million tokens).
+    Prices {
+        #[command(subcommand)]
+        command: agents::PricesCommand,
+    },
+    /// The ledger: one row per attempt. Works while the app is running.
+    Usage {
+        #[arg(long)]
+        agent: Option<String>,
+        /// First local day to include (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Last local day to include (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: agents::Format,
     },
 }
 
@@ -148,8 +177,21 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
         }
         Command::Keys { command } => keys::run(command, cli.passphrase_file.as_deref(), dir, out)?,
+        Command::Agents { command } => agents::agents(command, dir, out)?,
+        Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
+        Command::Prices { command } => agents::prices(command, dir, out)?,
+        Command::Usage { agent, since, until, format } => {
+            let format = if cli.json { agents::Format::Json } else { *format };
+            agents::usage(agent.as_deref(), since.as_deref(), until.as_deref(), format, dir)?
+        }
     }
     Ok(())
+}
+
+impl From<crate::core::db::DbError> for Failure {
+    fn from(e: crate::core::db::DbError) -> Self {
+        Failure::from_message("database", e.to_string())
+    }
 }
 
 impl From<WorkspaceError> for Failure {

@@ -154,7 +154,8 @@ pub async fn call(
     for step in steps {
         let started = Instant::now();
         let local = step.provider == "ollama";
-        let mut fail = |outcome: &str, detail: String, tokens: Tokens, estimated: bool| {
+        // A step that failed before its answer consumed no tokens: it costs exactly zero.
+        let mut fail = |outcome: &str, detail: String| {
             let row = Attempt {
                 at: Utc::now(),
                 agent: agent.name.clone(),
@@ -165,9 +166,9 @@ pub async fn call(
                 mode,
                 step: step.index,
                 outcome: outcome.into(),
-                tokens,
-                cost_nano: if local { Some(0) } else { None },
-                estimated,
+                tokens: Tokens::default(),
+                cost_nano: Some(0),
+                estimated: false,
                 latency_ms: started.elapsed().as_millis() as i64,
                 ttft_ms: None,
                 local,
@@ -180,17 +181,17 @@ pub async fn call(
         };
 
         let Some(key) = step.key.clone() else {
-            fail("key_missing", "no key for this step (none given, and no default key for its provider)".into(), Tokens::default(), false);
+            fail("key_missing", "no key for this step (none given, and no default key for its provider)".into());
             continue;
         };
         if !key.active {
-            fail("key_inactive", format!("the key {} is deactivated", key.label), Tokens::default(), false);
+            fail("key_inactive", format!("the key {} is deactivated", key.label));
             continue;
         }
         let price = match prices::lookup(&ws.conn(), &step.provider, &step.model) {
             Ok(p) => p,
             Err(e) => {
-                fail("internal", e.to_string(), Tokens::default(), false);
+                fail("internal", e.to_string());
                 continue;
             }
         };
@@ -199,7 +200,7 @@ pub async fn call(
         let _reservation = match (agent.budget_nano, local) {
             (Some(budget), false) => {
                 let Some(price) = price else {
-                    fail("price_unknown", format!("no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`", step.model), Tokens::default(), false);
+                    fail("price_unknown", format!("no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`", step.model));
                     continue;
                 };
                 let worst = worst_case(&price, input_estimate, agent.max_tokens);
@@ -208,7 +209,7 @@ pub async fn call(
                     Err(spent) => {
                         budget_blocked = true;
                         if agent.when_over == WhenOver::Refuse {
-                            fail("budget", "the daily budget would be exceeded".into(), Tokens::default(), false);
+                            fail("budget", "the daily budget would be exceeded".into());
                             return Err(RouterError::BudgetReached {
                                 agent: agent.name.clone(),
                                 spent: format_usd(spent),
@@ -216,7 +217,7 @@ pub async fn call(
                                 failures,
                             });
                         }
-                        fail("budget", format!("the daily budget would be exceeded ({} of {} USD spent)", format_usd(spent), format_usd(budget)), Tokens::default(), false);
+                        fail("budget", format!("the daily budget would be exceeded ({} of {} USD spent)", format_usd(spent), format_usd(budget)));
                         continue;
                     }
                 }
@@ -228,7 +229,7 @@ pub async fn call(
         let endpoint = match ws.with_db_and_master(|c, m| keys::endpoint(c, m, &key.id)) {
             Ok(e) => e,
             Err(e) => {
-                fail("key_unusable", e.to_string(), Tokens::default(), false);
+                fail("key_unusable", e.to_string());
                 continue;
             }
         };
@@ -247,11 +248,11 @@ pub async fn call(
             Err(f) if f.request_fault => {
                 let provider = step.provider.clone();
                 let detail = f.detail.clone();
-                fail(&f.kind, f.detail, Tokens::default(), false);
+                fail(&f.kind, f.detail);
                 return Err(RouterError::Refused { provider, detail, failures });
             }
             Err(f) => {
-                fail(&f.kind, f.detail, Tokens::default(), false);
+                fail(&f.kind, f.detail);
                 continue;
             }
         };

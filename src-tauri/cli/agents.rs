@@ -1,0 +1,336 @@
+//! `keyhold agents …`, `keyhold chat`, `keyhold prices …`, `keyhold usage`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use chrono::{NaiveDate, Utc};
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::output::{Failure, Output};
+use crate::core::agents::{self, AgentSpec, WhenOver};
+use crate::core::datadir::DataDir;
+use crate::core::ledger::{self, Filter, Mode};
+use crate::core::prices::{self, format_usd, parse_usd, Price};
+use crate::core::router::{self, canonical::{ChatRequest, Role, Turn}};
+use crate::core::workspace::{Workspace, WorkspaceError};
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// Create an agent.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        model: String,
+        /// A key's id or label; default: the default key of the model's provider.
+        #[arg(long)]
+        key: Option<String>,
+        /// A fallback step KEY:MODEL, in order; `local:MODEL` is the local Ollama.
+        #[arg(long = "fallback", value_name = "K:MODEL")]
+        fallback: Vec<String>,
+        /// Daily budget in USD, per your local day.
+        #[arg(long, value_name = "X", allow_hyphen_values = true)]
+        budget_usd: Option<String>,
+        /// When the budget is reached: continue on local steps only, or refuse.
+        #[arg(long, value_enum, default_value = "local")]
+        when_over: WhenOverArg,
+        #[arg(long, value_name = "TEXT")]
+        system: Option<String>,
+        #[arg(long)]
+        temperature: Option<f32>,
+        #[arg(long)]
+        max_tokens: Option<u32>,
+    },
+    /// List agents with today's spend.
+    List,
+    /// Show one agent.
+    Show { agent: String },
+    /// Delete an agent (its ledger rows stay).
+    Remove { agent: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WhenOverArg {
+    Local,
+    Refuse,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesCommand {
+    /// Every known price (USD per million tokens): your overrides, then the price file.
+    List,
+    /// Set your own price for a model (USD per million tokens).
+    Set {
+        model: String,
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        output: String,
+        /// Default: the input price (no cache discount assumed).
+        #[arg(long)]
+        cache_read: Option<String>,
+        /// Default: the input price.
+        #[arg(long)]
+        cache_write: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+fn describe(a: &agents::Agent, spent: i64, conn: &rusqlite::Connection) -> serde_json::Value {
+    let key_label = |id: &str| crate::core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
+    json!({
+        "name": a.name, "model": a.model,
+        "key": a.key_id.as_deref().map(key_label).unwrap_or_else(|| "provider default".into()),
+        "fallback": a.fallback.iter().map(|s| format!("{}:{}", key_label(&s.key_id), s.model)).collect::<Vec<_>>(),
+        "budget_usd": a.budget_nano.map(format_usd), "when_over": a.when_over,
+        "spent_today_usd": format_usd(spent), "system": a.system_prompt, "temperature": a.temperature,
+        "max_tokens": a.max_tokens,
+    })
+}
+
+pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    let ws = Workspace::open(dir)?;
+    match command {
+        AgentsCommand::Add { name, model, key, fallback, budget_usd, when_over, system, temperature, max_tokens } => {
+            let spec = AgentSpec {
+                name: name.clone(),
+                model: model.clone(),
+                key: key.clone(),
+                system_prompt: system.clone(),
+                temperature: *temperature,
+                max_tokens: *max_tokens,
+                fallback: fallback.clone(),
+                budget_usd: budget_usd.clone(),
+                when_over: Some(match when_over {
+                    WhenOverArg::Local => WhenOver::Local,
+                    WhenOverArg::Refuse => WhenOver::Refuse,
+                }),
+            };
+            let saved = agents::add(&mut ws.conn(), &spec).map_err(WorkspaceError::from)?;
+            for w in &saved.warnings {
+                eprintln!("keyhold: note: {w}");
+            }
+            let value = describe(&saved.agent, 0, &ws.conn());
+            out.success(&format!("Added agent {}.", saved.agent.name), json!({ "ok": true, "agent": value, "warnings": saved.warnings }));
+        }
+        AgentsCommand::List => {
+            let conn = ws.conn();
+            let list = agents::list(&conn).map_err(WorkspaceError::from)?;
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|a| describe(a, ledger::spent_today(&conn, &a.name, Utc::now()).unwrap_or(0), &conn))
+                .collect();
+            if out.json {
+                println!("{}", json!({ "ok": true, "agents": rows }));
+            } else if rows.is_empty() {
+                println!("No agents yet. Create one with: keyhold agents add --name N --model M");
+            } else {
+                println!("{:<20} {:<26} {:<16} {:>12} {:>12}", "NAME", "MODEL", "KEY", "TODAY USD", "BUDGET USD");
+                for r in rows {
+                    println!(
+                        "{:<20} {:<26} {:<16} {:>12} {:>12}",
+                        r["name"].as_str().unwrap_or(""),
+                        r["model"].as_str().unwrap_or(""),
+                        r["key"].as_str().unwrap_or(""),
+                        r["spent_today_usd"].as_str().unwrap_or(""),
+                        r["budget_usd"].as_str().unwrap_or("none")
+                    );
+                }
+            }
+        }
+        AgentsCommand::Show { agent } => {
+            let conn = ws.conn();
+            let a = agents::find(&conn, agent).map_err(WorkspaceError::from)?;
+            let v = describe(&a, ledger::spent_today(&conn, &a.name, Utc::now()).unwrap_or(0), &conn);
+            if out.json {
+                println!("{}", json!({ "ok": true, "agent": v }));
+            } else {
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    let shown = match val {
+                        serde_json::Value::String(s) => s.clone(),
+                        serde_json::Value::Null => "—".into(),
+                        other => other.to_string(),
+                    };
+                    println!("{k:<16} {shown}");
+                }
+            }
+        }
+        AgentsCommand::Remove { agent } => {
+            let a = agents::remove(&ws.conn(), agent).map_err(WorkspaceError::from)?;
+            out.success(&format!("Deleted agent {}. Its ledger rows are kept.", a.name), json!({ "ok": true }));
+        }
+    }
+    Ok(())
+}
+
+pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    if passphrase_file == Some(Path::new("-")) {
+        return Err(Failure::from_message("usage", "The prompt is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into()));
+    }
+    let ws = Workspace::open(dir)?;
+    let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
+    let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
+    ws.unlock(&p)?;
+    if std::io::stdin().is_terminal() {
+        eprintln!("Type your message, then Ctrl-D.");
+    }
+    let mut prompt = String::new();
+    std::io::stdin().read_to_string(&mut prompt).map_err(|e| Failure::from_message("input", format!("Could not read the prompt: {e}")))?;
+    let req = ChatRequest {
+        system: a.system_prompt.clone(),
+        turns: vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }],
+        max_tokens: a.max_tokens,
+        temperature: a.temperature,
+        stop: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+    let json = out.json;
+    let mut answer = String::new();
+    let mut sink = |t: &str| {
+        answer.push_str(t);
+        if !json {
+            let mut so = std::io::stdout().lock();
+            let _ = so.write_all(t.as_bytes());
+            let _ = so.flush();
+        }
+    };
+    let result = runtime.block_on(router::call(&ws, &a, req, Mode::Agent, &mut sink));
+    match result {
+        Ok(reply) => {
+            if json {
+                println!("{}", json!({ "ok": true, "answer": answer, "reply": reply }));
+            } else {
+                println!();
+                for f in &reply.earlier {
+                    eprintln!("keyhold: step {} ({} {}) failed: {} – {}", f.step, f.provider, f.model, f.outcome, f.detail);
+                }
+                let t = reply.tokens;
+                eprintln!(
+                    "keyhold: answered by {} {} (step {}{}) · in {} · out {} · cache read {} · cache write {} · {}{}",
+                    reply.provider,
+                    reply.model,
+                    reply.step,
+                    if reply.local { ", local" } else { "" },
+                    t.input,
+                    t.output,
+                    t.cache_read,
+                    t.cache_write,
+                    reply.cost_usd.as_deref().map(|c| format!("${c}")).unwrap_or_else(|| "cost unknown (no price)".into()),
+                    if reply.estimated { " (estimated)" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if !answer.is_empty() && !json {
+                println!();
+            }
+            Err(Failure::from_message(e.kind(), e.to_string()))
+        }
+    }
+}
+
+pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    let bad = |e: prices::PriceError| Failure::from_message("bad_price", e.to_string());
+    match command {
+        PricesCommand::List => {
+            let conn = crate::core::db::open(&dir.db_path())?;
+            let list = prices::list(&conn).map_err(bad)?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "prices": list.iter().map(|e| json!({
+                    "model": e.model, "provider": e.provider, "source": e.source,
+                    "input": format_usd(e.price.input), "output": format_usd(e.price.output),
+                    "cache_read": format_usd(e.price.cache_read), "cache_write": format_usd(e.price.cache_write) })).collect::<Vec<_>>() }));
+            } else {
+                println!("{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  SOURCE", "MODEL", "PROVIDER", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE");
+                for e in list {
+                    println!(
+                        "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  {}",
+                        e.model,
+                        e.provider.as_deref().unwrap_or("any"),
+                        format_usd(e.price.input),
+                        format_usd(e.price.output),
+                        format_usd(e.price.cache_read),
+                        format_usd(e.price.cache_write),
+                        e.source
+                    );
+                }
+                println!("USD per million tokens. Your provider's invoice is the authority.");
+            }
+        }
+        PricesCommand::Set { model, input, output, cache_read, cache_write } => {
+            let ws = Workspace::open(dir)?;
+            let input_nano = parse_usd(input).map_err(bad)?;
+            let price = Price {
+                input: input_nano,
+                output: parse_usd(output).map_err(bad)?,
+                cache_read: cache_read.as_deref().map(parse_usd).transpose().map_err(bad)?.unwrap_or(input_nano),
+                cache_write: cache_write.as_deref().map(parse_usd).transpose().map_err(bad)?.unwrap_or(input_nano),
+            };
+            prices::set(&ws.conn(), model, price).map_err(bad)?;
+            out.success(&format!("Price for {model} set."), json!({ "ok": true }));
+        }
+    }
+    Ok(())
+}
+
+fn day(text: &str, what: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| Failure::from_message("usage", format!("{what} \"{text}\" is not a date: use YYYY-MM-DD.")))
+}
+
+pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, format: Format, dir: DataDir) -> Result<(), Failure> {
+    let since = since.map(|s| day(s, "--since")).transpose()?;
+    let until = until.map(|s| day(s, "--until")).transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return Err(Failure::from_message("usage", format!("--until {u} is before --since {s}: the end must not come before the start.")));
+        }
+    }
+    // Reading only: no writer lock, so this works while the app runs.
+    let conn = crate::core::db::open(&dir.db_path())?;
+    let filter = Filter {
+        agent: agent.map(str::to_string),
+        since: since.map(ledger::local_midnight_utc),
+        // --until is inclusive: up to the end of that local day.
+        until: until.and_then(|u| u.succ_opt()).map(ledger::local_midnight_utc),
+    };
+    let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message("database", e.to_string()))?;
+    match format {
+        Format::Csv => print!("{}", ledger::to_csv(&rows)),
+        Format::Json => println!("{}", serde_json::to_string(&rows).expect("rows serialize")),
+        Format::Table => {
+            if rows.is_empty() {
+                println!("No usage recorded for this selection.");
+                return Ok(());
+            }
+            println!("{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}", "TIME", "AGENT", "MODE", "STEP", "PROVIDER", "MODEL", "OUTCOME", "IN", "OUT", "C.READ", "C.WRITE", "COST USD");
+            let mut total: i64 = 0;
+            let mut unknown = 0;
+            for r in &rows {
+                match parse_usd(&r.cost_usd) {
+                    Ok(n) => total += n,
+                    Err(_) => unknown += 1,
+                }
+                println!(
+                    "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
+                    r.time, r.agent, r.mode, r.step, r.provider, r.model, r.outcome, r.input_tokens, r.output_tokens,
+                    r.cache_read_tokens, r.cache_write_tokens, if r.cost_usd.is_empty() { "unknown" } else { &r.cost_usd }
+                );
+            }
+            println!("{} attempts, {} USD{}. Counted on this machine at the configured prices; the provider's invoice is the authority.",
+                rows.len(), format_usd(total), if unknown > 0 { format!(" plus {unknown} of unknown price") } else { String::new() });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! A user scripts agents from a terminal: keys on simulated providers, an agent with a fallback
+//! chain, `keyhold chat` streaming the answer, and `keyhold usage` exporting what it cost.
+
+use std::process::{Command, Output, Stdio};
+
+use keyhold::sim::{self, Behavior, Flavor};
+
+const OPENAI_KEY: &str = "sk-sim-cli-chat-openai";
+const ANTHROPIC_KEY: &str = "sk-ant-sim-cli-chat";
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn keyhold(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+            .arg("--passphrase-file")
+            .arg(self.dir.path().join("pass"))
+            .args(args)
+            .env("KEYHOLD_DATA_DIR", self.dir.path().join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let openai = rt.block_on(sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()])).unwrap();
+    let anthropic = rt.block_on(sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()])).unwrap();
+    let ollama = rt.block_on(sim::start(Flavor::Ollama, addr, vec![])).unwrap();
+
+    let run = Run { dir: tempfile::tempdir().unwrap() };
+    std::fs::write(run.dir.path().join("pass"), "chat test passphrase").unwrap();
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+    for (provider, label, url, key) in [
+        ("anthropic", "an", anthropic.base_url(), ANTHROPIC_KEY),
+        ("openai", "oa", openai.base_url(), OPENAI_KEY),
+        ("ollama", "local", ollama.base_url(), ""),
+    ] {
+        let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    let o = run.keyhold(&["agents", "add", "--name", "Writer", "--model", "claude-haiku-4-5", "--key", "an",
+        "--fallback", "oa:gpt-4o-mini", "--fallback", "local:llama3.2:1b", "--budget-usd", "5", "--system", "Be brief."], "");
+    assert!(o.status.success(), "{}", err(&o));
+    let o = run.keyhold(&["agents", "add", "--name", "Broke", "--model", "gpt-4o-mini", "--key", "oa", "--budget-usd", "zero"], "");
+    assert!(err(&o).contains("must be a positive amount of USD"), "{}", err(&o));
+
+    // The first step answers 500: the second answers, and the user is told.
+    anthropic.set_behavior(vec![Behavior { status: Some(500), times: Some(1), ..Default::default() }]);
+    let o = run.keyhold(&["chat", "Writer"], "Say hello cache-me now");
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(out(&o), format!("{}\n", sim::ANSWER));
+    assert!(err(&o).contains("step 0 (anthropic claude-haiku-4-5) failed: http_500"), "{}", err(&o));
+    assert!(err(&o).contains("answered by openai gpt-4o-mini (step 1)"), "{}", err(&o));
+
+    // Every step down: a non-zero exit and a message that names each failure.
+    anthropic.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
+    openai.set_behavior(vec![Behavior { status: Some(503), times: Some(1), ..Default::default() }]);
+    ollama.set_behavior(vec![Behavior { status: Some(500), times: Some(1), ..Default::default() }]);
+    let o = run.keyhold(&["chat", "Writer"], "anyone there?");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("Every step of Writer's chain failed"), "{}", err(&o));
+    assert!(err(&o).contains("http_529") && err(&o).contains("http_503"), "{}", err(&o));
+
+    let o = run.keyhold(&["chat", "Writer"], "   \n");
+    assert!(err(&o).contains("The prompt is empty"), "{}", err(&o));
+    let o = run.keyhold(&["chat", "Nobody"], "hi");
+    assert!(err(&o).contains("No agent called \"Nobody\""), "{}", err(&o));
+
+    // The export: the DESIGN.md columns, one row per attempt, and totals that add up.
+    let o = run.keyhold(&["usage", "--format", "csv"], "");
+    let csv = out(&o);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 5, "{csv}");
+    let ok: Vec<&Vec<&str>> = rows.iter().filter(|r| r[7] == "ok").collect();
+    assert_eq!(ok.len(), 1);
+    // 6 prompt words ("Be brief." + 4), 3 of them cached; gpt-4o-mini: (3×0.15 + 8×0.60 + 3×0.075)/1e6
+    assert_eq!(&ok[0][8..13], &["3", "8", "3", "0", "0.000005475"]);
+    let o = run.keyhold(&["--json", "usage", "--agent", "writer"], "");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5);
+    let o = run.keyhold(&["usage", "--since", "2026-12-02", "--until", "2026-12-01"], "");
+    assert!(err(&o).contains("before --since"), "{}", err(&o));
+}
