@@ -12,7 +12,7 @@ use crate::core::agents::{self, AgentSpec, WhenOver};
 use crate::core::datadir::DataDir;
 use crate::core::ledger::{self, Filter, Mode};
 use crate::core::prices::{self, format_usd, parse_usd, Price};
-use crate::core::router::{self, canonical::{ChatRequest, Role, Turn}};
+use crate::core::router::{self, canonical::{Role, Turn}};
 use crate::core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]
@@ -183,13 +183,7 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
     }
     let mut prompt = String::new();
     std::io::stdin().read_to_string(&mut prompt).map_err(|e| Failure::from_message("input", format!("Could not read the prompt: {e}")))?;
-    let req = ChatRequest {
-        system: a.system_prompt.clone(),
-        turns: vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }],
-        max_tokens: a.max_tokens,
-        temperature: a.temperature,
-        stop: Vec::new(),
-    };
+    let req = router::agent_request(&a, vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -224,8 +224,17 @@ impl Workspace {
         Ok(())
     }
 
+    /// The database, only while unlocked: what the window shows of keys and agents stays behind
+    /// the passphrase.
+    pub fn conn_unlocked(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, WorkspaceError> {
+        if self.status() != VaultStatus::Unlocked {
+            return Err(WorkspaceError::Locked);
+        }
+        Ok(self.conn())
+    }
+
     /// The database connection, for the core's own modules (router, ledger).
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+    pub fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 

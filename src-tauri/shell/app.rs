@@ -7,7 +7,8 @@ use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
 use crate::core::workspace::Workspace;
-use crate::shell::{events::VaultChanged, tray};
+use crate::shell::commands::ChatSink;
+use crate::shell::{events::{LedgerChanged, VaultChanged}, tray};
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -29,6 +30,12 @@ pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
         .manage(workspace)
         .setup(move |app| {
             ipc.mount_events(app);
+            let chat_handle = app.handle().clone();
+            app.manage(ChatSink(Box::new(move |delta| {
+                if let Err(e) = delta.emit(&chat_handle) {
+                    tracing::warn!(error = %e, "could not send a piece of an answer to the window");
+                }
+            })));
             let tray = tray::install(app.handle(), Arc::clone(&for_setup))?;
             tray.show(for_setup.status());
             // Every change of the vault's state, wherever it came from, reaches tray and window.
@@ -41,6 +48,15 @@ pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
                     if let Err(e) = (VaultChanged { status }).emit(&handle) {
                         tracing::warn!(error = %e, "could not tell the window the vault changed");
                     }
+                }
+            });
+            // Every ledger row reaches the window, so today's spend and charts stay live.
+            let mut ledger = for_setup.subscribe_ledger();
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                while ledger.changed().await.is_ok() {
+                    let revision = *ledger.borrow_and_update() as u32;
+                    let _ = (LedgerChanged { revision }).emit(&handle);
                 }
             });
             if let Some(window) = app.get_webview_window("main") {

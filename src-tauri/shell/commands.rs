@@ -11,7 +11,12 @@ use tauri::State;
 
 use zeroize::Zeroizing;
 
+use crate::core::agents::{self, Agent, AgentSpec, SavedAgent};
 use crate::core::keys::{self, KeySummary, Saved};
+use crate::core::ledger::{self, Mode};
+use crate::core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
+use crate::core::router::{self, canonical::Turn, Reply, RouterError};
+use crate::shell::events::ChatDelta;
 use crate::core::passphrase::{self, Passphrase, Strength};
 use crate::core::providers::{self, probe::Verdict, Provider};
 use crate::core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
@@ -163,6 +168,129 @@ pub fn keys_set_default(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandErr
 #[specta::specta]
 pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
     Ok(ws.with_db_and_master(|c, _| keys::remove(c, &id))?)
+}
+
+impl From<RouterError> for CommandError {
+    fn from(e: RouterError) -> Self {
+        CommandError { kind: e.kind().into(), message: e.to_string() }
+    }
+}
+
+/// An agent as its card shows it: names instead of ids, and today's spend.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AgentCard {
+    pub agent: Agent,
+    pub key_label: Option<String>,
+    /// "label: model" per fallback step.
+    pub fallback_labels: Vec<String>,
+    pub spent_today_usd: String,
+    pub budget_usd: Option<String>,
+    /// Spend as a share of the budget, 0–100+; None without a budget.
+    pub budget_percent: Option<u32>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn agents_list(ws: Ws<'_>) -> Result<Vec<AgentCard>, CommandError> {
+    let conn = ws.conn_unlocked()?;
+    let list = agents::list(&conn).map_err(WorkspaceError::from)?;
+    let label = |id: &str| keys::find(&conn, id).map(|k| k.label).unwrap_or_else(|_| "missing key".into());
+    Ok(list
+        .into_iter()
+        .map(|a| {
+            let spent = ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
+            AgentCard {
+                key_label: a.key_id.as_deref().map(label),
+                fallback_labels: a.fallback.iter().map(|s| format!("{}: {}", label(&s.key_id), s.model)).collect(),
+                spent_today_usd: format_usd(spent),
+                budget_usd: a.budget_nano.map(format_usd),
+                budget_percent: a.budget_nano.map(|b| ((spent as i128 * 100) / b.max(1) as i128) as u32),
+                agent: a,
+            }
+        })
+        .collect())
+}
+
+/// Creates an agent (`id` empty) or replaces one's settings.
+#[tauri::command]
+#[specta::specta]
+pub fn agents_save(ws: Ws<'_>, id: Option<String>, spec: AgentSpec) -> Result<SavedAgent, CommandError> {
+    let mut conn = ws.conn_unlocked()?;
+    let saved = match id.filter(|i| !i.is_empty()) {
+        Some(id) => agents::update(&mut conn, &id, &spec),
+        None => agents::add(&mut conn, &spec),
+    };
+    Ok(saved.map_err(WorkspaceError::from)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn agents_duplicate(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
+    let mut conn = ws.conn_unlocked()?;
+    Ok(agents::duplicate(&mut conn, &id).map_err(WorkspaceError::from)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
+    let conn = ws.conn_unlocked()?;
+    Ok(agents::remove(&conn, &id).map_err(WorkspaceError::from)?)
+}
+
+/// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
+pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
+
+/// Agent mode: sends the conversation through the router. Each piece of the answer is emitted
+/// as a `ChatDelta` for `chat_id` as it arrives; the reply's bill comes back at the end.
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_send(
+    sink: State<'_, ChatSink>,
+    ws: Ws<'_>,
+    agent: String,
+    chat_id: String,
+    turns: Vec<Turn>,
+) -> Result<Reply, CommandError> {
+    let ws = Arc::clone(&ws);
+    let a = {
+        let conn = ws.conn_unlocked()?;
+        agents::find(&conn, &agent).map_err(WorkspaceError::from)?
+    };
+    let req = router::agent_request(&a, turns);
+    let mut emit = |text: &str| (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() });
+    Ok(router::call(&ws, &a, req, Mode::Agent, &mut emit).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn prices_list(ws: Ws<'_>) -> Result<Vec<PriceEntry>, CommandError> {
+    prices::list(&ws.conn()).map_err(|e| CommandError { kind: "bad_price".into(), message: e.to_string() })
+}
+
+/// Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input.
+#[tauri::command]
+#[specta::specta]
+pub fn prices_set(
+    ws: Ws<'_>,
+    model: String,
+    input: String,
+    output: String,
+    cache_read: Option<String>,
+    cache_write: Option<String>,
+) -> Result<(), CommandError> {
+    let bad = |e: prices::PriceError| CommandError { kind: "bad_price".into(), message: e.to_string() };
+    if model.trim().is_empty() {
+        return Err(CommandError { kind: "bad_price".into(), message: "Give the model's id.".into() });
+    }
+    let input = parse_usd(&input).map_err(bad)?;
+    let opt = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| parse_usd(&s)).transpose();
+    let price = Price {
+        input,
+        output: parse_usd(&output).map_err(bad)?,
+        cache_read: opt(cache_read).map_err(bad)?.unwrap_or(input),
+        cache_write: opt(cache_write).map_err(bad)?.unwrap_or(input),
+    };
+    prices::set(&ws.conn(), model.trim(), price).map_err(bad)
 }
 
 #[cfg(test)]

@@ -10,3 +10,16 @@ use crate::core::workspace::VaultStatus;
 pub struct VaultChanged {
     pub status: VaultStatus,
 }
+
+/// A piece of an agent's answer, as it arrives (agent mode).
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct ChatDelta {
+    pub chat_id: String,
+    pub text: String,
+}
+
+/// The ledger got a row: usage views refresh.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct LedgerChanged {
+    pub revision: u32,
+}

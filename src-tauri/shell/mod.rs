@@ -25,8 +25,15 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::keys_set_active,
             commands::keys_set_default,
             commands::keys_remove,
+            commands::agents_list,
+            commands::agents_save,
+            commands::agents_duplicate,
+            commands::agents_remove,
+            commands::chat_send,
+            commands::prices_list,
+            commands::prices_set,
         ])
-        .events(tauri_specta::collect_events![events::VaultChanged])
+        .events(tauri_specta::collect_events![events::VaultChanged, events::ChatDelta, events::LedgerChanged])
 }
 
 #[cfg(test)]

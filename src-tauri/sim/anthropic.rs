@@ -48,6 +48,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         Ok(b) => b,
         Err(r) => return r,
     };
+    s.note_fields(&req);
     if !s.models.contains(&model) {
         return error(Flavor::Anthropic, 404, None);
     }

@@ -51,6 +51,9 @@ pub struct Seen {
     pub authorized: bool,
     pub model: Option<String>,
     pub stream: bool,
+    /// Top-level fields of a JSON body, to check what reached the provider.
+    #[serde(default)]
+    pub fields: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +86,13 @@ impl SimState {
             }
         }
         b
+    }
+
+    /// Notes the top-level fields of the last request's body.
+    pub(crate) fn note_fields(&self, body: &serde_json::Value) {
+        if let (Some(last), Some(obj)) = (self.seen.lock().unwrap_or_else(|p| p.into_inner()).last_mut(), body.as_object()) {
+            last.fields = obj.keys().cloned().collect();
+        }
     }
 
     fn record(&self, seen: Seen) {
@@ -123,7 +133,7 @@ pub(crate) async fn gate(
     stream: bool,
 ) -> Result<Behavior, Response> {
     let authorized = state.key_ok(credential(state.flavor, headers).as_deref());
-    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream });
+    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream, fields: Vec::new() });
     let b = state.take_behavior();
     if let Some(ms) = b.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -62,6 +62,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         Ok(b) => b,
         Err(r) => return r,
     };
+    s.note_fields(&req);
     if !s.models.contains(&model) {
         return error(Flavor::OpenAi, 404, None);
     }

@@ -28,20 +28,144 @@ export const commands = {
 	keysSetActive: (id: string, active: boolean) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_set_active", { id, active })),
 	keysSetDefault: (id: string) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_set_default", { id })),
 	keysRemove: (id: string) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_remove", { id })),
+	agentsList: () => typedError<AgentCard_Serialize[], CommandError>(__TAURI_INVOKE("agents_list")),
+	/**  Creates an agent (`id` empty) or replaces one's settings. */
+	agentsSave: (id: string | null, spec: AgentSpec_Deserialize) => typedError<SavedAgent_Serialize, CommandError>(__TAURI_INVOKE("agents_save", { id, spec })),
+	agentsDuplicate: (id: string) => typedError<Agent_Serialize, CommandError>(__TAURI_INVOKE("agents_duplicate", { id })),
+	agentsRemove: (id: string) => typedError<Agent_Serialize, CommandError>(__TAURI_INVOKE("agents_remove", { id })),
+	/**
+	 *  Agent mode: sends the conversation through the router. Each piece of the answer is emitted
+	 *  as a `ChatDelta` for `chat_id` as it arrives; the reply's bill comes back at the end.
+	 */
+	chatSend: (agent: string, chatId: string, turns: Turn[]) => typedError<Reply_Serialize, CommandError>(__TAURI_INVOKE("chat_send", { agent, chatId, turns })),
+	pricesList: () => typedError<PriceEntry_Serialize[], CommandError>(__TAURI_INVOKE("prices_list")),
+	/**  Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input. */
+	pricesSet: (model: string, input: string, output: string, cacheRead: string | null, cacheWrite: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("prices_set", { model, input, output, cacheRead, cacheWrite })),
 };
 
 /** Events */
 export const events = {
+	chatDelta: makeEvent<ChatDelta, ChatDelta>("chat-delta"),
+	ledgerChanged: makeEvent<LedgerChanged, LedgerChanged>("ledger-changed"),
 	vaultChanged: makeEvent<VaultChanged, VaultChanged>("vault-changed"),
 };
 
 /* Types */
+export type Agent = Agent_Serialize | Agent_Deserialize;
+
+/**  An agent as its card shows it: names instead of ids, and today's spend. */
+export type AgentCard = AgentCard_Serialize | AgentCard_Deserialize;
+
+/**  An agent as its card shows it: names instead of ids, and today's spend. */
+export type AgentCard_Deserialize = {
+	agent: Agent_Deserialize,
+	key_label?: string | null,
+	/**  "label: model" per fallback step. */
+	fallback_labels: string[],
+	spent_today_usd: string,
+	budget_usd?: string | null,
+	/**  Spend as a share of the budget, 0–100+; None without a budget. */
+	budget_percent?: number | null,
+};
+
+/**  An agent as its card shows it: names instead of ids, and today's spend. */
+export type AgentCard_Serialize = {
+	agent: Agent_Serialize,
+	key_label: string | null,
+	/**  "label: model" per fallback step. */
+	fallback_labels: string[],
+	spent_today_usd: string,
+	budget_usd: string | null,
+	/**  Spend as a share of the budget, 0–100+; None without a budget. */
+	budget_percent: number | null,
+};
+
+/**
+ *  What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
+ *  id or label; `local` (or `ollama`) in a step names the default Ollama key.
+ */
+export type AgentSpec = AgentSpec_Serialize | AgentSpec_Deserialize;
+
+/**
+ *  What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
+ *  id or label; `local` (or `ollama`) in a step names the default Ollama key.
+ */
+export type AgentSpec_Deserialize = {
+	name: string,
+	model: string,
+	key?: string | null,
+	system_prompt?: string | null,
+	temperature?: number | null,
+	max_tokens?: number | null,
+	/**  "K:MODEL" — the first colon splits, so `local:llama3.2:1b` works. */
+	fallback: string[],
+	/**  USD, as typed ("2.50"). */
+	budget_usd?: string | null,
+	when_over?: WhenOver | null,
+};
+
+/**
+ *  What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
+ *  id or label; `local` (or `ollama`) in a step names the default Ollama key.
+ */
+export type AgentSpec_Serialize = {
+	name: string,
+	model: string,
+	key: string | null,
+	system_prompt: string | null,
+	temperature: number | null,
+	max_tokens: number | null,
+	/**  "K:MODEL" — the first colon splits, so `local:llama3.2:1b` works. */
+	fallback: string[],
+	/**  USD, as typed ("2.50"). */
+	budget_usd: string | null,
+	when_over: WhenOver | null,
+};
+
+export type Agent_Deserialize = {
+	id: string,
+	name: string,
+	model: string,
+	/**  None: the workspace default key of the model's provider. */
+	key_id?: string | null,
+	system_prompt?: string | null,
+	temperature?: number | null,
+	max_tokens: number,
+	fallback: Step[],
+	/**  Daily budget in nano-dollars, per the user's local day; None = no budget. */
+	budget_nano?: number | null,
+	when_over: WhenOver,
+	created_at: string,
+};
+
+export type Agent_Serialize = {
+	id: string,
+	name: string,
+	model: string,
+	/**  None: the workspace default key of the model's provider. */
+	key_id: string | null,
+	system_prompt: string | null,
+	temperature: number | null,
+	max_tokens: number,
+	fallback: Step[],
+	/**  Daily budget in nano-dollars, per the user's local day; None = no budget. */
+	budget_nano: number | null,
+	when_over: WhenOver,
+	created_at: string,
+};
+
 /**
  *  How a key travels: OpenAI-style `Authorization: Bearer`, Anthropic's `x-api-key` (with
  *  `anthropic-version`), or none (a local Ollama). Gemini is reached through its
  *  OpenAI-compatible endpoint, so it is `bearer`.
  */
 export type AuthStyle = "bearer" | "x-api-key" | "none";
+
+/**  A piece of an agent's answer, as it arrives (agent mode). */
+export type ChatDelta = {
+	chat_id: string,
+	text: string,
+};
 
 /**  What the front-end gets when a command fails: a stable kind to branch on, and a message to show. */
 export type CommandError = {
@@ -104,6 +228,40 @@ export type KeyTest_Serialize = {
 	verdict: Verdict_Serialize,
 };
 
+/**  The ledger got a row: usage views refresh. */
+export type LedgerChanged = {
+	revision: number,
+};
+
+/**
+ *  Nano-dollars per million tokens for each class. (Exported to TypeScript as numbers: exact
+ *  up to 2^53, i.e. prices up to $9M per million tokens.)
+ */
+export type Price = {
+	input: number,
+	output: number,
+	cache_read: number,
+	cache_write: number,
+};
+
+export type PriceEntry = PriceEntry_Serialize | PriceEntry_Deserialize;
+
+export type PriceEntry_Deserialize = {
+	provider?: string | null,
+	model: string,
+	price: Price,
+	/**  "file 2026-11-25" or "override". */
+	source: string,
+};
+
+export type PriceEntry_Serialize = {
+	provider: string | null,
+	model: string,
+	price: Price,
+	/**  "file 2026-11-25" or "override". */
+	source: string,
+};
+
 export type Protocol = "openai-chat" | "anthropic-messages" | "ollama";
 
 export type Provider = Provider_Serialize | Provider_Deserialize;
@@ -132,8 +290,60 @@ export type Provider_Serialize = {
 	key_prefix: string | null,
 };
 
+/**  The answer's bill of lading: who answered, what it cost, what failed before. */
+export type Reply = Reply_Serialize | Reply_Deserialize;
+
+/**  The answer's bill of lading: who answered, what it cost, what failed before. */
+export type Reply_Deserialize = {
+	step: number,
+	provider: string,
+	model: string,
+	key_label?: string | null,
+	tokens: Tokens,
+	/**  Exact decimal USD; None when the model's price is unknown. */
+	cost_usd?: string | null,
+	estimated: boolean,
+	local: boolean,
+	latency_ms: number,
+	ttft_ms?: number | null,
+	earlier: StepFailure[],
+};
+
+/**  The answer's bill of lading: who answered, what it cost, what failed before. */
+export type Reply_Serialize = {
+	step: number,
+	provider: string,
+	model: string,
+	key_label: string | null,
+	tokens: Tokens,
+	/**  Exact decimal USD; None when the model's price is unknown. */
+	cost_usd: string | null,
+	estimated: boolean,
+	local: boolean,
+	latency_ms: number,
+	ttft_ms: number | null,
+	earlier: StepFailure[],
+};
+
+export type Role = "user" | "assistant";
+
 /**  What `add` and `rotate` report: the stored key, and things worth a second look. */
 export type Saved = Saved_Serialize | Saved_Deserialize;
+
+/**  Saved agent and things worth a second look (a model the key's provider does not list). */
+export type SavedAgent = SavedAgent_Serialize | SavedAgent_Deserialize;
+
+/**  Saved agent and things worth a second look (a model the key's provider does not list). */
+export type SavedAgent_Deserialize = {
+	agent: Agent_Deserialize,
+	warnings: string[],
+};
+
+/**  Saved agent and things worth a second look (a model the key's provider does not list). */
+export type SavedAgent_Serialize = {
+	agent: Agent_Serialize,
+	warnings: string[],
+};
 
 /**  What `add` and `rotate` report: the stored key, and things worth a second look. */
 export type Saved_Deserialize = {
@@ -147,6 +357,21 @@ export type Saved_Serialize = {
 	warnings: string[],
 };
 
+/**  A fallback step as stored: a key (id) and a model. */
+export type Step = {
+	key_id: string,
+	model: string,
+};
+
+/**  Why one step did not answer, for the note under a fallback reply. */
+export type StepFailure = {
+	step: number,
+	provider: string,
+	model: string,
+	outcome: string,
+	detail: string,
+};
+
 export type Strength = {
 	level: StrengthLevel,
 	/**  One sentence telling the user how to do better, or that it is fine. */
@@ -155,6 +380,19 @@ export type Strength = {
 
 /**  How hard a passphrase looks to guess: a hint for the first-run screen, not a gate. */
 export type StrengthLevel = "tooshort" | "weak" | "fair" | "good" | "strong";
+
+/**  Tokens by class. `input` never includes cache tokens, whatever the provider's convention. */
+export type Tokens = {
+	input: number,
+	output: number,
+	cache_read: number,
+	cache_write: number,
+};
+
+export type Turn = {
+	role: Role,
+	text: string,
+};
 
 export type Unreachable = "dns" | "connect" | "tls" | "timeout";
 
@@ -175,6 +413,12 @@ export type Verdict_Deserialize = { verdict: "valid"; models: string[] } | { ver
 
 /**  The five things a test can say. */
 export type Verdict_Serialize = { verdict: "valid"; models: string[] } | { verdict: "rejected"; status: number; provider_message: string } | { verdict: "unreachable"; reason: Unreachable; detail: string } | { verdict: "rate_limited"; retry_after_secs: number | null; provider_message: string } | { verdict: "unexpected"; status: number | null; detail: string };
+
+export type WhenOver = 
+/**  Continue on free local steps only. */
+"local" | 
+/**  Refuse the call. */
+"refuse";
 
 export type WorkspaceInfo = WorkspaceInfo_Serialize | WorkspaceInfo_Deserialize;
 

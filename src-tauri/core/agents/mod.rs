@@ -36,6 +36,7 @@ pub struct Agent {
     pub max_tokens: u32,
     pub fallback: Vec<Step>,
     /// Daily budget in nano-dollars, per the user's local day; None = no budget.
+    #[specta(type = Option<specta_typescript::Number>)]
     pub budget_nano: Option<i64>,
     pub when_over: WhenOver,
     pub created_at: String,

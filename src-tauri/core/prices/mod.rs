@@ -6,21 +6,30 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-/// Nano-dollars per million tokens for each class.
+/// Nano-dollars per million tokens for each class. (Exported to TypeScript as numbers: exact
+/// up to 2^53, i.e. prices up to $9M per million tokens.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Price {
+    #[specta(type = specta_typescript::Number)]
     pub input: i64,
+    #[specta(type = specta_typescript::Number)]
     pub output: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_read: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_write: i64,
 }
 
 /// Tokens by class. `input` never includes cache tokens, whatever the provider's convention.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Tokens {
+    #[specta(type = specta_typescript::Number)]
     pub input: i64,
+    #[specta(type = specta_typescript::Number)]
     pub output: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_read: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_write: i64,
 }
 

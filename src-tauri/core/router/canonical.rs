@@ -25,12 +25,36 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     pub stop: Vec<String>,
+    /// The caller's own body, when it came in a provider's protocol (proxy mode). A step that
+    /// speaks the same protocol gets it as it is, with only the model (and streaming) changed,
+    /// so tools, images and new fields survive; other steps get the canonical translation.
+    pub raw: Option<RawBody>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBody {
+    pub protocol: crate::core::providers::Protocol,
+    pub body: Value,
 }
 
 impl ChatRequest {
-    /// All text sent, for estimating tokens when a reply never reports them.
-    pub fn text_len(&self) -> usize {
-        self.system.as_deref().map_or(0, str::len) + self.turns.iter().map(|t| t.text.len()).sum::<usize>()
+    /// The body for a step: the caller's own if the protocols match, else the translation.
+    pub fn body_for(&self, protocol: crate::core::providers::Protocol, model: &str, provider_is_openai: bool) -> Value {
+        use crate::core::providers::Protocol;
+        if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
+            let mut body = raw.body.clone();
+            body["model"] = json!(model);
+            body["stream"] = json!(true);
+            if protocol == Protocol::OpenAiChat {
+                // Always ask for usage: a cost nobody counted is a cost nobody can budget.
+                body["stream_options"]["include_usage"] = json!(true);
+            }
+            return body;
+        }
+        match protocol {
+            Protocol::AnthropicMessages => self.to_anthropic(model),
+            _ => self.to_openai(model, provider_is_openai),
+        }
     }
 
     /// OpenAI chat completions body. OpenAI's own API takes `max_completion_tokens` (its newer
@@ -94,6 +118,7 @@ mod tests {
             max_tokens: 64,
             temperature: Some(0.5),
             stop: vec!["END".into()],
+            raw: None,
         }
     }
 
@@ -106,6 +131,20 @@ mod tests {
         assert_eq!(b["max_completion_tokens"], 64);
         assert_eq!(req().to_openai("llama", false)["max_tokens"], 64);
         assert_eq!(b["stop"], json!(["END"]));
+    }
+
+    #[test]
+    fn a_raw_body_passes_through_to_its_own_protocol_only() {
+        use crate::core::providers::Protocol;
+        let raw = json!({ "model": "x", "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
+        let r = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: raw }), ..req() };
+        let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);
+        assert_eq!(same["tools"], json!([{ "type": "function" }]));
+        assert_eq!((same["model"].as_str(), same["seed"].as_i64()), (Some("gpt-4o"), Some(7)));
+        assert_eq!(same["stream_options"]["include_usage"], true);
+        let other = r.body_for(Protocol::AnthropicMessages, "claude-haiku-4-5", false);
+        assert!(other.get("tools").is_none());
+        assert_eq!(other["system"], "Be brief.");
     }
 
     #[test]

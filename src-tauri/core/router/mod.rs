@@ -15,6 +15,7 @@ use crate::core::agents::{self, Agent, WhenOver};
 use crate::core::keys::{self, KeySummary};
 use crate::core::ledger::{self, Attempt, Mode};
 use crate::core::prices::{self, format_usd, Price, Tokens};
+use crate::core::providers::{self, Protocol};
 use crate::core::workspace::{Workspace, WorkspaceError};
 use canonical::ChatRequest;
 use wire::Piece;
@@ -116,9 +117,11 @@ fn worst_case(price: &Price, input_estimate: i64, max_tokens: u32) -> i64 {
     Price { input: dearest_input, ..*price }.cost(Tokens { input: input_estimate, output: max_tokens as i64, ..Default::default() })
 }
 
-/// Rough token count for a reply that never reported usage: four bytes a token.
-fn estimate(bytes: usize) -> i64 {
-    bytes.div_ceil(4) as i64
+/// Tokens of everything sent, for the budget's worst case and a cut stream's estimate: the
+/// text's tokens plus a few per message for the role framing.
+fn estimate_input(req: &ChatRequest, protocol: Protocol) -> i64 {
+    let text: String = req.system.iter().cloned().chain(req.turns.iter().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
+    wire::estimate_tokens(protocol, &text) + 4 * (req.turns.len() as i64 + 1)
 }
 
 /// A budget reservation, released when dropped (after the attempt's ledger row is written).
@@ -131,6 +134,18 @@ struct Reservation<'a> {
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.ws.release(&self.agent, self.amount);
+    }
+}
+
+/// Agent mode's request: the agent's system prompt and settings around the conversation.
+pub fn agent_request(agent: &Agent, turns: Vec<canonical::Turn>) -> ChatRequest {
+    ChatRequest {
+        system: agent.system_prompt.clone(),
+        turns,
+        max_tokens: agent.max_tokens,
+        temperature: agent.temperature,
+        stop: Vec::new(),
+        raw: None,
     }
 }
 
@@ -147,13 +162,14 @@ pub async fn call(
         return Err(RouterError::EmptyPrompt);
     }
     let steps = { plan(&ws.conn(), agent)? };
-    let input_estimate = estimate(req.text_len());
     let mut failures: Vec<StepFailure> = Vec::new();
     let mut budget_blocked = false;
 
     for step in steps {
         let started = Instant::now();
         let local = step.provider == "ollama";
+        let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.protocol);
+        let input_estimate = estimate_input(&req, protocol);
         // A step that failed before its answer consumed no tokens: it costs exactly zero.
         let mut fail = |outcome: &str, detail: String| {
             let row = Attempt {
@@ -260,13 +276,13 @@ pub async fn call(
         // 3. Stream to the caller as it arrives, metering as it passes.
         let mut ttft = None;
         let mut usage: Option<Tokens> = None;
-        let mut received = 0usize;
+        let mut received = String::new();
         let mut broken: Option<String> = None;
         while let Some(piece) = pieces.next().await {
             match piece {
                 Ok(Piece::Text(t)) => {
                     ttft.get_or_insert_with(|| started.elapsed().as_millis() as i64);
-                    received += t.len();
+                    received.push_str(&t);
                     on_text(&t);
                 }
                 Ok(Piece::Usage(u)) => usage = Some(u),
@@ -280,7 +296,7 @@ pub async fn call(
         let estimated = usage.is_none() || broken.is_some() && usage.is_none_or(|u| u.output == 0);
         let tokens = match usage {
             Some(u) if !estimated => u,
-            _ => Tokens { input: input_estimate, output: estimate(received), ..Default::default() },
+            _ => Tokens { input: input_estimate, output: wire::estimate_tokens(protocol, &received), ..Default::default() },
         };
         let cost_nano = price.map(|p| p.cost(tokens));
         let outcome = match (&broken, ttft) {

@@ -175,7 +175,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     let r = rig().await;
     let req = ask("count the words in this budget test");
     let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
-    let worst = worst_case(&price, estimate(req.text_len()), 100);
+    let worst = worst_case(&price, estimate_input(&req, Protocol::OpenAiChat), 100);
     let budget = worst * 10;
     let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&format_usd(budget)), WhenOver::Local);
     // Slow enough that all fifty are in flight together.
@@ -214,4 +214,18 @@ async fn an_empty_prompt_and_a_request_the_provider_refuses_do_not_fall_back() {
     r.openai.set_behavior(vec![Behavior { status: Some(400), times: Some(1), ..Default::default() }]);
     assert!(matches!(run(&r, &a, "hi").await.0, Err(RouterError::Refused { .. })));
     assert!(r.ollama.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_changed() {
+    use super::canonical::RawBody;
+    let r = rig().await;
+    let a = agent(&r, "J", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
+    let body = serde_json::json!({ "model": "whatever", "messages": [{ "role": "user", "content": "hi" }], "seed": 42, "user": "tool-7" });
+    let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
+    let mut sink = |_: &str| {};
+    call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
+    let seen = &r.openai.requests()[0];
+    assert_eq!(seen.model.as_deref(), Some("gpt-4o-mini"));
+    assert!(seen.fields.contains(&"seed".to_string()) && seen.fields.contains(&"user".to_string()), "{:?}", seen.fields);
 }

@@ -80,10 +80,11 @@ pub async fn start(
         .build()
         .map_err(|e| Failure { kind: "internal".into(), detail: e.to_string(), request_fault: true })?;
     let base = base_url.trim_end_matches('/');
-    let (url, body) = match provider.protocol {
-        Protocol::AnthropicMessages => (format!("{base}/v1/messages"), req.to_anthropic(model)),
-        _ => (format!("{base}/chat/completions"), req.to_openai(model, provider.id == "openai")),
+    let url = match provider.protocol {
+        Protocol::AnthropicMessages => format!("{base}/v1/messages"),
+        _ => format!("{base}/chat/completions"),
     };
+    let body = req.body_for(provider.protocol, model, provider.id == "openai");
     let resp = client
         .post(url)
         .headers(auth_headers(provider.auth, secret))
@@ -294,9 +295,26 @@ async fn ollama(base_url: &str, model: &str, req: &ChatRequest) -> Result<Pieces
     Ok(Box::pin(checked))
 }
 
+/// Counts tokens Keyhold has to estimate (a stream cut before its usage arrived). OpenAI-style
+/// models get a real tokenizer (o200k); for others no public tokenizer fits, so four bytes a
+/// token. The row is marked estimated either way.
+pub fn estimate_tokens(protocol: Protocol, text: &str) -> i64 {
+    static O200K: std::sync::OnceLock<Option<tiktoken_rs::CoreBPE>> = std::sync::OnceLock::new();
+    match (protocol, O200K.get_or_init(|| tiktoken_rs::o200k_base().ok())) {
+        (Protocol::OpenAiChat, Some(bpe)) => bpe.encode_ordinary(text).len() as i64,
+        _ => text.len().div_ceil(4) as i64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn estimates_use_a_real_tokenizer_for_openai_style_models() {
+        assert_eq!(estimate_tokens(Protocol::OpenAiChat, "Hello world"), 2);
+        assert_eq!(estimate_tokens(Protocol::AnthropicMessages, "Hello world"), 3);
+    }
 
     #[test]
     fn openai_cached_tokens_are_taken_out_of_input() {

@@ -22,6 +22,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
     let app = mock_builder()
         .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
         .manage(Arc::new(ws))
+        .manage(crate::shell::commands::ChatSink(Box::new(|_| {})))
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();

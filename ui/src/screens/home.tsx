@@ -1,16 +1,25 @@
 import { useState } from "preact/hooks";
 import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { Agents } from "./agents";
+import { Prices } from "./prices";
 import { Providers } from "./providers";
 
 function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "providers" | "vault";
+type Page = "agents" | "providers" | "prices" | "vault";
+
+const PAGES: [Page, string][] = [
+  ["agents", "Agents"],
+  ["providers", "Settings → LLM Providers"],
+  ["prices", "Prices"],
+  ["vault", "Vault"],
+];
 
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
-  const [page, setPage] = useState<Page>("providers");
+  const [page, setPage] = useState<Page>("agents");
   return (
     <div class="shell">
       <header class="topbar">
@@ -23,15 +32,17 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         </button>
       </header>
       <nav class="tabs">
-        <button id="nav-providers" class={page === "providers" ? "tab on" : "tab"} onClick={() => setPage("providers")}>
-          Settings → LLM Providers
-        </button>
-        <button id="nav-vault" class={page === "vault" ? "tab on" : "tab"} onClick={() => setPage("vault")}>
-          Vault
-        </button>
+        {PAGES.map(([id, title]) => (
+          <button id={`nav-${id}`} key={id} class={page === id ? "tab on" : "tab"} onClick={() => setPage(id)}>
+            {title}
+          </button>
+        ))}
       </nav>
       <main class="page">
-        {page === "providers" ? <Providers /> : <VaultPage info={info} />}
+        {page === "agents" && <Agents />}
+        {page === "providers" && <Providers />}
+        {page === "prices" && <Prices />}
+        {page === "vault" && <VaultPage info={info} />}
       </main>
     </div>
   );

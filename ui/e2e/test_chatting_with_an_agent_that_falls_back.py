@@ -1,0 +1,63 @@
+"""A user builds an agent whose first step fails (the simulated Anthropic answers 500), chats
+with it in the window, and sees the answer stream in from the fallback step, with the note
+saying why, and the reply's tokens and cost."""
+import json
+import urllib.request
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from test_first_run_lock_and_unlock import shot, submit, type_into, wait_for, wait_text
+
+KEY = "sk-sim-e2e-openai-key-0001"
+ANSWER = "Hello from the simulator. Your request arrived intact."
+
+
+def steer(url, behaviors):
+    req = urllib.request.Request(f"{url}/_sim/behavior", data=json.dumps(behaviors).encode(),
+                                 headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(req).close()
+
+
+def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": "agents passphrase 1", "#confirm-passphrase": "agents passphrase 1"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    for provider, label, url in [("anthropic", "an", provider_sim["Anthropic"]), ("openai", "oa", provider_sim["OpenAI"])]:
+        Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value(provider)
+        submit(d, "#add-save", {"#add-label": label, "#add-key-secret": KEY, "#add-base-url": url})
+        wait_for(d, f'li[data-key-label="{label}"]')
+
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, "#new-agent").click()
+    type_into(d, "#agent-name", "Writer")
+    type_into(d, "#agent-model", "claude-haiku-4-5")
+    Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("an (anthropic)")
+    d.find_element(By.CSS_SELECTOR, "#add-step").click()
+    Select(d.find_element(By.CSS_SELECTOR, ".step .step-key")).select_by_visible_text("oa (openai)")
+    type_into(d, ".step .step-model", "gpt-4o-mini")
+    type_into(d, "#agent-budget", "1")
+    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    card = wait_for(d, 'li[data-agent="Writer"]')
+    assert "Falls back to: oa: gpt-4o-mini" in card.text
+    assert "Today: $0 of $1" in card.text
+
+    steer(provider_sim["Anthropic"], [{"status": 500, "times": 1}])
+    d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
+    submit(d, "#chat-send", {"#chat-input": "Say hello cache-me please"})
+    meta = wait_text(d, ".chat-line.assistant .reply-meta", "gpt-4o-mini", timeout=30)
+    assert "openai · gpt-4o-mini · in 2 · out 8 · cache read 2 · cache write 0 · $" in meta, meta
+    assert "cloud" in meta
+    note = d.find_element(By.CSS_SELECTOR, ".fallback-note").text
+    assert "Answered by fallback step 1." in note
+    assert "Step 0 (anthropic claude-haiku-4-5) failed: http_500" in note, note
+    assert d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text == ANSWER
+    # Today's spend moved off zero on the card (live, from the ledger).
+    wait_text(d, 'li[data-agent="Writer"] .spent', "0.000")
+    shot(d, "agents-chat")
+
+    # An empty message gets the router's own words, and nothing is sent.
+    submit(d, "#chat-send", {"#chat-input": "   "})
+    assert "The prompt is empty" in wait_text(d, ".chat-line .error", "empty")

@@ -1,0 +1,61 @@
+// The Agents page against a mock of the generated bindings (named as such).
+import { describe, it, expect, vi, beforeEach, afterEach } from "vitest";
+import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/preact";
+
+const listeners: Record<string, (e: { payload: unknown }) => void> = {};
+vi.mock("../bindings", () => ({
+  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn() },
+  events: {
+    ledgerChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
+    chatDelta: {
+      listen: vi.fn((cb: (e: { payload: unknown }) => void) => {
+        listeners.chatDelta = cb;
+        return Promise.resolve(() => {});
+      }),
+    },
+  },
+}));
+
+import { commands } from "../bindings";
+import { Agents } from "./agents";
+
+afterEach(cleanup);
+const mocked = commands as unknown as Record<string, ReturnType<typeof vi.fn>>;
+const agent = { id: "a_1", name: "Writer", model: "gpt-4o-mini", key_id: null, system_prompt: null, temperature: null, max_tokens: 1024, fallback: [], budget_nano: 1e9, when_over: "local", created_at: "" };
+const card = { agent, key_label: null, fallback_labels: ["local: llama3.2:1b"], spent_today_usd: "0.25", budget_usd: "1", budget_percent: 25 };
+
+describe("agents", () => {
+  beforeEach(() => {
+    vi.clearAllMocks();
+    mocked.agentsList.mockResolvedValue({ status: "ok", data: [card] });
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [] });
+  });
+
+  it("shows today's spend against the budget and the chain", async () => {
+    render(<Agents />);
+    await waitFor(() => expect(screen.getByText("Writer")).toBeTruthy());
+    expect(document.querySelector(".spend")!.textContent).toContain("Today: $0.25 of $1");
+    expect(screen.getByText("Falls back to: local: llama3.2:1b")).toBeTruthy();
+  });
+
+  it("streams an answer in and shows who answered and what it cost", async () => {
+    let finish: (v: unknown) => void = () => {};
+    mocked.chatSend.mockReturnValue(new Promise((r) => (finish = r)));
+    render(<Agents />);
+    await waitFor(() => expect(screen.getByText("Chat")).toBeTruthy());
+    fireEvent.click(screen.getByText("Chat"));
+    fireEvent.input(document.getElementById("chat-input")!, { target: { value: "hello" } });
+    fireEvent.click(screen.getByText("Send"));
+    await waitFor(() => expect(mocked.chatSend).toHaveBeenCalled());
+    const chatId = mocked.chatSend.mock.calls[0][1];
+    listeners.chatDelta({ payload: { chat_id: chatId, text: "Hi " } });
+    listeners.chatDelta({ payload: { chat_id: "another chat", text: "ignored" } });
+    listeners.chatDelta({ payload: { chat_id: chatId, text: "there" } });
+    await waitFor(() => expect(document.querySelector(".chat-line.assistant .chat-text")!.textContent).toBe("Hi there"));
+    finish({ status: "ok", data: { step: 1, provider: "ollama", model: "llama3.2:1b", key_label: "local", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0", estimated: false, local: true, latency_ms: 5, ttft_ms: 1,
+      earlier: [{ step: 0, provider: "openai", model: "gpt-4o-mini", outcome: "connect", detail: "refused" }] } });
+    await waitFor(() => expect(document.querySelector(".reply-meta")!.textContent).toContain("stayed on this machine"));
+    expect(document.querySelector(".reply-meta")!.textContent).toContain("ollama · llama3.2:1b · in 3 · out 2 · cache read 0 · cache write 0 · $0");
+    expect(document.querySelector(".fallback-note")!.textContent).toContain("Step 0 (openai gpt-4o-mini) failed: connect – refused.");
+  });
+});

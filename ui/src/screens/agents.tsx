@@ -1,0 +1,346 @@
+// Agents: cards with today's spend against the budget, a form to create or edit one, and a chat
+// (agent mode) whose answer streams in, with who answered, tokens, cost and any fallback.
+import { useEffect, useRef, useState } from "preact/hooks";
+import {
+  commands,
+  events,
+  type AgentCard,
+  type CommandError,
+  type KeySummary,
+  type Reply,
+  type Turn,
+} from "../bindings";
+import { ErrorNote } from "../components/error-note";
+
+type ChatLine = { role: "user" | "assistant"; text: string; reply?: Reply; error?: string };
+
+export function Agents() {
+  const [cards, setCards] = useState<AgentCard[]>([]);
+  const [keys, setKeys] = useState<KeySummary[]>([]);
+  const [editing, setEditing] = useState<AgentCard | "new" | null>(null);
+  const [chatWith, setChatWith] = useState<string | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+
+  const reload = async () => {
+    const [a, k] = await Promise.all([commands.agentsList(), commands.keysList()]);
+    if (a.status === "ok") setCards(a.data);
+    else setError(a.error);
+    if (k.status === "ok") setKeys(k.data);
+  };
+
+  useEffect(() => {
+    reload();
+    const stop = events.ledgerChanged.listen(() => reload());
+    return () => {
+      stop.then((u) => u());
+    };
+  }, []);
+
+  const act = async (run: () => Promise<{ status: "ok" } | { status: "error"; error: CommandError }>) => {
+    setError(null);
+    const r = await run();
+    if (r.status === "error") setError(r.error);
+    await reload();
+  };
+
+  return (
+    <div class="agents-page">
+      <section class="card wide" id="agents">
+        <h2>Agents</h2>
+        <ErrorNote error={error} />
+        {cards.length === 0 && <p class="empty">No agents yet. Create one to chat with it, or to hand its token to your tools.</p>}
+        <ul class="agent-cards">
+          {cards.map((c) => (
+            <li class="agent-card" data-agent={c.agent.name} key={c.agent.id}>
+              <div class="key-head">
+                <strong>{c.agent.name}</strong>
+                <span class="provider">{c.agent.model}</span>
+                <span class="fine">on {c.key_label ?? "the provider's default key"}</span>
+              </div>
+              {c.fallback_labels.length > 0 && <div class="fine">Falls back to: {c.fallback_labels.join(" → ")}</div>}
+              <div class="spend">
+                Today: <span class="spent">${c.spent_today_usd}</span>
+                {c.budget_usd ? (
+                  <>
+                    {" "}
+                    of ${c.budget_usd}
+                    <span class="bar" aria-hidden="true">
+                      <span style={{ width: `${Math.min(c.budget_percent ?? 0, 100)}%` }} />
+                    </span>
+                    <span class="fine"> (when reached: {c.agent.when_over === "local" ? "local steps only" : "refuse"})</span>
+                  </>
+                ) : (
+                  <span class="fine"> (no daily budget)</span>
+                )}
+              </div>
+              <div class="actions">
+                <button class="chat-open" onClick={() => setChatWith(c.agent.name)}>
+                  Chat
+                </button>
+                <button class="secondary edit" onClick={() => setEditing(c)}>
+                  Edit
+                </button>
+                <button class="secondary duplicate" onClick={() => act(() => commands.agentsDuplicate(c.agent.id))}>
+                  Duplicate
+                </button>
+                <button class="danger delete-agent" onClick={() => act(() => commands.agentsRemove(c.agent.id))}>
+                  Delete
+                </button>
+              </div>
+            </li>
+          ))}
+        </ul>
+        {editing === null && (
+          <button id="new-agent" onClick={() => setEditing("new")}>
+            New agent
+          </button>
+        )}
+        {editing !== null && (
+          <AgentForm
+            card={editing === "new" ? null : editing}
+            keys={keys}
+            onDone={async () => {
+              setEditing(null);
+              await reload();
+            }}
+          />
+        )}
+      </section>
+      {chatWith && <Chat agent={chatWith} key={chatWith} />}
+    </div>
+  );
+}
+
+function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySummary[]; onDone: () => void }) {
+  const a = card?.agent;
+  const [name, setName] = useState(a?.name ?? "");
+  const [model, setModel] = useState(a?.model ?? "");
+  const [key, setKey] = useState(a?.key_id ?? "");
+  const [system, setSystem] = useState(a?.system_prompt ?? "");
+  const [temperature, setTemperature] = useState(a?.temperature?.toString() ?? "");
+  const [maxTokens, setMaxTokens] = useState(a?.max_tokens?.toString() ?? "1024");
+  const [steps, setSteps] = useState<{ key: string; model: string }[]>(
+    a?.fallback.map((s) => ({ key: s.key_id, model: s.model })) ?? [],
+  );
+  const [budget, setBudget] = useState(card?.budget_usd ?? "");
+  const [whenOver, setWhenOver] = useState<"local" | "refuse">(a?.when_over ?? "local");
+  const [error, setError] = useState<CommandError | null>(null);
+  const [warnings, setWarnings] = useState<string[]>([]);
+  const models = Array.from(new Set(keys.flatMap((k) => k.models)));
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const r = await commands.agentsSave(a?.id ?? null, {
+      name,
+      model,
+      key: key || null,
+      system_prompt: system || null,
+      temperature: temperature === "" ? null : Number(temperature),
+      max_tokens: maxTokens === "" ? null : Number(maxTokens),
+      fallback: steps.filter((s) => s.key && s.model).map((s) => `${s.key}:${s.model}`),
+      budget_usd: budget || null,
+      when_over: whenOver,
+    });
+    if (r.status === "error") {
+      setError(r.error);
+      return;
+    }
+    setWarnings(r.data.warnings);
+    if (r.data.warnings.length === 0) onDone();
+  };
+
+  return (
+    <form class="add-key" id="agent-form" onSubmit={submit}>
+      <h3>{a ? `Edit ${a.name}` : "New agent"}</h3>
+      <datalist id="known-models">
+        {models.map((m) => (
+          <option key={m} value={m} />
+        ))}
+      </datalist>
+      <label>
+        Name
+        <input id="agent-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Model
+        <input id="agent-model" list="known-models" value={model} onInput={(e) => setModel((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Key
+        <select id="agent-key" value={key} onChange={(e) => setKey((e.target as HTMLSelectElement).value)}>
+          <option value="">The default key of the model's provider</option>
+          {keys.map((k) => (
+            <option key={k.id} value={k.id}>
+              {k.label} ({k.provider})
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        System prompt
+        <textarea id="agent-system" rows={3} value={system} onInput={(e) => setSystem((e.target as HTMLTextAreaElement).value)} />
+      </label>
+      <div class="row">
+        <label>
+          Temperature
+          <input id="agent-temperature" value={temperature} placeholder="provider default" onInput={(e) => setTemperature((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Max tokens
+          <input id="agent-max-tokens" value={maxTokens} onInput={(e) => setMaxTokens((e.target as HTMLInputElement).value)} />
+        </label>
+      </div>
+      <fieldset>
+        <legend>Fallback chain, in order</legend>
+        {steps.map((s, i) => (
+          <div class="row step" key={i}>
+            <select
+              class="step-key"
+              value={s.key}
+              onChange={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, key: (e.target as HTMLSelectElement).value } : x)))}
+            >
+              <option value="">Choose a key</option>
+              {keys.map((k) => (
+                <option key={k.id} value={k.id}>
+                  {k.label} ({k.provider})
+                </option>
+              ))}
+            </select>
+            <input
+              class="step-model"
+              list={`step-models-${i}`}
+              placeholder="model"
+              value={s.model}
+              onInput={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, model: (e.target as HTMLInputElement).value } : x)))}
+            />
+            <datalist id={`step-models-${i}`}>
+              {(keys.find((k) => k.id === s.key)?.models ?? models).map((m) => (
+                <option key={m} value={m} />
+              ))}
+            </datalist>
+            <button type="button" class="secondary" onClick={() => setSteps(steps.filter((_, j) => j !== i))}>
+              Remove
+            </button>
+          </div>
+        ))}
+        <button type="button" class="secondary" id="add-step" onClick={() => setSteps([...steps, { key: "", model: "" }])}>
+          Add a fallback step
+        </button>
+      </fieldset>
+      <div class="row">
+        <label>
+          Daily budget (USD)
+          <input id="agent-budget" value={budget} placeholder="none" onInput={(e) => setBudget((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          When it is reached
+          <select id="agent-when-over" value={whenOver} onChange={(e) => setWhenOver((e.target as HTMLSelectElement).value as "local" | "refuse")}>
+            <option value="local">Continue on local steps only</option>
+            <option value="refuse">Refuse</option>
+          </select>
+        </label>
+      </div>
+      <ErrorNote error={error} />
+      {warnings.map((w) => (
+        <p class="warning" key={w}>
+          {w}
+        </p>
+      ))}
+      <div class="actions">
+        <button type="submit" id="agent-save">
+          {warnings.length ? "Saved: close" : "Save agent"}
+        </button>
+        <button type="button" class="secondary" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function replyNote(r: Reply): string {
+  const t = r.tokens;
+  const cost = r.cost_usd === null ? "cost unknown (no price for this model)" : `$${r.cost_usd}`;
+  return `${r.provider} · ${r.model} · in ${t.input} · out ${t.output} · cache read ${t.cache_read} · cache write ${t.cache_write} · ${cost}${r.estimated ? " (estimated)" : ""}`;
+}
+
+function Chat({ agent }: { agent: string }) {
+  const [lines, setLines] = useState<ChatLine[]>([]);
+  const [draft, setDraft] = useState("");
+  const [busy, setBusy] = useState(false);
+  const chatId = useRef<string>("");
+
+  useEffect(() => {
+    const stop = events.chatDelta.listen((e) => {
+      if (e.payload.chat_id !== chatId.current) return;
+      setLines((ls) => {
+        const copy = ls.slice();
+        const last = copy[copy.length - 1];
+        copy[copy.length - 1] = { ...last, text: last.text + e.payload.text };
+        return copy;
+      });
+    });
+    return () => {
+      stop.then((u) => u());
+    };
+  }, []);
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    const history: Turn[] = [
+      ...lines.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
+      { role: "user", text: draft },
+    ];
+    chatId.current = `${Date.now()}-${Math.random()}`;
+    setLines([...lines, { role: "user", text: draft }, { role: "assistant", text: "" }]);
+    setDraft("");
+    setBusy(true);
+    const r = await commands.chatSend(agent, chatId.current, history);
+    setBusy(false);
+    setLines((ls) => {
+      const copy = ls.slice();
+      const last = copy[copy.length - 1];
+      copy[copy.length - 1] = r.status === "ok" ? { ...last, reply: r.data } : { ...last, error: r.error.message };
+      return copy;
+    });
+  };
+
+  return (
+    <section class="card wide" id="chat">
+      <h2>Chat with {agent}</h2>
+      <ol class="chat-lines">
+        {lines.map((l, i) => (
+          <li class={`chat-line ${l.role}`} key={i}>
+            <div class="chat-text">{l.text || (l.role === "assistant" && busy && i === lines.length - 1 ? "…" : "")}</div>
+            {l.reply && (
+              <>
+                <div class="reply-meta">
+                  <span class={`badge ${l.reply.local ? "local" : "cloud"}`}>{l.reply.local ? "stayed on this machine" : "cloud"}</span>{" "}
+                  {replyNote(l.reply)}
+                </div>
+                {l.reply.earlier.length > 0 && (
+                  <div class="fallback-note" role="note">
+                    Answered by fallback step {l.reply.step}.{" "}
+                    {l.reply.earlier.map((f) => `Step ${f.step} (${f.provider} ${f.model}) failed: ${f.outcome} – ${f.detail}.`).join(" ")}
+                  </div>
+                )}
+              </>
+            )}
+            {l.error && (
+              <p class="error" role="alert">
+                {l.error}
+              </p>
+            )}
+          </li>
+        ))}
+      </ol>
+      <form class="inline" onSubmit={send}>
+        <textarea id="chat-input" rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)} />
+        <button type="submit" id="chat-send" disabled={busy}>
+          Send
+        </button>
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,70 @@
+// Prices: what Keyhold charges each token class at, and the user's own overrides.
+import { useEffect, useState } from "preact/hooks";
+import { commands, type CommandError, type PriceEntry } from "../bindings";
+import { ErrorNote } from "../components/error-note";
+
+const usd = (nanoPerMillion: number) => (nanoPerMillion / 1e9).toString();
+
+export function Prices() {
+  const [list, setList] = useState<PriceEntry[]>([]);
+  const [error, setError] = useState<CommandError | null>(null);
+  const [form, setForm] = useState({ model: "", input: "", output: "", cacheRead: "", cacheWrite: "" });
+  const reload = async () => {
+    const r = await commands.pricesList();
+    if (r.status === "ok") setList(r.data);
+    else setError(r.error);
+  };
+  useEffect(() => {
+    reload();
+  }, []);
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const r = await commands.pricesSet(form.model, form.input, form.output, form.cacheRead || null, form.cacheWrite || null);
+    if (r.status === "error") setError(r.error);
+    else setForm({ model: "", input: "", output: "", cacheRead: "", cacheWrite: "" });
+    await reload();
+  };
+  return (
+    <section class="card wide" id="prices">
+      <h2>Prices</h2>
+      <p class="fine">USD per million tokens. Your provider's invoice is the authority; override a price when yours differs.</p>
+      <form class="row" onSubmit={submit} id="price-form">
+        <input placeholder="model" value={form.model} onInput={set("model")} />
+        <input placeholder="input" value={form.input} onInput={set("input")} />
+        <input placeholder="output" value={form.output} onInput={set("output")} />
+        <input placeholder="cache read" value={form.cacheRead} onInput={set("cacheRead")} />
+        <input placeholder="cache write" value={form.cacheWrite} onInput={set("cacheWrite")} />
+        <button type="submit">Set</button>
+      </form>
+      <ErrorNote error={error} />
+      <table class="prices">
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Provider</th>
+            <th>Input</th>
+            <th>Output</th>
+            <th>Cache read</th>
+            <th>Cache write</th>
+            <th>Source</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((p) => (
+            <tr key={`${p.source}-${p.provider}-${p.model}`}>
+              <td>{p.model}</td>
+              <td>{p.provider ?? "any"}</td>
+              <td>{usd(p.price.input)}</td>
+              <td>{usd(p.price.output)}</td>
+              <td>{usd(p.price.cache_read)}</td>
+              <td>{usd(p.price.cache_write)}</td>
+              <td>{p.source}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
