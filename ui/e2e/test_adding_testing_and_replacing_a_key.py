@@ -27,6 +27,7 @@ def test_a_user_adds_tests_replaces_and_deactivates_a_key(app, provider_sim):
     d = app.start()
     submit(d, "#create-vault", {"#new-passphrase": "providers passphrase 1", "#confirm-passphrase": "providers passphrase 1"})
     wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
     wait_for(d, "#providers")
     wait_text(d, "#no-keys", "No keys yet")
 
