@@ -190,7 +190,8 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
     let mut answer = String::new();
-    let mut sink = |t: &str| {
+    let mut sink = |out: router::Out<'_>| {
+        let router::Out::Text(t) = out else { return };
         answer.push_str(t);
         if !json {
             let mut so = std::io::stdout().lock();

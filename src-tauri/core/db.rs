@@ -94,6 +94,18 @@ fn migrations() -> Migrations<'static> {
             CREATE INDEX ledger_agent_at ON ledger(agent, at);
             CREATE INDEX ledger_at ON ledger(at);",
         ),
+        // Local proxy tokens: only a SHA-256 of each token is kept; the token is shown once.
+        M::up(
+            "CREATE TABLE agent_tokens (
+                id         TEXT PRIMARY KEY,
+                agent_id   TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+                label      TEXT NOT NULL,
+                hash       TEXT NOT NULL UNIQUE,
+                hint       TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            ) STRICT;",
+        ),
     ])
 }
 
@@ -107,7 +119,7 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
-const MIGRATION_COUNT: usize = 4;
+const MIGRATION_COUNT: usize = 5;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -257,7 +257,11 @@ pub async fn chat_send(
         agents::find(&conn, &agent).map_err(WorkspaceError::from)?
     };
     let req = router::agent_request(&a, turns);
-    let mut emit = |text: &str| (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() });
+    let mut emit = |out: router::Out<'_>| {
+        if let router::Out::Text(text) = out {
+            (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() })
+        }
+    };
     Ok(router::call(&ws, &a, req, Mode::Agent, &mut emit).await?)
 }
 

@@ -1,5 +1,7 @@
 //! Agents: a model on a key, a system prompt, an ordered fallback chain, a daily budget.
 
+pub mod tokens;
+
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};

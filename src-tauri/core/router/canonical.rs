@@ -44,8 +44,8 @@ impl ChatRequest {
         if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
             let mut body = raw.body.clone();
             body["model"] = json!(model);
-            body["stream"] = json!(true);
-            if protocol == Protocol::OpenAiChat {
+            let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+            if streamed && protocol == Protocol::OpenAiChat {
                 // Always ask for usage: a cost nobody counted is a cost nobody can budget.
                 body["stream_options"]["include_usage"] = json!(true);
             }
@@ -136,12 +136,16 @@ mod tests {
     #[test]
     fn a_raw_body_passes_through_to_its_own_protocol_only() {
         use crate::core::providers::Protocol;
-        let raw = json!({ "model": "x", "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
+        let raw = json!({ "model": "x", "stream": true, "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
         let r = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: raw }), ..req() };
         let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);
         assert_eq!(same["tools"], json!([{ "type": "function" }]));
         assert_eq!((same["model"].as_str(), same["seed"].as_i64()), (Some("gpt-4o"), Some(7)));
         assert_eq!(same["stream_options"]["include_usage"], true);
+        // A caller that did not stream is not streamed to.
+        let plain = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: json!({ "model": "x", "messages": [] }) }), ..req() };
+        let body = plain.body_for(Protocol::OpenAiChat, "gpt-4o", true);
+        assert!(body.get("stream").is_none() && body.get("stream_options").is_none(), "{body}");
         let other = r.body_for(Protocol::AnthropicMessages, "claude-haiku-4-5", false);
         assert!(other.get("tools").is_none());
         assert_eq!(other["system"], "Be brief.");

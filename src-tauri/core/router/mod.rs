@@ -149,14 +149,24 @@ pub fn agent_request(agent: &Agent, turns: Vec<canonical::Turn>) -> ChatRequest 
     }
 }
 
-/// Runs one call for `agent` down its chain. `on_text` gets each piece of the answer as it
-/// arrives; once it has been called, no other step will be tried.
+/// What the router hands its caller as the answer arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Out<'a> {
+    /// A piece of the answer's text (every protocol, for agent mode and for translation).
+    Text(&'a str),
+    /// An upstream event (or non-streamed body) exactly as received, when the caller's raw body
+    /// went to a step of its own protocol: for byte-faithful forwarding.
+    Raw(&'a str),
+}
+
+/// Runs one call for `agent` down its chain. `on_out` gets the answer as it arrives; once it has
+/// been called, no other step will be tried.
 pub async fn call(
     ws: &Workspace,
     agent: &Agent,
     req: ChatRequest,
     mode: Mode,
-    on_text: &mut (dyn FnMut(&str) + Send),
+    on_out: &mut (dyn FnMut(Out<'_>) + Send),
 ) -> Result<Reply, RouterError> {
     if req.turns.last().is_none_or(|t| t.text.trim().is_empty()) {
         return Err(RouterError::EmptyPrompt);
@@ -275,15 +285,21 @@ pub async fn call(
 
         // 3. Stream to the caller as it arrives, metering as it passes.
         let mut ttft = None;
+        let mut delivered = false;
         let mut usage: Option<Tokens> = None;
         let mut received = String::new();
         let mut broken: Option<String> = None;
         while let Some(piece) = pieces.next().await {
             match piece {
+                Ok(Piece::Raw(r)) => {
+                    delivered = true;
+                    on_out(Out::Raw(&r));
+                }
                 Ok(Piece::Text(t)) => {
                     ttft.get_or_insert_with(|| started.elapsed().as_millis() as i64);
+                    delivered = true;
                     received.push_str(&t);
-                    on_text(&t);
+                    on_out(Out::Text(&t));
                 }
                 Ok(Piece::Usage(u)) => usage = Some(u),
                 Ok(Piece::End) => break,
@@ -299,10 +315,10 @@ pub async fn call(
             _ => Tokens { input: input_estimate, output: wire::estimate_tokens(protocol, &received), ..Default::default() },
         };
         let cost_nano = price.map(|p| p.cost(tokens));
-        let outcome = match (&broken, ttft) {
+        let outcome = match (&broken, delivered) {
             (None, _) => "ok",
-            (Some(_), Some(_)) => "cut",
-            (Some(_), None) => "broken_before_answer",
+            (Some(_), true) => "cut",
+            (Some(_), false) => "broken_before_answer",
         };
         // 4. The ledger row, then the reservation settles (dropped at the end of this step).
         let row = Attempt {
@@ -326,7 +342,7 @@ pub async fn call(
             tracing::error!(error = %e, "could not write a ledger row");
         }
         ws.ledger_changed();
-        match (broken, ttft) {
+        match (broken, delivered) {
             (None, _) => {
                 tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, "answered");
                 return Ok(Reply {
@@ -344,9 +360,9 @@ pub async fn call(
                 });
             }
             // After the first byte: no silent switch.
-            (Some(detail), Some(_)) => return Err(RouterError::Broken { provider: step.provider, detail }),
+            (Some(detail), true) => return Err(RouterError::Broken { provider: step.provider, detail }),
             // Nothing reached the caller: the next step may still answer.
-            (Some(detail), None) => {
+            (Some(detail), false) => {
                 failures.push(StepFailure { step: step.index, provider: step.provider, model: step.model, outcome: outcome.into(), detail });
             }
         }

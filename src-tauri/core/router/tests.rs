@@ -63,7 +63,12 @@ fn ask(text: &str) -> ChatRequest {
 
 async fn run(r: &Rig, a: &Agent, text: &str) -> (Result<Reply, RouterError>, String) {
     let mut out = String::new();
-    let res = call(&r.ws, a, ask(text), Mode::Agent, &mut |t| out.push_str(t)).await;
+    let res = call(&r.ws, a, ask(text), Mode::Agent, &mut |o| {
+        if let Out::Text(t) = o {
+            out.push_str(t)
+        }
+    })
+    .await;
     (res, out)
 }
 
@@ -185,7 +190,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         let a = a.clone();
         let req = req.clone();
         async move {
-            let mut sink = |_: &str| {};
+            let mut sink = |_: Out<'_>| {};
             call(&ws, &a, req, Mode::Agent, &mut sink).await
         }
     });
@@ -223,8 +228,14 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     let a = agent(&r, "J", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "whatever", "messages": [{ "role": "user", "content": "hi" }], "seed": 42, "user": "tool-7" });
     let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
-    let mut sink = |_: &str| {};
+    let mut raw = String::new();
+    let mut sink = |o: Out<'_>| {
+        if let Out::Raw(r) = o {
+            raw.push_str(r)
+        }
+    };
     call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
+    assert!(raw.contains("\"object\":\"chat.completion\""), "the non-streamed body came back as it was: {raw}");
     let seen = &r.openai.requests()[0];
     assert_eq!(seen.model.as_deref(), Some("gpt-4o-mini"));
     assert!(seen.fields.contains(&"seed".to_string()) && seen.fields.contains(&"user".to_string()), "{:?}", seen.fields);

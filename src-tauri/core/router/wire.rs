@@ -16,6 +16,9 @@ use crate::core::providers::{Protocol, Provider};
 /// What an upstream stream yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
+    /// One upstream event exactly as received (or the whole body of a non-streamed reply),
+    /// when the caller speaks the step's protocol: forwarded byte for byte.
+    Raw(String),
     Text(String),
     /// Usage as the provider reported it so far, already in Keyhold's classes.
     Usage(Tokens),
@@ -85,6 +88,8 @@ pub async fn start(
         _ => format!("{base}/chat/completions"),
     };
     let body = req.body_for(provider.protocol, model, provider.id == "openai");
+    let passthrough = req.raw.as_ref().is_some_and(|r| r.protocol == provider.protocol);
+    let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let resp = client
         .post(url)
         .headers(auth_headers(provider.auth, secret))
@@ -98,14 +103,34 @@ pub async fn start(
         return Err(http_failure(status, &body, secret));
     }
     let protocol = provider.protocol;
+    if !streamed {
+        // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
+        let text = resp.text().await.map_err(|e| unreachable(&e))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|_| Failure { kind: "bad_reply".into(), detail: format!("{} sent a reply that is not JSON", provider.name), request_fault: false })?;
+        let usage = match protocol {
+            Protocol::AnthropicMessages => v.get("usage").map(|u| Tokens {
+                input: int(u, "input_tokens"),
+                output: int(u, "output_tokens"),
+                cache_read: int(u, "cache_read_input_tokens"),
+                cache_write: int(u, "cache_creation_input_tokens"),
+            }),
+            _ => v.get("usage").map(openai_usage),
+        };
+        let mut pieces = vec![Ok(Piece::Raw(text))];
+        pieces.extend(usage.map(|u| Ok(Piece::Usage(u))));
+        pieces.push(Ok(Piece::End));
+        return Ok(Box::pin(futures_util::stream::iter(pieces)));
+    }
     let bytes = resp.bytes_stream();
-    Ok(Box::pin(sse_pieces(bytes, protocol)))
+    Ok(Box::pin(sse_pieces(bytes, protocol, passthrough)))
 }
 
 /// Splits an SSE byte stream into events and maps each to pieces.
 fn sse_pieces(
     bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
     protocol: Protocol,
+    passthrough: bool,
 ) -> impl Stream<Item = Result<Piece, String>> + Send {
     let state = (Box::pin(bytes), String::new(), std::collections::VecDeque::<Piece>::new(), false, AnthropicUsage::default());
     futures_util::stream::unfold(state, move |(mut bytes, mut buf, mut queue, mut ended, mut au)| async move {
@@ -123,6 +148,9 @@ fn sse_pieces(
                     Ok(pieces) => {
                         if pieces.contains(&Piece::End) {
                             ended = true;
+                        }
+                        if passthrough {
+                            queue.push_back(Piece::Raw(event));
                         }
                         queue.extend(pieces);
                     }
