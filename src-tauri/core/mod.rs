@@ -9,6 +9,7 @@ pub mod logging;
 pub mod passphrase;
 pub mod prices;
 pub mod providers;
+pub mod proxy;
 pub mod router;
 pub mod seal;
 pub mod vault;

@@ -51,7 +51,7 @@ pub struct Reply {
 pub enum RouterError {
     #[error("The prompt is empty. Type a message first.")]
     EmptyPrompt,
-    #[error("The daily budget of agent {agent} is reached ({spent} of {budget} USD spent today).")]
+    #[error("Daily budget of agent {agent} reached ({spent} of {budget} USD spent today).")]
     BudgetReached { agent: String, spent: String, budget: String, failures: Vec<StepFailure> },
     #[error("Every step of {agent}'s chain failed: {summary}")]
     AllFailed { agent: String, summary: String, failures: Vec<StepFailure> },

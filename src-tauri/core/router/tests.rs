@@ -208,7 +208,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     r.openai.set_behavior(vec![]);
     assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
     let err = run(&r, &strict, "count the words in this budget test").await.0.unwrap_err();
-    assert!(err.to_string().starts_with("The daily budget of agent H is reached"), "{err}");
+    assert!(err.to_string().starts_with("Daily budget of agent H reached"), "{err}");
 }
 
 #[tokio::test]

@@ -1,0 +1,349 @@
+//! The local proxy: OpenAI- and Anthropic-compatible endpoints on 127.0.0.1 that run each
+//! request as the agent whose local token it carries, through the same router as agent mode.
+//!
+//! Hardening: loopback only; `Host` must be localhost / 127.0.0.1 / [::1] with our port (DNS
+//! rebinding); a browser `Origin` is refused unless allowed; bodies over 8 MiB are refused;
+//! a body must arrive within 30 s; a locked vault answers 503.
+
+pub mod protocol;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::agents::{tokens, Agent};
+use crate::core::ledger::Mode;
+use crate::core::providers::Protocol;
+use crate::core::router::{self, Out, Reply, RouterError};
+use crate::core::workspace::{VaultStatus, Workspace};
+use protocol::Renderer;
+
+/// Largest request body accepted: long prompts with images fit; a runaway upload does not.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// How long a client may take to send its request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one request may take, streaming included.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_PORT: u16 = 11500;
+
+/// What a proxy is started with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub port: u16,
+    /// Browser origins allowed to call the proxy (exact match, e.g. `http://localhost:5173`).
+    pub allowed_origins: Vec<String>,
+    pub body_timeout: Duration,
+}
+
+impl Settings {
+    pub fn on_port(port: u16) -> Self {
+        Settings { port, allowed_origins: Vec::new(), body_timeout: BODY_TIMEOUT }
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    ws: Arc<Workspace>,
+    port: u16,
+    allowed_origins: Arc<Vec<String>>,
+    body_timeout: Duration,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+/// Starts the proxy on 127.0.0.1 (port 0 picks a free port).
+pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
+    let addr = listener.local_addr()?;
+    let ctx = Ctx { ws, port: addr.port(), allowed_origins: Arc::new(settings.allowed_origins), body_timeout: settings.body_timeout };
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(openai_chat))
+        .route("/v1/messages", post(anthropic_messages))
+        // The Anthropic SDK appends /v1/messages to its base URL: accept a base that ends in /v1.
+        .route("/v1/v1/messages", post(anthropic_messages))
+        .layer(middleware::from_fn_with_state(ctx.clone(), guard))
+        .with_state(ctx);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+    });
+    tracing::info!(%addr, "proxy listening");
+    Ok(Running { addr, stop: Some(tx), task })
+}
+
+fn protocol_of(path: &str) -> Protocol {
+    if path.ends_with("/messages") { Protocol::AnthropicMessages } else { Protocol::OpenAiChat }
+}
+
+fn error(protocol: Protocol, status: StatusCode, message: &str) -> Response {
+    (status, Json(protocol::error_body(protocol, status.as_u16(), message))).into_response()
+}
+
+fn host_allowed(host: &str, port: u16) -> bool {
+    let (name, p) = match host.rsplit_once(':') {
+        Some((n, p)) if !n.ends_with(':') && (n.starts_with('[') == n.ends_with(']')) => (n, Some(p)),
+        _ => (host, None),
+    };
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]") && p.is_none_or(|p| p == port.to_string())
+}
+
+/// Host and Origin checks, before anything else.
+async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
+    let protocol = protocol_of(req.uri().path());
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !host_allowed(host, ctx.port) {
+        let shown = if host.is_empty() { "(none)" } else { host };
+        return error(protocol, StatusCode::FORBIDDEN, &format!(
+            "Host {shown} is not allowed: Keyhold's proxy answers only to localhost, 127.0.0.1 or [::1] on port {} (protection against DNS rebinding).", ctx.port));
+    }
+    let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_string);
+    if let Some(origin) = &origin {
+        if !ctx.allowed_origins.iter().any(|o| o == origin) {
+            return error(protocol, StatusCode::FORBIDDEN, &format!(
+                "Requests from web pages are refused (Origin {origin}). Allow this origin in Keyhold's Proxy settings if you trust it."));
+        }
+    }
+    if req.method() == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        add_cors(r.headers_mut(), origin.as_deref());
+        return r;
+    }
+    let mut resp = next.run(req).await;
+    add_cors(resp.headers_mut(), origin.as_deref());
+    resp
+}
+
+fn add_cors(h: &mut HeaderMap, origin: Option<&str>) {
+    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, x-api-key, content-type, anthropic-version"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    }
+}
+
+async fn health(State(ctx): State<Ctx>) -> Json<Value> {
+    Json(json!({ "status": "ok", "locked": ctx.ws.status() != VaultStatus::Unlocked }))
+}
+
+/// The agent a request runs as: its token from `Authorization: Bearer` or `x-api-key`.
+fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Agent, Response> {
+    if ctx.ws.status() != VaultStatus::Unlocked {
+        return Err(error(protocol, StatusCode::SERVICE_UNAVAILABLE, "Keyhold is locked: unlock it in the app (or start `keyhold serve`) and try again."));
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+    let Some(presented) = presented.filter(|p| !p.trim().is_empty()) else {
+        return Err(error(protocol, StatusCode::UNAUTHORIZED, "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key)."));
+    };
+    match tokens::authenticate(&ctx.ws.conn(), presented) {
+        Ok(Some(agent)) => Ok(agent),
+        Ok(None) => Err(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page.")),
+        Err(e) => Err(error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
+}
+
+async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+    let anthropic = headers.contains_key("anthropic-version");
+    let protocol = if anthropic { Protocol::AnthropicMessages } else { Protocol::OpenAiChat };
+    let agent = match authenticate(&ctx, &headers, protocol) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut ids = vec![agent.model.clone()];
+    ids.extend(agent.fallback.iter().map(|s| s.model.clone()));
+    ids.dedup();
+    if anthropic {
+        let data: Vec<Value> = ids.iter().map(|m| json!({ "type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z" })).collect();
+        Json(json!({ "data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last() })).into_response()
+    } else {
+        let data: Vec<Value> = ids.iter().map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name) })).collect();
+        Json(json!({ "object": "list", "data": data })).into_response()
+    }
+}
+
+async fn openai_chat(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
+    chat(ctx, Protocol::OpenAiChat, headers, body).await
+}
+
+async fn anthropic_messages(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
+    chat(ctx, Protocol::AnthropicMessages, headers, body).await
+}
+
+enum Msg {
+    Raw(String),
+    Text(String),
+    Done(Result<Reply, RouterError>),
+}
+
+fn status_for(e: &RouterError) -> StatusCode {
+    match e {
+        RouterError::EmptyPrompt | RouterError::Refused { .. } => StatusCode::BAD_REQUEST,
+        RouterError::BudgetReached { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RouterError::Workspace(w) if w.kind() == "locked" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<Bytes, Response> {
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Err(_) => Err(error(protocol, StatusCode::REQUEST_TIMEOUT, &format!("The request body did not arrive within {} s.", limit.as_secs_f32()))),
+        Ok(Err(_)) => Err(error(protocol, StatusCode::PAYLOAD_TOO_LARGE, &format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024))),
+        Ok(Ok(b)) => Ok(b),
+    }
+}
+
+async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> Response {
+    let agent = match authenticate(&ctx, &headers, protocol) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}.")),
+    };
+    let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+    let req = match protocol::parse(protocol, value, agent.max_tokens) {
+        Ok(r) => r,
+        Err(why) => return error(protocol, StatusCode::BAD_REQUEST, &format!("The request is not a valid {} request: {why}.", if protocol == Protocol::AnthropicMessages { "Messages" } else { "chat completions" })),
+    };
+
+    // The router runs in its own task; its output comes back through a channel so the response
+    // can start with the first byte and not before.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let ws = Arc::clone(&ctx.ws);
+    let run_agent = agent.clone();
+    tokio::spawn(async move {
+        let mut on_out = |o: Out<'_>| {
+            let _ = tx.send(match o {
+                Out::Raw(r) => Msg::Raw(r.to_string()),
+                Out::Text(t) => Msg::Text(t.to_string()),
+            });
+        };
+        let result = tokio::time::timeout(TOTAL_TIMEOUT, router::call(&ws, &run_agent, req, Mode::Proxy, &mut on_out))
+            .await
+            .unwrap_or_else(|_| Err(RouterError::Broken { provider: "the provider".into(), detail: format!("the request took longer than {} s", TOTAL_TIMEOUT.as_secs()) }));
+        let _ = tx.send(Msg::Done(result));
+    });
+
+    let first = rx.recv().await;
+    let passthrough = matches!(first, Some(Msg::Raw(_)));
+    match first {
+        None => error(protocol, StatusCode::INTERNAL_SERVER_ERROR, "Keyhold's router stopped without an answer."),
+        Some(Msg::Done(Err(e))) => error(protocol, status_for(&e), &e.to_string()),
+        Some(first) if stream => stream_response(protocol, agent, first, rx, passthrough, include_usage),
+        Some(first) => whole_response(protocol, agent, first, rx, passthrough).await,
+    }
+}
+
+/// Forwards the answer as it arrives: upstream events byte for byte when the step spoke the
+/// caller's protocol, else the translation.
+fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::UnboundedReceiver<Msg>, passthrough: bool, include_usage: bool) -> Response {
+    let renderer = Renderer::new(protocol, &agent.model, include_usage);
+    let state = (Some(first), rx, renderer, false);
+    let body = futures_util::stream::unfold(state, move |(mut pending, mut rx, mut r, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let msg = match pending.take() {
+                Some(m) => m,
+                None => rx.recv().await?,
+            };
+            let out = match msg {
+                Msg::Raw(e) if passthrough => {
+                    // Usage was asked for on the client's behalf: keep it out of its stream.
+                    if protocol == Protocol::OpenAiChat && !include_usage && protocol::is_usage_only_chunk(&e) {
+                        continue;
+                    }
+                    e
+                }
+                Msg::Raw(_) => continue,
+                Msg::Text(_) if passthrough => continue,
+                Msg::Text(t) => r.text(&t),
+                Msg::Done(Ok(reply)) => {
+                    if passthrough {
+                        return None;
+                    }
+                    let s = r.finish(reply.tokens);
+                    return Some((Ok::<_, std::convert::Infallible>(Bytes::from(s)), (None, rx, r, true)));
+                }
+                Msg::Done(Err(e)) => {
+                    let s = r.error(&e.to_string());
+                    return Some((Ok(Bytes::from(s)), (None, rx, r, true)));
+                }
+            };
+            return Some((Ok(Bytes::from(out)), (None, rx, r, false)));
+        }
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("x-keyhold-agent", HeaderValue::from_str(&agent.name).unwrap_or(HeaderValue::from_static("agent")))
+        .body(Body::from_stream(body))
+        .expect("static headers are valid")
+}
+
+/// Collects a non-streamed answer: the upstream body as it was, or the translation.
+async fn whole_response(protocol: Protocol, _agent: Agent, first: Msg, mut rx: mpsc::UnboundedReceiver<Msg>, passthrough: bool) -> Response {
+    let mut raw = String::new();
+    let mut text = String::new();
+    let mut next = Some(first);
+    loop {
+        let msg = match next.take() {
+            Some(m) => m,
+            None => match rx.recv().await {
+                Some(m) => m,
+                None => return error(protocol, StatusCode::INTERNAL_SERVER_ERROR, "Keyhold's router stopped without an answer."),
+            },
+        };
+        match msg {
+            Msg::Raw(r) => raw.push_str(&r),
+            Msg::Text(t) => text.push_str(&t),
+            Msg::Done(Err(e)) => return error(protocol, status_for(&e), &e.to_string()),
+            Msg::Done(Ok(reply)) => {
+                return if passthrough {
+                    ([(header::CONTENT_TYPE, "application/json")], raw).into_response()
+                } else {
+                    Json(Renderer::new(protocol, &reply.model, false).whole(&text, reply.tokens)).into_response()
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

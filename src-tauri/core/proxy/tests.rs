@@ -1,0 +1,211 @@
+//! The proxy over real HTTP: simulators behind, reqwest and raw TCP in front.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use super::*;
+use crate::core::agents::{self, AgentSpec, WhenOver};
+use crate::core::datadir::DataDir;
+use crate::core::keys;
+use crate::core::passphrase::Passphrase;
+use crate::core::vault::{kdf::KdfParams, snapshot};
+use crate::sim::{self, Behavior, Flavor};
+
+const KEY: &str = "sk-sim-proxy-provider-key-0001";
+
+struct Rig {
+    _tmp: tempfile::TempDir,
+    ws: Arc<Workspace>,
+    proxy: Running,
+    openai: sim::Running,
+    anthropic: sim::Running,
+    token: String,
+    anthropic_token: String,
+}
+
+impl Rig {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.proxy.addr)
+    }
+}
+
+async fn rig() -> Rig {
+    snapshot::use_fast_encryption_for_tests();
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    ws.create_vault(&Passphrase::new("proxy passphrase".into()), None).unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let openai = sim::start(Flavor::OpenAi, addr, vec![KEY.into()]).await.unwrap();
+    let anthropic = sim::start(Flavor::Anthropic, addr, vec![KEY.into()]).await.unwrap();
+    for (p, l, u) in [("openai", "oa", openai.base_url()), ("anthropic", "an", anthropic.base_url())] {
+        ws.with_db_and_master(|c, m| keys::add(c, m, p, l, Some(&u), Some(Zeroizing::new(KEY.into())))).unwrap();
+    }
+    let spec = |name: &str, model: &str, key: &str| AgentSpec {
+        name: name.into(), model: model.into(), key: Some(key.into()), system_prompt: None, temperature: None,
+        max_tokens: Some(100), fallback: vec![], budget_usd: None, when_over: Some(WhenOver::Refuse),
+    };
+    agents::add(&mut ws.conn(), &spec("bot", "gpt-4o-mini", "oa")).unwrap();
+    agents::add(&mut ws.conn(), &spec("claude", "claude-haiku-4-5", "an")).unwrap();
+    let token = tokens::issue(&ws.conn(), "bot", None).unwrap().token;
+    let anthropic_token = tokens::issue(&ws.conn(), "claude", None).unwrap().token;
+    let ws = Arc::new(ws);
+    let settings = Settings { allowed_origins: vec!["http://localhost:5173".into()], body_timeout: Duration::from_millis(500), ..Settings::on_port(0) };
+    let proxy = start(Arc::clone(&ws), settings).await.unwrap();
+    Rig { _tmp: tmp, ws, proxy, openai, anthropic, token, anthropic_token }
+}
+
+fn c() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+fn chat_body(stream: bool) -> Value {
+    json!({ "model": "anything", "stream": stream, "messages": [{ "role": "user", "content": "hello there" }] })
+}
+
+#[tokio::test]
+async fn an_openai_client_gets_the_answer_plain_and_streamed_with_usage_only_if_it_asked() {
+    let r = rig().await;
+    let v: Value = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], sim::ANSWER);
+    assert_eq!(v["usage"]["completion_tokens"], 8);
+
+    let text = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send().await.unwrap().text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    assert!(!text.contains("\"usage\":{"), "usage the client did not ask for is hidden: {text}");
+    // Upstream was still asked for usage, and the ledger has it.
+    assert!(r.openai.requests().iter().all(|s| s.fields.contains(&"model".to_string())));
+    let rows = crate::core::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|row| row.output_tokens == 8 && !row.estimated && row.mode == "proxy"));
+
+    let mut asked = chat_body(true);
+    asked["stream_options"] = json!({ "include_usage": true });
+    let text = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&asked).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("\"usage\":{"), "{text}");
+}
+
+#[tokio::test]
+async fn a_same_protocol_stream_is_forwarded_byte_for_byte() {
+    let r = rig().await;
+    let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap().text().await.unwrap();
+    let proxied = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).header("anthropic-version", "2023-06-01")
+        .json(&body).send().await.unwrap().text().await.unwrap();
+    assert_eq!(proxied, direct);
+}
+
+#[tokio::test]
+async fn an_anthropic_client_of_an_openai_agent_gets_a_translated_stream() {
+    let r = rig().await;
+    let body = json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let text = c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    assert!(text.contains("\"output_tokens\":8"), "{text}");
+}
+
+#[tokio::test]
+async fn tokens_are_checked_in_both_headers_and_refusals_come_in_the_callers_format() {
+    let r = rig().await;
+    let no = c().post(r.url("/v1/chat/completions")).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(no.status(), 401);
+    assert!(no.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("No Keyhold token"));
+    let bad = c().post(r.url("/v1/messages")).header("x-api-key", "kh-nope").json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(bad.status(), 401);
+    assert_eq!(bad.json::<Value>().await.unwrap()["type"], "error");
+    // The provider key is never in what comes back.
+    let ok = c().post(r.url("/v1/chat/completions")).header("x-api-key", &r.token).json(&chat_body(false)).send().await.unwrap();
+    let headers = format!("{:?}", ok.headers());
+    let text = ok.text().await.unwrap();
+    assert!(!text.contains(KEY) && !headers.contains(KEY));
+    // Revoked: refused at once.
+    let id = tokens::list(&r.ws.conn(), Some("bot")).unwrap()[0].id.clone();
+    tokens::revoke(&r.ws.conn(), &id).unwrap();
+    let after = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(after.status(), 401);
+}
+
+fn raw_http(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_are_refused() {
+    let r = rig().await;
+    let addr = r.proxy.addr;
+    // DNS rebinding: a foreign Host, or none at all.
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, "GET /health HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n")).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
+    assert!(resp.contains("DNS rebinding"));
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, "GET /health HTTP/1.0\r\n\r\n")).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.0 403") || resp.starts_with("HTTP/1.1 403"), "{resp}");
+    let port = addr.port();
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &format!("GET /health HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", port + 1))).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 403"), "another port is another origin: {resp}");
+    // A web page: refused unless allowed.
+    let web = c().get(r.url("/health")).header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(web.status(), 403);
+    let allowed = c().get(r.url("/health")).header("origin", "http://localhost:5173").send().await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:5173");
+    // Oversized and malformed bodies.
+    let big = vec![b'a'; BODY_LIMIT + 1];
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).body(big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).body("{\"messages\": [").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("not valid JSON"));
+    // A slow client: the body never completes.
+    let token = r.token.clone();
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"mess"))).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+}
+
+#[tokio::test]
+async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
+    let r = rig().await;
+    r.openai.set_behavior(vec![Behavior { garbage: Some(true), times: Some(1), ..Default::default() }]);
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert!(resp.text().await.unwrap().contains("openai"));
+
+    // A budget that fits one worst case (10 input tokens at $0.15/M + 100 output at $0.60/M =
+    // $0.0000615) but not a second one on top of what the first really cost.
+    let spec = AgentSpec { name: "tight".into(), model: "gpt-4o-mini".into(), key: Some("oa".into()), system_prompt: None, temperature: None,
+        max_tokens: Some(100), fallback: vec![], budget_usd: Some("0.000062".into()), when_over: Some(WhenOver::Refuse) };
+    agents::add(&mut r.ws.conn(), &spec).unwrap();
+    let t = tokens::issue(&r.ws.conn(), "tight", None).unwrap().token;
+    assert_eq!(c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap().status(), 200);
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.text().await.unwrap().contains("Daily budget of agent tight reached"));
+
+    r.ws.lock();
+    let resp = c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.text().await.unwrap().contains("Keyhold is locked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_streams_all_complete() {
+    let r = rig().await;
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(20), ..Default::default() }]);
+    let calls = (0..40).map(|_| {
+        let url = r.url("/v1/chat/completions");
+        let token = r.token.clone();
+        async move { c().post(url).bearer_auth(token).json(&chat_body(true)).send().await.unwrap().text().await.unwrap() }
+    });
+    let all = futures_util::future::join_all(calls).await;
+    assert!(all.iter().all(|t| t.ends_with("data: [DONE]\n\n")));
+    assert_eq!(crate::core::ledger::export(&r.ws.conn(), &Default::default()).unwrap().len(), 40);
+}
