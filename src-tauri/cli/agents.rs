@@ -48,6 +48,16 @@ pub enum AgentsCommand {
     Show { agent: String },
     /// Delete an agent (its ledger rows stay).
     Remove { agent: String },
+    /// Issue a local proxy token for the agent; it is printed once.
+    Token {
+        agent: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List local proxy tokens (never their values).
+    Tokens { agent: Option<String> },
+    /// Revoke a local proxy token by its id; it stops working at once.
+    Revoke { token_id: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -161,6 +171,31 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
                     println!("{k:<16} {shown}");
                 }
             }
+        }
+        AgentsCommand::Token { agent, label } => {
+            let issued = agents::tokens::issue(&ws.conn(), agent, label.as_deref()).map_err(WorkspaceError::from)?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "token": issued.token, "info": issued.info }));
+            } else {
+                println!("{}", issued.token);
+                eprintln!("keyhold: token {} for agent {} ({}). It is shown only now: store it where your tool reads its API key.", issued.info.id, issued.info.agent, issued.info.label);
+            }
+        }
+        AgentsCommand::Tokens { agent } => {
+            let list = agents::tokens::list(&ws.conn(), agent.as_deref()).map_err(WorkspaceError::from)?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "tokens": list }));
+            } else {
+                println!("{:<16} {:<20} {:<16} {:<12} {:<22} STATE", "ID", "AGENT", "LABEL", "TOKEN", "CREATED");
+                for t in list {
+                    println!("{:<16} {:<20} {:<16} {:<12} {:<22} {}", t.id, t.agent, t.label, t.hint, t.created_at,
+                        t.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "active".into()));
+                }
+            }
+        }
+        AgentsCommand::Revoke { token_id } => {
+            let t = agents::tokens::revoke(&ws.conn(), token_id).map_err(WorkspaceError::from)?;
+            out.success(&format!("Revoked {} ({}, agent {}).", t.id, t.label, t.agent), json!({ "ok": true }));
         }
         AgentsCommand::Remove { agent } => {
             let a = agents::remove(&ws.conn(), agent).map_err(WorkspaceError::from)?;
@@ -328,4 +363,38 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
         }
     }
     Ok(())
+}
+
+/// `keyhold serve`: the proxy alone, headless, until Ctrl-C.
+pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
+    use crate::core::proxy;
+    let ws = std::sync::Arc::new(Workspace::open(dir)?);
+    let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
+    ws.unlock(&p)?;
+    let mut settings = proxy::config::load(&ws.conn());
+    if let Some(port) = port {
+        settings.port = port;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+    runtime.block_on(async {
+        let port = settings.port;
+        let running = proxy::start(std::sync::Arc::clone(&ws), settings).await.map_err(|e| {
+            Failure::from_message("proxy", format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another with --port."))
+        })?;
+        let addr = running.addr;
+        out.success(
+            &format!(
+                "Keyhold proxy on http://{addr}\n  OpenAI SDK:    base_url=\"http://{addr}/v1\"\n  Anthropic SDK: base_url=\"http://{addr}\"\n  API key: an agent's local token (keyhold agents token AGENT)\nCtrl-C to stop."
+            ),
+            json!({ "ok": true, "address": format!("http://{addr}"), "openai_base_url": format!("http://{addr}/v1"), "anthropic_base_url": format!("http://{addr}") }),
+        );
+        let _ = std::io::stdout().flush();
+        let _ = tokio::signal::ctrl_c().await;
+        running.stop().await;
+        eprintln!("keyhold: proxy stopped.");
+        Ok(())
+    })
 }

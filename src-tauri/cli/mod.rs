@@ -65,6 +65,12 @@ enum Command {
         /// The agent's name.
         agent: String,
     },
+    /// The local proxy alone, headless, until Ctrl-C.
+    Serve {
+        /// Port on 127.0.0.1 (default: the saved one, else 11500).
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Model prices (USD per million tokens).
     Prices {
         #[command(subcommand)]
@@ -180,6 +186,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
         Command::Agents { command } => agents::agents(command, dir, out)?,
         Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Prices { command } => agents::prices(command, dir, out)?,
+        Command::Serve { port } => agents::serve(*port, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Usage { agent, since, until, format } => {
             let format = if cli.json { agents::Format::Json } else { *format };
             agents::usage(agent.as_deref(), since.as_deref(), until.as_deref(), format, dir)?

@@ -7,6 +7,34 @@
 
 pub mod protocol;
 
+/// The proxy's saved settings (in the database's settings table).
+pub mod config {
+    use rusqlite::Connection;
+
+    use super::{Settings, DEFAULT_PORT};
+    use crate::core::db::{get_setting, set_setting};
+
+    pub fn load(conn: &Connection) -> Settings {
+        let port = get_setting(conn, "proxy.port").ok().flatten().and_then(|p| p.parse().ok()).unwrap_or(DEFAULT_PORT);
+        let origins = get_setting(conn, "proxy.allowed_origins")
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::from_str(&o).ok())
+            .unwrap_or_default();
+        Settings { allowed_origins: origins, ..Settings::on_port(port) }
+    }
+
+    pub fn enabled(conn: &Connection) -> bool {
+        get_setting(conn, "proxy.enabled").ok().flatten().as_deref() == Some("true")
+    }
+
+    pub fn save(conn: &Connection, port: u16, origins: &[String], enabled: bool) -> rusqlite::Result<()> {
+        set_setting(conn, "proxy.port", &port.to_string())?;
+        set_setting(conn, "proxy.allowed_origins", &serde_json::to_string(origins).expect("strings serialize"))?;
+        set_setting(conn, "proxy.enabled", if enabled { "true" } else { "false" })
+    }
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

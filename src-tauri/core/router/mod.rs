@@ -229,7 +229,7 @@ pub async fn call(
                     fail("price_unknown", format!("no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`", step.model));
                     continue;
                 };
-                let worst = worst_case(&price, input_estimate, agent.max_tokens);
+                let worst = worst_case(&price, input_estimate, req.max_tokens);
                 match ws.reserve(&agent.name, budget, worst) {
                     Ok(()) => Some(Reservation { ws, agent: agent.name.clone(), amount: worst }),
                     Err(spent) => {

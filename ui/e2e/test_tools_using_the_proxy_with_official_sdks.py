@@ -1,0 +1,104 @@
+"""Other tools use the stored keys through Keyhold's proxy without holding them: the official
+OpenAI and Anthropic Python SDKs as real clients, `keyhold serve` as the server, the in-repo
+simulators as the providers. Each call is checked in the ledger (`keyhold usage`)."""
+import json
+import os
+import subprocess
+import urllib.request
+
+import anthropic
+import openai
+import pytest
+
+from conftest import BIN
+
+PROVIDER_KEY = "sk-sim-e2e-openai-key-0001"
+ANSWER = "Hello from the simulator. Your request arrived intact."
+
+
+def kh(data_dir, *args, stdin=""):
+    return subprocess.run([BIN, "--data-dir", str(data_dir), "--passphrase-file", str(data_dir.parent / "pass"), *args],
+                          input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def steer(url, behaviors):
+    root = url[:-3] if url.endswith("/v1") else url
+    req = urllib.request.Request(f"{root}/_sim/behavior", data=json.dumps(behaviors).encode(),
+                                 headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(req).close()
+
+
+@pytest.fixture
+def proxy(tmp_path, provider_sim):
+    data = tmp_path / "data"
+    (tmp_path / "pass").write_text("sdk test passphrase")
+    assert kh(data, "vault", "init").returncode == 0
+    for provider, label, url in [("openai", "oa", provider_sim["OpenAI"]), ("anthropic", "an", provider_sim["Anthropic"]),
+                                 ("ollama", "local", provider_sim["Ollama"])]:
+        r = kh(data, "keys", "add", "--provider", provider, "--label", label, "--base-url", url, stdin="" if provider == "ollama" else PROVIDER_KEY)
+        assert r.returncode == 0, r.stderr
+    for args in (["--name", "coder", "--model", "gpt-4o-mini", "--key", "oa", "--fallback", "an:claude-haiku-4-5"],
+                 ["--name", "writer", "--model", "claude-haiku-4-5", "--key", "an", "--fallback", "oa:gpt-4o-mini"],
+                 ["--name", "tight", "--model", "gpt-4o-mini", "--key", "oa", "--max-tokens", "100", "--budget-usd", "0.000062", "--when-over", "refuse"]):
+        r = kh(data, "agents", "add", *args)
+        assert r.returncode == 0, r.stderr
+    tokens = {a: kh(data, "agents", "token", a, "--label", "sdk").stdout.strip() for a in ("coder", "writer", "tight")}
+    server = subprocess.Popen([BIN, "--data-dir", str(data), "--passphrase-file", str(tmp_path / "pass"), "--json", "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    info = json.loads(server.stdout.readline())
+    yield {"data": data, "url": info["address"], "tokens": tokens, "sim": provider_sim}
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def ledger(data):
+    out = subprocess.run([BIN, "--data-dir", str(data), "usage", "--format", "json"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_openai_sdk_chats_plain_and_streaming_through_the_proxy(proxy):
+    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["coder"], max_retries=0)
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello there"}])
+    assert r.choices[0].message.content == ANSWER
+    assert r.usage.completion_tokens == 8
+    chunks = list(client.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ANSWER
+    assert all(c.usage is None for c in chunks), "the usage chunk the client did not ask for is hidden"
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["gpt-4o-mini", "claude-haiku-4-5"]
+    rows = ledger(proxy["data"])
+    assert [(r["agent"], r["mode"], r["outcome"], r["output_tokens"]) for r in rows] == [("coder", "proxy", "ok", 8)] * 2
+    assert PROVIDER_KEY not in json.dumps(rows)
+
+
+def test_the_anthropic_sdk_streams_and_falls_back_through_the_proxy(proxy):
+    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+    m = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+    assert m.content[0].text == ANSWER
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}]) as s:
+        assert "".join(s.text_stream) == ANSWER
+        assert s.get_final_message().usage.output_tokens == 8
+    # The first step overloaded: the fallback answers, translated into Anthropic's stream.
+    steer(proxy["sim"]["Anthropic"], [{"status": 529, "times": 1}])
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}]) as s:
+        assert "".join(s.text_stream) == ANSWER
+    rows = ledger(proxy["data"])
+    assert [(r["step"], r["provider"], r["outcome"]) for r in rows[-2:]] == [(0, "anthropic", "http_529"), (1, "openai", "ok")]
+
+
+def test_a_wrong_token_and_a_spent_budget_are_refused_in_the_sdks_own_errors(proxy):
+    bad = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key="kh-not-a-token", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
+    bad_a = anthropic.Anthropic(base_url=proxy["url"], api_key="kh-not-a-token", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError):
+        bad_a.messages.create(model="x", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+
+    tight = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["tight"], max_retries=0)
+    tight.chat.completions.create(model="x", messages=[{"role": "user", "content": "hello there"}])
+    with pytest.raises(openai.RateLimitError) as refused:
+        tight.chat.completions.create(model="x", messages=[{"role": "user", "content": "hello there"}])
+    assert "Daily budget of agent tight reached" in str(refused.value)
+    rows = [r for r in ledger(proxy["data"]) if r["agent"] == "tight"]
+    assert [r["outcome"] for r in rows] == ["ok", "budget"]
