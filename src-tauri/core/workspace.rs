@@ -227,10 +227,15 @@ impl Workspace {
     /// The database, only while unlocked: what the window shows of keys and agents stays behind
     /// the passphrase.
     pub fn conn_unlocked(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, WorkspaceError> {
-        if self.status() != VaultStatus::Unlocked {
-            return Err(WorkspaceError::Locked);
-        }
+        self.require_unlocked()?;
         Ok(self.conn())
+    }
+
+    pub fn require_unlocked(&self) -> Result<(), WorkspaceError> {
+        match self.status() {
+            VaultStatus::Unlocked => Ok(()),
+            _ => Err(WorkspaceError::Locked),
+        }
     }
 
     /// The database connection, for the core's own modules (router, ledger).

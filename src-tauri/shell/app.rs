@@ -28,6 +28,7 @@ pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
     tauri::Builder::default()
         .invoke_handler(invoke_handler)
         .manage(workspace)
+        .manage(crate::shell::proxy::ProxyHandle::default())
         .setup(move |app| {
             ipc.mount_events(app);
             let chat_handle = app.handle().clone();
@@ -61,6 +62,18 @@ pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
             });
             if let Some(window) = app.get_webview_window("main") {
                 let _ = window.set_title("Keyhold");
+            }
+            // The proxy runs again if it ran when Keyhold last quit. It answers "locked" until
+            // the vault is unlocked.
+            if crate::core::proxy::config::enabled(&for_setup.conn()) {
+                let handle = app.handle().clone();
+                let ws = Arc::clone(&for_setup);
+                tauri::async_runtime::spawn(async move {
+                    let proxy = handle.state::<crate::shell::proxy::ProxyHandle>();
+                    if let Err(e) = crate::shell::proxy::start(&ws, &proxy, None).await {
+                        tracing::warn!(error = %e.message, "could not restart the proxy");
+                    }
+                });
             }
             tracing::info!("window and tray started");
             Ok(())

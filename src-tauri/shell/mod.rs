@@ -3,6 +3,7 @@
 pub mod app;
 pub mod commands;
 pub mod events;
+pub mod proxy;
 pub mod tray;
 
 /// The typed IPC surface: every command and event the front-end may use. `ui/src/bindings.ts`
@@ -32,6 +33,12 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::chat_send,
             commands::prices_list,
             commands::prices_set,
+            proxy::proxy_status,
+            proxy::proxy_start,
+            proxy::proxy_stop,
+            proxy::proxy_set_origins,
+            proxy::tokens_issue,
+            proxy::tokens_revoke,
         ])
         .events(tauri_specta::collect_events![events::VaultChanged, events::ChatDelta, events::LedgerChanged])
 }

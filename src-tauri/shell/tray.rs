@@ -20,8 +20,9 @@ pub struct Tray<R: Runtime> {
 pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tauri::Result<Tray<R>> {
     let open = MenuItem::with_id(app, "open", "Open Keyhold", true, None::<&str>)?;
     let lock_item = MenuItem::with_id(app, "lock", "Lock", false, None::<&str>)?;
+    let proxy_item = MenuItem::with_id(app, "proxy", "Proxy on/off", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Keyhold", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &lock_item, &PredefinedMenuItem::separator(app)?, &quit])?;
+    let menu = Menu::with_items(app, &[&open, &lock_item, &proxy_item, &PredefinedMenuItem::separator(app)?, &quit])?;
     let icon = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon_for(VaultStatus::Locked))
         .menu(&menu)
@@ -29,6 +30,17 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
         .on_menu_event(move |app, event| match event.id().as_ref() {
             "open" => show_main_window(app),
             "lock" => workspace.lock(),
+            "proxy" => {
+                let app = app.clone();
+                let ws = Arc::clone(&workspace);
+                tauri::async_runtime::spawn(async move {
+                    let handle = app.state::<crate::shell::proxy::ProxyHandle>();
+                    match crate::shell::proxy::toggle(&ws, &handle).await {
+                        Ok(on) => tracing::info!(on, "proxy toggled from the tray"),
+                        Err(e) => tracing::warn!(error = %e.message, "could not toggle the proxy"),
+                    }
+                });
+            }
             "quit" => app.exit(0),
             _ => {}
         })

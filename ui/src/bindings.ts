@@ -41,6 +41,16 @@ export const commands = {
 	pricesList: () => typedError<PriceEntry_Serialize[], CommandError>(__TAURI_INVOKE("prices_list")),
 	/**  Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input. */
 	pricesSet: (model: string, input: string, output: string, cacheRead: string | null, cacheWrite: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("prices_set", { model, input, output, cacheRead, cacheWrite })),
+	proxyStatus: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_status")),
+	proxyStart: (port: number | null) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_start", { port })),
+	proxyStop: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_stop")),
+	/**
+	 *  Sets the browser origins allowed to call the proxy (one per line in the UI); a running proxy
+	 *  restarts with them.
+	 */
+	proxySetOrigins: (origins: string[]) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_set_origins", { origins })),
+	tokensIssue: (agent: string, label: string | null) => typedError<Issued_Serialize, CommandError>(__TAURI_INVOKE("tokens_issue", { agent, label })),
+	tokensRevoke: (id: string) => typedError<TokenInfo_Serialize, CommandError>(__TAURI_INVOKE("tokens_revoke", { id })),
 };
 
 /** Events */
@@ -173,6 +183,21 @@ export type CommandError = {
 	message: string,
 };
 
+/**  A freshly issued token: the only time its value exists outside the caller. */
+export type Issued = Issued_Serialize | Issued_Deserialize;
+
+/**  A freshly issued token: the only time its value exists outside the caller. */
+export type Issued_Deserialize = {
+	info: TokenInfo_Deserialize,
+	token: string,
+};
+
+/**  A freshly issued token: the only time its value exists outside the caller. */
+export type Issued_Serialize = {
+	info: TokenInfo_Serialize,
+	token: string,
+};
+
 /**  A key as everyone but the request path sees it. */
 export type KeySummary = KeySummary_Serialize | KeySummary_Deserialize;
 
@@ -290,6 +315,26 @@ export type Provider_Serialize = {
 	key_prefix: string | null,
 };
 
+export type ProxyStatus = ProxyStatus_Serialize | ProxyStatus_Deserialize;
+
+export type ProxyStatus_Deserialize = {
+	running: boolean,
+	/**  e.g. http://127.0.0.1:11500 while running. */
+	address?: string | null,
+	port: number,
+	allowed_origins: string[],
+	tokens: TokenInfo_Deserialize[],
+};
+
+export type ProxyStatus_Serialize = {
+	running: boolean,
+	/**  e.g. http://127.0.0.1:11500 while running. */
+	address: string | null,
+	port: number,
+	allowed_origins: string[],
+	tokens: TokenInfo_Serialize[],
+};
+
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
 export type Reply = Reply_Serialize | Reply_Deserialize;
 
@@ -380,6 +425,28 @@ export type Strength = {
 
 /**  How hard a passphrase looks to guess: a hint for the first-run screen, not a gate. */
 export type StrengthLevel = "tooshort" | "weak" | "fair" | "good" | "strong";
+
+export type TokenInfo = TokenInfo_Serialize | TokenInfo_Deserialize;
+
+export type TokenInfo_Deserialize = {
+	id: string,
+	agent: string,
+	label: string,
+	/**  `kh-…a1b2`: enough to tell tokens apart, not to use one. */
+	hint: string,
+	created_at: string,
+	revoked_at?: string | null,
+};
+
+export type TokenInfo_Serialize = {
+	id: string,
+	agent: string,
+	label: string,
+	/**  `kh-…a1b2`: enough to tell tokens apart, not to use one. */
+	hint: string,
+	created_at: string,
+	revoked_at: string | null,
+};
 
 /**  Tokens by class. `input` never includes cache tokens, whatever the provider's convention. */
 export type Tokens = {

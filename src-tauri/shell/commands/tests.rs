@@ -23,6 +23,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
         .manage(Arc::new(ws))
         .manage(crate::shell::commands::ChatSink(Box::new(|_| {})))
+        .manage(crate::shell::proxy::ProxyHandle::default())
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();

@@ -3,17 +3,19 @@ import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { Agents } from "./agents";
 import { Prices } from "./prices";
+import { Proxy } from "./proxy";
 import { Providers } from "./providers";
 
 function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "agents" | "providers" | "prices" | "vault";
+type Page = "agents" | "providers" | "proxy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
   ["agents", "Agents"],
   ["providers", "Settings → LLM Providers"],
+  ["proxy", "Proxy"],
   ["prices", "Prices"],
   ["vault", "Vault"],
 ];
@@ -41,6 +43,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
       <main class="page">
         {page === "agents" && <Agents />}
         {page === "providers" && <Providers />}
+        {page === "proxy" && <Proxy />}
         {page === "prices" && <Prices />}
         {page === "vault" && <VaultPage info={info} />}
       </main>

@@ -1,0 +1,141 @@
+//! The proxy inside the app: started and stopped from the Proxy page and the tray, remembered
+//! across launches. The server itself is `core::proxy`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use specta::Type;
+use tauri::State;
+
+use crate::core::agents::tokens::{self, Issued, TokenInfo};
+use crate::core::proxy::{self, config};
+use crate::core::workspace::{Workspace, WorkspaceError};
+use crate::shell::commands::CommandError;
+
+/// The running proxy, if any.
+#[derive(Default)]
+pub struct ProxyHandle(pub tokio::sync::Mutex<Option<proxy::Running>>);
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ProxyStatus {
+    pub running: bool,
+    /// e.g. http://127.0.0.1:11500 while running.
+    pub address: Option<String>,
+    pub port: u16,
+    pub allowed_origins: Vec<String>,
+    pub tokens: Vec<TokenInfo>,
+}
+
+fn fail(kind: &str, message: String) -> CommandError {
+    CommandError { kind: kind.into(), message }
+}
+
+pub async fn status(ws: &Workspace, handle: &ProxyHandle) -> Result<ProxyStatus, CommandError> {
+    let running = handle.0.lock().await.as_ref().map(|r| r.addr);
+    let conn = ws.conn_unlocked()?;
+    let settings = config::load(&conn);
+    Ok(ProxyStatus {
+        running: running.is_some(),
+        address: running.map(|a| format!("http://{a}")),
+        port: running.map_or(settings.port, |a| a.port()),
+        allowed_origins: settings.allowed_origins,
+        tokens: tokens::list(&conn, None).map_err(WorkspaceError::from)?,
+    })
+}
+
+/// Starts (or restarts, with new settings) the proxy and remembers it should run.
+pub async fn start(ws: &Arc<Workspace>, handle: &ProxyHandle, port: Option<u16>) -> Result<(), CommandError> {
+    let mut settings = config::load(&ws.conn());
+    if let Some(p) = port {
+        settings.port = p;
+    }
+    let mut slot = handle.0.lock().await;
+    if let Some(old) = slot.take() {
+        old.stop().await;
+    }
+    let port = settings.port;
+    let origins = settings.allowed_origins.clone();
+    let running = proxy::start(Arc::clone(ws), settings)
+        .await
+        .map_err(|e| fail("proxy", format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another port.")))?;
+    config::save(&ws.conn(), running.addr.port(), &origins, true).map_err(|e| fail("database", e.to_string()))?;
+    *slot = Some(running);
+    Ok(())
+}
+
+pub async fn stop(ws: &Workspace, handle: &ProxyHandle) -> Result<(), CommandError> {
+    if let Some(r) = handle.0.lock().await.take() {
+        r.stop().await;
+    }
+    let s = config::load(&ws.conn());
+    config::save(&ws.conn(), s.port, &s.allowed_origins, false).map_err(|e| fail("database", e.to_string()))
+}
+
+/// For the tray: on if off, off if on.
+pub async fn toggle(ws: &Arc<Workspace>, handle: &ProxyHandle) -> Result<bool, CommandError> {
+    let running = handle.0.lock().await.is_some();
+    if running {
+        stop(ws, handle).await.map(|()| false)
+    } else {
+        start(ws, handle, None).await.map(|()| true)
+    }
+}
+
+type Ws<'a> = State<'a, Arc<Workspace>>;
+type Handle<'a> = State<'a, ProxyHandle>;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn proxy_status(ws: Ws<'_>, handle: Handle<'_>) -> Result<ProxyStatus, CommandError> {
+    status(&ws, &handle).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn proxy_start(ws: Ws<'_>, handle: Handle<'_>, port: Option<u16>) -> Result<ProxyStatus, CommandError> {
+    ws.require_unlocked()?;
+    start(&ws, &handle, port).await?;
+    status(&ws, &handle).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn proxy_stop(ws: Ws<'_>, handle: Handle<'_>) -> Result<ProxyStatus, CommandError> {
+    stop(&ws, &handle).await?;
+    status(&ws, &handle).await
+}
+
+/// Sets the browser origins allowed to call the proxy (one per line in the UI); a running proxy
+/// restarts with them.
+#[tauri::command]
+#[specta::specta]
+pub async fn proxy_set_origins(ws: Ws<'_>, handle: Handle<'_>, origins: Vec<String>) -> Result<ProxyStatus, CommandError> {
+    let origins: Vec<String> = origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+    if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.matches('/').count() > 2) {
+        return Err(fail("bad_origin", format!("\"{bad}\" is not an origin: give scheme, host and port only, like http://localhost:5173.")));
+    }
+    let s = {
+        let conn = ws.conn_unlocked()?;
+        config::load(&conn)
+    };
+    let running = handle.0.lock().await.is_some();
+    config::save(&ws.conn(), s.port, &origins, running).map_err(|e| fail("database", e.to_string()))?;
+    if running {
+        start(&ws, &handle, None).await?;
+    }
+    status(&ws, &handle).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn tokens_issue(ws: Ws<'_>, agent: String, label: Option<String>) -> Result<Issued, CommandError> {
+    let conn = ws.conn_unlocked()?;
+    Ok(tokens::issue(&conn, &agent, label.as_deref()).map_err(WorkspaceError::from)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn tokens_revoke(ws: Ws<'_>, id: String) -> Result<TokenInfo, CommandError> {
+    let conn = ws.conn_unlocked()?;
+    Ok(tokens::revoke(&conn, &id).map_err(WorkspaceError::from)?)
+}

@@ -1,0 +1,47 @@
+"""A user starts the proxy from the window, issues a token for an agent, hands it to a tool
+(the official OpenAI SDK), and revokes it."""
+import socket
+
+import openai
+import pytest
+from selenium.webdriver.common.by import By
+
+from test_first_run_lock_and_unlock import submit, type_into, wait_for, wait_text
+from test_tools_using_the_proxy_with_official_sdks import ANSWER, PROVIDER_KEY, kh
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_sim):
+    data = app.data_dir
+    (data.parent / "pass").write_text("proxy window passphrase")
+    assert kh(data, "vault", "init").returncode == 0
+    assert kh(data, "keys", "add", "--provider", "openai", "--label", "oa", "--base-url", provider_sim["OpenAI"], stdin=PROVIDER_KEY).returncode == 0
+    assert kh(data, "agents", "add", "--name", "coder", "--model", "gpt-4o-mini", "--key", "oa").returncode == 0
+
+    d = app.start()
+    submit(d, "#unlock-button", {"#unlock-passphrase": "proxy window passphrase"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-proxy").click()
+    port = free_port()
+    type_into(d, "#proxy-port", str(port))
+    d.find_element(By.CSS_SELECTOR, "#proxy-start").click()
+    assert wait_text(d, "#proxy-state", "Running") == f"Running on http://127.0.0.1:{port}"
+
+    submit(d, "#token-issue", {"#token-label": "editor"})
+    token = wait_for(d, "#issued-token").text
+    assert token.startswith("kh-")
+    assert f'base_url="http://127.0.0.1:{port}/v1", api_key="{token}"' in d.find_element(By.CSS_SELECTOR, "#snippet-openai").text
+
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=token, max_retries=0)
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == ANSWER
+
+    d.find_element(By.CSS_SELECTOR, "li[data-token-id] .revoke").click()
+    wait_text(d, "li[data-token-id]", "revoked")
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

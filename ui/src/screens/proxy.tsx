@@ -1,0 +1,139 @@
+// Proxy: the local endpoint other tools use with an agent's token, never the provider key.
+import { useEffect, useState } from "preact/hooks";
+import { commands, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
+import { ErrorNote } from "../components/error-note";
+
+export function Proxy() {
+  const [status, setStatus] = useState<ProxyStatus | null>(null);
+  const [agents, setAgents] = useState<AgentCard[]>([]);
+  const [error, setError] = useState<CommandError | null>(null);
+  const [port, setPort] = useState("");
+  const [issued, setIssued] = useState<Issued | null>(null);
+  const [agent, setAgent] = useState("");
+  const [label, setLabel] = useState("");
+  const [origins, setOrigins] = useState("");
+
+  const reload = async () => {
+    const [s, a] = await Promise.all([commands.proxyStatus(), commands.agentsList()]);
+    if (s.status === "ok") {
+      setStatus(s.data);
+      setPort(String(s.data.port));
+      setOrigins(s.data.allowed_origins.join("\n"));
+    } else setError(s.error);
+    if (a.status === "ok") {
+      setAgents(a.data);
+      if (!agent && a.data.length) setAgent(a.data[0].agent.name);
+    }
+  };
+  useEffect(() => {
+    reload();
+  }, []);
+
+  const run = async (p: Promise<{ status: "ok"; data: ProxyStatus } | { status: "error"; error: CommandError }>) => {
+    setError(null);
+    const r = await p;
+    if (r.status === "ok") setStatus(r.data);
+    else setError(r.error);
+  };
+
+  const base = status?.address ?? `http://127.0.0.1:${status?.port ?? port}`;
+  const token = issued?.token ?? "YOUR_KEYHOLD_TOKEN";
+
+  return (
+    <section class="card wide" id="proxy">
+      <h2>Proxy</h2>
+      <p class="fine">
+        Point any OpenAI- or Anthropic-SDK tool at Keyhold with an agent's local token as its API key. The request runs
+        as that agent: its key, its fallback chain, its budget, its ledger. Only this machine can reach it.
+      </p>
+      <div class="row proxy-state">
+        <span id="proxy-state" class={`badge ${status?.running ? "unlocked" : ""}`}>{status?.running ? `Running on ${status.address}` : "Stopped"}</span>
+        <label class="inline-label">
+          Port
+          <input id="proxy-port" value={port} onInput={(e) => setPort((e.target as HTMLInputElement).value)} />
+        </label>
+        {status?.running ? (
+          <button id="proxy-stop" class="secondary" onClick={() => run(commands.proxyStop())}>
+            Stop
+          </button>
+        ) : (
+          <button id="proxy-start" onClick={() => run(commands.proxyStart(port ? Number(port) : null))}>
+            Start
+          </button>
+        )}
+      </div>
+      <ErrorNote error={error} />
+
+      <h3>Local tokens</h3>
+      <form
+        class="row"
+        id="token-form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setError(null);
+          const r = await commands.tokensIssue(agent, label || null);
+          if (r.status === "ok") setIssued(r.data);
+          else setError(r.error);
+          setLabel("");
+          await reload();
+        }}
+      >
+        <select id="token-agent" value={agent} onChange={(e) => setAgent((e.target as HTMLSelectElement).value)}>
+          {agents.map((a) => (
+            <option key={a.agent.id} value={a.agent.name}>
+              {a.agent.name}
+            </option>
+          ))}
+        </select>
+        <input id="token-label" placeholder="label (e.g. editor)" value={label} onInput={(e) => setLabel((e.target as HTMLInputElement).value)} />
+        <button type="submit" id="token-issue" disabled={!agent}>
+          Issue token
+        </button>
+      </form>
+      {issued && (
+        <div class="issued" role="status">
+          <p>
+            Token for <strong>{issued.info.agent}</strong> ({issued.info.label}). Copy it now: Keyhold keeps only its hash
+            and will not show it again.
+          </p>
+          <code id="issued-token">{issued.token}</code>
+          <button class="secondary" onClick={() => navigator.clipboard?.writeText(issued.token)}>
+            Copy
+          </button>
+        </div>
+      )}
+      <ul class="tokens">
+        {status?.tokens.map((t) => (
+          <li key={t.id} data-token-id={t.id} class={t.revoked_at ? "inactive" : ""}>
+            <code>{t.hint}</code> {t.agent} · {t.label} · {t.revoked_at ? `revoked ${t.revoked_at}` : `issued ${t.created_at}`}
+            {!t.revoked_at && (
+              <button class="danger revoke" onClick={async () => {
+                const r = await commands.tokensRevoke(t.id);
+                if (r.status === "error") setError(r.error);
+                await reload();
+              }}>
+                Revoke
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+
+      <h3>Use it</h3>
+      <pre class="snippet" id="snippet-openai">{`from openai import OpenAI
+client = OpenAI(base_url="${base}/v1", api_key="${token}")`}</pre>
+      <pre class="snippet" id="snippet-anthropic">{`from anthropic import Anthropic
+client = Anthropic(base_url="${base}", api_key="${token}")`}</pre>
+      <pre class="snippet" id="snippet-curl">{`curl ${base}/v1/chat/completions \\
+  -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" \\
+  -d '{"model": "any", "messages": [{"role": "user", "content": "Hello"}]}'`}</pre>
+
+      <h3>Web pages allowed to call it</h3>
+      <p class="fine">Browsers are refused by default (a local proxy that adds your keys is a target for malicious pages). One origin per line, e.g. http://localhost:5173.</p>
+      <textarea id="proxy-origins" rows={2} value={origins} onInput={(e) => setOrigins((e.target as HTMLTextAreaElement).value)} />
+      <button class="secondary" id="proxy-origins-save" onClick={() => run(commands.proxySetOrigins(origins.split("\n")))}>
+        Save origins
+      </button>
+    </section>
+  );
+}
