@@ -248,6 +248,9 @@ pub async fn start(flavor: Flavor, addr: SocketAddr, valid_keys: Vec<String>) ->
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, app).await;
     });
     Ok(Running { addr, state, task })

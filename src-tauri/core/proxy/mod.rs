@@ -119,6 +119,10 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         .with_state(ctx);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // No Nagle: each streamed event leaves at once instead of waiting ~40 ms for an ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
     });
     tracing::info!(%addr, "proxy listening");

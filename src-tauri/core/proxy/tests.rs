@@ -179,10 +179,10 @@ async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
     assert_eq!(resp.status(), 502);
     assert!(resp.text().await.unwrap().contains("openai"));
 
-    // A budget that fits one worst case (10 input tokens at $0.15/M + 100 output at $0.60/M =
-    // $0.0000615) but not a second one on top of what the first really cost.
+    // A budget that fits one worst case (14 estimated input tokens at $0.15/M + 100 output at
+    // $0.60/M = $0.0000621) but not a second one on top of what the first really cost.
     let spec = AgentSpec { name: "tight".into(), model: "gpt-4o-mini".into(), key: Some("oa".into()), system_prompt: None, temperature: None,
-        max_tokens: Some(100), fallback: vec![], budget_usd: Some("0.000062".into()), when_over: Some(WhenOver::Refuse) };
+        max_tokens: Some(100), fallback: vec![], budget_usd: Some("0.000063".into()), when_over: Some(WhenOver::Refuse) };
     agents::add(&mut r.ws.conn(), &spec).unwrap();
     let t = tokens::issue(&r.ws.conn(), "tight", None).unwrap().token;
     assert_eq!(c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap().status(), 200);

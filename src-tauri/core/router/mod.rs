@@ -117,11 +117,12 @@ fn worst_case(price: &Price, input_estimate: i64, max_tokens: u32) -> i64 {
     Price { input: dearest_input, ..*price }.cost(Tokens { input: input_estimate, output: max_tokens as i64, ..Default::default() })
 }
 
-/// Tokens of everything sent, for the budget's worst case and a cut stream's estimate: the
-/// text's tokens plus a few per message for the role framing.
-fn estimate_input(req: &ChatRequest, protocol: Protocol) -> i64 {
-    let text: String = req.system.iter().cloned().chain(req.turns.iter().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
-    wire::estimate_tokens(protocol, &text) + 4 * (req.turns.len() as i64 + 1)
+/// An upper estimate of the tokens sent, for the budget's worst case: half a token per byte
+/// (real text runs about a quarter) plus the role framing. Cheap on purpose: it runs on every
+/// call, and the reservation is settled to the provider's own count afterwards.
+fn estimate_input(req: &ChatRequest) -> i64 {
+    let bytes = req.system.as_deref().map_or(0, str::len) + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
+    bytes.div_ceil(2) as i64 + 4 * (req.turns.len() as i64 + 1)
 }
 
 /// A budget reservation, released when dropped (after the attempt's ledger row is written).
@@ -179,7 +180,7 @@ pub async fn call(
         let started = Instant::now();
         let local = step.provider == "ollama";
         let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.protocol);
-        let input_estimate = estimate_input(&req, protocol);
+        let input_estimate = estimate_input(&req);
         // A step that failed before its answer consumed no tokens: it costs exactly zero.
         let mut fail = |outcome: &str, detail: String| {
             let row = Attempt {
@@ -312,7 +313,15 @@ pub async fn call(
         let estimated = usage.is_none() || broken.is_some() && usage.is_none_or(|u| u.output == 0);
         let tokens = match usage {
             Some(u) if !estimated => u,
-            _ => Tokens { input: input_estimate, output: wire::estimate_tokens(protocol, &received), ..Default::default() },
+            // Keyhold counts what the provider did not: the tokenizer where one fits.
+            _ => {
+                let sent = req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
+                Tokens {
+                    input: wire::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
+                    output: wire::estimate_tokens(protocol, &received),
+                    ..Default::default()
+                }
+            }
         };
         let cost_nano = price.map(|p| p.cost(tokens));
         let outcome = match (&broken, delivered) {

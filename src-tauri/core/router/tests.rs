@@ -180,7 +180,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     let r = rig().await;
     let req = ask("count the words in this budget test");
     let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
-    let worst = worst_case(&price, estimate_input(&req, Protocol::OpenAiChat), 100);
+    let worst = worst_case(&price, estimate_input(&req), 100);
     let budget = worst * 10;
     let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&format_usd(budget)), WhenOver::Local);
     // Slow enough that all fifty are in flight together.
