@@ -123,6 +123,7 @@ impl Workspace {
     pub fn open_with(dir: DataDir, kdf: KdfParams) -> Result<Workspace, WorkspaceError> {
         let writer = dir.lock_for_writing()?;
         let conn = db::open(&dir.db_path())?;
+        db::checkpoint_in_background(&conn, &dir.db_path());
         let initial = if dir.vault_paths().exists() { VaultStatus::Locked } else { VaultStatus::NoVault };
         tracing::info!(data_dir = %dir.path().display(), status = ?initial, "workspace opened");
         Ok(Workspace {
