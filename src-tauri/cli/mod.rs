@@ -71,6 +71,16 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Local Ollama: is it running, which models are installed and loaded.
+    Ollama {
+        #[command(subcommand)]
+        command: OllamaCommand,
+    },
+    /// Offline mode: every agent runs on its local step only; nothing leaves the machine.
+    Offline {
+        #[arg(value_enum)]
+        mode: OfflineArg,
+    },
     /// Model prices (USD per million tokens).
     Prices {
         #[command(subcommand)]
@@ -89,6 +99,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: agents::Format,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OllamaCommand {
+    /// Report version, installed models and loaded models.
+    Status {
+        /// Default: the address of your Ollama key, else http://127.0.0.1:11434.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OfflineArg {
+    On,
+    Off,
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +213,18 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
         Command::Agents { command } => agents::agents(command, dir, out)?,
         Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Prices { command } => agents::prices(command, dir, out)?,
+        Command::Ollama { command: OllamaCommand::Status { url } } => ollama_status(url.clone(), &dir, out)?,
+        Command::Offline { mode } => {
+            let ws = Workspace::open(dir)?;
+            if let OfflineArg::On | OfflineArg::Off = mode {
+                ws.set_offline(matches!(mode, OfflineArg::On))?;
+            }
+            let on = ws.offline();
+            out.success(
+                if on { "Offline mode is on: agents run on their local steps only, nothing leaves this machine." } else { "Offline mode is off." },
+                json!({ "ok": true, "offline": on }),
+            );
+        }
         Command::Serve { port } => agents::serve(*port, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Usage { agent, since, until, format } => {
             let format = if cli.json { agents::Format::Json } else { *format };
@@ -204,5 +243,34 @@ impl From<crate::core::db::DbError> for Failure {
 impl From<WorkspaceError> for Failure {
     fn from(e: WorkspaceError) -> Self {
         Failure::from_message(e.kind(), e.to_string())
+    }
+}
+
+fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(), Failure> {
+    // The address of the user's Ollama key, if any: reading the database needs no lock.
+    let url = url.unwrap_or_else(|| {
+        crate::core::db::open(&dir.db_path())
+            .ok()
+            .and_then(|c| crate::core::keys::list(&c).ok())
+            .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default))
+            .and_then(|k| k.base_url)
+            .unwrap_or_else(|| crate::core::ollama::DEFAULT_URL.to_string())
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+    let st = runtime.block_on(crate::core::ollama::status(&url));
+    if out.json {
+        println!("{}", serde_json::to_string(&st).expect("status serializes"));
+    } else if st.running {
+        println!("Ollama {} is running at {}.", st.version.as_deref().unwrap_or("?"), st.url);
+        println!("Installed models: {}", if st.models.is_empty() { "none (ollama pull MODEL)".into() } else {
+            st.models.iter().map(|m| format!("{} ({:.1} GB)", m.name, m.size as f64 / 1e9)).collect::<Vec<_>>().join(", ") });
+        println!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
+    }
+    match st.problem {
+        Some(p) => Err(Failure::from_message("ollama_unavailable", p)),
+        None => Ok(()),
     }
 }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod keys;
 pub mod ledger;
 pub mod logging;
+pub mod ollama;
 pub mod passphrase;
 pub mod prices;
 pub mod providers;

@@ -98,6 +98,31 @@ impl WorkspaceError {
 }
 
 const CREATED_AT: &str = "vault.created_at";
+const OFFLINE: &str = "offline";
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Activity {
+    in_flight: u32,
+    last_on_fallback: bool,
+}
+
+/// What the tray shows for an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    Idle,
+    Working,
+    OnFallback,
+    OverBudget,
+    Offline,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AgentStatus {
+    pub name: String,
+    pub state: AgentState,
+    pub spent_today_usd: String,
+}
 const LAST_UNLOCK: &str = "vault.last_unlocked_at";
 
 pub struct Workspace {
@@ -110,6 +135,12 @@ pub struct Workspace {
     reservations: Mutex<std::collections::HashMap<String, i64>>,
     /// Bumped whenever a ledger row is written, for live views.
     ledger_rev: watch::Sender<u64>,
+    /// Offline mode: every agent runs on its local steps only.
+    offline: std::sync::atomic::AtomicBool,
+    /// Calls in flight and whether the last answer came from a fallback, per agent name.
+    activity: Mutex<std::collections::HashMap<String, Activity>>,
+    /// Bumped when an agent starts or finishes a call, or offline mode changes: the tray redraws.
+    activity_rev: watch::Sender<u64>,
     _writer: WriterLock,
 }
 
@@ -125,6 +156,7 @@ impl Workspace {
         let conn = db::open(&dir.db_path())?;
         db::checkpoint_in_background(&conn, &dir.db_path());
         let initial = if dir.vault_paths().exists() { VaultStatus::Locked } else { VaultStatus::NoVault };
+        let offline = db::get_setting(&conn, OFFLINE).ok().flatten().as_deref() == Some("on");
         tracing::info!(data_dir = %dir.path().display(), status = ?initial, "workspace opened");
         Ok(Workspace {
             dir,
@@ -134,6 +166,9 @@ impl Workspace {
             kdf,
             reservations: Mutex::new(Default::default()),
             ledger_rev: watch::Sender::new(0),
+            offline: std::sync::atomic::AtomicBool::new(offline),
+            activity: Mutex::new(Default::default()),
+            activity_rev: watch::Sender::new(0),
             _writer: writer,
         })
     }
@@ -271,6 +306,63 @@ impl Workspace {
 
     pub(crate) fn ledger_changed(&self) {
         self.ledger_rev.send_modify(|r| *r += 1);
+    }
+
+    pub fn offline(&self) -> bool {
+        self.offline.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Switches offline mode and remembers it.
+    pub fn set_offline(&self, on: bool) -> Result<(), WorkspaceError> {
+        db::set_setting(&self.conn(), OFFLINE, if on { "on" } else { "off" })
+            .map_err(|e| WorkspaceError::Other(format!("Could not save offline mode: {e}")))?;
+        self.offline.store(on, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(on, "offline mode");
+        self.activity_rev.send_modify(|r| *r += 1);
+        Ok(())
+    }
+
+    pub(crate) fn call_started(&self, agent: &str) {
+        self.activity.lock().unwrap_or_else(|p| p.into_inner()).entry(agent.into()).or_default().in_flight += 1;
+        self.activity_rev.send_modify(|r| *r += 1);
+    }
+
+    pub(crate) fn call_finished(&self, agent: &str, on_fallback: bool) {
+        if let Some(a) = self.activity.lock().unwrap_or_else(|p| p.into_inner()).get_mut(agent) {
+            a.in_flight = a.in_flight.saturating_sub(1);
+            a.last_on_fallback = on_fallback;
+        }
+        self.activity_rev.send_modify(|r| *r += 1);
+    }
+
+    /// Ticks when an agent's state may have changed.
+    pub fn subscribe_activity(&self) -> watch::Receiver<u64> {
+        self.activity_rev.subscribe()
+    }
+
+    /// Every agent's state and today's spend, for the tray.
+    pub fn agent_statuses(&self) -> Vec<AgentStatus> {
+        let conn = self.conn();
+        let Ok(list) = crate::core::agents::list(&conn) else { return Vec::new() };
+        let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        list.into_iter()
+            .map(|a| {
+                let spent = crate::core::ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
+                let act = activity.get(&a.name).copied().unwrap_or_default();
+                let state = if self.offline() {
+                    AgentState::Offline
+                } else if act.in_flight > 0 {
+                    AgentState::Working
+                } else if a.budget_nano.is_some_and(|b| spent >= b) {
+                    AgentState::OverBudget
+                } else if act.last_on_fallback {
+                    AgentState::OnFallback
+                } else {
+                    AgentState::Idle
+                };
+                AgentStatus { name: a.name, state, spent_today_usd: crate::core::prices::format_usd(spent) }
+            })
+            .collect()
     }
 
     /// Ticks whenever the ledger gets a row.

@@ -45,6 +45,8 @@ pub struct Reply {
     pub latency_ms: u32,
     pub ttft_ms: Option<u32>,
     pub earlier: Vec<StepFailure>,
+    /// A local step answered after cloud steps could not be reached: worth offering offline mode.
+    pub cloud_unreachable: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum RouterError {
     Refused { provider: String, detail: String, failures: Vec<StepFailure> },
     #[error("The answer from {provider} broke off after it had started ({detail}). Keyhold never switches provider mid-answer; the attempt is in the ledger.")]
     Broken { provider: String, detail: String },
+    #[error("Offline mode is on and agent {agent} has no local step. Add one (local:MODEL) to its chain, or switch offline mode off.")]
+    OfflineNoLocal { agent: String },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
 }
@@ -71,6 +75,7 @@ impl RouterError {
             RouterError::AllFailed { .. } => "all_steps_failed",
             RouterError::Refused { .. } => "refused",
             RouterError::Broken { .. } => "stream_broken",
+            RouterError::OfflineNoLocal { .. } => "offline_no_local",
             RouterError::Workspace(w) => w.kind(),
         }
     }
@@ -169,10 +174,27 @@ pub async fn call(
     mode: Mode,
     on_out: &mut (dyn FnMut(Out<'_>) + Send),
 ) -> Result<Reply, RouterError> {
+    ws.call_started(&agent.name);
+    let result = run_chain(ws, agent, req, mode, on_out).await;
+    ws.call_finished(&agent.name, result.as_ref().map_or(true, |r| r.step > 0));
+    result
+}
+
+async fn run_chain(
+    ws: &Workspace,
+    agent: &Agent,
+    req: ChatRequest,
+    mode: Mode,
+    on_out: &mut (dyn FnMut(Out<'_>) + Send),
+) -> Result<Reply, RouterError> {
     if req.turns.last().is_none_or(|t| t.text.trim().is_empty()) {
         return Err(RouterError::EmptyPrompt);
     }
     let steps = { plan(&ws.conn(), agent)? };
+    let offline = ws.offline();
+    if offline && !steps.iter().any(|s| s.provider == "ollama") {
+        return Err(RouterError::OfflineNoLocal { agent: agent.name.clone() });
+    }
     let mut failures: Vec<StepFailure> = Vec::new();
     let mut budget_blocked = false;
 
@@ -207,6 +229,17 @@ pub async fn call(
             failures.push(StepFailure { step: step.index, provider: step.provider.clone(), model: step.model.clone(), outcome: outcome.into(), detail });
         };
 
+        // Offline: nothing leaves the machine, so cloud steps are not even tried (nor recorded).
+        if offline && !local {
+            failures.push(StepFailure {
+                step: step.index,
+                provider: step.provider.clone(),
+                model: step.model.clone(),
+                outcome: "offline".into(),
+                detail: "offline mode is on: skipped".into(),
+            });
+            continue;
+        }
         let Some(key) = step.key.clone() else {
             fail("key_missing", "no key for this step (none given, and no default key for its provider)".into());
             continue;
@@ -365,6 +398,8 @@ pub async fn call(
                     local,
                     latency_ms: row.latency_ms as u32,
                     ttft_ms: ttft.map(|t| t as u32),
+                    cloud_unreachable: local
+                        && failures.iter().any(|f| f.provider != "ollama" && matches!(f.outcome.as_str(), "connect" | "dns" | "timeout" | "tls")),
                     earlier: failures,
                 });
             }

@@ -240,3 +240,35 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     assert_eq!(seen.model.as_deref(), Some("gpt-4o-mini"));
     assert!(seen.fields.contains(&"seed".to_string()) && seen.fields.contains(&"user".to_string()), "{:?}", seen.fields);
 }
+
+#[tokio::test]
+async fn offline_mode_sends_nothing_to_any_cloud_provider() {
+    let r = rig().await;
+    let a = agent(&r, "K", "gpt-4o-mini", "oa", &["an:claude-haiku-4-5", "local:llama3.2:1b"], None, WhenOver::Local);
+    r.ws.set_offline(true).unwrap();
+    let (res, text) = run(&r, &a, "stay here").await;
+    let reply = res.unwrap();
+    assert!(reply.local && reply.step == 2);
+    assert_eq!(text, sim::ANSWER);
+    assert!(r.openai.requests().is_empty() && r.anthropic.requests().is_empty(), "nothing left the machine");
+    assert_eq!(reply.earlier.iter().map(|f| f.outcome.as_str()).collect::<Vec<_>>(), ["offline", "offline"]);
+    let cloud_only = agent(&r, "L", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
+    assert!(matches!(run(&r, &cloud_only, "hi").await.0, Err(RouterError::OfflineNoLocal { .. })));
+    r.ws.set_offline(false).unwrap();
+    assert!(run(&r, &cloud_only, "hi").await.0.is_ok());
+}
+
+#[tokio::test]
+async fn a_cloud_that_cannot_be_reached_is_noticed_when_the_local_step_answers() {
+    let r = rig().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    r.ws.with_db_and_master(|c, m| keys::add(c, m, "openai", "down", Some(&format!("http://{closed}/v1")), Some(Zeroizing::new(OPENAI_KEY.into())))).unwrap();
+    let a = agent(&r, "M", "gpt-4o-mini", "down", &["local:llama3.2:1b"], None, WhenOver::Local);
+    let reply = run(&r, &a, "hi").await.0.unwrap();
+    assert!(reply.cloud_unreachable && reply.local);
+    // A vanished local model moves the chain on with a clear outcome.
+    let b = agent(&r, "N", "gpt-4o-mini", "down", &["local:gone-model:1b", "oa:gpt-4o-mini"], None, WhenOver::Local);
+    let reply = run(&r, &b, "hi").await.0.unwrap();
+    assert_eq!(reply.step, 2);
+    assert_eq!(reply.earlier[1].outcome, "model_missing", "{:?}", reply.earlier);
+}

@@ -1,0 +1,109 @@
+//! Local Ollama: is it there, which version, which models are installed and which are loaded.
+//! The model list goes through ollama-rs; version and loaded models are plain GETs it does not
+//! offer.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use specta::Type;
+
+pub const DEFAULT_URL: &str = "http://127.0.0.1:11434";
+
+#[derive(Debug, Clone, Serialize, Type, PartialEq)]
+pub struct LocalModel {
+    pub name: String,
+    /// Bytes on disk, as a number a UI can format (exact up to 2^53).
+    #[specta(type = specta_typescript::Number)]
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Type, PartialEq)]
+pub struct OllamaStatus {
+    pub url: String,
+    pub running: bool,
+    pub version: Option<String>,
+    pub models: Vec<LocalModel>,
+    /// Models loaded in memory right now.
+    pub loaded: Vec<String>,
+    /// When not running: what is wrong and what to do, in a sentence.
+    pub problem: Option<String>,
+}
+
+fn down(url: &str, problem: String) -> OllamaStatus {
+    OllamaStatus { url: url.into(), running: false, version: None, models: Vec::new(), loaded: Vec::new(), problem: Some(problem) }
+}
+
+/// Looks at the Ollama at `url`. Never fails: what goes wrong is the status's `problem`.
+pub async fn status(url: &str) -> OllamaStatus {
+    let trimmed = url.trim().trim_end_matches('/');
+    let parsed = match reqwest::Url::parse(&format!("{trimmed}/")) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        _ => return down(url, format!("\"{url}\" is not a URL: give Ollama's address, like {DEFAULT_URL}.")),
+    };
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(3)).build() {
+        Ok(c) => c,
+        Err(e) => return down(url, e.to_string()),
+    };
+    let version = match client.get(format!("{trimmed}/api/version")).send().await {
+        Err(_) => {
+            return down(trimmed, format!(
+                "No Ollama answers at {trimmed}. Install it from ollama.com, or start it with `ollama serve`; local fallback steps need it."
+            ))
+        }
+        Ok(r) => match r.json::<Value>().await.ok().and_then(|v| v.get("version").and_then(Value::as_str).map(str::to_string)) {
+            Some(v) => v,
+            None => return down(trimmed, format!("Something answers at {trimmed}, but it is not Ollama (no version at /api/version). Check the address.")),
+        },
+    };
+    let ollama = ollama_rs::Ollama::from_url(parsed);
+    let models = match ollama.list_local_models().await {
+        Ok(list) => list.into_iter().map(|m| LocalModel { name: m.name, size: m.size }).collect(),
+        Err(e) => return down(trimmed, format!("Ollama {version} at {trimmed} did not list its models ({e}).")),
+    };
+    let loaded = match client.get(format!("{trimmed}/api/ps")).send().await {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("models").and_then(Value::as_array).cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    OllamaStatus { url: trimmed.into(), running: true, version: Some(version), models, loaded, problem: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{self, Behavior, Flavor};
+
+    #[tokio::test]
+    async fn a_running_ollama_reports_its_version_models_and_loaded_models() {
+        let s = sim::start(Flavor::Ollama, "127.0.0.1:0".parse().unwrap(), vec![]).await.unwrap();
+        let st = status(&s.base_url()).await;
+        assert!(st.running, "{st:?}");
+        assert_eq!(st.version.as_deref(), Some("0.12.6"));
+        assert_eq!(st.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["llama3.2:1b", "qwen2.5:0.5b"]);
+        assert_eq!(st.loaded, ["llama3.2:1b"]);
+    }
+
+    #[tokio::test]
+    async fn no_ollama_something_else_or_no_url_each_say_what_to_do() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let st = status(&format!("http://{closed}")).await;
+        assert!(!st.running);
+        assert!(st.problem.unwrap().contains("ollama serve"));
+        let other = sim::start(Flavor::OpenAi, "127.0.0.1:0".parse().unwrap(), vec![]).await.unwrap();
+        let st = status(&format!("http://{}", other.addr)).await;
+        assert!(st.problem.unwrap().contains("it is not Ollama"));
+        let st = status("localhost 11434").await;
+        assert!(st.problem.unwrap().contains("is not a URL"));
+        let s = sim::start(Flavor::Ollama, "127.0.0.1:0".parse().unwrap(), vec![]).await.unwrap();
+        s.set_behavior(vec![Behavior { garbage: Some(true), times: Some(1), ..Default::default() }]);
+        assert!(!status(&s.base_url()).await.running);
+    }
+}
