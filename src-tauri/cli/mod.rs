@@ -7,7 +7,6 @@ mod keys;
 mod output;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -151,8 +150,7 @@ pub fn main() -> i32 {
 
 fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
     let Some(command) = &cli.command else {
-        let workspace = Workspace::open(dir)?;
-        return crate::shell::app::run(Arc::new(workspace))
+        return crate::shell::app::run(dir)
             .map_err(|e| Failure::from_message("window", format!("Could not start the Keyhold window: {e}")));
     };
     match command {

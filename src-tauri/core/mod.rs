@@ -1,6 +1,7 @@
 //! The core: what Keyhold knows and does, with no knowledge of windows or IPC.
 
 pub mod agents;
+pub mod autostart;
 pub mod datadir;
 pub mod db;
 pub mod keys;

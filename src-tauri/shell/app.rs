@@ -1,14 +1,18 @@
-//! Starts the window and the tray over an open workspace.
+//! Starts the window and the tray over a workspace, and keeps them in step with the core.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
+use crate::core::datadir::DataDir;
+use crate::core::ollama::{self, OllamaStatus};
 use crate::core::workspace::Workspace;
 use crate::shell::commands::ChatSink;
-use crate::shell::{events::{LedgerChanged, VaultChanged}, tray};
+use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
+use crate::shell::proxy::ProxyHandle;
+use crate::shell::tray::{self, Tray, TrayRefresh};
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -21,71 +25,159 @@ pub fn since_start() -> Duration {
     STARTED.get().map(Instant::elapsed).unwrap_or_default()
 }
 
-pub fn run(workspace: Arc<Workspace>) -> tauri::Result<()> {
+/// What the window shows about its surroundings.
+#[derive(Default)]
+pub struct Environment {
+    pub tray_available: bool,
+    pub ollama: Mutex<Option<OllamaStatus>>,
+}
+
+/// How often the local Ollama is looked at.
+const OLLAMA_EVERY: Duration = Duration::from_secs(30);
+
+pub fn run(dir: DataDir) -> Result<(), String> {
     let ipc = crate::shell::ipc::<tauri::Wry>();
     let invoke_handler = ipc.invoke_handler();
-    let for_setup = Arc::clone(&workspace);
     tauri::Builder::default()
+        // A second launch hands over to this one: the window comes forward, nothing else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_main_window(app)))
         .invoke_handler(invoke_handler)
-        .manage(workspace)
-        .manage(crate::shell::proxy::ProxyHandle::default())
         .setup(move |app| {
+            // The workspace is opened here, after the single-instance check, so a second launch
+            // of the app never reaches the writer lock; a CLI writer holding it is reported.
+            let workspace = match Workspace::open(dir) {
+                Ok(ws) => Arc::new(ws),
+                Err(e) => {
+                    eprintln!("keyhold: {e}");
+                    std::process::exit(1);
+                }
+            };
             ipc.mount_events(app);
+            app.manage(Arc::clone(&workspace));
+            app.manage(ProxyHandle::default());
             let chat_handle = app.handle().clone();
             app.manage(ChatSink(Box::new(move |delta| {
                 if let Err(e) = delta.emit(&chat_handle) {
                     tracing::warn!(error = %e, "could not send a piece of an answer to the window");
                 }
             })));
-            let tray = tray::install(app.handle(), Arc::clone(&for_setup))?;
-            tray.show(for_setup.status());
-            // Every change of the vault's state, wherever it came from, reaches tray and window.
-            let mut changes = for_setup.subscribe();
-            let handle = app.handle().clone();
+
+            let tray = match tray::install(app.handle(), Arc::clone(&workspace)) {
+                Ok(t) => Some(Arc::new(t)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no system tray: the window's own controls (Lock, Proxy, Offline) are all there is");
+                    None
+                }
+            };
+            app.manage(Environment { tray_available: tray.is_some(), ollama: Mutex::new(None) });
+            let redraw = redraw_tray(app.handle().clone(), tray.clone());
+            redraw();
+            let redraw = Arc::new(redraw);
+            let r = Arc::clone(&redraw);
+            app.manage(TrayRefresh(Box::new(move || r())));
+
+            // Vault, ledger and agent activity changes reach the tray and the window.
+            let mut vault = workspace.subscribe();
+            let (handle, r) = (app.handle().clone(), Arc::clone(&redraw));
             tauri::async_runtime::spawn(async move {
-                while changes.changed().await.is_ok() {
-                    let status = *changes.borrow_and_update();
-                    tray.show(status);
+                while vault.changed().await.is_ok() {
+                    let status = *vault.borrow_and_update();
+                    r();
                     if let Err(e) = (VaultChanged { status }).emit(&handle) {
                         tracing::warn!(error = %e, "could not tell the window the vault changed");
                     }
                 }
             });
-            // Every ledger row reaches the window, so today's spend and charts stay live.
-            let mut ledger = for_setup.subscribe_ledger();
-            let handle = app.handle().clone();
+            let mut ledger = workspace.subscribe_ledger();
+            let (handle, r) = (app.handle().clone(), Arc::clone(&redraw));
             tauri::async_runtime::spawn(async move {
                 while ledger.changed().await.is_ok() {
                     let revision = *ledger.borrow_and_update() as u32;
+                    r();
                     let _ = (LedgerChanged { revision }).emit(&handle);
                 }
             });
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.set_title("Keyhold");
-            }
-            // The proxy runs again if it ran when Keyhold last quit. It answers "locked" until
-            // the vault is unlocked.
-            if crate::core::proxy::config::enabled(&for_setup.conn()) {
-                let handle = app.handle().clone();
-                let ws = Arc::clone(&for_setup);
+            let mut activity = workspace.subscribe_activity();
+            let (handle, r, ws) = (app.handle().clone(), Arc::clone(&redraw), Arc::clone(&workspace));
+            tauri::async_runtime::spawn(async move {
+                let mut offline = ws.offline();
+                while activity.changed().await.is_ok() {
+                    activity.borrow_and_update();
+                    r();
+                    if ws.offline() != offline {
+                        offline = ws.offline();
+                        let _ = (OfflineChanged { on: offline }).emit(&handle);
+                    }
+                }
+            });
+
+            // The local Ollama, now and every so often.
+            let (handle, ws) = (app.handle().clone(), Arc::clone(&workspace));
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    let env = handle.state::<Environment>();
+                    let status = refresh_ollama(&ws, &env).await;
+                    let _ = (OllamaChanged { status }).emit(&handle);
+                    tokio::time::sleep(OLLAMA_EVERY).await;
+                }
+            });
+
+            // The proxy runs again if it ran when Keyhold last quit (it answers "locked" until
+            // the vault is unlocked).
+            if crate::core::proxy::config::enabled(&workspace.conn()) {
+                let (handle, ws, r) = (app.handle().clone(), Arc::clone(&workspace), Arc::clone(&redraw));
                 tauri::async_runtime::spawn(async move {
-                    let proxy = handle.state::<crate::shell::proxy::ProxyHandle>();
+                    let proxy = handle.state::<ProxyHandle>();
                     if let Err(e) = crate::shell::proxy::start(&ws, &proxy, None).await {
                         tracing::warn!(error = %e.message, "could not restart the proxy");
                     }
+                    r();
                 });
             }
-            tracing::info!("window and tray started");
+
+            // The window is made only now, with everything it calls in place.
+            let config = app.config().app.windows.first().cloned().ok_or("no window in tauri.conf.json")?;
+            tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+            tracing::info!(tray = tray.is_some(), "window started");
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window keeps Keyhold in the tray; Quit (tray) really quits.
+            // Closing the window keeps Keyhold in the tray; Quit (tray) really quits. Without a
+            // tray, closing quits: there would be no way back to the window.
             if let WindowEvent::CloseRequested { api, .. } = event {
-                if window.label() == "main" {
+                let has_tray = window.app_handle().try_state::<Environment>().is_some_and(|e| e.tray_available);
+                if window.label() == "main" && has_tray {
                     api.prevent_close();
                     let _ = window.hide();
                 }
             }
         })
         .run(tauri::generate_context!())
+        .map_err(|e| e.to_string())
+}
+
+fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        if let Some(t) = &tray {
+            let proxy_on = handle.try_state::<ProxyHandle>().and_then(|p| p.0.try_lock().ok().map(|g| g.is_some())).unwrap_or(false);
+            t.refresh(proxy_on);
+        }
+    }
+}
+
+/// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
+/// keeps that key's model list current for the agent form's picker.
+pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
+    let key = crate::core::keys::list(&ws.conn())
+        .ok()
+        .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default));
+    let url = key.as_ref().and_then(|k| k.base_url.clone()).unwrap_or_else(|| ollama::DEFAULT_URL.into());
+    let status = ollama::status(&url).await;
+    if let (Some(k), true) = (&key, status.running) {
+        let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
+        let sentence = format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
+        let _ = crate::core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
+    }
+    *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
+    status
 }

@@ -237,6 +237,50 @@ pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
     Ok(agents::remove(&conn, &id).map_err(WorkspaceError::from)?)
 }
 
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AppEnvironment {
+    /// False when the desktop has no tray host: the window's controls are all there is.
+    pub tray_available: bool,
+    pub offline: bool,
+    pub autostart: bool,
+    pub ollama: Option<crate::core::ollama::OllamaStatus>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_environment(ws: Ws<'_>, env: State<'_, crate::shell::app::Environment>) -> AppEnvironment {
+    AppEnvironment {
+        tray_available: env.tray_available,
+        offline: ws.offline(),
+        autostart: crate::core::autostart::enabled(),
+        ollama: env.ollama.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_offline(ws: Ws<'_>, on: bool) -> Result<bool, CommandError> {
+    ws.set_offline(on)?;
+    Ok(ws.offline())
+}
+
+/// Looks at the local Ollama now (the app also does every 30 s).
+#[tauri::command]
+#[specta::specta]
+pub async fn ollama_refresh(
+    ws: Ws<'_>,
+    env: State<'_, crate::shell::app::Environment>,
+) -> Result<crate::core::ollama::OllamaStatus, CommandError> {
+    Ok(crate::shell::app::refresh_ollama(&ws, &env).await)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
+    crate::core::autostart::set(on).map_err(|message| CommandError { kind: "autostart".into(), message })?;
+    Ok(crate::core::autostart::enabled())
+}
+
 /// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
 pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
 

@@ -23,3 +23,15 @@ pub struct ChatDelta {
 pub struct LedgerChanged {
     pub revision: u32,
 }
+
+/// The local Ollama was looked at.
+#[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
+pub struct OllamaChanged {
+    pub status: crate::core::ollama::OllamaStatus,
+}
+
+/// Offline mode was switched (from the window, the tray, or the CLI).
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct OfflineChanged {
+    pub on: bool,
+}

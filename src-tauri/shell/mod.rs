@@ -39,8 +39,18 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             proxy::proxy_set_origins,
             proxy::tokens_issue,
             proxy::tokens_revoke,
+            commands::app_environment,
+            commands::set_offline,
+            commands::ollama_refresh,
+            commands::set_autostart,
         ])
-        .events(tauri_specta::collect_events![events::VaultChanged, events::ChatDelta, events::LedgerChanged])
+        .events(tauri_specta::collect_events![
+            events::VaultChanged,
+            events::ChatDelta,
+            events::LedgerChanged,
+            events::OllamaChanged,
+            events::OfflineChanged
+        ])
 }
 
 #[cfg(test)]

@@ -1,43 +1,47 @@
-//! The tray icon: Open, Lock, Quit, and an icon that shows whether Keyhold is locked.
+//! The tray: one line per agent with its state and today's spend, and the controls (open, lock,
+//! proxy on/off, offline mode, quit). The icon shows locked, offline, or an agent over budget.
 
 use std::sync::Arc;
 
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::core::workspace::{VaultStatus, Workspace};
+use crate::core::workspace::{AgentState, VaultStatus, Workspace};
 
 const TRAY_ID: &str = "keyhold";
 
-/// What the tray keeps so it can be updated when the vault's state changes.
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
-    lock_item: MenuItem<R>,
+    app: AppHandle<R>,
+    workspace: Arc<Workspace>,
 }
 
 pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tauri::Result<Tray<R>> {
-    let open = MenuItem::with_id(app, "open", "Open Keyhold", true, None::<&str>)?;
-    let lock_item = MenuItem::with_id(app, "lock", "Lock", false, None::<&str>)?;
-    let proxy_item = MenuItem::with_id(app, "proxy", "Proxy on/off", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Keyhold", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &lock_item, &proxy_item, &PredefinedMenuItem::separator(app)?, &quit])?;
+    let ws = Arc::clone(&workspace);
     let icon = TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon_for(VaultStatus::Locked))
-        .menu(&menu)
+        .icon(icon(include_bytes!("../../icons/tray-locked.png")))
         .show_menu_on_left_click(false)
         .on_menu_event(move |app, event| match event.id().as_ref() {
             "open" => show_main_window(app),
-            "lock" => workspace.lock(),
+            "lock" => ws.lock(),
+            "offline" => {
+                if let Err(e) = ws.set_offline(!ws.offline()) {
+                    tracing::warn!(error = %e, "could not switch offline mode from the tray");
+                }
+            }
             "proxy" => {
                 let app = app.clone();
-                let ws = Arc::clone(&workspace);
+                let ws = Arc::clone(&ws);
                 tauri::async_runtime::spawn(async move {
                     let handle = app.state::<crate::shell::proxy::ProxyHandle>();
                     match crate::shell::proxy::toggle(&ws, &handle).await {
                         Ok(on) => tracing::info!(on, "proxy toggled from the tray"),
                         Err(e) => tracing::warn!(error = %e.message, "could not toggle the proxy"),
+                    }
+                    if let Some(tray) = app.try_state::<TrayRefresh>() {
+                        (tray.0)();
                     }
                 });
             }
@@ -50,27 +54,84 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
             }
         })
         .build(app)?;
-    Ok(Tray { icon, lock_item })
+    Ok(Tray { icon, app: app.clone(), workspace })
 }
 
-impl<R: Runtime> Tray<R> {
-    pub fn show(&self, status: VaultStatus) {
-        let _ = self.icon.set_icon(Some(icon_for(status)));
-        let _ = self.icon.set_tooltip(Some(match status {
-            VaultStatus::NoVault => "Keyhold: set a passphrase to start",
-            VaultStatus::Locked => "Keyhold: locked",
-            VaultStatus::Unlocked => "Keyhold: unlocked",
-        }));
-        let _ = self.lock_item.set_enabled(status == VaultStatus::Unlocked);
+/// Redraws the tray from the outside (after the proxy was toggled).
+pub struct TrayRefresh(pub Box<dyn Fn() + Send + Sync>);
+
+fn icon(bytes: &'static [u8]) -> Image<'static> {
+    Image::from_bytes(bytes).expect("the tray icons are PNGs built into the binary")
+}
+
+fn state_word(s: AgentState) -> &'static str {
+    match s {
+        AgentState::Idle => "idle",
+        AgentState::Working => "working",
+        AgentState::OnFallback => "on fallback",
+        AgentState::OverBudget => "over budget",
+        AgentState::Offline => "offline",
     }
 }
 
-fn icon_for(status: VaultStatus) -> Image<'static> {
-    let bytes: &'static [u8] = match status {
-        VaultStatus::Unlocked => include_bytes!("../../icons/tray.png"),
-        VaultStatus::Locked | VaultStatus::NoVault => include_bytes!("../../icons/tray-locked.png"),
-    };
-    Image::from_bytes(bytes).expect("the tray icons are PNGs built into the binary")
+impl<R: Runtime> Tray<R> {
+    /// Rebuilds menu, tooltip and icon from the workspace's current state.
+    pub fn refresh(&self, proxy_running: bool) {
+        let ws = &self.workspace;
+        let status = ws.status();
+        let unlocked = status == VaultStatus::Unlocked;
+        let agents = if unlocked { ws.agent_statuses() } else { Vec::new() };
+        let over = agents.iter().any(|a| a.state == AgentState::OverBudget);
+        let bytes: &'static [u8] = if !unlocked {
+            include_bytes!("../../icons/tray-locked.png")
+        } else if ws.offline() {
+            include_bytes!("../../icons/tray-offline.png")
+        } else if over {
+            include_bytes!("../../icons/tray-alert.png")
+        } else {
+            include_bytes!("../../icons/tray.png")
+        };
+        let _ = self.icon.set_icon(Some(icon(bytes)));
+        let summary = match status {
+            VaultStatus::NoVault => "Keyhold: set a passphrase to start".to_string(),
+            VaultStatus::Locked => "Keyhold: locked".to_string(),
+            VaultStatus::Unlocked => {
+                let working = agents.iter().filter(|a| a.state == AgentState::Working).count();
+                format!(
+                    "Keyhold: {} agent(s), {working} working{}{}{}",
+                    agents.len(),
+                    if over { ", one over budget" } else { "" },
+                    if ws.offline() { ", offline mode" } else { "" },
+                    if proxy_running { ", proxy on" } else { "" }
+                )
+            }
+        };
+        let _ = self.icon.set_tooltip(Some(&summary));
+        match self.menu(&summary, &agents, unlocked, proxy_running) {
+            Ok(menu) => {
+                let _ = self.icon.set_menu(Some(menu));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not build the tray menu"),
+        }
+    }
+
+    fn menu(&self, summary: &str, agents: &[crate::core::workspace::AgentStatus], unlocked: bool, proxy_running: bool) -> tauri::Result<Menu<R>> {
+        let app = &self.app;
+        let menu = Menu::new(app)?;
+        menu.append(&MenuItem::with_id(app, "summary", summary, false, None::<&str>)?)?;
+        for a in agents {
+            let line = format!("{} — {} · ${} today", a.name, state_word(a.state), a.spent_today_usd);
+            menu.append(&MenuItem::with_id(app, format!("agent:{}", a.name), line, false, None::<&str>)?)?;
+        }
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        menu.append(&MenuItem::with_id(app, "open", "Open Keyhold", true, None::<&str>)?)?;
+        menu.append(&MenuItem::with_id(app, "lock", "Lock", unlocked, None::<&str>)?)?;
+        menu.append(&CheckMenuItem::with_id(app, "proxy", "Proxy", unlocked, proxy_running, None::<&str>)?)?;
+        menu.append(&CheckMenuItem::with_id(app, "offline", "Offline mode", true, self.workspace.offline(), None::<&str>)?)?;
+        menu.append(&PredefinedMenuItem::separator(app)?)?;
+        menu.append(&MenuItem::with_id(app, "quit", "Quit Keyhold", true, None::<&str>)?)?;
+        Ok(menu)
+    }
 }
 
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {

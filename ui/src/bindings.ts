@@ -51,12 +51,19 @@ export const commands = {
 	proxySetOrigins: (origins: string[]) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_set_origins", { origins })),
 	tokensIssue: (agent: string, label: string | null) => typedError<Issued_Serialize, CommandError>(__TAURI_INVOKE("tokens_issue", { agent, label })),
 	tokensRevoke: (id: string) => typedError<TokenInfo_Serialize, CommandError>(__TAURI_INVOKE("tokens_revoke", { id })),
+	appEnvironment: () => __TAURI_INVOKE<AppEnvironment_Serialize>("app_environment"),
+	setOffline: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_offline", { on })),
+	/**  Looks at the local Ollama now (the app also does every 30 s). */
+	ollamaRefresh: () => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_refresh")),
+	setAutostart: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 };
 
 /** Events */
 export const events = {
 	chatDelta: makeEvent<ChatDelta, ChatDelta>("chat-delta"),
 	ledgerChanged: makeEvent<LedgerChanged, LedgerChanged>("ledger-changed"),
+	offlineChanged: makeEvent<OfflineChanged, OfflineChanged>("offline-changed"),
+	ollamaChanged: makeEvent<OllamaChanged_Serialize, OllamaChanged_Deserialize>("ollama-changed"),
 	vaultChanged: makeEvent<VaultChanged, VaultChanged>("vault-changed"),
 };
 
@@ -164,6 +171,24 @@ export type Agent_Serialize = {
 	created_at: string,
 };
 
+export type AppEnvironment = AppEnvironment_Serialize | AppEnvironment_Deserialize;
+
+export type AppEnvironment_Deserialize = {
+	/**  False when the desktop has no tray host: the window's controls are all there is. */
+	tray_available: boolean,
+	offline: boolean,
+	autostart: boolean,
+	ollama?: OllamaStatus_Deserialize | null,
+};
+
+export type AppEnvironment_Serialize = {
+	/**  False when the desktop has no tray host: the window's controls are all there is. */
+	tray_available: boolean,
+	offline: boolean,
+	autostart: boolean,
+	ollama: OllamaStatus_Serialize | null,
+};
+
 /**
  *  How a key travels: OpenAI-style `Authorization: Bearer`, Anthropic's `x-api-key` (with
  *  `anthropic-version`), or none (a local Ollama). Gemini is reached through its
@@ -256,6 +281,54 @@ export type KeyTest_Serialize = {
 /**  The ledger got a row: usage views refresh. */
 export type LedgerChanged = {
 	revision: number,
+};
+
+export type LocalModel = {
+	name: string,
+	/**  Bytes on disk, as a number a UI can format (exact up to 2^53). */
+	size: number,
+};
+
+/**  Offline mode was switched (from the window, the tray, or the CLI). */
+export type OfflineChanged = {
+	on: boolean,
+};
+
+/**  The local Ollama was looked at. */
+export type OllamaChanged = OllamaChanged_Serialize | OllamaChanged_Deserialize;
+
+/**  The local Ollama was looked at. */
+export type OllamaChanged_Deserialize = {
+	status: OllamaStatus_Deserialize,
+};
+
+/**  The local Ollama was looked at. */
+export type OllamaChanged_Serialize = {
+	status: OllamaStatus_Serialize,
+};
+
+export type OllamaStatus = OllamaStatus_Serialize | OllamaStatus_Deserialize;
+
+export type OllamaStatus_Deserialize = {
+	url: string,
+	running: boolean,
+	version?: string | null,
+	models: LocalModel[],
+	/**  Models loaded in memory right now. */
+	loaded: string[],
+	/**  When not running: what is wrong and what to do, in a sentence. */
+	problem?: string | null,
+};
+
+export type OllamaStatus_Serialize = {
+	url: string,
+	running: boolean,
+	version: string | null,
+	models: LocalModel[],
+	/**  Models loaded in memory right now. */
+	loaded: string[],
+	/**  When not running: what is wrong and what to do, in a sentence. */
+	problem: string | null,
 };
 
 /**
@@ -352,6 +425,8 @@ export type Reply_Deserialize = {
 	latency_ms: number,
 	ttft_ms?: number | null,
 	earlier: StepFailure[],
+	/**  A local step answered after cloud steps could not be reached: worth offering offline mode. */
+	cloud_unreachable: boolean,
 };
 
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
@@ -368,6 +443,8 @@ export type Reply_Serialize = {
 	latency_ms: number,
 	ttft_ms: number | null,
 	earlier: StepFailure[],
+	/**  A local step answered after cloud steps could not be reached: worth offering offline mode. */
+	cloud_unreachable: boolean,
 };
 
 export type Role = "user" | "assistant";

@@ -24,6 +24,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .manage(Arc::new(ws))
         .manage(crate::shell::commands::ChatSink(Box::new(|_| {})))
         .manage(crate::shell::proxy::ProxyHandle::default())
+        .manage(crate::shell::app::Environment::default())
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();

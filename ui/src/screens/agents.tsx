@@ -207,13 +207,28 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
                 </option>
               ))}
             </select>
-            <input
-              class="step-model"
-              list={`step-models-${i}`}
-              placeholder="model"
-              value={s.model}
-              onInput={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, model: (e.target as HTMLInputElement).value } : x)))}
-            />
+            {(keys.find((k) => k.id === s.key)?.models.length ?? 0) > 0 ? (
+              <select
+                class="step-model"
+                value={s.model}
+                onChange={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, model: (e.target as HTMLSelectElement).value } : x)))}
+              >
+                <option value="">Choose a model</option>
+                {keys.find((k) => k.id === s.key)!.models.map((m) => (
+                  <option key={m} value={m}>
+                    {m}
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input
+                class="step-model"
+                list={`step-models-${i}`}
+                placeholder="model"
+                value={s.model}
+                onInput={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, model: (e.target as HTMLInputElement).value } : x)))}
+              />
+            )}
             <datalist id={`step-models-${i}`}>
               {(keys.find((k) => k.id === s.key)?.models ?? models).map((m) => (
                 <option key={m} value={m} />
@@ -319,6 +334,14 @@ function Chat({ agent }: { agent: string }) {
                   <span class={`badge ${l.reply.local ? "local" : "cloud"}`}>{l.reply.local ? "stayed on this machine" : "cloud"}</span>{" "}
                   {replyNote(l.reply)}
                 </div>
+                {l.reply.cloud_unreachable && (
+                  <div class="notice" id="offer-offline">
+                    The cloud looks unreachable; a local step answered.{" "}
+                    <button class="link" id="go-offline" onClick={() => commands.setOffline(true)}>
+                      Switch to offline mode
+                    </button>
+                  </div>
+                )}
                 {l.reply.earlier.length > 0 && (
                   <div class="fallback-note" role="note">
                     Answered by fallback step {l.reply.step}.{" "}

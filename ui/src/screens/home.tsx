@@ -1,7 +1,8 @@
-import { useState } from "preact/hooks";
-import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
+import { useEffect, useState } from "preact/hooks";
+import { commands, events, type AppEnvironment, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { Agents } from "./agents";
+import { Local } from "./local";
 import { Prices } from "./prices";
 import { Proxy } from "./proxy";
 import { Providers } from "./providers";
@@ -10,11 +11,12 @@ function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "agents" | "providers" | "proxy" | "prices" | "vault";
+type Page = "agents" | "providers" | "local" | "proxy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
   ["agents", "Agents"],
   ["providers", "Settings → LLM Providers"],
+  ["local", "Local models"],
   ["proxy", "Proxy"],
   ["prices", "Prices"],
   ["vault", "Vault"],
@@ -22,6 +24,16 @@ const PAGES: [Page, string][] = [
 
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
   const [page, setPage] = useState<Page>("agents");
+  const [env, setEnv] = useState<AppEnvironment | null>(null);
+  useEffect(() => {
+    commands.appEnvironment().then(setEnv);
+    const stops = [
+      events.offlineChanged.listen(() => commands.appEnvironment().then(setEnv)),
+      events.ollamaChanged.listen(() => commands.appEnvironment().then(setEnv)),
+    ];
+    return () => stops.forEach((s) => s.then((u) => u()));
+  }, []);
+  const ollama = env?.ollama;
   return (
     <div class="shell">
       <header class="topbar">
@@ -29,10 +41,36 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         <span class="badge unlocked" id="status">
           Unlocked
         </span>
+        <span id="ollama-badge" class={`badge ${ollama?.running ? "local" : "muted"}`} title={ollama?.problem ?? ""}>
+          {ollama ? (ollama.running ? `Ollama ${ollama.version} · ${ollama.models.length} models` : "No local Ollama") : "Ollama…"}
+        </span>
+        <label class="offline-switch">
+          <input
+            type="checkbox"
+            id="offline-toggle"
+            checked={env?.offline ?? false}
+            onChange={async (e) => {
+              await commands.setOffline((e.target as HTMLInputElement).checked);
+              setEnv(await commands.appEnvironment());
+            }}
+          />
+          Offline mode
+        </label>
         <button id="lock-button" class="secondary" onClick={async () => onLocked(await commands.lock())}>
           Lock
         </button>
       </header>
+      {env && !env.tray_available && (
+        <p class="notice" id="no-tray">
+          No system tray was found on this desktop: Lock, Proxy and Offline mode are here in the window, and closing it quits
+          Keyhold.
+        </p>
+      )}
+      {env?.offline && (
+        <p class="notice offline" id="offline-notice">
+          Offline mode: agents run on their local steps only. Nothing leaves this machine.
+        </p>
+      )}
       <nav class="tabs">
         {PAGES.map(([id, title]) => (
           <button id={`nav-${id}`} key={id} class={page === id ? "tab on" : "tab"} onClick={() => setPage(id)}>
@@ -43,6 +81,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
       <main class="page">
         {page === "agents" && <Agents />}
         {page === "providers" && <Providers />}
+        {page === "local" && <Local />}
         {page === "proxy" && <Proxy />}
         {page === "prices" && <Prices />}
         {page === "vault" && <VaultPage info={info} />}
@@ -65,6 +104,7 @@ function VaultPage({ info }: { info: WorkspaceInfo }) {
             <dd>{when(info.last_unlocked_at)}</dd>
           </dl>
           <p class="fine">Closing this window keeps Keyhold in the tray (Open, Lock, Quit).</p>
+          <Autostart />
         </section>
         <ChangePassphrase />
     </>
@@ -125,5 +165,31 @@ function ChangePassphrase() {
         {busy ? "Changing…" : "Change passphrase"}
       </button>
     </form>
+  );
+}
+
+function Autostart() {
+  const [on, setOn] = useState<boolean | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+  useEffect(() => {
+    commands.appEnvironment().then((e) => setOn(e.autostart));
+  }, []);
+  return (
+    <>
+      <label class="offline-switch">
+        <input
+          type="checkbox"
+          id="autostart"
+          checked={on ?? false}
+          onChange={async (e) => {
+            const r = await commands.setAutostart((e.target as HTMLInputElement).checked);
+            if (r.status === "ok") setOn(r.data);
+            else setError(r.error);
+          }}
+        />
+        Start Keyhold when I log in
+      </label>
+      <ErrorNote error={error} />
+    </>
   );
 }
