@@ -1,34 +1,15 @@
 //! A user scripts agents from a terminal: keys on simulated providers, an agent with a fallback
 //! chain, `keyhold chat` streaming the answer, and `keyhold usage` exporting what it cost.
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Output;
 
 use keyhold::sim::{self, Behavior, Flavor};
+use support::Run;
 
 const OPENAI_KEY: &str = "sk-sim-cli-chat-openai";
 const ANTHROPIC_KEY: &str = "sk-ant-sim-cli-chat";
-
-struct Run {
-    dir: tempfile::TempDir,
-}
-
-impl Run {
-    fn keyhold(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-            .arg("--passphrase-file")
-            .arg(self.dir.path().join("pass"))
-            .args(args)
-            .env("KEYHOLD_DATA_DIR", self.dir.path().join("data"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-}
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -45,8 +26,7 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
     let anthropic = rt.block_on(sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()])).unwrap();
     let ollama = rt.block_on(sim::start(Flavor::Ollama, addr, vec![])).unwrap();
 
-    let run = Run { dir: tempfile::tempdir().unwrap() };
-    std::fs::write(run.dir.path().join("pass"), "chat test passphrase").unwrap();
+    let mut run = Run::new("chat test passphrase");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
     for (provider, label, url, key) in [
         ("anthropic", "an", anthropic.base_url(), ANTHROPIC_KEY),

@@ -3,51 +3,13 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use support::{text, Run};
 
 const CANARY: &str = "sk-ant-api03-CANARY-cli-key-44aa-9xQ2";
 
-struct Run {
-    dir: tempfile::TempDir,
-    seen: Vec<String>,
-}
-
-impl Run {
-    fn keyhold(&mut self, args: &[&str], stdin: &str) -> Output {
-        let pass = self.dir.path().join("pass");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-            .arg("--passphrase-file")
-            .arg(&pass)
-            .args(args)
-            .env("KEYHOLD_DATA_DIR", self.data())
-            .env("KEYHOLD_LOG", "debug")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        self.seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
-        self.seen.push(String::from_utf8_lossy(&out.stderr).into_owned());
-        out
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_again() {
-    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
-    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 1").unwrap();
+    let mut run = Run::new("keys test passphrase 1");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
 
     let o = run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Work"], &format!("{CANARY}\n"));
@@ -103,8 +65,7 @@ fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_ke
         .block_on(keyhold::sim::start(keyhold::sim::Flavor::Anthropic, "127.0.0.1:0".parse().unwrap(), vec![CANARY.into()]))
         .unwrap();
     let base = sim.base_url();
-    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
-    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 3").unwrap();
+    let mut run = Run::new("keys test passphrase 3");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
     assert!(run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Good", "--base-url", &base], CANARY).status.success());
     let rejected = "sk-ant-api03-CANARY-rejected-0000";
@@ -138,8 +99,7 @@ fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_ke
 
 #[test]
 fn a_tampered_key_row_is_named_by_vault_check_and_the_others_still_open() {
-    let mut run = Run { dir: tempfile::tempdir().unwrap(), seen: Vec::new() };
-    std::fs::write(run.dir.path().join("pass"), "keys test passphrase 2").unwrap();
+    let mut run = Run::new("keys test passphrase 2");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
     assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "A"], "sk-aaaaaaaaaaaaaaaaaaaa").status.success());
     assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "B"], "sk-bbbbbbbbbbbbbbbbbbbb").status.success());

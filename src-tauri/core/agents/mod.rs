@@ -215,26 +215,35 @@ pub fn add(conn: &mut Connection, spec: &AgentSpec) -> Result<SavedAgent, AgentE
     }
     let c = check(conn, spec)?;
     let id = new_id();
+    save(conn, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local))
+}
+
+/// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
+/// in one transaction.
+fn save(conn: &mut Connection, id: &str, spec: &AgentSpec, c: Checked, when_over: WhenOver) -> Result<SavedAgent, AgentError> {
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, key_id = excluded.key_id,
+           system_prompt = excluded.system_prompt, temperature = excluded.temperature, max_tokens = excluded.max_tokens,
+           budget_nano = excluded.budget_nano, when_over = excluded.when_over, updated_at = excluded.updated_at",
         params![
             id,
-            name,
+            spec.name.trim(),
             spec.model.trim(),
             c.key_id,
             spec.system_prompt.as_deref().filter(|s| !s.trim().is_empty()),
             spec.temperature,
             c.max_tokens,
             c.budget,
-            when_over_str(spec.when_over.unwrap_or(WhenOver::Local)),
+            when_over_str(when_over),
             now()
         ],
     )?;
-    write_steps(&tx, &id, &c.steps)?;
+    write_steps(&tx, id, &c.steps)?;
     tx.commit()?;
-    Ok(SavedAgent { agent: find(conn, &id)?, warnings: c.warnings })
+    Ok(SavedAgent { agent: find(conn, id)?, warnings: c.warnings })
 }
 
 /// Replaces an agent's settings (its name may change; its id and ledger history stay).
@@ -247,26 +256,7 @@ pub fn update(conn: &mut Connection, id_or_name: &str, spec: &AgentSpec) -> Resu
         }
     }
     let c = check(conn, spec)?;
-    let tx = conn.transaction()?;
-    tx.execute(
-        "UPDATE agents SET name = ?2, model = ?3, key_id = ?4, system_prompt = ?5, temperature = ?6, max_tokens = ?7,
-            budget_nano = ?8, when_over = ?9, updated_at = ?10 WHERE id = ?1",
-        params![
-            current.id,
-            name,
-            spec.model.trim(),
-            c.key_id,
-            spec.system_prompt.as_deref().filter(|s| !s.trim().is_empty()),
-            spec.temperature,
-            c.max_tokens,
-            c.budget,
-            when_over_str(spec.when_over.unwrap_or(current.when_over)),
-            now()
-        ],
-    )?;
-    write_steps(&tx, &current.id, &c.steps)?;
-    tx.commit()?;
-    Ok(SavedAgent { agent: find(conn, &current.id)?, warnings: c.warnings })
+    save(conn, &current.id, spec, c, spec.when_over.unwrap_or(current.when_over))
 }
 
 /// Copies an agent under a new name ("X copy", "X copy 2", …).

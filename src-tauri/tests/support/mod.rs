@@ -1,6 +1,54 @@
-//! Shared by the integration tests: the canary checks over a data dir.
+//! Shared by the integration tests: running the real binary on a data dir of its own, and the
+//! canary checks over that dir.
+#![allow(dead_code)] // each test binary uses its own part of this module
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A user's terminal: a temporary data dir, a passphrase file, and every output seen so far.
+pub struct Run {
+    pub dir: tempfile::TempDir,
+    pub seen: Vec<String>,
+}
+
+impl Run {
+    /// A fresh run whose passphrase file holds `passphrase`.
+    pub fn new(passphrase: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pass"), passphrase).unwrap();
+        Run { dir, seen: Vec::new() }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs `keyhold --passphrase-file PASS ARGS` with `stdin`, logs at debug level.
+    pub fn keyhold(&mut self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+            .arg("--passphrase-file")
+            .arg(self.dir.path().join("pass"))
+            .args(args)
+            .env("KEYHOLD_DATA_DIR", self.data())
+            .env("KEYHOLD_LOG", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        self.seen.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        self.seen.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        out
+    }
+}
+
+/// Standard output and standard error together.
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
 
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
