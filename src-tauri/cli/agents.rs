@@ -334,6 +334,7 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
         since: since.map(ledger::local_midnight_utc),
         // --until is inclusive: up to the end of that local day.
         until: until.and_then(|u| u.succ_opt()).map(ledger::local_midnight_utc),
+        ..Default::default()
     };
     let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message("database", e.to_string()))?;
     match format {

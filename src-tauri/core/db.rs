@@ -106,6 +106,46 @@ fn migrations() -> Migrations<'static> {
                 revoked_at TEXT
             ) STRICT;",
         ),
+        // Hourly rollup of the ledger, kept by a trigger, so charts over months read thousands of
+        // rows instead of millions. Hours are UTC; days are made from them in the user's zone.
+        M::up(
+            "CREATE TABLE ledger_hourly (
+                hour     TEXT NOT NULL,
+                agent    TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model    TEXT NOT NULL,
+                local    INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                failures INTEGER NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                cost_nano    INTEGER NOT NULL,
+                unknown_cost INTEGER NOT NULL,
+                PRIMARY KEY (hour, agent, provider, model, local)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX ledger_hourly_agent ON ledger_hourly(agent, hour);
+            CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger BEGIN
+                INSERT INTO ledger_hourly VALUES (
+                    substr(NEW.at, 1, 13) || ':00:00Z', NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (hour, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+            END;
+            INSERT INTO ledger_hourly
+                SELECT substr(at, 1, 13) || ':00:00Z', agent, provider, model, local, COUNT(*), SUM(outcome <> 'ok'),
+                       SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+                       SUM(COALESCE(cost_nano, 0)), SUM(cost_nano IS NULL)
+                FROM ledger GROUP BY 1, agent, provider, model, local;",
+        ),
     ])
 }
 
@@ -119,7 +159,7 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
-const MIGRATION_COUNT: usize = 5;
+const MIGRATION_COUNT: usize = 6;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

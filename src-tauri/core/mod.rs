@@ -15,4 +15,5 @@ pub mod proxy;
 pub mod router;
 pub mod seal;
 pub mod vault;
+pub mod usage;
 pub mod workspace;

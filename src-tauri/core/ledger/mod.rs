@@ -136,6 +136,13 @@ pub struct Filter {
     pub agent: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// An outcome, or "failed" for every outcome but ok.
+    pub outcome: Option<String>,
+    pub mode: Option<String>,
+    /// Newest first, at most this many rows (default: all, oldest first).
+    pub newest: Option<u32>,
 }
 
 pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>> {
@@ -145,9 +152,13 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
                 cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local
          FROM ledger
          WHERE (?1 IS NULL OR agent = ?1 COLLATE NOCASE) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
-         ORDER BY at, id",
+           AND (?4 IS NULL OR provider = ?4) AND (?5 IS NULL OR model = ?5) AND (?6 IS NULL OR mode = ?6)
+           AND (?7 IS NULL OR (?7 = 'failed' AND outcome <> 'ok') OR outcome = ?7)
+         ORDER BY CASE WHEN ?8 IS NULL THEN at END, CASE WHEN ?8 IS NULL THEN id END,
+                  at DESC, id DESC
+         LIMIT COALESCE(?8, -1)",
     )?;
-    let rows = stmt.query_map(params![f.agent, fmt(&f.since), fmt(&f.until)], |r| {
+    let rows = stmt.query_map(params![f.agent, fmt(&f.since), fmt(&f.until), f.provider, f.model, f.mode, f.outcome, f.newest], |r| {
         let cost: Option<i64> = r.get(12)?;
         Ok(ExportRow {
             time: r.get(0)?,

@@ -1,0 +1,224 @@
+//! The Usage page's numbers: token and cost series per agent, breakdowns, budgets, recent
+//! requests and anomalies, all from the local ledger (its hourly rollup for the series).
+//! Days are the user's local days (SQLite's `localtime`, so a daylight-saving day has 23 or 25
+//! hours); the rollup is hourly, so zones offset by a fraction of an hour see day boundaries
+//! rounded to the hour.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::core::prices::{format_usd, Tokens};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    Hour,
+    Day,
+}
+
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum UsageError {
+    #[error("The end of the range ({until}) is before its start ({since}): choose an end after the start.")]
+    EndBeforeStart { since: String, until: String },
+    #[error("Database error: {0}")]
+    Db(String),
+}
+
+impl From<rusqlite::Error> for UsageError {
+    fn from(e: rusqlite::Error) -> Self {
+        UsageError::Db(e.to_string())
+    }
+}
+
+impl Range {
+    pub fn new(since: DateTime<Utc>, until: DateTime<Utc>) -> Result<Range, UsageError> {
+        if until < since {
+            return Err(UsageError::EndBeforeStart { since: since.to_rfc3339(), until: until.to_rfc3339() });
+        }
+        Ok(Range { since, until })
+    }
+
+    fn bounds(&self) -> (String, String) {
+        (self.since.format("%Y-%m-%dT%H:00:00Z").to_string(), self.until.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    }
+}
+
+/// One bucket of one agent's usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+pub struct Point {
+    /// Local time: `YYYY-MM-DD` for days, `YYYY-MM-DDTHH:00` for hours.
+    pub bucket: String,
+    pub agent: String,
+    pub tokens: Tokens,
+    pub cost_usd: String,
+    pub requests: u32,
+    pub failures: u32,
+    /// Attempts whose price was unknown (their cost is not in `cost_usd`).
+    pub unknown_cost: u32,
+}
+
+pub fn series(conn: &Connection, range: &Range, resolution: Resolution, agent: Option<&str>) -> Result<Vec<Point>, UsageError> {
+    let fmt = match resolution {
+        Resolution::Hour => "%Y-%m-%dT%H:00",
+        Resolution::Day => "%Y-%m-%d",
+    };
+    let (since, until) = range.bounds();
+    let mut stmt = conn.prepare(
+        "SELECT strftime(?1, hour, 'localtime') AS bucket, agent, SUM(input_tokens), SUM(output_tokens),
+                SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_nano), SUM(requests), SUM(failures), SUM(unknown_cost)
+         FROM ledger_hourly
+         WHERE hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR agent = ?4 COLLATE NOCASE)
+         GROUP BY bucket, agent ORDER BY bucket, agent",
+    )?;
+    let rows = stmt.query_map(params![fmt, since, until, agent], |r| {
+        Ok(Point {
+            bucket: r.get(0)?,
+            agent: r.get(1)?,
+            tokens: Tokens { input: r.get(2)?, output: r.get(3)?, cache_read: r.get(4)?, cache_write: r.get(5)? },
+            cost_usd: format_usd(r.get(6)?),
+            requests: r.get(7)?,
+            failures: r.get(8)?,
+            unknown_cost: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+pub struct Slice {
+    pub provider: String,
+    pub model: String,
+    pub local: bool,
+    pub tokens: Tokens,
+    pub cost_usd: String,
+    pub requests: u32,
+}
+
+/// Where the money and tokens went in the range: by provider and model, local and cloud apart.
+pub fn breakdown(conn: &Connection, range: &Range, agent: Option<&str>) -> Result<Vec<Slice>, UsageError> {
+    let (since, until) = range.bounds();
+    let mut stmt = conn.prepare(
+        "SELECT provider, model, local, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+                SUM(cost_nano), SUM(requests)
+         FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR agent = ?3 COLLATE NOCASE)
+         GROUP BY provider, model, local ORDER BY SUM(cost_nano) DESC, SUM(requests) DESC",
+    )?;
+    let rows = stmt.query_map(params![since, until, agent], |r| {
+        Ok(Slice {
+            provider: r.get(0)?,
+            model: r.get(1)?,
+            local: r.get(2)?,
+            tokens: Tokens { input: r.get(3)?, output: r.get(4)?, cache_read: r.get(5)?, cache_write: r.get(6)? },
+            cost_usd: format_usd(r.get(7)?),
+            requests: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+pub struct Anomaly {
+    pub agent: String,
+    /// spend_spike | unexpected_model | failure_burst
+    pub kind: String,
+    /// Local day or hour it concerns.
+    pub when: String,
+    pub message: String,
+}
+
+/// Flags worth a look: a day whose spend is over 3× the agent's median day (and over a cent),
+/// a model the agent's chain does not name, an hour with 5+ failures making half the calls.
+pub fn anomalies(conn: &Connection, range: &Range) -> Result<Vec<Anomaly>, UsageError> {
+    let mut out = Vec::new();
+    let days = series(conn, range, Resolution::Day, None)?;
+    let mut by_agent: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
+    for p in &days {
+        let nano = crate::core::prices::parse_usd(&p.cost_usd).unwrap_or(0);
+        by_agent.entry(&p.agent).or_default().push((&p.bucket, nano));
+    }
+    for (agent, list) in &by_agent {
+        let mut costs: Vec<i64> = list.iter().map(|(_, c)| *c).filter(|c| *c > 0).collect();
+        if costs.len() < 3 {
+            continue;
+        }
+        costs.sort_unstable();
+        let median = costs[costs.len() / 2];
+        for (day, cost) in list {
+            if *cost > median * 3 && *cost > 10_000_000 {
+                out.push(Anomaly {
+                    agent: agent.to_string(),
+                    kind: "spend_spike".into(),
+                    when: day.to_string(),
+                    message: format!("{agent} spent ${} on {day}, over 3× its median day (${}).", format_usd(*cost), format_usd(median)),
+                });
+            }
+        }
+    }
+    let agents = crate::core::agents::list(conn).map_err(|e| UsageError::Db(e.to_string()))?;
+    let (since, until) = range.bounds();
+    let mut stmt = conn.prepare("SELECT DISTINCT agent, model FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2")?;
+    let used: Vec<(String, String)> = stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (agent, model) in used {
+        if let Some(a) = agents.iter().find(|a| a.name.eq_ignore_ascii_case(&agent)) {
+            if a.model != model && !a.fallback.iter().any(|s| s.model == model) {
+                out.push(Anomaly {
+                    agent: agent.clone(),
+                    kind: "unexpected_model".into(),
+                    when: String::new(),
+                    message: format!("{agent} called {model}, which is not in its chain."),
+                });
+            }
+        }
+    }
+    let mut stmt = conn.prepare(
+        "SELECT strftime('%Y-%m-%dT%H:00', hour, 'localtime'), agent, SUM(failures), SUM(requests) FROM ledger_hourly
+         WHERE hour >= ?1 AND hour < ?2 GROUP BY hour, agent HAVING SUM(failures) >= 5 AND SUM(failures) * 2 >= SUM(requests)",
+    )?;
+    let bursts = stmt.query_map(params![since, until], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, u32>(3)?)))?;
+    for b in bursts {
+        let (when, agent, failures, requests) = b?;
+        out.push(Anomaly {
+            agent: agent.clone(),
+            kind: "failure_burst".into(),
+            message: format!("{agent}: {failures} of {requests} attempts failed in the hour from {when}."),
+            when,
+        });
+    }
+    Ok(out)
+}
+
+/// Recent attempts, newest first, filtered.
+#[derive(Debug, Clone, Default, Deserialize, Type)]
+pub struct RecentFilter {
+    pub agent: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// An outcome, or "failed" for all but ok.
+    pub outcome: Option<String>,
+    pub mode: Option<String>,
+}
+
+pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) -> Result<Vec<crate::core::ledger::ExportRow>, UsageError> {
+    let filter = crate::core::ledger::Filter {
+        agent: f.agent.clone(),
+        since: Some(range.since),
+        until: Some(range.until),
+        provider: f.provider.clone(),
+        model: f.model.clone(),
+        outcome: f.outcome.clone(),
+        mode: f.mode.clone(),
+        newest: Some(limit),
+    };
+    Ok(crate::core::ledger::export(conn, &filter)?)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Aggregations on a crafted ledger (real SQLite file). The daylight-saving day is tested in
+//! `tests/usage_across_a_daylight_saving_change.rs`, which runs with its own time zone.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::core::ledger::{self, Attempt, Mode};
+
+fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, cost: Option<i64>) -> Attempt {
+    Attempt {
+        at,
+        agent: agent.into(),
+        key_id: None,
+        key_label: Some("k".into()),
+        provider: if model.contains(':') { "ollama".into() } else { "openai".into() },
+        model: model.into(),
+        mode: Mode::Agent,
+        step: 0,
+        outcome: outcome.into(),
+        tokens: t,
+        cost_nano: cost,
+        estimated: false,
+        latency_ms: 10,
+        ttft_ms: Some(5),
+        local: model.contains(':'),
+    }
+}
+
+fn db() -> (tempfile::TempDir, Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+    (dir, conn)
+}
+
+#[test]
+fn series_sum_each_token_class_and_cost_exactly_per_bucket() {
+    let (_d, conn) = db();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 10, 12, 15, 0).unwrap();
+    let t = |i, o, cr, cw| Tokens { input: i, output: o, cache_read: cr, cache_write: cw };
+    ledger::record(&conn, &row("a", t0, "gpt-4o-mini", "ok", t(10, 5, 100, 0), Some(1_234))).unwrap();
+    ledger::record(&conn, &row("a", t0 + Duration::minutes(20), "gpt-4o-mini", "ok", t(1, 2, 3, 4), Some(1))).unwrap();
+    ledger::record(&conn, &row("a", t0 + Duration::minutes(30), "gpt-4o-mini", "http_500", Tokens::default(), Some(0))).unwrap();
+    ledger::record(&conn, &row("a", t0 + Duration::hours(2), "mystery", "ok", t(7, 7, 0, 0), None)).unwrap();
+    ledger::record(&conn, &row("b", t0, "llama3.2:1b", "ok", t(3, 3, 0, 0), Some(0))).unwrap();
+    let range = Range::new(t0 - Duration::days(1), t0 + Duration::days(1)).unwrap();
+    let hours = series(&conn, &range, Resolution::Hour, Some("a")).unwrap();
+    assert_eq!(hours.len(), 2);
+    assert_eq!(hours[0].tokens, t(11, 7, 103, 4));
+    assert_eq!((hours[0].cost_usd.as_str(), hours[0].requests, hours[0].failures), ("0.000001235", 3, 1));
+    assert_eq!((hours[1].cost_usd.as_str(), hours[1].unknown_cost), ("0", 1));
+    let days = series(&conn, &range, Resolution::Day, None).unwrap();
+    assert_eq!(days.iter().map(|p| p.requests).sum::<u32>(), 5);
+    let slices = breakdown(&conn, &range, None).unwrap();
+    assert!(slices.iter().any(|s| s.local && s.model == "llama3.2:1b"));
+    assert_eq!(slices[0].cost_usd, "0.000001235");
+    let failed = recent(&conn, &range, &RecentFilter { outcome: Some("failed".into()), ..Default::default() }, 10).unwrap();
+    assert_eq!(failed.len(), 1);
+    let newest = recent(&conn, &range, &RecentFilter::default(), 2).unwrap();
+    assert_eq!(newest[0].model, "mystery");
+}
+
+#[test]
+fn an_empty_range_is_empty_and_an_end_before_the_start_is_refused() {
+    let (_d, conn) = db();
+    let now = Utc::now();
+    let range = Range::new(now - Duration::days(7), now).unwrap();
+    assert!(series(&conn, &range, Resolution::Day, None).unwrap().is_empty());
+    let err = Range::new(now, now - Duration::days(1)).unwrap_err();
+    assert!(err.to_string().contains("before its start"), "{err}");
+}
+
+#[test]
+fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
+    let (_d, mut conn) = db();
+    let spec = crate::core::agents::AgentSpec {
+        name: "a".into(), model: "gpt-4o-mini".into(), key: None, system_prompt: None, temperature: None, max_tokens: None,
+        fallback: vec![], budget_usd: None, when_over: None,
+    };
+    crate::core::agents::add(&mut conn, &spec).unwrap();
+    let day0 = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    for d in 0..5 {
+        ledger::record(&conn, &row("a", day0 + Duration::days(d), "gpt-4o-mini", "ok", Tokens::default(), Some(20_000_000))).unwrap();
+    }
+    ledger::record(&conn, &row("a", day0 + Duration::days(5), "gpt-4o-mini", "ok", Tokens::default(), Some(500_000_000))).unwrap();
+    ledger::record(&conn, &row("a", day0 + Duration::days(5), "gpt-5", "ok", Tokens::default(), Some(1))).unwrap();
+    for _ in 0..6 {
+        ledger::record(&conn, &row("a", day0 + Duration::days(6), "gpt-4o-mini", "http_503", Tokens::default(), Some(0))).unwrap();
+    }
+    let range = Range::new(day0 - Duration::days(1), day0 + Duration::days(8)).unwrap();
+    let kinds: Vec<String> = anomalies(&conn, &range).unwrap().into_iter().map(|a| a.kind).collect();
+    assert!(kinds.contains(&"spend_spike".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"unexpected_model".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"failure_burst".to_string()), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "spend_spike").count(), 1);
+}
