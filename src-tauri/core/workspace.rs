@@ -117,6 +117,15 @@ pub enum AgentState {
     Offline,
 }
 
+/// An agent crossed 80 % or 100 % of its daily budget.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct BudgetAlert {
+    pub agent: String,
+    pub percent: u32,
+    pub spent_usd: String,
+    pub budget_usd: String,
+}
+
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AgentStatus {
     pub name: String,
@@ -137,6 +146,8 @@ pub struct Workspace {
     ledger_rev: watch::Sender<u64>,
     /// Offline mode: every agent runs on its local steps only.
     offline: std::sync::atomic::AtomicBool,
+    /// Budget alerts (80 % and 100 % of an agent's daily budget), once each per local day.
+    alerts: tokio::sync::broadcast::Sender<BudgetAlert>,
     /// Calls in flight and whether the last answer came from a fallback, per agent name.
     activity: Mutex<std::collections::HashMap<String, Activity>>,
     /// Bumped when an agent starts or finishes a call, or offline mode changes: the tray redraws.
@@ -168,6 +179,7 @@ impl Workspace {
             ledger_rev: watch::Sender::new(0),
             offline: std::sync::atomic::AtomicBool::new(offline),
             activity: Mutex::new(Default::default()),
+            alerts: tokio::sync::broadcast::channel(32).0,
             activity_rev: watch::Sender::new(0),
             _writer: writer,
         })
@@ -333,6 +345,36 @@ impl Workspace {
             a.last_on_fallback = on_fallback;
         }
         self.activity_rev.send_modify(|r| *r += 1);
+    }
+
+    /// After a ledger row: tells subscribers the first time today an agent passes 80 % and 100 %
+    /// of its daily budget (remembered in the database, so once per day across restarts too).
+    pub(crate) fn check_budget(&self, agent: &crate::core::agents::Agent) {
+        let Some(budget) = agent.budget_nano else { return };
+        let conn = self.conn();
+        let now = chrono::Utc::now();
+        let spent = crate::core::ledger::spent_today(&conn, &agent.name, now).unwrap_or(0);
+        let day = now.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string();
+        for level in [80u32, 100] {
+            if (spent as i128) * 100 < (budget as i128) * level as i128 {
+                continue;
+            }
+            let key = format!("alert.{}.{day}.{level}", agent.id);
+            if db::get_setting(&conn, &key).ok().flatten().is_some() {
+                continue;
+            }
+            let _ = db::set_setting(&conn, &key, "sent");
+            let _ = self.alerts.send(BudgetAlert {
+                agent: agent.name.clone(),
+                percent: level,
+                spent_usd: crate::core::prices::format_usd(spent),
+                budget_usd: crate::core::prices::format_usd(budget),
+            });
+        }
+    }
+
+    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<BudgetAlert> {
+        self.alerts.subscribe()
     }
 
     /// Ticks when an agent's state may have changed.

@@ -36,11 +36,20 @@ pub struct Environment {
 const OLLAMA_EVERY: Duration = Duration::from_secs(30);
 
 pub fn run(dir: DataDir) -> Result<(), String> {
+    // WebKit derives navigator.language from the locale; under LANG=C (or none, as in CI and
+    // some minimal desktops) it is "c", which Intl rejects, and pages that format numbers fail.
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    if locale.as_deref().is_none_or(|l| l == "C" || l == "POSIX" || l.starts_with("C.")) {
+        std::env::set_var("LANG", "en_US.UTF-8");
+        std::env::remove_var("LC_ALL");
+    }
     let ipc = crate::shell::ipc::<tauri::Wry>();
     let invoke_handler = ipc.invoke_handler();
     tauri::Builder::default()
         // A second launch hands over to this one: the window comes forward, nothing else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_main_window(app)))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(invoke_handler)
         .setup(move |app| {
             // The workspace is opened here, after the single-instance check, so a second launch
@@ -107,6 +116,19 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                     if ws.offline() != offline {
                         offline = ws.offline();
                         let _ = (OfflineChanged { on: offline }).emit(&handle);
+                    }
+                }
+            });
+
+            // Budget alerts become desktop notifications.
+            let mut alerts = workspace.subscribe_alerts();
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                use tauri_plugin_notification::NotificationExt;
+                while let Ok(a) = alerts.recv().await {
+                    let body = format!("{} has spent ${} of its ${} daily budget ({} %).", a.agent, a.spent_usd, a.budget_usd, a.percent);
+                    if let Err(e) = handle.notification().builder().title("Keyhold budget").body(body).show() {
+                        tracing::warn!(error = %e, "could not show a budget notification");
                     }
                 }
             });

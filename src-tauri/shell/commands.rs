@@ -281,6 +281,98 @@ pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
     Ok(crate::core::autostart::enabled())
 }
 
+#[derive(Debug, Clone, serde::Deserialize, Type)]
+pub struct UsageQuery {
+    /// "24h", "7d", "30d" or "custom" (then `since`/`until`, local dates, inclusive).
+    pub range: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub resolution: crate::core::usage::Resolution,
+    pub agent: Option<String>,
+    pub filter: crate::core::usage::RecentFilter,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct BudgetLine {
+    pub agent: String,
+    pub spent_usd: String,
+    pub budget_usd: Option<String>,
+    pub percent: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct UsageView {
+    pub series: Vec<crate::core::usage::Point>,
+    pub breakdown: Vec<crate::core::usage::Slice>,
+    pub budgets: Vec<BudgetLine>,
+    pub recent: Vec<crate::core::ledger::ExportRow>,
+    pub anomalies: Vec<crate::core::usage::Anomaly>,
+}
+
+fn usage_error(e: crate::core::usage::UsageError) -> CommandError {
+    CommandError { kind: "bad_range".into(), message: e.to_string() }
+}
+
+/// Everything the Usage page shows, from the ledger, in one call.
+#[tauri::command]
+#[specta::specta]
+pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandError> {
+    use crate::core::usage;
+    let conn = ws.conn_unlocked()?;
+    let now = chrono::Utc::now();
+    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now).map_err(usage_error)?;
+    let agent = query.agent.as_deref().filter(|a| !a.is_empty());
+    let budgets = agents::list(&conn)
+        .map_err(WorkspaceError::from)?
+        .into_iter()
+        .map(|a| {
+            let spent = ledger::spent_today(&conn, &a.name, now).unwrap_or(0);
+            BudgetLine {
+                agent: a.name,
+                spent_usd: format_usd(spent),
+                budget_usd: a.budget_nano.map(format_usd),
+                percent: a.budget_nano.map(|b| ((spent as i128 * 100) / b.max(1) as i128) as u32),
+            }
+        })
+        .collect();
+    Ok(UsageView {
+        series: usage::series(&conn, &range, query.resolution, agent).map_err(usage_error)?,
+        breakdown: usage::breakdown(&conn, &range, agent).map_err(usage_error)?,
+        budgets,
+        recent: usage::recent(&conn, &range, &crate::core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() }, 200)
+            .map_err(usage_error)?,
+        anomalies: usage::anomalies(&conn, &range).map_err(usage_error)?,
+    })
+}
+
+/// Exports the filtered ledger (every column, never a key) to `path` as csv or json; returns
+/// how many rows were written.
+#[tauri::command]
+#[specta::specta]
+pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String) -> Result<u32, CommandError> {
+    use crate::core::usage;
+    let conn = ws.conn_unlocked()?;
+    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now()).map_err(usage_error)?;
+    let f = &query.filter;
+    let filter = ledger::Filter {
+        agent: query.agent.clone().filter(|a| !a.is_empty()),
+        since: Some(range.since),
+        until: Some(range.until),
+        provider: f.provider.clone(),
+        model: f.model.clone(),
+        outcome: f.outcome.clone(),
+        mode: f.mode.clone(),
+        newest: None,
+    };
+    let rows = ledger::export(&conn, &filter).map_err(|e| CommandError { kind: "database".into(), message: e.to_string() })?;
+    let text = match format.as_str() {
+        "json" => serde_json::to_string_pretty(&rows).expect("rows serialize"),
+        _ => ledger::to_csv(&rows),
+    };
+    usage::write_export(std::path::Path::new(&path), &text).map_err(|message| CommandError { kind: "export".into(), message })?;
+    Ok(rows.len() as u32)
+}
+
 /// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
 pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
 

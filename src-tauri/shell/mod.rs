@@ -43,6 +43,8 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::set_offline,
             commands::ollama_refresh,
             commands::set_autostart,
+            commands::usage_view,
+            commands::usage_export,
         ])
         .events(tauri_specta::collect_events![
             events::VaultChanged,

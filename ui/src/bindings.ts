@@ -56,6 +56,13 @@ export const commands = {
 	/**  Looks at the local Ollama now (the app also does every 30 s). */
 	ollamaRefresh: () => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_refresh")),
 	setAutostart: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
+	/**  Everything the Usage page shows, from the ledger, in one call. */
+	usageView: (query: UsageQuery_Deserialize) => typedError<UsageView_Serialize, CommandError>(__TAURI_INVOKE("usage_view", { query })),
+	/**
+	 *  Exports the filtered ledger (every column, never a key) to `path` as csv or json; returns
+	 *  how many rows were written.
+	 */
+	usageExport: (query: UsageQuery_Deserialize, path: string, format: string) => typedError<number, CommandError>(__TAURI_INVOKE("usage_export", { query, path, format })),
 };
 
 /** Events */
@@ -171,6 +178,15 @@ export type Agent_Serialize = {
 	created_at: string,
 };
 
+export type Anomaly = {
+	agent: string,
+	/**  spend_spike | unexpected_model | failure_burst */
+	kind: string,
+	/**  Local day or hour it concerns. */
+	when: string,
+	message: string,
+};
+
 export type AppEnvironment = AppEnvironment_Serialize | AppEnvironment_Deserialize;
 
 export type AppEnvironment_Deserialize = {
@@ -196,6 +212,22 @@ export type AppEnvironment_Serialize = {
  */
 export type AuthStyle = "bearer" | "x-api-key" | "none";
 
+export type BudgetLine = BudgetLine_Serialize | BudgetLine_Deserialize;
+
+export type BudgetLine_Deserialize = {
+	agent: string,
+	spent_usd: string,
+	budget_usd?: string | null,
+	percent?: number | null,
+};
+
+export type BudgetLine_Serialize = {
+	agent: string,
+	spent_usd: string,
+	budget_usd: string | null,
+	percent: number | null,
+};
+
 /**  A piece of an agent's answer, as it arrives (agent mode). */
 export type ChatDelta = {
 	chat_id: string,
@@ -206,6 +238,53 @@ export type ChatDelta = {
 export type CommandError = {
 	kind: string,
 	message: string,
+};
+
+/**  One exported row: the columns in DESIGN.md, in order. */
+export type ExportRow = ExportRow_Serialize | ExportRow_Deserialize;
+
+/**  One exported row: the columns in DESIGN.md, in order. */
+export type ExportRow_Deserialize = {
+	time: string,
+	agent: string,
+	mode: string,
+	step: number,
+	provider: string,
+	key_label: string,
+	model: string,
+	outcome: string,
+	input_tokens: number,
+	output_tokens: number,
+	cache_read_tokens: number,
+	cache_write_tokens: number,
+	/**  Exact decimal; empty when the price is unknown. */
+	cost_usd: string,
+	estimated: boolean,
+	latency_ms: number,
+	ttft_ms?: number | null,
+	local: boolean,
+};
+
+/**  One exported row: the columns in DESIGN.md, in order. */
+export type ExportRow_Serialize = {
+	time: string,
+	agent: string,
+	mode: string,
+	step: number,
+	provider: string,
+	key_label: string,
+	model: string,
+	outcome: string,
+	input_tokens: number,
+	output_tokens: number,
+	cache_read_tokens: number,
+	cache_write_tokens: number,
+	/**  Exact decimal; empty when the price is unknown. */
+	cost_usd: string,
+	estimated: boolean,
+	latency_ms: number,
+	ttft_ms: number | null,
+	local: boolean,
 };
 
 /**  A freshly issued token: the only time its value exists outside the caller. */
@@ -331,6 +410,19 @@ export type OllamaStatus_Serialize = {
 	problem: string | null,
 };
 
+/**  One bucket of one agent's usage. */
+export type Point = {
+	/**  Local time: `YYYY-MM-DD` for days, `YYYY-MM-DDTHH:00` for hours. */
+	bucket: string,
+	agent: string,
+	tokens: Tokens,
+	cost_usd: string,
+	requests: number,
+	failures: number,
+	/**  Attempts whose price was unknown (their cost is not in `cost_usd`). */
+	unknown_cost: number,
+};
+
 /**
  *  Nano-dollars per million tokens for each class. (Exported to TypeScript as numbers: exact
  *  up to 2^53, i.e. prices up to $9M per million tokens.)
@@ -408,6 +500,29 @@ export type ProxyStatus_Serialize = {
 	tokens: TokenInfo_Serialize[],
 };
 
+/**  Recent attempts, newest first, filtered. */
+export type RecentFilter = RecentFilter_Serialize | RecentFilter_Deserialize;
+
+/**  Recent attempts, newest first, filtered. */
+export type RecentFilter_Deserialize = {
+	agent?: string | null,
+	provider?: string | null,
+	model?: string | null,
+	/**  An outcome, or "failed" for all but ok. */
+	outcome?: string | null,
+	mode?: string | null,
+};
+
+/**  Recent attempts, newest first, filtered. */
+export type RecentFilter_Serialize = {
+	agent: string | null,
+	provider: string | null,
+	model: string | null,
+	/**  An outcome, or "failed" for all but ok. */
+	outcome: string | null,
+	mode: string | null,
+};
+
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
 export type Reply = Reply_Serialize | Reply_Deserialize;
 
@@ -447,6 +562,8 @@ export type Reply_Serialize = {
 	cloud_unreachable: boolean,
 };
 
+export type Resolution = "hour" | "day";
+
 export type Role = "user" | "assistant";
 
 /**  What `add` and `rotate` report: the stored key, and things worth a second look. */
@@ -477,6 +594,15 @@ export type Saved_Deserialize = {
 export type Saved_Serialize = {
 	key: KeySummary_Serialize,
 	warnings: string[],
+};
+
+export type Slice = {
+	provider: string,
+	model: string,
+	local: boolean,
+	tokens: Tokens,
+	cost_usd: string,
+	requests: number,
 };
 
 /**  A fallback step as stored: a key (id) and a model. */
@@ -539,6 +665,46 @@ export type Turn = {
 };
 
 export type Unreachable = "dns" | "connect" | "tls" | "timeout";
+
+export type UsageQuery = UsageQuery_Serialize | UsageQuery_Deserialize;
+
+export type UsageQuery_Deserialize = {
+	/**  "24h", "7d", "30d" or "custom" (then `since`/`until`, local dates, inclusive). */
+	range: string,
+	since?: string | null,
+	until?: string | null,
+	resolution: Resolution,
+	agent?: string | null,
+	filter: RecentFilter_Deserialize,
+};
+
+export type UsageQuery_Serialize = {
+	/**  "24h", "7d", "30d" or "custom" (then `since`/`until`, local dates, inclusive). */
+	range: string,
+	since: string | null,
+	until: string | null,
+	resolution: Resolution,
+	agent: string | null,
+	filter: RecentFilter_Serialize,
+};
+
+export type UsageView = UsageView_Serialize | UsageView_Deserialize;
+
+export type UsageView_Deserialize = {
+	series: Point[],
+	breakdown: Slice[],
+	budgets: BudgetLine_Deserialize[],
+	recent: ExportRow_Deserialize[],
+	anomalies: Anomaly[],
+};
+
+export type UsageView_Serialize = {
+	series: Point[],
+	breakdown: Slice[],
+	budgets: BudgetLine_Serialize[],
+	recent: ExportRow_Serialize[],
+	anomalies: Anomaly[],
+};
 
 /**  The vault was created, unlocked or locked (from the window, the tray, or a timer). */
 export type VaultChanged = {

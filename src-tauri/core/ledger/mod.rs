@@ -116,14 +116,20 @@ pub struct ExportRow {
     pub key_label: String,
     pub model: String,
     pub outcome: String,
+    #[specta(type = specta_typescript::Number)]
     pub input_tokens: i64,
+    #[specta(type = specta_typescript::Number)]
     pub output_tokens: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_read_tokens: i64,
+    #[specta(type = specta_typescript::Number)]
     pub cache_write_tokens: i64,
     /// Exact decimal; empty when the price is unknown.
     pub cost_usd: String,
     pub estimated: bool,
+    #[specta(type = specta_typescript::Number)]
     pub latency_ms: i64,
+    #[specta(type = Option<specta_typescript::Number>)]
     pub ttft_ms: Option<i64>,
     pub local: bool,
 }

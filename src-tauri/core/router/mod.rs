@@ -177,6 +177,7 @@ pub async fn call(
     ws.call_started(&agent.name);
     let result = run_chain(ws, agent, req, mode, on_out).await;
     ws.call_finished(&agent.name, result.as_ref().map_or(true, |r| r.step > 0));
+    ws.check_budget(agent);
     result
 }
 

@@ -203,12 +203,25 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     let spent = ledger::spent_today(&r.ws.conn(), "G", Utc::now()).unwrap();
     assert!(spent <= budget, "spent {spent} > budget {budget}");
 
-    // The same agent set to refuse: over-budget calls get the budget error.
+    // The same agent set to refuse: over-budget calls get the budget error, and the user hears
+    // about 80 % and 100 % once each.
     let strict = agent(&r, "H", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst)), WhenOver::Refuse);
     r.openai.set_behavior(vec![]);
+    let mut alerts = r.ws.subscribe_alerts();
     assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
     let err = run(&r, &strict, "count the words in this budget test").await.0.unwrap_err();
     assert!(err.to_string().starts_with("Daily budget of agent H reached"), "{err}");
+    // The first call spent less than 80 % of the worst case; force the spend over it and check.
+    let row = ledger::Attempt {
+        at: Utc::now(), agent: "H".into(), key_id: None, key_label: None, provider: "openai".into(), model: "gpt-4o-mini".into(),
+        mode: Mode::Agent, step: 0, outcome: "ok".into(), tokens: Tokens::default(), cost_nano: Some(worst), estimated: false,
+        latency_ms: 0, ttft_ms: None, local: false,
+    };
+    ledger::record(&r.ws.conn(), &row).unwrap();
+    r.ws.check_budget(&strict);
+    r.ws.check_budget(&strict);
+    let got: Vec<u32> = std::iter::from_fn(|| alerts.try_recv().ok()).map(|a| a.percent).collect();
+    assert_eq!(got, vec![80, 100], "each level once");
 }
 
 #[tokio::test]

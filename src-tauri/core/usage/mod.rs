@@ -51,6 +51,36 @@ impl Range {
     }
 }
 
+/// The page's ranges: the last 24 hours, 7 or 30 days, or custom local dates (inclusive).
+pub fn range_for(kind: &str, since: Option<&str>, until: Option<&str>, now: DateTime<Utc>) -> Result<Range, UsageError> {
+    let day = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| UsageError::Db(format!("\"{s}\" is not a date: use YYYY-MM-DD.")))
+    };
+    match kind {
+        "24h" => Range::new(now - chrono::Duration::hours(24), now),
+        "7d" => Range::new(now - chrono::Duration::days(7), now),
+        "30d" => Range::new(now - chrono::Duration::days(30), now),
+        _ => {
+            let s = since.map(day).transpose()?.map(crate::core::ledger::local_midnight_utc).unwrap_or(now - chrono::Duration::days(30));
+            let u = until.map(day).transpose()?.and_then(|d| d.succ_opt()).map(crate::core::ledger::local_midnight_utc).unwrap_or(now);
+            Range::new(s, u)
+        }
+    }
+}
+
+/// Writes an export through a temporary file in the same folder and a rename: a failure leaves
+/// nothing half-written, and the message says why.
+pub fn write_export(path: &std::path::Path, contents: &str) -> Result<(), String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.keyhold-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
+    let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("Could not write {}: {e}. Nothing was written; choose a folder you can write to.", path.display()));
+    }
+    Ok(())
+}
+
 /// One bucket of one agent's usage.
 #[derive(Debug, Clone, PartialEq, Serialize, Type)]
 pub struct Point {
@@ -222,3 +252,18 @@ pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) ->
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod export_tests {
+    #[test]
+    fn an_export_to_an_unwritable_place_says_why_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/folder/usage.csv");
+        let err = super::write_export(&missing, "x").unwrap_err();
+        assert!(err.contains("Nothing was written"), "{err}");
+        let ok = dir.path().join("usage.csv");
+        super::write_export(&ok, "a,b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&ok).unwrap(), "a,b\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the export: no temporary file left behind");
+    }
+}

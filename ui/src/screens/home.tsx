@@ -5,16 +5,18 @@ import { Agents } from "./agents";
 import { Local } from "./local";
 import { Prices } from "./prices";
 import { Proxy } from "./proxy";
+import { Usage } from "./usage";
 import { Providers } from "./providers";
 
 function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "agents" | "providers" | "local" | "proxy" | "prices" | "vault";
+type Page = "agents" | "usage" | "providers" | "local" | "proxy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
   ["agents", "Agents"],
+  ["usage", "Usage"],
   ["providers", "Settings → LLM Providers"],
   ["local", "Local models"],
   ["proxy", "Proxy"],
@@ -80,6 +82,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
       </nav>
       <main class="page">
         {page === "agents" && <Agents />}
+        {page === "usage" && <Usage />}
         {page === "providers" && <Providers />}
         {page === "local" && <Local />}
         {page === "proxy" && <Proxy />}
