@@ -47,11 +47,12 @@ pub struct Attempt {
 }
 
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        params![
+    )?
+    .execute(params![
             a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             a.agent,
             a.key_id,
@@ -70,8 +71,7 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
             a.latency_ms,
             a.ttft_ms,
             a.local
-        ],
-    )?;
+        ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -153,17 +153,18 @@ pub struct Filter {
 
 pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>> {
     let fmt = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT at, agent, mode, step, provider, COALESCE(key_label, ''), model, outcome, input_tokens, output_tokens,
                 cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local
          FROM ledger
          WHERE (?1 IS NULL OR agent = ?1 COLLATE NOCASE) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
            AND (?4 IS NULL OR provider = ?4) AND (?5 IS NULL OR model = ?5) AND (?6 IS NULL OR mode = ?6)
            AND (?7 IS NULL OR (?7 = 'failed' AND outcome <> 'ok') OR outcome = ?7)
-         ORDER BY CASE WHEN ?8 IS NULL THEN at END, CASE WHEN ?8 IS NULL THEN id END,
-                  at DESC, id DESC
-         LIMIT COALESCE(?8, -1)",
-    )?;
+         {}",
+        // Newest-first with a limit walks the `at` index backwards and stops early; a full
+        // export reads in time order.
+        if f.newest.is_some() { "ORDER BY at DESC, id DESC LIMIT ?8" } else { "AND ?8 IS NULL ORDER BY at, id" }
+    ))?;
     let rows = stmt.query_map(params![f.agent, fmt(&f.since), fmt(&f.until), f.provider, f.model, f.mode, f.outcome, f.newest], |r| {
         let cost: Option<i64> = r.get(12)?;
         Ok(ExportRow {
