@@ -48,7 +48,7 @@ fn main() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let now = Utc::now();
     let start = now - Duration::days(90);
-    let step_ms = (90 * 86_400_000) as f64 / rows as f64;
+    let step_ms = 90.0 * 86_400_000.0 / rows as f64;
 
     // Fill (in transactions of 50k rows: this is setup, not the measured recording path).
     let fill = Instant::now();
@@ -98,13 +98,13 @@ fn main() {
     let refresh: Vec<f64> = (0..11)
         .map(|_| {
             let t = Instant::now();
-            usage::series(&conn, &range, Resolution::Day, None).unwrap();
+            let daily = usage::series(&conn, &range, Resolution::Day, None).unwrap();
             usage::breakdown(&conn, &range, None).unwrap();
             for a in &agents {
                 ledger::spent_today(&conn, a, now).unwrap();
             }
             usage::recent(&conn, &range, &RecentFilter::default(), 200).unwrap();
-            usage::anomalies(&conn, &range).unwrap();
+            usage::anomalies(&conn, &range, &daily).unwrap();
             t.elapsed().as_secs_f64() * 1000.0
         })
         .collect();

@@ -335,13 +335,19 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
             }
         })
         .collect();
+    // The daily series of all agents feeds the anomaly flags; the chart reuses it when it can.
+    let daily = usage::series(&conn, &range, usage::Resolution::Day, None).map_err(usage_error)?;
+    let series = match (query.resolution, agent) {
+        (usage::Resolution::Day, None) => daily.clone(),
+        _ => usage::series(&conn, &range, query.resolution, agent).map_err(usage_error)?,
+    };
     Ok(UsageView {
-        series: usage::series(&conn, &range, query.resolution, agent).map_err(usage_error)?,
+        anomalies: usage::anomalies(&conn, &range, &daily).map_err(usage_error)?,
+        series,
         breakdown: usage::breakdown(&conn, &range, agent).map_err(usage_error)?,
         budgets,
         recent: usage::recent(&conn, &range, &crate::core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() }, 200)
             .map_err(usage_error)?,
-        anomalies: usage::anomalies(&conn, &range).map_err(usage_error)?,
     })
 }
 

@@ -166,11 +166,11 @@ pub struct Anomaly {
 
 /// Flags worth a look: a day whose spend is over 3× the agent's median day (and over a cent),
 /// a model the agent's chain does not name, an hour with 5+ failures making half the calls.
-pub fn anomalies(conn: &Connection, range: &Range) -> Result<Vec<Anomaly>, UsageError> {
+/// `days` is the range's daily series for all agents (the page has it already).
+pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec<Anomaly>, UsageError> {
     let mut out = Vec::new();
-    let days = series(conn, range, Resolution::Day, None)?;
     let mut by_agent: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
-    for p in &days {
+    for p in days {
         let nano = crate::core::prices::parse_usd(&p.cost_usd).unwrap_or(0);
         by_agent.entry(&p.agent).or_default().push((&p.bucket, nano));
     }

@@ -87,7 +87,8 @@ fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
         ledger::record(&conn, &row("a", day0 + Duration::days(6), "gpt-4o-mini", "http_503", Tokens::default(), Some(0))).unwrap();
     }
     let range = Range::new(day0 - Duration::days(1), day0 + Duration::days(8)).unwrap();
-    let kinds: Vec<String> = anomalies(&conn, &range).unwrap().into_iter().map(|a| a.kind).collect();
+    let days = series(&conn, &range, Resolution::Day, None).unwrap();
+    let kinds: Vec<String> = anomalies(&conn, &range, &days).unwrap().into_iter().map(|a| a.kind).collect();
     assert!(kinds.contains(&"spend_spike".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"unexpected_model".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"failure_burst".to_string()), "{kinds:?}");
