@@ -1,12 +1,9 @@
 //! Keyhold: bring-your-own-key AI desktop app.
 //!
-//! The crate has three layers, kept apart on purpose:
-//! - [`core`]: everything Keyhold *knows* (vault, sealing, data dir, storage). It never touches a
-//!   window, so all of it is tested without a display.
+//! The app crate has two thin fronts over [`keyhold_core`], which knows nothing of windows (it
+//! is its own crate with no tauri dependency, so the compiler holds that line):
 //! - [`shell`]: the Tauri app (window, tray, thin commands) that shows the core's state.
 //! - [`cli`]: the `keyhold` command line, a second thin front over the same core.
 
 pub mod cli;
-pub mod core;
 pub mod shell;
-pub mod sim;

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use keyhold::sim::{self, Flavor};
+use keyhold_sim::{self as sim, Flavor};
 
 const KEY: &str = "sk-sim-bench-key-000000000001";
 

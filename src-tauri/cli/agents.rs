@@ -8,12 +8,12 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::output::{Failure, Output};
-use crate::core::agents::{self, AgentSpec, WhenOver};
-use crate::core::datadir::DataDir;
-use crate::core::ledger::{self, Filter, Mode};
-use crate::core::prices::{self, format_usd, parse_usd, Price};
-use crate::core::router::{self, canonical::{Role, Turn}};
-use crate::core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::agents::{self, AgentSpec, WhenOver};
+use keyhold_core::datadir::DataDir;
+use keyhold_core::ledger::{self, Filter, Mode};
+use keyhold_core::prices::{self, format_usd, parse_usd, Price};
+use keyhold_core::router::{self, canonical::{Role, Turn}};
+use keyhold_core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]
 pub enum AgentsCommand {
@@ -94,7 +94,7 @@ pub enum Format {
 }
 
 fn describe(a: &agents::Agent, spent: i64, conn: &rusqlite::Connection) -> serde_json::Value {
-    let key_label = |id: &str| crate::core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
+    let key_label = |id: &str| keyhold_core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
     json!({
         "name": a.name, "model": a.model,
         "key": a.key_id.as_deref().map(key_label).unwrap_or_else(|| "provider default".into()),
@@ -274,7 +274,7 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
     let bad = |e: prices::PriceError| Failure::from_message("bad_price", e.to_string());
     match command {
         PricesCommand::List => {
-            let conn = crate::core::db::open(&dir.db_path())?;
+            let conn = keyhold_core::db::open(&dir.db_path())?;
             let list = prices::list(&conn).map_err(bad)?;
             if out.json {
                 println!("{}", json!({ "ok": true, "prices": list.iter().map(|e| json!({
@@ -328,7 +328,7 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
         }
     }
     // Reading only: no writer lock, so this works while the app runs.
-    let conn = crate::core::db::open(&dir.db_path())?;
+    let conn = keyhold_core::db::open(&dir.db_path())?;
     let filter = Filter {
         agent: agent.map(str::to_string),
         since: since.map(ledger::local_midnight_utc),
@@ -368,7 +368,7 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
 
 /// `keyhold serve`: the proxy alone, headless, until Ctrl-C.
 pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
-    use crate::core::proxy;
+    use keyhold_core::proxy;
     let ws = std::sync::Arc::new(Workspace::open(dir)?);
     let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
     ws.unlock(&p)?;

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use super::output::Failure;
-use crate::core::passphrase::Passphrase;
+use keyhold_core::passphrase::Passphrase;
 
 const HOW: &str = "Give it with --passphrase-file FILE (or --passphrase-file - to read standard input), or run the command in a terminal to be prompted.";
 

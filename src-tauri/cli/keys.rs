@@ -9,10 +9,10 @@ use zeroize::Zeroizing;
 
 use super::input;
 use super::output::{Failure, Output};
-use crate::core::datadir::DataDir;
-use crate::core::keys::{self, KeySummary, Saved};
-use crate::core::providers::AuthStyle;
-use crate::core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::datadir::DataDir;
+use keyhold_core::keys::{self, KeySummary, Saved};
+use keyhold_core::providers::AuthStyle;
+use keyhold_core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

@@ -12,9 +12,9 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use crate::core::datadir::DataDir;
-use crate::core::logging;
-use crate::core::workspace::{self, Workspace, WorkspaceError};
+use keyhold_core::datadir::DataDir;
+use keyhold_core::logging;
+use keyhold_core::workspace::{self, Workspace, WorkspaceError};
 use output::{Failure, Output};
 
 #[derive(Debug, Parser)]
@@ -232,8 +232,8 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
-impl From<crate::core::db::DbError> for Failure {
-    fn from(e: crate::core::db::DbError) -> Self {
+impl From<keyhold_core::db::DbError> for Failure {
+    fn from(e: keyhold_core::db::DbError) -> Self {
         Failure::from_message("database", e.to_string())
     }
 }
@@ -247,18 +247,18 @@ impl From<WorkspaceError> for Failure {
 fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(), Failure> {
     // The address of the user's Ollama key, if any: reading the database needs no lock.
     let url = url.unwrap_or_else(|| {
-        crate::core::db::open(&dir.db_path())
+        keyhold_core::db::open(&dir.db_path())
             .ok()
-            .and_then(|c| crate::core::keys::list(&c).ok())
+            .and_then(|c| keyhold_core::keys::list(&c).ok())
             .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default))
             .and_then(|k| k.base_url)
-            .unwrap_or_else(|| crate::core::ollama::DEFAULT_URL.to_string())
+            .unwrap_or_else(|| keyhold_core::ollama::DEFAULT_URL.to_string())
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
-    let st = runtime.block_on(crate::core::ollama::status(&url));
+    let st = runtime.block_on(keyhold_core::ollama::status(&url));
     if out.json {
         println!("{}", serde_json::to_string(&st).expect("status serializes"));
     } else if st.running {

@@ -3,7 +3,7 @@
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::core::vault::VaultPaths;
+use crate::vault::VaultPaths;
 
 /// The Tauri bundle identifier: the default data dir matches Tauri's `app_data_dir()` on Linux.
 pub const APP_ID: &str = "app.keyhold.desktop";

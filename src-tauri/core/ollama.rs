@@ -79,7 +79,7 @@ pub async fn status(url: &str) -> OllamaStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{self, Behavior, Flavor};
+    use keyhold_sim::{self as sim, Behavior, Flavor};
 
     #[tokio::test]
     async fn a_running_ollama_reports_its_version_models_and_loaded_models() {

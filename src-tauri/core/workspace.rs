@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tokio::sync::watch;
 
-use crate::core::datadir::{DataDir, DataDirError, WriterLock};
-use crate::core::db::{self, DbError};
-use crate::core::keys::{self, KeyError, KeySummary};
-use crate::core::providers::probe::{self, Verdict};
-use crate::core::passphrase::{self, Passphrase};
-use crate::core::seal::MasterSecret;
-use crate::core::vault::{self, kdf::KdfParams, VaultError};
+use crate::datadir::{DataDir, DataDirError, WriterLock};
+use crate::db::{self, DbError};
+use crate::keys::{self, KeyError, KeySummary};
+use crate::providers::probe::{self, Verdict};
+use crate::passphrase::{self, Passphrase};
+use crate::seal::MasterSecret;
+use crate::vault::{self, kdf::KdfParams, VaultError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
@@ -50,7 +50,7 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error(transparent)]
-    Agents(#[from] crate::core::agents::AgentError),
+    Agents(#[from] crate::agents::AgentError),
     #[error("{0}")]
     Other(String),
 }
@@ -81,8 +81,8 @@ impl WorkspaceError {
             WorkspaceError::Locked => "locked",
             WorkspaceError::AlreadyUnlocked => "already_unlocked",
             WorkspaceError::Agents(a) => match a {
-                crate::core::agents::AgentError::NotFound(_) => "agent_not_found",
-                crate::core::agents::AgentError::Db(_) => "database",
+                crate::agents::AgentError::NotFound(_) => "agent_not_found",
+                crate::agents::AgentError::Db(_) => "database",
                 _ => "bad_agent_input",
             },
             WorkspaceError::Other(_) => "internal",
@@ -297,7 +297,7 @@ impl Workspace {
     /// can never together exceed the budget.
     pub(crate) fn reserve(&self, agent: &str, budget: i64, worst: i64) -> Result<(), i64> {
         let mut held = self.reservations.lock().unwrap_or_else(|p| p.into_inner());
-        let spent = crate::core::ledger::spent_today(&self.conn(), agent, chrono::Utc::now()).unwrap_or(i64::MAX / 4);
+        let spent = crate::ledger::spent_today(&self.conn(), agent, chrono::Utc::now()).unwrap_or(i64::MAX / 4);
         let reserved = held.get(agent).copied().unwrap_or(0);
         if spent + reserved + worst > budget {
             return Err(spent + reserved);
@@ -349,11 +349,11 @@ impl Workspace {
 
     /// After a ledger row: tells subscribers the first time today an agent passes 80 % and 100 %
     /// of its daily budget (remembered in the database, so once per day across restarts too).
-    pub(crate) fn check_budget(&self, agent: &crate::core::agents::Agent) {
+    pub(crate) fn check_budget(&self, agent: &crate::agents::Agent) {
         let Some(budget) = agent.budget_nano else { return };
         let conn = self.conn();
         let now = chrono::Utc::now();
-        let spent = crate::core::ledger::spent_today(&conn, &agent.name, now).unwrap_or(0);
+        let spent = crate::ledger::spent_today(&conn, &agent.name, now).unwrap_or(0);
         let day = now.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string();
         for level in [80u32, 100] {
             if (spent as i128) * 100 < (budget as i128) * level as i128 {
@@ -367,8 +367,8 @@ impl Workspace {
             let _ = self.alerts.send(BudgetAlert {
                 agent: agent.name.clone(),
                 percent: level,
-                spent_usd: crate::core::prices::format_usd(spent),
-                budget_usd: crate::core::prices::format_usd(budget),
+                spent_usd: crate::prices::format_usd(spent),
+                budget_usd: crate::prices::format_usd(budget),
             });
         }
     }
@@ -385,11 +385,11 @@ impl Workspace {
     /// Every agent's state and today's spend, for the tray.
     pub fn agent_statuses(&self) -> Vec<AgentStatus> {
         let conn = self.conn();
-        let Ok(list) = crate::core::agents::list(&conn) else { return Vec::new() };
+        let Ok(list) = crate::agents::list(&conn) else { return Vec::new() };
         let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner()).clone();
         list.into_iter()
             .map(|a| {
-                let spent = crate::core::ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
+                let spent = crate::ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
                 let act = activity.get(&a.name).copied().unwrap_or_default();
                 let state = if self.offline() {
                     AgentState::Offline
@@ -402,7 +402,7 @@ impl Workspace {
                 } else {
                     AgentState::Idle
                 };
-                AgentStatus { name: a.name, state, spent_today_usd: crate::core::prices::format_usd(spent) }
+                AgentStatus { name: a.name, state, spent_today_usd: crate::prices::format_usd(spent) }
             })
             .collect()
     }
@@ -497,7 +497,7 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::vault::snapshot;
+    use crate::vault::snapshot;
 
     fn p(s: &str) -> Passphrase {
         Passphrase::new(s.into())

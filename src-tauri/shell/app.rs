@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
-use crate::core::datadir::DataDir;
-use crate::core::ollama::{self, OllamaStatus};
-use crate::core::workspace::Workspace;
+use keyhold_core::datadir::DataDir;
+use keyhold_core::ollama::{self, OllamaStatus};
+use keyhold_core::workspace::Workspace;
 use crate::shell::commands::ChatSink;
 use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
 use crate::shell::proxy::ProxyHandle;
@@ -146,7 +146,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
 
             // The proxy runs again if it ran when Keyhold last quit (it answers "locked" until
             // the vault is unlocked).
-            if crate::core::proxy::config::enabled(&workspace.conn()) {
+            if keyhold_core::proxy::config::enabled(&workspace.conn()) {
                 let (handle, ws, r) = (app.handle().clone(), Arc::clone(&workspace), Arc::clone(&redraw));
                 tauri::async_runtime::spawn(async move {
                     let proxy = handle.state::<ProxyHandle>();
@@ -190,7 +190,7 @@ fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) ->
 /// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
 /// keeps that key's model list current for the agent form's picker.
 pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
-    let key = crate::core::keys::list(&ws.conn())
+    let key = keyhold_core::keys::list(&ws.conn())
         .ok()
         .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default));
     let url = key.as_ref().and_then(|k| k.base_url.clone()).unwrap_or_else(|| ollama::DEFAULT_URL.into());
@@ -198,7 +198,7 @@ pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
     if let (Some(k), true) = (&key, status.running) {
         let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
         let sentence = format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
-        let _ = crate::core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
+        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
     }
     *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
     status

@@ -11,15 +11,15 @@ use tauri::State;
 
 use zeroize::Zeroizing;
 
-use crate::core::agents::{self, Agent, AgentSpec, SavedAgent};
-use crate::core::keys::{self, KeySummary, Saved};
-use crate::core::ledger::{self, Mode};
-use crate::core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
-use crate::core::router::{self, canonical::Turn, Reply, RouterError};
+use keyhold_core::agents::{self, Agent, AgentSpec, SavedAgent};
+use keyhold_core::keys::{self, KeySummary, Saved};
+use keyhold_core::ledger::{self, Mode};
+use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
+use keyhold_core::router::{self, canonical::Turn, Reply, RouterError};
 use crate::shell::events::ChatDelta;
-use crate::core::passphrase::{self, Passphrase, Strength};
-use crate::core::providers::{self, probe::Verdict, Provider};
-use crate::core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
+use keyhold_core::passphrase::{self, Passphrase, Strength};
+use keyhold_core::providers::{self, probe::Verdict, Provider};
+use keyhold_core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
 
 /// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -243,7 +243,7 @@ pub struct AppEnvironment {
     pub tray_available: bool,
     pub offline: bool,
     pub autostart: bool,
-    pub ollama: Option<crate::core::ollama::OllamaStatus>,
+    pub ollama: Option<keyhold_core::ollama::OllamaStatus>,
 }
 
 #[tauri::command]
@@ -252,7 +252,7 @@ pub fn app_environment(ws: Ws<'_>, env: State<'_, crate::shell::app::Environment
     AppEnvironment {
         tray_available: env.tray_available,
         offline: ws.offline(),
-        autostart: crate::core::autostart::enabled(),
+        autostart: keyhold_core::autostart::enabled(),
         ollama: env.ollama.lock().unwrap_or_else(|p| p.into_inner()).clone(),
     }
 }
@@ -270,15 +270,15 @@ pub fn set_offline(ws: Ws<'_>, on: bool) -> Result<bool, CommandError> {
 pub async fn ollama_refresh(
     ws: Ws<'_>,
     env: State<'_, crate::shell::app::Environment>,
-) -> Result<crate::core::ollama::OllamaStatus, CommandError> {
+) -> Result<keyhold_core::ollama::OllamaStatus, CommandError> {
     Ok(crate::shell::app::refresh_ollama(&ws, &env).await)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
-    crate::core::autostart::set(on).map_err(|message| CommandError { kind: "autostart".into(), message })?;
-    Ok(crate::core::autostart::enabled())
+    keyhold_core::autostart::set(on).map_err(|message| CommandError { kind: "autostart".into(), message })?;
+    Ok(keyhold_core::autostart::enabled())
 }
 
 #[derive(Debug, Clone, serde::Deserialize, Type)]
@@ -287,9 +287,9 @@ pub struct UsageQuery {
     pub range: String,
     pub since: Option<String>,
     pub until: Option<String>,
-    pub resolution: crate::core::usage::Resolution,
+    pub resolution: keyhold_core::usage::Resolution,
     pub agent: Option<String>,
-    pub filter: crate::core::usage::RecentFilter,
+    pub filter: keyhold_core::usage::RecentFilter,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -302,14 +302,14 @@ pub struct BudgetLine {
 
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct UsageView {
-    pub series: Vec<crate::core::usage::Point>,
-    pub breakdown: Vec<crate::core::usage::Slice>,
+    pub series: Vec<keyhold_core::usage::Point>,
+    pub breakdown: Vec<keyhold_core::usage::Slice>,
     pub budgets: Vec<BudgetLine>,
-    pub recent: Vec<crate::core::ledger::ExportRow>,
-    pub anomalies: Vec<crate::core::usage::Anomaly>,
+    pub recent: Vec<keyhold_core::ledger::ExportRow>,
+    pub anomalies: Vec<keyhold_core::usage::Anomaly>,
 }
 
-fn usage_error(e: crate::core::usage::UsageError) -> CommandError {
+fn usage_error(e: keyhold_core::usage::UsageError) -> CommandError {
     CommandError { kind: "bad_range".into(), message: e.to_string() }
 }
 
@@ -317,7 +317,7 @@ fn usage_error(e: crate::core::usage::UsageError) -> CommandError {
 #[tauri::command]
 #[specta::specta]
 pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandError> {
-    use crate::core::usage;
+    use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
     let now = chrono::Utc::now();
     let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now).map_err(usage_error)?;
@@ -346,7 +346,7 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
         series,
         breakdown: usage::breakdown(&conn, &range, agent).map_err(usage_error)?,
         budgets,
-        recent: usage::recent(&conn, &range, &crate::core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() }, 200)
+        recent: usage::recent(&conn, &range, &keyhold_core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() }, 200)
             .map_err(usage_error)?,
     })
 }
@@ -356,7 +356,7 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
 #[tauri::command]
 #[specta::specta]
 pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String) -> Result<u32, CommandError> {
-    use crate::core::usage;
+    use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
     let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now()).map_err(usage_error)?;
     let f = &query.filter;

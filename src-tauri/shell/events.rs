@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use crate::core::workspace::VaultStatus;
+use keyhold_core::workspace::VaultStatus;
 
 /// The vault was created, unlocked or locked (from the window, the tray, or a timer).
 #[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
@@ -27,7 +27,7 @@ pub struct LedgerChanged {
 /// The local Ollama was looked at.
 #[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
 pub struct OllamaChanged {
-    pub status: crate::core::ollama::OllamaStatus,
+    pub status: keyhold_core::ollama::OllamaStatus,
 }
 
 /// Offline mode was switched (from the window, the tray, or the CLI).

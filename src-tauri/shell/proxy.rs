@@ -7,9 +7,9 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
-use crate::core::agents::tokens::{self, Issued, TokenInfo};
-use crate::core::proxy::{self, config};
-use crate::core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::agents::tokens::{self, Issued, TokenInfo};
+use keyhold_core::proxy::{self, config};
+use keyhold_core::workspace::{Workspace, WorkspaceError};
 use crate::shell::commands::CommandError;
 
 /// The running proxy, if any.

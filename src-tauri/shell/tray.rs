@@ -8,7 +8,7 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::core::workspace::{AgentState, VaultStatus, Workspace};
+use keyhold_core::workspace::{AgentState, VaultStatus, Workspace};
 
 const TRAY_ID: &str = "keyhold";
 
@@ -115,7 +115,7 @@ impl<R: Runtime> Tray<R> {
         }
     }
 
-    fn menu(&self, summary: &str, agents: &[crate::core::workspace::AgentStatus], unlocked: bool, proxy_running: bool) -> tauri::Result<Menu<R>> {
+    fn menu(&self, summary: &str, agents: &[keyhold_core::workspace::AgentStatus], unlocked: bool, proxy_running: bool) -> tauri::Result<Menu<R>> {
         let app = &self.app;
         let menu = Menu::new(app)?;
         menu.append(&MenuItem::with_id(app, "summary", summary, false, None::<&str>)?)?;

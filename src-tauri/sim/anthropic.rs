@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::openai::{prompt_text, sse};
-use super::{error, gate, tokens, Flavor, Shared, ANSWER};
+use super::{error, gate, tokens, Flavor, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/v1/models", get(models)).route("/v1/messages", post(messages))
@@ -65,12 +65,13 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     // "cache-me" in the prompt: half of it read from the cache, a quarter written to it.
     let (cache_read, cache_write) = if prompt.contains("cache-me") { (all_input / 2, all_input / 4) } else { (0, 0) };
     let input_tokens = all_input - cache_read - cache_write;
-    let output_tokens = tokens(ANSWER);
+    let answer = behavior.answer();
+    let output_tokens = tokens(&answer);
     let id = "msg_sim0001";
     if !stream {
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
-            "content": [{ "type": "text", "text": ANSWER }],
+            "content": [{ "type": "text", "text": answer }],
             "stop_reason": "end_turn", "stop_sequence": null,
             "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens,
                        "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read }
@@ -86,11 +87,11 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         event("content_block_start", json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } })),
         event("ping", json!({ "type": "ping" })),
     ];
-    let words: Vec<&str> = ANSWER.split(' ').collect();
+    let words: Vec<&str> = answer.split(' ').collect();
     let cut = behavior.cut_after_chunks;
     for (i, word) in words.iter().enumerate() {
         if cut.is_some_and(|n| i >= n) {
-            return sse(events, behavior.delay_ms);
+            return sse(events, &behavior);
         }
         let text = if i == 0 { word.to_string() } else { format!(" {word}") };
         events.push(event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } })));
@@ -100,5 +101,5 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     events.push(event("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
         "usage": { "output_tokens": output_tokens } })));
     events.push(event("message_stop", json!({ "type": "message_stop" })));
-    sse(events, behavior.delay_ms)
+    sse(events, &behavior)
 }

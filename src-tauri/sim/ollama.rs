@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::openai::{prompt_text, sse};
-use super::{gate, tokens, Shared, ANSWER};
+use super::{gate, tokens, Behavior, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -66,13 +66,15 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         Ok(b) => b,
         Err(r) => return r,
     };
+    s.note_fields(&req);
     if !s.models.contains(&model) {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("model \"{model}\" not found, try pulling it first") }))).into_response();
     }
     let prompt_eval_count = tokens(&prompt_text(req.get("messages")));
-    let eval_count = tokens(ANSWER);
+    let answer = behavior.answer();
+    let eval_count = tokens(&answer);
     let at = "2026-11-27T10:00:00.000000000Z";
-    let done = json!({ "model": model, "created_at": at, "message": { "role": "assistant", "content": if stream { "" } else { ANSWER } },
+    let done = json!({ "model": model, "created_at": at, "message": { "role": "assistant", "content": if stream { "" } else { answer.as_str() } },
         "done": true, "done_reason": "stop", "total_duration": 480_000_000u64, "load_duration": 20_000_000u64,
         "prompt_eval_count": prompt_eval_count, "prompt_eval_duration": 60_000_000u64,
         "eval_count": eval_count, "eval_duration": 400_000_000u64 });
@@ -80,15 +82,15 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         return Json(done).into_response();
     }
     let mut lines = Vec::new();
-    for (i, word) in ANSWER.split(' ').enumerate() {
+    for (i, word) in answer.split(' ').enumerate() {
         if behavior.cut_after_chunks.is_some_and(|n| i >= n) {
-            return ndjson(sse(lines, behavior.delay_ms));
+            return ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }));
         }
         let text = if i == 0 { word.to_string() } else { format!(" {word}") };
         lines.push(format!("{}\n", json!({ "model": model, "created_at": at, "message": { "role": "assistant", "content": text }, "done": false })));
     }
     lines.push(format!("{done}\n"));
-    ndjson(sse(lines, behavior.delay_ms))
+    ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }))
 }
 
 fn ndjson(mut r: Response) -> Response {

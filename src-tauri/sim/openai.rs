@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::{error, gate, tokens, Flavor, Shared, ANSWER};
+use super::{error, gate, tokens, Behavior, Flavor, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(chat))
@@ -70,7 +70,8 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let prompt_tokens = tokens(&prompt);
     // "cache-me" in the prompt makes half of it a cache hit, as a repeated prefix would be.
     let cached = if prompt.contains("cache-me") { prompt_tokens / 2 } else { 0 };
-    let completion_tokens = tokens(ANSWER);
+    let answer = behavior.answer();
+    let completion_tokens = tokens(&answer);
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -83,7 +84,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     if !stream {
         return Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": ANSWER }, "logprobs": null, "finish_reason": "stop" }],
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": answer }, "logprobs": null, "finish_reason": "stop" }],
             "usage": usage
         }))
         .into_response();
@@ -97,7 +98,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         )
     };
     let mut content = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
-    for (i, word) in ANSWER.split(' ').enumerate() {
+    for (i, word) in answer.split(' ').enumerate() {
         let text = if i == 0 { word.to_string() } else { format!(" {word}") };
         content.push(chunk(json!({ "content": text }), Value::Null));
     }
@@ -116,16 +117,44 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
             all
         }
     };
-    sse(events, behavior.delay_ms)
+    sse(events, &behavior)
 }
 
-/// Sends pre-built events one by one, pausing between them when asked to be slow.
-pub(crate) fn sse(events: Vec<String>, delay_ms: Option<u64>) -> Response {
-    let body = futures_util::stream::iter(events).then(move |e| async move {
-        if let Some(ms) = delay_ms {
+/// Sends pre-built events one by one: slowly, split in two writes, or with CRLF line endings
+/// when the behavior asks for it.
+pub(crate) fn sse(events: Vec<String>, behavior: &Behavior) -> Response {
+    let delay_ms = behavior.delay_ms;
+    let crlf = behavior.crlf == Some(true);
+    let split = behavior.split_writes == Some(true);
+    let writes: Vec<(Bytes, bool)> = events
+        .into_iter()
+        .flat_map(|e| {
+            let e = if crlf { e.replace('\n', "\r\n") } else { e };
+            let bytes = Bytes::from(e);
+            let cut = if !split {
+                None
+            } else if crlf {
+                // Between the event's last \r and \n.
+                Some(bytes.len() - 1)
+            } else {
+                // One byte into the first multi-byte character, else the middle.
+                Some(bytes.iter().position(|b| *b >= 0x80).map_or(bytes.len() / 2, |i| i + 1))
+            };
+            match cut {
+                Some(c) => vec![(bytes.slice(..c), false), (bytes.slice(c..), true)],
+                None => vec![(bytes, false)],
+            }
+        })
+        .collect();
+    let body = futures_util::stream::iter(writes).then(move |(chunk, second_half)| async move {
+        if let Some(ms) = delay_ms.filter(|_| !second_half) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        Ok::<_, Infallible>(Bytes::from(e))
+        if second_half {
+            // Long enough for the first half to leave as its own TCP segment and be read alone.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok::<_, Infallible>(chunk)
     });
     Response::builder()
         .header("content-type", "text/event-stream")

@@ -5,7 +5,7 @@ mod support;
 
 use std::process::Output;
 
-use keyhold::sim::{self, Behavior, Flavor};
+use keyhold_sim::{self as sim, Behavior, Flavor};
 use support::Run;
 
 const OPENAI_KEY: &str = "sk-sim-cli-chat-openai";
@@ -80,4 +80,34 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
     assert_eq!(v.as_array().unwrap().len(), 5);
     let o = run.keyhold(&["usage", "--since", "2026-12-02", "--until", "2026-12-01"], "");
     assert!(err(&o).contains("before --since"), "{}", err(&o));
+}
+
+#[test]
+fn a_user_chats_in_german_japanese_and_emoji_while_the_provider_cuts_its_writes_anywhere() {
+    const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let openai = rt.block_on(sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()])).unwrap();
+    let anthropic = rt.block_on(sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()])).unwrap();
+    let ollama = rt.block_on(sim::start(Flavor::Ollama, addr, vec![])).unwrap();
+    let mut run = Run::new("chat test passphrase");
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+    for (provider, label, url, key) in [
+        ("anthropic", "an", anthropic.base_url(), ANTHROPIC_KEY),
+        ("openai", "oa", openai.base_url(), OPENAI_KEY),
+        ("ollama", "local", ollama.base_url(), ""),
+    ] {
+        let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    for (name, model, key) in [("De", "claude-haiku-4-5", "an"), ("Ja", "gpt-4o-mini", "oa"), ("Lo", "llama3.2:1b", "local")] {
+        let o = run.keyhold(&["agents", "add", "--name", name, "--model", model, "--key", key], "");
+        assert!(o.status.success(), "{}", err(&o));
+    }
+    for (agent, sim, crlf) in [("De", &anthropic, false), ("De", &anthropic, true), ("Ja", &openai, false), ("Ja", &openai, true), ("Lo", &ollama, false)] {
+        sim.set_behavior(vec![Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), crlf: Some(crlf), ..Default::default() }]);
+        let o = run.keyhold(&["chat", agent], "Hallo");
+        assert!(o.status.success(), "{}", err(&o));
+        assert_eq!(out(&o), format!("{NON_ASCII}\n"), "{agent} (crlf {crlf})");
+    }
 }

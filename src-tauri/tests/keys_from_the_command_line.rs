@@ -62,7 +62,7 @@ fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_aga
 fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_key() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = runtime
-        .block_on(keyhold::sim::start(keyhold::sim::Flavor::Anthropic, "127.0.0.1:0".parse().unwrap(), vec![CANARY.into()]))
+        .block_on(keyhold_sim::start(keyhold_sim::Flavor::Anthropic, "127.0.0.1:0".parse().unwrap(), vec![CANARY.into()]))
         .unwrap();
     let base = sim.base_url();
     let mut run = Run::new("keys test passphrase 3");

@@ -3,9 +3,9 @@
 //! runs in its own process so it can set the time zone.
 
 use chrono::{Duration, TimeZone, Utc};
-use keyhold::core::ledger::{self, Attempt, Mode};
-use keyhold::core::prices::Tokens;
-use keyhold::core::usage::{self, Range, Resolution};
+use keyhold_core::ledger::{self, Attempt, Mode};
+use keyhold_core::prices::Tokens;
+use keyhold_core::usage::{self, Range, Resolution};
 
 #[test]
 fn a_daylight_saving_day_has_23_hours_of_usage() {
@@ -15,7 +15,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
     }
     unsafe { tzset() };
     let dir = tempfile::tempdir().unwrap();
-    let conn = keyhold::core::db::open(&dir.path().join("k.db")).unwrap();
+    let conn = keyhold_core::db::open(&dir.path().join("k.db")).unwrap();
     let start = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
     for h in 0..48 {
         let a = Attempt {

@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use keyhold::core::datadir::DataDir;
+use keyhold_core::datadir::DataDir;
 
 const CANARY: &str = "CANARY-cli-passphrase-8c2f-orbit";
 const NEW_CANARY: &str = "CANARY-cli-newpass-31d7-velvet";

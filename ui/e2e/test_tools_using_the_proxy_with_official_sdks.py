@@ -102,3 +102,37 @@ def test_a_wrong_token_and_a_spent_budget_are_refused_in_the_sdks_own_errors(pro
     assert "Daily budget of agent tight reached" in str(refused.value)
     rows = [r for r in ledger(proxy["data"]) if r["agent"] == "tight"]
     assert [r["outcome"] for r in rows] == ["ok", "budget"]
+
+
+NON_ASCII = "Grüße aus 東京 🦊 café"
+
+
+def cut_writes(crlf=False):
+    """Every event in two writes, cut inside a multi-byte character (or between \\r and \\n)."""
+    return [{"answer": NON_ASCII, "split_writes": True, "crlf": crlf, "times": 1}]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_both_sdks_read_non_ascii_answers_whole_when_the_provider_cuts_its_writes(proxy, crlf):
+    sims = proxy["sim"]
+    oa = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["coder"], max_retries=0)
+    steer(sims["OpenAI"], cut_writes(crlf))
+    chunks = oa.chat.completions.create(model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hallo"}])
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == NON_ASCII
+    steer(sims["OpenAI"], cut_writes(crlf))
+    r = oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hallo"}])
+    assert r.choices[0].message.content == NON_ASCII
+
+    an = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+    steer(sims["Anthropic"], cut_writes(crlf))
+    with an.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hallo"}]) as s:
+        assert "".join(s.text_stream) == NON_ASCII
+    steer(sims["Anthropic"], cut_writes(crlf))
+    m = an.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hallo"}])
+    assert m.content[0].text == NON_ASCII
+
+    # Across protocols: an Anthropic client of the OpenAI agent gets the translation intact.
+    an_coder = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["coder"], max_retries=0)
+    steer(sims["OpenAI"], cut_writes(crlf))
+    with an_coder.messages.stream(model="x", max_tokens=50, messages=[{"role": "user", "content": "hallo"}]) as s:
+        assert "".join(s.text_stream) == NON_ASCII

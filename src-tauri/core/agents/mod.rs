@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use crate::core::keys::{self, KeyError, KeySummary};
-use crate::core::prices;
+use crate::keys::{self, KeyError, KeySummary};
+use crate::prices;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]

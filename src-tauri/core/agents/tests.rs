@@ -1,10 +1,10 @@
 use super::*;
-use crate::core::seal::MasterSecret;
+use crate::seal::MasterSecret;
 use zeroize::Zeroizing;
 
 fn setup() -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
-    let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+    let conn = crate::db::open(&dir.path().join("k.db")).unwrap();
     let m = MasterSecret::generate();
     keys::add(&conn, &m, "openai", "work", None, Some(Zeroizing::new("sk-aaaaaaaaaaaaaaaaaaaa".into()))).unwrap();
     keys::add(&conn, &m, "ollama", "local", Some("http://127.0.0.1:11434"), None).unwrap();

@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn a_token_is_shown_once_stored_hashed_and_stops_working_when_revoked() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+        let mut conn = crate::db::open(&dir.path().join("k.db")).unwrap();
         let spec = super::super::AgentSpec {
             name: "Bot".into(), model: "gpt-4o-mini".into(), key: None, system_prompt: None, temperature: None,
             max_tokens: None, fallback: vec![], budget_usd: None, when_over: None,

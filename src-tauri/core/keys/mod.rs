@@ -1,4 +1,4 @@
-//! Provider keys: one SQLite row each, the secret sealed per row (see [`crate::core::seal`]).
+//! Provider keys: one SQLite row each, the secret sealed per row (see [`crate::seal`]).
 //! A key is shown only masked, can be replaced, deactivated, reactivated or deleted, and is never
 //! handed back except to the code that sends a request, in zeroizing memory.
 
@@ -10,8 +10,8 @@ use serde::Serialize;
 use specta::Type;
 use zeroize::Zeroizing;
 
-use crate::core::providers::{self, AuthStyle, Provider};
-use crate::core::seal::{self, MasterSecret, RowBinding, Sealed};
+use crate::providers::{self, AuthStyle, Provider};
+use crate::seal::{self, MasterSecret, RowBinding, Sealed};
 pub use shape::{mask, prepare_secret, Prepared};
 
 /// A key as everyone but the request path sees it.

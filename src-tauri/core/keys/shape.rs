@@ -3,7 +3,7 @@
 use zeroize::Zeroizing;
 
 use super::KeyError;
-use crate::core::providers::Provider;
+use crate::providers::Provider;
 
 pub struct Prepared {
     pub secret: Zeroizing<String>,

@@ -1,7 +1,7 @@
 //! Key rows on a real SQLite file.
 
 use super::*;
-use crate::core::db;
+use crate::db;
 
 const CANARY: &str = "sk-ant-api03-CANARY-keyrow-5b1e-9xQ2";
 
@@ -106,7 +106,7 @@ fn a_tampered_or_swapped_row_fails_alone() {
 
 #[test]
 fn masks_never_show_most_of_a_key() {
-    let p = crate::core::providers::find("anthropic").unwrap();
+    let p = crate::providers::find("anthropic").unwrap();
     assert_eq!(mask("sk-ant-api03-abcdefghij9xQ2", p), "sk-ant-…9xQ2");
     assert_eq!(mask("short", p), "…rt");
     assert_eq!(mask("x", p), "…x");

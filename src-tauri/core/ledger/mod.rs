@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use specta::Type;
 
-use crate::core::prices::{format_usd, Tokens};
+use crate::prices::{format_usd, Tokens};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn spend_today_sums_known_costs_of_this_agent_since_local_midnight() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+        let conn = crate::db::open(&dir.path().join("k.db")).unwrap();
         let now = Utc::now();
         record(&conn, &attempt("a", Some(1_000), now)).unwrap();
         record(&conn, &attempt("a", Some(2_500), now)).unwrap();
@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn csv_has_the_design_columns_quotes_where_needed_and_leaves_unknown_costs_empty() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+        let conn = crate::db::open(&dir.path().join("k.db")).unwrap();
         record(&conn, &attempt("a", Some(1_234), Utc::now())).unwrap();
         record(&conn, &attempt("a", None, Utc::now())).unwrap();
         let rows = export(&conn, &Filter::default()).unwrap();

@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn the_price_file_parses_and_covers_every_paid_catalog_provider() {
-        for p in crate::core::providers::catalog() {
+        for p in crate::providers::catalog() {
             if p.id == "ollama" || p.id == "custom" {
                 continue;
             }

@@ -1,6 +1,7 @@
 //! The provider catalog: data, not code per provider. Adding a provider that speaks a protocol
 //! Keyhold knows is a line in `catalog.json`.
 
+pub mod framing;
 pub mod probe;
 
 use serde::{Deserialize, Serialize};

@@ -12,7 +12,7 @@ pub mod config {
     use rusqlite::Connection;
 
     use super::{Settings, DEFAULT_PORT};
-    use crate::core::db::{get_setting, set_setting};
+    use crate::db::{get_setting, set_setting};
 
     pub fn load(conn: &Connection) -> Settings {
         let port = get_setting(conn, "proxy.port").ok().flatten().and_then(|p| p.parse().ok()).unwrap_or(DEFAULT_PORT);
@@ -49,11 +49,11 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::agents::{tokens, Agent};
-use crate::core::ledger::Mode;
-use crate::core::providers::Protocol;
-use crate::core::router::{self, Out, Reply, RouterError};
-use crate::core::workspace::{VaultStatus, Workspace};
+use crate::agents::{tokens, Agent};
+use crate::ledger::Mode;
+use crate::providers::Protocol;
+use crate::router::{self, Out, Reply, RouterError};
+use crate::workspace::{VaultStatus, Workspace};
 use protocol::Renderer;
 
 /// Largest request body accepted: long prompts with images fit; a runaway upload does not.
@@ -231,7 +231,7 @@ async fn anthropic_messages(State(ctx): State<Ctx>, headers: HeaderMap, body: Bo
 }
 
 enum Msg {
-    Raw(String),
+    Raw(Bytes),
     Text(String),
     Done(Result<Reply, RouterError>),
 }
@@ -281,7 +281,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     tokio::spawn(async move {
         let mut on_out = |o: Out<'_>| {
             let _ = tx.send(match o {
-                Out::Raw(r) => Msg::Raw(r.to_string()),
+                Out::Raw(r) => Msg::Raw(r.clone()),
                 Out::Text(t) => Msg::Text(t.to_string()),
             });
         };
@@ -325,7 +325,7 @@ fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::Unbou
                 }
                 Msg::Raw(_) => continue,
                 Msg::Text(_) if passthrough => continue,
-                Msg::Text(t) => r.text(&t),
+                Msg::Text(t) => Bytes::from(r.text(&t)),
                 Msg::Done(Ok(reply)) => {
                     if passthrough {
                         return None;
@@ -338,7 +338,7 @@ fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::Unbou
                     return Some((Ok(Bytes::from(s)), (None, rx, r, true)));
                 }
             };
-            return Some((Ok(Bytes::from(out)), (None, rx, r, false)));
+            return Some((Ok(out), (None, rx, r, false)));
         }
     });
     Response::builder()
@@ -351,7 +351,7 @@ fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::Unbou
 
 /// Collects a non-streamed answer: the upstream body as it was, or the translation.
 async fn whole_response(protocol: Protocol, _agent: Agent, first: Msg, mut rx: mpsc::UnboundedReceiver<Msg>, passthrough: bool) -> Response {
-    let mut raw = String::new();
+    let mut raw = Vec::new();
     let mut text = String::new();
     let mut next = Some(first);
     loop {
@@ -363,7 +363,7 @@ async fn whole_response(protocol: Protocol, _agent: Agent, first: Msg, mut rx: m
             },
         };
         match msg {
-            Msg::Raw(r) => raw.push_str(&r),
+            Msg::Raw(r) => raw.extend_from_slice(&r),
             Msg::Text(t) => text.push_str(&t),
             Msg::Done(Err(e)) => return error(protocol, status_for(&e), &e.to_string()),
             Msg::Done(Ok(reply)) => {

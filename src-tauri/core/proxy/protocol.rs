@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::core::prices::Tokens;
-use crate::core::providers::Protocol;
-use crate::core::router::canonical::{ChatRequest, RawBody, Role, Turn};
+use crate::prices::Tokens;
+use crate::providers::Protocol;
+use crate::router::canonical::{ChatRequest, RawBody, Role, Turn};
 
 /// Text of an OpenAI/Anthropic `content`: a string, or the text parts of a list.
 fn text_of(content: Option<&Value>) -> String {
@@ -187,7 +187,8 @@ impl Renderer {
 }
 
 /// True for the OpenAI usage-only chunk Keyhold asked for on a client's behalf.
-pub fn is_usage_only_chunk(event: &str) -> bool {
+pub fn is_usage_only_chunk(event: &[u8]) -> bool {
+    let event = String::from_utf8_lossy(event);
     let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
     serde_json::from_str::<Value>(&data).is_ok_and(|v| {
         v.get("choices").and_then(Value::as_array).is_some_and(|c| c.is_empty()) && v.get("usage").is_some_and(|u| !u.is_null())
@@ -223,8 +224,8 @@ mod tests {
 
     #[test]
     fn the_usage_chunk_a_client_did_not_ask_for_is_recognised() {
-        assert!(is_usage_only_chunk("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n"));
-        assert!(!is_usage_only_chunk("data: {\"choices\":[{\"delta\":{}}],\"usage\":null}\n\n"));
-        assert!(!is_usage_only_chunk("data: [DONE]\n\n"));
+        assert!(is_usage_only_chunk(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\n"));
+        assert!(!is_usage_only_chunk(b"data: {\"choices\":[{\"delta\":{}}],\"usage\":null}\n\n"));
+        assert!(!is_usage_only_chunk(b"data: [DONE]\n\n"));
     }
 }

@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::core::agents::{self, AgentSpec, WhenOver};
-use crate::core::datadir::DataDir;
-use crate::core::keys;
-use crate::core::passphrase::Passphrase;
-use crate::core::vault::{kdf::KdfParams, snapshot};
-use crate::sim::{self, Behavior, Flavor};
+use crate::agents::{self, AgentSpec, WhenOver};
+use crate::datadir::DataDir;
+use crate::keys;
+use crate::passphrase::Passphrase;
+use crate::vault::{kdf::KdfParams, snapshot};
+use keyhold_sim::{self as sim, Behavior, Flavor};
 
 const KEY: &str = "sk-sim-proxy-provider-key-0001";
 
@@ -77,8 +77,10 @@ async fn an_openai_client_gets_the_answer_plain_and_streamed_with_usage_only_if_
     assert!(text.ends_with("data: [DONE]\n\n"));
     assert!(!text.contains("\"usage\":{"), "usage the client did not ask for is hidden: {text}");
     // Upstream was still asked for usage, and the ledger has it.
-    assert!(r.openai.requests().iter().all(|s| s.fields.contains(&"model".to_string())));
-    let rows = crate::core::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    let streamed = &r.openai.requests()[1];
+    assert!(streamed.stream);
+    assert_eq!(streamed.body.as_ref().unwrap().pointer("/stream_options/include_usage"), Some(&json!(true)), "{streamed:?}");
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|row| row.output_tokens == 8 && !row.estimated && row.mode == "proxy"));
 
@@ -92,10 +94,54 @@ async fn an_openai_client_gets_the_answer_plain_and_streamed_with_usage_only_if_
 async fn a_same_protocol_stream_is_forwarded_byte_for_byte() {
     let r = rig().await;
     let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
-    let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap().text().await.unwrap();
+    let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap();
+    assert_eq!(direct.status(), 200);
+    let direct = direct.text().await.unwrap();
     let proxied = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).header("anthropic-version", "2023-06-01")
-        .json(&body).send().await.unwrap().text().await.unwrap();
+        .json(&body).send().await.unwrap();
+    assert_eq!(proxied.status(), 200);
+    let proxied = proxied.text().await.unwrap();
+    assert!(direct.contains("event: message_stop"), "{direct}");
     assert_eq!(proxied, direct);
+}
+
+const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
+
+/// Every event written in two writes cut inside a character (or between `\r` and `\n`).
+fn cut_writes(crlf: bool) -> Vec<Behavior> {
+    vec![Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), crlf: Some(crlf), ..Default::default() }]
+}
+
+#[tokio::test]
+async fn a_non_ascii_stream_cut_inside_characters_passes_through_byte_for_byte() {
+    let r = rig().await;
+    for crlf in [false, true] {
+        let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+        r.anthropic.set_behavior(cut_writes(crlf));
+        let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap();
+        let direct = direct.bytes().await.unwrap();
+        r.anthropic.set_behavior(cut_writes(crlf));
+        let proxied = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+        assert_eq!(proxied.status(), 200);
+        let proxied = proxied.bytes().await.unwrap();
+        assert!(String::from_utf8_lossy(&direct).contains("東京"), "crlf {crlf}");
+        assert_eq!(proxied, direct, "crlf {crlf}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_ascii_stream_cut_inside_characters_is_translated_intact() {
+    let r = rig().await;
+    r.openai.set_behavior(cut_writes(false));
+    let body = json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let text = c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
+    let answer: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v.pointer("/delta/text").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    assert_eq!(answer, NON_ASCII, "{text}");
 }
 
 #[tokio::test]
@@ -207,5 +253,5 @@ async fn many_concurrent_streams_all_complete() {
     });
     let all = futures_util::future::join_all(calls).await;
     assert!(all.iter().all(|t| t.ends_with("data: [DONE]\n\n")));
-    assert_eq!(crate::core::ledger::export(&r.ws.conn(), &Default::default()).unwrap().len(), 40);
+    assert_eq!(crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().len(), 40);
 }

@@ -33,14 +33,14 @@ pub struct ChatRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawBody {
-    pub protocol: crate::core::providers::Protocol,
+    pub protocol: crate::providers::Protocol,
     pub body: Value,
 }
 
 impl ChatRequest {
     /// The body for a step: the caller's own if the protocols match, else the translation.
-    pub fn body_for(&self, protocol: crate::core::providers::Protocol, model: &str, provider_is_openai: bool) -> Value {
-        use crate::core::providers::Protocol;
+    pub fn body_for(&self, protocol: crate::providers::Protocol, model: &str, provider_is_openai: bool) -> Value {
+        use crate::providers::Protocol;
         if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
             let mut body = raw.body.clone();
             body["model"] = json!(model);
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn a_raw_body_passes_through_to_its_own_protocol_only() {
-        use crate::core::providers::Protocol;
+        use crate::providers::Protocol;
         let raw = json!({ "model": "x", "stream": true, "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
         let r = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: raw }), ..req() };
         let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);

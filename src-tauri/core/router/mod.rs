@@ -11,12 +11,12 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use specta::Type;
 
-use crate::core::agents::{self, Agent, WhenOver};
-use crate::core::keys::{self, KeySummary};
-use crate::core::ledger::{self, Attempt, Mode};
-use crate::core::prices::{self, format_usd, Price, Tokens};
-use crate::core::providers::{self, Protocol};
-use crate::core::workspace::{Workspace, WorkspaceError};
+use crate::agents::{self, Agent, WhenOver};
+use crate::keys::{self, KeySummary};
+use crate::ledger::{self, Attempt, Mode};
+use crate::prices::{self, format_usd, Price, Tokens};
+use crate::providers::{self, Protocol};
+use crate::workspace::{Workspace, WorkspaceError};
 use canonical::ChatRequest;
 use wire::Piece;
 
@@ -162,7 +162,7 @@ pub enum Out<'a> {
     Text(&'a str),
     /// An upstream event (or non-streamed body) exactly as received, when the caller's raw body
     /// went to a step of its own protocol: for byte-faithful forwarding.
-    Raw(&'a str),
+    Raw(&'a bytes::Bytes),
 }
 
 /// Runs one call for `agent` down its chain. `on_out` gets the answer as it arrives; once it has

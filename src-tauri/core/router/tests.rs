@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::canonical::{Role, Turn};
+use super::canonical::{RawBody, Role, Turn};
 use super::*;
-use crate::core::agents::AgentSpec;
-use crate::core::datadir::DataDir;
-use crate::core::passphrase::Passphrase;
-use crate::core::vault::{kdf::KdfParams, snapshot};
-use crate::sim::{self, Behavior, Flavor};
+use crate::agents::AgentSpec;
+use crate::datadir::DataDir;
+use crate::passphrase::Passphrase;
+use crate::vault::{kdf::KdfParams, snapshot};
+use keyhold_sim::{self as sim, Behavior, Flavor};
 
 const OPENAI_KEY: &str = "sk-sim-router-openai";
 const ANTHROPIC_KEY: &str = "sk-ant-sim-router";
@@ -236,7 +236,6 @@ async fn an_empty_prompt_and_a_request_the_provider_refuses_do_not_fall_back() {
 
 #[tokio::test]
 async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_changed() {
-    use super::canonical::RawBody;
     let r = rig().await;
     let a = agent(&r, "J", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "whatever", "messages": [{ "role": "user", "content": "hi" }], "seed": 42, "user": "tool-7" });
@@ -244,7 +243,7 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     let mut raw = String::new();
     let mut sink = |o: Out<'_>| {
         if let Out::Raw(r) = o {
-            raw.push_str(r)
+            raw.push_str(std::str::from_utf8(r).unwrap())
         }
     };
     call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
@@ -284,4 +283,58 @@ async fn a_cloud_that_cannot_be_reached_is_noticed_when_the_local_step_answers()
     let reply = run(&r, &b, "hi").await.0.unwrap();
     assert_eq!(reply.step, 2);
     assert_eq!(reply.earlier[1].outcome, "model_missing", "{:?}", reply.earlier);
+}
+
+/// What the reproduction saw turn into `Gr��ße aus ���京 ���� caf��`.
+const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
+
+#[tokio::test]
+async fn a_non_ascii_answer_cut_inside_its_characters_arrives_intact_from_every_protocol() {
+    let r = rig().await;
+    let cut = |crlf: bool| Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), crlf: Some(crlf), ..Default::default() };
+    for (i, (model, key, sim, crlf)) in [
+        ("gpt-4o-mini", "oa", &r.openai, false),
+        ("gpt-4o-mini", "oa", &r.openai, true),
+        ("claude-haiku-4-5", "an", &r.anthropic, false),
+        ("claude-haiku-4-5", "an", &r.anthropic, true),
+        ("llama3.2:1b", "local", &r.ollama, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sim.set_behavior(vec![cut(crlf)]);
+        let a = agent(&r, &format!("U{i}"), model, key, &[], None, WhenOver::Local);
+        let (res, text) = run(&r, &a, "hallo").await;
+        let reply = res.unwrap_or_else(|e| panic!("{model} (crlf {crlf}): {e}"));
+        assert_eq!(text, NON_ASCII, "{model} (crlf {crlf})");
+        assert!(!reply.estimated, "{model}: the usage events were read whole too");
+    }
+}
+
+#[tokio::test]
+async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
+    let r = rig().await;
+    r.openai.set_behavior(vec![Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), ..Default::default() }]);
+    let a = agent(&r, "P", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
+    let body = serde_json::json!({ "model": "x", "stream": true, "stream_options": { "include_usage": true },
+                                   "messages": [{ "role": "user", "content": "hi" }] });
+    let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
+    let mut raw = Vec::new();
+    call(&r.ws, &a, req, Mode::Proxy, &mut |o| {
+        if let Out::Raw(b) = o {
+            raw.extend_from_slice(b)
+        }
+    })
+    .await
+    .unwrap();
+    let raw = String::from_utf8(raw).expect("forwarded bytes are the provider's valid UTF-8");
+    let text: String = raw
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| v.pointer("/choices/0/delta/content").and_then(|c| c.as_str()).map(str::to_string))
+        .collect();
+    assert_eq!(text, NON_ASCII);
+    assert!(raw.ends_with("data: [DONE]\n\n"), "{raw}");
 }

@@ -9,16 +9,17 @@ use futures_util::{Stream, StreamExt};
 use serde_json::Value;
 
 use super::canonical::{ChatRequest, Role};
-use crate::core::prices::Tokens;
-use crate::core::providers::probe::{auth_headers, Unreachable};
-use crate::core::providers::{Protocol, Provider};
+use crate::prices::Tokens;
+use crate::providers::framing::{LineSplitter, SseEvent, SseSplitter};
+use crate::providers::probe::{auth_headers, Unreachable};
+use crate::providers::{Protocol, Provider};
 
 /// What an upstream stream yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     /// One upstream event exactly as received (or the whole body of a non-streamed reply),
     /// when the caller speaks the step's protocol: forwarded byte for byte.
-    Raw(String),
+    Raw(bytes::Bytes),
     Text(String),
     /// Usage as the provider reported it so far, already in Keyhold's classes.
     Usage(Tokens),
@@ -38,9 +39,9 @@ pub struct Failure {
 pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, String>> + Send>>;
 
 fn unreachable(e: &reqwest::Error) -> Failure {
-    let v = crate::core::providers::probe::classify(e);
+    let v = crate::providers::probe::classify(e);
     let (kind, detail) = match v {
-        crate::core::providers::probe::Verdict::Unreachable { reason, detail } => (
+        crate::providers::probe::Verdict::Unreachable { reason, detail } => (
             match reason {
                 Unreachable::Dns => "dns",
                 Unreachable::Connect => "connect",
@@ -55,10 +56,10 @@ fn unreachable(e: &reqwest::Error) -> Failure {
 }
 
 fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
-    let message = crate::core::providers::probe::provider_message(body);
+    let message = crate::providers::probe::provider_message(body);
     Failure {
         kind: format!("http_{status}"),
-        detail: crate::core::providers::probe::redact(&message, secret),
+        detail: crate::providers::probe::redact(&message, secret),
         request_fault: matches!(status, 400 | 413 | 422),
     }
 }
@@ -90,7 +91,7 @@ pub async fn start(
     connect_timeout: Duration,
 ) -> Result<Pieces, Failure> {
     match provider.protocol {
-        Protocol::Ollama => return ollama(base_url, model, req).await,
+        Protocol::Ollama => return ollama(base_url, model, req, connect_timeout).await,
         Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
     }
     let client = shared_client(connect_timeout).map_err(|e| Failure { kind: "internal".into(), detail: e, request_fault: true })?;
@@ -117,8 +118,8 @@ pub async fn start(
     let protocol = provider.protocol;
     if !streamed {
         // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
-        let text = resp.text().await.map_err(|e| unreachable(&e))?;
-        let v: Value = serde_json::from_str(&text)
+        let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
+        let v: Value = serde_json::from_slice(&body)
             .map_err(|_| Failure { kind: "bad_reply".into(), detail: format!("{} sent a reply that is not JSON", provider.name), request_fault: false })?;
         let usage = match protocol {
             Protocol::AnthropicMessages => v.get("usage").map(|u| Tokens {
@@ -129,7 +130,7 @@ pub async fn start(
             }),
             _ => v.get("usage").map(openai_usage),
         };
-        let mut pieces = vec![Ok(Piece::Raw(text))];
+        let mut pieces = vec![Ok(Piece::Raw(body))];
         pieces.extend(usage.map(|u| Ok(Piece::Usage(u))));
         pieces.push(Ok(Piece::End));
         return Ok(Box::pin(futures_util::stream::iter(pieces)));
@@ -138,45 +139,74 @@ pub async fn start(
     Ok(Box::pin(sse_pieces(bytes, protocol, passthrough)))
 }
 
-/// Splits an SSE byte stream into events and maps each to pieces.
+/// Cuts an SSE byte stream into whole events (in bytes, so a character split across network
+/// chunks arrives whole) and maps each to pieces.
 fn sse_pieces(
     bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
     protocol: Protocol,
     passthrough: bool,
 ) -> impl Stream<Item = Result<Piece, String>> + Send {
-    let state = (Box::pin(bytes), String::new(), std::collections::VecDeque::<Piece>::new(), false, AnthropicUsage::default());
-    futures_util::stream::unfold(state, move |(mut bytes, mut buf, mut queue, mut ended, mut au)| async move {
+    struct State<S> {
+        bytes: Pin<Box<S>>,
+        splitter: SseSplitter,
+        queue: std::collections::VecDeque<Piece>,
+        ended: bool,
+        eof: bool,
+        au: AnthropicUsage,
+    }
+    let state = State {
+        bytes: Box::pin(bytes),
+        splitter: SseSplitter::default(),
+        queue: Default::default(),
+        ended: false,
+        eof: false,
+        au: AnthropicUsage::default(),
+    };
+    futures_util::stream::unfold(state, move |mut st| async move {
         loop {
-            if let Some(p) = queue.pop_front() {
-                return Some((Ok(p), (bytes, buf, queue, ended, au)));
+            if let Some(p) = st.queue.pop_front() {
+                return Some((Ok(p), st));
             }
-            if ended {
+            if st.ended {
                 return None;
             }
-            // A complete event in the buffer?
-            if let Some(pos) = buf.find("\n\n") {
-                let event: String = buf.drain(..pos + 2).collect();
-                match parse_event(&event, protocol, &mut au) {
-                    Ok(pieces) => {
-                        if pieces.contains(&Piece::End) {
-                            ended = true;
+            match st.splitter.next_event(st.eof) {
+                Ok(Some(event)) => {
+                    match parse_event(&event, protocol, &mut st.au) {
+                        Ok(pieces) => {
+                            if pieces.contains(&Piece::End) {
+                                st.ended = true;
+                            }
+                            if passthrough {
+                                st.queue.push_back(Piece::Raw(event.raw));
+                            }
+                            st.queue.extend(pieces);
                         }
-                        if passthrough {
-                            queue.push_back(Piece::Raw(event));
+                        Err(e) => {
+                            st.ended = true;
+                            return Some((Err(e), st));
                         }
-                        queue.extend(pieces);
                     }
-                    Err(e) => return Some((Err(e), (bytes, buf, queue, true, au))),
+                    continue;
                 }
-                continue;
-            }
-            match bytes.next().await {
-                Some(Ok(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
-                Some(Err(e)) => return Some((Err(format!("the stream broke: {e}")), (bytes, buf, queue, true, au))),
-                None => {
+                Ok(None) if st.eof => {
                     // The connection closed without the provider's closing event: a cut stream.
-                    return Some((Err("the stream ended before the provider finished".into()), (bytes, buf, queue, true, au)));
+                    st.ended = true;
+                    return Some((Err("the stream ended before the provider finished".into()), st));
                 }
+                Ok(None) => {}
+                Err(e) => {
+                    st.ended = true;
+                    return Some((Err(e.to_string()), st));
+                }
+            }
+            match st.bytes.next().await {
+                Some(Ok(chunk)) => st.splitter.push(&chunk),
+                Some(Err(e)) => {
+                    st.ended = true;
+                    return Some((Err(format!("the stream broke: {e}")), st));
+                }
+                None => st.eof = true,
             }
         }
     })
@@ -187,15 +217,15 @@ fn sse_pieces(
 #[derive(Debug, Default, Clone, Copy)]
 struct AnthropicUsage(Tokens);
 
-fn parse_event(event: &str, protocol: Protocol, au: &mut AnthropicUsage) -> Result<Vec<Piece>, String> {
-    let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("");
+fn parse_event(event: &SseEvent, protocol: Protocol, au: &mut AnthropicUsage) -> Result<Vec<Piece>, String> {
+    let data = event.data.as_deref().unwrap_or("").trim();
     if data.is_empty() {
         return Ok(Vec::new());
     }
     if data == "[DONE]" {
         return Ok(vec![Piece::End]);
     }
-    let v: Value = serde_json::from_str(&data).map_err(|_| format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>()))?;
+    let v: Value = serde_json::from_str(data).map_err(|_| format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>()))?;
     let mut out = Vec::new();
     match protocol {
         Protocol::OpenAiChat => {
@@ -208,7 +238,7 @@ fn parse_event(event: &str, protocol: Protocol, au: &mut AnthropicUsage) -> Resu
                 out.push(Piece::Usage(openai_usage(u)));
             }
             if v.get("error").is_some() {
-                return Err(format!("the provider reported an error mid-stream: {}", crate::core::providers::probe::provider_message(&data)));
+                return Err(format!("the provider reported an error mid-stream: {}", crate::providers::probe::provider_message(data)));
             }
         }
         Protocol::AnthropicMessages => match v.get("type").and_then(Value::as_str) {
@@ -246,7 +276,7 @@ fn parse_event(event: &str, protocol: Protocol, au: &mut AnthropicUsage) -> Resu
             }
             Some("message_stop") => out.push(Piece::End),
             Some("error") => {
-                return Err(format!("the provider reported an error mid-stream: {}", crate::core::providers::probe::provider_message(&data)))
+                return Err(format!("the provider reported an error mid-stream: {}", crate::providers::probe::provider_message(data)))
             }
             _ => {}
         },
@@ -266,12 +296,14 @@ pub fn openai_usage(u: &Value) -> Tokens {
     Tokens { input: (prompt - cached).max(0), output: int(u, "completion_tokens"), cache_read: cached, cache_write: 0 }
 }
 
-async fn ollama(base_url: &str, model: &str, req: &ChatRequest) -> Result<Pieces, Failure> {
-    use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage};
+/// A chat on a local Ollama. The request and reply types are ollama-rs's; the stream is read
+/// here, line by line in bytes, because ollama-rs 0.3 decodes each network chunk on its own and
+/// silently drops one that ends inside a multi-byte character.
+async fn ollama(base_url: &str, model: &str, req: &ChatRequest, connect_timeout: Duration) -> Result<Pieces, Failure> {
+    use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage, ChatMessageResponse};
     use ollama_rs::models::ModelOptions;
-    let url = reqwest::Url::parse(&format!("{}/", base_url.trim_end_matches('/')))
+    let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/')))
         .map_err(|e| Failure { kind: "bad_url".into(), detail: format!("the Ollama address is not a URL: {e}"), request_fault: false })?;
-    let client = ollama_rs::Ollama::from_url(url);
     let mut messages = Vec::new();
     if let Some(s) = &req.system {
         messages.push(ChatMessage::system(s.clone()));
@@ -289,48 +321,72 @@ async fn ollama(base_url: &str, model: &str, req: &ChatRequest) -> Result<Pieces
     if !req.stop.is_empty() {
         options = options.stop(req.stop.clone());
     }
-    let stream = client
-        .send_chat_messages_stream(ChatMessageRequest::new(model.to_string(), messages).options(options))
-        .await
-        .map_err(|e| match e {
-            ollama_rs::error::OllamaError::ReqwestError(r) => unreachable(&r),
-            other => {
-                let text = other.to_string();
-                let kind = if text.contains("not found") { "model_missing" } else { "ollama_error" };
-                Failure { kind: kind.into(), detail: crate::core::providers::probe::provider_message(&text), request_fault: false }
+    let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
+        .map_err(|e| Failure { kind: "internal".into(), detail: e.to_string(), request_fault: true })?;
+    body["stream"] = Value::Bool(true);
+    let client = shared_client(connect_timeout).map_err(|e| Failure { kind: "internal".into(), detail: e, request_fault: true })?;
+    let resp = client.post(url).json(&body).send().await.map_err(|e| unreachable(&e))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        let text = resp.text().await.unwrap_or_default();
+        let detail = crate::providers::probe::provider_message(&text);
+        let kind = if status == 404 || detail.contains("not found") { "model_missing".to_string() } else { format!("http_{status}") };
+        return Err(Failure { kind, detail, request_fault: status == 400 });
+    }
+    let lines = futures_util::stream::unfold(
+        (Box::pin(resp.bytes_stream()), LineSplitter::default(), false, false),
+        |(mut bytes, mut splitter, mut eof, done)| async move {
+            if done {
+                return None;
             }
-        })?;
-    let pieces = stream.flat_map(|item| {
-        let out: Vec<Result<Piece, String>> = match item {
-            Err(()) => vec![Err("Ollama's stream broke or sent something unreadable".into())],
-            Ok(r) => {
-                let mut v = Vec::new();
-                if !r.message.content.is_empty() {
-                    v.push(Ok(Piece::Text(r.message.content)));
+            loop {
+                match splitter.next_line(eof) {
+                    Ok(Some(line)) => return Some((Ok(line), (bytes, splitter, eof, false))),
+                    Ok(None) if eof => return None,
+                    Ok(None) => {}
+                    Err(e) => return Some((Err(e.to_string()), (bytes, splitter, eof, true))),
                 }
-                if let Some(f) = r.final_data {
-                    v.push(Ok(Piece::Usage(Tokens { input: f.prompt_eval_count as i64, output: f.eval_count as i64, ..Default::default() })));
+                match bytes.next().await {
+                    Some(Ok(chunk)) => splitter.push(&chunk),
+                    Some(Err(e)) => return Some((Err(format!("the stream broke: {e}")), (bytes, splitter, eof, true))),
+                    None => eof = true,
                 }
-                if r.done {
-                    v.push(Ok(Piece::End));
-                }
-                v
             }
-        };
-        futures_util::stream::iter(out)
-    });
-    // ollama-rs ends its stream when the connection closes; a stream without `done` was cut.
-    let mut saw_end = false;
-    let checked = pieces.chain(futures_util::stream::once(async { Ok(Piece::End) })).filter_map(move |p| {
-        let out = match &p {
-            Ok(Piece::End) if saw_end => None,
-            Ok(Piece::End) => {
-                saw_end = true;
-                Some(p)
+        },
+    );
+    let pieces = lines
+        .map(|line| -> Vec<Result<Piece, String>> {
+            let line = match line {
+                Ok(l) if l.iter().all(u8::is_ascii_whitespace) => return Vec::new(),
+                Ok(l) => l,
+                Err(e) => return vec![Err(e)],
+            };
+            let r: ChatMessageResponse = match serde_json::from_slice(&line) {
+                Ok(r) => r,
+                Err(_) => return vec![Err(format!("Ollama sent something unreadable: {}", crate::providers::probe::provider_message(&String::from_utf8_lossy(&line))))],
+            };
+            let mut v = Vec::new();
+            if !r.message.content.is_empty() {
+                v.push(Ok(Piece::Text(r.message.content)));
             }
-            _ => Some(p),
-        };
-        async move { out }
+            if let Some(f) = r.final_data {
+                v.push(Ok(Piece::Usage(Tokens { input: f.prompt_eval_count as i64, output: f.eval_count as i64, ..Default::default() })));
+            }
+            if r.done {
+                v.push(Ok(Piece::End));
+            }
+            v
+        })
+        .flat_map(futures_util::stream::iter);
+    // A stream that closes without `done` was cut.
+    let checked = pieces.chain(futures_util::stream::once(async { Err::<Piece, String>("the stream ended before Ollama finished".into()) }));
+    let mut finished = false;
+    let checked = checked.take_while(move |p| {
+        let go = !finished;
+        if matches!(p, Ok(Piece::End)) {
+            finished = true;
+        }
+        async move { go }
     });
     Ok(Box::pin(checked))
 }
@@ -350,6 +406,12 @@ pub fn estimate_tokens(protocol: Protocol, text: &str) -> i64 {
 mod tests {
     use super::*;
 
+    fn sse(text: &str) -> SseEvent {
+        let mut s = SseSplitter::default();
+        s.push(text.as_bytes());
+        s.next_event(true).unwrap().unwrap()
+    }
+
     #[test]
     fn estimates_use_a_real_tokenizer_for_openai_style_models() {
         assert_eq!(estimate_tokens(Protocol::OpenAiChat, "Hello world"), 2);
@@ -366,10 +428,10 @@ mod tests {
     fn anthropic_output_usage_is_a_running_total_not_an_increment() {
         let mut au = AnthropicUsage::default();
         let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_read_input_tokens\":500,\"cache_creation_input_tokens\":40}}}\n\n";
-        parse_event(start, Protocol::AnthropicMessages, &mut au).unwrap();
+        parse_event(&sse(start), Protocol::AnthropicMessages, &mut au).unwrap();
         for n in [5, 12, 30] {
             let d = format!("event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{}},\"usage\":{{\"output_tokens\":{n}}}}}\n\n");
-            parse_event(&d, Protocol::AnthropicMessages, &mut au).unwrap();
+            parse_event(&sse(&d), Protocol::AnthropicMessages, &mut au).unwrap();
         }
         assert_eq!(au.0, Tokens { input: 10, output: 30, cache_read: 500, cache_write: 40 });
     }

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use crate::core::prices::{format_usd, Tokens};
+use crate::prices::{format_usd, Tokens};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -61,8 +61,8 @@ pub fn range_for(kind: &str, since: Option<&str>, until: Option<&str>, now: Date
         "7d" => Range::new(now - chrono::Duration::days(7), now),
         "30d" => Range::new(now - chrono::Duration::days(30), now),
         _ => {
-            let s = since.map(day).transpose()?.map(crate::core::ledger::local_midnight_utc).unwrap_or(now - chrono::Duration::days(30));
-            let u = until.map(day).transpose()?.and_then(|d| d.succ_opt()).map(crate::core::ledger::local_midnight_utc).unwrap_or(now);
+            let s = since.map(day).transpose()?.map(crate::ledger::local_midnight_utc).unwrap_or(now - chrono::Duration::days(30));
+            let u = until.map(day).transpose()?.and_then(|d| d.succ_opt()).map(crate::ledger::local_midnight_utc).unwrap_or(now);
             Range::new(s, u)
         }
     }
@@ -171,7 +171,7 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
     let mut out = Vec::new();
     let mut by_agent: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
     for p in days {
-        let nano = crate::core::prices::parse_usd(&p.cost_usd).unwrap_or(0);
+        let nano = crate::prices::parse_usd(&p.cost_usd).unwrap_or(0);
         by_agent.entry(&p.agent).or_default().push((&p.bucket, nano));
     }
     for (agent, list) in &by_agent {
@@ -192,7 +192,7 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
             }
         }
     }
-    let agents = crate::core::agents::list(conn).map_err(|e| UsageError::Db(e.to_string()))?;
+    let agents = crate::agents::list(conn).map_err(|e| UsageError::Db(e.to_string()))?;
     let (since, until) = range.bounds();
     let mut stmt = conn.prepare("SELECT DISTINCT agent, model FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2")?;
     let used: Vec<(String, String)> = stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
@@ -236,8 +236,8 @@ pub struct RecentFilter {
     pub mode: Option<String>,
 }
 
-pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) -> Result<Vec<crate::core::ledger::ExportRow>, UsageError> {
-    let filter = crate::core::ledger::Filter {
+pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) -> Result<Vec<crate::ledger::ExportRow>, UsageError> {
+    let filter = crate::ledger::Filter {
         agent: f.agent.clone(),
         since: Some(range.since),
         until: Some(range.until),
@@ -247,7 +247,7 @@ pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) ->
         mode: f.mode.clone(),
         newest: Some(limit),
     };
-    Ok(crate::core::ledger::export(conn, &filter)?)
+    Ok(crate::ledger::export(conn, &filter)?)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
-use crate::core::ledger::{self, Attempt, Mode};
+use crate::ledger::{self, Attempt, Mode};
 
 fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, cost: Option<i64>) -> Attempt {
     Attempt {
@@ -28,7 +28,7 @@ fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, co
 
 fn db() -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
-    let conn = crate::core::db::open(&dir.path().join("k.db")).unwrap();
+    let conn = crate::db::open(&dir.path().join("k.db")).unwrap();
     (dir, conn)
 }
 
@@ -72,11 +72,11 @@ fn an_empty_range_is_empty_and_an_end_before_the_start_is_refused() {
 #[test]
 fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
     let (_d, mut conn) = db();
-    let spec = crate::core::agents::AgentSpec {
+    let spec = crate::agents::AgentSpec {
         name: "a".into(), model: "gpt-4o-mini".into(), key: None, system_prompt: None, temperature: None, max_tokens: None,
         fallback: vec![], budget_usd: None, when_over: None,
     };
-    crate::core::agents::add(&mut conn, &spec).unwrap();
+    crate::agents::add(&mut conn, &spec).unwrap();
     let day0 = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
     for d in 0..5 {
         ledger::record(&conn, &row("a", day0 + Duration::days(d), "gpt-4o-mini", "ok", Tokens::default(), Some(20_000_000))).unwrap();

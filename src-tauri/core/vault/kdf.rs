@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::core::passphrase::Passphrase;
+use crate::passphrase::Passphrase;
 
 /// Argon2id cost. Stored in the vault header, so a later release can raise it for new vaults
 /// while old ones keep opening.
@@ -24,7 +24,7 @@ impl KdfParams {
     pub const DEFAULT: KdfParams = KdfParams { m_kib: 128 * 1024, t: 7, p: 1 };
 
     /// Cheap parameters for unit tests only: the code path is the same, the cost is not.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "test-support"))]
     pub const FAST_FOR_TESTS: KdfParams = KdfParams { m_kib: 1024, t: 1, p: 1 };
 }
 

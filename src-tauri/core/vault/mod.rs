@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::core::passphrase::{self, Passphrase, PassphraseError};
-use crate::core::seal::MasterSecret;
+use crate::passphrase::{self, Passphrase, PassphraseError};
+use crate::seal::MasterSecret;
 use header::{Header, HeaderError, Slot};
 use kdf::{KdfParams, VaultKey};
 

@@ -6,7 +6,7 @@ use iota_stronghold::{KeyProvider, SnapshotPath, Stronghold};
 use zeroize::Zeroizing;
 
 use super::kdf::VaultKey;
-use crate::core::seal::MasterSecret;
+use crate::seal::MasterSecret;
 
 const CLIENT_PATH: &[u8] = b"keyhold";
 const MASTER_RECORD: &[u8] = b"workspace-master-secret/v1";
@@ -59,7 +59,7 @@ pub fn read(path: &Path, key: &VaultKey) -> Result<MasterSecret, SnapshotError> 
 
 /// Lowers Stronghold's own scrypt cost for unit tests, which create many vaults. Production keeps
 /// Stronghold's default: the snapshot key is already Argon2id-stretched, the scrypt layer is extra.
-#[cfg(test)]
+#[cfg(any(test, feature = "test-support"))]
 pub fn use_fast_encryption_for_tests() {
     let _ = iota_stronghold::engine::snapshot::try_set_encrypt_work_factor(1);
 }

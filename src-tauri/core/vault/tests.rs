@@ -1,7 +1,7 @@
 //! Vault tests on real Stronghold snapshots in temporary directories.
 
 use super::*;
-use crate::core::seal::{self, RowBinding};
+use crate::seal::{self, RowBinding};
 
 const PASS: &str = "canary-passphrase-Zq81-orbit-velvet";
 

@@ -9,9 +9,9 @@ use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, Moc
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
-use crate::core::datadir::DataDir;
-use crate::core::vault::{kdf::KdfParams, snapshot};
-use crate::core::workspace::Workspace;
+use keyhold_core::datadir::DataDir;
+use keyhold_core::vault::{kdf::KdfParams, snapshot};
+use keyhold_core::workspace::Workspace;
 
 const CANARY: &str = "CANARY-passphrase-e5d1-never-echo";
 
@@ -99,8 +99,8 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
 fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it() {
     const KEY: &str = "sk-sim-CANARY-ipc-key-valid-1111";
     const REJECTED: &str = "sk-sim-CANARY-ipc-key-rejected-2222";
-    let sim = tauri::async_runtime::block_on(crate::sim::start(
-        crate::sim::Flavor::OpenAi,
+    let sim = tauri::async_runtime::block_on(keyhold_sim::start(
+        keyhold_sim::Flavor::OpenAi,
         "127.0.0.1:0".parse().unwrap(),
         vec![KEY.into()],
     ))

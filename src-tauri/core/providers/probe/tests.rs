@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::core::providers::find;
-use crate::sim::{self, Behavior, Flavor};
+use crate::providers::find;
+use keyhold_sim::{self as sim, Behavior, Flavor};
 
 const T: Duration = Duration::from_secs(5);
 

@@ -38,6 +38,14 @@ pub struct Behavior {
     pub cut_after_chunks: Option<usize>,
     /// Reply body that is not JSON at all.
     pub garbage: Option<bool>,
+    /// Answer with this text instead of [`ANSWER`] (streamed word by word).
+    pub answer: Option<String>,
+    /// Write every streamed event in two writes, cut inside its first multi-byte character (or
+    /// in its middle when it has none), as a real provider's TCP/TLS chunks may fall.
+    pub split_writes: Option<bool>,
+    /// End SSE lines with `\r\n`; with `split_writes`, an event is cut between its last `\r`
+    /// and `\n`.
+    pub crlf: Option<bool>,
     /// How many requests this applies to; then back to normal.
     pub times: Option<u32>,
 }
@@ -54,6 +62,9 @@ pub struct Seen {
     /// Top-level fields of a JSON body, to check what reached the provider.
     #[serde(default)]
     pub fields: Vec<String>,
+    /// The JSON body as it arrived (it never holds the credential, which travels in headers).
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +99,11 @@ impl SimState {
         b
     }
 
-    /// Notes the top-level fields of the last request's body.
+    /// Notes the body (and its top-level fields) of the last request.
     pub(crate) fn note_fields(&self, body: &serde_json::Value) {
         if let (Some(last), Some(obj)) = (self.seen.lock().unwrap_or_else(|p| p.into_inner()).last_mut(), body.as_object()) {
             last.fields = obj.keys().cloned().collect();
+            last.body = Some(body.clone());
         }
     }
 
@@ -133,7 +145,7 @@ pub(crate) async fn gate(
     stream: bool,
 ) -> Result<Behavior, Response> {
     let authorized = state.key_ok(credential(state.flavor, headers).as_deref());
-    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream, fields: Vec::new() });
+    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream, fields: Vec::new(), body: None });
     let b = state.take_behavior();
     if let Some(ms) = b.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -187,6 +199,13 @@ async fn requests(State(s): State<Shared>) -> Json<Vec<Seen>> {
 
 /// Text the simulated models answer with, word by word when streaming.
 pub const ANSWER: &str = "Hello from the simulator. Your request arrived intact.";
+
+impl Behavior {
+    /// The text the simulated model answers with.
+    pub fn answer(&self) -> String {
+        self.answer.clone().unwrap_or_else(|| ANSWER.to_string())
+    }
+}
 
 /// A rough token count: words, at least one. The simulator only has to be consistent.
 pub(crate) fn tokens(text: &str) -> u64 {

@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use keyhold::sim::{self, Flavor};
+use keyhold_sim::{self as sim, Flavor};
 
 #[tokio::main]
 async fn main() {

@@ -6,9 +6,9 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use keyhold::core::ledger::{self, Attempt, Mode};
-use keyhold::core::prices::Tokens;
-use keyhold::core::usage::{self, RecentFilter, Resolution};
+use keyhold_core::ledger::{self, Attempt, Mode};
+use keyhold_core::prices::Tokens;
+use keyhold_core::usage::{self, RecentFilter, Resolution};
 use rand::{Rng, SeedableRng};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -43,7 +43,7 @@ fn main() {
     let rows: u64 = std::env::var("ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keyhold.db");
-    let mut conn = keyhold::core::db::open(&path).unwrap();
+    let mut conn = keyhold_core::db::open(&path).unwrap();
     let agents: Vec<String> = (0..50).map(|i| format!("agent-{i:02}")).collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let now = Utc::now();

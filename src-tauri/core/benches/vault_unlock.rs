@@ -3,8 +3,8 @@
 //! Run: `cargo bench --bench vault_unlock`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use keyhold::core::passphrase::Passphrase;
-use keyhold::core::vault::{self, kdf::KdfParams, VaultPaths};
+use keyhold_core::passphrase::Passphrase;
+use keyhold_core::vault::{self, kdf::KdfParams, VaultPaths};
 
 fn unlock(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
