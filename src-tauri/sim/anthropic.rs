@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::openai::{prompt_text, sse};
-use super::{error, gate, tokens, Flavor, Shared};
+use super::{error, gate, tokens, tools, Behavior, Flavor, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/v1/models", get(models)).route("/v1/messages", post(messages))
@@ -65,9 +65,18 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     // "cache-me" in the prompt: half of it read from the cache, a quarter written to it.
     let (cache_read, cache_write) = if prompt.contains("cache-me") { (all_input / 2, all_input / 4) } else { (0, 0) };
     let input_tokens = all_input - cache_read - cache_write;
-    let answer = behavior.answer();
+    let turn = tools::anthropic(&req);
+    let answer = match &turn {
+        tools::Turn::AfterResult(r) => tools::after(r),
+        _ => behavior.answer(),
+    };
     let output_tokens = tokens(&answer);
     let id = "msg_sim0001";
+    let usage = json!({ "input_tokens": input_tokens, "output_tokens": output_tokens,
+                        "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read });
+    if let tools::Turn::Call { name } = &turn {
+        return tool_use(&model, name, stream, usage, &behavior);
+    }
     if !stream {
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
@@ -102,4 +111,35 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         "usage": { "output_tokens": output_tokens } })));
     events.push(event("message_stop", json!({ "type": "message_stop" })));
     sse(events, &behavior)
+}
+
+/// The model calls `name`: one tool_use block, its input streamed as two input_json_delta pieces.
+fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Behavior) -> Response {
+    let (id, tool_id) = ("msg_sim0002", "toolu_sim0001");
+    let input: Value = serde_json::from_str(tools::ARGUMENTS).expect("the arguments are JSON");
+    if !stream {
+        return Json(json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": [{ "type": "tool_use", "id": tool_id, "name": name, "input": input }],
+            "stop_reason": "tool_use", "stop_sequence": null, "usage": usage
+        }))
+        .into_response();
+    }
+    let (a, b) = tools::ARGUMENTS.split_at(tools::ARGUMENTS.len() / 2);
+    let mut start_usage = usage.clone();
+    start_usage["output_tokens"] = json!(1);
+    let events = vec![
+        event("message_start", json!({ "type": "message_start", "message": {
+            "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": null, "stop_sequence": null, "usage": start_usage } })),
+        event("content_block_start", json!({ "type": "content_block_start", "index": 0,
+            "content_block": { "type": "tool_use", "id": tool_id, "name": name, "input": {} } })),
+        event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": a } })),
+        event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": b } })),
+        event("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })),
+        event("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
+            "usage": { "output_tokens": usage["output_tokens"] } })),
+        event("message_stop", json!({ "type": "message_stop" })),
+    ];
+    sse(events, behavior)
 }

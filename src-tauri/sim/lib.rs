@@ -12,6 +12,7 @@
 mod anthropic;
 mod ollama;
 mod openai;
+pub mod tools;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::{error, gate, tokens, Behavior, Flavor, Shared};
+use super::{error, gate, tokens, tools, Behavior, Flavor, Shared};
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(chat))
@@ -70,7 +70,11 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let prompt_tokens = tokens(&prompt);
     // "cache-me" in the prompt makes half of it a cache hit, as a repeated prefix would be.
     let cached = if prompt.contains("cache-me") { prompt_tokens / 2 } else { 0 };
-    let answer = behavior.answer();
+    let turn = tools::openai(&req);
+    let answer = match &turn {
+        tools::Turn::AfterResult(r) => tools::after(r),
+        _ => behavior.answer(),
+    };
     let completion_tokens = tokens(&answer);
     let usage = json!({
         "prompt_tokens": prompt_tokens,
@@ -81,6 +85,9 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     });
     let id = "chatcmpl-sim0001";
     let created = 1_764_200_000u64;
+    if let tools::Turn::Call { name } = &turn {
+        return tool_call(&model, name, stream, &usage, &behavior);
+    }
     if !stream {
         return Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
@@ -118,6 +125,39 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         }
     };
     sse(events, &behavior)
+}
+
+/// The model calls `name`: one tool call, its arguments streamed in two pieces.
+fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Behavior) -> Response {
+    let (id, created, call_id) = ("chatcmpl-sim0002", 1_764_200_000u64, "call_sim0001");
+    if !stream {
+        return Json(json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": null, "refusal": null,
+                "tool_calls": [{ "id": call_id, "type": "function", "function": { "name": name, "arguments": tools::ARGUMENTS } }] },
+                "logprobs": null, "finish_reason": "tool_calls" }],
+            "usage": usage
+        }))
+        .into_response();
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }] })
+        )
+    };
+    let (a, b) = tools::ARGUMENTS.split_at(tools::ARGUMENTS.len() / 2);
+    let events = vec![
+        chunk(json!({ "role": "assistant", "content": null,
+            "tool_calls": [{ "index": 0, "id": call_id, "type": "function", "function": { "name": name, "arguments": "" } }] }), Value::Null),
+        chunk(json!({ "tool_calls": [{ "index": 0, "function": { "arguments": a } }] }), Value::Null),
+        chunk(json!({ "tool_calls": [{ "index": 0, "function": { "arguments": b } }] }), Value::Null),
+        chunk(json!({}), json!("tool_calls")),
+        format!("data: {}\n\n", json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage })),
+        "data: [DONE]\n\n".to_string(),
+    ];
+    sse(events, behavior)
 }
 
 /// Sends pre-built events one by one: slowly, split in two writes, or with CRLF line endings

@@ -136,3 +136,74 @@ def test_both_sdks_read_non_ascii_answers_whole_when_the_provider_cuts_its_write
     steer(sims["OpenAI"], cut_writes(crlf))
     with an_coder.messages.stream(model="x", max_tokens=50, messages=[{"role": "user", "content": "hallo"}]) as s:
         assert "".join(s.text_stream) == NON_ASCII
+
+
+OPENAI_TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "Look a thing up",
+                                                  "parameters": {"type": "object", "properties": {"input": {"type": "string"}}}}}]
+ANTHROPIC_TOOLS = [{"name": "lookup", "description": "Look a thing up",
+                    "input_schema": {"type": "object", "properties": {"input": {"type": "string"}}}}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_openai_sdk_completes_a_tool_call_round_trip_through_the_proxy(proxy, stream):
+    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["coder"], max_retries=0)
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    if stream:
+        calls = {}
+        for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=OPENAI_TOOLS, stream=True):
+            for d in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+                c = calls.setdefault(d.index, {"id": None, "name": "", "arguments": ""})
+                c["id"] = d.id or c["id"]
+                c["name"] += (d.function.name or "") if d.function else ""
+                c["arguments"] += (d.function.arguments or "") if d.function else ""
+        call = calls[0]
+        call_id, name, arguments = call["id"], call["name"], call["arguments"]
+    else:
+        r = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=OPENAI_TOOLS)
+        assert r.choices[0].finish_reason == "tool_calls"
+        tc = r.choices[0].message.tool_calls[0]
+        call_id, name, arguments = tc.id, tc.function.name, tc.function.arguments
+    assert (name, json.loads(arguments)) == ("lookup", {"input": "sim"})
+    messages += [{"role": "assistant", "content": None,
+                  "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
+                 {"role": "tool", "tool_call_id": call_id, "content": "18 °C and sunny"}]
+    if stream:
+        chunks = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=OPENAI_TOOLS, stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        text = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=OPENAI_TOOLS).choices[0].message.content
+    assert text == "The tool said: 18 °C and sunny"
+    assert [r["outcome"] for r in ledger(proxy["data"])] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_anthropic_sdk_completes_a_tool_use_round_trip_through_the_proxy(proxy, stream):
+    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    if stream:
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=messages, tools=ANTHROPIC_TOOLS) as s:
+            first = s.get_final_message()
+    else:
+        first = client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=messages, tools=ANTHROPIC_TOOLS)
+    assert first.stop_reason == "tool_use"
+    use = next(b for b in first.content if b.type == "tool_use")
+    assert (use.name, use.input) == ("lookup", {"input": "sim"})
+    messages += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "18 °C and sunny"}]}]
+    if stream:
+        with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=messages, tools=ANTHROPIC_TOOLS) as s:
+            text = "".join(s.text_stream)
+    else:
+        text = client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=messages, tools=ANTHROPIC_TOOLS).content[0].text
+    assert text == "The tool said: 18 °C and sunny"
+
+
+def test_a_fallback_step_of_the_other_protocol_is_skipped_not_sent_without_the_tools(proxy):
+    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+    steer(proxy["sim"]["Anthropic"], [{"status": 529, "times": 1}])
+    with pytest.raises(anthropic.APIStatusError) as failed:
+        client.messages.create(model="claude-haiku-4-5", max_tokens=100, tools=ANTHROPIC_TOOLS,
+                               messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    assert "the request uses tools" in str(failed.value)
+    rows = ledger(proxy["data"])
+    assert [(r["provider"], r["outcome"]) for r in rows] == [("anthropic", "http_529"), ("openai", "tools_unsupported")]

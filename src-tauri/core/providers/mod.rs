@@ -17,6 +17,17 @@ pub enum Protocol {
     Ollama,
 }
 
+impl Protocol {
+    /// The protocol's name as users know it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::OpenAiChat => "OpenAI chat completions",
+            Protocol::AnthropicMessages => "Anthropic Messages",
+            Protocol::Ollama => "Ollama chat",
+        }
+    }
+}
+
 /// How a key travels: OpenAI-style `Authorization: Bearer`, Anthropic's `x-api-key` (with
 /// `anthropic-version`), or none (a local Ollama). Gemini is reached through its
 /// OpenAI-compatible endpoint, so it is `bearer`.

@@ -255,3 +255,72 @@ async fn many_concurrent_streams_all_complete() {
     assert!(all.iter().all(|t| t.ends_with("data: [DONE]\n\n")));
     assert_eq!(crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().len(), 40);
 }
+
+/// The answer's text, from a whole body or a stream of either protocol.
+fn answer_text(body: &str) -> String {
+    let pick = |v: &Value| -> String {
+        ["/delta/text", "/choices/0/delta/content", "/content/0/text", "/choices/0/message/content"]
+            .iter()
+            .find_map(|p| v.pointer(p).and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string()
+    };
+    match serde_json::from_str::<Value>(body) {
+        Ok(v) => pick(&v),
+        Err(_) => body.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str::<Value>(d).ok()).map(|v| pick(&v)).collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_tool_result_turn_goes_through_in_both_protocols_streamed_and_not() {
+    let r = rig().await;
+    for stream in [false, true] {
+        // Anthropic: the last user turn holds only a tool_result block.
+        let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": stream,
+            "tools": [{ "name": "lookup", "input_schema": { "type": "object" } }],
+            "messages": [
+                { "role": "user", "content": "What is the weather?" },
+                { "role": "assistant", "content": [{ "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {} }] },
+                { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "toolu_1", "content": "42 degrees" }] } ] });
+        let resp = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "stream {stream}");
+        assert_eq!(answer_text(&resp.text().await.unwrap()), "The tool said: 42 degrees", "stream {stream}");
+        // OpenAI: the last message is role tool.
+        let body = json!({ "model": "gpt-4o-mini", "stream": stream,
+            "tools": [{ "type": "function", "function": { "name": "lookup", "parameters": { "type": "object" } } }],
+            "messages": [
+                { "role": "user", "content": "What is the weather?" },
+                { "role": "assistant", "content": null, "tool_calls": [{ "id": "call_1", "type": "function", "function": { "name": "lookup", "arguments": "{}" } }] },
+                { "role": "tool", "tool_call_id": "call_1", "content": "42 degrees" } ] });
+        let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "stream {stream}");
+        assert_eq!(answer_text(&resp.text().await.unwrap()), "The tool said: 42 degrees", "stream {stream}");
+    }
+    // The tools reached the provider as they were sent.
+    let seen = r.anthropic.requests();
+    assert!(seen.iter().all(|s| s.body.as_ref().unwrap()["tools"][0]["name"] == "lookup"));
+}
+
+#[tokio::test]
+async fn a_step_of_another_protocol_is_skipped_rather_than_sent_without_the_tools() {
+    let r = rig().await;
+    let spec = AgentSpec { name: "mixed".into(), model: "gpt-4o-mini".into(), key: Some("oa".into()), system_prompt: None, temperature: None,
+        max_tokens: Some(100), fallback: vec!["an:claude-haiku-4-5".into()], budget_usd: None, when_over: Some(WhenOver::Refuse) };
+    agents::add(&mut r.ws.conn(), &spec).unwrap();
+    let t = tokens::issue(&r.ws.conn(), "mixed", None).unwrap().token;
+    r.openai.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
+    let body = json!({ "model": "x", "tools": [{ "type": "function", "function": { "name": "lookup", "parameters": { "type": "object" } } }],
+        "messages": [{ "role": "user", "content": "What is the weather?" }] });
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("the request uses tools") && text.contains("skipped the step"), "{text}");
+    assert!(r.anthropic.requests().is_empty(), "nothing went to the step that would have lost the tools");
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    let outcomes: Vec<&str> = rows.iter().map(|row| row.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["http_529", "tools_unsupported"]);
+    // Without tools, the same agent falls back as before.
+    r.openai.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -37,6 +37,32 @@ pub struct RawBody {
     pub body: Value,
 }
 
+impl RawBody {
+    /// True when the body declares tools, or any message holds a tool call or a tool result
+    /// (OpenAI `tool_calls` / `role: tool`; Anthropic `tool_use` / `tool_result` blocks). The
+    /// canonical form carries text only, so such a body must not be translated: it would reach
+    /// the other protocol without its tools.
+    pub fn carries_tools(&self) -> bool {
+        let tools = self.body.get("tools").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+        let in_messages = self.body.get("messages").and_then(Value::as_array).is_some_and(|ms| {
+            ms.iter().any(|m| {
+                m.get("role").and_then(Value::as_str) == Some("tool")
+                    || m.get("tool_calls").and_then(Value::as_array).is_some_and(|c| !c.is_empty())
+                    || m.get("content").and_then(Value::as_array).is_some_and(|parts| {
+                        parts.iter().any(|p| matches!(p.get("type").and_then(Value::as_str), Some("tool_use" | "tool_result")))
+                    })
+            })
+        });
+        tools || in_messages
+    }
+
+    /// True when the body has at least one message: what a provider needs to answer. Its last
+    /// message may hold only a tool result, which is not empty.
+    pub fn has_messages(&self) -> bool {
+        self.body.get("messages").and_then(Value::as_array).is_some_and(|m| !m.is_empty())
+    }
+}
+
 impl ChatRequest {
     /// The body for a step: the caller's own if the protocols match, else the translation.
     pub fn body_for(&self, protocol: crate::providers::Protocol, model: &str, provider_is_openai: bool) -> Value {

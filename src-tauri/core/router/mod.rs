@@ -188,9 +188,16 @@ async fn run_chain(
     mode: Mode,
     on_out: &mut (dyn FnMut(Out<'_>) + Send),
 ) -> Result<Reply, RouterError> {
-    if req.turns.last().is_none_or(|t| t.text.trim().is_empty()) {
+    // A caller's own body (proxy mode) is the provider's to judge: its last turn may hold only a
+    // tool result. Agent mode's typed prompt must have text.
+    let empty = match &req.raw {
+        Some(raw) => !raw.has_messages(),
+        None => req.turns.last().is_none_or(|t| t.text.trim().is_empty()),
+    };
+    if empty {
         return Err(RouterError::EmptyPrompt);
     }
+    let carries_tools = req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol);
     let steps = { plan(&ws.conn(), agent)? };
     let offline = ws.offline();
     if offline && !steps.iter().any(|s| s.provider == "ollama") {
@@ -239,6 +246,19 @@ async fn run_chain(
                 outcome: "offline".into(),
                 detail: "offline mode is on: skipped".into(),
             });
+            continue;
+        }
+        // Tools travel only to a step of the caller's own protocol: a translated request would
+        // arrive without them, and the answer would be wrong without saying so.
+        if let Some(caller) = carries_tools.filter(|c| *c != protocol) {
+            fail(
+                "tools_unsupported",
+                format!(
+                    "the request uses tools and this step speaks {}, not the caller's {}; Keyhold does not translate tools between protocols, so it skipped the step rather than send it without them",
+                    protocol.label(),
+                    caller.label()
+                ),
+            );
             continue;
         }
         let Some(key) = step.key.clone() else {
