@@ -20,12 +20,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
     (field("VmRSS:"), field("VmHWM:"))
 }
 
 async fn load(client: &reqwest::Client, url: &str, token: &str, rate: u64, seconds: u64) -> (Vec<f64>, usize) {
-    let body = serde_json::json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "hello there" }] });
+    let body =
+        serde_json::json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "hello there" }] });
     let total = rate * seconds;
     let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -43,7 +51,11 @@ async fn load(client: &reqwest::Client, url: &str, token: &str, rate: u64, secon
     let mut failed = 0;
     for t in tasks {
         let (ms, ok) = t.await.unwrap();
-        if ok { lat.push(ms) } else { failed += 1 }
+        if ok {
+            lat.push(ms)
+        } else {
+            failed += 1
+        }
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (lat, failed)
@@ -81,8 +93,16 @@ fn main() {
     std::fs::write(&pass, "bench passphrase 123").unwrap();
     let kh = |args: &[&str], stdin: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-            .arg("--data-dir").arg(&data).arg("--passphrase-file").arg(&pass).args(args)
-            .stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--passphrase-file")
+            .arg(&pass)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         let o = c.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -93,8 +113,15 @@ fn main() {
     kh(&["agents", "add", "--name", "bench", "--model", "gpt-4o-mini", "--key", "oa"], "");
     let token = kh(&["agents", "token", "bench"], "");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .arg("--data-dir").arg(&data).arg("--passphrase-file").arg(&pass).args(["--json", "serve", "--port", "0"])
-        .stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--passphrase-file")
+        .arg(&pass)
+        .args(["--json", "serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let info: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -103,7 +130,10 @@ fn main() {
     let pid = serve.id();
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    println!("proxy_overhead: {seconds} s per phase, machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "proxy_overhead: {seconds} s per phase, machine: {} cores",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
     rt.block_on(async {
         // Warm both paths (connections, SQLite pages).
         load(&client, &format!("{direct}/chat/completions"), KEY, 100, 1).await;
@@ -135,4 +165,5 @@ fn main() {
         println!("proxy process RSS now {:.1} MiB, high-water mark {:.1} MiB", rss as f64 / 1024.0, hwm as f64 / 1024.0);
     });
     let _ = serve.kill();
+    let _ = serve.wait();
 }

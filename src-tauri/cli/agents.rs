@@ -12,7 +12,10 @@ use keyhold_core::agents::{self, AgentSpec, WhenOver};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price};
-use keyhold_core::router::{self, canonical::{Role, Turn}};
+use keyhold_core::router::{
+    self,
+    canonical::{Role, Turn},
+};
 use keyhold_core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]
@@ -94,7 +97,8 @@ pub enum Format {
 }
 
 fn describe(a: &agents::Agent, spent: i64, conn: &rusqlite::Connection) -> serde_json::Value {
-    let key_label = |id: &str| keyhold_core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
+    let key_label =
+        |id: &str| keyhold_core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
     json!({
         "name": a.name, "model": a.model,
         "key": a.key_id.as_deref().map(key_label).unwrap_or_else(|| "provider default".into()),
@@ -128,7 +132,10 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
                 eprintln!("keyhold: note: {w}");
             }
             let value = describe(&saved.agent, 0, &ws.conn());
-            out.success(&format!("Added agent {}.", saved.agent.name), json!({ "ok": true, "agent": value, "warnings": saved.warnings }));
+            out.success(
+                &format!("Added agent {}.", saved.agent.name),
+                json!({ "ok": true, "agent": value, "warnings": saved.warnings }),
+            );
         }
         AgentsCommand::List => {
             let conn = ws.conn();
@@ -188,8 +195,15 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
             } else {
                 println!("{:<16} {:<20} {:<16} {:<12} {:<22} STATE", "ID", "AGENT", "LABEL", "TOKEN", "CREATED");
                 for t in list {
-                    println!("{:<16} {:<20} {:<16} {:<12} {:<22} {}", t.id, t.agent, t.label, t.hint, t.created_at,
-                        t.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "active".into()));
+                    println!(
+                        "{:<16} {:<20} {:<16} {:<12} {:<22} {}",
+                        t.id,
+                        t.agent,
+                        t.label,
+                        t.hint,
+                        t.created_at,
+                        t.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "active".into())
+                    );
                 }
             }
         }
@@ -207,7 +221,10 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
 
 pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     if passphrase_file == Some(Path::new("-")) {
-        return Err(Failure::from_message("usage", "The prompt is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into()));
+        return Err(Failure::from_message(
+            "usage",
+            "The prompt is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
+        ));
     }
     let ws = Workspace::open(dir)?;
     let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
@@ -217,7 +234,9 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         eprintln!("Type your message, then Ctrl-D.");
     }
     let mut prompt = String::new();
-    std::io::stdin().read_to_string(&mut prompt).map_err(|e| Failure::from_message("input", format!("Could not read the prompt: {e}")))?;
+    std::io::stdin()
+        .read_to_string(&mut prompt)
+        .map_err(|e| Failure::from_message("input", format!("Could not read the prompt: {e}")))?;
     let req = router::agent_request(&a, vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -242,7 +261,10 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
             } else {
                 println!();
                 for f in &reply.earlier {
-                    eprintln!("keyhold: step {} ({} {}) failed: {} – {}", f.step, f.provider, f.model, f.outcome, f.detail);
+                    eprintln!(
+                        "keyhold: step {} ({} {}) failed: {} – {}",
+                        f.step, f.provider, f.model, f.outcome, f.detail
+                    );
                 }
                 let t = reply.tokens;
                 eprintln!(
@@ -255,7 +277,11 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
                     t.output,
                     t.cache_read,
                     t.cache_write,
-                    reply.cost_usd.as_deref().map(|c| format!("${c}")).unwrap_or_else(|| "cost unknown (no price)".into()),
+                    reply
+                        .cost_usd
+                        .as_deref()
+                        .map(|c| format!("${c}"))
+                        .unwrap_or_else(|| "cost unknown (no price)".into()),
                     if reply.estimated { " (estimated)" } else { "" }
                 );
             }
@@ -277,12 +303,18 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
             let conn = keyhold_core::db::open(&dir.db_path())?;
             let list = prices::list(&conn).map_err(bad)?;
             if out.json {
-                println!("{}", json!({ "ok": true, "prices": list.iter().map(|e| json!({
+                println!(
+                    "{}",
+                    json!({ "ok": true, "prices": list.iter().map(|e| json!({
                     "model": e.model, "provider": e.provider, "source": e.source,
                     "input": format_usd(e.price.input), "output": format_usd(e.price.output),
-                    "cache_read": format_usd(e.price.cache_read), "cache_write": format_usd(e.price.cache_write) })).collect::<Vec<_>>() }));
+                    "cache_read": format_usd(e.price.cache_read), "cache_write": format_usd(e.price.cache_write) })).collect::<Vec<_>>() })
+                );
             } else {
-                println!("{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  SOURCE", "MODEL", "PROVIDER", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE");
+                println!(
+                    "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  SOURCE",
+                    "MODEL", "PROVIDER", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE"
+                );
                 for e in list {
                     println!(
                         "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  {}",
@@ -319,12 +351,21 @@ fn day(text: &str, what: &str) -> Result<NaiveDate, Failure> {
         .map_err(|_| Failure::from_message("usage", format!("{what} \"{text}\" is not a date: use YYYY-MM-DD.")))
 }
 
-pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, format: Format, dir: DataDir) -> Result<(), Failure> {
+pub fn usage(
+    agent: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+    format: Format,
+    dir: DataDir,
+) -> Result<(), Failure> {
     let since = since.map(|s| day(s, "--since")).transpose()?;
     let until = until.map(|s| day(s, "--until")).transpose()?;
     if let (Some(s), Some(u)) = (since, until) {
         if u < s {
-            return Err(Failure::from_message("usage", format!("--until {u} is before --since {s}: the end must not come before the start.")));
+            return Err(Failure::from_message(
+                "usage",
+                format!("--until {u} is before --since {s}: the end must not come before the start."),
+            ));
         }
     }
     // Reading only: no writer lock, so this works while the app runs.
@@ -345,7 +386,21 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
                 println!("No usage recorded for this selection.");
                 return Ok(());
             }
-            println!("{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}", "TIME", "AGENT", "MODE", "STEP", "PROVIDER", "MODEL", "OUTCOME", "IN", "OUT", "C.READ", "C.WRITE", "COST USD");
+            println!(
+                "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
+                "TIME",
+                "AGENT",
+                "MODE",
+                "STEP",
+                "PROVIDER",
+                "MODEL",
+                "OUTCOME",
+                "IN",
+                "OUT",
+                "C.READ",
+                "C.WRITE",
+                "COST USD"
+            );
             let mut total: i64 = 0;
             let mut unknown = 0;
             for r in &rows {
@@ -355,8 +410,18 @@ pub fn usage(agent: Option<&str>, since: Option<&str>, until: Option<&str>, form
                 }
                 println!(
                     "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
-                    r.time, r.agent, r.mode, r.step, r.provider, r.model, r.outcome, r.input_tokens, r.output_tokens,
-                    r.cache_read_tokens, r.cache_write_tokens, if r.cost_usd.is_empty() { "unknown" } else { &r.cost_usd }
+                    r.time,
+                    r.agent,
+                    r.mode,
+                    r.step,
+                    r.provider,
+                    r.model,
+                    r.outcome,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.cache_read_tokens,
+                    r.cache_write_tokens,
+                    if r.cost_usd.is_empty() { "unknown" } else { &r.cost_usd }
                 );
             }
             println!("{} attempts, {} USD{}. Counted on this machine at the configured prices; the provider's invoice is the authority.",

@@ -12,9 +12,9 @@ const HOW: &str = "Give it with --passphrase-file FILE (or --passphrase-file - t
 fn read_source(file: &Path) -> Result<Passphrase, Failure> {
     let mut text = String::new();
     if file == Path::new("-") {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::from_message("input", format!("Could not read the passphrase from standard input: {e}")))?;
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            Failure::from_message("input", format!("Could not read the passphrase from standard input: {e}"))
+        })?;
     } else {
         text = std::fs::read_to_string(file).map_err(|e| {
             Failure::from_message("input", format!("Could not read the passphrase file {}: {e}", file.display()))

@@ -95,7 +95,10 @@ fn saved(out: &Output, verb: &str, s: &Saved) {
         eprintln!("keyhold: note: {w}");
     }
     let masked = if s.key.masked.is_empty() { "no key" } else { &s.key.masked };
-    out.success(&format!("{verb} {} ({}, {masked}).", s.key.label, s.key.provider), json!({ "ok": true, "key": s.key, "warnings": s.warnings }));
+    out.success(
+        &format!("{verb} {} ({}, {masked}).", s.key.label, s.key.provider),
+        json!({ "ok": true, "key": s.key, "warnings": s.warnings }),
+    );
 }
 
 /// Long enough for a slow provider, short enough that a dead one is reported promptly.
@@ -126,7 +129,10 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             } else if list.is_empty() {
                 println!("No provider keys yet. Add one with: keyhold keys add --provider P --label L");
             } else {
-                println!("{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} BASE URL", "ID", "PROVIDER", "LABEL", "KEY", "STATE", "DEFAULT");
+                println!(
+                    "{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} BASE URL",
+                    "ID", "PROVIDER", "LABEL", "KEY", "STATE", "DEFAULT"
+                );
                 list.iter().for_each(|k| println!("{}", line(k)));
             }
         }
@@ -159,7 +165,10 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
         }
         KeysCommand::Default { key } => {
             let k = Workspace::open(dir)?.with_db(|c| keys::set_default(c, key))?;
-            out.success(&format!("{} is now the default {} key.", k.label, k.provider), json!({ "ok": true, "key": k }));
+            out.success(
+                &format!("{} is now the default {} key.", k.label, k.provider),
+                json!({ "ok": true, "key": k }),
+            );
         }
         KeysCommand::Deactivate { key } | KeysCommand::Activate { key } => {
             let active = matches!(command, KeysCommand::Activate { .. });
@@ -171,7 +180,10 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             let ws = Workspace::open(dir)?;
             let k = ws.with_db(|c| keys::find(c, key))?;
             if !yes {
-                confirm(&format!("Delete the key {} ({}, {})? This cannot be undone. [y/N] ", k.label, k.provider, k.masked))?;
+                confirm(&format!(
+                    "Delete the key {} ({}, {})? This cannot be undone. [y/N] ",
+                    k.label, k.provider, k.masked
+                ))?;
             }
             let k = ws.with_db(|c| keys::remove(c, &k.id))?;
             out.success(&format!("Deleted {}.", k.label), json!({ "ok": true, "key": k }));
@@ -193,4 +205,3 @@ fn confirm(question: &str) -> Result<(), Failure> {
         Err(Failure::from_message("cancelled", "Nothing was deleted.".into()))
     }
 }
-

@@ -161,7 +161,11 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             workspace.create_vault(&p, confirm.as_ref())?;
             let info = workspace.info();
             out.success(
-                &format!("Vault created in {} ({:.1} s). Keyhold is ready.", info.data_dir, started.elapsed().as_secs_f64()),
+                &format!(
+                    "Vault created in {} ({:.1} s). Keyhold is ready.",
+                    info.data_dir,
+                    started.elapsed().as_secs_f64()
+                ),
                 json!({ "ok": true, "data_dir": info.data_dir, "created_at": info.vault_created_at }),
             );
         }
@@ -219,7 +223,11 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             }
             let on = ws.offline();
             out.success(
-                if on { "Offline mode is on: agents run on their local steps only, nothing leaves this machine." } else { "Offline mode is off." },
+                if on {
+                    "Offline mode is on: agents run on their local steps only, nothing leaves this machine."
+                } else {
+                    "Offline mode is off."
+                },
                 json!({ "ok": true, "offline": on }),
             );
         }
@@ -263,8 +271,18 @@ fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(),
         println!("{}", serde_json::to_string(&st).expect("status serializes"));
     } else if st.running {
         println!("Ollama {} is running at {}.", st.version.as_deref().unwrap_or("?"), st.url);
-        println!("Installed models: {}", if st.models.is_empty() { "none (ollama pull MODEL)".into() } else {
-            st.models.iter().map(|m| format!("{} ({:.1} GB)", m.name, m.size as f64 / 1e9)).collect::<Vec<_>>().join(", ") });
+        println!(
+            "Installed models: {}",
+            if st.models.is_empty() {
+                "none (ollama pull MODEL)".into()
+            } else {
+                st.models
+                    .iter()
+                    .map(|m| format!("{} ({:.1} GB)", m.name, m.size as f64 / 1e9))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
         println!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
     }
     match st.problem {

@@ -17,7 +17,9 @@ pub struct DataDir {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
-    #[error("Keyhold is already running (pid {pid}) with the data dir {dir}. Quit it first, or use another --data-dir.")]
+    #[error(
+        "Keyhold is already running (pid {pid}) with the data dir {dir}. Quit it first, or use another --data-dir."
+    )]
     AlreadyRunning { pid: String, dir: PathBuf },
     #[error("Could not create the data dir {dir}: {source}. Choose another with --data-dir or KEYHOLD_DATA_DIR.")]
     Create { dir: PathBuf, source: std::io::Error },
@@ -43,7 +45,8 @@ impl DataDir {
 
     /// Creates the dir if missing, readable by the user only.
     pub fn ensure(&self) -> Result<(), DataDirError> {
-        std::fs::create_dir_all(&self.root).map_err(|source| DataDirError::Create { dir: self.root.clone(), source })?;
+        std::fs::create_dir_all(&self.root)
+            .map_err(|source| DataDirError::Create { dir: self.root.clone(), source })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

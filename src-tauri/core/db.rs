@@ -153,7 +153,9 @@ fn migrations() -> Migrations<'static> {
 pub enum DbError {
     #[error("The database {path} is damaged or is not a Keyhold database ({detail}). It was left untouched: restore it from a backup or move it away.")]
     Damaged { path: PathBuf, detail: String },
-    #[error("The database {path} was written by a newer Keyhold (schema {found}, this one knows {known}). Update Keyhold.")]
+    #[error(
+        "The database {path} was written by a newer Keyhold (schema {found}, this one knows {known}). Update Keyhold."
+    )]
     TooNew { path: PathBuf, found: i64, known: usize },
     #[error("Database error on {path}: {detail}")]
     Sqlite { path: PathBuf, detail: String },
@@ -178,9 +180,7 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     if found > known as i64 {
         return Err(DbError::TooNew { path: path.into(), found, known });
     }
-    migrations()
-        .to_latest(&mut conn)
-        .map_err(|e| DbError::Sqlite { path: path.into(), detail: e.to_string() })?;
+    migrations().to_latest(&mut conn).map_err(|e| DbError::Sqlite { path: path.into(), detail: e.to_string() })?;
     Ok(conn)
 }
 
@@ -194,7 +194,11 @@ pub fn checkpoint_in_background(conn: &Connection, path: &Path) {
     }
     let path = path.to_path_buf();
     let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
-        let Ok(c) = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX) else { return };
+        let Ok(c) =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        else {
+            return;
+        };
         loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
             if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).is_err() && !path.exists() {

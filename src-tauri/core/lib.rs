@@ -14,6 +14,6 @@ pub mod providers;
 pub mod proxy;
 pub mod router;
 pub mod seal;
-pub mod vault;
 pub mod usage;
+pub mod vault;
 pub mod workspace;

@@ -31,7 +31,14 @@ pub struct OllamaStatus {
 }
 
 fn down(url: &str, problem: String) -> OllamaStatus {
-    OllamaStatus { url: url.into(), running: false, version: None, models: Vec::new(), loaded: Vec::new(), problem: Some(problem) }
+    OllamaStatus {
+        url: url.into(),
+        running: false,
+        version: None,
+        models: Vec::new(),
+        loaded: Vec::new(),
+        problem: Some(problem),
+    }
 }
 
 /// Looks at the Ollama at `url`. Never fails: what goes wrong is the status's `problem`.

@@ -106,10 +106,7 @@ pub fn strength(p: &Passphrase) -> Strength {
     .iter()
     .filter(|&&b| b)
     .count();
-    let sequential = chars
-        .windows(2)
-        .filter(|w| (w[1] as i64 - w[0] as i64).abs() <= 1)
-        .count();
+    let sequential = chars.windows(2).filter(|w| (w[1] as i64 - w[0] as i64).abs() <= 1).count();
     let repetitive = distinct * 3 < n || sequential * 10 >= (n - 1) * 7;
     let words = text.split_whitespace().filter(|w| w.chars().count() >= 3).count();
 
@@ -186,16 +183,10 @@ mod tests {
     #[test]
     fn new_passphrases_are_checked_for_length_and_match() {
         assert_eq!(check_new(&p(""), None), Err(PassphraseError::Empty));
-        assert_eq!(
-            check_new(&p("short"), None),
-            Err(PassphraseError::TooShort { min: 10, got: 5 })
-        );
+        assert_eq!(check_new(&p("short"), None), Err(PassphraseError::TooShort { min: 10, got: 5 }));
         // characters, not bytes: nine accented letters are still too short
         assert!(matches!(check_new(&p("ééééééééé"), None), Err(PassphraseError::TooShort { got: 9, .. })));
-        assert_eq!(
-            check_new(&p("long enough phrase"), Some(&p("long enough phrasE"))),
-            Err(PassphraseError::Mismatch)
-        );
+        assert_eq!(check_new(&p("long enough phrase"), Some(&p("long enough phrasE"))), Err(PassphraseError::Mismatch));
         assert_eq!(check_new(&p("long enough phrase"), Some(&p("long enough phrase"))), Ok(()));
     }
 

@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use crate::datadir::{DataDir, DataDirError, WriterLock};
 use crate::db::{self, DbError};
 use crate::keys::{self, KeyError, KeySummary};
-use crate::providers::probe::{self, Verdict};
 use crate::passphrase::{self, Passphrase};
+use crate::providers::probe::{self, Verdict};
 use crate::seal::MasterSecret;
 use crate::vault::{self, kdf::KdfParams, VaultError};
 
@@ -201,10 +201,7 @@ impl Workspace {
     pub fn info(&self) -> WorkspaceInfo {
         let (created, last) = {
             let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                db::get_setting(&conn, CREATED_AT).ok().flatten(),
-                db::get_setting(&conn, LAST_UNLOCK).ok().flatten(),
-            )
+            (db::get_setting(&conn, CREATED_AT).ok().flatten(), db::get_setting(&conn, LAST_UNLOCK).ok().flatten())
         };
         WorkspaceInfo {
             status: self.status(),
@@ -413,7 +410,10 @@ impl Workspace {
     }
 
     /// Runs `f` on the database: key metadata needs no secret.
-    pub fn with_db<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, KeyError>) -> Result<T, WorkspaceError> {
+    pub fn with_db<T>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> Result<T, KeyError>,
+    ) -> Result<T, WorkspaceError> {
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut conn)?)
     }
@@ -431,7 +431,11 @@ impl Workspace {
 
     /// Tests a key against its provider's model list and records the verdict. The key is opened
     /// for this call only; a deactivated key is refused before anything is sent.
-    pub async fn test_key(&self, k: &str, timeout: std::time::Duration) -> Result<(KeySummary, Verdict), WorkspaceError> {
+    pub async fn test_key(
+        &self,
+        k: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(KeySummary, Verdict), WorkspaceError> {
         let ep = self.with_db_and_master(|c, m| keys::endpoint(c, m, k))?;
         let verdict = probe::test(ep.provider, &ep.base_url, ep.secret.as_deref().map(String::as_str), timeout).await;
         drop(ep.secret);
@@ -539,7 +543,8 @@ mod tests {
     #[test]
     fn a_second_workspace_on_the_same_dir_is_refused_while_the_first_is_open() {
         let (tmp, ws) = workspace();
-        let again = Workspace::open_with(DataDir::resolve(Some(tmp.path().join("data"))).unwrap(), KdfParams::FAST_FOR_TESTS);
+        let again =
+            Workspace::open_with(DataDir::resolve(Some(tmp.path().join("data"))).unwrap(), KdfParams::FAST_FOR_TESTS);
         let err = again.err().unwrap();
         assert_eq!(err.kind(), "already_running");
         assert!(err.to_string().starts_with(&format!("Keyhold is already running (pid {})", std::process::id())));
@@ -552,7 +557,8 @@ mod tests {
         ws.create_vault(&p("first passphrase 1"), None).unwrap();
         let err = ws.change_passphrase(&p("not the first one"), &p("second passphrase 2"), None).unwrap_err();
         assert_eq!(err.kind(), "wrong_passphrase");
-        ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2"))).unwrap();
+        ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2")))
+            .unwrap();
         ws.lock();
         assert!(ws.unlock(&p("first passphrase 1")).is_err());
         ws.unlock(&p("second passphrase 2")).unwrap();

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
-use keyhold_core::datadir::DataDir;
-use keyhold_core::ollama::{self, OllamaStatus};
-use keyhold_core::workspace::Workspace;
 use crate::shell::commands::ChatSink;
 use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
 use crate::shell::proxy::ProxyHandle;
 use crate::shell::tray::{self, Tray, TrayRefresh};
+use keyhold_core::datadir::DataDir;
+use keyhold_core::ollama::{self, OllamaStatus};
+use keyhold_core::workspace::Workspace;
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -181,7 +181,10 @@ pub fn run(dir: DataDir) -> Result<(), String> {
 fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) -> impl Fn() + Send + Sync + 'static {
     move || {
         if let Some(t) = &tray {
-            let proxy_on = handle.try_state::<ProxyHandle>().and_then(|p| p.0.try_lock().ok().map(|g| g.is_some())).unwrap_or(false);
+            let proxy_on = handle
+                .try_state::<ProxyHandle>()
+                .and_then(|p| p.0.try_lock().ok().map(|g| g.is_some()))
+                .unwrap_or(false);
             t.refresh(proxy_on);
         }
     }
@@ -197,7 +200,8 @@ pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
     let status = ollama::status(&url).await;
     if let (Some(k), true) = (&key, status.running) {
         let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
-        let sentence = format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
+        let sentence =
+            format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
         let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
     }
     *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());

@@ -11,14 +11,14 @@ use tauri::State;
 
 use zeroize::Zeroizing;
 
+use crate::shell::events::ChatDelta;
 use keyhold_core::agents::{self, Agent, AgentSpec, SavedAgent};
 use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::ledger::{self, Mode};
-use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
-use keyhold_core::router::{self, canonical::Turn, Reply, RouterError};
-use crate::shell::events::ChatDelta;
 use keyhold_core::passphrase::{self, Passphrase, Strength};
+use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
 use keyhold_core::providers::{self, probe::Verdict, Provider};
+use keyhold_core::router::{self, canonical::Turn, Reply, RouterError};
 use keyhold_core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
 
 /// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.
@@ -320,7 +320,8 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
     use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
     let now = chrono::Utc::now();
-    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now).map_err(usage_error)?;
+    let range =
+        usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now).map_err(usage_error)?;
     let agent = query.agent.as_deref().filter(|a| !a.is_empty());
     let budgets = agents::list(&conn)
         .map_err(WorkspaceError::from)?
@@ -346,8 +347,13 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
         series,
         breakdown: usage::breakdown(&conn, &range, agent).map_err(usage_error)?,
         budgets,
-        recent: usage::recent(&conn, &range, &keyhold_core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() }, 200)
-            .map_err(usage_error)?,
+        recent: usage::recent(
+            &conn,
+            &range,
+            &keyhold_core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() },
+            200,
+        )
+        .map_err(usage_error)?,
     })
 }
 
@@ -358,7 +364,8 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
 pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String) -> Result<u32, CommandError> {
     use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
-    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now()).map_err(usage_error)?;
+    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now())
+        .map_err(usage_error)?;
     let f = &query.filter;
     let filter = ledger::Filter {
         agent: query.agent.clone().filter(|a| !a.is_empty()),
@@ -370,12 +377,14 @@ pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String)
         mode: f.mode.clone(),
         newest: None,
     };
-    let rows = ledger::export(&conn, &filter).map_err(|e| CommandError { kind: "database".into(), message: e.to_string() })?;
+    let rows =
+        ledger::export(&conn, &filter).map_err(|e| CommandError { kind: "database".into(), message: e.to_string() })?;
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&rows).expect("rows serialize"),
         _ => ledger::to_csv(&rows),
     };
-    usage::write_export(std::path::Path::new(&path), &text).map_err(|message| CommandError { kind: "export".into(), message })?;
+    usage::write_export(std::path::Path::new(&path), &text)
+        .map_err(|message| CommandError { kind: "export".into(), message })?;
     Ok(rows.len() as u32)
 }
 

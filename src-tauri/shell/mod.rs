@@ -66,7 +66,8 @@ mod bindings_test {
         let fresh_path = tmp.path().join("bindings.ts");
         super::ipc::<tauri::Wry>()
             .export(
-                specta_typescript::Typescript::default().header("// Generated from the Rust commands by tauri-specta. Do not edit.\n"),
+                specta_typescript::Typescript::default()
+                    .header("// Generated from the Rust commands by tauri-specta. Do not edit.\n"),
                 &fresh_path,
             )
             .unwrap();

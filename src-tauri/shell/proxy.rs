@@ -7,10 +7,10 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
+use crate::shell::commands::CommandError;
 use keyhold_core::agents::tokens::{self, Issued, TokenInfo};
 use keyhold_core::proxy::{self, config};
 use keyhold_core::workspace::{Workspace, WorkspaceError};
-use crate::shell::commands::CommandError;
 
 /// The running proxy, if any.
 #[derive(Default)]
@@ -109,10 +109,20 @@ pub async fn proxy_stop(ws: Ws<'_>, handle: Handle<'_>) -> Result<ProxyStatus, C
 /// restarts with them.
 #[tauri::command]
 #[specta::specta]
-pub async fn proxy_set_origins(ws: Ws<'_>, handle: Handle<'_>, origins: Vec<String>) -> Result<ProxyStatus, CommandError> {
-    let origins: Vec<String> = origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
-    if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.matches('/').count() > 2) {
-        return Err(fail("bad_origin", format!("\"{bad}\" is not an origin: give scheme, host and port only, like http://localhost:5173.")));
+pub async fn proxy_set_origins(
+    ws: Ws<'_>,
+    handle: Handle<'_>,
+    origins: Vec<String>,
+) -> Result<ProxyStatus, CommandError> {
+    let origins: Vec<String> =
+        origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+    if let Some(bad) =
+        origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.matches('/').count() > 2)
+    {
+        return Err(fail(
+            "bad_origin",
+            format!("\"{bad}\" is not an origin: give scheme, host and port only, like http://localhost:5173."),
+        ));
     }
     let s = {
         let conn = ws.conn_unlocked()?;

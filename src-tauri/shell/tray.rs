@@ -115,7 +115,13 @@ impl<R: Runtime> Tray<R> {
         }
     }
 
-    fn menu(&self, summary: &str, agents: &[keyhold_core::workspace::AgentStatus], unlocked: bool, proxy_running: bool) -> tauri::Result<Menu<R>> {
+    fn menu(
+        &self,
+        summary: &str,
+        agents: &[keyhold_core::workspace::AgentStatus],
+        unlocked: bool,
+        proxy_running: bool,
+    ) -> tauri::Result<Menu<R>> {
         let app = &self.app;
         let menu = Menu::new(app)?;
         menu.append(&MenuItem::with_id(app, "summary", summary, false, None::<&str>)?)?;
@@ -127,7 +133,14 @@ impl<R: Runtime> Tray<R> {
         menu.append(&MenuItem::with_id(app, "open", "Open Keyhold", true, None::<&str>)?)?;
         menu.append(&MenuItem::with_id(app, "lock", "Lock", unlocked, None::<&str>)?)?;
         menu.append(&CheckMenuItem::with_id(app, "proxy", "Proxy", unlocked, proxy_running, None::<&str>)?)?;
-        menu.append(&CheckMenuItem::with_id(app, "offline", "Offline mode", true, self.workspace.offline(), None::<&str>)?)?;
+        menu.append(&CheckMenuItem::with_id(
+            app,
+            "offline",
+            "Offline mode",
+            true,
+            self.workspace.offline(),
+            None::<&str>,
+        )?)?;
         menu.append(&PredefinedMenuItem::separator(app)?)?;
         menu.append(&MenuItem::with_id(app, "quit", "Quit Keyhold", true, None::<&str>)?)?;
         Ok(menu)

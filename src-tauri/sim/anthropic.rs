@@ -88,12 +88,18 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         .into_response();
     }
     let mut events = vec![
-        event("message_start", json!({ "type": "message_start", "message": {
+        event(
+            "message_start",
+            json!({ "type": "message_start", "message": {
             "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": null, "stop_sequence": null,
             "usage": { "input_tokens": input_tokens, "output_tokens": 1,
-                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read } } })),
-        event("content_block_start", json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } })),
+                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read } } }),
+        ),
+        event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
+        ),
         event("ping", json!({ "type": "ping" })),
     ];
     let words: Vec<&str> = answer.split(' ').collect();
@@ -103,12 +109,18 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
             return sse(events, &behavior);
         }
         let text = if i == 0 { word.to_string() } else { format!(" {word}") };
-        events.push(event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } })));
+        events.push(event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } }),
+        ));
     }
     events.push(event("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })));
     // Usage in message_delta is cumulative: the total so far, not an increment.
-    events.push(event("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
-        "usage": { "output_tokens": output_tokens } })));
+    events.push(event(
+        "message_delta",
+        json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+        "usage": { "output_tokens": output_tokens } }),
+    ));
     events.push(event("message_stop", json!({ "type": "message_stop" })));
     sse(events, &behavior)
 }
@@ -129,16 +141,31 @@ fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Beha
     let mut start_usage = usage.clone();
     start_usage["output_tokens"] = json!(1);
     let events = vec![
-        event("message_start", json!({ "type": "message_start", "message": {
+        event(
+            "message_start",
+            json!({ "type": "message_start", "message": {
             "id": id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": null, "stop_sequence": null, "usage": start_usage } })),
-        event("content_block_start", json!({ "type": "content_block_start", "index": 0,
-            "content_block": { "type": "tool_use", "id": tool_id, "name": name, "input": {} } })),
-        event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": a } })),
-        event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": b } })),
+            "stop_reason": null, "stop_sequence": null, "usage": start_usage } }),
+        ),
+        event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0,
+            "content_block": { "type": "tool_use", "id": tool_id, "name": name, "input": {} } }),
+        ),
+        event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": a } }),
+        ),
+        event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": b } }),
+        ),
         event("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })),
-        event("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
-            "usage": { "output_tokens": usage["output_tokens"] } })),
+        event(
+            "message_delta",
+            json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use", "stop_sequence": null },
+            "usage": { "output_tokens": usage["output_tokens"] } }),
+        ),
         event("message_stop", json!({ "type": "message_stop" })),
     ];
     sse(events, behavior)

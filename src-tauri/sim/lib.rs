@@ -102,7 +102,9 @@ impl SimState {
 
     /// Notes the body (and its top-level fields) of the last request.
     pub(crate) fn note_fields(&self, body: &serde_json::Value) {
-        if let (Some(last), Some(obj)) = (self.seen.lock().unwrap_or_else(|p| p.into_inner()).last_mut(), body.as_object()) {
+        if let (Some(last), Some(obj)) =
+            (self.seen.lock().unwrap_or_else(|p| p.into_inner()).last_mut(), body.as_object())
+        {
             last.fields = obj.keys().cloned().collect();
             last.body = Some(body.clone());
         }
@@ -146,7 +148,15 @@ pub(crate) async fn gate(
     stream: bool,
 ) -> Result<Behavior, Response> {
     let authorized = state.key_ok(credential(state.flavor, headers).as_deref());
-    state.record(Seen { method: method.into(), path: path.into(), authorized, model, stream, fields: Vec::new(), body: None });
+    state.record(Seen {
+        method: method.into(),
+        path: path.into(),
+        authorized,
+        model,
+        stream,
+        fields: Vec::new(),
+        body: None,
+    });
     let b = state.take_behavior();
     if let Some(ms) = b.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -177,7 +187,11 @@ pub(crate) fn error(flavor: Flavor, status: u16, retry_after: Option<u64>) -> Re
     let body = match flavor {
         Flavor::Anthropic => serde_json::json!({ "type": "error", "error": { "type": kind, "message": message } }),
         Flavor::OpenAi => {
-            let message = if status == 401 { "Incorrect API key provided. You can find your API key at your provider's console." } else { message };
+            let message = if status == 401 {
+                "Incorrect API key provided. You can find your API key at your provider's console."
+            } else {
+                message
+            };
             serde_json::json!({ "error": { "message": message, "type": kind, "param": null, "code": if status == 401 { "invalid_api_key" } else { kind } } })
         }
         Flavor::Ollama => serde_json::json!({ "error": message }),

@@ -44,12 +44,17 @@ async fn tags(State(s): State<Shared>, headers: HeaderMap) -> Response {
 async fn ps(State(s): State<Shared>, headers: HeaderMap) -> Response {
     match gate(&s, "GET", "/api/ps", &headers, None, false).await {
         Ok(_) => {
-            let loaded: Vec<Value> = s.models.iter().take(1).map(|m| {
-                let mut e = model_entry(m);
-                e["expires_at"] = json!("2026-11-27T12:00:00Z");
-                e["size_vram"] = json!(0);
-                e
-            }).collect();
+            let loaded: Vec<Value> = s
+                .models
+                .iter()
+                .take(1)
+                .map(|m| {
+                    let mut e = model_entry(m);
+                    e["expires_at"] = json!("2026-11-27T12:00:00Z");
+                    e["size_vram"] = json!(0);
+                    e
+                })
+                .collect();
             Json(json!({ "models": loaded })).into_response()
         }
         Err(r) => r,
@@ -68,7 +73,11 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     };
     s.note_fields(&req);
     if !s.models.contains(&model) {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("model \"{model}\" not found, try pulling it first") }))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("model \"{model}\" not found, try pulling it first") })),
+        )
+            .into_response();
     }
     let prompt_eval_count = tokens(&prompt_text(req.get("messages")));
     let answer = behavior.answer();

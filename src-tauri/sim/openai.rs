@@ -24,8 +24,11 @@ async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {
     if let Err(r) = gate(&s, "GET", "/v1/models", &headers, None, false).await {
         return r;
     }
-    let data: Vec<Value> =
-        s.models.iter().map(|m| json!({ "id": m, "object": "model", "created": 1_715_367_049, "owned_by": "system" })).collect();
+    let data: Vec<Value> = s
+        .models
+        .iter()
+        .map(|m| json!({ "id": m, "object": "model", "created": 1_715_367_049, "owned_by": "system" }))
+        .collect();
     Json(json!({ "object": "list", "data": data })).into_response()
 }
 
@@ -149,12 +152,18 @@ fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Be
     };
     let (a, b) = tools::ARGUMENTS.split_at(tools::ARGUMENTS.len() / 2);
     let events = vec![
-        chunk(json!({ "role": "assistant", "content": null,
-            "tool_calls": [{ "index": 0, "id": call_id, "type": "function", "function": { "name": name, "arguments": "" } }] }), Value::Null),
+        chunk(
+            json!({ "role": "assistant", "content": null,
+            "tool_calls": [{ "index": 0, "id": call_id, "type": "function", "function": { "name": name, "arguments": "" } }] }),
+            Value::Null,
+        ),
         chunk(json!({ "tool_calls": [{ "index": 0, "function": { "arguments": a } }] }), Value::Null),
         chunk(json!({ "tool_calls": [{ "index": 0, "function": { "arguments": b } }] }), Value::Null),
         chunk(json!({}), json!("tool_calls")),
-        format!("data: {}\n\n", json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage })),
+        format!(
+            "data: {}\n\n",
+            json!({ "id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage })
+        ),
         "data: [DONE]\n\n".to_string(),
     ];
     sse(events, behavior)

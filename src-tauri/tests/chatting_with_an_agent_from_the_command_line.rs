@@ -36,10 +36,32 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
         let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
         assert!(o.status.success(), "{}", err(&o));
     }
-    let o = run.keyhold(&["agents", "add", "--name", "Writer", "--model", "claude-haiku-4-5", "--key", "an",
-        "--fallback", "oa:gpt-4o-mini", "--fallback", "local:llama3.2:1b", "--budget-usd", "5", "--system", "Be brief."], "");
+    let o = run.keyhold(
+        &[
+            "agents",
+            "add",
+            "--name",
+            "Writer",
+            "--model",
+            "claude-haiku-4-5",
+            "--key",
+            "an",
+            "--fallback",
+            "oa:gpt-4o-mini",
+            "--fallback",
+            "local:llama3.2:1b",
+            "--budget-usd",
+            "5",
+            "--system",
+            "Be brief.",
+        ],
+        "",
+    );
     assert!(o.status.success(), "{}", err(&o));
-    let o = run.keyhold(&["agents", "add", "--name", "Broke", "--model", "gpt-4o-mini", "--key", "oa", "--budget-usd", "zero"], "");
+    let o = run.keyhold(
+        &["agents", "add", "--name", "Broke", "--model", "gpt-4o-mini", "--key", "oa", "--budget-usd", "zero"],
+        "",
+    );
     assert!(err(&o).contains("must be a positive amount of USD"), "{}", err(&o));
 
     // The first step answers 500: the second answers, and the user is told.
@@ -100,12 +122,25 @@ fn a_user_chats_in_german_japanese_and_emoji_while_the_provider_cuts_its_writes_
         let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
         assert!(o.status.success(), "{}", err(&o));
     }
-    for (name, model, key) in [("De", "claude-haiku-4-5", "an"), ("Ja", "gpt-4o-mini", "oa"), ("Lo", "llama3.2:1b", "local")] {
+    for (name, model, key) in
+        [("De", "claude-haiku-4-5", "an"), ("Ja", "gpt-4o-mini", "oa"), ("Lo", "llama3.2:1b", "local")]
+    {
         let o = run.keyhold(&["agents", "add", "--name", name, "--model", model, "--key", key], "");
         assert!(o.status.success(), "{}", err(&o));
     }
-    for (agent, sim, crlf) in [("De", &anthropic, false), ("De", &anthropic, true), ("Ja", &openai, false), ("Ja", &openai, true), ("Lo", &ollama, false)] {
-        sim.set_behavior(vec![Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), crlf: Some(crlf), ..Default::default() }]);
+    for (agent, sim, crlf) in [
+        ("De", &anthropic, false),
+        ("De", &anthropic, true),
+        ("Ja", &openai, false),
+        ("Ja", &openai, true),
+        ("Lo", &ollama, false),
+    ] {
+        sim.set_behavior(vec![Behavior {
+            answer: Some(NON_ASCII.into()),
+            split_writes: Some(true),
+            crlf: Some(crlf),
+            ..Default::default()
+        }]);
         let o = run.keyhold(&["chat", agent], "Hallo");
         assert!(o.status.success(), "{}", err(&o));
         assert_eq!(out(&o), format!("{NON_ASCII}\n"), "{agent} (crlf {crlf})");

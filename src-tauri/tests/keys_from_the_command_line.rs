@@ -22,9 +22,15 @@ fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_aga
     assert!(text(&o).contains("A key labelled \"work\" already exists"), "{}", text(&o));
     let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "Empty"], "  \n");
     assert!(text(&o).contains("The key is empty"), "{}", text(&o));
-    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "Bad URL", "--base-url", "localhost:8080"], "sk-x");
+    let o = run.keyhold(
+        &["keys", "add", "--provider", "openai", "--label", "Bad URL", "--base-url", "localhost:8080"],
+        "sk-x",
+    );
     assert!(text(&o).contains("must start with http:// or https://"), "{}", text(&o));
-    let o = run.keyhold(&["keys", "add", "--provider", "ollama", "--label", "Local", "--base-url", "http://127.0.0.1:11434"], "");
+    let o = run.keyhold(
+        &["keys", "add", "--provider", "ollama", "--label", "Local", "--base-url", "http://127.0.0.1:11434"],
+        "",
+    );
     assert!(o.status.success(), "{}", text(&o));
 
     let o = run.keyhold(&["--json", "keys", "list"], "");
@@ -62,14 +68,24 @@ fn a_user_adds_lists_rotates_deactivates_and_removes_keys_and_never_sees_one_aga
 fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_key() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sim = runtime
-        .block_on(keyhold_sim::start(keyhold_sim::Flavor::Anthropic, "127.0.0.1:0".parse().unwrap(), vec![CANARY.into()]))
+        .block_on(keyhold_sim::start(
+            keyhold_sim::Flavor::Anthropic,
+            "127.0.0.1:0".parse().unwrap(),
+            vec![CANARY.into()],
+        ))
         .unwrap();
     let base = sim.base_url();
     let mut run = Run::new("keys test passphrase 3");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
-    assert!(run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Good", "--base-url", &base], CANARY).status.success());
+    assert!(run
+        .keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Good", "--base-url", &base], CANARY)
+        .status
+        .success());
     let rejected = "sk-ant-api03-CANARY-rejected-0000";
-    assert!(run.keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Bad", "--base-url", &base], rejected).status.success());
+    assert!(run
+        .keyhold(&["keys", "add", "--provider", "anthropic", "--label", "Bad", "--base-url", &base], rejected)
+        .status
+        .success());
 
     let o = run.keyhold(&["keys", "test", "Good"], "");
     assert!(o.status.success(), "{}", text(&o));
@@ -101,8 +117,14 @@ fn testing_keys_against_a_provider_says_valid_or_rejected_and_never_shows_the_ke
 fn a_tampered_key_row_is_named_by_vault_check_and_the_others_still_open() {
     let mut run = Run::new("keys test passphrase 2");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
-    assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "A"], "sk-aaaaaaaaaaaaaaaaaaaa").status.success());
-    assert!(run.keyhold(&["keys", "add", "--provider", "openai", "--label", "B"], "sk-bbbbbbbbbbbbbbbbbbbb").status.success());
+    assert!(run
+        .keyhold(&["keys", "add", "--provider", "openai", "--label", "A"], "sk-aaaaaaaaaaaaaaaaaaaa")
+        .status
+        .success());
+    assert!(run
+        .keyhold(&["keys", "add", "--provider", "openai", "--label", "B"], "sk-bbbbbbbbbbbbbbbbbbbb")
+        .status
+        .success());
     let conn = rusqlite::Connection::open(run.data().join("keyhold.db")).unwrap();
     conn.execute("UPDATE provider_keys SET ciphertext = (SELECT ciphertext FROM provider_keys WHERE label = 'B') WHERE label = 'A'", [])
         .unwrap();

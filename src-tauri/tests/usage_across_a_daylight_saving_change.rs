@@ -20,10 +20,20 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
     for h in 0..48 {
         let a = Attempt {
             at: start + Duration::hours(h) + Duration::minutes(30),
-            agent: "a".into(), key_id: None, key_label: None, provider: "openai".into(), model: "gpt-4o-mini".into(),
-            mode: Mode::Agent, step: 0, outcome: "ok".into(),
-            tokens: Tokens { input: 1, output: 1, cache_read: 0, cache_write: 0 }, cost_nano: Some(1),
-            estimated: false, latency_ms: 1, ttft_ms: None, local: false,
+            agent: "a".into(),
+            key_id: None,
+            key_label: None,
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            mode: Mode::Agent,
+            step: 0,
+            outcome: "ok".into(),
+            tokens: Tokens { input: 1, output: 1, cache_read: 0, cache_write: 0 },
+            cost_nano: Some(1),
+            estimated: false,
+            latency_ms: 1,
+            ttft_ms: None,
+            local: false,
         };
         ledger::record(&conn, &a).unwrap();
     }

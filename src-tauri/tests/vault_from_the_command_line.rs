@@ -96,25 +96,44 @@ fn a_user_creates_checks_and_rekeys_the_vault_from_a_terminal_and_the_passphrase
     assert_eq!(v["keys_total"], 0);
     assert!(v["unlock_ms"].as_u64().unwrap() > 0);
 
-    let before: Vec<(PathBuf, Vec<u8>)> =
-        ["vault.stronghold", "vault.header.json"].iter().map(|f| (run.data().join(f), std::fs::read(run.data().join(f)).unwrap())).collect();
+    let before: Vec<(PathBuf, Vec<u8>)> = ["vault.stronghold", "vault.header.json"]
+        .iter()
+        .map(|f| (run.data().join(f), std::fs::read(run.data().join(f)).unwrap()))
+        .collect();
     let o = run.keyhold(&["--json", "--passphrase-file", wrong.to_str().unwrap(), "vault", "check"], None);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["error"]["kind"], "wrong_passphrase");
-    assert_eq!(stderr(&o).lines().last().unwrap(), "keyhold: Wrong passphrase. The vault stays locked and nothing was changed.");
+    assert_eq!(
+        stderr(&o).lines().last().unwrap(),
+        "keyhold: Wrong passphrase. The vault stays locked and nothing was changed."
+    );
     for (path, bytes) in &before {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "a wrong passphrase changed {path:?}");
     }
 
     // Change the passphrase: old one required, then only the new one opens.
     let o = run.keyhold(
-        &["--passphrase-file", wrong.to_str().unwrap(), "vault", "change-passphrase", "--new-passphrase-file", new_pass.to_str().unwrap()],
+        &[
+            "--passphrase-file",
+            wrong.to_str().unwrap(),
+            "vault",
+            "change-passphrase",
+            "--new-passphrase-file",
+            new_pass.to_str().unwrap(),
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(1));
     let o = run.keyhold(
-        &["--passphrase-file", pass_s, "vault", "change-passphrase", "--new-passphrase-file", new_pass.to_str().unwrap()],
+        &[
+            "--passphrase-file",
+            pass_s,
+            "vault",
+            "change-passphrase",
+            "--new-passphrase-file",
+            new_pass.to_str().unwrap(),
+        ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -124,15 +143,18 @@ fn a_user_creates_checks_and_rekeys_the_vault_from_a_terminal_and_the_passphrase
     // A second writer is refused while another process holds the data dir; reading still works.
     let held = DataDir::resolve(Some(run.data())).unwrap().lock_for_writing().unwrap();
     let o = run.keyhold(
-        &["--passphrase-file", new_pass.to_str().unwrap(), "vault", "change-passphrase", "--new-passphrase-file", pass_s],
+        &[
+            "--passphrase-file",
+            new_pass.to_str().unwrap(),
+            "vault",
+            "change-passphrase",
+            "--new-passphrase-file",
+            pass_s,
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains(&format!("Keyhold is already running (pid {})", std::process::id())),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains(&format!("Keyhold is already running (pid {})", std::process::id())), "{}", stderr(&o));
     assert!(run.keyhold(&["--passphrase-file", new_pass.to_str().unwrap(), "vault", "check"], None).status.success());
     drop(held);
 
@@ -173,7 +195,10 @@ fn a_damaged_vault_file_is_reported_and_never_replaced() {
     let junk = b"not a database, just text that is long enough to be read as a header".repeat(10);
     std::fs::write(&db, &junk).unwrap();
     let new = run.file("new", "another passphrase 99");
-    let o = run.keyhold(&["--passphrase-file", pass_s, "vault", "change-passphrase", "--new-passphrase-file", new.to_str().unwrap()], None);
+    let o = run.keyhold(
+        &["--passphrase-file", pass_s, "vault", "change-passphrase", "--new-passphrase-file", new.to_str().unwrap()],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("is damaged or is not a Keyhold database"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&db).unwrap(), junk);

@@ -132,7 +132,12 @@ pub fn provider_for_model(conn: &Connection, model: &str) -> Result<Option<Strin
 
 fn model_warning(key: &KeySummary, model: &str) -> Option<String> {
     (!key.models.is_empty() && !key.models.iter().any(|m| m == model)).then(|| {
-        format!("{} ({}) did not list \"{model}\" at its last test. It lists: {}.", key.label, key.provider, key.models.join(", "))
+        format!(
+            "{} ({}) did not list \"{model}\" at its last test. It lists: {}.",
+            key.label,
+            key.provider,
+            key.models.join(", ")
+        )
     })
 }
 
@@ -183,7 +188,10 @@ fn check(conn: &Connection, spec: &AgentSpec) -> Result<Checked, AgentError> {
     };
     let mut steps = Vec::new();
     for text in &spec.fallback {
-        let (k, model) = text.split_once(':').filter(|(k, m)| !k.trim().is_empty() && !m.trim().is_empty()).ok_or_else(|| AgentError::BadStep(text.clone()))?;
+        let (k, model) = text
+            .split_once(':')
+            .filter(|(k, m)| !k.trim().is_empty() && !m.trim().is_empty())
+            .ok_or_else(|| AgentError::BadStep(text.clone()))?;
         let key = step_key(conn, k.trim(), text)?;
         warnings.extend(model_warning(&key, model.trim()));
         steps.push(Step { key_id: key.id, model: model.trim().to_string() });
@@ -194,7 +202,10 @@ fn check(conn: &Connection, spec: &AgentSpec) -> Result<Checked, AgentError> {
 fn write_steps(conn: &Connection, id: &str, steps: &[Step]) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM agent_steps WHERE agent_id = ?1", [id])?;
     for (i, s) in steps.iter().enumerate() {
-        conn.execute("INSERT INTO agent_steps (agent_id, idx, key_id, model) VALUES (?1, ?2, ?3, ?4)", params![id, i as i64, s.key_id, s.model])?;
+        conn.execute(
+            "INSERT INTO agent_steps (agent_id, idx, key_id, model) VALUES (?1, ?2, ?3, ?4)",
+            params![id, i as i64, s.key_id, s.model],
+        )?;
     }
     Ok(())
 }
@@ -220,7 +231,13 @@ pub fn add(conn: &mut Connection, spec: &AgentSpec) -> Result<SavedAgent, AgentE
 
 /// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
 /// in one transaction.
-fn save(conn: &mut Connection, id: &str, spec: &AgentSpec, c: Checked, when_over: WhenOver) -> Result<SavedAgent, AgentError> {
+fn save(
+    conn: &mut Connection,
+    id: &str,
+    spec: &AgentSpec,
+    c: Checked,
+    when_over: WhenOver,
+) -> Result<SavedAgent, AgentError> {
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
@@ -286,12 +303,14 @@ pub fn remove(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> 
     Ok(a)
 }
 
-const COLUMNS: &str = "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at";
+const COLUMNS: &str =
+    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at";
 
 fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     let id: String = row.get(0)?;
     let mut stmt = conn.prepare("SELECT key_id, model FROM agent_steps WHERE agent_id = ?1 ORDER BY idx")?;
-    let fallback = stmt.query_map([&id], |r| Ok(Step { key_id: r.get(0)?, model: r.get(1)? }))?.collect::<Result<_, _>>()?;
+    let fallback =
+        stmt.query_map([&id], |r| Ok(Step { key_id: r.get(0)?, model: r.get(1)? }))?.collect::<Result<_, _>>()?;
     let when: String = row.get(8)?;
     Ok(Agent {
         id,
@@ -310,9 +329,7 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
 
 pub fn find(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents WHERE id = ?1 OR name = ?1 COLLATE NOCASE"))?;
-    stmt.query_row([id_or_name], |r| load(conn, r))
-        .optional()?
-        .ok_or_else(|| AgentError::NotFound(id_or_name.into()))
+    stmt.query_row([id_or_name], |r| load(conn, r)).optional()?.ok_or_else(|| AgentError::NotFound(id_or_name.into()))
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Agent>, AgentError> {

@@ -71,5 +71,8 @@ fn a_model_the_key_does_not_list_is_a_warning_with_the_list() {
     let id = keys::find(&conn, "work").unwrap().id;
     keys::record_test(&conn, &id, "Valid", Some(&["gpt-4o".to_string(), "gpt-4o-mini".to_string()])).unwrap();
     let saved = add(&mut conn, &AgentSpec { key: Some("work".into()), model: "gpt-5".into(), ..spec("A") }).unwrap();
-    assert_eq!(saved.warnings, vec!["work (openai) did not list \"gpt-5\" at its last test. It lists: gpt-4o, gpt-4o-mini.".to_string()]);
+    assert_eq!(
+        saved.warnings,
+        vec!["work (openai) did not list \"gpt-5\" at its last test. It lists: gpt-4o, gpt-4o-mini.".to_string()]
+    );
 }

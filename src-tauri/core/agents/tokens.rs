@@ -62,14 +62,22 @@ pub fn list(conn: &Connection, agent: Option<&str>) -> Result<Vec<TokenInfo>, Ag
          WHERE (?1 IS NULL OR t.agent_id = ?1) ORDER BY a.name, t.created_at",
     )?;
     let rows = stmt.query_map([agent_id], |r| {
-        Ok(TokenInfo { id: r.get(0)?, agent: r.get(1)?, label: r.get(2)?, hint: r.get(3)?, created_at: r.get(4)?, revoked_at: r.get(5)? })
+        Ok(TokenInfo {
+            id: r.get(0)?,
+            agent: r.get(1)?,
+            label: r.get(2)?,
+            hint: r.get(3)?,
+            created_at: r.get(4)?,
+            revoked_at: r.get(5)?,
+        })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Revokes a token by id; it stops working with the next request.
 pub fn revoke(conn: &Connection, id: &str) -> Result<TokenInfo, AgentError> {
-    let n = conn.execute("UPDATE agent_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now()])?;
+    let n = conn
+        .execute("UPDATE agent_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now()])?;
     if n == 0 {
         return Err(AgentError::NotFound(format!("token {id}")));
     }
@@ -79,7 +87,11 @@ pub fn revoke(conn: &Connection, id: &str) -> Result<TokenInfo, AgentError> {
 /// The agent a presented token runs as, if the token is known and not revoked.
 pub fn authenticate(conn: &Connection, presented: &str) -> Result<Option<Agent>, AgentError> {
     let agent_id: Option<String> = conn
-        .query_row("SELECT agent_id FROM agent_tokens WHERE hash = ?1 AND revoked_at IS NULL", [hash(presented.trim())], |r| r.get(0))
+        .query_row(
+            "SELECT agent_id FROM agent_tokens WHERE hash = ?1 AND revoked_at IS NULL",
+            [hash(presented.trim())],
+            |r| r.get(0),
+        )
         .optional()?;
     agent_id.map(|id| find(conn, &id)).transpose()
 }
@@ -93,8 +105,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = crate::db::open(&dir.path().join("k.db")).unwrap();
         let spec = super::super::AgentSpec {
-            name: "Bot".into(), model: "gpt-4o-mini".into(), key: None, system_prompt: None, temperature: None,
-            max_tokens: None, fallback: vec![], budget_usd: None, when_over: None,
+            name: "Bot".into(),
+            model: "gpt-4o-mini".into(),
+            key: None,
+            system_prompt: None,
+            temperature: None,
+            max_tokens: None,
+            fallback: vec![],
+            budget_usd: None,
+            when_over: None,
         };
         super::super::add(&mut conn, &spec).unwrap();
         let issued = issue(&conn, "bot", Some("editor")).unwrap();

@@ -30,7 +30,12 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
         mode: if rng.gen_bool(0.5) { Mode::Agent } else { Mode::Proxy },
         step: 0,
         outcome: if ok { "ok".into() } else { "http_500".into() },
-        tokens: Tokens { input: rng.gen_range(10..4000), output: rng.gen_range(1..1500), cache_read: rng.gen_range(0..2000), cache_write: rng.gen_range(0..200) },
+        tokens: Tokens {
+            input: rng.gen_range(10..4000),
+            output: rng.gen_range(1..1500),
+            cache_read: rng.gen_range(0..2000),
+            cache_write: rng.gen_range(0..200),
+        },
         cost_nano: if provider == "ollama" { Some(0) } else { Some(rng.gen_range(1_000..5_000_000)) },
         estimated: false,
         latency_ms: rng.gen_range(50..3000),
@@ -66,8 +71,15 @@ fn main() {
     let fill_s = fill.elapsed().as_secs_f64();
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
-    println!("usage_ledger: {rows} rows, 50 agents, 90 days; filled in {fill_s:.1} s ({:.0} rows/s in 50k-row transactions)", rows as f64 / fill_s);
-    println!("database size {:.1} MiB, {:.0} bytes per row (ledger, indexes and hourly rollup)", size as f64 / 1048576.0, size as f64 / rows as f64);
+    println!(
+        "usage_ledger: {rows} rows, 50 agents, 90 days; filled in {fill_s:.1} s ({:.0} rows/s in 50k-row transactions)",
+        rows as f64 / fill_s
+    );
+    println!(
+        "database size {:.1} MiB, {:.0} bytes per row (ledger, indexes and hourly rollup)",
+        size as f64 / 1048576.0,
+        size as f64 / rows as f64
+    );
 
     // Recording as the router does it: one autocommitted row per call.
     let n = 20_000;

@@ -121,10 +121,7 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
         is_default: row.get(6)?,
         created_at: row.get(7)?,
         rotated_at: row.get(8)?,
-        models: row
-            .get::<_, Option<String>>(9)?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default(),
+        models: row.get::<_, Option<String>>(9)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default(),
         models_fetched_at: row.get(10)?,
         last_test: row.get(11)?,
         last_tested_at: row.get(12)?,
@@ -266,29 +263,43 @@ pub fn open_secret(conn: &Connection, master: &MasterSecret, k: &str) -> Result<
     open_row(conn, master, &key)
 }
 
+/// A sealed row's salt, nonce and ciphertext, each missing on a row that was tampered with.
+type SealedColumns = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Result<Option<Zeroizing<String>>, KeyError> {
-    let (salt, nonce, ct): (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>) = conn.query_row(
-        "SELECT salt, nonce, ciphertext FROM provider_keys WHERE id = ?1",
-        [&key.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let (salt, nonce, ct): SealedColumns =
+        conn.query_row("SELECT salt, nonce, ciphertext FROM provider_keys WHERE id = ?1", [&key.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     let tampered = || KeyError::Tampered { label: key.label.clone() };
     let (Some(salt), Some(nonce), Some(ct)) = (salt, nonce, ct) else {
         return Ok(None);
     };
     let sealed = Sealed::from_parts(&salt, &nonce, ct).map_err(|_| tampered())?;
-    let bytes = seal::open(master, RowBinding { row_id: &key.id, provider: &key.provider }, &sealed).map_err(|_| tampered())?;
+    let bytes =
+        seal::open(master, RowBinding { row_id: &key.id, provider: &key.provider }, &sealed).map_err(|_| tampered())?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| tampered())?;
     Ok(Some(Zeroizing::new(text)))
 }
 
 /// Records a test's verdict; a valid one also refreshes the cached model list.
-pub fn record_test(conn: &Connection, id: &str, sentence: &str, models: Option<&[String]>) -> Result<KeySummary, KeyError> {
+pub fn record_test(
+    conn: &Connection,
+    id: &str,
+    sentence: &str,
+    models: Option<&[String]>,
+) -> Result<KeySummary, KeyError> {
     let at = now();
-    conn.execute("UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3 WHERE id = ?1", params![id, sentence, at])?;
+    conn.execute(
+        "UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3 WHERE id = ?1",
+        params![id, sentence, at],
+    )?;
     if let Some(models) = models {
         let json = serde_json::to_string(models).expect("a list of strings serializes");
-        conn.execute("UPDATE provider_keys SET models = ?2, models_fetched_at = ?3 WHERE id = ?1", params![id, json, at])?;
+        conn.execute(
+            "UPDATE provider_keys SET models = ?2, models_fetched_at = ?3 WHERE id = ?1",
+            params![id, json, at],
+        )?;
     }
     find(conn, id)
 }

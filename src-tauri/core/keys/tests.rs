@@ -38,7 +38,10 @@ fn bad_input_is_refused_and_stores_nothing() {
     assert!(matches!(add(&conn, &m, "openai", " ", None, z("sk-x")), Err(KeyError::EmptyLabel)));
     assert!(matches!(add(&conn, &m, "nope", "A", None, z("sk-x")), Err(KeyError::UnknownProvider(..))));
     assert!(matches!(add(&conn, &m, "openai", "A", Some("ftp://x"), z("sk-x")), Err(KeyError::BadBaseUrl { .. })));
-    assert!(matches!(add(&conn, &m, "openai", "A", Some("https://u:p@host/v1"), z("sk-x")), Err(KeyError::BadBaseUrl { .. })));
+    assert!(matches!(
+        add(&conn, &m, "openai", "A", Some("https://u:p@host/v1"), z("sk-x")),
+        Err(KeyError::BadBaseUrl { .. })
+    ));
     assert!(matches!(add(&conn, &m, "custom", "A", None, z("sk-x")), Err(KeyError::BaseUrlRequired(_))));
     assert!(matches!(add(&conn, &m, "ollama", "A", None, z("sk-x")), Err(KeyError::NoKeyExpected(_))));
     assert!(list(&conn).unwrap().is_empty());
@@ -58,7 +61,8 @@ fn an_unusual_shape_warns_but_is_kept() {
 #[test]
 fn rotation_keeps_id_and_label_and_replaces_the_secret() {
     let (_d, conn, m) = setup();
-    let first = add(&conn, &m, "openai", "Main", Some("http://127.0.0.1:9/v1/"), z("sk-old-aaaaaaaaaaaaaaaa")).unwrap().key;
+    let first =
+        add(&conn, &m, "openai", "Main", Some("http://127.0.0.1:9/v1/"), z("sk-old-aaaaaaaaaaaaaaaa")).unwrap().key;
     assert_eq!(first.base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
     let rotated = rotate(&conn, &m, "Main", Zeroizing::new("sk-new-bbbbbbbbbbbbZZZZ".into())).unwrap().key;
     assert_eq!((rotated.id.as_str(), rotated.label.as_str()), (first.id.as_str(), "Main"));

@@ -53,25 +53,25 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
-            a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            a.agent,
-            a.key_id,
-            a.key_label,
-            a.provider,
-            a.model,
-            a.mode.as_str(),
-            a.step,
-            a.outcome,
-            a.tokens.input,
-            a.tokens.output,
-            a.tokens.cache_read,
-            a.tokens.cache_write,
-            a.cost_nano,
-            a.estimated,
-            a.latency_ms,
-            a.ttft_ms,
-            a.local
-        ])?;
+        a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        a.agent,
+        a.key_id,
+        a.key_label,
+        a.provider,
+        a.model,
+        a.mode.as_str(),
+        a.step,
+        a.outcome,
+        a.tokens.input,
+        a.tokens.output,
+        a.tokens.cache_read,
+        a.tokens.cache_write,
+        a.cost_nano,
+        a.estimated,
+        a.latency_ms,
+        a.ttft_ms,
+        a.local
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -165,28 +165,31 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
         // export reads in time order.
         if f.newest.is_some() { "ORDER BY at DESC, id DESC LIMIT ?8" } else { "AND ?8 IS NULL ORDER BY at, id" }
     ))?;
-    let rows = stmt.query_map(params![f.agent, fmt(&f.since), fmt(&f.until), f.provider, f.model, f.mode, f.outcome, f.newest], |r| {
-        let cost: Option<i64> = r.get(12)?;
-        Ok(ExportRow {
-            time: r.get(0)?,
-            agent: r.get(1)?,
-            mode: r.get(2)?,
-            step: r.get(3)?,
-            provider: r.get(4)?,
-            key_label: r.get(5)?,
-            model: r.get(6)?,
-            outcome: r.get(7)?,
-            input_tokens: r.get(8)?,
-            output_tokens: r.get(9)?,
-            cache_read_tokens: r.get(10)?,
-            cache_write_tokens: r.get(11)?,
-            cost_usd: cost.map(format_usd).unwrap_or_default(),
-            estimated: r.get(13)?,
-            latency_ms: r.get(14)?,
-            ttft_ms: r.get(15)?,
-            local: r.get(16)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params![f.agent, fmt(&f.since), fmt(&f.until), f.provider, f.model, f.mode, f.outcome, f.newest],
+        |r| {
+            let cost: Option<i64> = r.get(12)?;
+            Ok(ExportRow {
+                time: r.get(0)?,
+                agent: r.get(1)?,
+                mode: r.get(2)?,
+                step: r.get(3)?,
+                provider: r.get(4)?,
+                key_label: r.get(5)?,
+                model: r.get(6)?,
+                outcome: r.get(7)?,
+                input_tokens: r.get(8)?,
+                output_tokens: r.get(9)?,
+                cache_read_tokens: r.get(10)?,
+                cache_write_tokens: r.get(11)?,
+                cost_usd: cost.map(format_usd).unwrap_or_default(),
+                estimated: r.get(13)?,
+                latency_ms: r.get(14)?,
+                ttft_ms: r.get(15)?,
+                local: r.get(16)?,
+            })
+        },
+    )?;
     rows.collect()
 }
 
@@ -274,7 +277,11 @@ mod tests {
         let csv = to_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], CSV_HEADER);
-        assert!(lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"), "{}", lines[1]);
+        assert!(
+            lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[2].contains(",ok,10,5,2,0,,false,"), "{}", lines[2]);
     }
 }

@@ -49,7 +49,9 @@ impl Price {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PriceError {
-    #[error("\"{0}\" is not a price: give USD per million tokens, like 3 or 0.075 (at most 9 decimals, not negative).")]
+    #[error(
+        "\"{0}\" is not a price: give USD per million tokens, like 3 or 0.075 (at most 9 decimals, not negative)."
+    )]
     NotAPrice(String),
     #[error("Database error: {0}")]
     Db(String),
@@ -60,7 +62,10 @@ pub fn parse_usd(text: &str) -> Result<i64, PriceError> {
     let bad = || PriceError::NotAPrice(text.to_string());
     let t = text.trim().trim_start_matches('$');
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() && frac.is_empty() || frac.len() > 9 || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > 9
+        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
@@ -74,7 +79,11 @@ pub fn format_usd(nano: i64) -> String {
     let n = nano.unsigned_abs();
     let frac = format!("{:09}", n % 1_000_000_000);
     let frac = frac.trim_end_matches('0');
-    if frac.is_empty() { format!("{sign}{}", n / 1_000_000_000) } else { format!("{sign}{}.{frac}", n / 1_000_000_000) }
+    if frac.is_empty() {
+        format!("{sign}{}", n / 1_000_000_000)
+    } else {
+        format!("{sign}{}.{frac}", n / 1_000_000_000)
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,7 +114,8 @@ pub struct PriceEntry {
 fn file() -> &'static [PriceEntry] {
     static FILE: std::sync::OnceLock<Vec<PriceEntry>> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
-        let f: PriceFile = serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
+        let f: PriceFile =
+            serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
         f.models
             .into_iter()
             .map(|e| PriceEntry {
@@ -204,7 +214,8 @@ mod tests {
     #[test]
     fn cost_is_exact_per_class() {
         // claude-sonnet-4-5: 1000 input, 500 output, 2000 cache read, 300 cache write.
-        let p = Price { input: 3_000_000_000, output: 15_000_000_000, cache_read: 300_000_000, cache_write: 3_750_000_000 };
+        let p =
+            Price { input: 3_000_000_000, output: 15_000_000_000, cache_read: 300_000_000, cache_write: 3_750_000_000 };
         let t = Tokens { input: 1000, output: 500, cache_read: 2000, cache_write: 300 };
         // 0.003 + 0.0075 + 0.0006 + 0.001125 = 0.012225 USD
         assert_eq!(p.cost(t), 12_225_000);

@@ -94,7 +94,11 @@ fn decode_event(raw: Bytes, body_end: usize) -> SseEvent {
         let cut = rest.find(['\r', '\n']).unwrap_or(rest.len());
         let line = &rest[..cut];
         rest = &rest[cut..];
-        rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).or_else(|| rest.strip_prefix('\r')).unwrap_or(rest);
+        rest = rest
+            .strip_prefix("\r\n")
+            .or_else(|| rest.strip_prefix('\n'))
+            .or_else(|| rest.strip_prefix('\r'))
+            .unwrap_or(rest);
         if line.starts_with(':') {
             continue; // a comment
         }
@@ -152,8 +156,11 @@ impl LineSplitter {
 mod tests {
     use super::*;
 
+    /// An event's name, data and original bytes.
+    type Seen = (Option<String>, Option<String>, Vec<u8>);
+
     /// Feeds `input` cut at every possible pair of places and collects the events' data.
-    fn all_splits(input: &[u8]) -> Vec<Vec<(Option<String>, Option<String>, Vec<u8>)>> {
+    fn all_splits(input: &[u8]) -> Vec<Vec<Seen>> {
         let mut results = Vec::new();
         for a in 0..=input.len() {
             for b in a..=input.len() {
@@ -176,7 +183,8 @@ mod tests {
 
     #[test]
     fn non_ascii_events_survive_any_chunking() {
-        let input = "data: {\"t\":\"Grüße aus 東京 🦊 café\"}\n\nevent: x\r\ndata: zwei\r\n\r\ndata: drei\r\rdata: [DONE]\n\n";
+        let input =
+            "data: {\"t\":\"Grüße aus 東京 🦊 café\"}\n\nevent: x\r\ndata: zwei\r\n\r\ndata: drei\r\rdata: [DONE]\n\n";
         for got in all_splits(input.as_bytes()) {
             let data: Vec<_> = got.iter().map(|g| g.1.clone().unwrap()).collect();
             assert_eq!(data, ["{\"t\":\"Grüße aus 東京 🦊 café\"}", "zwei", "drei", "[DONE]"]);

@@ -78,7 +78,20 @@ mod tests {
     #[test]
     fn the_catalog_parses_and_offers_every_promised_provider() {
         let ids: Vec<&str> = catalog().iter().map(|p| p.id.as_str()).collect();
-        for id in ["anthropic", "openai", "mistral", "gemini", "deepseek", "xai", "groq", "cerebras", "openrouter", "together", "custom", "ollama"] {
+        for id in [
+            "anthropic",
+            "openai",
+            "mistral",
+            "gemini",
+            "deepseek",
+            "xai",
+            "groq",
+            "cerebras",
+            "openrouter",
+            "together",
+            "custom",
+            "ollama",
+        ] {
             assert!(ids.contains(&id), "{id} missing");
         }
         let mut unique = ids.clone();

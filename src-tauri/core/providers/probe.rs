@@ -59,7 +59,9 @@ impl Verdict {
                 "Unexpected reply from {provider} (404 at the model list): {detail}. Check the base URL \
                  (OpenAI-style ones end in /v1; Anthropic's has no /v1)."
             ),
-            Verdict::Unexpected { status: Some(s), detail } => format!("Unexpected reply from {provider} ({s}): {detail}"),
+            Verdict::Unexpected { status: Some(s), detail } => {
+                format!("Unexpected reply from {provider} ({s}): {detail}")
+            }
             Verdict::Unexpected { status: None, detail } => format!("Unexpected reply from {provider}: {detail}"),
         }
     }
@@ -125,7 +127,11 @@ pub(crate) fn provider_message(body: &str) -> String {
     });
     found.unwrap_or_else(|| {
         let t: String = body.trim().chars().take(200).collect();
-        if t.is_empty() { "no message".into() } else { t }
+        if t.is_empty() {
+            "no message".into()
+        } else {
+            t
+        }
     })
 }
 
@@ -163,12 +169,17 @@ pub fn auth_headers(auth: AuthStyle, secret: Option<&str>) -> HeaderMap {
 /// Calls the model list with the key. `timeout` bounds the whole call.
 pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, timeout: Duration) -> Verdict {
     if secret.is_some_and(|s| HeaderValue::from_str(s).is_err()) {
-        return Verdict::Unexpected { status: None, detail: "the key contains characters that cannot be sent in an HTTP header".into() };
+        return Verdict::Unexpected {
+            status: None,
+            detail: "the key contains characters that cannot be sent in an HTTP header".into(),
+        };
     }
-    let client = match reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10))).build() {
-        Ok(c) => c,
-        Err(e) => return Verdict::Unexpected { status: None, detail: e.to_string() },
-    };
+    let client =
+        match reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10))).build()
+        {
+            Ok(c) => c,
+            Err(e) => return Verdict::Unexpected { status: None, detail: e.to_string() },
+        };
     let mut models = Vec::new();
     let mut after: Option<String> = None;
     // Anthropic pages its model list; follow at most 20 pages.
@@ -182,15 +193,23 @@ pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, tim
             Err(e) => return classify(&e),
         };
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        let retry_after =
+            resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
         let body = match resp.text().await {
             Ok(b) => b,
             Err(e) => return classify(&e),
         };
         match status {
             200 => {}
-            401 | 403 => return Verdict::Rejected { status, provider_message: redact(&provider_message(&body), secret) },
-            429 => return Verdict::RateLimited { retry_after_secs: retry_after, provider_message: redact(&provider_message(&body), secret) },
+            401 | 403 => {
+                return Verdict::Rejected { status, provider_message: redact(&provider_message(&body), secret) }
+            }
+            429 => {
+                return Verdict::RateLimited {
+                    retry_after_secs: retry_after,
+                    provider_message: redact(&provider_message(&body), secret),
+                }
+            }
             _ => return Verdict::Unexpected { status: Some(status), detail: redact(&provider_message(&body), secret) },
         }
         let Some(page) = serde_json::from_str::<Value>(&body).ok() else {

@@ -107,7 +107,12 @@ impl Running {
 pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
     let addr = listener.local_addr()?;
-    let ctx = Ctx { ws, port: addr.port(), allowed_origins: Arc::new(settings.allowed_origins), body_timeout: settings.body_timeout };
+    let ctx = Ctx {
+        ws,
+        port: addr.port(),
+        allowed_origins: Arc::new(settings.allowed_origins),
+        body_timeout: settings.body_timeout,
+    };
     let app = Router::new()
         .route("/health", get(health))
         .route("/v1/models", get(models))
@@ -123,14 +128,22 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
     });
     tracing::info!(%addr, "proxy listening");
     Ok(Running { addr, stop: Some(tx), task })
 }
 
 fn protocol_of(path: &str) -> Protocol {
-    if path.ends_with("/messages") { Protocol::AnthropicMessages } else { Protocol::OpenAiChat }
+    if path.ends_with("/messages") {
+        Protocol::AnthropicMessages
+    } else {
+        Protocol::OpenAiChat
+    }
 }
 
 fn error(protocol: Protocol, status: StatusCode, message: &str) -> Response {
@@ -142,7 +155,8 @@ fn host_allowed(host: &str, port: u16) -> bool {
         Some((n, p)) if !n.ends_with(':') && (n.starts_with('[') == n.ends_with(']')) => (n, Some(p)),
         _ => (host, None),
     };
-    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]") && p.is_none_or(|p| p == port.to_string())
+    matches!(name.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+        && p.is_none_or(|p| p == port.to_string())
 }
 
 /// Host and Origin checks, before anything else.
@@ -174,7 +188,10 @@ async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
 fn add_cors(h: &mut HeaderMap, origin: Option<&str>) {
     if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, x-api-key, content-type, anthropic-version"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, x-api-key, content-type, anthropic-version"),
+        );
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
     }
 }
@@ -184,9 +201,14 @@ async fn health(State(ctx): State<Ctx>) -> Json<Value> {
 }
 
 /// The agent a request runs as: its token from `Authorization: Bearer` or `x-api-key`.
-fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Agent, Response> {
+/// A refusal is boxed: a Response is large, and the accepted path should not carry its size.
+fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Agent, Box<Response>> {
     if ctx.ws.status() != VaultStatus::Unlocked {
-        return Err(error(protocol, StatusCode::SERVICE_UNAVAILABLE, "Keyhold is locked: unlock it in the app (or start `keyhold serve`) and try again."));
+        return Err(Box::new(error(
+            protocol,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Keyhold is locked: unlock it in the app (or start `keyhold serve`) and try again.",
+        )));
     }
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -194,12 +216,16 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Ag
         .and_then(|v| v.strip_prefix("Bearer "))
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
     let Some(presented) = presented.filter(|p| !p.trim().is_empty()) else {
-        return Err(error(protocol, StatusCode::UNAUTHORIZED, "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key)."));
+        return Err(Box::new(error(
+            protocol,
+            StatusCode::UNAUTHORIZED,
+            "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key).",
+        )));
     };
     match tokens::authenticate(&ctx.ws.conn(), presented) {
         Ok(Some(agent)) => Ok(agent),
-        Ok(None) => Err(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page.")),
-        Err(e) => Err(error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+        Ok(None) => Err(Box::new(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page."))),
+        Err(e) => Err(Box::new(error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))),
     }
 }
 
@@ -208,16 +234,22 @@ async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     let protocol = if anthropic { Protocol::AnthropicMessages } else { Protocol::OpenAiChat };
     let agent = match authenticate(&ctx, &headers, protocol) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut ids = vec![agent.model.clone()];
     ids.extend(agent.fallback.iter().map(|s| s.model.clone()));
     ids.dedup();
     if anthropic {
-        let data: Vec<Value> = ids.iter().map(|m| json!({ "type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z" })).collect();
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|m| json!({ "type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z" }))
+            .collect();
         Json(json!({ "data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last() })).into_response()
     } else {
-        let data: Vec<Value> = ids.iter().map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name) })).collect();
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name) }))
+            .collect();
         Json(json!({ "object": "list", "data": data })).into_response()
     }
 }
@@ -247,8 +279,16 @@ fn status_for(e: &RouterError) -> StatusCode {
 
 async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<Bytes, Response> {
     match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
-        Err(_) => Err(error(protocol, StatusCode::REQUEST_TIMEOUT, &format!("The request body did not arrive within {} s.", limit.as_secs_f32()))),
-        Ok(Err(_)) => Err(error(protocol, StatusCode::PAYLOAD_TOO_LARGE, &format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024))),
+        Err(_) => Err(error(
+            protocol,
+            StatusCode::REQUEST_TIMEOUT,
+            &format!("The request body did not arrive within {} s.", limit.as_secs_f32()),
+        )),
+        Ok(Err(_)) => Err(error(
+            protocol,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024),
+        )),
         Ok(Ok(b)) => Ok(b),
     }
 }
@@ -256,7 +296,7 @@ async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<By
 async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> Response {
     let agent = match authenticate(&ctx, &headers, protocol) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let bytes = match read_body(body, protocol, ctx.body_timeout).await {
         Ok(b) => b,
@@ -264,13 +304,24 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     };
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
-        Err(e) => return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}.")),
+        Err(e) => {
+            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
+        }
     };
     let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let req = match protocol::parse(protocol, value, agent.max_tokens) {
         Ok(r) => r,
-        Err(why) => return error(protocol, StatusCode::BAD_REQUEST, &format!("The request is not a valid {} request: {why}.", if protocol == Protocol::AnthropicMessages { "Messages" } else { "chat completions" })),
+        Err(why) => {
+            return error(
+                protocol,
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "The request is not a valid {} request: {why}.",
+                    if protocol == Protocol::AnthropicMessages { "Messages" } else { "chat completions" }
+                ),
+            )
+        }
     };
 
     // The router runs in its own task; its output comes back through a channel so the response
@@ -287,7 +338,12 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
         };
         let result = tokio::time::timeout(TOTAL_TIMEOUT, router::call(&ws, &run_agent, req, Mode::Proxy, &mut on_out))
             .await
-            .unwrap_or_else(|_| Err(RouterError::Broken { provider: "the provider".into(), detail: format!("the request took longer than {} s", TOTAL_TIMEOUT.as_secs()) }));
+            .unwrap_or_else(|_| {
+                Err(RouterError::Broken {
+                    provider: "the provider".into(),
+                    detail: format!("the request took longer than {} s", TOTAL_TIMEOUT.as_secs()),
+                })
+            });
         let _ = tx.send(Msg::Done(result));
     });
 
@@ -303,7 +359,14 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
 
 /// Forwards the answer as it arrives: upstream events byte for byte when the step spoke the
 /// caller's protocol, else the translation.
-fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::UnboundedReceiver<Msg>, passthrough: bool, include_usage: bool) -> Response {
+fn stream_response(
+    protocol: Protocol,
+    agent: Agent,
+    first: Msg,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    passthrough: bool,
+    include_usage: bool,
+) -> Response {
     let renderer = Renderer::new(protocol, &agent.model, include_usage);
     let state = (Some(first), rx, renderer, false);
     let body = futures_util::stream::unfold(state, move |(mut pending, mut rx, mut r, done)| async move {
@@ -350,7 +413,13 @@ fn stream_response(protocol: Protocol, agent: Agent, first: Msg, rx: mpsc::Unbou
 }
 
 /// Collects a non-streamed answer: the upstream body as it was, or the translation.
-async fn whole_response(protocol: Protocol, _agent: Agent, first: Msg, mut rx: mpsc::UnboundedReceiver<Msg>, passthrough: bool) -> Response {
+async fn whole_response(
+    protocol: Protocol,
+    _agent: Agent,
+    first: Msg,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    passthrough: bool,
+) -> Response {
     let mut raw = Vec::new();
     let mut text = String::new();
     let mut next = Some(first);
@@ -359,7 +428,13 @@ async fn whole_response(protocol: Protocol, _agent: Agent, first: Msg, mut rx: m
             Some(m) => m,
             None => match rx.recv().await {
                 Some(m) => m,
-                None => return error(protocol, StatusCode::INTERNAL_SERVER_ERROR, "Keyhold's router stopped without an answer."),
+                None => {
+                    return error(
+                        protocol,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Keyhold's router stopped without an answer.",
+                    )
+                }
             },
         };
         match msg {

@@ -11,7 +11,9 @@ use crate::router::canonical::{ChatRequest, RawBody, Role, Turn};
 fn text_of(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(""),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+        }
         _ => String::new(),
     }
 }
@@ -29,10 +31,12 @@ pub fn parse(protocol: Protocol, body: Value, default_max_tokens: u32) -> Result
         let role = m.get("role").and_then(Value::as_str).ok_or(format!("messages[{i}] has no \"role\""))?;
         let text = text_of(m.get("content"));
         match role {
-            "system" | "developer" => system = Some(match system {
-                Some(s) => format!("{s}\n{text}"),
-                None => text,
-            }),
+            "system" | "developer" => {
+                system = Some(match system {
+                    Some(s) => format!("{s}\n{text}"),
+                    None => text,
+                })
+            }
             "user" | "tool" => turns.push(Turn { role: Role::User, text }),
             "assistant" => turns.push(Turn { role: Role::Assistant, text }),
             other => return Err(format!("messages[{i}] has an unknown role \"{other}\"")),
@@ -107,7 +111,14 @@ impl Renderer {
             Protocol::AnthropicMessages => format!("msg_kh{suffix}"),
             _ => format!("chatcmpl-kh{suffix}"),
         };
-        Renderer { protocol, id, model: model.into(), created: chrono::Utc::now().timestamp(), include_usage, started: false }
+        Renderer {
+            protocol,
+            id,
+            model: model.into(),
+            created: chrono::Utc::now().timestamp(),
+            include_usage,
+            started: false,
+        }
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> String {
@@ -137,7 +148,10 @@ impl Renderer {
             });
         }
         out.push_str(&match self.protocol {
-            Protocol::AnthropicMessages => Self::event("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } })),
+            Protocol::AnthropicMessages => Self::event(
+                "content_block_delta",
+                json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } }),
+            ),
             _ => self.chunk(json!({ "content": text }), Value::Null),
         });
         out
@@ -177,8 +191,10 @@ impl Renderer {
     /// A whole, non-streamed answer in the caller's shape.
     pub fn whole(&self, text: &str, usage: Tokens) -> Value {
         match self.protocol {
-            Protocol::AnthropicMessages => json!({ "id": self.id, "type": "message", "role": "assistant", "model": self.model,
-                "content": [{ "type": "text", "text": text }], "stop_reason": "end_turn", "stop_sequence": null, "usage": anthropic_usage(usage) }),
+            Protocol::AnthropicMessages => {
+                json!({ "id": self.id, "type": "message", "role": "assistant", "model": self.model,
+                "content": [{ "type": "text", "text": text }], "stop_reason": "end_turn", "stop_sequence": null, "usage": anthropic_usage(usage) })
+            }
             _ => json!({ "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
                 "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
                 "usage": openai_usage(usage) }),
@@ -191,7 +207,8 @@ pub fn is_usage_only_chunk(event: &[u8]) -> bool {
     let event = String::from_utf8_lossy(event);
     let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
     serde_json::from_str::<Value>(&data).is_ok_and(|v| {
-        v.get("choices").and_then(Value::as_array).is_some_and(|c| c.is_empty()) && v.get("usage").is_some_and(|u| !u.is_null())
+        v.get("choices").and_then(Value::as_array).is_some_and(|c| c.is_empty())
+            && v.get("usage").is_some_and(|u| !u.is_null())
     })
 }
 
@@ -203,23 +220,44 @@ mod tests {
     fn openai_and_anthropic_requests_read_into_the_same_canonical_form() {
         let o = parse(Protocol::OpenAiChat, json!({ "model": "m", "max_tokens": 50, "stop": "X", "messages": [
             { "role": "system", "content": "Be brief." }, { "role": "user", "content": [{ "type": "text", "text": "Hi" }] } ] }), 1024).unwrap();
-        let a = parse(Protocol::AnthropicMessages, json!({ "model": "m", "max_tokens": 50, "stop_sequences": ["X"], "system": "Be brief.",
-            "messages": [{ "role": "user", "content": "Hi" }] }), 1024).unwrap();
-        assert_eq!((o.system.clone(), o.turns.clone(), o.max_tokens, o.stop.clone()), (a.system, a.turns, a.max_tokens, a.stop));
+        let a = parse(
+            Protocol::AnthropicMessages,
+            json!({ "model": "m", "max_tokens": 50, "stop_sequences": ["X"], "system": "Be brief.",
+            "messages": [{ "role": "user", "content": "Hi" }] }),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.system.clone(), o.turns.clone(), o.max_tokens, o.stop.clone()),
+            (a.system, a.turns, a.max_tokens, a.stop)
+        );
         assert!(parse(Protocol::OpenAiChat, json!({ "model": "m" }), 1).unwrap_err().contains("\"messages\""));
-        assert!(parse(Protocol::OpenAiChat, json!({ "messages": [{ "role": "wizard", "content": "x" }] }), 1).unwrap_err().contains("unknown role"));
+        assert!(parse(Protocol::OpenAiChat, json!({ "messages": [{ "role": "wizard", "content": "x" }] }), 1)
+            .unwrap_err()
+            .contains("unknown role"));
     }
 
     #[test]
     fn a_translated_stream_is_well_formed_in_each_protocol() {
         let mut r = Renderer::new(Protocol::OpenAiChat, "gpt-4o-mini", true);
-        let s = r.text("Hel") + &r.text("lo") + &r.finish(Tokens { input: 3, output: 2, cache_read: 1, cache_write: 0 });
+        let s =
+            r.text("Hel") + &r.text("lo") + &r.finish(Tokens { input: 3, output: 2, cache_read: 1, cache_write: 0 });
         assert!(s.ends_with("data: [DONE]\n\n"));
         assert!(s.contains("\"prompt_tokens\":4"), "{s}");
         let mut a = Renderer::new(Protocol::AnthropicMessages, "claude", false);
         let s = a.text("Hi") + &a.finish(Tokens { input: 3, output: 2, ..Default::default() });
         let names: Vec<&str> = s.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-        assert_eq!(names, ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "message_delta",
+                "message_stop"
+            ]
+        );
     }
 
     #[test]

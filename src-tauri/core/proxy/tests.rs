@@ -36,7 +36,8 @@ impl Rig {
 async fn rig() -> Rig {
     snapshot::use_fast_encryption_for_tests();
     let tmp = tempfile::tempdir().unwrap();
-    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS)
+        .unwrap();
     ws.create_vault(&Passphrase::new("proxy passphrase".into()), None).unwrap();
     let addr = "127.0.0.1:0".parse().unwrap();
     let openai = sim::start(Flavor::OpenAi, addr, vec![KEY.into()]).await.unwrap();
@@ -45,15 +46,26 @@ async fn rig() -> Rig {
         ws.with_db_and_master(|c, m| keys::add(c, m, p, l, Some(&u), Some(Zeroizing::new(KEY.into())))).unwrap();
     }
     let spec = |name: &str, model: &str, key: &str| AgentSpec {
-        name: name.into(), model: model.into(), key: Some(key.into()), system_prompt: None, temperature: None,
-        max_tokens: Some(100), fallback: vec![], budget_usd: None, when_over: Some(WhenOver::Refuse),
+        name: name.into(),
+        model: model.into(),
+        key: Some(key.into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: vec![],
+        budget_usd: None,
+        when_over: Some(WhenOver::Refuse),
     };
     agents::add(&mut ws.conn(), &spec("bot", "gpt-4o-mini", "oa")).unwrap();
     agents::add(&mut ws.conn(), &spec("claude", "claude-haiku-4-5", "an")).unwrap();
     let token = tokens::issue(&ws.conn(), "bot", None).unwrap().token;
     let anthropic_token = tokens::issue(&ws.conn(), "claude", None).unwrap().token;
     let ws = Arc::new(ws);
-    let settings = Settings { allowed_origins: vec!["http://localhost:5173".into()], body_timeout: Duration::from_millis(500), ..Settings::on_port(0) };
+    let settings = Settings {
+        allowed_origins: vec!["http://localhost:5173".into()],
+        body_timeout: Duration::from_millis(500),
+        ..Settings::on_port(0)
+    };
     let proxy = start(Arc::clone(&ws), settings).await.unwrap();
     Rig { _tmp: tmp, ws, proxy, openai, anthropic, token, anthropic_token }
 }
@@ -69,24 +81,55 @@ fn chat_body(stream: bool) -> Value {
 #[tokio::test]
 async fn an_openai_client_gets_the_answer_plain_and_streamed_with_usage_only_if_it_asked() {
     let r = rig().await;
-    let v: Value = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap().json().await.unwrap();
+    let v: Value = c()
+        .post(r.url("/v1/chat/completions"))
+        .bearer_auth(&r.token)
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["choices"][0]["message"]["content"], sim::ANSWER);
     assert_eq!(v["usage"]["completion_tokens"], 8);
 
-    let text = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send().await.unwrap().text().await.unwrap();
+    let text = c()
+        .post(r.url("/v1/chat/completions"))
+        .bearer_auth(&r.token)
+        .json(&chat_body(true))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"));
     assert!(!text.contains("\"usage\":{"), "usage the client did not ask for is hidden: {text}");
     // Upstream was still asked for usage, and the ledger has it.
     let streamed = &r.openai.requests()[1];
     assert!(streamed.stream);
-    assert_eq!(streamed.body.as_ref().unwrap().pointer("/stream_options/include_usage"), Some(&json!(true)), "{streamed:?}");
+    assert_eq!(
+        streamed.body.as_ref().unwrap().pointer("/stream_options/include_usage"),
+        Some(&json!(true)),
+        "{streamed:?}"
+    );
     let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|row| row.output_tokens == 8 && !row.estimated && row.mode == "proxy"));
 
     let mut asked = chat_body(true);
     asked["stream_options"] = json!({ "include_usage": true });
-    let text = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&asked).send().await.unwrap().text().await.unwrap();
+    let text = c()
+        .post(r.url("/v1/chat/completions"))
+        .bearer_auth(&r.token)
+        .json(&asked)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("\"usage\":{"), "{text}");
 }
 
@@ -94,11 +137,23 @@ async fn an_openai_client_gets_the_answer_plain_and_streamed_with_usage_only_if_
 async fn a_same_protocol_stream_is_forwarded_byte_for_byte() {
     let r = rig().await;
     let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
-    let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap();
+    let direct = c()
+        .post(format!("{}/v1/messages", r.anthropic.base_url()))
+        .header("x-api-key", KEY)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(direct.status(), 200);
     let direct = direct.text().await.unwrap();
-    let proxied = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).header("anthropic-version", "2023-06-01")
-        .json(&body).send().await.unwrap();
+    let proxied = c()
+        .post(r.url("/v1/messages"))
+        .header("x-api-key", &r.anthropic_token)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(proxied.status(), 200);
     let proxied = proxied.text().await.unwrap();
     assert!(direct.contains("event: message_stop"), "{direct}");
@@ -118,10 +173,17 @@ async fn a_non_ascii_stream_cut_inside_characters_passes_through_byte_for_byte()
     for crlf in [false, true] {
         let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
         r.anthropic.set_behavior(cut_writes(crlf));
-        let direct = c().post(format!("{}/v1/messages", r.anthropic.base_url())).header("x-api-key", KEY).json(&body).send().await.unwrap();
+        let direct = c()
+            .post(format!("{}/v1/messages", r.anthropic.base_url()))
+            .header("x-api-key", KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let direct = direct.bytes().await.unwrap();
         r.anthropic.set_behavior(cut_writes(crlf));
-        let proxied = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+        let proxied =
+            c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
         assert_eq!(proxied.status(), 200);
         let proxied = proxied.bytes().await.unwrap();
         assert!(String::from_utf8_lossy(&direct).contains("東京"), "crlf {crlf}");
@@ -133,8 +195,10 @@ async fn a_non_ascii_stream_cut_inside_characters_passes_through_byte_for_byte()
 async fn a_non_ascii_stream_cut_inside_characters_is_translated_intact() {
     let r = rig().await;
     r.openai.set_behavior(cut_writes(false));
-    let body = json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
-    let text = c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
+    let body =
+        json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let text =
+        c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
     let answer: String = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
@@ -147,8 +211,10 @@ async fn a_non_ascii_stream_cut_inside_characters_is_translated_intact() {
 #[tokio::test]
 async fn an_anthropic_client_of_an_openai_agent_gets_a_translated_stream() {
     let r = rig().await;
-    let body = json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
-    let text = c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
+    let body =
+        json!({ "model": "x", "max_tokens": 50, "stream": true, "messages": [{ "role": "user", "content": "hi" }] });
+    let text =
+        c().post(r.url("/v1/messages")).bearer_auth(&r.token).json(&body).send().await.unwrap().text().await.unwrap();
     let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(names.last(), Some(&"message_stop"));
@@ -161,18 +227,26 @@ async fn tokens_are_checked_in_both_headers_and_refusals_come_in_the_callers_for
     let no = c().post(r.url("/v1/chat/completions")).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(no.status(), 401);
     assert!(no.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("No Keyhold token"));
-    let bad = c().post(r.url("/v1/messages")).header("x-api-key", "kh-nope").json(&chat_body(false)).send().await.unwrap();
+    let bad =
+        c().post(r.url("/v1/messages")).header("x-api-key", "kh-nope").json(&chat_body(false)).send().await.unwrap();
     assert_eq!(bad.status(), 401);
     assert_eq!(bad.json::<Value>().await.unwrap()["type"], "error");
     // The provider key is never in what comes back.
-    let ok = c().post(r.url("/v1/chat/completions")).header("x-api-key", &r.token).json(&chat_body(false)).send().await.unwrap();
+    let ok = c()
+        .post(r.url("/v1/chat/completions"))
+        .header("x-api-key", &r.token)
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
     let headers = format!("{:?}", ok.headers());
     let text = ok.text().await.unwrap();
     assert!(!text.contains(KEY) && !headers.contains(KEY));
     // Revoked: refused at once.
     let id = tokens::list(&r.ws.conn(), Some("bot")).unwrap()[0].id.clone();
     tokens::revoke(&r.ws.conn(), &id).unwrap();
-    let after = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    let after =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(after.status(), 401);
 }
 
@@ -190,13 +264,21 @@ async fn hostile_requests_are_refused() {
     let r = rig().await;
     let addr = r.proxy.addr;
     // DNS rebinding: a foreign Host, or none at all.
-    let resp = tokio::task::spawn_blocking(move || raw_http(addr, "GET /health HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n")).await.unwrap();
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(addr, "GET /health HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n")
+    })
+    .await
+    .unwrap();
     assert!(resp.starts_with("HTTP/1.1 403"), "{resp}");
     assert!(resp.contains("DNS rebinding"));
     let resp = tokio::task::spawn_blocking(move || raw_http(addr, "GET /health HTTP/1.0\r\n\r\n")).await.unwrap();
     assert!(resp.starts_with("HTTP/1.0 403") || resp.starts_with("HTTP/1.1 403"), "{resp}");
     let port = addr.port();
-    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &format!("GET /health HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", port + 1))).await.unwrap();
+    let resp = tokio::task::spawn_blocking(move || {
+        raw_http(addr, &format!("GET /health HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n", port + 1))
+    })
+    .await
+    .unwrap();
     assert!(resp.starts_with("HTTP/1.1 403"), "another port is another origin: {resp}");
     // A web page: refused unless allowed.
     let web = c().get(r.url("/health")).header("origin", "https://evil.example").send().await.unwrap();
@@ -207,7 +289,8 @@ async fn hostile_requests_are_refused() {
     let big = vec![b'a'; BODY_LIMIT + 1];
     let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).body(big).send().await.unwrap();
     assert_eq!(resp.status(), 413);
-    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).body("{\"messages\": [").send().await.unwrap();
+    let resp =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).body("{\"messages\": [").send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("not valid JSON"));
     // A slow client: the body never completes.
@@ -221,17 +304,30 @@ async fn hostile_requests_are_refused() {
 async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
     let r = rig().await;
     r.openai.set_behavior(vec![Behavior { garbage: Some(true), times: Some(1), ..Default::default() }]);
-    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    let resp =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(resp.status(), 502);
     assert!(resp.text().await.unwrap().contains("openai"));
 
     // A budget that fits one worst case (14 estimated input tokens at $0.15/M + 100 output at
     // $0.60/M = $0.0000621) but not a second one on top of what the first really cost.
-    let spec = AgentSpec { name: "tight".into(), model: "gpt-4o-mini".into(), key: Some("oa".into()), system_prompt: None, temperature: None,
-        max_tokens: Some(100), fallback: vec![], budget_usd: Some("0.000063".into()), when_over: Some(WhenOver::Refuse) };
+    let spec = AgentSpec {
+        name: "tight".into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: vec![],
+        budget_usd: Some("0.000063".into()),
+        when_over: Some(WhenOver::Refuse),
+    };
     agents::add(&mut r.ws.conn(), &spec).unwrap();
     let t = tokens::issue(&r.ws.conn(), "tight", None).unwrap().token;
-    assert_eq!(c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap().status(),
+        200
+    );
     let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(resp.status(), 429);
     assert!(resp.text().await.unwrap().contains("Daily budget of agent tight reached"));
@@ -246,11 +342,14 @@ async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
 async fn many_concurrent_streams_all_complete() {
     let r = rig().await;
     r.openai.set_behavior(vec![Behavior { delay_ms: Some(20), ..Default::default() }]);
-    let calls = (0..40).map(|_| {
-        let url = r.url("/v1/chat/completions");
-        let token = r.token.clone();
-        async move { c().post(url).bearer_auth(token).json(&chat_body(true)).send().await.unwrap().text().await.unwrap() }
-    });
+    let calls =
+        (0..40).map(|_| {
+            let url = r.url("/v1/chat/completions");
+            let token = r.token.clone();
+            async move {
+                c().post(url).bearer_auth(token).json(&chat_body(true)).send().await.unwrap().text().await.unwrap()
+            }
+        });
     let all = futures_util::future::join_all(calls).await;
     assert!(all.iter().all(|t| t.ends_with("data: [DONE]\n\n")));
     assert_eq!(crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().len(), 40);
@@ -267,7 +366,12 @@ fn answer_text(body: &str) -> String {
     };
     match serde_json::from_str::<Value>(body) {
         Ok(v) => pick(&v),
-        Err(_) => body.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str::<Value>(d).ok()).map(|v| pick(&v)).collect(),
+        Err(_) => body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .map(|v| pick(&v))
+            .collect(),
     }
 }
 
@@ -282,7 +386,8 @@ async fn a_tool_result_turn_goes_through_in_both_protocols_streamed_and_not() {
                 { "role": "user", "content": "What is the weather?" },
                 { "role": "assistant", "content": [{ "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {} }] },
                 { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "toolu_1", "content": "42 degrees" }] } ] });
-        let resp = c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+        let resp =
+            c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
         assert_eq!(resp.status(), 200, "stream {stream}");
         assert_eq!(answer_text(&resp.text().await.unwrap()), "The tool said: 42 degrees", "stream {stream}");
         // OpenAI: the last message is role tool.
@@ -304,8 +409,17 @@ async fn a_tool_result_turn_goes_through_in_both_protocols_streamed_and_not() {
 #[tokio::test]
 async fn a_step_of_another_protocol_is_skipped_rather_than_sent_without_the_tools() {
     let r = rig().await;
-    let spec = AgentSpec { name: "mixed".into(), model: "gpt-4o-mini".into(), key: Some("oa".into()), system_prompt: None, temperature: None,
-        max_tokens: Some(100), fallback: vec!["an:claude-haiku-4-5".into()], budget_usd: None, when_over: Some(WhenOver::Refuse) };
+    let spec = AgentSpec {
+        name: "mixed".into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: vec!["an:claude-haiku-4-5".into()],
+        budget_usd: None,
+        when_over: Some(WhenOver::Refuse),
+    };
     agents::add(&mut r.ws.conn(), &spec).unwrap();
     let t = tokens::issue(&r.ws.conn(), "mixed", None).unwrap().token;
     r.openai.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);

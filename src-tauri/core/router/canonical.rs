@@ -49,7 +49,9 @@ impl RawBody {
                 m.get("role").and_then(Value::as_str) == Some("tool")
                     || m.get("tool_calls").and_then(Value::as_array).is_some_and(|c| !c.is_empty())
                     || m.get("content").and_then(Value::as_array).is_some_and(|parts| {
-                        parts.iter().any(|p| matches!(p.get("type").and_then(Value::as_str), Some("tool_use" | "tool_result")))
+                        parts
+                            .iter()
+                            .any(|p| matches!(p.get("type").and_then(Value::as_str), Some("tool_use" | "tool_result")))
                     })
             })
         });
@@ -107,7 +109,8 @@ impl ChatRequest {
 
     /// Anthropic Messages body (max_tokens is required there).
     pub fn to_anthropic(&self, model: &str) -> Value {
-        let messages: Vec<Value> = self.turns.iter().map(|t| json!({ "role": role(t.role), "content": t.text })).collect();
+        let messages: Vec<Value> =
+            self.turns.iter().map(|t| json!({ "role": role(t.role), "content": t.text })).collect();
         let mut body = json!({ "model": model, "messages": messages, "max_tokens": self.max_tokens, "stream": true });
         if let Some(s) = &self.system {
             body["system"] = json!(s);
@@ -169,7 +172,10 @@ mod tests {
         assert_eq!((same["model"].as_str(), same["seed"].as_i64()), (Some("gpt-4o"), Some(7)));
         assert_eq!(same["stream_options"]["include_usage"], true);
         // A caller that did not stream is not streamed to.
-        let plain = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: json!({ "model": "x", "messages": [] }) }), ..req() };
+        let plain = ChatRequest {
+            raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: json!({ "model": "x", "messages": [] }) }),
+            ..req()
+        };
         let body = plain.body_for(Protocol::OpenAiChat, "gpt-4o", true);
         assert!(body.get("stream").is_none() && body.get("stream_options").is_none(), "{body}");
         let other = r.body_for(Protocol::AnthropicMessages, "claude-haiku-4-5", false);

@@ -57,7 +57,9 @@ pub enum RouterError {
     BudgetReached { agent: String, spent: String, budget: String, failures: Vec<StepFailure> },
     #[error("Every step of {agent}'s chain failed: {summary}")]
     AllFailed { agent: String, summary: String, failures: Vec<StepFailure> },
-    #[error("{provider} refused the request ({detail}); another step would refuse it too, so Keyhold did not fall back.")]
+    #[error(
+        "{provider} refused the request ({detail}); another step would refuse it too, so Keyhold did not fall back."
+    )]
     Refused { provider: String, detail: String, failures: Vec<StepFailure> },
     #[error("The answer from {provider} broke off after it had started ({detail}). Keyhold never switches provider mid-answer; the attempt is in the ledger.")]
     Broken { provider: String, detail: String },
@@ -97,7 +99,8 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
     let first_key = match &agent.key_id {
         Some(id) => keys::find(conn, id).ok(),
         None => {
-            let provider = agents::provider_for_model(conn, &agent.model).map_err(|e| WorkspaceError::Other(e.to_string()))?;
+            let provider =
+                agents::provider_for_model(conn, &agent.model).map_err(|e| WorkspaceError::Other(e.to_string()))?;
             keys::list(conn)?.into_iter().find(|k| Some(&k.provider) == provider.as_ref() && k.is_default)
         }
     };
@@ -107,7 +110,12 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
             .or_else(|| prices::provider_of(model).map(str::to_string))
             .unwrap_or_else(|| "unknown".into())
     };
-    let mut steps = vec![Planned { index: 0, provider: provider_of(&first_key, &agent.model), key: first_key, model: agent.model.clone() }];
+    let mut steps = vec![Planned {
+        index: 0,
+        provider: provider_of(&first_key, &agent.model),
+        key: first_key,
+        model: agent.model.clone(),
+    }];
     for (i, s) in agent.fallback.iter().enumerate() {
         let key = keys::find(conn, &s.key_id).ok();
         steps.push(Planned { index: i as u32 + 1, provider: provider_of(&key, &s.model), key, model: s.model.clone() });
@@ -119,7 +127,11 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
 /// max_tokens of output.
 fn worst_case(price: &Price, input_estimate: i64, max_tokens: u32) -> i64 {
     let dearest_input = price.input.max(price.cache_write).max(price.cache_read);
-    Price { input: dearest_input, ..*price }.cost(Tokens { input: input_estimate, output: max_tokens as i64, ..Default::default() })
+    Price { input: dearest_input, ..*price }.cost(Tokens {
+        input: input_estimate,
+        output: max_tokens as i64,
+        ..Default::default()
+    })
 }
 
 /// An upper estimate of the tokens sent, for the budget's worst case: half a token per byte
@@ -234,7 +246,13 @@ async fn run_chain(
                 tracing::error!(error = %e, "could not write a ledger row");
             }
             tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, outcome, "step failed");
-            failures.push(StepFailure { step: step.index, provider: step.provider.clone(), model: step.model.clone(), outcome: outcome.into(), detail });
+            failures.push(StepFailure {
+                step: step.index,
+                provider: step.provider.clone(),
+                model: step.model.clone(),
+                outcome: outcome.into(),
+                detail,
+            });
         };
 
         // Offline: nothing leaves the machine, so cloud steps are not even tried (nor recorded).
@@ -298,7 +316,14 @@ async fn run_chain(
                                 failures,
                             });
                         }
-                        fail("budget", format!("the daily budget would be exceeded ({} of {} USD spent)", format_usd(spent), format_usd(budget)));
+                        fail(
+                            "budget",
+                            format!(
+                                "the daily budget would be exceeded ({} of {} USD spent)",
+                                format_usd(spent),
+                                format_usd(budget)
+                            ),
+                        );
                         continue;
                     }
                 }
@@ -369,7 +394,8 @@ async fn run_chain(
             Some(u) if !estimated => u,
             // Keyhold counts what the provider did not: the tokenizer where one fits.
             _ => {
-                let sent = req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
+                let sent =
+                    req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
                 Tokens {
                     input: wire::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
                     output: wire::estimate_tokens(protocol, &received),
@@ -420,7 +446,10 @@ async fn run_chain(
                     latency_ms: row.latency_ms as u32,
                     ttft_ms: ttft.map(|t| t as u32),
                     cloud_unreachable: local
-                        && failures.iter().any(|f| f.provider != "ollama" && matches!(f.outcome.as_str(), "connect" | "dns" | "timeout" | "tls")),
+                        && failures.iter().any(|f| {
+                            f.provider != "ollama"
+                                && matches!(f.outcome.as_str(), "connect" | "dns" | "timeout" | "tls")
+                        }),
                     earlier: failures,
                 });
             }
@@ -428,7 +457,13 @@ async fn run_chain(
             (Some(detail), true) => return Err(RouterError::Broken { provider: step.provider, detail }),
             // Nothing reached the caller: the next step may still answer.
             (Some(detail), false) => {
-                failures.push(StepFailure { step: step.index, provider: step.provider, model: step.model, outcome: outcome.into(), detail });
+                failures.push(StepFailure {
+                    step: step.index,
+                    provider: step.provider,
+                    model: step.model,
+                    outcome: outcome.into(),
+                    detail,
+                });
             }
         }
     }

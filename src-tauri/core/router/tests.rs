@@ -26,7 +26,8 @@ struct Rig {
 async fn rig() -> Rig {
     snapshot::use_fast_encryption_for_tests();
     let tmp = tempfile::tempdir().unwrap();
-    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS)
+        .unwrap();
     ws.create_vault(&Passphrase::new("router passphrase".into()), None).unwrap();
     let addr = "127.0.0.1:0".parse().unwrap();
     let openai = sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()]).await.unwrap();
@@ -37,12 +38,23 @@ async fn rig() -> Rig {
         ("anthropic", "an", anthropic.base_url(), Some(ANTHROPIC_KEY)),
         ("ollama", "local", ollama.base_url(), None),
     ] {
-        ws.with_db_and_master(|c, m| keys::add(c, m, provider, label, Some(&url), key.map(|k| Zeroizing::new(k.to_string())))).unwrap();
+        ws.with_db_and_master(|c, m| {
+            keys::add(c, m, provider, label, Some(&url), key.map(|k| Zeroizing::new(k.to_string())))
+        })
+        .unwrap();
     }
     Rig { _tmp: tmp, ws: Arc::new(ws), openai, anthropic, ollama }
 }
 
-fn agent(r: &Rig, name: &str, model: &str, key: &str, fallback: &[&str], budget: Option<&str>, when_over: WhenOver) -> Agent {
+fn agent(
+    r: &Rig,
+    name: &str,
+    model: &str,
+    key: &str,
+    fallback: &[&str],
+    budget: Option<&str>,
+    when_over: WhenOver,
+) -> Agent {
     let spec = AgentSpec {
         name: name.into(),
         model: model.into(),
@@ -89,7 +101,10 @@ async fn openai_cached_usage_is_metered_exactly_and_streamed() {
     assert!(!reply.estimated && !reply.local);
     let rows = ledger(&r);
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].outcome.as_str(), rows[0].cost_usd.as_str(), rows[0].cache_read_tokens), ("ok", "0.0000057", 4));
+    assert_eq!(
+        (rows[0].outcome.as_str(), rows[0].cost_usd.as_str(), rows[0].cache_read_tokens),
+        ("ok", "0.0000057", 4)
+    );
     // The router asked upstream for usage in the stream.
     assert!(r.openai.requests()[0].stream);
 }
@@ -111,7 +126,12 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
     let r = rig().await;
     let a = agent(&r, "C", "claude-haiku-4-5", "an", &["oa:gpt-4o-mini"], None, WhenOver::Local);
     for status in [408u16, 429, 500, 503, 529, 401] {
-        r.anthropic.set_behavior(vec![Behavior { status: Some(status), retry_after: Some(1), times: Some(1), ..Default::default() }]);
+        r.anthropic.set_behavior(vec![Behavior {
+            status: Some(status),
+            retry_after: Some(1),
+            times: Some(1),
+            ..Default::default()
+        }]);
         let (res, text) = run(&r, &a, "hello").await;
         let reply = res.unwrap_or_else(|e| panic!("{status}: {e}"));
         assert_eq!((reply.step, reply.provider.as_str()), (1, "openai"), "{status}");
@@ -125,8 +145,28 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
     // A provider that cannot be reached at all.
     r.anthropic.set_behavior(vec![]);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    r.ws.with_db_and_master(|c, m| keys::add(c, m, "anthropic", "dead", Some(&format!("http://{closed}")), Some(Zeroizing::new(ANTHROPIC_KEY.into())))).unwrap();
-    r.ws.with_db_and_master(|c, m| keys::add(c, m, "anthropic", "nxdomain", Some("http://keyhold-router.invalid"), Some(Zeroizing::new(ANTHROPIC_KEY.into())))).unwrap();
+    r.ws.with_db_and_master(|c, m| {
+        keys::add(
+            c,
+            m,
+            "anthropic",
+            "dead",
+            Some(&format!("http://{closed}")),
+            Some(Zeroizing::new(ANTHROPIC_KEY.into())),
+        )
+    })
+    .unwrap();
+    r.ws.with_db_and_master(|c, m| {
+        keys::add(
+            c,
+            m,
+            "anthropic",
+            "nxdomain",
+            Some("http://keyhold-router.invalid"),
+            Some(Zeroizing::new(ANTHROPIC_KEY.into())),
+        )
+    })
+    .unwrap();
     for (key, outcome) in [("dead", "connect"), ("nxdomain", "dns")] {
         let a = agent(&r, &format!("D-{key}"), "claude-haiku-4-5", key, &["oa:gpt-4o-mini"], None, WhenOver::Local);
         let reply = run(&r, &a, "hello").await.0.unwrap();
@@ -213,9 +253,21 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     assert!(err.to_string().starts_with("Daily budget of agent H reached"), "{err}");
     // The first call spent less than 80 % of the worst case; force the spend over it and check.
     let row = ledger::Attempt {
-        at: Utc::now(), agent: "H".into(), key_id: None, key_label: None, provider: "openai".into(), model: "gpt-4o-mini".into(),
-        mode: Mode::Agent, step: 0, outcome: "ok".into(), tokens: Tokens::default(), cost_nano: Some(worst), estimated: false,
-        latency_ms: 0, ttft_ms: None, local: false,
+        at: Utc::now(),
+        agent: "H".into(),
+        key_id: None,
+        key_label: None,
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        mode: Mode::Agent,
+        step: 0,
+        outcome: "ok".into(),
+        tokens: Tokens::default(),
+        cost_nano: Some(worst),
+        estimated: false,
+        latency_ms: 0,
+        ttft_ms: None,
+        local: false,
     };
     ledger::record(&r.ws.conn(), &row).unwrap();
     r.ws.check_budget(&strict);
@@ -250,7 +302,11 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     assert!(raw.contains("\"object\":\"chat.completion\""), "the non-streamed body came back as it was: {raw}");
     let seen = &r.openai.requests()[0];
     assert_eq!(seen.model.as_deref(), Some("gpt-4o-mini"));
-    assert!(seen.fields.contains(&"seed".to_string()) && seen.fields.contains(&"user".to_string()), "{:?}", seen.fields);
+    assert!(
+        seen.fields.contains(&"seed".to_string()) && seen.fields.contains(&"user".to_string()),
+        "{:?}",
+        seen.fields
+    );
 }
 
 #[tokio::test]
@@ -274,7 +330,10 @@ async fn offline_mode_sends_nothing_to_any_cloud_provider() {
 async fn a_cloud_that_cannot_be_reached_is_noticed_when_the_local_step_answers() {
     let r = rig().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    r.ws.with_db_and_master(|c, m| keys::add(c, m, "openai", "down", Some(&format!("http://{closed}/v1")), Some(Zeroizing::new(OPENAI_KEY.into())))).unwrap();
+    r.ws.with_db_and_master(|c, m| {
+        keys::add(c, m, "openai", "down", Some(&format!("http://{closed}/v1")), Some(Zeroizing::new(OPENAI_KEY.into())))
+    })
+    .unwrap();
     let a = agent(&r, "M", "gpt-4o-mini", "down", &["local:llama3.2:1b"], None, WhenOver::Local);
     let reply = run(&r, &a, "hi").await.0.unwrap();
     assert!(reply.cloud_unreachable && reply.local);
@@ -291,7 +350,12 @@ const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
 #[tokio::test]
 async fn a_non_ascii_answer_cut_inside_its_characters_arrives_intact_from_every_protocol() {
     let r = rig().await;
-    let cut = |crlf: bool| Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), crlf: Some(crlf), ..Default::default() };
+    let cut = |crlf: bool| Behavior {
+        answer: Some(NON_ASCII.into()),
+        split_writes: Some(true),
+        crlf: Some(crlf),
+        ..Default::default()
+    };
     for (i, (model, key, sim, crlf)) in [
         ("gpt-4o-mini", "oa", &r.openai, false),
         ("gpt-4o-mini", "oa", &r.openai, true),
@@ -314,7 +378,11 @@ async fn a_non_ascii_answer_cut_inside_its_characters_arrives_intact_from_every_
 #[tokio::test]
 async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
     let r = rig().await;
-    r.openai.set_behavior(vec![Behavior { answer: Some(NON_ASCII.into()), split_writes: Some(true), ..Default::default() }]);
+    r.openai.set_behavior(vec![Behavior {
+        answer: Some(NON_ASCII.into()),
+        split_writes: Some(true),
+        ..Default::default()
+    }]);
     let a = agent(&r, "P", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "x", "stream": true, "stream_options": { "include_usage": true },
                                    "messages": [{ "role": "user", "content": "hi" }] });

@@ -94,7 +94,11 @@ pub async fn start(
         Protocol::Ollama => return ollama(base_url, model, req, connect_timeout).await,
         Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
     }
-    let client = shared_client(connect_timeout).map_err(|e| Failure { kind: "internal".into(), detail: e, request_fault: true })?;
+    let client = shared_client(connect_timeout).map_err(|e| Failure {
+        kind: "internal".into(),
+        detail: e,
+        request_fault: true,
+    })?;
     let base = base_url.trim_end_matches('/');
     let url = match provider.protocol {
         Protocol::AnthropicMessages => format!("{base}/v1/messages"),
@@ -119,8 +123,11 @@ pub async fn start(
     if !streamed {
         // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
         let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|_| Failure { kind: "bad_reply".into(), detail: format!("{} sent a reply that is not JSON", provider.name), request_fault: false })?;
+        let v: Value = serde_json::from_slice(&body).map_err(|_| Failure {
+            kind: "bad_reply".into(),
+            detail: format!("{} sent a reply that is not JSON", provider.name),
+            request_fault: false,
+        })?;
         let usage = match protocol {
             Protocol::AnthropicMessages => v.get("usage").map(|u| Tokens {
                 input: int(u, "input_tokens"),
@@ -225,7 +232,9 @@ fn parse_event(event: &SseEvent, protocol: Protocol, au: &mut AnthropicUsage) ->
     if data == "[DONE]" {
         return Ok(vec![Piece::End]);
     }
-    let v: Value = serde_json::from_str(data).map_err(|_| format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>()))?;
+    let v: Value = serde_json::from_str(data).map_err(|_| {
+        format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>())
+    })?;
     let mut out = Vec::new();
     match protocol {
         Protocol::OpenAiChat => {
@@ -238,7 +247,10 @@ fn parse_event(event: &SseEvent, protocol: Protocol, au: &mut AnthropicUsage) ->
                 out.push(Piece::Usage(openai_usage(u)));
             }
             if v.get("error").is_some() {
-                return Err(format!("the provider reported an error mid-stream: {}", crate::providers::probe::provider_message(data)));
+                return Err(format!(
+                    "the provider reported an error mid-stream: {}",
+                    crate::providers::probe::provider_message(data)
+                ));
             }
         }
         Protocol::AnthropicMessages => match v.get("type").and_then(Value::as_str) {
@@ -262,7 +274,9 @@ fn parse_event(event: &SseEvent, protocol: Protocol, au: &mut AnthropicUsage) ->
                 if let Some(u) = v.get("usage") {
                     au.0.output = int(u, "output_tokens");
                     // Newer API versions may repeat input/cache counts here: also running totals.
-                    for (field, slot) in [("input_tokens", 0), ("cache_read_input_tokens", 1), ("cache_creation_input_tokens", 2)] {
+                    for (field, slot) in
+                        [("input_tokens", 0), ("cache_read_input_tokens", 1), ("cache_creation_input_tokens", 2)]
+                    {
                         if let Some(n) = u.get(field).and_then(Value::as_i64) {
                             match slot {
                                 0 => au.0.input = n,
@@ -276,7 +290,10 @@ fn parse_event(event: &SseEvent, protocol: Protocol, au: &mut AnthropicUsage) ->
             }
             Some("message_stop") => out.push(Piece::End),
             Some("error") => {
-                return Err(format!("the provider reported an error mid-stream: {}", crate::providers::probe::provider_message(data)))
+                return Err(format!(
+                    "the provider reported an error mid-stream: {}",
+                    crate::providers::probe::provider_message(data)
+                ))
             }
             _ => {}
         },
@@ -302,8 +319,11 @@ pub fn openai_usage(u: &Value) -> Tokens {
 async fn ollama(base_url: &str, model: &str, req: &ChatRequest, connect_timeout: Duration) -> Result<Pieces, Failure> {
     use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage, ChatMessageResponse};
     use ollama_rs::models::ModelOptions;
-    let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/')))
-        .map_err(|e| Failure { kind: "bad_url".into(), detail: format!("the Ollama address is not a URL: {e}"), request_fault: false })?;
+    let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/'))).map_err(|e| Failure {
+        kind: "bad_url".into(),
+        detail: format!("the Ollama address is not a URL: {e}"),
+        request_fault: false,
+    })?;
     let mut messages = Vec::new();
     if let Some(s) = &req.system {
         messages.push(ChatMessage::system(s.clone()));
@@ -324,13 +344,21 @@ async fn ollama(base_url: &str, model: &str, req: &ChatRequest, connect_timeout:
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
         .map_err(|e| Failure { kind: "internal".into(), detail: e.to_string(), request_fault: true })?;
     body["stream"] = Value::Bool(true);
-    let client = shared_client(connect_timeout).map_err(|e| Failure { kind: "internal".into(), detail: e, request_fault: true })?;
+    let client = shared_client(connect_timeout).map_err(|e| Failure {
+        kind: "internal".into(),
+        detail: e,
+        request_fault: true,
+    })?;
     let resp = client.post(url).json(&body).send().await.map_err(|e| unreachable(&e))?;
     let status = resp.status().as_u16();
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();
         let detail = crate::providers::probe::provider_message(&text);
-        let kind = if status == 404 || detail.contains("not found") { "model_missing".to_string() } else { format!("http_{status}") };
+        let kind = if status == 404 || detail.contains("not found") {
+            "model_missing".to_string()
+        } else {
+            format!("http_{status}")
+        };
         return Err(Failure { kind, detail, request_fault: status == 400 });
     }
     let lines = futures_util::stream::unfold(
@@ -363,14 +391,23 @@ async fn ollama(base_url: &str, model: &str, req: &ChatRequest, connect_timeout:
             };
             let r: ChatMessageResponse = match serde_json::from_slice(&line) {
                 Ok(r) => r,
-                Err(_) => return vec![Err(format!("Ollama sent something unreadable: {}", crate::providers::probe::provider_message(&String::from_utf8_lossy(&line))))],
+                Err(_) => {
+                    return vec![Err(format!(
+                        "Ollama sent something unreadable: {}",
+                        crate::providers::probe::provider_message(&String::from_utf8_lossy(&line))
+                    ))]
+                }
             };
             let mut v = Vec::new();
             if !r.message.content.is_empty() {
                 v.push(Ok(Piece::Text(r.message.content)));
             }
             if let Some(f) = r.final_data {
-                v.push(Ok(Piece::Usage(Tokens { input: f.prompt_eval_count as i64, output: f.eval_count as i64, ..Default::default() })));
+                v.push(Ok(Piece::Usage(Tokens {
+                    input: f.prompt_eval_count as i64,
+                    output: f.eval_count as i64,
+                    ..Default::default()
+                })));
             }
             if r.done {
                 v.push(Ok(Piece::End));
@@ -379,7 +416,9 @@ async fn ollama(base_url: &str, model: &str, req: &ChatRequest, connect_timeout:
         })
         .flat_map(futures_util::stream::iter);
     // A stream that closes without `done` was cut.
-    let checked = pieces.chain(futures_util::stream::once(async { Err::<Piece, String>("the stream ended before Ollama finished".into()) }));
+    let checked = pieces.chain(futures_util::stream::once(async {
+        Err::<Piece, String>("the stream ended before Ollama finished".into())
+    }));
     let mut finished = false;
     let checked = checked.take_while(move |p| {
         let go = !finished;

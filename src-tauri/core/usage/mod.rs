@@ -52,17 +52,32 @@ impl Range {
 }
 
 /// The page's ranges: the last 24 hours, 7 or 30 days, or custom local dates (inclusive).
-pub fn range_for(kind: &str, since: Option<&str>, until: Option<&str>, now: DateTime<Utc>) -> Result<Range, UsageError> {
+pub fn range_for(
+    kind: &str,
+    since: Option<&str>,
+    until: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Range, UsageError> {
     let day = |s: &str| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| UsageError::Db(format!("\"{s}\" is not a date: use YYYY-MM-DD.")))
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| UsageError::Db(format!("\"{s}\" is not a date: use YYYY-MM-DD.")))
     };
     match kind {
         "24h" => Range::new(now - chrono::Duration::hours(24), now),
         "7d" => Range::new(now - chrono::Duration::days(7), now),
         "30d" => Range::new(now - chrono::Duration::days(30), now),
         _ => {
-            let s = since.map(day).transpose()?.map(crate::ledger::local_midnight_utc).unwrap_or(now - chrono::Duration::days(30));
-            let u = until.map(day).transpose()?.and_then(|d| d.succ_opt()).map(crate::ledger::local_midnight_utc).unwrap_or(now);
+            let s = since
+                .map(day)
+                .transpose()?
+                .map(crate::ledger::local_midnight_utc)
+                .unwrap_or(now - chrono::Duration::days(30));
+            let u = until
+                .map(day)
+                .transpose()?
+                .and_then(|d| d.succ_opt())
+                .map(crate::ledger::local_midnight_utc)
+                .unwrap_or(now);
             Range::new(s, u)
         }
     }
@@ -76,7 +91,10 @@ pub fn write_export(path: &std::path::Path, contents: &str) -> Result<(), String
     let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!("Could not write {}: {e}. Nothing was written; choose a folder you can write to.", path.display()));
+        return Err(format!(
+            "Could not write {}: {e}. Nothing was written; choose a folder you can write to.",
+            path.display()
+        ));
     }
     Ok(())
 }
@@ -95,7 +113,12 @@ pub struct Point {
     pub unknown_cost: u32,
 }
 
-pub fn series(conn: &Connection, range: &Range, resolution: Resolution, agent: Option<&str>) -> Result<Vec<Point>, UsageError> {
+pub fn series(
+    conn: &Connection,
+    range: &Range,
+    resolution: Resolution,
+    agent: Option<&str>,
+) -> Result<Vec<Point>, UsageError> {
     let fmt = match resolution {
         Resolution::Hour => "%Y-%m-%dT%H:00",
         Resolution::Day => "%Y-%m-%d",
@@ -187,7 +210,11 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
                     agent: agent.to_string(),
                     kind: "spend_spike".into(),
                     when: day.to_string(),
-                    message: format!("{agent} spent ${} on {day}, over 3× its median day (${}).", format_usd(*cost), format_usd(median)),
+                    message: format!(
+                        "{agent} spent ${} on {day}, over 3× its median day (${}).",
+                        format_usd(*cost),
+                        format_usd(median)
+                    ),
                 });
             }
         }
@@ -195,7 +222,8 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
     let agents = crate::agents::list(conn).map_err(|e| UsageError::Db(e.to_string()))?;
     let (since, until) = range.bounds();
     let mut stmt = conn.prepare("SELECT DISTINCT agent, model FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2")?;
-    let used: Vec<(String, String)> = stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let used: Vec<(String, String)> =
+        stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (agent, model) in used {
         if let Some(a) = agents.iter().find(|a| a.name.eq_ignore_ascii_case(&agent)) {
             if a.model != model && !a.fallback.iter().any(|s| s.model == model) {
@@ -212,7 +240,9 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
         "SELECT strftime('%Y-%m-%dT%H:00', hour, 'localtime'), agent, SUM(failures), SUM(requests) FROM ledger_hourly
          WHERE hour >= ?1 AND hour < ?2 GROUP BY hour, agent HAVING SUM(failures) >= 5 AND SUM(failures) * 2 >= SUM(requests)",
     )?;
-    let bursts = stmt.query_map(params![since, until], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, u32>(3)?)))?;
+    let bursts = stmt.query_map(params![since, until], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, u32>(3)?))
+    })?;
     for b in bursts {
         let (when, agent, failures, requests) = b?;
         out.push(Anomaly {
@@ -236,7 +266,12 @@ pub struct RecentFilter {
     pub mode: Option<String>,
 }
 
-pub fn recent(conn: &Connection, range: &Range, f: &RecentFilter, limit: u32) -> Result<Vec<crate::ledger::ExportRow>, UsageError> {
+pub fn recent(
+    conn: &Connection,
+    range: &Range,
+    f: &RecentFilter,
+    limit: u32,
+) -> Result<Vec<crate::ledger::ExportRow>, UsageError> {
     let filter = crate::ledger::Filter {
         agent: f.agent.clone(),
         since: Some(range.since),

@@ -39,7 +39,8 @@ fn series_sum_each_token_class_and_cost_exactly_per_bucket() {
     let t = |i, o, cr, cw| Tokens { input: i, output: o, cache_read: cr, cache_write: cw };
     ledger::record(&conn, &row("a", t0, "gpt-4o-mini", "ok", t(10, 5, 100, 0), Some(1_234))).unwrap();
     ledger::record(&conn, &row("a", t0 + Duration::minutes(20), "gpt-4o-mini", "ok", t(1, 2, 3, 4), Some(1))).unwrap();
-    ledger::record(&conn, &row("a", t0 + Duration::minutes(30), "gpt-4o-mini", "http_500", Tokens::default(), Some(0))).unwrap();
+    ledger::record(&conn, &row("a", t0 + Duration::minutes(30), "gpt-4o-mini", "http_500", Tokens::default(), Some(0)))
+        .unwrap();
     ledger::record(&conn, &row("a", t0 + Duration::hours(2), "mystery", "ok", t(7, 7, 0, 0), None)).unwrap();
     ledger::record(&conn, &row("b", t0, "llama3.2:1b", "ok", t(3, 3, 0, 0), Some(0))).unwrap();
     let range = Range::new(t0 - Duration::days(1), t0 + Duration::days(1)).unwrap();
@@ -53,7 +54,8 @@ fn series_sum_each_token_class_and_cost_exactly_per_bucket() {
     let slices = breakdown(&conn, &range, None).unwrap();
     assert!(slices.iter().any(|s| s.local && s.model == "llama3.2:1b"));
     assert_eq!(slices[0].cost_usd, "0.000001235");
-    let failed = recent(&conn, &range, &RecentFilter { outcome: Some("failed".into()), ..Default::default() }, 10).unwrap();
+    let failed =
+        recent(&conn, &range, &RecentFilter { outcome: Some("failed".into()), ..Default::default() }, 10).unwrap();
     assert_eq!(failed.len(), 1);
     let newest = recent(&conn, &range, &RecentFilter::default(), 2).unwrap();
     assert_eq!(newest[0].model, "mystery");
@@ -73,18 +75,37 @@ fn an_empty_range_is_empty_and_an_end_before_the_start_is_refused() {
 fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
     let (_d, mut conn) = db();
     let spec = crate::agents::AgentSpec {
-        name: "a".into(), model: "gpt-4o-mini".into(), key: None, system_prompt: None, temperature: None, max_tokens: None,
-        fallback: vec![], budget_usd: None, when_over: None,
+        name: "a".into(),
+        model: "gpt-4o-mini".into(),
+        key: None,
+        system_prompt: None,
+        temperature: None,
+        max_tokens: None,
+        fallback: vec![],
+        budget_usd: None,
+        when_over: None,
     };
     crate::agents::add(&mut conn, &spec).unwrap();
     let day0 = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
     for d in 0..5 {
-        ledger::record(&conn, &row("a", day0 + Duration::days(d), "gpt-4o-mini", "ok", Tokens::default(), Some(20_000_000))).unwrap();
+        ledger::record(
+            &conn,
+            &row("a", day0 + Duration::days(d), "gpt-4o-mini", "ok", Tokens::default(), Some(20_000_000)),
+        )
+        .unwrap();
     }
-    ledger::record(&conn, &row("a", day0 + Duration::days(5), "gpt-4o-mini", "ok", Tokens::default(), Some(500_000_000))).unwrap();
+    ledger::record(
+        &conn,
+        &row("a", day0 + Duration::days(5), "gpt-4o-mini", "ok", Tokens::default(), Some(500_000_000)),
+    )
+    .unwrap();
     ledger::record(&conn, &row("a", day0 + Duration::days(5), "gpt-5", "ok", Tokens::default(), Some(1))).unwrap();
     for _ in 0..6 {
-        ledger::record(&conn, &row("a", day0 + Duration::days(6), "gpt-4o-mini", "http_503", Tokens::default(), Some(0))).unwrap();
+        ledger::record(
+            &conn,
+            &row("a", day0 + Duration::days(6), "gpt-4o-mini", "http_503", Tokens::default(), Some(0)),
+        )
+        .unwrap();
     }
     let range = Range::new(day0 - Duration::days(1), day0 + Duration::days(8)).unwrap();
     let days = series(&conn, &range, Resolution::Day, None).unwrap();

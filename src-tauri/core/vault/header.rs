@@ -44,10 +44,8 @@ impl Header {
 
     pub fn read(path: &Path) -> Result<Header, HeaderError> {
         let bytes = std::fs::read(path).map_err(|source| HeaderError::Io { path: path.into(), source })?;
-        let header: Header = serde_json::from_slice(&bytes).map_err(|e| HeaderError::Malformed {
-            path: path.into(),
-            detail: e.to_string(),
-        })?;
+        let header: Header = serde_json::from_slice(&bytes)
+            .map_err(|e| HeaderError::Malformed { path: path.into(), detail: e.to_string() })?;
         if header.format != FORMAT {
             return Err(HeaderError::Malformed { path: path.into(), detail: "not a Keyhold vault header".into() });
         }
@@ -119,7 +117,13 @@ mod tests {
     use super::*;
 
     fn slot() -> Slot {
-        Slot { kdf: "argon2id".into(), params: KdfParams::DEFAULT, salt: vec![1; 16], check: vec![2; 32], pending: false }
+        Slot {
+            kdf: "argon2id".into(),
+            params: KdfParams::DEFAULT,
+            salt: vec![1; 16],
+            check: vec![2; 32],
+            pending: false,
+        }
     }
 
     #[test]

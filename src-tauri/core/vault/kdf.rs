@@ -70,7 +70,8 @@ mod tests {
         let k1 = derive(&p, b"0123456789abcdef", KdfParams::FAST_FOR_TESTS).unwrap();
         let k2 = derive(&p, b"0123456789abcdef", KdfParams::FAST_FOR_TESTS).unwrap();
         let k3 = derive(&p, b"fedcba9876543210", KdfParams::FAST_FOR_TESTS).unwrap();
-        let k4 = derive(&Passphrase::new("orbit velvet canyoN".into()), b"0123456789abcdef", KdfParams::FAST_FOR_TESTS).unwrap();
+        let k4 = derive(&Passphrase::new("orbit velvet canyoN".into()), b"0123456789abcdef", KdfParams::FAST_FOR_TESTS)
+            .unwrap();
         assert_eq!(*k1, *k2);
         assert_ne!(*k1, *k3);
         assert_ne!(*k1, *k4);

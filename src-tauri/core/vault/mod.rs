@@ -45,7 +45,9 @@ impl VaultPaths {
 pub enum VaultError {
     #[error("No vault has been created in {dir} yet. Run `keyhold vault init`, or open Keyhold to create one.")]
     NotCreated { dir: PathBuf },
-    #[error("A vault already exists in {dir}. Keyhold never overwrites a vault; unlock it, or choose another --data-dir.")]
+    #[error(
+        "A vault already exists in {dir}. Keyhold never overwrites a vault; unlock it, or choose another --data-dir."
+    )]
     AlreadyExists { dir: PathBuf },
     #[error("Wrong passphrase. The vault stays locked and nothing was changed.")]
     WrongPassphrase,
@@ -75,10 +77,8 @@ pub struct Opened {
 fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Slot, VaultKey), VaultError> {
     let mut salt = vec![0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
-    let key = kdf::derive(passphrase, &salt, params).map_err(|e| HeaderError::Malformed {
-        path: PathBuf::from(HEADER_FILE),
-        detail: e.to_string(),
-    })?;
+    let key = kdf::derive(passphrase, &salt, params)
+        .map_err(|e| HeaderError::Malformed { path: PathBuf::from(HEADER_FILE), detail: e.to_string() })?;
     let slot = Slot { kdf: "argon2id".into(), params, check: kdf::check_value(&key).to_vec(), salt, pending: false };
     Ok((slot, key))
 }
@@ -111,10 +111,8 @@ pub fn open(paths: &VaultPaths, passphrase: &Passphrase) -> Result<Opened, Vault
     let header = Header::read(&paths.header)?;
     let mut matched = None;
     for (i, slot) in header.slots.iter().enumerate() {
-        let key = kdf::derive(passphrase, &slot.salt, slot.params).map_err(|e| HeaderError::Malformed {
-            path: paths.header.clone(),
-            detail: e.to_string(),
-        })?;
+        let key = kdf::derive(passphrase, &slot.salt, slot.params)
+            .map_err(|e| HeaderError::Malformed { path: paths.header.clone(), detail: e.to_string() })?;
         if kdf::check_matches(&key, &slot.check) {
             matched = Some((i, key));
             break;

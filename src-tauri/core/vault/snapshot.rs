@@ -29,9 +29,7 @@ fn key_provider(key: &VaultKey) -> Result<KeyProvider, SnapshotError> {
 /// temporary file and renames it over `path`, so an interrupted write leaves the old file whole.
 pub fn write(path: &Path, key: &VaultKey, master: &MasterSecret) -> Result<(), SnapshotError> {
     let stronghold = Stronghold::default();
-    let client = stronghold
-        .create_client(CLIENT_PATH)
-        .map_err(|e| SnapshotError::Unreadable(e.to_string()))?;
+    let client = stronghold.create_client(CLIENT_PATH).map_err(|e| SnapshotError::Unreadable(e.to_string()))?;
     client
         .store()
         .insert(MASTER_RECORD.to_vec(), master.expose().to_vec(), None)

@@ -18,7 +18,8 @@ const CANARY: &str = "CANARY-passphrase-e5d1-never-echo";
 fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
     snapshot::use_fast_encryption_for_tests();
     let tmp = tempfile::tempdir().unwrap();
-    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+    let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS)
+        .unwrap();
     let app = mock_builder()
         .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
         .manage(Arc::new(ws))
@@ -65,7 +66,8 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
     let strength = record(call(&w, "passphrase_strength", json!({ "passphrase": CANARY }))).unwrap();
     assert!(strength["level"].is_string());
 
-    let err = record(call(&w, "create_vault", json!({ "passphrase": CANARY, "confirm": "something else entirely" }))).unwrap_err();
+    let err = record(call(&w, "create_vault", json!({ "passphrase": CANARY, "confirm": "something else entirely" })))
+        .unwrap_err();
     assert_eq!(err["kind"], "bad_passphrase");
     assert_eq!(err["message"], "The two passphrases do not match. Type the same passphrase twice.");
 
@@ -85,9 +87,19 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
     let info = record(call(&w, "unlock", json!({ "passphrase": CANARY }))).unwrap();
     assert_eq!(info["status"], "unlocked");
 
-    let err = record(call(&w, "change_passphrase", json!({ "current": "wrong old one", "replacement": "new passphrase 1", "confirm": "new passphrase 1" }))).unwrap_err();
+    let err = record(call(
+        &w,
+        "change_passphrase",
+        json!({ "current": "wrong old one", "replacement": "new passphrase 1", "confirm": "new passphrase 1" }),
+    ))
+    .unwrap_err();
     assert_eq!(err["kind"], "wrong_passphrase");
-    record(call(&w, "change_passphrase", json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1" }))).unwrap();
+    record(call(
+        &w,
+        "change_passphrase",
+        json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1" }),
+    ))
+    .unwrap();
 
     assert!(replies.len() >= 10);
     for reply in &replies {
@@ -115,19 +127,29 @@ fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it
     };
     // Locked means locked, even for the list.
     assert_eq!(record(call(&w, "keys_list", json!({}))).unwrap_err()["kind"], "locked");
-    record(call(&w, "create_vault", json!({ "passphrase": "ipc keys passphrase", "confirm": "ipc keys passphrase" }))).unwrap();
+    record(call(&w, "create_vault", json!({ "passphrase": "ipc keys passphrase", "confirm": "ipc keys passphrase" })))
+        .unwrap();
 
     let base = sim.base_url();
-    let saved = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Good", "baseUrl": base, "secret": KEY }))).unwrap();
+    let saved =
+        record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Good", "baseUrl": base, "secret": KEY })))
+            .unwrap();
     assert_eq!(saved["key"]["masked"], "sk-…1111");
     let id = saved["key"]["id"].as_str().unwrap().to_string();
-    let err = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "good", "baseUrl": null, "secret": KEY }))).unwrap_err();
+    let err =
+        record(call(&w, "keys_add", json!({ "provider": "openai", "label": "good", "baseUrl": null, "secret": KEY })))
+            .unwrap_err();
     assert_eq!(err["kind"], "bad_key_input");
     let tested = record(call(&w, "keys_test", json!({ "id": id }))).unwrap();
     assert_eq!(tested["verdict"]["verdict"], "valid");
     assert_eq!(tested["key"]["models"].as_array().unwrap().len(), 3);
 
-    let bad = record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Bad", "baseUrl": base, "secret": REJECTED }))).unwrap();
+    let bad = record(call(
+        &w,
+        "keys_add",
+        json!({ "provider": "openai", "label": "Bad", "baseUrl": base, "secret": REJECTED }),
+    ))
+    .unwrap();
     let bad_id = bad["key"]["id"].as_str().unwrap().to_string();
     let tested = record(call(&w, "keys_test", json!({ "id": bad_id }))).unwrap();
     assert_eq!(tested["verdict"]["verdict"], "rejected");

@@ -37,7 +37,10 @@ async fn rate_limits_errors_and_garbage_are_never_called_valid() {
     assert!(matches!(v, Verdict::RateLimited { retry_after_secs: Some(12), .. }), "{v:?}");
     assert!(v.sentence("OpenAI").ends_with("Try again in 12 s."));
     s.set_behavior(vec![Behavior { status: Some(500), times: Some(1), ..Default::default() }]);
-    assert!(matches!(test(openai, &s.base_url(), Some("sk-sim-k"), T).await, Verdict::Unexpected { status: Some(500), .. }));
+    assert!(matches!(
+        test(openai, &s.base_url(), Some("sk-sim-k"), T).await,
+        Verdict::Unexpected { status: Some(500), .. }
+    ));
     s.set_behavior(vec![Behavior { garbage: Some(true), times: Some(1), ..Default::default() }]);
     let v = test(openai, &s.base_url(), Some("sk-sim-k"), T).await;
     assert_eq!(v, Verdict::Unexpected { status: Some(200), detail: "the reply is not JSON".into() });
