@@ -12,10 +12,8 @@ use keyhold_core::agents::{self, AgentSpec, WhenOver};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price};
-use keyhold_core::router::{
-    self,
-    canonical::{Role, Turn},
-};
+use keyhold_core::providers::canonical::{Role, Turn};
+use keyhold_core::router;
 use keyhold_core::workspace::{Workspace, WorkspaceError};
 
 #[derive(Debug, Subcommand)]

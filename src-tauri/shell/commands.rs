@@ -17,8 +17,9 @@ use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::ledger::{self, Mode};
 use keyhold_core::passphrase::{self, Passphrase, Strength};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
+use keyhold_core::providers::canonical::Turn;
 use keyhold_core::providers::{self, probe::Verdict, Provider};
-use keyhold_core::router::{self, canonical::Turn, Reply, RouterError};
+use keyhold_core::router::{self, Reply, RouterError};
 use keyhold_core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
 
 /// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.

@@ -1,11 +1,23 @@
-//! The provider catalog: data, not code per provider. Adding a provider that speaks a protocol
-//! Keyhold knows is a line in `catalog.json`.
+//! Providers: the catalog (data, not code per provider: adding a provider that speaks a
+//! protocol Keyhold knows is a line in `catalog.json`), and one module per protocol
+//! (`openai_chat`, `anthropic_messages`, `ollama`) that knows both sides of it: reading a
+//! caller's request and writing its answer, rendering an upstream request and reading its
+//! stream, usage and errors. Adding a protocol touches one module here.
 
+pub mod anthropic_messages;
+pub mod canonical;
+pub mod failure;
 pub mod framing;
+pub mod ollama;
+pub mod openai_chat;
 pub mod probe;
+pub mod upstream;
 
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 use specta::Type;
+
+use crate::prices;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub enum Protocol {
@@ -39,6 +51,31 @@ pub enum AuthStyle {
     None,
 }
 
+impl AuthStyle {
+    /// The request headers for a key, marked sensitive so no debug output ever prints them.
+    pub fn headers(self, secret: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let Some(secret) = secret else { return h };
+        match self {
+            AuthStyle::Bearer => {
+                if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {secret}")) {
+                    v.set_sensitive(true);
+                    h.insert(AUTHORIZATION, v);
+                }
+            }
+            AuthStyle::XApiKey => {
+                if let Ok(mut v) = HeaderValue::from_str(secret) {
+                    v.set_sensitive(true);
+                    h.insert("x-api-key", v);
+                }
+                h.insert("anthropic-version", HeaderValue::from_static(anthropic_messages::VERSION));
+            }
+            AuthStyle::None => {}
+        }
+        h
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Provider {
     pub id: String,
@@ -69,6 +106,69 @@ pub fn catalog() -> &'static [Provider] {
 
 pub fn find(id: &str) -> Option<&'static Provider> {
     catalog().iter().find(|p| p.id.eq_ignore_ascii_case(id))
+}
+
+/// Writes a translated answer back to a caller, in the caller's protocol: one implementation
+/// per protocol module.
+pub trait ClientWriter: Send {
+    /// Events for one piece of text (with the opening events before the first).
+    fn text(&mut self, text: &str) -> String;
+    /// The closing events, with the usage the router metered.
+    fn finish(&mut self, usage: prices::Tokens) -> String;
+    /// An error after the stream started, in the caller's stream format.
+    fn error(&self, message: &str) -> String;
+    /// A whole, non-streamed answer in the caller's shape.
+    fn whole(&self, text: &str, usage: prices::Tokens) -> serde_json::Value;
+}
+
+impl Protocol {
+    /// Reads a caller's body in this protocol into the canonical form (the body travels along).
+    pub fn parse_request(
+        self,
+        body: serde_json::Value,
+        default_max_tokens: u32,
+    ) -> Result<canonical::ChatRequest, String> {
+        match self {
+            Protocol::AnthropicMessages => anthropic_messages::parse_request(body, default_max_tokens),
+            _ => openai_chat::parse_request(body, default_max_tokens),
+        }
+    }
+
+    /// An error body in this protocol's format.
+    pub fn error_body(self, status: u16, message: &str) -> serde_json::Value {
+        match self {
+            Protocol::AnthropicMessages => anthropic_messages::error_body(status, message),
+            _ => openai_chat::error_body(status, message),
+        }
+    }
+
+    /// A writer for answers translated into this protocol.
+    pub fn writer(self, model: &str, include_usage: bool) -> Box<dyn ClientWriter> {
+        match self {
+            Protocol::AnthropicMessages => Box::new(anthropic_messages::Writer::new(model)),
+            _ => Box::new(openai_chat::Writer::new(model, include_usage)),
+        }
+    }
+}
+
+/// The error `type` both protocols put in an error body, by HTTP status.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        400 | 413 | 408 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        503 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// 16 random hex digits, for the ids of answers Keyhold writes.
+fn random_suffix() -> String {
+    let mut b = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -3,24 +3,14 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::HeaderValue;
 use serde::Serialize;
 use serde_json::Value;
 use specta::Type;
 
-use super::{AuthStyle, Protocol, Provider};
-
-/// Anthropic's API version header: the stable version their SDKs send.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum Unreachable {
-    Dns,
-    Connect,
-    Tls,
-    Timeout,
-}
+pub use super::failure::Unreachable;
+use super::failure::{classify, provider_message, redact};
+use super::{Protocol, Provider};
 
 /// The five things a test can say.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
@@ -71,68 +61,10 @@ impl Verdict {
     }
 }
 
-/// Removes any 8-character run of the key from a provider's message: some providers echo part
-/// of a rejected key back, and Keyhold never shows a key.
-pub fn redact(message: &str, secret: Option<&str>) -> String {
-    let Some(secret) = secret.filter(|s| s.len() >= 8) else { return message.to_string() };
-    let chars: Vec<char> = secret.chars().collect();
-    let mut out = message.to_string();
-    for w in chars.windows(8) {
-        let needle: String = w.iter().collect();
-        if out.contains(&needle) {
-            out = out.replace(&needle, "[redacted]");
-        }
-    }
-    out
-}
-
-pub(crate) fn classify(e: &reqwest::Error) -> Verdict {
-    let mut chain = String::new();
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        chain.push_str(&s.to_string().to_lowercase());
-        chain.push(' ');
-        source = s.source();
-    }
-    let reason = if e.is_timeout() || chain.contains("timed out") {
-        Unreachable::Timeout
-    } else if chain.contains("dns") || chain.contains("lookup") || chain.contains("resolve") {
-        Unreachable::Dns
-    } else if ["tls", "certificate", "handshake", "ssl", "received corrupt message", "invalidcontenttype", "alert"]
-        .iter()
-        .any(|m| chain.contains(m))
-    {
-        // rustls names a non-TLS peer "received corrupt message of type InvalidContentType".
-        Unreachable::Tls
-    } else {
-        Unreachable::Connect
-    };
-    // The innermost cause is the most specific; URLs hold no secrets (keys travel in headers).
-    let mut inner: &dyn std::error::Error = e;
-    while let Some(s) = inner.source() {
-        inner = s;
-    }
-    Verdict::Unreachable { reason, detail: inner.to_string() }
-}
-
-pub(crate) fn provider_message(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let found = parsed.as_ref().and_then(|v| {
-        v.pointer("/error/message")
-            .or_else(|| v.get("error").filter(|e| e.is_string()))
-            .or_else(|| v.get("message"))
-            .or_else(|| v.get("detail"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    found.unwrap_or_else(|| {
-        let t: String = body.trim().chars().take(200).collect();
-        if t.is_empty() {
-            "no message".into()
-        } else {
-            t
-        }
-    })
+/// A transport failure as a verdict.
+pub(crate) fn unreachable(e: &reqwest::Error) -> Verdict {
+    let (reason, detail) = classify(e);
+    Verdict::Unreachable { reason, detail }
 }
 
 fn model_ids(protocol: Protocol, v: &Value) -> Option<Vec<String>> {
@@ -141,29 +73,6 @@ fn model_ids(protocol: Protocol, v: &Value) -> Option<Vec<String>> {
         _ => (v.get("data")?, "id"),
     };
     list.as_array()?.iter().map(|m| m.get(field).and_then(Value::as_str).map(str::to_string)).collect()
-}
-
-/// The request headers for a key, marked sensitive so no debug output ever prints them.
-pub fn auth_headers(auth: AuthStyle, secret: Option<&str>) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    let Some(secret) = secret else { return h };
-    match auth {
-        AuthStyle::Bearer => {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {secret}")) {
-                v.set_sensitive(true);
-                h.insert(AUTHORIZATION, v);
-            }
-        }
-        AuthStyle::XApiKey => {
-            if let Ok(mut v) = HeaderValue::from_str(secret) {
-                v.set_sensitive(true);
-                h.insert("x-api-key", v);
-            }
-            h.insert("anthropic-version", HeaderValue::from_static(ANTHROPIC_VERSION));
-        }
-        AuthStyle::None => {}
-    }
-    h
 }
 
 /// Calls the model list with the key. `timeout` bounds the whole call.
@@ -188,16 +97,16 @@ pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, tim
         if let Some(a) = &after {
             url.push_str(&format!("?after_id={a}"));
         }
-        let resp = match client.get(&url).headers(auth_headers(provider.auth, secret)).send().await {
+        let resp = match client.get(&url).headers(provider.auth.headers(secret)).send().await {
             Ok(r) => r,
-            Err(e) => return classify(&e),
+            Err(e) => return unreachable(&e),
         };
         let status = resp.status().as_u16();
         let retry_after =
             resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
         let body = match resp.text().await {
             Ok(b) => b,
-            Err(e) => return classify(&e),
+            Err(e) => return unreachable(&e),
         };
         match status {
             200 => {}

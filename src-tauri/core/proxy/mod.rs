@@ -5,8 +5,6 @@
 //! rebinding); a browser `Origin` is refused unless allowed; bodies over 8 MiB are refused;
 //! a body must arrive within 30 s; a locked vault answers 503.
 
-pub mod protocol;
-
 /// The proxy's saved settings (in the database's settings table).
 pub mod config {
     use rusqlite::Connection;
@@ -51,10 +49,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::agents::{tokens, Agent};
 use crate::ledger::Mode;
-use crate::providers::Protocol;
+use crate::providers::{openai_chat, Protocol};
 use crate::router::{self, Out, Reply, RouterError};
 use crate::workspace::{VaultStatus, Workspace};
-use protocol::Renderer;
 
 /// Largest request body accepted: long prompts with images fit; a runaway upload does not.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -147,7 +144,7 @@ fn protocol_of(path: &str) -> Protocol {
 }
 
 fn error(protocol: Protocol, status: StatusCode, message: &str) -> Response {
-    (status, Json(protocol::error_body(protocol, status.as_u16(), message))).into_response()
+    (status, Json(protocol.error_body(status.as_u16(), message))).into_response()
 }
 
 fn host_allowed(host: &str, port: u16) -> bool {
@@ -310,7 +307,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     };
     let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let req = match protocol::parse(protocol, value, agent.max_tokens) {
+    let req = match protocol.parse_request(value, agent.max_tokens) {
         Ok(r) => r,
         Err(why) => {
             return error(
@@ -367,7 +364,7 @@ fn stream_response(
     passthrough: bool,
     include_usage: bool,
 ) -> Response {
-    let renderer = Renderer::new(protocol, &agent.model, include_usage);
+    let renderer = protocol.writer(&agent.model, include_usage);
     let state = (Some(first), rx, renderer, false);
     let body = futures_util::stream::unfold(state, move |(mut pending, mut rx, mut r, done)| async move {
         if done {
@@ -381,7 +378,7 @@ fn stream_response(
             let out = match msg {
                 Msg::Raw(e) if passthrough => {
                     // Usage was asked for on the client's behalf: keep it out of its stream.
-                    if protocol == Protocol::OpenAiChat && !include_usage && protocol::is_usage_only_chunk(&e) {
+                    if protocol == Protocol::OpenAiChat && !include_usage && openai_chat::is_usage_only_chunk(&e) {
                         continue;
                     }
                     e
@@ -445,7 +442,7 @@ async fn whole_response(
                 return if passthrough {
                     ([(header::CONTENT_TYPE, "application/json")], raw).into_response()
                 } else {
-                    Json(Renderer::new(protocol, &reply.model, false).whole(&text, reply.tokens)).into_response()
+                    Json(protocol.writer(&reply.model, false).whole(&text, reply.tokens)).into_response()
                 };
             }
         }

@@ -1,9 +1,6 @@
 //! The router: THE path of every model call, agent mode and proxy mode alike.
 //! budget → key → adapter → stream → meter → fall back (DESIGN.md, "One model call").
 
-pub mod canonical;
-mod wire;
-
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -15,10 +12,10 @@ use crate::agents::{self, Agent, WhenOver};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode};
 use crate::prices::{self, format_usd, Price, Tokens};
+use crate::providers::canonical::{self, ChatRequest};
+use crate::providers::upstream::{self, Piece};
 use crate::providers::{self, Protocol};
 use crate::workspace::{Workspace, WorkspaceError};
-use canonical::ChatRequest;
-use wire::Piece;
 
 /// Why one step did not answer, for the note under a fallback reply.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -339,7 +336,7 @@ async fn run_chain(
                 continue;
             }
         };
-        let upstream = wire::start(
+        let upstream = upstream::start(
             endpoint.provider,
             &endpoint.base_url,
             endpoint.secret.as_deref().map(String::as_str),
@@ -397,8 +394,8 @@ async fn run_chain(
                 let sent =
                     req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
                 Tokens {
-                    input: wire::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
-                    output: wire::estimate_tokens(protocol, &received),
+                    input: upstream::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
+                    output: upstream::estimate_tokens(protocol, &received),
                     ..Default::default()
                 }
             }

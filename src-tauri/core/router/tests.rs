@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::canonical::{RawBody, Role, Turn};
 use super::*;
 use crate::agents::AgentSpec;
 use crate::datadir::DataDir;
 use crate::passphrase::Passphrase;
+use crate::providers::canonical::{RawBody, Role, Turn};
 use crate::vault::{kdf::KdfParams, snapshot};
 use keyhold_sim::{self as sim, Behavior, Flavor};
 

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::*;
-use crate::providers::find;
+use crate::providers::anthropic_messages::VERSION as ANTHROPIC_VERSION;
+use crate::providers::{find, AuthStyle};
 use keyhold_sim::{self as sim, Behavior, Flavor};
 
 const T: Duration = Duration::from_secs(5);
@@ -88,12 +89,12 @@ fn a_key_echoed_in_a_provider_message_is_redacted() {
 
 #[test]
 fn auth_travels_in_each_providers_header_and_is_marked_sensitive() {
-    let h = auth_headers(AuthStyle::XApiKey, Some("sk-ant-1"));
+    let h = AuthStyle::XApiKey.headers(Some("sk-ant-1"));
     assert_eq!(h["x-api-key"], "sk-ant-1");
     assert!(h["x-api-key"].is_sensitive());
     assert_eq!(h["anthropic-version"], ANTHROPIC_VERSION);
-    let h = auth_headers(AuthStyle::Bearer, Some("sk-1"));
+    let h = AuthStyle::Bearer.headers(Some("sk-1"));
     assert_eq!(h["authorization"], "Bearer sk-1");
     assert!(!format!("{h:?}").contains("sk-1"), "{h:?}");
-    assert!(auth_headers(AuthStyle::None, None).is_empty());
+    assert!(AuthStyle::None.headers(None).is_empty());
 }

@@ -1,9 +1,12 @@
 //! The small canonical form a request takes between protocols: system, multi-turn text,
-//! max tokens, temperature, stop. Built from an agent's chat, and rendered per protocol.
+//! max tokens, temperature, stop. Built from an agent's chat or read from a caller's body, and
+//! rendered by each protocol's module.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use specta::Type;
+
+use super::{anthropic_messages, openai_chat, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -33,7 +36,7 @@ pub struct ChatRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawBody {
-    pub protocol: crate::providers::Protocol,
+    pub protocol: Protocol,
     pub body: Value,
 }
 
@@ -66,66 +69,62 @@ impl RawBody {
 }
 
 impl ChatRequest {
-    /// The body for a step: the caller's own if the protocols match, else the translation.
-    pub fn body_for(&self, protocol: crate::providers::Protocol, model: &str, provider_is_openai: bool) -> Value {
-        use crate::providers::Protocol;
+    /// The body for a step: the caller's own if the protocols match (only the model changes),
+    /// else the translation.
+    pub fn body_for(&self, protocol: Protocol, model: &str, provider_is_openai: bool) -> Value {
         if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
             let mut body = raw.body.clone();
             body["model"] = json!(model);
-            let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-            if streamed && protocol == Protocol::OpenAiChat {
-                // Always ask for usage: a cost nobody counted is a cost nobody can budget.
-                body["stream_options"]["include_usage"] = json!(true);
+            if protocol == Protocol::OpenAiChat {
+                openai_chat::prepare_passthrough(&mut body);
             }
             return body;
         }
         match protocol {
-            Protocol::AnthropicMessages => self.to_anthropic(model),
-            _ => self.to_openai(model, provider_is_openai),
+            Protocol::AnthropicMessages => anthropic_messages::render_request(self, model),
+            _ => openai_chat::render_request(self, model, provider_is_openai),
         }
-    }
-
-    /// OpenAI chat completions body. OpenAI's own API takes `max_completion_tokens` (its newer
-    /// models refuse `max_tokens`); OpenAI-compatible servers take `max_tokens`.
-    pub fn to_openai(&self, model: &str, provider_is_openai: bool) -> Value {
-        let mut messages = Vec::new();
-        if let Some(s) = &self.system {
-            messages.push(json!({ "role": "system", "content": s }));
-        }
-        for t in &self.turns {
-            messages.push(json!({ "role": role(t.role), "content": t.text }));
-        }
-        let mut body = json!({ "model": model, "messages": messages, "stream": true,
-                                "stream_options": { "include_usage": true } });
-        body[if provider_is_openai { "max_completion_tokens" } else { "max_tokens" }] = json!(self.max_tokens);
-        if let Some(t) = self.temperature {
-            body["temperature"] = json!(t);
-        }
-        if !self.stop.is_empty() {
-            body["stop"] = json!(self.stop);
-        }
-        body
-    }
-
-    /// Anthropic Messages body (max_tokens is required there).
-    pub fn to_anthropic(&self, model: &str) -> Value {
-        let messages: Vec<Value> =
-            self.turns.iter().map(|t| json!({ "role": role(t.role), "content": t.text })).collect();
-        let mut body = json!({ "model": model, "messages": messages, "max_tokens": self.max_tokens, "stream": true });
-        if let Some(s) = &self.system {
-            body["system"] = json!(s);
-        }
-        if let Some(t) = self.temperature {
-            body["temperature"] = json!(t);
-        }
-        if !self.stop.is_empty() {
-            body["stop_sequences"] = json!(self.stop);
-        }
-        body
     }
 }
 
-fn role(r: Role) -> &'static str {
+/// Text of an OpenAI/Anthropic `content`: a string, or the text parts of a list.
+pub fn text_of(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Reads a caller's `messages` into turns; system (and developer) messages join `system`.
+/// Tool results count as the user's turn.
+pub fn turns_from_messages(
+    messages: &[Value],
+    mut system: Option<String>,
+) -> Result<(Option<String>, Vec<Turn>), String> {
+    let mut turns = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).ok_or(format!("messages[{i}] has no \"role\""))?;
+        let text = text_of(m.get("content"));
+        match role {
+            "system" | "developer" => {
+                system = Some(match system {
+                    Some(s) => format!("{s}\n{text}"),
+                    None => text,
+                })
+            }
+            "user" | "tool" => turns.push(Turn { role: Role::User, text }),
+            "assistant" => turns.push(Turn { role: Role::Assistant, text }),
+            other => return Err(format!("messages[{i}] has an unknown role \"{other}\"")),
+        }
+    }
+    Ok((system, turns))
+}
+
+/// A role as both protocols write it.
+pub fn role(r: Role) -> &'static str {
     match r {
         Role::User => "user",
         Role::Assistant => "assistant",
@@ -152,19 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn openai_gets_system_as_a_message_and_asks_for_streamed_usage() {
-        let b = req().to_openai("gpt-4o-mini", true);
-        assert_eq!(b["messages"][0], json!({ "role": "system", "content": "Be brief." }));
-        assert_eq!(b["messages"][3]["content"], "Bye?");
-        assert_eq!(b["stream_options"]["include_usage"], true);
-        assert_eq!(b["max_completion_tokens"], 64);
-        assert_eq!(req().to_openai("llama", false)["max_tokens"], 64);
-        assert_eq!(b["stop"], json!(["END"]));
-    }
-
-    #[test]
     fn a_raw_body_passes_through_to_its_own_protocol_only() {
-        use crate::providers::Protocol;
         let raw = json!({ "model": "x", "stream": true, "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
         let r = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: raw }), ..req() };
         let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);
@@ -181,15 +168,5 @@ mod tests {
         let other = r.body_for(Protocol::AnthropicMessages, "claude-haiku-4-5", false);
         assert!(other.get("tools").is_none());
         assert_eq!(other["system"], "Be brief.");
-    }
-
-    #[test]
-    fn anthropic_gets_system_apart_and_stop_sequences() {
-        let b = req().to_anthropic("claude-haiku-4-5");
-        assert_eq!(b["system"], "Be brief.");
-        assert_eq!(b["messages"].as_array().unwrap().len(), 3);
-        assert_eq!(b["messages"][0]["role"], "user");
-        assert_eq!(b["stop_sequences"], json!(["END"]));
-        assert_eq!(b["max_tokens"], 64);
     }
 }

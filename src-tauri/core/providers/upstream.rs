@@ -1,0 +1,244 @@
+//! Talking to one upstream: one shared HTTP client; send a step's request, then turn its stream
+//! (SSE for OpenAI and Anthropic, NDJSON for Ollama) into pieces the router can forward and
+//! meter. What each protocol's events mean is its own module's business.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::{Stream, StreamExt};
+use serde_json::Value;
+
+use super::anthropic_messages::{self, StreamUsage};
+use super::canonical::ChatRequest;
+use super::failure::{classify, provider_message, redact};
+use super::framing::{SseEvent, SseSplitter};
+use super::{ollama, openai_chat, Protocol, Provider};
+use crate::prices::Tokens;
+
+/// What an upstream stream yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// One upstream event exactly as received (or the whole body of a non-streamed reply),
+    /// when the caller speaks the step's protocol: forwarded byte for byte.
+    Raw(bytes::Bytes),
+    Text(String),
+    /// Usage as the provider reported it so far, already in Keyhold's classes.
+    Usage(Tokens),
+    End,
+}
+
+/// Why a step failed before its answer started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Ledger outcome: connect, dns, tls, timeout, http_NNN, bad_reply, …
+    pub kind: String,
+    pub detail: String,
+    /// 400/422: the request itself is at fault, another step would fail the same way.
+    pub request_fault: bool,
+}
+
+pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, String>> + Send>>;
+
+/// A transport failure (DNS, connect, TLS, timeout): the next step may answer.
+pub(crate) fn unreachable(e: &reqwest::Error) -> Failure {
+    let (reason, detail) = classify(e);
+    Failure { kind: reason.outcome().into(), detail, request_fault: false }
+}
+
+fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
+    Failure {
+        kind: format!("http_{status}"),
+        detail: redact(&provider_message(body), secret),
+        request_fault: matches!(status, 400 | 413 | 422),
+    }
+}
+
+/// One HTTP client for every upstream call: its connection pool and TLS setup are reused, which
+/// is most of what a proxy hop costs (building a client per call cost ~0.5 ms and memory).
+pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .read_timeout(Duration::from_secs(120))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+}
+
+/// Starts one upstream call. Returns the stream of pieces once the provider has accepted the
+/// request (status 200), or why it did not.
+pub async fn start(
+    provider: &Provider,
+    base_url: &str,
+    secret: Option<&str>,
+    model: &str,
+    req: &ChatRequest,
+    connect_timeout: Duration,
+) -> Result<Pieces, Failure> {
+    match provider.protocol {
+        Protocol::Ollama => return ollama::start(base_url, model, req, connect_timeout).await,
+        Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
+    }
+    let client = shared_client(connect_timeout).map_err(|e| Failure {
+        kind: "internal".into(),
+        detail: e,
+        request_fault: true,
+    })?;
+    let url = match provider.protocol {
+        Protocol::AnthropicMessages => anthropic_messages::messages_url(base_url),
+        _ => openai_chat::chat_url(base_url),
+    };
+    let body = req.body_for(provider.protocol, model, provider.id == "openai");
+    let passthrough = req.raw.as_ref().is_some_and(|r| r.protocol == provider.protocol);
+    let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let resp = client
+        .post(url)
+        .headers(provider.auth.headers(secret))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(http_failure(status, &body, secret));
+    }
+    let protocol = provider.protocol;
+    if !streamed {
+        // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
+        let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
+        let v: Value = serde_json::from_slice(&body).map_err(|_| Failure {
+            kind: "bad_reply".into(),
+            detail: format!("{} sent a reply that is not JSON", provider.name),
+            request_fault: false,
+        })?;
+        let usage = match protocol {
+            Protocol::AnthropicMessages => anthropic_messages::read_whole_usage(&v),
+            _ => openai_chat::read_whole_usage(&v),
+        };
+        let mut pieces = vec![Ok(Piece::Raw(body))];
+        pieces.extend(usage.map(|u| Ok(Piece::Usage(u))));
+        pieces.push(Ok(Piece::End));
+        return Ok(Box::pin(futures_util::stream::iter(pieces)));
+    }
+    let bytes = resp.bytes_stream();
+    Ok(Box::pin(sse_pieces(bytes, protocol, passthrough)))
+}
+
+/// Cuts an SSE byte stream into whole events (in bytes, so a character split across network
+/// chunks arrives whole) and maps each to pieces.
+fn sse_pieces(
+    bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    protocol: Protocol,
+    passthrough: bool,
+) -> impl Stream<Item = Result<Piece, String>> + Send {
+    struct State<S> {
+        bytes: Pin<Box<S>>,
+        splitter: SseSplitter,
+        queue: std::collections::VecDeque<Piece>,
+        ended: bool,
+        eof: bool,
+        usage: StreamUsage,
+    }
+    let state = State {
+        bytes: Box::pin(bytes),
+        splitter: SseSplitter::default(),
+        queue: Default::default(),
+        ended: false,
+        eof: false,
+        usage: StreamUsage::default(),
+    };
+    futures_util::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(p) = st.queue.pop_front() {
+                return Some((Ok(p), st));
+            }
+            if st.ended {
+                return None;
+            }
+            match st.splitter.next_event(st.eof) {
+                Ok(Some(event)) => {
+                    match parse_event(&event, protocol, &mut st.usage) {
+                        Ok(pieces) => {
+                            if pieces.contains(&Piece::End) {
+                                st.ended = true;
+                            }
+                            if passthrough {
+                                st.queue.push_back(Piece::Raw(event.raw));
+                            }
+                            st.queue.extend(pieces);
+                        }
+                        Err(e) => {
+                            st.ended = true;
+                            return Some((Err(e), st));
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) if st.eof => {
+                    // The connection closed without the provider's closing event: a cut stream.
+                    st.ended = true;
+                    return Some((Err("the stream ended before the provider finished".into()), st));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    st.ended = true;
+                    return Some((Err(e.to_string()), st));
+                }
+            }
+            match st.bytes.next().await {
+                Some(Ok(chunk)) => st.splitter.push(&chunk),
+                Some(Err(e)) => {
+                    st.ended = true;
+                    return Some((Err(format!("the stream broke: {e}")), st));
+                }
+                None => st.eof = true,
+            }
+        }
+    })
+}
+
+/// The pieces of one SSE event, by the step's protocol.
+fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) -> Result<Vec<Piece>, String> {
+    let data = event.data.as_deref().unwrap_or("").trim();
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    if data == "[DONE]" {
+        return Ok(vec![Piece::End]);
+    }
+    let v: Value = serde_json::from_str(data).map_err(|_| {
+        format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>())
+    })?;
+    match protocol {
+        Protocol::OpenAiChat => openai_chat::read_event(&v, data),
+        Protocol::AnthropicMessages => anthropic_messages::read_event(&v, data, usage),
+        Protocol::Ollama => Ok(Vec::new()),
+    }
+}
+
+/// Counts tokens Keyhold has to estimate (a stream cut before its usage arrived). OpenAI-style
+/// models get a real tokenizer (o200k); for others no public tokenizer fits, so four bytes a
+/// token. The row is marked estimated either way.
+pub fn estimate_tokens(protocol: Protocol, text: &str) -> i64 {
+    static O200K: std::sync::OnceLock<Option<tiktoken_rs::CoreBPE>> = std::sync::OnceLock::new();
+    match (protocol, O200K.get_or_init(|| tiktoken_rs::o200k_base().ok())) {
+        (Protocol::OpenAiChat, Some(bpe)) => bpe.encode_ordinary(text).len() as i64,
+        _ => text.len().div_ceil(4) as i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_use_a_real_tokenizer_for_openai_style_models() {
+        assert_eq!(estimate_tokens(Protocol::OpenAiChat, "Hello world"), 2);
+        assert_eq!(estimate_tokens(Protocol::AnthropicMessages, "Hello world"), 3);
+    }
+}
