@@ -3,12 +3,13 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::output::{Failure, Output};
 use keyhold_core::agents::{self, AgentSpec, WhenOver};
+use keyhold_core::budget;
 use keyhold_core::datadir::DataDir;
 use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price};
@@ -138,10 +139,8 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
         AgentsCommand::List => {
             let conn = ws.conn();
             let list = agents::list(&conn).map_err(WorkspaceError::from)?;
-            let rows: Vec<serde_json::Value> = list
-                .iter()
-                .map(|a| describe(a, ledger::spent_today(&conn, &a.name, Utc::now()).unwrap_or(0), &conn))
-                .collect();
+            let rows: Vec<serde_json::Value> =
+                list.iter().map(|a| describe(a, budget::spent_today(&conn, a).unwrap_or(0), &conn)).collect();
             if out.json {
                 println!("{}", json!({ "ok": true, "agents": rows }));
             } else if rows.is_empty() {
@@ -163,7 +162,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
         AgentsCommand::Show { agent } => {
             let conn = ws.conn();
             let a = agents::find(&conn, agent).map_err(WorkspaceError::from)?;
-            let v = describe(&a, ledger::spent_today(&conn, &a.name, Utc::now()).unwrap_or(0), &conn);
+            let v = describe(&a, budget::spent_today(&conn, &a).unwrap_or(0), &conn);
             if out.json {
                 println!("{}", json!({ "ok": true, "agent": v }));
             } else {
@@ -242,8 +241,7 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
     let mut answer = String::new();
-    let mut sink = |out: router::Out<'_>| {
-        let router::Out::Text(t) = out else { return };
+    let mut sink = |t: &str| {
         answer.push_str(t);
         if !json {
             let mut so = std::io::stdout().lock();

@@ -146,6 +146,15 @@ fn migrations() -> Migrations<'static> {
                        SUM(COALESCE(cost_nano, 0)), SUM(cost_nano IS NULL)
                 FROM ledger GROUP BY 1, agent, provider, model, local;",
         ),
+        // Budgets follow an agent's id, not its name: renaming an agent must not reset what it
+        // spent today. Earlier rows get the id of the agent that has their name now. The name
+        // index served only the spend query, so the id index replaces it.
+        M::up(
+            "ALTER TABLE ledger ADD COLUMN agent_id TEXT;
+            UPDATE ledger SET agent_id = (SELECT id FROM agents WHERE agents.name = ledger.agent);
+            DROP INDEX ledger_agent_at;
+            CREATE INDEX ledger_agent_id_at ON ledger(agent_id, at);",
+        ),
     ])
 }
 
@@ -161,7 +170,7 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
-const MIGRATION_COUNT: usize = 6;
+const MIGRATION_COUNT: usize = 7;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };
@@ -243,6 +252,33 @@ mod tests {
         set_setting(&conn, "a", "2").unwrap();
         assert_eq!(get_setting(&conn, "a").unwrap().as_deref(), Some("2"));
         assert_eq!(get_setting(&conn, "b").unwrap(), None);
+    }
+
+    #[test]
+    fn an_existing_ledger_learns_which_agent_id_each_row_belongs_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            migrations().to_version(&mut conn, 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO agents VALUES ('id-w', 'Writer', 'm', NULL, NULL, NULL, 1, 5, 'local', 't', 't');
+                 INSERT INTO ledger (at, agent, provider, model, mode, step, outcome, input_tokens, output_tokens,
+                   cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, local)
+                 VALUES ('2026-11-30T10:00:00.000Z', 'Writer', 'openai', 'm', 'agent', 0, 'ok', 1, 1, 0, 0, 7, 0, 1, 0),
+                        ('2026-11-30T10:00:00.000Z', 'Gone', 'openai', 'm', 'agent', 0, 'ok', 1, 1, 0, 0, 9, 0, 1, 0);",
+            )
+            .unwrap();
+        }
+        let conn = open(&path).unwrap();
+        let ids: Vec<(String, Option<String>)> = conn
+            .prepare("SELECT agent, agent_id FROM ledger ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, [("Writer".to_string(), Some("id-w".to_string())), ("Gone".to_string(), None)]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod autostart;
+pub mod budget;
 pub mod datadir;
 pub mod db;
 pub mod keys;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tokio::sync::watch;
 
+use crate::budget::{self, Budgets};
 use crate::datadir::{DataDir, DataDirError, WriterLock};
 use crate::db::{self, DbError};
 use crate::keys::{self, KeyError, KeySummary};
@@ -117,15 +118,6 @@ pub enum AgentState {
     Offline,
 }
 
-/// An agent crossed 80 % or 100 % of its daily budget.
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct BudgetAlert {
-    pub agent: String,
-    pub percent: u32,
-    pub spent_usd: String,
-    pub budget_usd: String,
-}
-
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AgentStatus {
     pub name: String,
@@ -140,14 +132,12 @@ pub struct Workspace {
     master: RwLock<Option<MasterSecret>>,
     status: watch::Sender<VaultStatus>,
     kdf: KdfParams,
-    /// Budget reservations in flight, nano-dollars per agent name (see `reserve`).
-    reservations: Mutex<std::collections::HashMap<String, i64>>,
+    /// Budget reservations in flight and budget alerts.
+    budgets: Budgets,
     /// Bumped whenever a ledger row is written, for live views.
     ledger_rev: watch::Sender<u64>,
     /// Offline mode: every agent runs on its local steps only.
     offline: std::sync::atomic::AtomicBool,
-    /// Budget alerts (80 % and 100 % of an agent's daily budget), once each per local day.
-    alerts: tokio::sync::broadcast::Sender<BudgetAlert>,
     /// Calls in flight and whether the last answer came from a fallback, per agent name.
     activity: Mutex<std::collections::HashMap<String, Activity>>,
     /// Bumped when an agent starts or finishes a call, or offline mode changes: the tray redraws.
@@ -175,11 +165,10 @@ impl Workspace {
             master: RwLock::new(None),
             status: watch::Sender::new(initial),
             kdf,
-            reservations: Mutex::new(Default::default()),
+            budgets: Budgets::default(),
             ledger_rev: watch::Sender::new(0),
             offline: std::sync::atomic::AtomicBool::new(offline),
             activity: Mutex::new(Default::default()),
-            alerts: tokio::sync::broadcast::channel(32).0,
             activity_rev: watch::Sender::new(0),
             _writer: writer,
         })
@@ -289,28 +278,9 @@ impl Workspace {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reserves `worst` nano-dollars of `agent`'s daily budget, or returns what is already spent
-    /// and reserved when it would not fit. Checked and taken under one lock, so concurrent calls
-    /// can never together exceed the budget.
-    pub(crate) fn reserve(&self, agent: &str, budget: i64, worst: i64) -> Result<(), i64> {
-        let mut held = self.reservations.lock().unwrap_or_else(|p| p.into_inner());
-        let spent = crate::ledger::spent_today(&self.conn(), agent, chrono::Utc::now()).unwrap_or(i64::MAX / 4);
-        let reserved = held.get(agent).copied().unwrap_or(0);
-        if spent + reserved + worst > budget {
-            return Err(spent + reserved);
-        }
-        *held.entry(agent.to_string()).or_insert(0) += worst;
-        Ok(())
-    }
-
-    pub(crate) fn release(&self, agent: &str, amount: i64) {
-        let mut held = self.reservations.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = held.get_mut(agent) {
-            *r -= amount;
-            if *r <= 0 {
-                held.remove(agent);
-            }
-        }
+    /// Daily budgets: reservations in flight and alerts.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
     }
 
     pub(crate) fn ledger_changed(&self) {
@@ -344,36 +314,6 @@ impl Workspace {
         self.activity_rev.send_modify(|r| *r += 1);
     }
 
-    /// After a ledger row: tells subscribers the first time today an agent passes 80 % and 100 %
-    /// of its daily budget (remembered in the database, so once per day across restarts too).
-    pub(crate) fn check_budget(&self, agent: &crate::agents::Agent) {
-        let Some(budget) = agent.budget_nano else { return };
-        let conn = self.conn();
-        let now = chrono::Utc::now();
-        let spent = crate::ledger::spent_today(&conn, &agent.name, now).unwrap_or(0);
-        let day = now.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string();
-        for level in [80u32, 100] {
-            if (spent as i128) * 100 < (budget as i128) * level as i128 {
-                continue;
-            }
-            let key = format!("alert.{}.{day}.{level}", agent.id);
-            if db::get_setting(&conn, &key).ok().flatten().is_some() {
-                continue;
-            }
-            let _ = db::set_setting(&conn, &key, "sent");
-            let _ = self.alerts.send(BudgetAlert {
-                agent: agent.name.clone(),
-                percent: level,
-                spent_usd: crate::prices::format_usd(spent),
-                budget_usd: crate::prices::format_usd(budget),
-            });
-        }
-    }
-
-    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<BudgetAlert> {
-        self.alerts.subscribe()
-    }
-
     /// Ticks when an agent's state may have changed.
     pub fn subscribe_activity(&self) -> watch::Receiver<u64> {
         self.activity_rev.subscribe()
@@ -386,7 +326,7 @@ impl Workspace {
         let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner()).clone();
         list.into_iter()
             .map(|a| {
-                let spent = crate::ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
+                let spent = budget::spent_today(&conn, &a).unwrap_or(0);
                 let act = activity.get(&a.name).copied().unwrap_or_default();
                 let state = if self.offline() {
                     AgentState::Offline

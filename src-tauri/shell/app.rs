@@ -121,7 +121,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
             });
 
             // Budget alerts become desktop notifications.
-            let mut alerts = workspace.subscribe_alerts();
+            let mut alerts = workspace.budgets().subscribe_alerts();
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 use tauri_plugin_notification::NotificationExt;

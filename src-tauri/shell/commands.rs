@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::shell::events::ChatDelta;
 use keyhold_core::agents::{self, Agent, AgentSpec, SavedAgent};
+use keyhold_core::budget;
 use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::ledger::{self, Mode};
 use keyhold_core::passphrase::{self, Passphrase, Strength};
@@ -199,7 +200,7 @@ pub fn agents_list(ws: Ws<'_>) -> Result<Vec<AgentCard>, CommandError> {
     Ok(list
         .into_iter()
         .map(|a| {
-            let spent = ledger::spent_today(&conn, &a.name, chrono::Utc::now()).unwrap_or(0);
+            let spent = budget::spent_today(&conn, &a).unwrap_or(0);
             AgentCard {
                 key_label: a.key_id.as_deref().map(label),
                 fallback_labels: a.fallback.iter().map(|s| format!("{}: {}", label(&s.key_id), s.model)).collect(),
@@ -328,7 +329,7 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
         .map_err(WorkspaceError::from)?
         .into_iter()
         .map(|a| {
-            let spent = ledger::spent_today(&conn, &a.name, now).unwrap_or(0);
+            let spent = budget::spent_today(&conn, &a).unwrap_or(0);
             BudgetLine {
                 agent: a.name,
                 spent_usd: format_usd(spent),
@@ -409,11 +410,7 @@ pub async fn chat_send(
         agents::find(&conn, &agent).map_err(WorkspaceError::from)?
     };
     let req = router::agent_request(&a, turns);
-    let mut emit = |out: router::Out<'_>| {
-        if let router::Out::Text(text) = out {
-            (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() })
-        }
-    };
+    let mut emit = |text: &str| (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() });
     Ok(router::call(&ws, &a, req, Mode::Agent, &mut emit).await?)
 }
 

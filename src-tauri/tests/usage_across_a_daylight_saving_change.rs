@@ -19,6 +19,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
     let start = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
     for h in 0..48 {
         let a = Attempt {
+            agent_id: "id-night".into(),
             at: start + Duration::hours(h) + Duration::minutes(30),
             agent: "a".into(),
             key_id: None,
@@ -27,7 +28,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
             model: "gpt-4o-mini".into(),
             mode: Mode::Agent,
             step: 0,
-            outcome: "ok".into(),
+            outcome: keyhold_core::ledger::Outcome::Ok,
             tokens: Tokens { input: 1, output: 1, cache_read: 0, cache_write: 0 },
             cost_nano: Some(1),
             estimated: false,

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use keyhold_core::ledger::{self, Attempt, Mode};
+use keyhold_core::ledger::{self, Attempt, Mode, Outcome};
 use keyhold_core::prices::Tokens;
 use keyhold_core::usage::{self, RecentFilter, Resolution};
 use rand::{Rng, SeedableRng};
@@ -21,6 +21,7 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
     let (provider, model) = models[rng.gen_range(0..3)];
     let ok = rng.gen_range(0..100) < 97;
     Attempt {
+        agent_id: agent.to_string(),
         at,
         agent: agent.into(),
         key_id: Some("k_bench".into()),
@@ -29,7 +30,7 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
         model: model.into(),
         mode: if rng.gen_bool(0.5) { Mode::Agent } else { Mode::Proxy },
         step: 0,
-        outcome: if ok { "ok".into() } else { "http_500".into() },
+        outcome: if ok { Outcome::Ok } else { Outcome::Http(500) },
         tokens: Tokens {
             input: rng.gen_range(10..4000),
             output: rng.gen_range(1..1500),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use specta::Type;
 
 use crate::prices::{format_usd, Tokens};
+use crate::providers::failure::Unreachable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -23,10 +24,132 @@ impl Mode {
     }
 }
 
+/// How one attempt at a chain step ended: the ledger's `outcome` column, written as text
+/// (`ok`, `http_529`, `timeout`, …) so exports and old rows read the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The step answered.
+    Ok,
+    /// The answer broke off after it had started reaching the caller.
+    Cut,
+    /// The stream broke before any of the answer reached the caller.
+    BrokenBeforeAnswer,
+    /// The provider could not be reached.
+    Unreachable(Unreachable),
+    /// The provider answered with this HTTP status.
+    Http(u16),
+    /// The provider's reply was not in its protocol's shape.
+    BadReply,
+    /// The key's base URL is not a URL.
+    BadUrl,
+    /// A local model that is not there.
+    ModelMissing,
+    /// No key for the step (none given, no default for its provider).
+    KeyMissing,
+    /// The step's key is deactivated.
+    KeyInactive,
+    /// The step's key would not open (tampered with, or the vault locked meanwhile).
+    KeyUnusable,
+    /// No price is known for the model, so a budget cannot be held.
+    PriceUnknown,
+    /// The call would exceed the agent's daily budget.
+    Budget,
+    /// The request carries tools and the step speaks another protocol.
+    ToolsUnsupported,
+    /// Offline mode is on (never in the ledger: nothing was tried).
+    Offline,
+    /// A fault in Keyhold itself.
+    Internal,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::Borrowed;
+        match self {
+            Outcome::Ok => Borrowed("ok"),
+            Outcome::Cut => Borrowed("cut"),
+            Outcome::BrokenBeforeAnswer => Borrowed("broken_before_answer"),
+            Outcome::Unreachable(u) => Borrowed(u.outcome()),
+            Outcome::Http(status) => std::borrow::Cow::Owned(format!("http_{status}")),
+            Outcome::BadReply => Borrowed("bad_reply"),
+            Outcome::BadUrl => Borrowed("bad_url"),
+            Outcome::ModelMissing => Borrowed("model_missing"),
+            Outcome::KeyMissing => Borrowed("key_missing"),
+            Outcome::KeyInactive => Borrowed("key_inactive"),
+            Outcome::KeyUnusable => Borrowed("key_unusable"),
+            Outcome::PriceUnknown => Borrowed("price_unknown"),
+            Outcome::Budget => Borrowed("budget"),
+            Outcome::ToolsUnsupported => Borrowed("tools_unsupported"),
+            Outcome::Offline => Borrowed("offline"),
+            Outcome::Internal => Borrowed("internal"),
+        }
+    }
+
+    /// The cloud could not be reached at all (worth offering offline mode).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Outcome::Unreachable(_))
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = String;
+
+    /// Reads an outcome back as the ledger writes it.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let all = [
+            Outcome::Ok,
+            Outcome::Cut,
+            Outcome::BrokenBeforeAnswer,
+            Outcome::Unreachable(Unreachable::Dns),
+            Outcome::Unreachable(Unreachable::Connect),
+            Outcome::Unreachable(Unreachable::Tls),
+            Outcome::Unreachable(Unreachable::Timeout),
+            Outcome::BadReply,
+            Outcome::BadUrl,
+            Outcome::ModelMissing,
+            Outcome::KeyMissing,
+            Outcome::KeyInactive,
+            Outcome::KeyUnusable,
+            Outcome::PriceUnknown,
+            Outcome::Budget,
+            Outcome::ToolsUnsupported,
+            Outcome::Offline,
+            Outcome::Internal,
+        ];
+        if let Some(o) = all.into_iter().find(|o| o.as_str() == s) {
+            return Ok(o);
+        }
+        s.strip_prefix("http_")
+            .and_then(|n| n.parse().ok())
+            .map(Outcome::Http)
+            .ok_or_else(|| format!("\"{s}\" is not an outcome Keyhold writes"))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_str())
+    }
+}
+
+impl specta::Type for Outcome {
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        String::definition(types)
+    }
+}
+
 /// One attempt at one chain step.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub at: DateTime<Utc>,
+    /// The agent's id (what budgets follow) and its name at the time (what exports show).
+    pub agent_id: String,
     pub agent: String,
     pub key_id: Option<String>,
     pub key_label: Option<String>,
@@ -34,8 +157,7 @@ pub struct Attempt {
     pub model: String,
     pub mode: Mode,
     pub step: u32,
-    /// "ok", or the error kind: connect, dns, timeout, http_429, http_500, budget, key_inactive, cut, …
-    pub outcome: String,
+    pub outcome: Outcome,
     pub tokens: Tokens,
     /// None when the model's price is unknown.
     pub cost_nano: Option<i64>,
@@ -49,8 +171,9 @@ pub struct Attempt {
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
-            output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
+            agent_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?
     .execute(params![
         a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -61,7 +184,7 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.model,
         a.mode.as_str(),
         a.step,
-        a.outcome,
+        a.outcome.as_str(),
         a.tokens.input,
         a.tokens.output,
         a.tokens.cache_read,
@@ -70,7 +193,8 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.estimated,
         a.latency_ms,
         a.ttft_ms,
-        a.local
+        a.local,
+        a.agent_id
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -95,14 +219,13 @@ pub fn local_midnight_utc(date: NaiveDate) -> DateTime<Utc> {
     }
 }
 
-/// What `agent` has spent since the start of the user's local day (known costs only).
-pub fn spent_today(conn: &Connection, agent: &str, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+/// What the agent with this id has spent since the start of the user's local day (known costs
+/// only). The budget module is its user; the id, not the name, so a rename keeps the spend.
+/// Everyone else asks `budget::spent_today` with the agent, so a name cannot be passed here.
+pub fn spent_today(conn: &Connection, agent_id: &str, now: DateTime<Utc>) -> rusqlite::Result<i64> {
     let since = local_day_start(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    conn.query_row(
-        "SELECT COALESCE(SUM(cost_nano), 0) FROM ledger WHERE agent = ?1 AND at >= ?2",
-        params![agent, since],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("SELECT COALESCE(SUM(cost_nano), 0) FROM ledger WHERE agent_id = ?1 AND at >= ?2")?
+        .query_row(params![agent_id, since], |r| r.get(0))
 }
 
 /// One exported row: the columns in DESIGN.md, in order.
@@ -236,6 +359,7 @@ mod tests {
 
     fn attempt(agent: &str, cost: Option<i64>, at: DateTime<Utc>) -> Attempt {
         Attempt {
+            agent_id: format!("id-{agent}"),
             at,
             agent: agent.into(),
             key_id: Some("k_1".into()),
@@ -244,7 +368,7 @@ mod tests {
             model: "gpt-4o-mini".into(),
             mode: Mode::Agent,
             step: 0,
-            outcome: "ok".into(),
+            outcome: Outcome::Ok,
             tokens: Tokens { input: 10, output: 5, cache_read: 2, cache_write: 0 },
             cost_nano: cost,
             estimated: false,
@@ -264,7 +388,7 @@ mod tests {
         record(&conn, &attempt("a", None, now)).unwrap();
         record(&conn, &attempt("b", Some(7), now)).unwrap();
         record(&conn, &attempt("a", Some(99_999), local_day_start(now) - chrono::Duration::seconds(1))).unwrap();
-        assert_eq!(spent_today(&conn, "a", now).unwrap(), 3_500);
+        assert_eq!(spent_today(&conn, "id-a", now).unwrap(), 3_500);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use specta::Type;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Type)]
 #[serde(rename_all = "snake_case")]
 pub enum Unreachable {
     Dns,

@@ -11,6 +11,7 @@ use super::canonical::{ChatRequest, Role};
 use super::failure::provider_message;
 use super::framing::LineSplitter;
 use super::upstream::{self, Failure, Piece, Pieces};
+use crate::ledger::Outcome;
 use crate::prices::Tokens;
 
 /// A chat on a local Ollama. The request and reply types are ollama-rs's; the stream is read
@@ -25,7 +26,7 @@ pub async fn start(
     use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage, ChatMessageResponse};
     use ollama_rs::models::ModelOptions;
     let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/'))).map_err(|e| Failure {
-        kind: "bad_url".into(),
+        kind: Outcome::BadUrl,
         detail: format!("the Ollama address is not a URL: {e}"),
         request_fault: false,
     })?;
@@ -47,10 +48,10 @@ pub async fn start(
         options = options.stop(req.stop.clone());
     }
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
-        .map_err(|e| Failure { kind: "internal".into(), detail: e.to_string(), request_fault: true })?;
+        .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true })?;
     body["stream"] = Value::Bool(true);
     let client = upstream::shared_client(connect_timeout).map_err(|e| Failure {
-        kind: "internal".into(),
+        kind: Outcome::Internal,
         detail: e,
         request_fault: true,
     })?;
@@ -59,11 +60,8 @@ pub async fn start(
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();
         let detail = provider_message(&text);
-        let kind = if status == 404 || detail.contains("not found") {
-            "model_missing".to_string()
-        } else {
-            format!("http_{status}")
-        };
+        let kind =
+            if status == 404 || detail.contains("not found") { Outcome::ModelMissing } else { Outcome::Http(status) };
         return Err(Failure { kind, detail, request_fault: status == 400 });
     }
     let lines = futures_util::stream::unfold(

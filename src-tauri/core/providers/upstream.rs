@@ -13,6 +13,7 @@ use super::canonical::ChatRequest;
 use super::failure::{classify, provider_message, redact};
 use super::framing::{SseEvent, SseSplitter};
 use super::{ollama, openai_chat, Protocol, Provider};
+use crate::ledger::Outcome;
 use crate::prices::Tokens;
 
 /// What an upstream stream yields.
@@ -30,8 +31,8 @@ pub enum Piece {
 /// Why a step failed before its answer started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    /// Ledger outcome: connect, dns, tls, timeout, http_NNN, bad_reply, …
-    pub kind: String,
+    /// How the step ended, for the ledger.
+    pub kind: Outcome,
     pub detail: String,
     /// 400/422: the request itself is at fault, another step would fail the same way.
     pub request_fault: bool,
@@ -42,12 +43,12 @@ pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, String>> + Send>>;
 /// A transport failure (DNS, connect, TLS, timeout): the next step may answer.
 pub(crate) fn unreachable(e: &reqwest::Error) -> Failure {
     let (reason, detail) = classify(e);
-    Failure { kind: reason.outcome().into(), detail, request_fault: false }
+    Failure { kind: Outcome::Unreachable(reason), detail, request_fault: false }
 }
 
 fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
     Failure {
-        kind: format!("http_{status}"),
+        kind: Outcome::Http(status),
         detail: redact(&provider_message(body), secret),
         request_fault: matches!(status, 400 | 413 | 422),
     }
@@ -84,7 +85,7 @@ pub async fn start(
         Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
     }
     let client = shared_client(connect_timeout).map_err(|e| Failure {
-        kind: "internal".into(),
+        kind: Outcome::Internal,
         detail: e,
         request_fault: true,
     })?;
@@ -112,7 +113,7 @@ pub async fn start(
         // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
         let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
         let v: Value = serde_json::from_slice(&body).map_err(|_| Failure {
-            kind: "bad_reply".into(),
+            kind: Outcome::BadReply,
             detail: format!("{} sent a reply that is not JSON", provider.name),
             request_fault: false,
         })?;

@@ -50,7 +50,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::agents::{tokens, Agent};
 use crate::ledger::Mode;
 use crate::providers::{openai_chat, Protocol};
-use crate::router::{self, Out, Reply, RouterError};
+use crate::router::{self, AnswerSink, Reply, RouterError};
 use crate::workspace::{VaultStatus, Workspace};
 
 /// Largest request body accepted: long prompts with images fit; a runaway upload does not.
@@ -259,6 +259,19 @@ async fn anthropic_messages(State(ctx): State<Ctx>, headers: HeaderMap, body: Bo
     chat(ctx, Protocol::AnthropicMessages, headers, body).await
 }
 
+/// The router's answer on its way to the response body.
+struct ChannelSink(mpsc::UnboundedSender<Msg>);
+
+impl AnswerSink for ChannelSink {
+    fn text(&mut self, text: &str) {
+        let _ = self.0.send(Msg::Text(text.to_string()));
+    }
+
+    fn raw(&mut self, event: &Bytes) {
+        let _ = self.0.send(Msg::Raw(event.clone()));
+    }
+}
+
 enum Msg {
     Raw(Bytes),
     Text(String),
@@ -327,13 +340,8 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     let ws = Arc::clone(&ctx.ws);
     let run_agent = agent.clone();
     tokio::spawn(async move {
-        let mut on_out = |o: Out<'_>| {
-            let _ = tx.send(match o {
-                Out::Raw(r) => Msg::Raw(r.clone()),
-                Out::Text(t) => Msg::Text(t.to_string()),
-            });
-        };
-        let result = tokio::time::timeout(TOTAL_TIMEOUT, router::call(&ws, &run_agent, req, Mode::Proxy, &mut on_out))
+        let mut sink = ChannelSink(tx.clone());
+        let result = tokio::time::timeout(TOTAL_TIMEOUT, router::call(&ws, &run_agent, req, Mode::Proxy, &mut sink))
             .await
             .unwrap_or_else(|_| {
                 Err(RouterError::Broken {

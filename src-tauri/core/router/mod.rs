@@ -1,21 +1,51 @@
-//! The router: THE path of every model call, agent mode and proxy mode alike.
-//! budget → key → adapter → stream → meter → fall back (DESIGN.md, "One model call").
+//! The router: THE path of every model call, agent mode and proxy mode alike
+//! (DESIGN.md, "One model call"). For each step of the agent's chain, in order: skip it if it
+//! cannot run (offline, tools across protocols, no key, no price, over budget), else open its
+//! key, send, stream the answer to the caller as it arrives while metering it, and write the
+//! ledger row. A failure before the first byte reached the caller moves to the next step;
+//! after it, there is no silent switch.
+//!
+//! `call` is the chain; `attempt` is one step.
 
-use std::time::{Duration, Instant};
+mod attempt;
 
-use chrono::Utc;
-use futures_util::StreamExt;
+use std::time::Duration;
+
+use bytes::Bytes;
 use serde::Serialize;
 use specta::Type;
 
-use crate::agents::{self, Agent, WhenOver};
+use crate::agents::{self, Agent};
+use crate::budget::{self, WouldExceed};
 use crate::keys::{self, KeySummary};
-use crate::ledger::{self, Attempt, Mode};
-use crate::prices::{self, format_usd, Price, Tokens};
+use crate::ledger::{Mode, Outcome};
+use crate::prices::{self, format_usd, Tokens};
 use crate::providers::canonical::{self, ChatRequest};
-use crate::providers::upstream::{self, Piece};
-use crate::providers::{self, Protocol};
 use crate::workspace::{Workspace, WorkspaceError};
+use attempt::{Attempted, Call};
+
+/// Where the router delivers an answer as it arrives: the contract between the router and its
+/// three fronts (the window's chat events, `keyhold chat`'s standard output, the proxy's HTTP
+/// stream). Once either method has been called, the answer has started and no other step is
+/// tried.
+///
+/// A closure over `&str` is a sink of text (agent mode).
+pub trait AnswerSink: Send {
+    /// A piece of the answer's text: every protocol in agent mode, and a translated answer in
+    /// proxy mode.
+    fn text(&mut self, text: &str);
+
+    /// An upstream event (or a non-streamed body) exactly as the provider sent it, when the
+    /// caller's own body went to a step of its own protocol: for byte-faithful forwarding.
+    /// Only the proxy passes bodies through; others never get these.
+    fn raw(&mut self, _event: &Bytes) {}
+}
+
+impl<F: FnMut(&str) + Send> AnswerSink for F {
+    fn text(&mut self, text: &str) {
+        self(text)
+    }
+}
 
 /// Why one step did not answer, for the note under a fallback reply.
 #[derive(Debug, Clone, Serialize, Type)]
@@ -23,7 +53,7 @@ pub struct StepFailure {
     pub step: u32,
     pub provider: String,
     pub model: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub detail: String,
 }
 
@@ -50,8 +80,8 @@ pub struct Reply {
 pub enum RouterError {
     #[error("The prompt is empty. Type a message first.")]
     EmptyPrompt,
-    #[error("Daily budget of agent {agent} reached ({spent} of {budget} USD spent today).")]
-    BudgetReached { agent: String, spent: String, budget: String, failures: Vec<StepFailure> },
+    #[error("Daily budget of agent {agent} reached ({spent} of {budget} USD spent today{held}).")]
+    BudgetReached { agent: String, spent: String, budget: String, held: String, failures: Vec<StepFailure> },
     #[error("Every step of {agent}'s chain failed: {summary}")]
     AllFailed { agent: String, summary: String, failures: Vec<StepFailure> },
     #[error(
@@ -67,6 +97,21 @@ pub enum RouterError {
 }
 
 impl RouterError {
+    /// The budget refusal, saying what is spent and what calls still running hold of the rest.
+    fn budget_reached(agent: &Agent, budget: i64, over: WouldExceed, failures: Vec<StepFailure>) -> Self {
+        let held = match over.reserved {
+            0 => String::new(),
+            r => format!("; {} USD more held by calls still running", format_usd(r)),
+        };
+        RouterError::BudgetReached {
+            agent: agent.name.clone(),
+            spent: format_usd(over.spent),
+            budget: format_usd(budget),
+            held,
+            failures,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             RouterError::EmptyPrompt => "empty_prompt",
@@ -83,6 +128,7 @@ impl RouterError {
 /// How long to wait for a provider to accept the connection before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One step of the chain as planned: its place, its key (if any), provider and model.
 struct Planned {
     index: u32,
     key: Option<KeySummary>,
@@ -120,36 +166,12 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
     Ok(steps)
 }
 
-/// Worst case for the budget: every input token at the dearest input-side rate, and the full
-/// max_tokens of output.
-fn worst_case(price: &Price, input_estimate: i64, max_tokens: u32) -> i64 {
-    let dearest_input = price.input.max(price.cache_write).max(price.cache_read);
-    Price { input: dearest_input, ..*price }.cost(Tokens {
-        input: input_estimate,
-        output: max_tokens as i64,
-        ..Default::default()
-    })
-}
-
 /// An upper estimate of the tokens sent, for the budget's worst case: half a token per byte
 /// (real text runs about a quarter) plus the role framing. Cheap on purpose: it runs on every
 /// call, and the reservation is settled to the provider's own count afterwards.
 fn estimate_input(req: &ChatRequest) -> i64 {
     let bytes = req.system.as_deref().map_or(0, str::len) + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
     bytes.div_ceil(2) as i64 + 4 * (req.turns.len() as i64 + 1)
-}
-
-/// A budget reservation, released when dropped (after the attempt's ledger row is written).
-struct Reservation<'a> {
-    ws: &'a Workspace,
-    agent: String,
-    amount: i64,
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.ws.release(&self.agent, self.amount);
-    }
 }
 
 /// Agent mode's request: the agent's system prompt and settings around the conversation.
@@ -164,29 +186,18 @@ pub fn agent_request(agent: &Agent, turns: Vec<canonical::Turn>) -> ChatRequest 
     }
 }
 
-/// What the router hands its caller as the answer arrives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Out<'a> {
-    /// A piece of the answer's text (every protocol, for agent mode and for translation).
-    Text(&'a str),
-    /// An upstream event (or non-streamed body) exactly as received, when the caller's raw body
-    /// went to a step of its own protocol: for byte-faithful forwarding.
-    Raw(&'a bytes::Bytes),
-}
-
-/// Runs one call for `agent` down its chain. `on_out` gets the answer as it arrives; once it has
-/// been called, no other step will be tried.
+/// Runs one call for `agent` down its chain; the answer goes to `sink` as it arrives.
 pub async fn call(
     ws: &Workspace,
     agent: &Agent,
     req: ChatRequest,
     mode: Mode,
-    on_out: &mut (dyn FnMut(Out<'_>) + Send),
+    sink: &mut dyn AnswerSink,
 ) -> Result<Reply, RouterError> {
     ws.call_started(&agent.name);
-    let result = run_chain(ws, agent, req, mode, on_out).await;
+    let result = run_chain(ws, agent, req, mode, sink).await;
     ws.call_finished(&agent.name, result.as_ref().map_or(true, |r| r.step > 0));
-    ws.check_budget(agent);
+    ws.budgets().check_alerts(&ws.conn(), agent);
     result
 }
 
@@ -195,7 +206,7 @@ async fn run_chain(
     agent: &Agent,
     req: ChatRequest,
     mode: Mode,
-    on_out: &mut (dyn FnMut(Out<'_>) + Send),
+    sink: &mut dyn AnswerSink,
 ) -> Result<Reply, RouterError> {
     // A caller's own body (proxy mode) is the provider's to judge: its last turn may hold only a
     // tool result. Agent mode's typed prompt must have text.
@@ -206,273 +217,33 @@ async fn run_chain(
     if empty {
         return Err(RouterError::EmptyPrompt);
     }
-    let carries_tools = req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol);
     let steps = { plan(&ws.conn(), agent)? };
     let offline = ws.offline();
     if offline && !steps.iter().any(|s| s.provider == "ollama") {
         return Err(RouterError::OfflineNoLocal { agent: agent.name.clone() });
     }
+    let call = Call::new(ws, agent, &req, mode, offline);
     let mut failures: Vec<StepFailure> = Vec::new();
-    let mut budget_blocked = false;
-
     for step in steps {
-        let started = Instant::now();
-        let local = step.provider == "ollama";
-        let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.protocol);
-        let input_estimate = estimate_input(&req);
-        // A step that failed before its answer consumed no tokens: it costs exactly zero.
-        let mut fail = |outcome: &str, detail: String| {
-            let row = Attempt {
-                at: Utc::now(),
-                agent: agent.name.clone(),
-                key_id: step.key.as_ref().map(|k| k.id.clone()),
-                key_label: step.key.as_ref().map(|k| k.label.clone()),
-                provider: step.provider.clone(),
-                model: step.model.clone(),
-                mode,
-                step: step.index,
-                outcome: outcome.into(),
-                tokens: Tokens::default(),
-                cost_nano: Some(0),
-                estimated: false,
-                latency_ms: started.elapsed().as_millis() as i64,
-                ttft_ms: None,
-                local,
-            };
-            if let Err(e) = ledger::record(&ws.conn(), &row) {
-                tracing::error!(error = %e, "could not write a ledger row");
+        match attempt::attempt(&call, step, sink).await {
+            Attempted::Answered(mut reply) => {
+                reply.cloud_unreachable =
+                    reply.local && failures.iter().any(|f| f.provider != "ollama" && f.outcome.is_unreachable());
+                reply.earlier = failures;
+                return Ok(reply);
             }
-            tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, outcome, "step failed");
-            failures.push(StepFailure {
-                step: step.index,
-                provider: step.provider.clone(),
-                model: step.model.clone(),
-                outcome: outcome.into(),
-                detail,
-            });
-        };
-
-        // Offline: nothing leaves the machine, so cloud steps are not even tried (nor recorded).
-        if offline && !local {
-            failures.push(StepFailure {
-                step: step.index,
-                provider: step.provider.clone(),
-                model: step.model.clone(),
-                outcome: "offline".into(),
-                detail: "offline mode is on: skipped".into(),
-            });
-            continue;
-        }
-        // Tools travel only to a step of the caller's own protocol: a translated request would
-        // arrive without them, and the answer would be wrong without saying so.
-        if let Some(caller) = carries_tools.filter(|c| *c != protocol) {
-            fail(
-                "tools_unsupported",
-                format!(
-                    "the request uses tools and this step speaks {}, not the caller's {}; Keyhold does not translate tools between protocols, so it skipped the step rather than send it without them",
-                    protocol.label(),
-                    caller.label()
-                ),
-            );
-            continue;
-        }
-        let Some(key) = step.key.clone() else {
-            fail("key_missing", "no key for this step (none given, and no default key for its provider)".into());
-            continue;
-        };
-        if !key.active {
-            fail("key_inactive", format!("the key {} is deactivated", key.label));
-            continue;
-        }
-        let price = match prices::lookup(&ws.conn(), &step.provider, &step.model) {
-            Ok(p) => p,
-            Err(e) => {
-                fail("internal", e.to_string());
-                continue;
-            }
-        };
-
-        // 1. Budget: reserve the worst case, atomically with every other call of this agent.
-        let _reservation = match (agent.budget_nano, local) {
-            (Some(budget), false) => {
-                let Some(price) = price else {
-                    fail("price_unknown", format!("no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`", step.model));
-                    continue;
-                };
-                let worst = worst_case(&price, input_estimate, req.max_tokens);
-                match ws.reserve(&agent.name, budget, worst) {
-                    Ok(()) => Some(Reservation { ws, agent: agent.name.clone(), amount: worst }),
-                    Err(spent) => {
-                        budget_blocked = true;
-                        if agent.when_over == WhenOver::Refuse {
-                            fail("budget", "the daily budget would be exceeded".into());
-                            return Err(RouterError::BudgetReached {
-                                agent: agent.name.clone(),
-                                spent: format_usd(spent),
-                                budget: format_usd(budget),
-                                failures,
-                            });
-                        }
-                        fail(
-                            "budget",
-                            format!(
-                                "the daily budget would be exceeded ({} of {} USD spent)",
-                                format_usd(spent),
-                                format_usd(budget)
-                            ),
-                        );
-                        continue;
-                    }
-                }
-            }
-            _ => None,
-        };
-
-        // 2. The key, opened for this request only.
-        let endpoint = match ws.with_db_and_master(|c, m| keys::endpoint(c, m, &key.id)) {
-            Ok(e) => e,
-            Err(e) => {
-                fail("key_unusable", e.to_string());
-                continue;
-            }
-        };
-        let upstream = upstream::start(
-            endpoint.provider,
-            &endpoint.base_url,
-            endpoint.secret.as_deref().map(String::as_str),
-            &step.model,
-            &req,
-            CONNECT_TIMEOUT,
-        )
-        .await;
-        drop(endpoint.secret);
-        let mut pieces = match upstream {
-            Ok(p) => p,
-            Err(f) if f.request_fault => {
-                let provider = step.provider.clone();
-                let detail = f.detail.clone();
-                fail(&f.kind, f.detail);
-                return Err(RouterError::Refused { provider, detail, failures });
-            }
-            Err(f) => {
-                fail(&f.kind, f.detail);
-                continue;
-            }
-        };
-
-        // 3. Stream to the caller as it arrives, metering as it passes.
-        let mut ttft = None;
-        let mut delivered = false;
-        let mut usage: Option<Tokens> = None;
-        let mut received = String::new();
-        let mut broken: Option<String> = None;
-        while let Some(piece) = pieces.next().await {
-            match piece {
-                Ok(Piece::Raw(r)) => {
-                    delivered = true;
-                    on_out(Out::Raw(&r));
-                }
-                Ok(Piece::Text(t)) => {
-                    ttft.get_or_insert_with(|| started.elapsed().as_millis() as i64);
-                    delivered = true;
-                    received.push_str(&t);
-                    on_out(Out::Text(&t));
-                }
-                Ok(Piece::Usage(u)) => usage = Some(u),
-                Ok(Piece::End) => break,
-                Err(e) => {
-                    broken = Some(e);
-                    break;
-                }
-            }
-        }
-        let estimated = usage.is_none() || broken.is_some() && usage.is_none_or(|u| u.output == 0);
-        let tokens = match usage {
-            Some(u) if !estimated => u,
-            // Keyhold counts what the provider did not: the tokenizer where one fits.
-            _ => {
-                let sent =
-                    req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
-                Tokens {
-                    input: upstream::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
-                    output: upstream::estimate_tokens(protocol, &received),
-                    ..Default::default()
-                }
-            }
-        };
-        let cost_nano = price.map(|p| p.cost(tokens));
-        let outcome = match (&broken, delivered) {
-            (None, _) => "ok",
-            (Some(_), true) => "cut",
-            (Some(_), false) => "broken_before_answer",
-        };
-        // 4. The ledger row, then the reservation settles (dropped at the end of this step).
-        let row = Attempt {
-            at: Utc::now(),
-            agent: agent.name.clone(),
-            key_id: Some(key.id.clone()),
-            key_label: Some(key.label.clone()),
-            provider: step.provider.clone(),
-            model: step.model.clone(),
-            mode,
-            step: step.index,
-            outcome: outcome.into(),
-            tokens,
-            cost_nano,
-            estimated,
-            latency_ms: started.elapsed().as_millis() as i64,
-            ttft_ms: ttft,
-            local,
-        };
-        if let Err(e) = ledger::record(&ws.conn(), &row) {
-            tracing::error!(error = %e, "could not write a ledger row");
-        }
-        ws.ledger_changed();
-        match (broken, delivered) {
-            (None, _) => {
-                tracing::info!(agent = %agent.name, step = step.index, provider = %step.provider, model = %step.model, "answered");
-                return Ok(Reply {
-                    step: step.index,
-                    provider: step.provider,
-                    model: step.model,
-                    key_label: Some(key.label),
-                    tokens,
-                    cost_usd: cost_nano.map(format_usd),
-                    estimated,
-                    local,
-                    latency_ms: row.latency_ms as u32,
-                    ttft_ms: ttft.map(|t| t as u32),
-                    cloud_unreachable: local
-                        && failures.iter().any(|f| {
-                            f.provider != "ollama"
-                                && matches!(f.outcome.as_str(), "connect" | "dns" | "timeout" | "tls")
-                        }),
-                    earlier: failures,
-                });
-            }
-            // After the first byte: no silent switch.
-            (Some(detail), true) => return Err(RouterError::Broken { provider: step.provider, detail }),
-            // Nothing reached the caller: the next step may still answer.
-            (Some(detail), false) => {
-                failures.push(StepFailure {
-                    step: step.index,
-                    provider: step.provider,
-                    model: step.model,
-                    outcome: outcome.into(),
-                    detail,
-                });
-            }
+            Attempted::Next(failure) => failures.push(failure),
+            Attempted::Stop(stop) => return Err(stop.into_error(agent, failures)),
         }
     }
     ws.ledger_changed();
-    if budget_blocked && failures.iter().all(|f| matches!(f.outcome.as_str(), "budget" | "price_unknown")) {
-        let spent = ledger::spent_today(&ws.conn(), &agent.name, Utc::now()).unwrap_or(0);
-        return Err(RouterError::BudgetReached {
-            agent: agent.name.clone(),
-            spent: format_usd(spent),
-            budget: format_usd(agent.budget_nano.unwrap_or(0)),
-            failures,
-        });
+    let over_budget = |f: &StepFailure| matches!(f.outcome, Outcome::Budget | Outcome::PriceUnknown);
+    if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {
+        let over = WouldExceed {
+            spent: budget::spent_today(&ws.conn(), agent).unwrap_or(0),
+            reserved: ws.budgets().reserved(agent),
+        };
+        return Err(RouterError::budget_reached(agent, agent.budget_nano.unwrap_or(0), over, failures));
     }
     let summary = failures
         .iter()

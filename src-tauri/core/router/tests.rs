@@ -5,11 +5,18 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::agents::AgentSpec;
+use crate::agents::{self, Agent, AgentSpec, WhenOver};
+use crate::budget::worst_case;
 use crate::datadir::DataDir;
+use crate::keys;
+use crate::ledger::{self, Mode};
 use crate::passphrase::Passphrase;
+use crate::prices::{self, format_usd, Tokens};
 use crate::providers::canonical::{RawBody, Role, Turn};
+use crate::providers::Protocol;
 use crate::vault::{kdf::KdfParams, snapshot};
+use crate::workspace::Workspace;
+use chrono::Utc;
 use keyhold_sim::{self as sim, Behavior, Flavor};
 
 const OPENAI_KEY: &str = "sk-sim-router-openai";
@@ -75,13 +82,20 @@ fn ask(text: &str) -> ChatRequest {
 
 async fn run(r: &Rig, a: &Agent, text: &str) -> (Result<Reply, RouterError>, String) {
     let mut out = String::new();
-    let res = call(&r.ws, a, ask(text), Mode::Agent, &mut |o| {
-        if let Out::Text(t) = o {
-            out.push_str(t)
-        }
-    })
-    .await;
+    let res = call(&r.ws, a, ask(text), Mode::Agent, &mut |t: &str| out.push_str(t)).await;
     (res, out)
+}
+
+/// What a passthrough caller receives: the upstream's bytes.
+#[derive(Default)]
+struct RawSink(Vec<u8>);
+
+impl AnswerSink for RawSink {
+    fn text(&mut self, _: &str) {}
+
+    fn raw(&mut self, event: &bytes::Bytes) {
+        self.0.extend_from_slice(event)
+    }
 }
 
 fn ledger(r: &Rig) -> Vec<ledger::ExportRow> {
@@ -135,7 +149,7 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
         let (res, text) = run(&r, &a, "hello").await;
         let reply = res.unwrap_or_else(|e| panic!("{status}: {e}"));
         assert_eq!((reply.step, reply.provider.as_str()), (1, "openai"), "{status}");
-        assert_eq!(reply.earlier[0].outcome, format!("http_{status}"));
+        assert_eq!(reply.earlier[0].outcome.to_string(), format!("http_{status}"));
         assert_eq!(text, sim::ANSWER);
     }
     let rows = ledger(&r);
@@ -170,14 +184,14 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
     for (key, outcome) in [("dead", "connect"), ("nxdomain", "dns")] {
         let a = agent(&r, &format!("D-{key}"), "claude-haiku-4-5", key, &["oa:gpt-4o-mini"], None, WhenOver::Local);
         let reply = run(&r, &a, "hello").await.0.unwrap();
-        assert_eq!((reply.step, reply.earlier[0].outcome.as_str()), (1, outcome));
+        assert_eq!((reply.step, reply.earlier[0].outcome.to_string()), (1, outcome.to_string()));
     }
 
     // A deactivated key is skipped without sending anything.
     let sent = r.anthropic.requests().len();
     r.ws.with_db_and_master(|c, _| keys::set_active(c, "an", false)).unwrap();
     let reply = run(&r, &a, "hello").await.0.unwrap();
-    assert_eq!(reply.earlier[0].outcome, "key_inactive");
+    assert_eq!(reply.earlier[0].outcome.to_string(), "key_inactive");
     assert_eq!(r.anthropic.requests().len(), sent);
 }
 
@@ -210,7 +224,7 @@ async fn a_cross_protocol_chain_ends_on_the_local_model_and_streams_it() {
     assert_eq!(text, sim::ANSWER);
     assert_eq!(reply.cost_usd.as_deref(), Some("0"));
     assert_eq!(reply.tokens, Tokens { input: 3, output: 8, ..Default::default() });
-    let outcomes: Vec<String> = reply.earlier.iter().map(|f| f.outcome.clone()).collect();
+    let outcomes: Vec<String> = reply.earlier.iter().map(|f| f.outcome.to_string()).collect();
     assert_eq!(outcomes, vec!["http_529", "http_500"]);
     assert_eq!(r.ollama.requests().len(), 1);
 }
@@ -230,7 +244,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         let a = a.clone();
         let req = req.clone();
         async move {
-            let mut sink = |_: Out<'_>| {};
+            let mut sink = |_: &str| {};
             call(&ws, &a, req, Mode::Agent, &mut sink).await
         }
     });
@@ -240,19 +254,20 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     assert!(paid <= 10, "{paid} paid answers for a budget that fits 10");
     assert!(paid >= 1);
     assert_eq!(paid + local, 50, "the rest went to the local step");
-    let spent = ledger::spent_today(&r.ws.conn(), "G", Utc::now()).unwrap();
+    let spent = crate::budget::spent_today(&r.ws.conn(), &a).unwrap();
     assert!(spent <= budget, "spent {spent} > budget {budget}");
 
     // The same agent set to refuse: over-budget calls get the budget error, and the user hears
     // about 80 % and 100 % once each.
     let strict = agent(&r, "H", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst)), WhenOver::Refuse);
     r.openai.set_behavior(vec![]);
-    let mut alerts = r.ws.subscribe_alerts();
+    let mut alerts = r.ws.budgets().subscribe_alerts();
     assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
     let err = run(&r, &strict, "count the words in this budget test").await.0.unwrap_err();
     assert!(err.to_string().starts_with("Daily budget of agent H reached"), "{err}");
     // The first call spent less than 80 % of the worst case; force the spend over it and check.
     let row = ledger::Attempt {
+        agent_id: strict.id.clone(),
         at: Utc::now(),
         agent: "H".into(),
         key_id: None,
@@ -261,7 +276,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         model: "gpt-4o-mini".into(),
         mode: Mode::Agent,
         step: 0,
-        outcome: "ok".into(),
+        outcome: ledger::Outcome::Ok,
         tokens: Tokens::default(),
         cost_nano: Some(worst),
         estimated: false,
@@ -270,8 +285,8 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         local: false,
     };
     ledger::record(&r.ws.conn(), &row).unwrap();
-    r.ws.check_budget(&strict);
-    r.ws.check_budget(&strict);
+    r.ws.budgets().check_alerts(&r.ws.conn(), &strict);
+    r.ws.budgets().check_alerts(&r.ws.conn(), &strict);
     let got: Vec<u32> = std::iter::from_fn(|| alerts.try_recv().ok()).map(|a| a.percent).collect();
     assert_eq!(got, vec![80, 100], "each level once");
 }
@@ -292,13 +307,9 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     let a = agent(&r, "J", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "whatever", "messages": [{ "role": "user", "content": "hi" }], "seed": 42, "user": "tool-7" });
     let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
-    let mut raw = String::new();
-    let mut sink = |o: Out<'_>| {
-        if let Out::Raw(r) = o {
-            raw.push_str(std::str::from_utf8(r).unwrap())
-        }
-    };
+    let mut sink = RawSink::default();
     call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
+    let raw = String::from_utf8(sink.0).unwrap();
     assert!(raw.contains("\"object\":\"chat.completion\""), "the non-streamed body came back as it was: {raw}");
     let seen = &r.openai.requests()[0];
     assert_eq!(seen.model.as_deref(), Some("gpt-4o-mini"));
@@ -341,7 +352,7 @@ async fn a_cloud_that_cannot_be_reached_is_noticed_when_the_local_step_answers()
     let b = agent(&r, "N", "gpt-4o-mini", "down", &["local:gone-model:1b", "oa:gpt-4o-mini"], None, WhenOver::Local);
     let reply = run(&r, &b, "hi").await.0.unwrap();
     assert_eq!(reply.step, 2);
-    assert_eq!(reply.earlier[1].outcome, "model_missing", "{:?}", reply.earlier);
+    assert_eq!(reply.earlier[1].outcome.to_string(), "model_missing", "{:?}", reply.earlier);
 }
 
 /// What the reproduction saw turn into `Gr��ße aus ���京 ���� caf��`.
@@ -387,15 +398,9 @@ async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
     let body = serde_json::json!({ "model": "x", "stream": true, "stream_options": { "include_usage": true },
                                    "messages": [{ "role": "user", "content": "hi" }] });
     let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
-    let mut raw = Vec::new();
-    call(&r.ws, &a, req, Mode::Proxy, &mut |o| {
-        if let Out::Raw(b) = o {
-            raw.extend_from_slice(b)
-        }
-    })
-    .await
-    .unwrap();
-    let raw = String::from_utf8(raw).expect("forwarded bytes are the provider's valid UTF-8");
+    let mut sink = RawSink::default();
+    call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
+    let raw = String::from_utf8(sink.0).expect("forwarded bytes are the provider's valid UTF-8");
     let text: String = raw
         .split("\n\n")
         .filter_map(|e| e.strip_prefix("data: "))
@@ -405,4 +410,29 @@ async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
         .collect();
     assert_eq!(text, NON_ASCII);
     assert!(raw.ends_with("data: [DONE]\n\n"), "{raw}");
+}
+
+#[tokio::test]
+async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
+    let r = rig().await;
+    let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    // A budget that fits one worst case, but not a second on top of what the first cost (5,850
+    // nano-dollars).
+    let worst = worst_case(&price, estimate_input(&ask("count the words in this budget test")), 100);
+    let a = agent(&r, "Before", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst + 2_000)), WhenOver::Refuse);
+    assert!(run(&r, &a, "count the words in this budget test").await.0.is_ok());
+    let spec = AgentSpec {
+        name: "After".into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: vec![],
+        budget_usd: Some(format_usd(worst + 2_000)),
+        when_over: Some(WhenOver::Refuse),
+    };
+    let renamed = agents::update(&mut r.ws.conn(), &a.id, &spec).unwrap().agent;
+    let err = run(&r, &renamed, "count the words in this budget test").await.0.unwrap_err();
+    assert!(err.to_string().starts_with("Daily budget of agent After reached"), "{err}");
 }

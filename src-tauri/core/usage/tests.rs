@@ -8,6 +8,7 @@ use crate::ledger::{self, Attempt, Mode};
 
 fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, cost: Option<i64>) -> Attempt {
     Attempt {
+        agent_id: format!("id-{agent}"),
         at,
         agent: agent.into(),
         key_id: None,
@@ -16,7 +17,7 @@ fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, co
         model: model.into(),
         mode: Mode::Agent,
         step: 0,
-        outcome: outcome.into(),
+        outcome: outcome.parse().unwrap(),
         tokens: t,
         cost_nano: cost,
         estimated: false,

@@ -1,0 +1,332 @@
+//! One step of a call: whether it may run, the upstream request, the answer streamed to the
+//! caller and metered as it passes, and the step's ledger row.
+
+use std::time::Instant;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+
+use super::{estimate_input, AnswerSink, Planned, Reply, RouterError, StepFailure, CONNECT_TIMEOUT};
+use crate::agents::{Agent, WhenOver};
+use crate::budget::{worst_case, Reservation, WouldExceed};
+use crate::keys::{self, KeySummary};
+use crate::ledger::{self, Attempt, Mode, Outcome};
+use crate::prices::{self, format_usd, Price, Tokens};
+use crate::providers::canonical::ChatRequest;
+use crate::providers::upstream::{self, Piece, Pieces};
+use crate::providers::{self, Protocol};
+use crate::workspace::Workspace;
+
+/// What every step of one call shares.
+pub(super) struct Call<'a> {
+    ws: &'a Workspace,
+    agent: &'a Agent,
+    req: &'a ChatRequest,
+    mode: Mode,
+    offline: bool,
+    /// The caller's protocol when its body carries tools: only a step of that protocol may take
+    /// it, since the canonical form would arrive without them.
+    tools_of: Option<Protocol>,
+    input_estimate: i64,
+}
+
+/// How a step ended, for the chain.
+pub(super) enum Attempted {
+    Answered(Reply),
+    /// Nothing reached the caller: the next step may answer.
+    Next(StepFailure),
+    /// The chain stops here.
+    Stop(Stop),
+}
+
+/// Why the chain stops without an answer.
+pub(super) enum Stop {
+    /// The call would exceed the budget and the agent refuses rather than go on locally.
+    Budget { budget: i64, over: WouldExceed, failure: StepFailure },
+    /// The provider refused the request itself (400, 413, 422): another step would too.
+    Refused { provider: String, detail: String, failure: StepFailure },
+    /// The answer broke off after it had started: never a silent switch.
+    Broken { provider: String, detail: String },
+}
+
+impl Stop {
+    pub(super) fn into_error(self, agent: &Agent, mut failures: Vec<StepFailure>) -> RouterError {
+        match self {
+            Stop::Budget { budget, over, failure } => {
+                failures.push(failure);
+                RouterError::budget_reached(agent, budget, over, failures)
+            }
+            Stop::Refused { provider, detail, failure } => {
+                failures.push(failure);
+                RouterError::Refused { provider, detail, failures }
+            }
+            Stop::Broken { provider, detail } => RouterError::Broken { provider, detail },
+        }
+    }
+}
+
+/// A step that may run: its key, its price, and the budget it holds until its row is written.
+struct Ready<'a> {
+    key: KeySummary,
+    price: Option<Price>,
+    _reservation: Option<Reservation<'a>>,
+}
+
+/// What came back from a step that started.
+#[derive(Default)]
+struct Streamed {
+    /// Some of the answer reached the caller.
+    delivered: bool,
+    usage: Option<Tokens>,
+    /// The answer's text as it arrived, for an estimate when usage never came.
+    received: String,
+    /// Why the stream ended before the provider finished.
+    broken: Option<String>,
+    ttft_ms: Option<i64>,
+}
+
+impl<'a> Call<'a> {
+    pub(super) fn new(ws: &'a Workspace, agent: &'a Agent, req: &'a ChatRequest, mode: Mode, offline: bool) -> Self {
+        Call {
+            ws,
+            agent,
+            req,
+            mode,
+            offline,
+            tools_of: req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol),
+            input_estimate: estimate_input(req),
+        }
+    }
+
+    /// The ledger row of an attempt.
+    #[allow(clippy::too_many_arguments)] // one row, every column named at the call site
+    fn row(
+        &self,
+        step: &Planned,
+        key: Option<&KeySummary>,
+        outcome: Outcome,
+        tokens: Tokens,
+        cost_nano: Option<i64>,
+        estimated: bool,
+        started: Instant,
+        ttft_ms: Option<i64>,
+    ) -> Attempt {
+        Attempt {
+            at: Utc::now(),
+            agent_id: self.agent.id.clone(),
+            agent: self.agent.name.clone(),
+            key_id: key.map(|k| k.id.clone()),
+            key_label: key.map(|k| k.label.clone()),
+            provider: step.provider.clone(),
+            model: step.model.clone(),
+            mode: self.mode,
+            step: step.index,
+            outcome,
+            tokens,
+            cost_nano,
+            estimated,
+            latency_ms: started.elapsed().as_millis() as i64,
+            ttft_ms,
+            local: step.is_local(),
+        }
+    }
+
+    fn record(&self, row: &Attempt) {
+        if let Err(e) = ledger::record(&self.ws.conn(), row) {
+            tracing::error!(error = %e, "could not write a ledger row");
+        }
+    }
+
+    /// A step that failed before its answer: a ledger row at exactly zero cost (no tokens were
+    /// consumed), and the note for the reply.
+    fn fail(&self, step: &Planned, started: Instant, outcome: Outcome, detail: String) -> StepFailure {
+        let row = self.row(step, step.key.as_ref(), outcome, Tokens::default(), Some(0), false, started, None);
+        self.record(&row);
+        tracing::info!(agent = %self.agent.name, step = step.index, provider = %step.provider, model = %step.model,
+            outcome = %outcome, "step failed");
+        step.failure(outcome, detail)
+    }
+}
+
+impl Planned {
+    fn is_local(&self) -> bool {
+        self.provider == "ollama"
+    }
+
+    fn failure(&self, outcome: Outcome, detail: String) -> StepFailure {
+        StepFailure { step: self.index, provider: self.provider.clone(), model: self.model.clone(), outcome, detail }
+    }
+}
+
+/// Whether the step may run (the verdict boxed when not: it is large), in the order a user would
+/// reason about it: offline mode, tools,
+/// the key, the price, the budget.
+fn prepare<'a>(
+    call: &Call<'a>,
+    step: &Planned,
+    protocol: Protocol,
+    started: Instant,
+) -> Result<Ready<'a>, Box<Attempted>> {
+    // Offline: nothing leaves the machine, so cloud steps are not even tried (nor recorded).
+    if call.offline && !step.is_local() {
+        return Err(Box::new(Attempted::Next(step.failure(Outcome::Offline, "offline mode is on: skipped".into()))));
+    }
+    if let Some(caller) = call.tools_of.filter(|c| *c != protocol) {
+        let detail = format!(
+            "the request uses tools and this step speaks {}, not the caller's {}; Keyhold does not translate tools \
+             between protocols, so it skipped the step rather than send it without them",
+            protocol.label(),
+            caller.label()
+        );
+        return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::ToolsUnsupported, detail))));
+    }
+    let Some(key) = step.key.clone() else {
+        let detail = "no key for this step (none given, and no default key for its provider)".to_string();
+        return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::KeyMissing, detail))));
+    };
+    if !key.active {
+        let detail = format!("the key {} is deactivated", key.label);
+        return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::KeyInactive, detail))));
+    }
+    let price = prices::lookup(&call.ws.conn(), &step.provider, &step.model)
+        .map_err(|e| Box::new(Attempted::Next(call.fail(step, started, Outcome::Internal, e.to_string()))))?;
+    // The budget: the worst case is reserved atomically with every other call of this agent.
+    let reservation = match (call.agent.budget_nano, step.is_local()) {
+        (Some(budget), false) => {
+            let Some(price) = price else {
+                let detail = format!(
+                    "no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`",
+                    step.model
+                );
+                return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
+            };
+            let worst = worst_case(&price, call.input_estimate, call.req.max_tokens);
+            let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst);
+            match reserved {
+                Ok(r) => Some(r),
+                Err(over) if call.agent.when_over == WhenOver::Refuse => {
+                    let failure =
+                        call.fail(step, started, Outcome::Budget, "the daily budget would be exceeded".into());
+                    return Err(Box::new(Attempted::Stop(Stop::Budget { budget, over, failure })));
+                }
+                Err(over) => {
+                    let detail = format!(
+                        "the daily budget would be exceeded ({} of {} USD spent)",
+                        format_usd(over.spent),
+                        format_usd(budget)
+                    );
+                    return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::Budget, detail))));
+                }
+            }
+        }
+        _ => None,
+    };
+    Ok(Ready { key, price, _reservation: reservation })
+}
+
+/// Runs one step of the chain.
+pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn AnswerSink) -> Attempted {
+    let started = Instant::now();
+    let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.protocol);
+    let ready = match prepare(call, &step, protocol, started) {
+        Ok(r) => r,
+        Err(end) => return *end,
+    };
+    // The key, opened for this request only.
+    let endpoint = match call.ws.with_db_and_master(|c, m| keys::endpoint(c, m, &ready.key.id)) {
+        Ok(e) => e,
+        Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::KeyUnusable, e.to_string())),
+    };
+    let secret = endpoint.secret.as_deref().map(String::as_str);
+    let upstream =
+        upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, call.req, CONNECT_TIMEOUT).await;
+    drop(endpoint.secret);
+    let pieces = match upstream {
+        Ok(p) => p,
+        Err(f) if f.request_fault => {
+            let failure = call.fail(&step, started, f.kind, f.detail.clone());
+            return Attempted::Stop(Stop::Refused { provider: step.provider.clone(), detail: f.detail, failure });
+        }
+        Err(f) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
+    };
+
+    let streamed = stream(pieces, sink, started).await;
+    let (tokens, estimated) = meter(call.req, protocol, &streamed);
+    let cost_nano = ready.price.map(|p| p.cost(tokens));
+    let outcome = match (&streamed.broken, streamed.delivered) {
+        (None, _) => Outcome::Ok,
+        (Some(_), true) => Outcome::Cut,
+        (Some(_), false) => Outcome::BrokenBeforeAnswer,
+    };
+    // The ledger row, then the reservation settles (when `ready` is dropped below).
+    let row = call.row(&step, Some(&ready.key), outcome, tokens, cost_nano, estimated, started, streamed.ttft_ms);
+    call.record(&row);
+    call.ws.ledger_changed();
+    match streamed.broken {
+        None => {
+            tracing::info!(agent = %call.agent.name, step = step.index, provider = %step.provider,
+                model = %step.model, "answered");
+            Attempted::Answered(Reply {
+                step: step.index,
+                local: step.is_local(),
+                provider: step.provider,
+                model: step.model,
+                key_label: Some(ready.key.label.clone()),
+                tokens,
+                cost_usd: cost_nano.map(format_usd),
+                estimated,
+                latency_ms: row.latency_ms as u32,
+                ttft_ms: streamed.ttft_ms.map(|t| t as u32),
+                earlier: Vec::new(),
+                cloud_unreachable: false,
+            })
+        }
+        Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
+        Some(detail) => Attempted::Next(step.failure(outcome, detail)),
+    }
+}
+
+/// Forwards the answer to the caller as it arrives, noting usage as it passes.
+async fn stream(mut pieces: Pieces, sink: &mut dyn AnswerSink, started: Instant) -> Streamed {
+    let mut s = Streamed::default();
+    while let Some(piece) = pieces.next().await {
+        match piece {
+            Ok(Piece::Raw(r)) => {
+                s.delivered = true;
+                sink.raw(&r);
+            }
+            Ok(Piece::Text(t)) => {
+                s.ttft_ms.get_or_insert_with(|| started.elapsed().as_millis() as i64);
+                s.delivered = true;
+                s.received.push_str(&t);
+                sink.text(&t);
+            }
+            Ok(Piece::Usage(u)) => s.usage = Some(u),
+            Ok(Piece::End) => break,
+            Err(e) => {
+                s.broken = Some(e);
+                break;
+            }
+        }
+    }
+    s
+}
+
+/// The tokens of an attempt: the provider's own count, or Keyhold's estimate (marked so) when
+/// the provider never gave one or the stream broke before it did.
+fn meter(req: &ChatRequest, protocol: Protocol, s: &Streamed) -> (Tokens, bool) {
+    let estimated = s.usage.is_none() || s.broken.is_some() && s.usage.is_none_or(|u| u.output == 0);
+    match s.usage {
+        Some(u) if !estimated => (u, false),
+        _ => {
+            let sent =
+                req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
+            let tokens = Tokens {
+                input: upstream::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
+                output: upstream::estimate_tokens(protocol, &s.received),
+                ..Default::default()
+            };
+            (tokens, true)
+        }
+    }
+}
