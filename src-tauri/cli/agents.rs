@@ -11,6 +11,7 @@ use super::output::{Failure, Output};
 use keyhold_core::agents::{self, AgentSpec, WhenOver};
 use keyhold_core::budget;
 use keyhold_core::datadir::DataDir;
+use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price};
 use keyhold_core::providers::canonical::{Role, Turn};
@@ -219,7 +220,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
 pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     if passphrase_file == Some(Path::new("-")) {
         return Err(Failure::from_message(
-            "usage",
+            ErrorKind::Usage,
             "The prompt is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
         ));
     }
@@ -233,12 +234,12 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
     let mut prompt = String::new();
     std::io::stdin()
         .read_to_string(&mut prompt)
-        .map_err(|e| Failure::from_message("input", format!("Could not read the prompt: {e}")))?;
+        .map_err(|e| Failure::from_message(ErrorKind::Input, format!("Could not read the prompt: {e}")))?;
     let req = router::agent_request(&a, vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
     let mut answer = String::new();
     let mut sink = |t: &str| {
@@ -293,11 +294,10 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
 }
 
 pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(), Failure> {
-    let bad = |e: prices::PriceError| Failure::from_message("bad_price", e.to_string());
     match command {
         PricesCommand::List => {
             let conn = keyhold_core::db::open(&dir.db_path())?;
-            let list = prices::list(&conn).map_err(bad)?;
+            let list = prices::list(&conn)?;
             if out.json {
                 println!(
                     "{}",
@@ -328,14 +328,14 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
             let ws = Workspace::open(dir)?;
-            let input_nano = parse_usd(input).map_err(bad)?;
+            let input_nano = parse_usd(input)?;
             let price = Price {
                 input: input_nano,
-                output: parse_usd(output).map_err(bad)?,
-                cache_read: cache_read.as_deref().map(parse_usd).transpose().map_err(bad)?.unwrap_or(input_nano),
-                cache_write: cache_write.as_deref().map(parse_usd).transpose().map_err(bad)?.unwrap_or(input_nano),
+                output: parse_usd(output)?,
+                cache_read: cache_read.as_deref().map(parse_usd).transpose()?.unwrap_or(input_nano),
+                cache_write: cache_write.as_deref().map(parse_usd).transpose()?.unwrap_or(input_nano),
             };
-            prices::set(&ws.conn(), model, price).map_err(bad)?;
+            prices::set(&ws.conn(), model, price)?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
         }
     }
@@ -343,8 +343,9 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
 }
 
 fn day(text: &str, what: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| Failure::from_message("usage", format!("{what} \"{text}\" is not a date: use YYYY-MM-DD.")))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Failure::from_message(ErrorKind::Usage, format!("{what} \"{text}\" is not a date: use YYYY-MM-DD."))
+    })
 }
 
 pub fn usage(
@@ -359,7 +360,7 @@ pub fn usage(
     if let (Some(s), Some(u)) = (since, until) {
         if u < s {
             return Err(Failure::from_message(
-                "usage",
+                ErrorKind::Usage,
                 format!("--until {u} is before --since {s}: the end must not come before the start."),
             ));
         }
@@ -373,7 +374,7 @@ pub fn usage(
         until: until.and_then(|u| u.succ_opt()).map(ledger::local_midnight_utc),
         ..Default::default()
     };
-    let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message("database", e.to_string()))?;
+    let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message(ErrorKind::Database, e.to_string()))?;
     match format {
         Format::Csv => print!("{}", ledger::to_csv(&rows)),
         Format::Json => println!("{}", serde_json::to_string(&rows).expect("rows serialize")),
@@ -440,11 +441,11 @@ pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, ou
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     runtime.block_on(async {
         let port = settings.port;
         let running = proxy::start(std::sync::Arc::clone(&ws), settings).await.map_err(|e| {
-            Failure::from_message("proxy", format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another with --port."))
+            Failure::from_message(ErrorKind::Proxy, format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another with --port."))
         })?;
         let addr = running.addr;
         out.success(

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use super::output::Failure;
+use keyhold_core::error::ErrorKind;
 use keyhold_core::passphrase::Passphrase;
 
 const HOW: &str = "Give it with --passphrase-file FILE (or --passphrase-file - to read standard input), or run the command in a terminal to be prompted.";
@@ -13,24 +14,27 @@ fn read_source(file: &Path) -> Result<Passphrase, Failure> {
     let mut text = String::new();
     if file == Path::new("-") {
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
-            Failure::from_message("input", format!("Could not read the passphrase from standard input: {e}"))
+            Failure::from_message(ErrorKind::Input, format!("Could not read the passphrase from standard input: {e}"))
         })?;
     } else {
         text = std::fs::read_to_string(file).map_err(|e| {
-            Failure::from_message("input", format!("Could not read the passphrase file {}: {e}", file.display()))
+            Failure::from_message(
+                ErrorKind::Input,
+                format!("Could not read the passphrase file {}: {e}", file.display()),
+            )
         })?;
     }
     Ok(Passphrase::new(text))
 }
 
 fn prompt(label: &str) -> Result<Passphrase, Failure> {
-    rpassword::prompt_password(label)
-        .map(Passphrase::new)
-        .map_err(|e| Failure::from_message("input", format!("Could not read the passphrase from the terminal: {e}")))
+    rpassword::prompt_password(label).map(Passphrase::new).map_err(|e| {
+        Failure::from_message(ErrorKind::Input, format!("Could not read the passphrase from the terminal: {e}"))
+    })
 }
 
 fn no_source() -> Failure {
-    Failure::from_message("no_passphrase", format!("No passphrase given. {HOW}"))
+    Failure::from_message(ErrorKind::NoPassphrase, format!("No passphrase given. {HOW}"))
 }
 
 /// The current passphrase.

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use super::input;
 use super::output::{Failure, Output};
 use keyhold_core::datadir::DataDir;
+use keyhold_core::error::ErrorKind;
 use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::providers::AuthStyle;
 use keyhold_core::workspace::{Workspace, WorkspaceError};
@@ -54,18 +55,19 @@ pub enum KeysCommand {
 fn read_key(passphrase_file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
     if passphrase_file == Some(Path::new("-")) {
         return Err(Failure::from_message(
-            "usage",
+            ErrorKind::Usage,
             "The key is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
         ));
     }
     let mut text = Zeroizing::new(String::new());
     if std::io::stdin().is_terminal() {
-        *text = rpassword::prompt_password("Paste the key (hidden): ")
-            .map_err(|e| Failure::from_message("input", format!("Could not read the key from the terminal: {e}")))?;
+        *text = rpassword::prompt_password("Paste the key (hidden): ").map_err(|e| {
+            Failure::from_message(ErrorKind::Input, format!("Could not read the key from the terminal: {e}"))
+        })?;
     } else {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| Failure::from_message("input", format!("Could not read the key from standard input: {e}")))?;
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            Failure::from_message(ErrorKind::Input, format!("Could not read the key from standard input: {e}"))
+        })?;
     }
     Ok(text)
 }
@@ -138,10 +140,9 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
         }
         KeysCommand::Test { key } => {
             let ws = unlocked(dir, passphrase_file)?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+                Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}"))
+            })?;
             let (k, verdict) = runtime.block_on(ws.test_key(key, KEY_TEST_TIMEOUT))?;
             let sentence = k.last_test.clone().unwrap_or_default();
             if !verdict.is_valid() {
@@ -149,7 +150,7 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
                     println!("{}", json!({ "ok": false, "key": k, "verdict": verdict }));
                     return Err(Failure::quiet());
                 }
-                return Err(Failure::from_message("key_test_failed", format!("{}: {sentence}", k.label)));
+                return Err(Failure::from_message(ErrorKind::KeyTestFailed, format!("{}: {sentence}", k.label)));
             }
             out.success(&format!("{}: {sentence}", k.label), json!({ "ok": true, "key": k, "verdict": verdict }));
         }
@@ -194,14 +195,14 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
 
 fn confirm(question: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::from_message("usage", "Deleting a key needs confirmation: add --yes.".into()));
+        return Err(Failure::from_message(ErrorKind::Usage, "Deleting a key needs confirmation: add --yes.".into()));
     }
     eprint!("{question}");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from_message("input", e.to_string()))?;
+    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from_message(ErrorKind::Input, e.to_string()))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(Failure::from_message("cancelled", "Nothing was deleted.".into()))
+        Err(Failure::from_message(ErrorKind::Cancelled, "Nothing was deleted.".into()))
     }
 }

@@ -13,8 +13,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use keyhold_core::datadir::DataDir;
+use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::logging;
-use keyhold_core::workspace::{self, Workspace, WorkspaceError};
+use keyhold_core::workspace::{self, Workspace};
 use output::{Failure, Output};
 
 #[derive(Debug, Parser)]
@@ -138,7 +139,7 @@ pub fn main() -> i32 {
     let out = Output { json: cli.json };
     let dir = match DataDir::resolve(cli.data_dir.clone()) {
         Ok(d) => d,
-        Err(e) => return out.fail(&Failure::from_message("data_dir", e.to_string())),
+        Err(e) => return out.fail(&Failure::from_message(ErrorKind::DataDir, e.to_string())),
     };
     let stderr_level = if cli.command.is_none() { "info" } else { "warn" };
     let _logs = logging::init(&dir.logs_dir(), stderr_level);
@@ -151,7 +152,7 @@ pub fn main() -> i32 {
 fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
     let Some(command) = &cli.command else {
         return crate::shell::app::run(dir)
-            .map_err(|e| Failure::from_message("window", format!("Could not start the Keyhold window: {e}")));
+            .map_err(|e| Failure::from_message(ErrorKind::Window, format!("Could not start the Keyhold window: {e}")));
     };
     match command {
         Command::Vault { command: VaultCommand::Init } => {
@@ -178,7 +179,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             if !report.keys_failed.is_empty() {
                 // One JSON object per command: the failure object names the keys in its message.
                 return Err(Failure::from_message(
-                    "key_tampered",
+            ErrorKind::KeyTampered,
                     format!(
                         "The vault opened, but {} of {} stored key(s) do not open: {}. Replace them with `keyhold keys rotate`.",
                         report.keys_failed.len(),
@@ -201,7 +202,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                 && new_passphrase_file.as_deref() == Some(std::path::Path::new("-"))
             {
                 return Err(Failure::from_message(
-                    "usage",
+                    ErrorKind::Usage,
                     "Only one of --passphrase-file and --new-passphrase-file can read standard input.".into(),
                 ));
             }
@@ -240,14 +241,9 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
-impl From<keyhold_core::db::DbError> for Failure {
-    fn from(e: keyhold_core::db::DbError) -> Self {
-        Failure::from_message("database", e.to_string())
-    }
-}
-
-impl From<WorkspaceError> for Failure {
-    fn from(e: WorkspaceError) -> Self {
+/// Every core error knows its kind: `?` turns it into the CLI's answer.
+impl<E: Kinded> From<E> for Failure {
+    fn from(e: E) -> Self {
         Failure::from_message(e.kind(), e.to_string())
     }
 }
@@ -265,7 +261,7 @@ fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(),
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::from_message("internal", format!("Could not start the network runtime: {e}")))?;
+        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     let st = runtime.block_on(keyhold_core::ollama::status(&url));
     if out.json {
         println!("{}", serde_json::to_string(&st).expect("status serializes"));
@@ -286,7 +282,7 @@ fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(),
         println!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
     }
     match st.problem {
-        Some(p) => Err(Failure::from_message("ollama_unavailable", p)),
+        Some(p) => Err(Failure::from_message(ErrorKind::OllamaUnavailable, p)),
         None => Ok(()),
     }
 }

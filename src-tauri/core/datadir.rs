@@ -29,6 +29,15 @@ pub enum DataDirError {
     NoHome,
 }
 
+impl crate::error::Kinded for DataDirError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            DataDirError::AlreadyRunning { .. } => crate::error::ErrorKind::AlreadyRunning,
+            _ => crate::error::ErrorKind::DataDir,
+        }
+    }
+}
+
 impl DataDir {
     /// `explicit` comes from `--data-dir` / `KEYHOLD_DATA_DIR`; otherwise the XDG data home.
     pub fn resolve(explicit: Option<PathBuf>) -> Result<DataDir, DataDirError> {

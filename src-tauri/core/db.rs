@@ -170,6 +170,12 @@ pub enum DbError {
     Sqlite { path: PathBuf, detail: String },
 }
 
+impl crate::error::Kinded for DbError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Database
+    }
+}
+
 const MIGRATION_COUNT: usize = 7;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {

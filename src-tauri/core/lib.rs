@@ -5,6 +5,7 @@ pub mod autostart;
 pub mod budget;
 pub mod datadir;
 pub mod db;
+pub mod error;
 pub mod keys;
 pub mod ledger;
 pub mod logging;

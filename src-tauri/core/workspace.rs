@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::budget::{self, Budgets};
 use crate::datadir::{DataDir, DataDirError, WriterLock};
 use crate::db::{self, DbError};
+use crate::error::{ErrorKind, Kinded};
 use crate::keys::{self, KeyError, KeySummary};
 use crate::passphrase::{self, Passphrase};
 use crate::providers::probe::{self, Verdict};
@@ -52,8 +53,8 @@ pub enum WorkspaceError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Agents(#[from] crate::agents::AgentError),
-    #[error("{0}")]
-    Other(String),
+    #[error("Could not save {what} in Keyhold's database: {source}")]
+    Save { what: &'static str, source: rusqlite::Error },
 }
 
 impl From<passphrase::PassphraseError> for WorkspaceError {
@@ -62,38 +63,16 @@ impl From<passphrase::PassphraseError> for WorkspaceError {
     }
 }
 
-impl WorkspaceError {
-    /// A stable, machine-readable name for the error, for `--json` and the UI.
-    pub fn kind(&self) -> &'static str {
+impl Kinded for WorkspaceError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WorkspaceError::Vault(v) => match v {
-                VaultError::NotCreated { .. } => "no_vault",
-                VaultError::AlreadyExists { .. } => "vault_exists",
-                VaultError::WrongPassphrase => "wrong_passphrase",
-                VaultError::CorruptSnapshot { .. } | VaultError::Header(_) => "vault_damaged",
-                VaultError::SnapshotMissing { .. } | VaultError::HeaderMissing { .. } => "vault_incomplete",
-                VaultError::InterruptedChange { .. } => "interrupted_change",
-                VaultError::Passphrase(_) => "bad_passphrase",
-                VaultError::WriteFailed { .. } => "write_failed",
-            },
-            WorkspaceError::DataDir(DataDirError::AlreadyRunning { .. }) => "already_running",
-            WorkspaceError::DataDir(_) => "data_dir",
-            WorkspaceError::Db(_) => "database",
-            WorkspaceError::Locked => "locked",
-            WorkspaceError::AlreadyUnlocked => "already_unlocked",
-            WorkspaceError::Agents(a) => match a {
-                crate::agents::AgentError::NotFound(_) => "agent_not_found",
-                crate::agents::AgentError::Db(_) => "database",
-                _ => "bad_agent_input",
-            },
-            WorkspaceError::Other(_) => "internal",
-            WorkspaceError::Keys(k) => match k {
-                KeyError::NotFound(_) => "key_not_found",
-                KeyError::Tampered { .. } => "key_tampered",
-                KeyError::Inactive(_) => "key_inactive",
-                KeyError::Db(_) => "database",
-                _ => "bad_key_input",
-            },
+            WorkspaceError::Vault(v) => v.kind(),
+            WorkspaceError::DataDir(d) => d.kind(),
+            WorkspaceError::Db(_) | WorkspaceError::Save { .. } => ErrorKind::Database,
+            WorkspaceError::Locked => ErrorKind::Locked,
+            WorkspaceError::AlreadyUnlocked => ErrorKind::AlreadyUnlocked,
+            WorkspaceError::Agents(a) => a.kind(),
+            WorkspaceError::Keys(k) => k.kind(),
         }
     }
 }
@@ -294,7 +273,7 @@ impl Workspace {
     /// Switches offline mode and remembers it.
     pub fn set_offline(&self, on: bool) -> Result<(), WorkspaceError> {
         db::set_setting(&self.conn(), OFFLINE, if on { "on" } else { "off" })
-            .map_err(|e| WorkspaceError::Other(format!("Could not save offline mode: {e}")))?;
+            .map_err(|source| WorkspaceError::Save { what: "offline mode", source })?;
         self.offline.store(on, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(on, "offline mode");
         self.activity_rev.send_modify(|r| *r += 1);
@@ -461,7 +440,7 @@ mod tests {
         assert_eq!(ws.status(), VaultStatus::NoVault);
         assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
         let err = ws.create_vault(&p("long enough 123"), Some(&p("long enough 124"))).unwrap_err();
-        assert_eq!(err.kind(), "bad_passphrase");
+        assert_eq!(err.kind(), ErrorKind::BadPassphrase);
         assert_eq!(ws.status(), VaultStatus::NoVault);
         ws.create_vault(&p("long enough 123"), Some(&p("long enough 123"))).unwrap();
         assert_eq!(ws.status(), VaultStatus::Unlocked);
@@ -472,12 +451,12 @@ mod tests {
         ws.lock();
         assert_eq!(ws.status(), VaultStatus::Locked);
         assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
-        assert_eq!(ws.unlock(&p("long enough 124")).unwrap_err().kind(), "wrong_passphrase");
+        assert_eq!(ws.unlock(&p("long enough 124")).unwrap_err().kind(), ErrorKind::WrongPassphrase);
         assert_eq!(ws.status(), VaultStatus::Locked);
         ws.unlock(&p("long enough 123")).unwrap();
         assert!(ws.with_master(|_| ()).is_ok());
         assert!(ws.info().last_unlocked_at.is_some());
-        assert_eq!(ws.unlock(&p("long enough 123")).unwrap_err().kind(), "already_unlocked");
+        assert_eq!(ws.unlock(&p("long enough 123")).unwrap_err().kind(), ErrorKind::AlreadyUnlocked);
     }
 
     #[test]
@@ -486,7 +465,7 @@ mod tests {
         let again =
             Workspace::open_with(DataDir::resolve(Some(tmp.path().join("data"))).unwrap(), KdfParams::FAST_FOR_TESTS);
         let err = again.err().unwrap();
-        assert_eq!(err.kind(), "already_running");
+        assert_eq!(err.kind(), ErrorKind::AlreadyRunning);
         assert!(err.to_string().starts_with(&format!("Keyhold is already running (pid {})", std::process::id())));
         drop(ws);
     }
@@ -496,7 +475,7 @@ mod tests {
         let (_t, ws) = workspace();
         ws.create_vault(&p("first passphrase 1"), None).unwrap();
         let err = ws.change_passphrase(&p("not the first one"), &p("second passphrase 2"), None).unwrap_err();
-        assert_eq!(err.kind(), "wrong_passphrase");
+        assert_eq!(err.kind(), ErrorKind::WrongPassphrase);
         ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2")))
             .unwrap();
         ws.lock();

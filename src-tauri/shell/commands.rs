@@ -14,25 +14,33 @@ use zeroize::Zeroizing;
 use crate::shell::events::ChatDelta;
 use keyhold_core::agents::{self, Agent, AgentSpec, SavedAgent};
 use keyhold_core::budget;
+use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::ledger::{self, Mode};
 use keyhold_core::passphrase::{self, Passphrase, Strength};
 use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
 use keyhold_core::providers::canonical::Turn;
 use keyhold_core::providers::{self, probe::Verdict, Provider};
-use keyhold_core::router::{self, Reply, RouterError};
+use keyhold_core::router::{self, Reply};
 use keyhold_core::workspace::{Workspace, WorkspaceError, WorkspaceInfo};
 
 /// What the front-end gets when a command fails: a stable kind to branch on, and a message to show.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct CommandError {
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
-impl From<WorkspaceError> for CommandError {
-    fn from(e: WorkspaceError) -> Self {
-        CommandError { kind: e.kind().into(), message: e.to_string() }
+impl CommandError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        CommandError { kind, message: message.into() }
+    }
+}
+
+/// Every core error knows its kind: `?` turns it into what the window gets.
+impl<E: Kinded> From<E> for CommandError {
+    fn from(e: E) -> Self {
+        CommandError { kind: e.kind(), message: e.to_string() }
     }
 }
 
@@ -46,7 +54,7 @@ async fn blocking<T: Send + 'static>(
     let ws = Arc::clone(ws);
     tauri::async_runtime::spawn_blocking(move || f(&ws))
         .await
-        .map_err(|e| CommandError { kind: "internal".into(), message: format!("Keyhold hit an internal error: {e}") })?
+        .map_err(|e| CommandError::new(ErrorKind::Internal, format!("Keyhold hit an internal error: {e}")))?
         .map_err(CommandError::from)
 }
 
@@ -172,12 +180,6 @@ pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
     Ok(ws.with_db_and_master(|c, _| keys::remove(c, &id))?)
 }
 
-impl From<RouterError> for CommandError {
-    fn from(e: RouterError) -> Self {
-        CommandError { kind: e.kind().into(), message: e.to_string() }
-    }
-}
-
 /// An agent as its card shows it: names instead of ids, and today's spend.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AgentCard {
@@ -279,7 +281,7 @@ pub async fn ollama_refresh(
 #[tauri::command]
 #[specta::specta]
 pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
-    keyhold_core::autostart::set(on).map_err(|message| CommandError { kind: "autostart".into(), message })?;
+    keyhold_core::autostart::set(on).map_err(|message| CommandError::new(ErrorKind::Autostart, message))?;
     Ok(keyhold_core::autostart::enabled())
 }
 
@@ -311,10 +313,6 @@ pub struct UsageView {
     pub anomalies: Vec<keyhold_core::usage::Anomaly>,
 }
 
-fn usage_error(e: keyhold_core::usage::UsageError) -> CommandError {
-    CommandError { kind: "bad_range".into(), message: e.to_string() }
-}
-
 /// Everything the Usage page shows, from the ledger, in one call.
 #[tauri::command]
 #[specta::specta]
@@ -322,8 +320,7 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
     use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
     let now = chrono::Utc::now();
-    let range =
-        usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now).map_err(usage_error)?;
+    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), now)?;
     let agent = query.agent.as_deref().filter(|a| !a.is_empty());
     let budgets = agents::list(&conn)
         .map_err(WorkspaceError::from)?
@@ -339,23 +336,22 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
         })
         .collect();
     // The daily series of all agents feeds the anomaly flags; the chart reuses it when it can.
-    let daily = usage::series(&conn, &range, usage::Resolution::Day, None).map_err(usage_error)?;
+    let daily = usage::series(&conn, &range, usage::Resolution::Day, None)?;
     let series = match (query.resolution, agent) {
         (usage::Resolution::Day, None) => daily.clone(),
-        _ => usage::series(&conn, &range, query.resolution, agent).map_err(usage_error)?,
+        _ => usage::series(&conn, &range, query.resolution, agent)?,
     };
     Ok(UsageView {
-        anomalies: usage::anomalies(&conn, &range, &daily).map_err(usage_error)?,
+        anomalies: usage::anomalies(&conn, &range, &daily)?,
         series,
-        breakdown: usage::breakdown(&conn, &range, agent).map_err(usage_error)?,
+        breakdown: usage::breakdown(&conn, &range, agent)?,
         budgets,
         recent: usage::recent(
             &conn,
             &range,
             &keyhold_core::usage::RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() },
             200,
-        )
-        .map_err(usage_error)?,
+        )?,
     })
 }
 
@@ -366,8 +362,7 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
 pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String) -> Result<u32, CommandError> {
     use keyhold_core::usage;
     let conn = ws.conn_unlocked()?;
-    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now())
-        .map_err(usage_error)?;
+    let range = usage::range_for(&query.range, query.since.as_deref(), query.until.as_deref(), chrono::Utc::now())?;
     let f = &query.filter;
     let filter = ledger::Filter {
         agent: query.agent.clone().filter(|a| !a.is_empty()),
@@ -379,14 +374,13 @@ pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String)
         mode: f.mode.clone(),
         newest: None,
     };
-    let rows =
-        ledger::export(&conn, &filter).map_err(|e| CommandError { kind: "database".into(), message: e.to_string() })?;
+    let rows = ledger::export(&conn, &filter).map_err(|e| CommandError::new(ErrorKind::Database, e.to_string()))?;
     let text = match format.as_str() {
         "json" => serde_json::to_string_pretty(&rows).expect("rows serialize"),
         _ => ledger::to_csv(&rows),
     };
     usage::write_export(std::path::Path::new(&path), &text)
-        .map_err(|message| CommandError { kind: "export".into(), message })?;
+        .map_err(|message| CommandError::new(ErrorKind::Export, message))?;
     Ok(rows.len() as u32)
 }
 
@@ -417,7 +411,7 @@ pub async fn chat_send(
 #[tauri::command]
 #[specta::specta]
 pub fn prices_list(ws: Ws<'_>) -> Result<Vec<PriceEntry>, CommandError> {
-    prices::list(&ws.conn()).map_err(|e| CommandError { kind: "bad_price".into(), message: e.to_string() })
+    Ok(prices::list(&ws.conn())?)
 }
 
 /// Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input.
@@ -431,19 +425,18 @@ pub fn prices_set(
     cache_read: Option<String>,
     cache_write: Option<String>,
 ) -> Result<(), CommandError> {
-    let bad = |e: prices::PriceError| CommandError { kind: "bad_price".into(), message: e.to_string() };
     if model.trim().is_empty() {
-        return Err(CommandError { kind: "bad_price".into(), message: "Give the model's id.".into() });
+        return Err(CommandError::new(ErrorKind::BadPrice, "Give the model's id."));
     }
-    let input = parse_usd(&input).map_err(bad)?;
+    let input = parse_usd(&input)?;
     let opt = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| parse_usd(&s)).transpose();
     let price = Price {
         input,
-        output: parse_usd(&output).map_err(bad)?,
-        cache_read: opt(cache_read).map_err(bad)?.unwrap_or(input),
-        cache_write: opt(cache_write).map_err(bad)?.unwrap_or(input),
+        output: parse_usd(&output)?,
+        cache_read: opt(cache_read)?.unwrap_or(input),
+        cache_write: opt(cache_write)?.unwrap_or(input),
     };
-    prices::set(&ws.conn(), model.trim(), price).map_err(bad)
+    Ok(prices::set(&ws.conn(), model.trim(), price)?)
 }
 
 #[cfg(test)]

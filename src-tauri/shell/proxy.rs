@@ -9,6 +9,7 @@ use tauri::State;
 
 use crate::shell::commands::CommandError;
 use keyhold_core::agents::tokens::{self, Issued, TokenInfo};
+use keyhold_core::error::ErrorKind;
 use keyhold_core::proxy::{self, config};
 use keyhold_core::workspace::{Workspace, WorkspaceError};
 
@@ -26,8 +27,8 @@ pub struct ProxyStatus {
     pub tokens: Vec<TokenInfo>,
 }
 
-fn fail(kind: &str, message: String) -> CommandError {
-    CommandError { kind: kind.into(), message }
+fn fail(kind: ErrorKind, message: String) -> CommandError {
+    CommandError::new(kind, message)
 }
 
 pub async fn status(ws: &Workspace, handle: &ProxyHandle) -> Result<ProxyStatus, CommandError> {
@@ -55,10 +56,11 @@ pub async fn start(ws: &Arc<Workspace>, handle: &ProxyHandle, port: Option<u16>)
     }
     let port = settings.port;
     let origins = settings.allowed_origins.clone();
-    let running = proxy::start(Arc::clone(ws), settings)
-        .await
-        .map_err(|e| fail("proxy", format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another port.")))?;
-    config::save(&ws.conn(), running.addr.port(), &origins, true).map_err(|e| fail("database", e.to_string()))?;
+    let running = proxy::start(Arc::clone(ws), settings).await.map_err(|e| {
+        fail(ErrorKind::Proxy, format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another port."))
+    })?;
+    config::save(&ws.conn(), running.addr.port(), &origins, true)
+        .map_err(|e| fail(ErrorKind::Database, e.to_string()))?;
     *slot = Some(running);
     Ok(())
 }
@@ -68,7 +70,7 @@ pub async fn stop(ws: &Workspace, handle: &ProxyHandle) -> Result<(), CommandErr
         r.stop().await;
     }
     let s = config::load(&ws.conn());
-    config::save(&ws.conn(), s.port, &s.allowed_origins, false).map_err(|e| fail("database", e.to_string()))
+    config::save(&ws.conn(), s.port, &s.allowed_origins, false).map_err(|e| fail(ErrorKind::Database, e.to_string()))
 }
 
 /// For the tray: on if off, off if on.
@@ -120,7 +122,7 @@ pub async fn proxy_set_origins(
         origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.matches('/').count() > 2)
     {
         return Err(fail(
-            "bad_origin",
+            ErrorKind::BadOrigin,
             format!("\"{bad}\" is not an origin: give scheme, host and port only, like http://localhost:5173."),
         ));
     }
@@ -129,7 +131,7 @@ pub async fn proxy_set_origins(
         config::load(&conn)
     };
     let running = handle.0.lock().await.is_some();
-    config::save(&ws.conn(), s.port, &origins, running).map_err(|e| fail("database", e.to_string()))?;
+    config::save(&ws.conn(), s.port, &origins, running).map_err(|e| fail(ErrorKind::Database, e.to_string()))?;
     if running {
         start(&ws, &handle, None).await?;
     }

@@ -236,9 +236,35 @@ export type ChatDelta = {
 
 /**  What the front-end gets when a command fails: a stable kind to branch on, and a message to show. */
 export type CommandError = {
-	kind: string,
+	kind: ErrorKind,
 	message: string,
 };
+
+export type ErrorKind = 
+/**  First run: there is no vault yet. */
+"no_vault" | "vault_exists" | "wrong_passphrase" | 
+/**  A new passphrase that is refused (too short, not confirmed). */
+"bad_passphrase" | 
+/**  The snapshot or header is damaged; left as it was. */
+"vault_damaged" | 
+/**  One of the vault's two files is missing. */
+"vault_incomplete" | 
+/**  A passphrase change was interrupted. */
+"interrupted_change" | "write_failed" | 
+/**  Another process writes this data dir. */
+"already_running" | "data_dir" | "database" | "locked" | "already_unlocked" | "key_not_found" | 
+/**  A key row was changed outside Keyhold and does not open. */
+"key_tampered" | "key_inactive" | "bad_key_input" | "key_test_failed" | "agent_not_found" | "bad_agent_input" | "bad_price" | "bad_range" | "empty_prompt" | "budget_reached" | "all_steps_failed" | 
+/**  The provider refused the request itself. */
+"refused" | "stream_broken" | "offline_no_local" | "autostart" | "export" | "window" | "proxy" | 
+/**  A browser origin that is not scheme, host and port. */
+"bad_origin" | "ollama_unavailable" | 
+/**  The command line could not read its input. */
+"input" | "no_passphrase" | 
+/**  A command used the wrong way. */
+"usage" | "cancelled" | 
+/**  A fault in Keyhold itself. */
+"internal";
 
 /**  One exported row: the columns in DESIGN.md, in order. */
 export type ExportRow = ExportRow_Serialize | ExportRow_Deserialize;

@@ -89,6 +89,18 @@ pub enum AgentError {
     Db(#[from] rusqlite::Error),
 }
 
+impl crate::error::Kinded for AgentError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            AgentError::NotFound(_) => ErrorKind::AgentNotFound,
+            AgentError::Db(_) => ErrorKind::Database,
+            AgentError::Key(k) => k.kind(),
+            _ => ErrorKind::BadAgentInput,
+        }
+    }
+}
+
 /// Saved agent and things worth a second look (a model the key's provider does not list).
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct SavedAgent {

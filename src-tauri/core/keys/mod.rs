@@ -61,6 +61,19 @@ pub enum KeyError {
     Db(#[from] rusqlite::Error),
 }
 
+impl crate::error::Kinded for KeyError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            KeyError::NotFound(_) => ErrorKind::KeyNotFound,
+            KeyError::Tampered { .. } => ErrorKind::KeyTampered,
+            KeyError::Inactive(_) => ErrorKind::KeyInactive,
+            KeyError::Db(_) => ErrorKind::Database,
+            _ => ErrorKind::BadKeyInput,
+        }
+    }
+}
+
 /// What `add` and `rotate` report: the stored key, and things worth a second look.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct Saved {

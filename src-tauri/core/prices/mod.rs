@@ -57,6 +57,15 @@ pub enum PriceError {
     Db(String),
 }
 
+impl crate::error::Kinded for PriceError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            PriceError::NotAPrice(_) => crate::error::ErrorKind::BadPrice,
+            PriceError::Db(_) => crate::error::ErrorKind::Database,
+        }
+    }
+}
+
 /// Parses a decimal USD amount exactly into nano-dollars ("0.075" → 75_000_000).
 pub fn parse_usd(text: &str) -> Result<i64, PriceError> {
     let bad = || PriceError::NotAPrice(text.to_string());

@@ -48,6 +48,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agents::{tokens, Agent};
+use crate::error::{ErrorKind, Kinded};
 use crate::ledger::Mode;
 use crate::providers::{openai_chat, Protocol};
 use crate::router::{self, AnswerSink, Reply, RouterError};
@@ -282,7 +283,7 @@ fn status_for(e: &RouterError) -> StatusCode {
     match e {
         RouterError::EmptyPrompt | RouterError::Refused { .. } => StatusCode::BAD_REQUEST,
         RouterError::BudgetReached { .. } => StatusCode::TOO_MANY_REQUESTS,
-        RouterError::Workspace(w) if w.kind() == "locked" => StatusCode::SERVICE_UNAVAILABLE,
+        RouterError::Workspace(w) if w.kind() == ErrorKind::Locked => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }
 }

@@ -17,6 +17,7 @@ use specta::Type;
 
 use crate::agents::{self, Agent};
 use crate::budget::{self, WouldExceed};
+use crate::error::{ErrorKind, Kinded};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{Mode, Outcome};
 use crate::prices::{self, format_usd, Tokens};
@@ -111,15 +112,17 @@ impl RouterError {
             failures,
         }
     }
+}
 
-    pub fn kind(&self) -> &'static str {
+impl Kinded for RouterError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            RouterError::EmptyPrompt => "empty_prompt",
-            RouterError::BudgetReached { .. } => "budget_reached",
-            RouterError::AllFailed { .. } => "all_steps_failed",
-            RouterError::Refused { .. } => "refused",
-            RouterError::Broken { .. } => "stream_broken",
-            RouterError::OfflineNoLocal { .. } => "offline_no_local",
+            RouterError::EmptyPrompt => ErrorKind::EmptyPrompt,
+            RouterError::BudgetReached { .. } => ErrorKind::BudgetReached,
+            RouterError::AllFailed { .. } => ErrorKind::AllStepsFailed,
+            RouterError::Refused { .. } => ErrorKind::Refused,
+            RouterError::Broken { .. } => ErrorKind::StreamBroken,
+            RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Workspace(w) => w.kind(),
         }
     }
@@ -142,8 +145,7 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
     let first_key = match &agent.key_id {
         Some(id) => keys::find(conn, id).ok(),
         None => {
-            let provider =
-                agents::provider_for_model(conn, &agent.model).map_err(|e| WorkspaceError::Other(e.to_string()))?;
+            let provider = agents::provider_for_model(conn, &agent.model)?;
             keys::list(conn)?.into_iter().find(|k| Some(&k.provider) == provider.as_ref() && k.is_default)
         }
     };

@@ -32,6 +32,15 @@ pub enum UsageError {
     Db(String),
 }
 
+impl crate::error::Kinded for UsageError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            UsageError::EndBeforeStart { .. } => crate::error::ErrorKind::BadRange,
+            UsageError::Db(_) => crate::error::ErrorKind::Database,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for UsageError {
     fn from(e: rusqlite::Error) -> Self {
         UsageError::Db(e.to_string())

@@ -116,3 +116,15 @@ fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
     assert!(kinds.contains(&"failure_burst".to_string()), "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| *k == "spend_spike").count(), 1);
 }
+
+#[test]
+fn a_database_failure_is_never_reported_as_a_bad_range() {
+    use crate::error::{ErrorKind, Kinded};
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    // No schema: every query fails as the database, not as the user's range.
+    let range = Range::new(Utc::now() - chrono::Duration::days(1), Utc::now()).unwrap();
+    let err = breakdown(&conn, &range, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Database, "{err}");
+    let backwards = Range::new(Utc::now(), Utc::now() - chrono::Duration::days(1)).unwrap_err();
+    assert_eq!(backwards.kind(), ErrorKind::BadRange);
+}

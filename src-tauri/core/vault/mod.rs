@@ -67,6 +67,22 @@ pub enum VaultError {
     WriteFailed { path: PathBuf, detail: String },
 }
 
+impl crate::error::Kinded for VaultError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            VaultError::NotCreated { .. } => ErrorKind::NoVault,
+            VaultError::AlreadyExists { .. } => ErrorKind::VaultExists,
+            VaultError::WrongPassphrase => ErrorKind::WrongPassphrase,
+            VaultError::CorruptSnapshot { .. } | VaultError::Header(_) => ErrorKind::VaultDamaged,
+            VaultError::SnapshotMissing { .. } | VaultError::HeaderMissing { .. } => ErrorKind::VaultIncomplete,
+            VaultError::InterruptedChange { .. } => ErrorKind::InterruptedChange,
+            VaultError::Passphrase(_) => ErrorKind::BadPassphrase,
+            VaultError::WriteFailed { .. } => ErrorKind::WriteFailed,
+        }
+    }
+}
+
 /// A freshly opened vault. `settled_header` is set when an interrupted passphrase change was
 /// found; whoever holds the data dir's writer lock writes it to finish the change.
 pub struct Opened {
