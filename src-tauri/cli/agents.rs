@@ -13,7 +13,8 @@ use keyhold_core::budget;
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::ledger::{self, Filter, Mode};
-use keyhold_core::prices::{self, format_usd, parse_usd, Price};
+use keyhold_core::money::Money;
+use keyhold_core::prices::{self, parse_price, Price};
 use keyhold_core::providers::canonical::{Role, Turn};
 use keyhold_core::router;
 use keyhold_core::workspace::{Workspace, WorkspaceError};
@@ -96,15 +97,16 @@ pub enum Format {
     Json,
 }
 
-fn describe(a: &agents::Agent, spent: i64, conn: &rusqlite::Connection) -> serde_json::Value {
+fn describe(a: &agents::Agent, conn: &rusqlite::Connection) -> serde_json::Value {
+    let today = budget::today(conn, a);
     let key_label =
         |id: &str| keyhold_core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
     json!({
         "name": a.name, "model": a.model,
         "key": a.key_id.as_deref().map(key_label).unwrap_or_else(|| "provider default".into()),
         "fallback": a.fallback.iter().map(|s| format!("{}:{}", key_label(&s.key_id), s.model)).collect::<Vec<_>>(),
-        "budget_usd": a.budget_nano.map(format_usd), "when_over": a.when_over,
-        "spent_today_usd": format_usd(spent), "system": a.system_prompt, "temperature": a.temperature,
+        "budget_usd": today.budget_usd, "when_over": a.when_over,
+        "spent_today_usd": today.spent_usd, "system": a.system_prompt, "temperature": a.temperature,
         "max_tokens": a.max_tokens,
     })
 }
@@ -131,7 +133,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
             for w in &saved.warnings {
                 eprintln!("keyhold: note: {w}");
             }
-            let value = describe(&saved.agent, 0, &ws.conn());
+            let value = describe(&saved.agent, &ws.conn());
             out.success(
                 &format!("Added agent {}.", saved.agent.name),
                 json!({ "ok": true, "agent": value, "warnings": saved.warnings }),
@@ -140,8 +142,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
         AgentsCommand::List => {
             let conn = ws.conn();
             let list = agents::list(&conn).map_err(WorkspaceError::from)?;
-            let rows: Vec<serde_json::Value> =
-                list.iter().map(|a| describe(a, budget::spent_today(&conn, a).unwrap_or(0), &conn)).collect();
+            let rows: Vec<serde_json::Value> = list.iter().map(|a| describe(a, &conn)).collect();
             if out.json {
                 println!("{}", json!({ "ok": true, "agents": rows }));
             } else if rows.is_empty() {
@@ -163,7 +164,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
         AgentsCommand::Show { agent } => {
             let conn = ws.conn();
             let a = agents::find(&conn, agent).map_err(WorkspaceError::from)?;
-            let v = describe(&a, budget::spent_today(&conn, &a).unwrap_or(0), &conn);
+            let v = describe(&a, &conn);
             if out.json {
                 println!("{}", json!({ "ok": true, "agent": v }));
             } else {
@@ -274,11 +275,7 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
                     t.output,
                     t.cache_read,
                     t.cache_write,
-                    reply
-                        .cost_usd
-                        .as_deref()
-                        .map(|c| format!("${c}"))
-                        .unwrap_or_else(|| "cost unknown (no price)".into()),
+                    reply.cost_usd.map(|c| format!("${c}")).unwrap_or_else(|| "cost unknown (no price)".into()),
                     if reply.estimated { " (estimated)" } else { "" }
                 );
             }
@@ -303,8 +300,8 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
                     "{}",
                     json!({ "ok": true, "prices": list.iter().map(|e| json!({
                     "model": e.model, "provider": e.provider, "source": e.source,
-                    "input": format_usd(e.price.input), "output": format_usd(e.price.output),
-                    "cache_read": format_usd(e.price.cache_read), "cache_write": format_usd(e.price.cache_write) })).collect::<Vec<_>>() })
+                    "input": e.price.input, "output": e.price.output,
+                    "cache_read": e.price.cache_read, "cache_write": e.price.cache_write })).collect::<Vec<_>>() })
                 );
             } else {
                 println!(
@@ -316,10 +313,10 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
                         "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  {}",
                         e.model,
                         e.provider.as_deref().unwrap_or("any"),
-                        format_usd(e.price.input),
-                        format_usd(e.price.output),
-                        format_usd(e.price.cache_read),
-                        format_usd(e.price.cache_write),
+                        e.price.input.to_string(),
+                        e.price.output.to_string(),
+                        e.price.cache_read.to_string(),
+                        e.price.cache_write.to_string(),
                         e.source
                     );
                 }
@@ -328,12 +325,12 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
             let ws = Workspace::open(dir)?;
-            let input_nano = parse_usd(input)?;
+            let input_nano = parse_price(input)?;
             let price = Price {
                 input: input_nano,
-                output: parse_usd(output)?,
-                cache_read: cache_read.as_deref().map(parse_usd).transpose()?.unwrap_or(input_nano),
-                cache_write: cache_write.as_deref().map(parse_usd).transpose()?.unwrap_or(input_nano),
+                output: parse_price(output)?,
+                cache_read: cache_read.as_deref().map(parse_price).transpose()?.unwrap_or(input_nano),
+                cache_write: cache_write.as_deref().map(parse_price).transpose()?.unwrap_or(input_nano),
             };
             prices::set(&ws.conn(), model, price)?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
@@ -398,13 +395,9 @@ pub fn usage(
                 "C.WRITE",
                 "COST USD"
             );
-            let mut total: i64 = 0;
-            let mut unknown = 0;
+            let total: Money = rows.iter().filter_map(|r| r.cost_usd).sum();
+            let unknown = rows.iter().filter(|r| r.cost_usd.is_none()).count();
             for r in &rows {
-                match parse_usd(&r.cost_usd) {
-                    Ok(n) => total += n,
-                    Err(_) => unknown += 1,
-                }
                 println!(
                     "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
                     r.time,
@@ -418,11 +411,11 @@ pub fn usage(
                     r.output_tokens,
                     r.cache_read_tokens,
                     r.cache_write_tokens,
-                    if r.cost_usd.is_empty() { "unknown" } else { &r.cost_usd }
+                    r.cost_usd.map_or_else(|| "unknown".to_string(), |c| c.to_string())
                 );
             }
             println!("{} attempts, {} USD{}. Counted on this machine at the configured prices; the provider's invoice is the authority.",
-                rows.len(), format_usd(total), if unknown > 0 { format!(" plus {unknown} of unknown price") } else { String::new() });
+                rows.len(), total, if unknown > 0 { format!(" plus {unknown} of unknown price") } else { String::new() });
         }
     }
     Ok(())

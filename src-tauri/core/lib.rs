@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod ledger;
 pub mod logging;
+pub mod money;
 pub mod ollama;
 pub mod passphrase;
 pub mod prices;

@@ -101,7 +101,7 @@ pub enum AgentState {
 pub struct AgentStatus {
     pub name: String,
     pub state: AgentState,
-    pub spent_today_usd: String,
+    pub spent_today_usd: crate::money::Money,
 }
 const LAST_UNLOCK: &str = "vault.last_unlocked_at";
 
@@ -305,20 +305,20 @@ impl Workspace {
         let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner()).clone();
         list.into_iter()
             .map(|a| {
-                let spent = budget::spent_today(&conn, &a).unwrap_or(0);
+                let spent = budget::spent_today(&conn, &a).unwrap_or_default();
                 let act = activity.get(&a.name).copied().unwrap_or_default();
                 let state = if self.offline() {
                     AgentState::Offline
                 } else if act.in_flight > 0 {
                     AgentState::Working
-                } else if a.budget_nano.is_some_and(|b| spent >= b) {
+                } else if a.budget.is_some_and(|b| spent >= b) {
                     AgentState::OverBudget
                 } else if act.last_on_fallback {
                     AgentState::OnFallback
                 } else {
                     AgentState::Idle
                 };
-                AgentStatus { name: a.name, state, spent_today_usd: crate::prices::format_usd(spent) }
+                AgentStatus { name: a.name, state, spent_today_usd: spent }
             })
             .collect()
     }

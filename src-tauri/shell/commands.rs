@@ -17,8 +17,9 @@ use keyhold_core::budget;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::keys::{self, KeySummary, Saved};
 use keyhold_core::ledger::{self, Mode};
+use keyhold_core::money::Money;
 use keyhold_core::passphrase::{self, Passphrase, Strength};
-use keyhold_core::prices::{self, format_usd, parse_usd, Price, PriceEntry};
+use keyhold_core::prices::{self, parse_price, Price, PriceEntry};
 use keyhold_core::providers::canonical::Turn;
 use keyhold_core::providers::{self, probe::Verdict, Provider};
 use keyhold_core::router::{self, Reply};
@@ -187,8 +188,8 @@ pub struct AgentCard {
     pub key_label: Option<String>,
     /// "label: model" per fallback step.
     pub fallback_labels: Vec<String>,
-    pub spent_today_usd: String,
-    pub budget_usd: Option<String>,
+    pub spent_today_usd: Money,
+    pub budget_usd: Option<Money>,
     /// Spend as a share of the budget, 0–100+; None without a budget.
     pub budget_percent: Option<u32>,
 }
@@ -202,13 +203,13 @@ pub fn agents_list(ws: Ws<'_>) -> Result<Vec<AgentCard>, CommandError> {
     Ok(list
         .into_iter()
         .map(|a| {
-            let spent = budget::spent_today(&conn, &a).unwrap_or(0);
+            let today = budget::today(&conn, &a);
             AgentCard {
                 key_label: a.key_id.as_deref().map(label),
                 fallback_labels: a.fallback.iter().map(|s| format!("{}: {}", label(&s.key_id), s.model)).collect(),
-                spent_today_usd: format_usd(spent),
-                budget_usd: a.budget_nano.map(format_usd),
-                budget_percent: a.budget_nano.map(|b| ((spent as i128 * 100) / b.max(1) as i128) as u32),
+                spent_today_usd: today.spent_usd,
+                budget_usd: today.budget_usd,
+                budget_percent: today.percent,
                 agent: a,
             }
         })
@@ -299,8 +300,8 @@ pub struct UsageQuery {
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct BudgetLine {
     pub agent: String,
-    pub spent_usd: String,
-    pub budget_usd: Option<String>,
+    pub spent_usd: Money,
+    pub budget_usd: Option<Money>,
     pub percent: Option<u32>,
 }
 
@@ -326,12 +327,12 @@ pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandErr
         .map_err(WorkspaceError::from)?
         .into_iter()
         .map(|a| {
-            let spent = budget::spent_today(&conn, &a).unwrap_or(0);
+            let today = budget::today(&conn, &a);
             BudgetLine {
                 agent: a.name,
-                spent_usd: format_usd(spent),
-                budget_usd: a.budget_nano.map(format_usd),
-                percent: a.budget_nano.map(|b| ((spent as i128 * 100) / b.max(1) as i128) as u32),
+                spent_usd: today.spent_usd,
+                budget_usd: today.budget_usd,
+                percent: today.percent,
             }
         })
         .collect();
@@ -428,11 +429,11 @@ pub fn prices_set(
     if model.trim().is_empty() {
         return Err(CommandError::new(ErrorKind::BadPrice, "Give the model's id."));
     }
-    let input = parse_usd(&input)?;
-    let opt = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| parse_usd(&s)).transpose();
+    let input = parse_price(&input)?;
+    let opt = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| parse_price(&s)).transpose();
     let price = Price {
         input,
-        output: parse_usd(&output)?,
+        output: parse_price(&output)?,
         cache_read: opt(cache_read)?.unwrap_or(input),
         cache_write: opt(cache_write)?.unwrap_or(input),
     };

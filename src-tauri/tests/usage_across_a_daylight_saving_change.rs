@@ -30,7 +30,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
             step: 0,
             outcome: keyhold_core::ledger::Outcome::Ok,
             tokens: Tokens { input: 1, output: 1, cache_read: 0, cache_write: 0 },
-            cost_nano: Some(1),
+            cost: Some(keyhold_core::money::Money::from_nanos(1)),
             estimated: false,
             latency_ms: 1,
             ttft_ms: None,

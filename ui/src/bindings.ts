@@ -156,8 +156,8 @@ export type Agent_Deserialize = {
 	temperature?: number | null,
 	max_tokens: number,
 	fallback: Step[],
-	/**  Daily budget in nano-dollars, per the user's local day; None = no budget. */
-	budget_nano?: number | null,
+	/**  Daily budget, per the user's local day; None = no budget. */
+	budget?: string | null,
 	when_over: WhenOver,
 	created_at: string,
 };
@@ -172,8 +172,8 @@ export type Agent_Serialize = {
 	temperature: number | null,
 	max_tokens: number,
 	fallback: Step[],
-	/**  Daily budget in nano-dollars, per the user's local day; None = no budget. */
-	budget_nano: number | null,
+	/**  Daily budget, per the user's local day; None = no budget. */
+	budget: string | null,
 	when_over: WhenOver,
 	created_at: string,
 };
@@ -266,10 +266,10 @@ export type ErrorKind =
 /**  A fault in Keyhold itself. */
 "internal";
 
-/**  One exported row: the columns in DESIGN.md, in order. */
+/**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
 export type ExportRow = ExportRow_Serialize | ExportRow_Deserialize;
 
-/**  One exported row: the columns in DESIGN.md, in order. */
+/**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
 export type ExportRow_Deserialize = {
 	time: string,
 	agent: string,
@@ -283,15 +283,15 @@ export type ExportRow_Deserialize = {
 	output_tokens: number,
 	cache_read_tokens: number,
 	cache_write_tokens: number,
-	/**  Exact decimal; empty when the price is unknown. */
-	cost_usd: string,
+	/**  Exact decimal; an empty field when the price is unknown. */
+	cost_usd?: string,
 	estimated: boolean,
 	latency_ms: number,
 	ttft_ms?: number | null,
 	local: boolean,
 };
 
-/**  One exported row: the columns in DESIGN.md, in order. */
+/**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
 export type ExportRow_Serialize = {
 	time: string,
 	agent: string,
@@ -305,7 +305,7 @@ export type ExportRow_Serialize = {
 	output_tokens: number,
 	cache_read_tokens: number,
 	cache_write_tokens: number,
-	/**  Exact decimal; empty when the price is unknown. */
+	/**  Exact decimal; an empty field when the price is unknown. */
 	cost_usd: string,
 	estimated: boolean,
 	latency_ms: number,
@@ -449,15 +449,12 @@ export type Point = {
 	unknown_cost: number,
 };
 
-/**
- *  Nano-dollars per million tokens for each class. (Exported to TypeScript as numbers: exact
- *  up to 2^53, i.e. prices up to $9M per million tokens.)
- */
+/**  USD per million tokens for each class. */
 export type Price = {
-	input: number,
-	output: number,
-	cache_read: number,
-	cache_write: number,
+	input: string,
+	output: string,
+	cache_read: string,
+	cache_write: string,
 };
 
 export type PriceEntry = PriceEntry_Serialize | PriceEntry_Deserialize;
@@ -559,7 +556,7 @@ export type Reply_Deserialize = {
 	model: string,
 	key_label?: string | null,
 	tokens: Tokens,
-	/**  Exact decimal USD; None when the model's price is unknown. */
+	/**  None when the model's price is unknown. */
 	cost_usd?: string | null,
 	estimated: boolean,
 	local: boolean,
@@ -577,7 +574,7 @@ export type Reply_Serialize = {
 	model: string,
 	key_label: string | null,
 	tokens: Tokens,
-	/**  Exact decimal USD; None when the model's price is unknown. */
+	/**  None when the model's price is unknown. */
 	cost_usd: string | null,
 	estimated: boolean,
 	local: boolean,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 
 use crate::keys::{self, KeyError, KeySummary};
+use crate::money::Money;
 use crate::prices;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
@@ -37,9 +38,8 @@ pub struct Agent {
     pub temperature: Option<f32>,
     pub max_tokens: u32,
     pub fallback: Vec<Step>,
-    /// Daily budget in nano-dollars, per the user's local day; None = no budget.
-    #[specta(type = Option<specta_typescript::Number>)]
-    pub budget_nano: Option<i64>,
+    /// Daily budget, per the user's local day; None = no budget.
+    pub budget: Option<Money>,
     pub when_over: WhenOver,
     pub created_at: String,
 }
@@ -156,7 +156,7 @@ fn model_warning(key: &KeySummary, model: &str) -> Option<String> {
 struct Checked {
     key_id: Option<String>,
     steps: Vec<Step>,
-    budget: Option<i64>,
+    budget: Option<Money>,
     max_tokens: u32,
     warnings: Vec<String>,
 }
@@ -179,8 +179,8 @@ fn check(conn: &Connection, spec: &AgentSpec) -> Result<Checked, AgentError> {
     }
     let budget = match spec.budget_usd.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
         None => None,
-        Some(b) => match prices::parse_usd(b) {
-            Ok(n) if n > 0 => Some(n),
+        Some(b) => match Money::parse(b) {
+            Ok(n) if n > Money::ZERO => Some(n),
             _ => return Err(AgentError::BadBudget(b.into())),
         },
     };
@@ -332,7 +332,7 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         system_prompt: row.get(4)?,
         temperature: row.get::<_, Option<f64>>(5)?.map(|t| t as f32),
         max_tokens: row.get(6)?,
-        budget_nano: row.get(7)?,
+        budget: row.get(7)?,
         when_over: if when == "refuse" { WhenOver::Refuse } else { WhenOver::Local },
         fallback,
         created_at: row.get(9)?,

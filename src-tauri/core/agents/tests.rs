@@ -30,7 +30,7 @@ fn an_agent_is_saved_with_its_chain_and_budget() {
     let (_d, mut conn) = setup();
     let a = add(&mut conn, &spec("Writer")).unwrap().agent;
     assert_eq!(a.fallback, vec![Step { key_id: keys::find(&conn, "local").unwrap().id, model: "llama3.2:1b".into() }]);
-    assert_eq!(a.budget_nano, Some(2_500_000_000));
+    assert_eq!(a.budget, Some(crate::money::Money::from_nanos(2_500_000_000)));
     assert_eq!(a.max_tokens, DEFAULT_MAX_TOKENS);
     assert_eq!(a.when_over, WhenOver::Local);
     let copy = duplicate(&mut conn, "writer").unwrap();

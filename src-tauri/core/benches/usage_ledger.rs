@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use keyhold_core::ledger::{self, Attempt, Mode, Outcome};
+use keyhold_core::money::Money;
 use keyhold_core::prices::Tokens;
 use keyhold_core::usage::{self, RecentFilter, Resolution};
 use rand::{Rng, SeedableRng};
@@ -37,7 +38,7 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
             cache_read: rng.gen_range(0..2000),
             cache_write: rng.gen_range(0..200),
         },
-        cost_nano: if provider == "ollama" { Some(0) } else { Some(rng.gen_range(1_000..5_000_000)) },
+        cost: Some(Money::from_nanos(if provider == "ollama" { 0 } else { rng.gen_range(1_000..5_000_000) })),
         estimated: false,
         latency_ms: rng.gen_range(50..3000),
         ttft_ms: Some(rng.gen_range(20..800)),

@@ -5,7 +5,8 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use specta::Type;
 
-use crate::prices::{format_usd, Tokens};
+use crate::money::Money;
+use crate::prices::Tokens;
 use crate::providers::failure::Unreachable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
@@ -160,7 +161,7 @@ pub struct Attempt {
     pub outcome: Outcome,
     pub tokens: Tokens,
     /// None when the model's price is unknown.
-    pub cost_nano: Option<i64>,
+    pub cost: Option<Money>,
     /// Tokens counted by Keyhold because the reply never said (a cut stream).
     pub estimated: bool,
     pub latency_ms: i64,
@@ -189,7 +190,7 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.tokens.output,
         a.tokens.cache_read,
         a.tokens.cache_write,
-        a.cost_nano,
+        a.cost,
         a.estimated,
         a.latency_ms,
         a.ttft_ms,
@@ -222,14 +223,14 @@ pub fn local_midnight_utc(date: NaiveDate) -> DateTime<Utc> {
 /// What the agent with this id has spent since the start of the user's local day (known costs
 /// only). The budget module is its user; the id, not the name, so a rename keeps the spend.
 /// Everyone else asks `budget::spent_today` with the agent, so a name cannot be passed here.
-pub fn spent_today(conn: &Connection, agent_id: &str, now: DateTime<Utc>) -> rusqlite::Result<i64> {
+pub fn spent_today(conn: &Connection, agent_id: &str, now: DateTime<Utc>) -> rusqlite::Result<Money> {
     let since = local_day_start(now).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     conn.prepare_cached("SELECT COALESCE(SUM(cost_nano), 0) FROM ledger WHERE agent_id = ?1 AND at >= ?2")?
         .query_row(params![agent_id, since], |r| r.get(0))
 }
 
-/// One exported row: the columns in DESIGN.md, in order.
-#[derive(Debug, Clone, Serialize, Type)]
+/// One exported row: the columns in DESIGN.md, in order (the CSV header is these names).
+#[derive(Debug, Clone, Default, Serialize, Type)]
 pub struct ExportRow {
     pub time: String,
     pub agent: String,
@@ -247,8 +248,10 @@ pub struct ExportRow {
     pub cache_read_tokens: i64,
     #[specta(type = specta_typescript::Number)]
     pub cache_write_tokens: i64,
-    /// Exact decimal; empty when the price is unknown.
-    pub cost_usd: String,
+    /// Exact decimal; an empty field when the price is unknown.
+    #[serde(serialize_with = "crate::money::serialize_or_empty")]
+    #[specta(type = String)]
+    pub cost_usd: Option<Money>,
     pub estimated: bool,
     #[specta(type = specta_typescript::Number)]
     pub latency_ms: i64,
@@ -256,9 +259,6 @@ pub struct ExportRow {
     pub ttft_ms: Option<i64>,
     pub local: bool,
 }
-
-pub const CSV_HEADER: &str = "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,\
-cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local";
 
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -291,7 +291,6 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
     let rows = stmt.query_map(
         params![f.agent, fmt(&f.since), fmt(&f.until), f.provider, f.model, f.mode, f.outcome, f.newest],
         |r| {
-            let cost: Option<i64> = r.get(12)?;
             Ok(ExportRow {
                 time: r.get(0)?,
                 agent: r.get(1)?,
@@ -305,7 +304,7 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
                 output_tokens: r.get(9)?,
                 cache_read_tokens: r.get(10)?,
                 cache_write_tokens: r.get(11)?,
-                cost_usd: cost.map(format_usd).unwrap_or_default(),
+                cost_usd: r.get(12)?,
                 estimated: r.get(13)?,
                 latency_ms: r.get(14)?,
                 ttft_ms: r.get(15)?,
@@ -316,41 +315,22 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
     rows.collect()
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
+/// The rows as CSV: one line per attempt under a header derived from `ExportRow`'s fields.
 pub fn to_csv(rows: &[ExportRow]) -> String {
-    let mut out = String::from(CSV_HEADER);
-    out.push('\n');
-    for r in rows {
-        let fields = [
-            csv_field(&r.time),
-            csv_field(&r.agent),
-            r.mode.clone(),
-            r.step.to_string(),
-            csv_field(&r.provider),
-            csv_field(&r.key_label),
-            csv_field(&r.model),
-            csv_field(&r.outcome),
-            r.input_tokens.to_string(),
-            r.output_tokens.to_string(),
-            r.cache_read_tokens.to_string(),
-            r.cache_write_tokens.to_string(),
-            r.cost_usd.clone(),
-            r.estimated.to_string(),
-            r.latency_ms.to_string(),
-            r.ttft_ms.map(|t| t.to_string()).unwrap_or_default(),
-            r.local.to_string(),
-        ];
-        out.push_str(&fields.join(","));
-        out.push('\n');
+    let write = |rows: &[ExportRow]| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in rows {
+            // Plain strings, numbers and booleans into memory: this cannot fail.
+            w.serialize(r).expect("an export row serializes");
+        }
+        String::from_utf8(w.into_inner().expect("writing to memory cannot fail")).expect("UTF-8 fields make UTF-8")
+    };
+    if rows.is_empty() {
+        // csv writes the header with the first row: take it from an empty one.
+        let one = write(&[ExportRow::default()]);
+        return one.lines().next().map(|h| format!("{h}\n")).unwrap_or_default();
     }
-    out
+    write(rows)
 }
 
 #[cfg(test)]
@@ -370,7 +350,7 @@ mod tests {
             step: 0,
             outcome: Outcome::Ok,
             tokens: Tokens { input: 10, output: 5, cache_read: 2, cache_write: 0 },
-            cost_nano: cost,
+            cost: cost.map(Money::from_nanos),
             estimated: false,
             latency_ms: 120,
             ttft_ms: Some(40),
@@ -388,7 +368,7 @@ mod tests {
         record(&conn, &attempt("a", None, now)).unwrap();
         record(&conn, &attempt("b", Some(7), now)).unwrap();
         record(&conn, &attempt("a", Some(99_999), local_day_start(now) - chrono::Duration::seconds(1))).unwrap();
-        assert_eq!(spent_today(&conn, "id-a", now).unwrap(), 3_500);
+        assert_eq!(spent_today(&conn, "id-a", now).unwrap(), Money::from_nanos(3_500));
     }
 
     #[test]
@@ -400,12 +380,16 @@ mod tests {
         let rows = export(&conn, &Filter::default()).unwrap();
         let csv = to_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], CSV_HEADER);
+        let header = "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,\
+                      cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local";
+        assert_eq!(lines[0], header, "the columns DESIGN.md names, in its order");
         assert!(
             lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"),
             "{}",
             lines[1]
         );
         assert!(lines[2].contains(",ok,10,5,2,0,,false,"), "{}", lines[2]);
+        // No rows: still the header, so a spreadsheet opens it with its columns.
+        assert_eq!(to_csv(&[]).trim_end(), header);
     }
 }

@@ -6,18 +6,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-/// Nano-dollars per million tokens for each class. (Exported to TypeScript as numbers: exact
-/// up to 2^53, i.e. prices up to $9M per million tokens.)
+pub use crate::money::Money;
+
+/// USD per million tokens for each class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Price {
-    #[specta(type = specta_typescript::Number)]
-    pub input: i64,
-    #[specta(type = specta_typescript::Number)]
-    pub output: i64,
-    #[specta(type = specta_typescript::Number)]
-    pub cache_read: i64,
-    #[specta(type = specta_typescript::Number)]
-    pub cache_write: i64,
+    pub input: Money,
+    pub output: Money,
+    pub cache_read: Money,
+    pub cache_write: Money,
 }
 
 /// Tokens by class. `input` never includes cache tokens, whatever the provider's convention.
@@ -34,16 +31,17 @@ pub struct Tokens {
 }
 
 impl Price {
-    pub const FREE: Price = Price { input: 0, output: 0, cache_read: 0, cache_write: 0 };
+    pub const FREE: Price =
+        Price { input: Money::ZERO, output: Money::ZERO, cache_read: Money::ZERO, cache_write: Money::ZERO };
 
-    /// Exact cost in nano-dollars: the four products summed, then divided by a million once,
-    /// rounded half up; a request's cost is off by less than one nano-dollar.
-    pub fn cost(&self, t: Tokens) -> i64 {
-        let sum = t.input as i128 * self.input as i128
-            + t.output as i128 * self.output as i128
-            + t.cache_read as i128 * self.cache_read as i128
-            + t.cache_write as i128 * self.cache_write as i128;
-        ((sum + 500_000) / 1_000_000) as i64
+    /// Exact cost: the four products summed, then divided by a million once, rounded half up;
+    /// a request's cost is off by less than one nano-dollar.
+    pub fn cost(&self, t: Tokens) -> Money {
+        let sum = t.input as i128 * self.input.nanos() as i128
+            + t.output as i128 * self.output.nanos() as i128
+            + t.cache_read as i128 * self.cache_read.nanos() as i128
+            + t.cache_write as i128 * self.cache_write.nanos() as i128;
+        Money::from_nanos_i128((sum + 500_000) / 1_000_000)
     }
 }
 
@@ -66,33 +64,9 @@ impl crate::error::Kinded for PriceError {
     }
 }
 
-/// Parses a decimal USD amount exactly into nano-dollars ("0.075" → 75_000_000).
-pub fn parse_usd(text: &str) -> Result<i64, PriceError> {
-    let bad = || PriceError::NotAPrice(text.to_string());
-    let t = text.trim().trim_start_matches('$');
-    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() && frac.is_empty()
-        || frac.len() > 9
-        || !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-    {
-        return Err(bad());
-    }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-    let frac_nano: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| bad())? };
-    whole.checked_mul(1_000_000_000).and_then(|w| w.checked_add(frac_nano)).ok_or_else(bad)
-}
-
-/// Nano-dollars as an exact decimal string ("0.000001234"), the form exports use.
-pub fn format_usd(nano: i64) -> String {
-    let sign = if nano < 0 { "-" } else { "" };
-    let n = nano.unsigned_abs();
-    let frac = format!("{:09}", n % 1_000_000_000);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        format!("{sign}{}", n / 1_000_000_000)
-    } else {
-        format!("{sign}{}.{frac}", n / 1_000_000_000)
-    }
+/// Parses a price: USD per million tokens, exactly.
+pub fn parse_price(text: &str) -> Result<Money, PriceError> {
+    Money::parse(text).map_err(|_| PriceError::NotAPrice(text.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -129,10 +103,10 @@ fn file() -> &'static [PriceEntry] {
             .into_iter()
             .map(|e| PriceEntry {
                 price: Price {
-                    input: parse_usd(&e.input).expect("valid price in prices.json"),
-                    output: parse_usd(&e.output).expect("valid price in prices.json"),
-                    cache_read: parse_usd(&e.cache_read).expect("valid price in prices.json"),
-                    cache_write: parse_usd(&e.cache_write).expect("valid price in prices.json"),
+                    input: parse_price(&e.input).expect("valid price in prices.json"),
+                    output: parse_price(&e.output).expect("valid price in prices.json"),
+                    cache_read: parse_price(&e.cache_read).expect("valid price in prices.json"),
+                    cache_write: parse_price(&e.cache_write).expect("valid price in prices.json"),
                 },
                 provider: Some(e.provider),
                 model: e.model,
@@ -206,35 +180,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usd_amounts_parse_exactly_and_format_back() {
-        assert_eq!(parse_usd("3"), Ok(3_000_000_000));
-        assert_eq!(parse_usd("0.075"), Ok(75_000_000));
-        assert_eq!(parse_usd("$0.000000001"), Ok(1));
-        assert_eq!(parse_usd(".5"), Ok(500_000_000));
-        for bad in ["", "-1", "1e3", "0.0000000001", "abc", "1.2.3", "."] {
-            assert!(parse_usd(bad).is_err(), "{bad}");
-        }
-        assert_eq!(format_usd(75_000_000), "0.075");
-        assert_eq!(format_usd(3_000_000_000), "3");
-        assert_eq!(format_usd(1), "0.000000001");
-        assert_eq!(format_usd(0), "0");
+    fn a_price_that_is_not_an_amount_is_refused_in_prices_words() {
+        assert_eq!(parse_price("0.075"), Ok(Money::from_nanos(75_000_000)));
+        assert!(parse_price("-1").unwrap_err().to_string().contains("USD per million tokens"));
     }
 
     #[test]
     fn cost_is_exact_per_class() {
         // claude-sonnet-4-5: 1000 input, 500 output, 2000 cache read, 300 cache write.
-        let p =
-            Price { input: 3_000_000_000, output: 15_000_000_000, cache_read: 300_000_000, cache_write: 3_750_000_000 };
+        let m = Money::from_nanos;
+        let p = Price {
+            input: m(3_000_000_000),
+            output: m(15_000_000_000),
+            cache_read: m(300_000_000),
+            cache_write: m(3_750_000_000),
+        };
         let t = Tokens { input: 1000, output: 500, cache_read: 2000, cache_write: 300 };
         // 0.003 + 0.0075 + 0.0006 + 0.001125 = 0.012225 USD
-        assert_eq!(p.cost(t), 12_225_000);
+        assert_eq!(p.cost(t), m(12_225_000));
         // gpt-4o-mini cached input at $0.075/M: 1 token is 75 nano-dollars.
-        let mini = Price { input: 150_000_000, output: 600_000_000, cache_read: 75_000_000, cache_write: 0 };
-        assert_eq!(mini.cost(Tokens { cache_read: 1, ..Default::default() }), 75);
+        let mini = Price {
+            input: m(150_000_000),
+            output: m(600_000_000),
+            cache_read: m(75_000_000),
+            cache_write: Money::ZERO,
+        };
+        assert_eq!(mini.cost(Tokens { cache_read: 1, ..Default::default() }), m(75));
         // half a nano-dollar rounds up, less rounds down
-        let tiny = Price { input: 500_000, ..Price::FREE };
-        assert_eq!(tiny.cost(Tokens { input: 1, ..Default::default() }), 1);
-        assert_eq!(Price { input: 499_999, ..Price::FREE }.cost(Tokens { input: 1, ..Default::default() }), 0);
+        let tiny = Price { input: m(500_000), ..Price::FREE };
+        assert_eq!(tiny.cost(Tokens { input: 1, ..Default::default() }), m(1));
+        assert_eq!(
+            Price { input: m(499_999), ..Price::FREE }.cost(Tokens { input: 1, ..Default::default() }),
+            Money::ZERO
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::agents::{Agent, WhenOver};
 use crate::budget::{worst_case, Reservation, WouldExceed};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode, Outcome};
-use crate::prices::{self, format_usd, Price, Tokens};
+use crate::money::Money;
+use crate::prices::{self, Price, Tokens};
 use crate::providers::canonical::ChatRequest;
 use crate::providers::upstream::{self, Piece, Pieces};
 use crate::providers::{self, Protocol};
@@ -42,7 +43,7 @@ pub(super) enum Attempted {
 /// Why the chain stops without an answer.
 pub(super) enum Stop {
     /// The call would exceed the budget and the agent refuses rather than go on locally.
-    Budget { budget: i64, over: WouldExceed, failure: StepFailure },
+    Budget { budget: Money, over: WouldExceed, failure: StepFailure },
     /// The provider refused the request itself (400, 413, 422): another step would too.
     Refused { provider: String, detail: String, failure: StepFailure },
     /// The answer broke off after it had started: never a silent switch.
@@ -106,7 +107,7 @@ impl<'a> Call<'a> {
         key: Option<&KeySummary>,
         outcome: Outcome,
         tokens: Tokens,
-        cost_nano: Option<i64>,
+        cost: Option<Money>,
         estimated: bool,
         started: Instant,
         ttft_ms: Option<i64>,
@@ -123,7 +124,7 @@ impl<'a> Call<'a> {
             step: step.index,
             outcome,
             tokens,
-            cost_nano,
+            cost,
             estimated,
             latency_ms: started.elapsed().as_millis() as i64,
             ttft_ms,
@@ -140,7 +141,8 @@ impl<'a> Call<'a> {
     /// A step that failed before its answer: a ledger row at exactly zero cost (no tokens were
     /// consumed), and the note for the reply.
     fn fail(&self, step: &Planned, started: Instant, outcome: Outcome, detail: String) -> StepFailure {
-        let row = self.row(step, step.key.as_ref(), outcome, Tokens::default(), Some(0), false, started, None);
+        let row =
+            self.row(step, step.key.as_ref(), outcome, Tokens::default(), Some(Money::ZERO), false, started, None);
         self.record(&row);
         tracing::info!(agent = %self.agent.name, step = step.index, provider = %step.provider, model = %step.model,
             outcome = %outcome, "step failed");
@@ -191,7 +193,7 @@ fn prepare<'a>(
     let price = prices::lookup(&call.ws.conn(), &step.provider, &step.model)
         .map_err(|e| Box::new(Attempted::Next(call.fail(step, started, Outcome::Internal, e.to_string()))))?;
     // The budget: the worst case is reserved atomically with every other call of this agent.
-    let reservation = match (call.agent.budget_nano, step.is_local()) {
+    let reservation = match (call.agent.budget, step.is_local()) {
         (Some(budget), false) => {
             let Some(price) = price else {
                 let detail = format!(
@@ -210,11 +212,7 @@ fn prepare<'a>(
                     return Err(Box::new(Attempted::Stop(Stop::Budget { budget, over, failure })));
                 }
                 Err(over) => {
-                    let detail = format!(
-                        "the daily budget would be exceeded ({} of {} USD spent)",
-                        format_usd(over.spent),
-                        format_usd(budget)
-                    );
+                    let detail = format!("the daily budget would be exceeded ({} of {budget} USD spent)", over.spent);
                     return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::Budget, detail))));
                 }
             }
@@ -252,14 +250,14 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
 
     let streamed = stream(pieces, sink, started).await;
     let (tokens, estimated) = meter(call.req, protocol, &streamed);
-    let cost_nano = ready.price.map(|p| p.cost(tokens));
+    let cost = ready.price.map(|p| p.cost(tokens));
     let outcome = match (&streamed.broken, streamed.delivered) {
         (None, _) => Outcome::Ok,
         (Some(_), true) => Outcome::Cut,
         (Some(_), false) => Outcome::BrokenBeforeAnswer,
     };
     // The ledger row, then the reservation settles (when `ready` is dropped below).
-    let row = call.row(&step, Some(&ready.key), outcome, tokens, cost_nano, estimated, started, streamed.ttft_ms);
+    let row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
     call.record(&row);
     call.ws.ledger_changed();
     match streamed.broken {
@@ -273,7 +271,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 model: step.model,
                 key_label: Some(ready.key.label.clone()),
                 tokens,
-                cost_usd: cost_nano.map(format_usd),
+                cost_usd: cost,
                 estimated,
                 latency_ms: row.latency_ms as u32,
                 ttft_ms: streamed.ttft_ms.map(|t| t as u32),

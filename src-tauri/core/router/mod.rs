@@ -20,7 +20,8 @@ use crate::budget::{self, WouldExceed};
 use crate::error::{ErrorKind, Kinded};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{Mode, Outcome};
-use crate::prices::{self, format_usd, Tokens};
+use crate::money::Money;
+use crate::prices::{self, Tokens};
 use crate::providers::canonical::{self, ChatRequest};
 use crate::workspace::{Workspace, WorkspaceError};
 use attempt::{Attempted, Call};
@@ -66,8 +67,8 @@ pub struct Reply {
     pub model: String,
     pub key_label: Option<String>,
     pub tokens: Tokens,
-    /// Exact decimal USD; None when the model's price is unknown.
-    pub cost_usd: Option<String>,
+    /// None when the model's price is unknown.
+    pub cost_usd: Option<Money>,
     pub estimated: bool,
     pub local: bool,
     pub latency_ms: u32,
@@ -99,15 +100,15 @@ pub enum RouterError {
 
 impl RouterError {
     /// The budget refusal, saying what is spent and what calls still running hold of the rest.
-    fn budget_reached(agent: &Agent, budget: i64, over: WouldExceed, failures: Vec<StepFailure>) -> Self {
+    fn budget_reached(agent: &Agent, budget: Money, over: WouldExceed, failures: Vec<StepFailure>) -> Self {
         let held = match over.reserved {
-            0 => String::new(),
-            r => format!("; {} USD more held by calls still running", format_usd(r)),
+            Money::ZERO => String::new(),
+            r => format!("; {r} USD more held by calls still running"),
         };
         RouterError::BudgetReached {
             agent: agent.name.clone(),
-            spent: format_usd(over.spent),
-            budget: format_usd(budget),
+            spent: over.spent.to_string(),
+            budget: budget.to_string(),
             held,
             failures,
         }
@@ -242,10 +243,10 @@ async fn run_chain(
     let over_budget = |f: &StepFailure| matches!(f.outcome, Outcome::Budget | Outcome::PriceUnknown);
     if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {
         let over = WouldExceed {
-            spent: budget::spent_today(&ws.conn(), agent).unwrap_or(0),
+            spent: budget::spent_today(&ws.conn(), agent).unwrap_or_default(),
             reserved: ws.budgets().reserved(agent),
         };
-        return Err(RouterError::budget_reached(agent, agent.budget_nano.unwrap_or(0), over, failures));
+        return Err(RouterError::budget_reached(agent, agent.budget.unwrap_or_default(), over, failures));
     }
     let summary = failures
         .iter()

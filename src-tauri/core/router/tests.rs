@@ -10,8 +10,9 @@ use crate::budget::worst_case;
 use crate::datadir::DataDir;
 use crate::keys;
 use crate::ledger::{self, Mode};
+use crate::money::Money;
 use crate::passphrase::Passphrase;
-use crate::prices::{self, format_usd, Tokens};
+use crate::prices::{self, Tokens};
 use crate::providers::canonical::{RawBody, Role, Turn};
 use crate::providers::Protocol;
 use crate::vault::{kdf::KdfParams, snapshot};
@@ -111,12 +112,16 @@ async fn openai_cached_usage_is_metered_exactly_and_streamed() {
     assert_eq!(text, sim::ANSWER);
     // 8 prompt tokens of which 4 cached; 8 output. (4×0.15 + 8×0.60 + 4×0.075) / 1e6 USD
     assert_eq!(reply.tokens, Tokens { input: 4, output: 8, cache_read: 4, cache_write: 0 });
-    assert_eq!(reply.cost_usd.as_deref(), Some("0.0000057"));
+    assert_eq!(reply.cost_usd.map(|c| c.to_string()).as_deref(), Some("0.0000057"));
     assert!(!reply.estimated && !reply.local);
     let rows = ledger(&r);
     assert_eq!(rows.len(), 1);
     assert_eq!(
-        (rows[0].outcome.as_str(), rows[0].cost_usd.as_str(), rows[0].cache_read_tokens),
+        (
+            rows[0].outcome.as_str(),
+            rows[0].cost_usd.map(|c| c.to_string()).unwrap_or_default().as_str(),
+            rows[0].cache_read_tokens
+        ),
         ("ok", "0.0000057", 4)
     );
     // The router asked upstream for usage in the stream.
@@ -132,7 +137,7 @@ async fn anthropic_cache_reads_and_writes_are_priced_at_their_own_rates() {
     // 8 words: 4 cache read, 2 cache write, 2 plain input; 8 output (cumulative, not summed).
     assert_eq!(reply.tokens, Tokens { input: 2, output: 8, cache_read: 4, cache_write: 2 });
     // (2×1 + 8×5 + 4×0.10 + 2×1.25) / 1e6 USD = 0.0000449
-    assert_eq!(reply.cost_usd.as_deref(), Some("0.0000449"));
+    assert_eq!(reply.cost_usd.map(|c| c.to_string()).as_deref(), Some("0.0000449"));
 }
 
 #[tokio::test]
@@ -209,7 +214,7 @@ async fn a_stream_cut_after_the_first_byte_does_not_switch_and_is_recorded_as_es
     assert_eq!(rows[0].outcome, "cut");
     assert!(rows[0].estimated);
     assert!(rows[0].output_tokens > 0 && rows[0].input_tokens > 0);
-    assert!(!rows[0].cost_usd.is_empty(), "an estimated row still carries its cost");
+    assert!(rows[0].cost_usd.is_some(), "an estimated row still carries its cost");
 }
 
 #[tokio::test]
@@ -222,7 +227,7 @@ async fn a_cross_protocol_chain_ends_on_the_local_model_and_streams_it() {
     let reply = res.unwrap();
     assert_eq!((reply.step, reply.provider.as_str(), reply.local), (2, "ollama", true));
     assert_eq!(text, sim::ANSWER);
-    assert_eq!(reply.cost_usd.as_deref(), Some("0"));
+    assert_eq!(reply.cost_usd.map(|c| c.to_string()).as_deref(), Some("0"));
     assert_eq!(reply.tokens, Tokens { input: 3, output: 8, ..Default::default() });
     let outcomes: Vec<String> = reply.earlier.iter().map(|f| f.outcome.to_string()).collect();
     assert_eq!(outcomes, vec!["http_529", "http_500"]);
@@ -235,8 +240,8 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     let req = ask("count the words in this budget test");
     let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
     let worst = worst_case(&price, estimate_input(&req), 100);
-    let budget = worst * 10;
-    let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&format_usd(budget)), WhenOver::Local);
+    let budget = Money::from_nanos(worst.nanos() * 10);
+    let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&budget.to_string()), WhenOver::Local);
     // Slow enough that all fifty are in flight together.
     r.openai.set_behavior(vec![Behavior { delay_ms: Some(300), ..Default::default() }]);
     let calls = (0..50).map(|_| {
@@ -259,7 +264,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
 
     // The same agent set to refuse: over-budget calls get the budget error, and the user hears
     // about 80 % and 100 % once each.
-    let strict = agent(&r, "H", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst)), WhenOver::Refuse);
+    let strict = agent(&r, "H", "gpt-4o-mini", "oa", &[], Some(&worst.to_string()), WhenOver::Refuse);
     r.openai.set_behavior(vec![]);
     let mut alerts = r.ws.budgets().subscribe_alerts();
     assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
@@ -278,7 +283,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         step: 0,
         outcome: ledger::Outcome::Ok,
         tokens: Tokens::default(),
-        cost_nano: Some(worst),
+        cost: Some(worst),
         estimated: false,
         latency_ms: 0,
         ttft_ms: None,
@@ -419,7 +424,15 @@ async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
     // A budget that fits one worst case, but not a second on top of what the first cost (5,850
     // nano-dollars).
     let worst = worst_case(&price, estimate_input(&ask("count the words in this budget test")), 100);
-    let a = agent(&r, "Before", "gpt-4o-mini", "oa", &[], Some(&format_usd(worst + 2_000)), WhenOver::Refuse);
+    let a = agent(
+        &r,
+        "Before",
+        "gpt-4o-mini",
+        "oa",
+        &[],
+        Some(&(worst + Money::from_nanos(2_000)).to_string()),
+        WhenOver::Refuse,
+    );
     assert!(run(&r, &a, "count the words in this budget test").await.0.is_ok());
     let spec = AgentSpec {
         name: "After".into(),
@@ -429,7 +442,7 @@ async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
         temperature: None,
         max_tokens: Some(100),
         fallback: vec![],
-        budget_usd: Some(format_usd(worst + 2_000)),
+        budget_usd: Some((worst + Money::from_nanos(2_000)).to_string()),
         when_over: Some(WhenOver::Refuse),
     };
     let renamed = agents::update(&mut r.ws.conn(), &a.id, &spec).unwrap().agent;

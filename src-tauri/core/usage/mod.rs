@@ -9,7 +9,8 @@ use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-use crate::prices::{format_usd, Tokens};
+use crate::money::Money;
+use crate::prices::Tokens;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -115,7 +116,7 @@ pub struct Point {
     pub bucket: String,
     pub agent: String,
     pub tokens: Tokens,
-    pub cost_usd: String,
+    pub cost_usd: Money,
     pub requests: u32,
     pub failures: u32,
     /// Attempts whose price was unknown (their cost is not in `cost_usd`).
@@ -145,7 +146,7 @@ pub fn series(
             bucket: r.get(0)?,
             agent: r.get(1)?,
             tokens: Tokens { input: r.get(2)?, output: r.get(3)?, cache_read: r.get(4)?, cache_write: r.get(5)? },
-            cost_usd: format_usd(r.get(6)?),
+            cost_usd: r.get(6)?,
             requests: r.get(7)?,
             failures: r.get(8)?,
             unknown_cost: r.get(9)?,
@@ -160,7 +161,7 @@ pub struct Slice {
     pub model: String,
     pub local: bool,
     pub tokens: Tokens,
-    pub cost_usd: String,
+    pub cost_usd: Money,
     pub requests: u32,
 }
 
@@ -179,7 +180,7 @@ pub fn breakdown(conn: &Connection, range: &Range, agent: Option<&str>) -> Resul
             model: r.get(1)?,
             local: r.get(2)?,
             tokens: Tokens { input: r.get(3)?, output: r.get(4)?, cache_read: r.get(5)?, cache_write: r.get(6)? },
-            cost_usd: format_usd(r.get(7)?),
+            cost_usd: r.get(7)?,
             requests: r.get(8)?,
         })
     })?;
@@ -201,29 +202,26 @@ pub struct Anomaly {
 /// `days` is the range's daily series for all agents (the page has it already).
 pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec<Anomaly>, UsageError> {
     let mut out = Vec::new();
-    let mut by_agent: std::collections::BTreeMap<&str, Vec<(&str, i64)>> = Default::default();
+    let mut by_agent: std::collections::BTreeMap<&str, Vec<(&str, Money)>> = Default::default();
     for p in days {
-        let nano = crate::prices::parse_usd(&p.cost_usd).unwrap_or(0);
-        by_agent.entry(&p.agent).or_default().push((&p.bucket, nano));
+        by_agent.entry(&p.agent).or_default().push((&p.bucket, p.cost_usd));
     }
+    // A spike: over 3× the median day, and over a cent.
+    let cent = Money::from_nanos(10_000_000);
     for (agent, list) in &by_agent {
-        let mut costs: Vec<i64> = list.iter().map(|(_, c)| *c).filter(|c| *c > 0).collect();
+        let mut costs: Vec<Money> = list.iter().map(|(_, c)| *c).filter(|c| *c > Money::ZERO).collect();
         if costs.len() < 3 {
             continue;
         }
         costs.sort_unstable();
         let median = costs[costs.len() / 2];
         for (day, cost) in list {
-            if *cost > median * 3 && *cost > 10_000_000 {
+            if *cost > median + median + median && *cost > cent {
                 out.push(Anomaly {
                     agent: agent.to_string(),
                     kind: "spend_spike".into(),
                     when: day.to_string(),
-                    message: format!(
-                        "{agent} spent ${} on {day}, over 3× its median day (${}).",
-                        format_usd(*cost),
-                        format_usd(median)
-                    ),
+                    message: format!("{agent} spent ${cost} on {day}, over 3× its median day (${median})."),
                 });
             }
         }

@@ -19,7 +19,7 @@ fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, co
         step: 0,
         outcome: outcome.parse().unwrap(),
         tokens: t,
-        cost_nano: cost,
+        cost: cost.map(crate::money::Money::from_nanos),
         estimated: false,
         latency_ms: 10,
         ttft_ms: Some(5),
@@ -48,13 +48,13 @@ fn series_sum_each_token_class_and_cost_exactly_per_bucket() {
     let hours = series(&conn, &range, Resolution::Hour, Some("a")).unwrap();
     assert_eq!(hours.len(), 2);
     assert_eq!(hours[0].tokens, t(11, 7, 103, 4));
-    assert_eq!((hours[0].cost_usd.as_str(), hours[0].requests, hours[0].failures), ("0.000001235", 3, 1));
-    assert_eq!((hours[1].cost_usd.as_str(), hours[1].unknown_cost), ("0", 1));
+    assert_eq!((hours[0].cost_usd.to_string().as_str(), hours[0].requests, hours[0].failures), ("0.000001235", 3, 1));
+    assert_eq!((hours[1].cost_usd.to_string().as_str(), hours[1].unknown_cost), ("0", 1));
     let days = series(&conn, &range, Resolution::Day, None).unwrap();
     assert_eq!(days.iter().map(|p| p.requests).sum::<u32>(), 5);
     let slices = breakdown(&conn, &range, None).unwrap();
     assert!(slices.iter().any(|s| s.local && s.model == "llama3.2:1b"));
-    assert_eq!(slices[0].cost_usd, "0.000001235");
+    assert_eq!(slices[0].cost_usd.to_string(), "0.000001235");
     let failed =
         recent(&conn, &range, &RecentFilter { outcome: Some("failed".into()), ..Default::default() }, 10).unwrap();
     assert_eq!(failed.len(), 1);

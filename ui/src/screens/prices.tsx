@@ -3,7 +3,6 @@ import { useEffect, useState } from "preact/hooks";
 import { commands, type CommandError, type PriceEntry } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
-const usd = (nanoPerMillion: number) => (nanoPerMillion / 1e9).toString();
 
 export function Prices() {
   const [list, setList] = useState<PriceEntry[]>([]);
@@ -56,10 +55,10 @@ export function Prices() {
             <tr key={`${p.source}-${p.provider}-${p.model}`}>
               <td>{p.model}</td>
               <td>{p.provider ?? "any"}</td>
-              <td>{usd(p.price.input)}</td>
-              <td>{usd(p.price.output)}</td>
-              <td>{usd(p.price.cache_read)}</td>
-              <td>{usd(p.price.cache_write)}</td>
+              <td>{p.price.input}</td>
+              <td>{p.price.output}</td>
+              <td>{p.price.cache_read}</td>
+              <td>{p.price.cache_write}</td>
               <td>{p.source}</td>
             </tr>
           ))}
