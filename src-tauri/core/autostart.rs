@@ -1,4 +1,8 @@
 //! Start at login, the freedesktop way: a `.desktop` file in `$XDG_CONFIG_HOME/autostart`.
+//!
+//! Kept by hand on purpose: tauri-plugin-autostart 2.7 (auto-launch 0.6) always writes to
+//! `$HOME/.config/autostart`, ignoring `XDG_CONFIG_HOME`, and leaves the `Exec=` path unquoted,
+//! so a program path with a space does not start. The spec asks for both.
 
 use std::path::PathBuf;
 

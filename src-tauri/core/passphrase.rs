@@ -79,64 +79,33 @@ pub struct Strength {
     pub hint: String,
 }
 
-/// Estimates strength from length, variety and obvious repetition. It is deliberately simple and
-/// conservative: a long phrase of ordinary words rates well, `aaaaaaaaaaaa` or `1234567890` do not.
+/// Estimates how hard the passphrase is to guess with zxcvbn (dictionaries, keyboard walks,
+/// sequences, repeats, dates, l33t), the estimator password managers use. Only the score and
+/// zxcvbn's generic advice leave this function, never a piece of the passphrase.
 pub fn strength(p: &Passphrase) -> Strength {
-    let text = p.expose();
-    let chars: Vec<char> = text.chars().collect();
-    let n = chars.len();
+    let n = p.char_count();
     if n < MIN_CHARS {
         return Strength {
             level: StrengthLevel::TooShort,
             hint: format!("Use at least {MIN_CHARS} characters ({n} so far)."),
         };
     }
-    let distinct = {
-        let mut c = chars.clone();
-        c.sort_unstable();
-        c.dedup();
-        c.len()
+    let estimate = zxcvbn::zxcvbn(p.expose(), &["keyhold", "vault", "passphrase"]);
+    let level = match estimate.score() {
+        zxcvbn::Score::Zero | zxcvbn::Score::One => StrengthLevel::Weak,
+        zxcvbn::Score::Two => StrengthLevel::Fair,
+        zxcvbn::Score::Three => StrengthLevel::Good,
+        _ => StrengthLevel::Strong,
     };
-    let classes = [
-        chars.iter().any(|c| c.is_lowercase()),
-        chars.iter().any(|c| c.is_uppercase()),
-        chars.iter().any(|c| c.is_ascii_digit()),
-        chars.iter().any(|c| !c.is_alphanumeric()),
-    ]
-    .iter()
-    .filter(|&&b| b)
-    .count();
-    let sequential = chars.windows(2).filter(|w| (w[1] as i64 - w[0] as i64).abs() <= 1).count();
-    let repetitive = distinct * 3 < n || sequential * 10 >= (n - 1) * 7;
-    let words = text.split_whitespace().filter(|w| w.chars().count() >= 3).count();
-
-    let level = if repetitive {
-        StrengthLevel::Weak
-    } else if n >= 20 && (words >= 4 || classes >= 3) {
-        StrengthLevel::Strong
-    } else if n >= 16 || (n >= 12 && classes >= 3) {
-        StrengthLevel::Good
-    } else if classes >= 2 {
-        StrengthLevel::Fair
-    } else {
-        StrengthLevel::Weak
-    };
-    let hint = match level {
-        StrengthLevel::TooShort => unreachable_hint(),
-        StrengthLevel::Weak if repetitive => {
-            "Repeated or sequential characters are easy to guess: mix in unrelated words.".into()
-        }
-        StrengthLevel::Weak => "Easy to guess: make it longer, e.g. four or more unrelated words.".into(),
-        StrengthLevel::Fair => "Fair: a few more words would make it much harder to guess.".into(),
-        StrengthLevel::Good => "Good. Longer is still better.".into(),
-        StrengthLevel::Strong => "Strong.".into(),
+    let advice = estimate.feedback().and_then(|f| f.warning().map(|w| w.to_string()));
+    let hint = match (level, advice) {
+        (StrengthLevel::Strong, _) => "Strong.".to_string(),
+        (StrengthLevel::Good, _) => "Good. Longer is still better.".to_string(),
+        (_, Some(warning)) => format!("{warning} Add a few more unrelated words."),
+        (StrengthLevel::Fair, None) => "Fair: a few more words would make it much harder to guess.".to_string(),
+        (_, None) => "Easy to guess: make it longer, e.g. four or more unrelated words.".to_string(),
     };
     Strength { level, hint }
-}
-
-fn unreachable_hint() -> String {
-    // TooShort returns early above; kept total so a future edit cannot panic here.
-    format!("Use at least {MIN_CHARS} characters.")
 }
 
 /// Checks a new passphrase typed twice. `confirm` is `None` when it came from a file or a pipe,
@@ -191,13 +160,20 @@ mod tests {
     }
 
     #[test]
-    fn strength_rates_repetition_low_and_long_phrases_high() {
+    fn strength_rates_guessable_phrases_low_and_long_unrelated_words_high() {
         assert_eq!(strength(&p("abc")).level, StrengthLevel::TooShort);
-        assert_eq!(strength(&p("aaaaaaaaaaaaaaaa")).level, StrengthLevel::Weak);
-        assert_eq!(strength(&p("1234567890")).level, StrengthLevel::Weak);
-        assert_eq!(strength(&p("abcdefghijkl")).level, StrengthLevel::Weak);
-        assert_eq!(strength(&p("Tr0ub4dor&3x")).level, StrengthLevel::Good);
+        for weak in ["aaaaaaaaaaaaaaaa", "1234567890", "abcdefghijkl", "password123", "qwertyuiop", "keyhold2026"] {
+            assert_eq!(strength(&p(weak)).level, StrengthLevel::Weak, "{weak}");
+        }
+        assert!(strength(&p("Tr0ub4dor&3x")).level >= StrengthLevel::Fair);
         assert_eq!(strength(&p("orbit velvet canyon lantern")).level, StrengthLevel::Strong);
-        assert!(strength(&p("passwordpw")).level <= StrengthLevel::Fair);
+    }
+
+    #[test]
+    fn the_strength_hint_never_repeats_the_passphrase() {
+        for text in ["password123", "canarycanarycanary", "orbit velvet canyon lantern"] {
+            let s = strength(&p(text));
+            assert!(!s.hint.to_lowercase().contains("canary") && !s.hint.contains("password123"), "{}", s.hint);
+        }
     }
 }

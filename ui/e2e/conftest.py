@@ -35,13 +35,15 @@ class App:
 
     def __init__(self, data_dir: Path):
         self.data_dir = data_dir
+        # The app's own config folder (autostart entries), never the real user's.
+        self.config_home = data_dir.parent / "config"
         self.port = _free_port()
         self.driver_proc = subprocess.Popen(
             [_tauri_driver(), "--port", str(self.port), "--native-port", str(_free_port())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Debug logs, so the canary checks read the chattiest logs Keyhold can write.
-            env={**os.environ, "KEYHOLD_LOG": "debug"},
+            env={**os.environ, "KEYHOLD_LOG": "debug", "XDG_CONFIG_HOME": str(self.config_home)},
         )
         deadline = time.time() + 20
         while time.time() < deadline:

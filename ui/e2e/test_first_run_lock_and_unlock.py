@@ -107,3 +107,20 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     wait_text(d, "#error", "Wrong passphrase")
     submit(d, "#unlock-button", {"#unlock-passphrase": second})
     wait_text(d, "#status", "Unlocked", timeout=60)
+
+
+def test_a_user_asks_keyhold_to_start_at_login_and_changes_their_mind(app):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-vault").click()
+    box = wait_for(d, "#autostart")
+    assert not box.is_selected()
+    entry = app.config_home / "autostart" / "keyhold.desktop"
+    box.click()
+    WebDriverWait(d, 10).until(lambda _: entry.exists())
+    text = entry.read_text()
+    assert "Exec=" in text and "keyhold" in text, text
+    WebDriverWait(d, 10).until(lambda _: d.find_element(By.CSS_SELECTOR, "#autostart").is_selected())
+    d.find_element(By.CSS_SELECTOR, "#autostart").click()
+    WebDriverWait(d, 10).until(lambda _: not entry.exists())

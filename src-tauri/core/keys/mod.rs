@@ -99,22 +99,25 @@ fn new_id() -> String {
     format!("k_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
-/// Checks a base URL: http(s), a host, no credentials or query; trailing slash dropped.
+/// Checks a base URL (parsed by the WHATWG URL standard): http(s), a host, no credentials,
+/// query or fragment; trailing slashes dropped.
 pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
     let bad = |why: &str| KeyError::BadBaseUrl { url: url.into(), why: why.into() };
     let trimmed = url.trim().trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or_else(|| bad("it must start with http:// or https://"))?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || host.starts_with(':') {
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+        return Err(bad("it must start with http:// or https://"));
+    }
+    if trimmed.contains(char::is_whitespace) {
+        return Err(bad("it contains spaces, a query or a fragment"));
+    }
+    let parsed = url::Url::parse(trimmed).map_err(|e| bad(&format!("it is not a URL ({e})")))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(bad("it has no host name"));
     }
-    if host.contains('@') {
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(bad("credentials in the URL would be stored in clear; put the key in the key field"));
     }
-    if trimmed.contains(char::is_whitespace) || trimmed.contains('?') || trimmed.contains('#') {
+    if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(bad("it contains spaces, a query or a fragment"));
     }
     Ok(trimmed.to_string())
