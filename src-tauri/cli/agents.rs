@@ -14,7 +14,7 @@ use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::money::Money;
-use keyhold_core::prices::{self, parse_price, Price};
+use keyhold_core::prices::{self, Price};
 use keyhold_core::providers::canonical::{Role, Turn};
 use keyhold_core::router;
 use keyhold_core::workspace::{Workspace, WorkspaceError};
@@ -325,13 +325,7 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
             let ws = Workspace::open(dir)?;
-            let input_nano = parse_price(input)?;
-            let price = Price {
-                input: input_nano,
-                output: parse_price(output)?,
-                cache_read: cache_read.as_deref().map(parse_price).transpose()?.unwrap_or(input_nano),
-                cache_write: cache_write.as_deref().map(parse_price).transpose()?.unwrap_or(input_nano),
-            };
+            let price = Price::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
             prices::set(&ws.conn(), model, price)?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
         }

@@ -134,7 +134,7 @@ enum VaultCommand {
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main() -> i32 {
-    crate::shell::app::mark_start();
+    crate::shell::state::mark_start();
     let cli = Cli::parse();
     let out = Output { json: cli.json };
     let dir = match DataDir::resolve(cli.data_dir.clone()) {

@@ -1,36 +1,17 @@
 //! Starts the window and the tray over a workspace, and keeps them in step with the core.
 
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
-use crate::shell::commands::ChatSink;
 use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
 use crate::shell::proxy::ProxyHandle;
+use crate::shell::state::{refresh_ollama, ChatSink, Environment};
 use crate::shell::tray::{self, Tray, TrayRefresh};
 use keyhold_core::datadir::DataDir;
-use keyhold_core::ollama::{self, OllamaStatus};
 use keyhold_core::workspace::Workspace;
-
-static STARTED: OnceLock<Instant> = OnceLock::new();
-
-/// Marks the process start, for the "first paint" measurement. Called first thing in `main`.
-pub fn mark_start() {
-    let _ = STARTED.set(Instant::now());
-}
-
-pub fn since_start() -> Duration {
-    STARTED.get().map(Instant::elapsed).unwrap_or_default()
-}
-
-/// What the window shows about its surroundings.
-#[derive(Default)]
-pub struct Environment {
-    pub tray_available: bool,
-    pub ollama: Mutex<Option<OllamaStatus>>,
-}
 
 /// How often the local Ollama is looked at.
 const OLLAMA_EVERY: Duration = Duration::from_secs(30);
@@ -188,22 +169,4 @@ fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) ->
             t.refresh(proxy_on);
         }
     }
-}
-
-/// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
-/// keeps that key's model list current for the agent form's picker.
-pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
-    let key = keyhold_core::keys::list(&ws.conn())
-        .ok()
-        .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default));
-    let url = key.as_ref().and_then(|k| k.base_url.clone()).unwrap_or_else(|| ollama::DEFAULT_URL.into());
-    let status = ollama::status(&url).await;
-    if let (Some(k), true) = (&key, status.running) {
-        let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
-        let sentence =
-            format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
-        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
-    }
-    *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
-    status
 }

@@ -1,9 +1,14 @@
 //! The desktop shell: window, tray and the thin commands the front-end calls.
 
+//! Dependencies run one way: `error`, `events` and `state` import no other shell module;
+//! `proxy` only `error`; `commands` those; `tray` `proxy` and `state`; `app` wires it all.
+
 pub mod app;
 pub mod commands;
+pub mod error;
 pub mod events;
 pub mod proxy;
+pub mod state;
 pub mod tray;
 
 /// The typed IPC surface: every command and event the front-end may use. `ui/src/bindings.ts`
@@ -11,40 +16,40 @@ pub mod tray;
 pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
     tauri_specta::Builder::<R>::new()
         .commands(tauri_specta::collect_commands![
-            commands::frontend_ready,
-            commands::workspace_info,
-            commands::passphrase_strength,
-            commands::create_vault,
-            commands::unlock,
-            commands::lock,
-            commands::change_passphrase,
-            commands::providers_catalog,
-            commands::keys_list,
-            commands::keys_add,
-            commands::keys_test,
-            commands::keys_rotate,
-            commands::keys_set_active,
-            commands::keys_set_default,
-            commands::keys_remove,
-            commands::agents_list,
-            commands::agents_save,
-            commands::agents_duplicate,
-            commands::agents_remove,
-            commands::chat_send,
-            commands::prices_list,
-            commands::prices_set,
-            proxy::proxy_status,
-            proxy::proxy_start,
-            proxy::proxy_stop,
-            proxy::proxy_set_origins,
-            proxy::tokens_issue,
-            proxy::tokens_revoke,
-            commands::app_environment,
-            commands::set_offline,
-            commands::ollama_refresh,
-            commands::set_autostart,
-            commands::usage_view,
-            commands::usage_export,
+            commands::vault::frontend_ready,
+            commands::vault::workspace_info,
+            commands::vault::passphrase_strength,
+            commands::vault::create_vault,
+            commands::vault::unlock,
+            commands::vault::lock,
+            commands::vault::change_passphrase,
+            commands::keys::providers_catalog,
+            commands::keys::keys_list,
+            commands::keys::keys_add,
+            commands::keys::keys_test,
+            commands::keys::keys_rotate,
+            commands::keys::keys_set_active,
+            commands::keys::keys_set_default,
+            commands::keys::keys_remove,
+            commands::agents::agents_list,
+            commands::agents::agents_save,
+            commands::agents::agents_duplicate,
+            commands::agents::agents_remove,
+            commands::chat::chat_send,
+            commands::prices::prices_list,
+            commands::prices::prices_set,
+            commands::proxy::proxy_status,
+            commands::proxy::proxy_start,
+            commands::proxy::proxy_stop,
+            commands::proxy::proxy_set_origins,
+            commands::proxy::tokens_issue,
+            commands::proxy::tokens_revoke,
+            commands::environment::app_environment,
+            commands::environment::set_offline,
+            commands::environment::ollama_refresh,
+            commands::vault::set_autostart,
+            commands::usage::usage_view,
+            commands::usage::usage_export,
         ])
         .events(tauri_specta::collect_events![
             events::VaultChanged,

@@ -15,11 +15,6 @@ export const commands = {
 	unlock: (passphrase: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("unlock", { passphrase })),
 	lock: () => __TAURI_INVOKE<WorkspaceInfo_Serialize>("lock"),
 	changePassphrase: (current: string, replacement: string, confirm: string) => typedError<null, CommandError>(__TAURI_INVOKE("change_passphrase", { current, replacement, confirm })),
-	/**
-	 *  Settings → LLM Providers. Every key command needs Keyhold unlocked, even those that touch no
-	 *  secret: locked means locked. A key arrives as a `String` and is moved into zeroizing memory
-	 *  at once; no reply carries one.
-	 */
 	providersCatalog: () => __TAURI_INVOKE<Provider_Serialize[]>("providers_catalog"),
 	keysList: () => typedError<KeySummary_Serialize[], CommandError>(__TAURI_INVOKE("keys_list")),
 	keysAdd: (provider: string, label: string, baseUrl: string | null, secret: string) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_add", { provider, label, baseUrl, secret })),
@@ -77,10 +72,8 @@ export const events = {
 /* Types */
 export type Agent = Agent_Serialize | Agent_Deserialize;
 
-/**  An agent as its card shows it: names instead of ids, and today's spend. */
 export type AgentCard = AgentCard_Serialize | AgentCard_Deserialize;
 
-/**  An agent as its card shows it: names instead of ids, and today's spend. */
 export type AgentCard_Deserialize = {
 	agent: Agent_Deserialize,
 	key_label?: string | null,
@@ -92,7 +85,6 @@ export type AgentCard_Deserialize = {
 	budget_percent?: number | null,
 };
 
-/**  An agent as its card shows it: names instead of ids, and today's spend. */
 export type AgentCard_Serialize = {
 	agent: Agent_Serialize,
 	key_label: string | null,
@@ -234,7 +226,7 @@ export type ChatDelta = {
 	text: string,
 };
 
-/**  What the front-end gets when a command fails: a stable kind to branch on, and a message to show. */
+/**  What the front-end gets when a command fails: a kind to switch on, and a message to show. */
 export type CommandError = {
 	kind: ErrorKind,
 	message: string,

@@ -1,6 +1,9 @@
 //! Agents: a model on a key, a system prompt, an ordered fallback chain, a daily budget.
 
+mod card;
 pub mod tokens;
+
+pub use card::{cards, AgentCard};
 
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};

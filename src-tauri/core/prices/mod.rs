@@ -34,6 +34,24 @@ impl Price {
     pub const FREE: Price =
         Price { input: Money::ZERO, output: Money::ZERO, cache_read: Money::ZERO, cache_write: Money::ZERO };
 
+    /// A price as a user types it (USD per million tokens); the cache rates default to the
+    /// input rate when left out.
+    pub fn from_text(
+        input: &str,
+        output: &str,
+        cache_read: Option<&str>,
+        cache_write: Option<&str>,
+    ) -> Result<Price, PriceError> {
+        let input = parse_price(input)?;
+        let optional = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(parse_price).transpose();
+        Ok(Price {
+            input,
+            output: parse_price(output)?,
+            cache_read: optional(cache_read)?.unwrap_or(input),
+            cache_write: optional(cache_write)?.unwrap_or(input),
+        })
+    }
+
     /// Exact cost: the four products summed, then divided by a million once, rounded half up;
     /// a request's cost is off by less than one nano-dollar.
     pub fn cost(&self, t: Tokens) -> Money {

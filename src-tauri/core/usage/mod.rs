@@ -4,6 +4,13 @@
 //! hours); the rollup is hourly, so zones offset by a fraction of an hour see day boundaries
 //! rounded to the hour.
 
+mod view;
+
+pub use view::{view, BudgetLine, UsageQuery, UsageView};
+
+/// How many recent requests the Usage page lists.
+pub const RECENT_ROWS: u32 = 200;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};

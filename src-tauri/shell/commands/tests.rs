@@ -23,9 +23,9 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
     let app = mock_builder()
         .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
         .manage(Arc::new(ws))
-        .manage(crate::shell::commands::ChatSink(Box::new(|_| {})))
+        .manage(crate::shell::state::ChatSink(Box::new(|_| {})))
         .manage(crate::shell::proxy::ProxyHandle::default())
-        .manage(crate::shell::app::Environment::default())
+        .manage(crate::shell::state::Environment::default())
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();

@@ -1,0 +1,80 @@
+//! Settings → LLM Providers. Every key command needs Keyhold unlocked, even those that touch no
+//! secret: locked means locked. A key arrives as a `String` and is moved into zeroizing memory
+//! at once; no reply carries one.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use specta::Type;
+use zeroize::Zeroizing;
+
+use keyhold_core::keys::{self, KeySummary, Saved};
+use keyhold_core::providers::{self, probe::Verdict, Provider};
+
+use crate::shell::error::{CommandError, Ws};
+
+#[tauri::command]
+#[specta::specta]
+pub fn providers_catalog() -> Vec<Provider> {
+    providers::catalog().to_vec()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_list(ws: Ws<'_>) -> Result<Vec<KeySummary>, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::list(c))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_add(
+    ws: Ws<'_>,
+    provider: String,
+    label: String,
+    base_url: Option<String>,
+    secret: String,
+) -> Result<Saved, CommandError> {
+    let secret = Zeroizing::new(secret);
+    let base_url = base_url.filter(|u| !u.trim().is_empty());
+    let secret = (!secret.is_empty()).then_some(secret);
+    Ok(ws.with_db_and_master(|c, m| keys::add(c, m, &provider, &label, base_url.as_deref(), secret))?)
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct KeyTest {
+    pub key: KeySummary,
+    pub verdict: Verdict,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn keys_test(ws: Ws<'_>, id: String) -> Result<KeyTest, CommandError> {
+    let ws = Arc::clone(&ws);
+    let (key, verdict) = ws.test_key(&id, std::time::Duration::from_secs(20)).await?;
+    Ok(KeyTest { key, verdict })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_rotate(ws: Ws<'_>, id: String, secret: String) -> Result<Saved, CommandError> {
+    let secret = Zeroizing::new(secret);
+    Ok(ws.with_db_and_master(|c, m| keys::rotate(c, m, &id, secret))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_set_active(ws: Ws<'_>, id: String, active: bool) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::set_active(c, &id, active))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_set_default(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::set_default(c, &id))?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
+    Ok(ws.with_db_and_master(|c, _| keys::remove(c, &id))?)
+}

@@ -1,0 +1,68 @@
+//! The vault: first run, lock and unlock, the passphrase, start at login, and the window's
+//! first-paint report.
+
+use keyhold_core::error::ErrorKind;
+use keyhold_core::passphrase::{self, Passphrase, Strength};
+use keyhold_core::workspace::WorkspaceInfo;
+
+use crate::shell::error::{blocking, CommandError, Ws};
+
+/// The window reports its first paint; the log line is what start-up measurements read.
+#[tauri::command]
+#[specta::specta]
+pub fn frontend_ready() {
+    let ms = crate::shell::state::since_start().as_millis();
+    tracing::info!(ms = ms as u64, "first paint");
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn workspace_info(ws: Ws<'_>) -> WorkspaceInfo {
+    ws.info()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn passphrase_strength(passphrase: String) -> Strength {
+    passphrase::strength(&Passphrase::new(passphrase))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_vault(ws: Ws<'_>, passphrase: String, confirm: String) -> Result<WorkspaceInfo, CommandError> {
+    let (p, c) = (Passphrase::new(passphrase), Passphrase::new(confirm));
+    blocking(&ws, move |ws| ws.create_vault(&p, Some(&c)).map(|()| ws.info())).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn unlock(ws: Ws<'_>, passphrase: String) -> Result<WorkspaceInfo, CommandError> {
+    let p = Passphrase::new(passphrase);
+    blocking(&ws, move |ws| ws.unlock(&p).map(|()| ws.info())).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn lock(ws: Ws<'_>) -> WorkspaceInfo {
+    ws.lock();
+    ws.info()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn change_passphrase(
+    ws: Ws<'_>,
+    current: String,
+    replacement: String,
+    confirm: String,
+) -> Result<(), CommandError> {
+    let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
+    blocking(&ws, move |ws| ws.change_passphrase(&o, &n, Some(&c))).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
+    keyhold_core::autostart::set(on).map_err(|message| CommandError::new(ErrorKind::Autostart, message))?;
+    Ok(keyhold_core::autostart::enabled())
+}

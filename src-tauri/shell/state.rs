@@ -1,0 +1,49 @@
+//! What the app keeps while it runs and the commands read: the start time, the surroundings
+//! (tray, Ollama), and where chat answers go. A leaf: it imports no other shell module.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use keyhold_core::ollama::{self, OllamaStatus};
+use keyhold_core::workspace::Workspace;
+
+use crate::shell::events::ChatDelta;
+
+static STARTED: OnceLock<Instant> = OnceLock::new();
+
+/// Marks the process start, for the "first paint" measurement. Called first thing in `main`.
+pub fn mark_start() {
+    let _ = STARTED.set(Instant::now());
+}
+
+pub fn since_start() -> Duration {
+    STARTED.get().map(Instant::elapsed).unwrap_or_default()
+}
+
+/// What the window shows about its surroundings.
+#[derive(Default)]
+pub struct Environment {
+    pub tray_available: bool,
+    pub ollama: Mutex<Option<OllamaStatus>>,
+}
+
+/// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
+pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
+
+/// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
+/// keeps that key's model list current for the agent form's picker.
+pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
+    let key = keyhold_core::keys::list(&ws.conn())
+        .ok()
+        .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default));
+    let url = key.as_ref().and_then(|k| k.base_url.clone()).unwrap_or_else(|| ollama::DEFAULT_URL.into());
+    let status = ollama::status(&url).await;
+    if let (Some(k), true) = (&key, status.running) {
+        let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
+        let sentence =
+            format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
+        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
+    }
+    *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
+    status
+}
