@@ -1,5 +1,6 @@
 //! The core: what Keyhold knows and does, with no knowledge of windows or IPC.
 
+pub mod activity;
 pub mod agents;
 pub mod autostart;
 pub mod budget;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tokio::sync::watch;
 
-use crate::budget::{self, Budgets};
+use crate::activity::{Activity, AgentStatus};
+use crate::budget::Budgets;
 use crate::datadir::{DataDir, DataDirError, WriterLock};
 use crate::db::{self, DbError};
 use crate::error::{ErrorKind, Kinded};
@@ -80,29 +81,6 @@ impl Kinded for WorkspaceError {
 const CREATED_AT: &str = "vault.created_at";
 const OFFLINE: &str = "offline";
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Activity {
-    in_flight: u32,
-    last_on_fallback: bool,
-}
-
-/// What the tray shows for an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    Idle,
-    Working,
-    OnFallback,
-    OverBudget,
-    Offline,
-}
-
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct AgentStatus {
-    pub name: String,
-    pub state: AgentState,
-    pub spent_today_usd: crate::money::Money,
-}
 const LAST_UNLOCK: &str = "vault.last_unlocked_at";
 
 pub struct Workspace {
@@ -117,10 +95,8 @@ pub struct Workspace {
     ledger_rev: watch::Sender<u64>,
     /// Offline mode: every agent runs on its local steps only.
     offline: std::sync::atomic::AtomicBool,
-    /// Calls in flight and whether the last answer came from a fallback, per agent name.
-    activity: Mutex<std::collections::HashMap<String, Activity>>,
-    /// Bumped when an agent starts or finishes a call, or offline mode changes: the tray redraws.
-    activity_rev: watch::Sender<u64>,
+    /// What each agent is doing now, for the tray.
+    activity: Activity,
     _writer: WriterLock,
 }
 
@@ -147,8 +123,7 @@ impl Workspace {
             budgets: Budgets::default(),
             ledger_rev: watch::Sender::new(0),
             offline: std::sync::atomic::AtomicBool::new(offline),
-            activity: Mutex::new(Default::default()),
-            activity_rev: watch::Sender::new(0),
+            activity: Activity::default(),
             _writer: writer,
         })
     }
@@ -276,51 +251,18 @@ impl Workspace {
             .map_err(|source| WorkspaceError::Save { what: "offline mode", source })?;
         self.offline.store(on, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(on, "offline mode");
-        self.activity_rev.send_modify(|r| *r += 1);
+        self.activity.changed();
         Ok(())
     }
 
-    pub(crate) fn call_started(&self, agent: &str) {
-        self.activity.lock().unwrap_or_else(|p| p.into_inner()).entry(agent.into()).or_default().in_flight += 1;
-        self.activity_rev.send_modify(|r| *r += 1);
-    }
-
-    pub(crate) fn call_finished(&self, agent: &str, on_fallback: bool) {
-        if let Some(a) = self.activity.lock().unwrap_or_else(|p| p.into_inner()).get_mut(agent) {
-            a.in_flight = a.in_flight.saturating_sub(1);
-            a.last_on_fallback = on_fallback;
-        }
-        self.activity_rev.send_modify(|r| *r += 1);
-    }
-
-    /// Ticks when an agent's state may have changed.
-    pub fn subscribe_activity(&self) -> watch::Receiver<u64> {
-        self.activity_rev.subscribe()
+    /// What each agent is doing now (calls in flight, last answer on a fallback).
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     /// Every agent's state and today's spend, for the tray.
     pub fn agent_statuses(&self) -> Vec<AgentStatus> {
-        let conn = self.conn();
-        let Ok(list) = crate::agents::list(&conn) else { return Vec::new() };
-        let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        list.into_iter()
-            .map(|a| {
-                let spent = budget::spent_today(&conn, &a).unwrap_or_default();
-                let act = activity.get(&a.name).copied().unwrap_or_default();
-                let state = if self.offline() {
-                    AgentState::Offline
-                } else if act.in_flight > 0 {
-                    AgentState::Working
-                } else if a.budget.is_some_and(|b| spent >= b) {
-                    AgentState::OverBudget
-                } else if act.last_on_fallback {
-                    AgentState::OnFallback
-                } else {
-                    AgentState::Idle
-                };
-                AgentStatus { name: a.name, state, spent_today_usd: spent }
-            })
-            .collect()
+        self.activity.statuses(&self.conn(), self.offline())
     }
 
     /// Ticks whenever the ledger gets a row.

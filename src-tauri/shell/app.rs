@@ -87,7 +87,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                     let _ = (LedgerChanged { revision }).emit(&handle);
                 }
             });
-            let mut activity = workspace.subscribe_activity();
+            let mut activity = workspace.activity().subscribe();
             let (handle, r, ws) = (app.handle().clone(), Arc::clone(&redraw), Arc::clone(&workspace));
             tauri::async_runtime::spawn(async move {
                 let mut offline = ws.offline();

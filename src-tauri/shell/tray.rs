@@ -8,7 +8,8 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
-use keyhold_core::workspace::{AgentState, VaultStatus, Workspace};
+use keyhold_core::activity::{AgentState, AgentStatus};
+use keyhold_core::workspace::{VaultStatus, Workspace};
 
 const TRAY_ID: &str = "keyhold";
 
@@ -118,7 +119,7 @@ impl<R: Runtime> Tray<R> {
     fn menu(
         &self,
         summary: &str,
-        agents: &[keyhold_core::workspace::AgentStatus],
+        agents: &[AgentStatus],
         unlocked: bool,
         proxy_running: bool,
     ) -> tauri::Result<Menu<R>> {

@@ -197,9 +197,9 @@ pub async fn call(
     mode: Mode,
     sink: &mut dyn AnswerSink,
 ) -> Result<Reply, RouterError> {
-    ws.call_started(&agent.name);
+    ws.activity().call_started(&agent.id);
     let result = run_chain(ws, agent, req, mode, sink).await;
-    ws.call_finished(&agent.name, result.as_ref().map_or(true, |r| r.step > 0));
+    ws.activity().call_finished(&agent.id, result.as_ref().map_or(true, |r| r.step > 0));
     ws.budgets().check_alerts(&ws.conn(), agent);
     result
 }
