@@ -119,7 +119,7 @@ mod tests {
         };
         let a = agents::add(&mut conn, &spec).unwrap().agent;
         let activity = Activity::default();
-        let mut ticks = activity.subscribe();
+        let ticks = activity.subscribe();
         let state = |offline| activity.statuses(&conn, offline)[0].state;
         assert_eq!(state(false), AgentState::Idle);
         activity.call_started(&a.id);

@@ -18,25 +18,45 @@ pub fn enabled() -> bool {
     file().is_some_and(|f| f.exists())
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum AutostartError {
+    #[error("There is no home folder to write the autostart entry in.")]
+    NoHome,
+    #[error("Could not find Keyhold's own program: {0}")]
+    NoProgram(std::io::Error),
+    #[error("Could not {what} {path}: {source}")]
+    File { what: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+impl crate::error::Kinded for AutostartError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Autostart
+    }
+}
+
 /// Writes or removes the autostart entry for the running binary.
-pub fn set(on: bool) -> Result<(), String> {
-    let path = file().ok_or("no home directory to write the autostart entry in")?;
+pub fn set(on: bool) -> Result<(), AutostartError> {
+    let path = file().ok_or(AutostartError::NoHome)?;
+    let failed = |what, path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| AutostartError::File { what, path, source }
+    };
     if !on {
         return match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(format!("Could not remove {}: {e}", path.display())),
+            Err(e) => Err(failed("remove", &path)(e)),
         };
     }
-    let exe = std::env::current_exe().map_err(|e| format!("Could not find Keyhold's own program: {e}"))?;
+    let exe = std::env::current_exe().map_err(AutostartError::NoProgram)?;
     let entry = format!(
         "[Desktop Entry]\nType=Application\nName=Keyhold\nComment=Your own AI keys, in an encrypted vault\nExec=\"{}\"\nIcon=keyhold\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
         exe.display()
     );
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("Could not create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(failed("create", dir))?;
     }
-    std::fs::write(&path, entry).map_err(|e| format!("Could not write {}: {e}", path.display()))
+    std::fs::write(&path, entry).map_err(failed("write", &path))
 }
 
 #[cfg(test)]

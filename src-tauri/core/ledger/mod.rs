@@ -92,11 +92,16 @@ impl Outcome {
     }
 }
 
+/// Text that is not an outcome the ledger writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{0}\" is not an outcome Keyhold writes")]
+pub struct UnknownOutcome(pub String);
+
 impl std::str::FromStr for Outcome {
-    type Err = String;
+    type Err = UnknownOutcome;
 
     /// Reads an outcome back as the ledger writes it.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, UnknownOutcome> {
         let all = [
             Outcome::Ok,
             Outcome::Cut,
@@ -123,7 +128,7 @@ impl std::str::FromStr for Outcome {
         s.strip_prefix("http_")
             .and_then(|n| n.parse().ok())
             .map(Outcome::Http)
-            .ok_or_else(|| format!("\"{s}\" is not an outcome Keyhold writes"))
+            .ok_or_else(|| UnknownOutcome(s.to_string()))
     }
 }
 

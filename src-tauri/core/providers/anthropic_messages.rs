@@ -7,9 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{role, text_of, turns_from_messages, ChatRequest, RawBody};
+use super::canonical::{role, text_of, turns_from_messages, ChatRequest, RawBody, RequestError};
 use super::failure::provider_message;
-use super::upstream::Piece;
+use super::upstream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
 use crate::prices::Tokens;
 
@@ -25,8 +25,8 @@ pub fn messages_url(base_url: &str) -> String {
 
 /// Reads a caller's Messages body. The raw body travels along for a step of the same protocol;
 /// the canonical form carries the text.
-pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, String> {
-    let messages = body.get("messages").and_then(Value::as_array).ok_or("the body has no \"messages\" list")?;
+pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
+    let messages = body.get("messages").and_then(Value::as_array).ok_or(RequestError::NoMessages)?;
     let system = Some(text_of(body.get("system"))).filter(|s| !s.is_empty());
     let (system, turns) = turns_from_messages(messages, system)?;
     let max_tokens = body
@@ -160,7 +160,7 @@ pub fn read_usage(u: &Value) -> Tokens {
 pub struct StreamUsage(pub Tokens);
 
 /// The pieces of one streamed event (its `data`, already parsed).
-pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<Piece>, String> {
+pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<Piece>, StreamError> {
     let mut out = Vec::new();
     match v.get("type").and_then(Value::as_str) {
         Some("message_start") => {
@@ -192,7 +192,7 @@ pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<
         }
         Some("message_stop") => out.push(Piece::End),
         Some("error") => {
-            return Err(format!("the provider reported an error mid-stream: {}", provider_message(data)));
+            return Err(StreamError::Provider(provider_message(data)));
         }
         _ => {}
     }

@@ -98,15 +98,26 @@ pub fn text_of(content: Option<&Value>) -> String {
     }
 }
 
+/// Why a caller's body is not a request Keyhold can run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the body has no \"messages\" list")]
+    NoMessages,
+    #[error("messages[{0}] has no \"role\"")]
+    NoRole(usize),
+    #[error("messages[{index}] has an unknown role \"{role}\"")]
+    UnknownRole { index: usize, role: String },
+}
+
 /// Reads a caller's `messages` into turns; system (and developer) messages join `system`.
 /// Tool results count as the user's turn.
 pub fn turns_from_messages(
     messages: &[Value],
     mut system: Option<String>,
-) -> Result<(Option<String>, Vec<Turn>), String> {
+) -> Result<(Option<String>, Vec<Turn>), RequestError> {
     let mut turns = Vec::new();
     for (i, m) in messages.iter().enumerate() {
-        let role = m.get("role").and_then(Value::as_str).ok_or(format!("messages[{i}] has no \"role\""))?;
+        let role = m.get("role").and_then(Value::as_str).ok_or(RequestError::NoRole(i))?;
         let text = text_of(m.get("content"));
         match role {
             "system" | "developer" => {
@@ -117,7 +128,7 @@ pub fn turns_from_messages(
             }
             "user" | "tool" => turns.push(Turn { role: Role::User, text }),
             "assistant" => turns.push(Turn { role: Role::Assistant, text }),
-            other => return Err(format!("messages[{i}] has an unknown role \"{other}\"")),
+            other => return Err(RequestError::UnknownRole { index: i, role: other.to_string() }),
         }
     }
     Ok((system, turns))

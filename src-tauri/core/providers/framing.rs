@@ -16,7 +16,7 @@ use bytes::{Bytes, BytesMut};
 /// without bound. Real events are a few hundred bytes; a whole non-streamed tool call fits.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FramingError {
     #[error("the provider sent an event larger than {} MiB without ending it", MAX_FRAME / 1024 / 1024)]
     TooLarge,

@@ -127,7 +127,7 @@ impl Protocol {
         self,
         body: serde_json::Value,
         default_max_tokens: u32,
-    ) -> Result<canonical::ChatRequest, String> {
+    ) -> Result<canonical::ChatRequest, canonical::RequestError> {
         match self {
             Protocol::AnthropicMessages => anthropic_messages::parse_request(body, default_max_tokens),
             _ => openai_chat::parse_request(body, default_max_tokens),

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::canonical::{ChatRequest, Role};
 use super::failure::provider_message;
 use super::framing::LineSplitter;
-use super::upstream::{self, Failure, Piece, Pieces};
+use super::upstream::{self, Failure, Piece, Pieces, StreamError};
 use crate::ledger::Outcome;
 use crate::prices::Tokens;
 
@@ -50,11 +50,7 @@ pub async fn start(
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
         .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true })?;
     body["stream"] = Value::Bool(true);
-    let client = upstream::shared_client(connect_timeout).map_err(|e| Failure {
-        kind: Outcome::Internal,
-        detail: e,
-        request_fault: true,
-    })?;
+    let client = upstream::shared_client(connect_timeout)?;
     let resp = client.post(url).json(&body).send().await.map_err(|e| upstream::unreachable(&e))?;
     let status = resp.status().as_u16();
     if status != 200 {
@@ -75,18 +71,20 @@ pub async fn start(
                     Ok(Some(line)) => return Some((Ok(line), (bytes, splitter, eof, false))),
                     Ok(None) if eof => return None,
                     Ok(None) => {}
-                    Err(e) => return Some((Err(e.to_string()), (bytes, splitter, eof, true))),
+                    Err(e) => return Some((Err(e.into()), (bytes, splitter, eof, true))),
                 }
                 match bytes.next().await {
                     Some(Ok(chunk)) => splitter.push(&chunk),
-                    Some(Err(e)) => return Some((Err(format!("the stream broke: {e}")), (bytes, splitter, eof, true))),
+                    Some(Err(e)) => {
+                        return Some((Err(StreamError::Broke(e.to_string())), (bytes, splitter, eof, true)))
+                    }
                     None => eof = true,
                 }
             }
         },
     );
     let pieces = lines
-        .map(|line| -> Vec<Result<Piece, String>> {
+        .map(|line| -> Vec<Result<Piece, StreamError>> {
             let line = match line {
                 Ok(l) if l.iter().all(u8::is_ascii_whitespace) => return Vec::new(),
                 Ok(l) => l,
@@ -94,12 +92,7 @@ pub async fn start(
             };
             let r: ChatMessageResponse = match serde_json::from_slice(&line) {
                 Ok(r) => r,
-                Err(_) => {
-                    return vec![Err(format!(
-                        "Ollama sent something unreadable: {}",
-                        provider_message(&String::from_utf8_lossy(&line))
-                    ))]
-                }
+                Err(_) => return vec![Err(StreamError::NotJson(provider_message(&String::from_utf8_lossy(&line))))],
             };
             let mut v = Vec::new();
             if !r.message.content.is_empty() {
@@ -119,9 +112,8 @@ pub async fn start(
         })
         .flat_map(futures_util::stream::iter);
     // A stream that closes without `done` was cut.
-    let checked = pieces.chain(futures_util::stream::once(async {
-        Err::<Piece, String>("the stream ended before Ollama finished".into())
-    }));
+    let checked =
+        pieces.chain(futures_util::stream::once(async { Err::<Piece, StreamError>(StreamError::EndedEarly) }));
     let mut finished = false;
     let checked = checked.take_while(move |p| {
         let go = !finished;

@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{role, turns_from_messages, ChatRequest, RawBody};
+use super::canonical::{role, turns_from_messages, ChatRequest, RawBody, RequestError};
 use super::failure::provider_message;
-use super::upstream::Piece;
+use super::upstream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
 use crate::prices::Tokens;
 
@@ -21,8 +21,8 @@ pub fn chat_url(base_url: &str) -> String {
 
 /// Reads a caller's chat completions body. The raw body travels along for a step of the same
 /// protocol; the canonical form carries the text.
-pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, String> {
-    let messages = body.get("messages").and_then(Value::as_array).ok_or("the body has no \"messages\" list")?;
+pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
+    let messages = body.get("messages").and_then(Value::as_array).ok_or(RequestError::NoMessages)?;
     let (system, turns) = turns_from_messages(messages, None)?;
     let max_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()
@@ -177,9 +177,9 @@ pub fn read_usage(u: &Value) -> Tokens {
 }
 
 /// The pieces of one streamed chunk (its `data`, already parsed).
-pub fn read_event(v: &Value, data: &str) -> Result<Vec<Piece>, String> {
+pub fn read_event(v: &Value, data: &str) -> Result<Vec<Piece>, StreamError> {
     if v.get("error").is_some() {
-        return Err(format!("the provider reported an error mid-stream: {}", provider_message(data)));
+        return Err(StreamError::Provider(provider_message(data)));
     }
     let mut out = Vec::new();
     if let Some(t) = v.pointer("/choices/0/delta/content").and_then(Value::as_str) {
@@ -255,8 +255,8 @@ mod tests {
 
     #[test]
     fn a_request_without_messages_or_with_an_unknown_role_is_refused() {
-        assert!(parse_request(json!({ "model": "m" }), 1).unwrap_err().contains("\"messages\""));
+        assert_eq!(parse_request(json!({ "model": "m" }), 1).unwrap_err(), RequestError::NoMessages);
         let bad = json!({ "messages": [{ "role": "wizard", "content": "x" }] });
-        assert!(parse_request(bad, 1).unwrap_err().contains("unknown role"));
+        assert!(parse_request(bad, 1).unwrap_err().to_string().contains("unknown role \"wizard\""));
     }
 }

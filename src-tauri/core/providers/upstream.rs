@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::anthropic_messages::{self, StreamUsage};
 use super::canonical::ChatRequest;
 use super::failure::{classify, provider_message, redact};
-use super::framing::{SseEvent, SseSplitter};
+use super::framing::{FramingError, SseEvent, SseSplitter};
 use super::{ollama, openai_chat, Protocol, Provider};
 use crate::ledger::Outcome;
 use crate::prices::Tokens;
@@ -38,7 +38,22 @@ pub struct Failure {
     pub request_fault: bool,
 }
 
-pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, String>> + Send>>;
+/// Why a stream stopped before the provider finished its answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StreamError {
+    #[error("the stream broke: {0}")]
+    Broke(String),
+    #[error("the stream ended before the provider finished")]
+    EndedEarly,
+    #[error("the provider sent something that is not JSON: {0}")]
+    NotJson(String),
+    #[error("the provider reported an error mid-stream: {0}")]
+    Provider(String),
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+}
+
+pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, StreamError>> + Send>>;
 
 /// A transport failure (DNS, connect, TLS, timeout): the next step may answer.
 pub(crate) fn unreachable(e: &reqwest::Error) -> Failure {
@@ -56,18 +71,23 @@ fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
 
 /// One HTTP client for every upstream call: its connection pool and TLS setup are reused, which
 /// is most of what a proxy hop costs (building a client per call cost ~0.5 ms and memory).
-pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, String> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, Failure> {
+    static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::Client::builder()
+            let built = reqwest::Client::builder()
                 .connect_timeout(connect_timeout)
                 .read_timeout(Duration::from_secs(120))
                 .pool_idle_timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|e| e.to_string())
+                .build();
+            built.map_err(|e| tracing::error!(error = %e, "could not start the HTTP client")).ok()
         })
         .clone()
+        .ok_or_else(|| Failure {
+            kind: Outcome::Internal,
+            detail: "Keyhold could not start its HTTP client (TLS setup failed; see the log)".into(),
+            request_fault: true,
+        })
 }
 
 /// Starts one upstream call. Returns the stream of pieces once the provider has accepted the
@@ -84,11 +104,7 @@ pub async fn start(
         Protocol::Ollama => return ollama::start(base_url, model, req, connect_timeout).await,
         Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
     }
-    let client = shared_client(connect_timeout).map_err(|e| Failure {
-        kind: Outcome::Internal,
-        detail: e,
-        request_fault: true,
-    })?;
+    let client = shared_client(connect_timeout)?;
     let url = match provider.protocol {
         Protocol::AnthropicMessages => anthropic_messages::messages_url(base_url),
         _ => openai_chat::chat_url(base_url),
@@ -136,7 +152,7 @@ fn sse_pieces(
     bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
     protocol: Protocol,
     passthrough: bool,
-) -> impl Stream<Item = Result<Piece, String>> + Send {
+) -> impl Stream<Item = Result<Piece, StreamError>> + Send {
     struct State<S> {
         bytes: Pin<Box<S>>,
         splitter: SseSplitter,
@@ -183,19 +199,19 @@ fn sse_pieces(
                 Ok(None) if st.eof => {
                     // The connection closed without the provider's closing event: a cut stream.
                     st.ended = true;
-                    return Some((Err("the stream ended before the provider finished".into()), st));
+                    return Some((Err(StreamError::EndedEarly), st));
                 }
                 Ok(None) => {}
                 Err(e) => {
                     st.ended = true;
-                    return Some((Err(e.to_string()), st));
+                    return Some((Err(e.into()), st));
                 }
             }
             match st.bytes.next().await {
                 Some(Ok(chunk)) => st.splitter.push(&chunk),
                 Some(Err(e)) => {
                     st.ended = true;
-                    return Some((Err(format!("the stream broke: {e}")), st));
+                    return Some((Err(StreamError::Broke(e.to_string())), st));
                 }
                 None => st.eof = true,
             }
@@ -204,7 +220,7 @@ fn sse_pieces(
 }
 
 /// The pieces of one SSE event, by the step's protocol.
-fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) -> Result<Vec<Piece>, String> {
+fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) -> Result<Vec<Piece>, StreamError> {
     let data = event.data.as_deref().unwrap_or("").trim();
     if data.is_empty() {
         return Ok(Vec::new());
@@ -212,9 +228,8 @@ fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) ->
     if data == "[DONE]" {
         return Ok(vec![Piece::End]);
     }
-    let v: Value = serde_json::from_str(data).map_err(|_| {
-        format!("the provider sent something that is not JSON: {}", data.chars().take(80).collect::<String>())
-    })?;
+    let v: Value =
+        serde_json::from_str(data).map_err(|_| StreamError::NotJson(data.chars().take(80).collect::<String>()))?;
     match protocol {
         Protocol::OpenAiChat => openai_chat::read_event(&v, data),
         Protocol::AnthropicMessages => anthropic_messages::read_event(&v, data, usage),

@@ -14,7 +14,7 @@ use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::providers::canonical::ChatRequest;
-use crate::providers::upstream::{self, Piece, Pieces};
+use crate::providers::upstream::{self, Piece, Pieces, StreamError};
 use crate::providers::{self, Protocol};
 use crate::workspace::Workspace;
 
@@ -82,7 +82,7 @@ struct Streamed {
     /// The answer's text as it arrived, for an estimate when usage never came.
     received: String,
     /// Why the stream ended before the provider finished.
-    broken: Option<String>,
+    broken: Option<StreamError>,
     ttft_ms: Option<i64>,
 }
 
@@ -279,8 +279,10 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 cloud_unreachable: false,
             })
         }
-        Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
-        Some(detail) => Attempted::Next(step.failure(outcome, detail)),
+        Some(broke) if streamed.delivered => {
+            Attempted::Stop(Stop::Broken { provider: step.provider, detail: broke.to_string() })
+        }
+        Some(broke) => Attempted::Next(step.failure(outcome, broke.to_string())),
     }
 }
 

@@ -102,18 +102,28 @@ pub fn range_for(
 
 /// Writes an export through a temporary file in the same folder and a rename: a failure leaves
 /// nothing half-written, and the message says why.
-pub fn write_export(path: &std::path::Path, contents: &str) -> Result<(), String> {
+pub fn write_export(path: &std::path::Path, contents: &str) -> Result<(), ExportError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(".{}.keyhold-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
     let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
+    if let Err(source) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(format!(
-            "Could not write {}: {e}. Nothing was written; choose a folder you can write to.",
-            path.display()
-        ));
+        return Err(ExportError { path: path.into(), source });
     }
     Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Could not write {}: {source}. Nothing was written; choose a folder you can write to.", path.display())]
+pub struct ExportError {
+    pub path: std::path::PathBuf,
+    pub source: std::io::Error,
+}
+
+impl crate::error::Kinded for ExportError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Export
+    }
 }
 
 /// One bucket of one agent's usage.
@@ -309,7 +319,7 @@ mod export_tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no/such/folder/usage.csv");
         let err = super::write_export(&missing, "x").unwrap_err();
-        assert!(err.contains("Nothing was written"), "{err}");
+        assert!(err.to_string().contains("Nothing was written"), "{err}");
         let ok = dir.path().join("usage.csv");
         super::write_export(&ok, "a,b\n").unwrap();
         assert_eq!(std::fs::read_to_string(&ok).unwrap(), "a,b\n");

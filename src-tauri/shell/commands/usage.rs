@@ -26,7 +26,6 @@ pub fn usage_export(ws: Ws<'_>, query: UsageQuery, path: String, format: String)
         "json" => serde_json::to_string_pretty(&rows).expect("rows serialize"),
         _ => ledger::to_csv(&rows),
     };
-    usage::write_export(std::path::Path::new(&path), &text)
-        .map_err(|message| CommandError::new(ErrorKind::Export, message))?;
+    usage::write_export(std::path::Path::new(&path), &text)?;
     Ok(rows.len() as u32)
 }

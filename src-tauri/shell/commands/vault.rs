@@ -1,7 +1,6 @@
 //! The vault: first run, lock and unlock, the passphrase, start at login, and the window's
 //! first-paint report.
 
-use keyhold_core::error::ErrorKind;
 use keyhold_core::passphrase::{self, Passphrase, Strength};
 use keyhold_core::workspace::WorkspaceInfo;
 
@@ -63,6 +62,6 @@ pub async fn change_passphrase(
 #[tauri::command]
 #[specta::specta]
 pub fn set_autostart(on: bool) -> Result<bool, CommandError> {
-    keyhold_core::autostart::set(on).map_err(|message| CommandError::new(ErrorKind::Autostart, message))?;
+    keyhold_core::autostart::set(on)?;
     Ok(keyhold_core::autostart::enabled())
 }
