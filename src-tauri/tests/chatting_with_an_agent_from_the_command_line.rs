@@ -18,14 +18,19 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
+struct Sims {
+    openai: sim::Running,
+    anthropic: sim::Running,
+    ollama: sim::Running,
+}
+
+/// A new vault with a key on each simulated provider: an (Anthropic), oa (OpenAI), local.
+fn a_vault_with_three_providers() -> (tokio::runtime::Runtime, Sims, Run) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let addr = "127.0.0.1:0".parse().unwrap();
     let openai = rt.block_on(sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()])).unwrap();
     let anthropic = rt.block_on(sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()])).unwrap();
     let ollama = rt.block_on(sim::start(Flavor::Ollama, addr, vec![])).unwrap();
-
     let mut run = Run::new("chat test passphrase");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
     for (provider, label, url, key) in [
@@ -36,6 +41,12 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
         let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
         assert!(o.status.success(), "{}", err(&o));
     }
+    (rt, Sims { openai, anthropic, ollama }, run)
+}
+
+#[test]
+fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
+    let (_rt, Sims { openai, anthropic, ollama }, mut run) = a_vault_with_three_providers();
     let o = run.keyhold(
         &[
             "agents",
@@ -107,21 +118,7 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
 #[test]
 fn a_user_chats_in_german_japanese_and_emoji_while_the_provider_cuts_its_writes_anywhere() {
     const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let addr = "127.0.0.1:0".parse().unwrap();
-    let openai = rt.block_on(sim::start(Flavor::OpenAi, addr, vec![OPENAI_KEY.into()])).unwrap();
-    let anthropic = rt.block_on(sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()])).unwrap();
-    let ollama = rt.block_on(sim::start(Flavor::Ollama, addr, vec![])).unwrap();
-    let mut run = Run::new("chat test passphrase");
-    assert!(run.keyhold(&["vault", "init"], "").status.success());
-    for (provider, label, url, key) in [
-        ("anthropic", "an", anthropic.base_url(), ANTHROPIC_KEY),
-        ("openai", "oa", openai.base_url(), OPENAI_KEY),
-        ("ollama", "local", ollama.base_url(), ""),
-    ] {
-        let o = run.keyhold(&["keys", "add", "--provider", provider, "--label", label, "--base-url", &url], key);
-        assert!(o.status.success(), "{}", err(&o));
-    }
+    let (_rt, Sims { openai, anthropic, ollama }, mut run) = a_vault_with_three_providers();
     for (name, model, key) in
         [("De", "claude-haiku-4-5", "an"), ("Ja", "gpt-4o-mini", "oa"), ("Lo", "llama3.2:1b", "local")]
     {

@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{role, text_of, turns_from_messages, ChatRequest, RawBody, RequestError};
+use super::canonical::{read_request, role, text_of, ChatRequest, Fields, RequestError};
 use super::failure::provider_message;
 use super::upstream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
@@ -26,27 +26,9 @@ pub fn messages_url(base_url: &str) -> String {
 /// Reads a caller's Messages body. The raw body travels along for a step of the same protocol;
 /// the canonical form carries the text.
 pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
-    let messages = body.get("messages").and_then(Value::as_array).ok_or(RequestError::NoMessages)?;
     let system = Some(text_of(body.get("system"))).filter(|s| !s.is_empty());
-    let (system, turns) = turns_from_messages(messages, system)?;
-    let max_tokens = body
-        .get("max_tokens")
-        .and_then(Value::as_u64)
-        .map(|n| n.min(u32::MAX as u64) as u32)
-        .unwrap_or(default_max_tokens);
-    let stop = match body.get("stop_sequences") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
-    Ok(ChatRequest {
-        system,
-        turns,
-        max_tokens,
-        temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
-        stop,
-        raw: Some(RawBody { protocol: Protocol::AnthropicMessages, body }),
-    })
+    let fields = Fields { max_tokens: &["max_tokens"], stop: "stop_sequences" };
+    read_request(Protocol::AnthropicMessages, body, system, fields, default_max_tokens)
 }
 
 /// An error in Anthropic's format.
@@ -207,23 +189,10 @@ pub fn read_whole_usage(v: &Value) -> Option<Tokens> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::canonical::{Role, Turn};
 
     #[test]
     fn anthropic_gets_system_apart_and_stop_sequences() {
-        let req = ChatRequest {
-            system: Some("Be brief.".into()),
-            turns: vec![
-                Turn { role: Role::User, text: "Hi".into() },
-                Turn { role: Role::Assistant, text: "Hello".into() },
-                Turn { role: Role::User, text: "Bye?".into() },
-            ],
-            max_tokens: 64,
-            temperature: Some(0.5),
-            stop: vec!["END".into()],
-            raw: None,
-        };
-        let b = render_request(&req, "claude-haiku-4-5");
+        let b = render_request(&crate::providers::canonical::sample_request(), "claude-haiku-4-5");
         assert_eq!(b["system"], "Be brief.");
         assert_eq!(b["messages"].as_array().unwrap().len(), 3);
         assert_eq!(b["messages"][0]["role"], "user");

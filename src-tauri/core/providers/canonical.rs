@@ -134,6 +134,44 @@ pub fn turns_from_messages(
     Ok((system, turns))
 }
 
+/// Where a protocol keeps the fields both protocols have.
+pub(super) struct Fields {
+    /// The output cap, first found wins (OpenAI has a newer and an older name).
+    pub max_tokens: &'static [&'static str],
+    pub stop: &'static str,
+}
+
+/// Reads a caller's body into the canonical form; the body travels along as the raw body.
+pub(super) fn read_request(
+    protocol: Protocol,
+    body: Value,
+    system: Option<String>,
+    fields: Fields,
+    default_max_tokens: u32,
+) -> Result<ChatRequest, RequestError> {
+    let messages = body.get("messages").and_then(Value::as_array).ok_or(RequestError::NoMessages)?;
+    let (system, turns) = turns_from_messages(messages, system)?;
+    let max_tokens = fields
+        .max_tokens
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_u64))
+        .map(|n| n.min(u32::MAX as u64) as u32)
+        .unwrap_or(default_max_tokens);
+    let stop = match body.get(fields.stop) {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    Ok(ChatRequest {
+        system,
+        turns,
+        max_tokens,
+        temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
+        stop,
+        raw: Some(RawBody { protocol, body }),
+    })
+}
+
 /// A role as both protocols write it.
 pub fn role(r: Role) -> &'static str {
     match r {
@@ -142,23 +180,29 @@ pub fn role(r: Role) -> &'static str {
     }
 }
 
+/// A short conversation with every canonical field set, for the protocol modules' tests.
+#[cfg(test)]
+pub(crate) fn sample_request() -> ChatRequest {
+    ChatRequest {
+        system: Some("Be brief.".into()),
+        turns: vec![
+            Turn { role: Role::User, text: "Hi".into() },
+            Turn { role: Role::Assistant, text: "Hello".into() },
+            Turn { role: Role::User, text: "Bye?".into() },
+        ],
+        max_tokens: 64,
+        temperature: Some(0.5),
+        stop: vec!["END".into()],
+        raw: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn req() -> ChatRequest {
-        ChatRequest {
-            system: Some("Be brief.".into()),
-            turns: vec![
-                Turn { role: Role::User, text: "Hi".into() },
-                Turn { role: Role::Assistant, text: "Hello".into() },
-                Turn { role: Role::User, text: "Bye?".into() },
-            ],
-            max_tokens: 64,
-            temperature: Some(0.5),
-            stop: vec!["END".into()],
-            raw: None,
-        }
+        sample_request()
     }
 
     #[test]

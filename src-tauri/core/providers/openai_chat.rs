@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{role, turns_from_messages, ChatRequest, RawBody, RequestError};
+use super::canonical::{read_request, role, ChatRequest, Fields, RequestError};
 use super::failure::provider_message;
 use super::upstream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
@@ -22,26 +22,8 @@ pub fn chat_url(base_url: &str) -> String {
 /// Reads a caller's chat completions body. The raw body travels along for a step of the same
 /// protocol; the canonical form carries the text.
 pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
-    let messages = body.get("messages").and_then(Value::as_array).ok_or(RequestError::NoMessages)?;
-    let (system, turns) = turns_from_messages(messages, None)?;
-    let max_tokens = ["max_completion_tokens", "max_tokens"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_u64))
-        .map(|n| n.min(u32::MAX as u64) as u32)
-        .unwrap_or(default_max_tokens);
-    let stop = match body.get("stop") {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        _ => Vec::new(),
-    };
-    Ok(ChatRequest {
-        system,
-        turns,
-        max_tokens,
-        temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
-        stop,
-        raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }),
-    })
+    let fields = Fields { max_tokens: &["max_completion_tokens", "max_tokens"], stop: "stop" };
+    read_request(Protocol::OpenAiChat, body, None, fields, default_max_tokens)
 }
 
 /// An error in OpenAI's format.
@@ -201,21 +183,9 @@ pub fn read_whole_usage(v: &Value) -> Option<Tokens> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::canonical::{Role, Turn};
 
     fn req() -> ChatRequest {
-        ChatRequest {
-            system: Some("Be brief.".into()),
-            turns: vec![
-                Turn { role: Role::User, text: "Hi".into() },
-                Turn { role: Role::Assistant, text: "Hello".into() },
-                Turn { role: Role::User, text: "Bye?".into() },
-            ],
-            max_tokens: 64,
-            temperature: Some(0.5),
-            stop: vec!["END".into()],
-            raw: None,
-        }
+        crate::providers::canonical::sample_request()
     }
 
     #[test]
