@@ -155,6 +155,14 @@ fn migrations() -> Migrations<'static> {
             DROP INDEX ledger_agent_at;
             CREATE INDEX ledger_agent_id_at ON ledger(agent_id, at);",
         ),
+        // The ledger never holds a negative count or cost (a CHECK, as a trigger: SQLite cannot
+        // add a CHECK to a table that exists). The router clamps first; this is the backstop.
+        M::up(
+            "CREATE TRIGGER ledger_no_negative_values BEFORE INSERT ON ledger
+             WHEN NEW.input_tokens < 0 OR NEW.output_tokens < 0 OR NEW.cache_read_tokens < 0
+               OR NEW.cache_write_tokens < 0 OR NEW.cost_nano < 0 OR NEW.latency_ms < 0
+             BEGIN SELECT RAISE(ABORT, 'a ledger row cannot hold a negative count or cost'); END;",
+        ),
     ])
 }
 
@@ -176,7 +184,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 7;
+const MIGRATION_COUNT: usize = 8;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };
@@ -285,6 +293,23 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(ids, [("Writer".to_string(), Some("id-w".to_string())), ("Gone".to_string(), None)]);
+    }
+
+    #[test]
+    fn the_ledger_refuses_a_negative_count_or_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(&dir.path().join("k.db")).unwrap();
+        let insert = |output: i64, cost: i64| {
+            conn.execute(
+                "INSERT INTO ledger (at, agent, provider, model, mode, step, outcome, input_tokens, output_tokens,
+                   cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, local)
+                 VALUES ('2026-11-30T10:00:00.000Z', 'a', 'openai', 'm', 'agent', 0, 'ok', 1, ?1, 0, 0, ?2, 0, 1, 0)",
+                rusqlite::params![output, cost],
+            )
+        };
+        assert!(insert(5, 7).is_ok());
+        assert!(insert(-1_000_000, 7).unwrap_err().to_string().contains("negative"));
+        assert!(insert(5, -600_000_000).is_err());
     }
 
     #[test]

@@ -70,7 +70,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         tools::Turn::AfterResult(r) => tools::after(r),
         _ => behavior.answer(),
     };
-    let output_tokens = tokens(&answer);
+    let output_tokens = if behavior.negative_usage == Some(true) { -1_000_000 } else { tokens(&answer) as i64 };
     let id = "msg_sim0001";
     let usage = json!({ "input_tokens": input_tokens, "output_tokens": output_tokens,
                         "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read });

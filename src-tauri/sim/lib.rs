@@ -39,6 +39,10 @@ pub struct Behavior {
     pub cut_after_chunks: Option<usize>,
     /// Reply body that is not JSON at all.
     pub garbage: Option<bool>,
+    /// Answer `307 Temporary Redirect` to this URL (a base URL that moved, or a hostile one).
+    pub redirect_to: Option<String>,
+    /// Report usage that cannot be: negative output tokens (a broken or malicious upstream).
+    pub negative_usage: Option<bool>,
     /// Answer with this text instead of [`ANSWER`] (streamed word by word).
     pub answer: Option<String>,
     /// Write every streamed event in two writes, cut inside its first multi-byte character (or
@@ -160,6 +164,13 @@ pub(crate) async fn gate(
     let b = state.take_behavior();
     if let Some(ms) = b.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(to) = &b.redirect_to {
+        let mut resp = StatusCode::TEMPORARY_REDIRECT.into_response();
+        if let Ok(v) = to.parse() {
+            resp.headers_mut().insert("location", v);
+        }
+        return Err(resp);
     }
     if b.garbage == Some(true) {
         return Err((StatusCode::OK, "<html>this is not the API you are looking for</html>").into_response());

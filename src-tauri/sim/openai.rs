@@ -78,11 +78,11 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         tools::Turn::AfterResult(r) => tools::after(r),
         _ => behavior.answer(),
     };
-    let completion_tokens = tokens(&answer);
+    let completion_tokens = if behavior.negative_usage == Some(true) { -1_000_000 } else { tokens(&answer) as i64 };
     let usage = json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
+        "total_tokens": prompt_tokens as i64 + completion_tokens,
         "prompt_tokens_details": { "cached_tokens": cached },
         "completion_tokens_details": { "reasoning_tokens": 0 }
     });

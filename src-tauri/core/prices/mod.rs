@@ -30,6 +30,24 @@ pub struct Tokens {
     pub cache_write: i64,
 }
 
+impl Tokens {
+    /// The most tokens of one class Keyhold believes a single request can use.
+    pub const MAX: i64 = 1_000_000_000;
+
+    /// The counts held to 0…`MAX`, and whether any was outside: an upstream that reports a
+    /// negative or absurd count must not lower today's spend or reopen a budget.
+    pub fn clamped(self) -> (Tokens, bool) {
+        let c = |n: i64| n.clamp(0, Tokens::MAX);
+        let t = Tokens {
+            input: c(self.input),
+            output: c(self.output),
+            cache_read: c(self.cache_read),
+            cache_write: c(self.cache_write),
+        };
+        (t, t != self)
+    }
+}
+
 impl Price {
     pub const FREE: Price =
         Price { input: Money::ZERO, output: Money::ZERO, cache_read: Money::ZERO, cache_write: Money::ZERO };

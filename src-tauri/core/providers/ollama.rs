@@ -53,6 +53,9 @@ pub async fn start(
     let client = upstream::shared_client(connect_timeout)?;
     let resp = client.post(url).json(&body).send().await.map_err(|e| upstream::unreachable(&e))?;
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        return Err(upstream::redirected(status, resp.headers(), None));
+    }
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();
         let detail = provider_message(&text);

@@ -83,12 +83,15 @@ pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, tim
             detail: "the key contains characters that cannot be sent in an HTTP header".into(),
         };
     }
-    let client =
-        match reqwest::Client::builder().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(10))).build()
-        {
-            Ok(c) => c,
-            Err(e) => return Verdict::Unexpected { status: None, detail: e.to_string() },
-        };
+    let client = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return Verdict::Unexpected { status: None, detail: e.to_string() },
+    };
     let mut models = Vec::new();
     let mut after: Option<String> = None;
     // Anthropic pages its model list; follow at most 20 pages.
@@ -102,6 +105,10 @@ pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, tim
             Err(e) => return unreachable(&e),
         };
         let status = resp.status().as_u16();
+        if resp.status().is_redirection() {
+            let detail = super::upstream::redirect_detail(status, resp.headers(), secret);
+            return Verdict::Unexpected { status: Some(status), detail };
+        }
         let retry_after =
             resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
         let body = match resp.text().await {

@@ -69,13 +69,33 @@ fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
     }
 }
 
+/// A redirect, refused: it names where the provider pointed, and nothing is sent there.
+pub(crate) fn redirected(status: u16, headers: &reqwest::header::HeaderMap, secret: Option<&str>) -> Failure {
+    Failure { kind: Outcome::Http(status), detail: redirect_detail(status, headers, secret), request_fault: false }
+}
+
+/// Why a redirect was not followed, with its target (any echo of the key removed).
+pub(crate) fn redirect_detail(status: u16, headers: &reqwest::header::HeaderMap, secret: Option<&str>) -> String {
+    let target = headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("(no Location)");
+    redact(
+        &format!(
+            "the provider answered {status} and redirected to {target}; Keyhold never follows a redirect with your key. \
+             If the provider moved, change the key's base URL"
+        ),
+        secret,
+    )
+}
+
 /// One HTTP client for every upstream call: its connection pool and TLS setup are reused, which
 /// is most of what a proxy hop costs (building a client per call cost ~0.5 ms and memory).
 pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client, Failure> {
     static CLIENT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
+            // A redirect is never followed with a key: reqwest drops Authorization on a host
+            // change but not x-api-key, and a base URL that moved is the user's to change.
             let built = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(connect_timeout)
                 .read_timeout(Duration::from_secs(120))
                 .pool_idle_timeout(Duration::from_secs(60))
@@ -120,6 +140,9 @@ pub async fn start(
         .await
         .map_err(|e| unreachable(&e))?;
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        return Err(redirected(status, resp.headers(), secret));
+    }
     if status != 200 {
         let body = resp.text().await.unwrap_or_default();
         return Err(http_failure(status, &body, secret));

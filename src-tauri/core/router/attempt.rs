@@ -316,8 +316,14 @@ async fn stream(mut pieces: Pieces, sink: &mut dyn AnswerSink, started: Instant)
 /// the provider never gave one or the stream broke before it did.
 fn meter(req: &ChatRequest, protocol: Protocol, s: &Streamed) -> (Tokens, bool) {
     let estimated = s.usage.is_none() || s.broken.is_some() && s.usage.is_none_or(|u| u.output == 0);
-    match s.usage {
-        Some(u) if !estimated => (u, false),
+    match s.usage.map(Tokens::clamped) {
+        Some((u, false)) if !estimated => (u, false),
+        // Counts that cannot be (negative, or past a billion): held to the possible range and
+        // marked estimated, never recorded as the provider said.
+        Some((u, true)) if !estimated => {
+            tracing::warn!(?u, "the provider reported impossible token counts; recorded clamped and estimated");
+            (u, true)
+        }
         _ => {
             let sent =
                 req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");

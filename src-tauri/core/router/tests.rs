@@ -449,3 +449,38 @@ async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
     let err = run(&r, &renamed, "count the words in this budget test").await.0.unwrap_err();
     assert!(err.to_string().starts_with("Daily budget of agent After reached"), "{err}");
 }
+
+#[tokio::test]
+async fn a_provider_that_redirects_elsewhere_never_hands_that_host_the_key() {
+    let r = rig().await;
+    let addr = "127.0.0.1:0".parse().unwrap();
+    // Another host that would accept the key: it must hear nothing.
+    let elsewhere = sim::start(Flavor::Anthropic, addr, vec![ANTHROPIC_KEY.into()]).await.unwrap();
+    let target = format!("{}/v1/messages", elsewhere.base_url());
+    r.anthropic.set_behavior(vec![Behavior { redirect_to: Some(target.clone()), ..Default::default() }]);
+    let a = agent(&r, "R", "claude-haiku-4-5", "an", &["local:llama3.2:1b"], None, WhenOver::Local);
+    let reply = run(&r, &a, "hi").await.0.unwrap();
+    assert_eq!(reply.provider, "ollama", "the chain went on to the local step");
+    let failed = &reply.earlier[0];
+    assert_eq!(failed.outcome.to_string(), "http_307");
+    assert!(failed.detail.contains(&target) && failed.detail.contains("never follows a redirect"), "{}", failed.detail);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed: {:?}", elsewhere.requests());
+}
+
+#[tokio::test]
+async fn negative_usage_from_upstream_never_lowers_what_was_spent() {
+    let r = rig().await;
+    for (name, model, key, sim) in
+        [("N1", "gpt-4o-mini", "oa", &r.openai), ("N2", "claude-haiku-4-5", "an", &r.anthropic)]
+    {
+        sim.set_behavior(vec![Behavior { negative_usage: Some(true), ..Default::default() }]);
+        let a = agent(&r, name, model, key, &[], None, WhenOver::Local);
+        let reply = run(&r, &a, "count these words").await.0.unwrap();
+        assert!(reply.estimated, "{model}: impossible counts are marked estimated");
+        assert!(reply.tokens.output >= 0 && reply.cost_usd.is_some_and(|c| c >= Money::ZERO), "{model}: {reply:?}");
+        assert!(crate::budget::spent_today(&r.ws.conn(), &a).unwrap() >= Money::ZERO);
+    }
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 2, "both attempts are in the ledger");
+    assert!(rows.iter().all(|row| row.output_tokens >= 0 && row.estimated));
+}

@@ -98,3 +98,17 @@ fn auth_travels_in_each_providers_header_and_is_marked_sensitive() {
     assert!(!format!("{h:?}").contains("sk-1"), "{h:?}");
     assert!(AuthStyle::None.headers(None).is_empty());
 }
+
+#[tokio::test]
+async fn a_key_test_that_is_redirected_says_where_and_sends_the_key_nowhere_else() {
+    let key = "sk-ant-sim-redirect-canary-7781";
+    let first = sim(Flavor::Anthropic, key).await;
+    let elsewhere = sim(Flavor::Anthropic, key).await;
+    let target = format!("{}/v1/models", elsewhere.base_url());
+    first.set_behavior(vec![Behavior { redirect_to: Some(target.clone()), ..Default::default() }]);
+    let v = test(find("anthropic").unwrap(), &first.base_url(), Some(key), T).await;
+    let sentence = v.sentence("Anthropic");
+    assert!(matches!(v, Verdict::Unexpected { status: Some(307), .. }), "{v:?}");
+    assert!(sentence.contains(&target), "{sentence}");
+    assert!(elsewhere.requests().is_empty());
+}
