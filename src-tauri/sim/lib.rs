@@ -43,6 +43,8 @@ pub struct Behavior {
     pub redirect_to: Option<String>,
     /// Report usage that cannot be: negative output tokens (a broken or malicious upstream).
     pub negative_usage: Option<bool>,
+    /// Leave usage out of a whole (non-streamed) reply, as some OpenAI-compatible servers do.
+    pub no_usage: Option<bool>,
     /// Answer with this text instead of [`ANSWER`] (streamed word by word).
     pub answer: Option<String>,
     /// Write every streamed event in two writes, cut inside its first multi-byte character (or

@@ -43,6 +43,14 @@ pub(crate) fn prompt_text(messages: Option<&Value>) -> String {
                     if let Some(t) = p.get("text").and_then(Value::as_str) {
                         out.push_str(t);
                     }
+                    // A tool result is input the provider reads (and charges for) too.
+                    match p.get("content") {
+                        Some(Value::String(t)) => out.push_str(t),
+                        Some(inner @ Value::Array(_)) => {
+                            out.push_str(&prompt_text(Some(&json!([{ "content": inner }]))))
+                        }
+                        _ => {}
+                    }
                 }
             }
             _ => {}
@@ -92,12 +100,15 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         return tool_call(&model, name, stream, &usage, &behavior);
     }
     if !stream {
-        return Json(json!({
+        let mut whole = json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": answer }, "logprobs": null, "finish_reason": "stop" }],
             "usage": usage
-        }))
-        .into_response();
+        });
+        if behavior.no_usage == Some(true) {
+            whole.as_object_mut().map(|o| o.remove("usage"));
+        }
+        return Json(whole).into_response();
     }
     let include_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let chunk = |delta: Value, finish: Value| {

@@ -39,7 +39,7 @@ def proxy(tmp_path, provider_sim):
         assert r.returncode == 0, r.stderr
     for args in (["--name", "coder", "--model", "gpt-4o-mini", "--key", "oa", "--fallback", "an:claude-haiku-4-5"],
                  ["--name", "writer", "--model", "claude-haiku-4-5", "--key", "an", "--fallback", "oa:gpt-4o-mini"],
-                 ["--name", "tight", "--model", "gpt-4o-mini", "--key", "oa", "--max-tokens", "100", "--budget-usd", "0.000063", "--when-over", "refuse"]):
+                 ["--name", "tight", "--model", "gpt-4o-mini", "--key", "oa", "--max-tokens", "100", "--budget-usd", "0.00007", "--when-over", "refuse"]):
         r = kh(data, "agents", "add", *args)
         assert r.returncode == 0, r.stderr
     tokens = {a: kh(data, "agents", "token", a, "--label", "sdk").stdout.strip() for a in ("coder", "writer", "tight")}

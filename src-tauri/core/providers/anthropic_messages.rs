@@ -123,6 +123,24 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Value {
     body
 }
 
+/// A caller's own body, before it goes upstream: it carries `cap` as its output cap.
+pub fn prepare_passthrough(body: &mut Value, cap: u32) {
+    body["max_tokens"] = json!(cap);
+}
+
+/// The text (and tool inputs) of a whole reply: what a usage-less reply is counted from.
+pub fn read_whole_text(v: &Value) -> String {
+    let mut out = String::new();
+    for block in v.get("content").and_then(Value::as_array).into_iter().flatten() {
+        match block.get("type").and_then(Value::as_str) {
+            Some("text") => out.push_str(block.get("text").and_then(Value::as_str).unwrap_or("")),
+            Some("tool_use") => out.push_str(&block.get("input").map(Value::to_string).unwrap_or_default()),
+            _ => {}
+        }
+    }
+    out
+}
+
 fn int(v: &Value, field: &str) -> i64 {
     v.get(field).and_then(Value::as_i64).unwrap_or(0)
 }

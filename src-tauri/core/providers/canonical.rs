@@ -28,6 +28,8 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     pub stop: Vec<String>,
+    /// How many answers the caller asked for (OpenAI's `n`); 0 reads as 1.
+    pub choices: u32,
     /// The caller's own body, when it came in a provider's protocol (proxy mode). A step that
     /// speaks the same protocol gets it as it is, with only the model (and streaming) changed,
     /// so tools, images and new fields survive; other steps get the canonical translation.
@@ -69,14 +71,22 @@ impl RawBody {
 }
 
 impl ChatRequest {
+    /// How many answers this request makes the provider write: each may use the output cap.
+    pub fn outputs(&self) -> u32 {
+        self.choices.max(1)
+    }
+
     /// The body for a step: the caller's own if the protocols match (only the model changes),
     /// else the translation.
     pub fn body_for(&self, protocol: Protocol, model: &str, provider_is_openai: bool) -> Value {
         if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
             let mut body = raw.body.clone();
             body["model"] = json!(model);
-            if protocol == Protocol::OpenAiChat {
-                openai_chat::prepare_passthrough(&mut body);
+            // The output cap the budget reserved is the one sent, whatever the caller wrote or
+            // left out: an uncapped passthrough could spend past the budget.
+            match protocol {
+                Protocol::AnthropicMessages => anthropic_messages::prepare_passthrough(&mut body, self.max_tokens),
+                _ => openai_chat::prepare_passthrough(&mut body, self.max_tokens, provider_is_openai),
             }
             return body;
         }
@@ -162,12 +172,15 @@ pub(super) fn read_request(
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => Vec::new(),
     };
+    // OpenAI's `n` answers each may use the whole output cap (128 is its own limit).
+    let choices = body.get("n").and_then(Value::as_u64).map_or(1, |n| n.clamp(1, 128) as u32);
     Ok(ChatRequest {
         system,
         turns,
         max_tokens,
         temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
         stop,
+        choices,
         raw: Some(RawBody { protocol, body }),
     })
 }
@@ -193,6 +206,7 @@ pub(crate) fn sample_request() -> ChatRequest {
         max_tokens: 64,
         temperature: Some(0.5),
         stop: vec!["END".into()],
+        choices: 1,
         raw: None,
     }
 }

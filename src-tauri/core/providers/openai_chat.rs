@@ -138,13 +138,38 @@ pub fn render_request(req: &ChatRequest, model: &str, provider_is_openai: bool) 
     body
 }
 
-/// A caller's own body, before it goes upstream: a streamed one always asks for usage (a cost
-/// nobody counted is a cost nobody can budget); the chunk is hidden again from a caller that
-/// did not ask for it.
-pub fn prepare_passthrough(body: &mut Value) {
+/// A caller's own body, before it goes upstream: it carries `cap` as its output cap (in the
+/// field the caller used, else the one the provider takes), and a streamed one always asks for
+/// usage (a cost nobody counted is a cost nobody can budget; the chunk is hidden again from a
+/// caller that did not ask for it).
+pub fn prepare_passthrough(body: &mut Value, cap: u32, provider_is_openai: bool) {
+    let mut capped = false;
+    for field in ["max_completion_tokens", "max_tokens"] {
+        if body.get(field).is_some_and(|v| !v.is_null()) {
+            body[field] = json!(cap);
+            capped = true;
+        }
+    }
+    if !capped {
+        body[if provider_is_openai { "max_completion_tokens" } else { "max_tokens" }] = json!(cap);
+    }
     if body.get("stream").and_then(Value::as_bool).unwrap_or(false) {
         body["stream_options"]["include_usage"] = json!(true);
     }
+}
+
+/// The text (and tool-call arguments) of a whole reply: what a usage-less reply is counted from.
+pub fn read_whole_text(v: &Value) -> String {
+    let mut out = String::new();
+    for choice in v.get("choices").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(t) = choice.pointer("/message/content").and_then(Value::as_str) {
+            out.push_str(t);
+        }
+        for call in choice.pointer("/message/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            out.push_str(call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or(""));
+        }
+    }
+    out
 }
 
 fn int(v: &Value, field: &str) -> i64 {

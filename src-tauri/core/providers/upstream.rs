@@ -156,11 +156,18 @@ pub async fn start(
             detail: format!("{} sent a reply that is not JSON", provider.name),
             request_fault: false,
         })?;
-        let usage = match protocol {
-            Protocol::AnthropicMessages => anthropic_messages::read_whole_usage(&v),
-            _ => openai_chat::read_whole_usage(&v),
+        let (usage, text) = match protocol {
+            Protocol::AnthropicMessages => {
+                (anthropic_messages::read_whole_usage(&v), anthropic_messages::read_whole_text(&v))
+            }
+            _ => (openai_chat::read_whole_usage(&v), openai_chat::read_whole_text(&v)),
         };
+        // The text too: a passthrough caller ignores it, and it is what a reply without usage
+        // is counted from.
         let mut pieces = vec![Ok(Piece::Raw(body))];
+        if !text.is_empty() {
+            pieces.push(Ok(Piece::Text(text)));
+        }
         pieces.extend(usage.map(|u| Ok(Piece::Usage(u))));
         pieces.push(Ok(Piece::End));
         return Ok(Box::pin(futures_util::stream::iter(pieces)));

@@ -11,6 +11,7 @@ use super::*;
 use crate::agents::{self, AgentSpec, WhenOver};
 use crate::datadir::DataDir;
 use crate::keys;
+use crate::money::Money;
 use crate::passphrase::Passphrase;
 use crate::vault::{kdf::KdfParams, snapshot};
 use keyhold_sim::{self as sim, Behavior, Flavor};
@@ -309,21 +310,12 @@ async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
     assert_eq!(resp.status(), 502);
     assert!(resp.text().await.unwrap().contains("openai"));
 
-    // A budget that fits one worst case (14 estimated input tokens at $0.15/M + 100 output at
-    // $0.60/M = $0.0000621) but not a second one on top of what the first really cost.
-    let spec = AgentSpec {
-        name: "tight".into(),
-        model: "gpt-4o-mini".into(),
-        key: Some("oa".into()),
-        system_prompt: None,
-        temperature: None,
-        max_tokens: Some(100),
-        fallback: vec![],
-        budget_usd: Some("0.000063".into()),
-        when_over: Some(WhenOver::Refuse),
-    };
-    agents::add(&mut r.ws.conn(), &spec).unwrap();
-    let t = tokens::issue(&r.ws.conn(), "tight", None).unwrap().token;
+    // A budget that fits one worst case (the whole body at half a token a byte, plus 100 output
+    // tokens) but not a second one on top of what the first really cost (5,100 nano-dollars).
+    let price = crate::prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let input = serde_json::to_vec(&chat_body(false)).unwrap().len().div_ceil(2) as i64 + 8;
+    let worst = crate::budget::worst_case(&price, input, 100);
+    let t = budgeted(&r, "tight", "gpt-4o-mini", "oa", worst + Money::from_nanos(2_000));
     assert_eq!(
         c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap().status(),
         200
@@ -437,4 +429,99 @@ async fn a_step_of_another_protocol_is_skipped_rather_than_sent_without_the_tool
     r.openai.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
     let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn a_passthrough_carries_the_output_cap_the_budget_reserved() {
+    let r = rig().await;
+    // No cap from the caller: the agent's (100) goes upstream, in the field OpenAI takes.
+    let body = json!({ "model": "x", "messages": [{ "role": "user", "content": "hi" }] });
+    assert_eq!(
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&body).send().await.unwrap().status(),
+        200
+    );
+    let sent = r.openai.requests()[0].body.clone().unwrap();
+    assert_eq!(sent["max_completion_tokens"], 100, "{sent}");
+    // The caller's own cap, in the caller's own field.
+    let body = json!({ "model": "x", "max_tokens": 7, "messages": [{ "role": "user", "content": "hi" }] });
+    c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+    let sent = r.openai.requests()[1].body.clone().unwrap();
+    assert_eq!((sent["max_tokens"].as_u64(), sent.get("max_completion_tokens")), (Some(7), None), "{sent}");
+}
+
+/// An agent on `key` with a daily budget of `usd`, refusing past it, and its token.
+fn budgeted(r: &Rig, name: &str, model: &str, key: &str, usd: Money) -> String {
+    let spec = AgentSpec {
+        name: name.into(),
+        model: model.into(),
+        key: Some(key.into()),
+        system_prompt: None,
+        temperature: None,
+        max_tokens: Some(100),
+        fallback: vec![],
+        budget_usd: Some(usd.to_string()),
+        when_over: Some(WhenOver::Refuse),
+    };
+    agents::add(&mut r.ws.conn(), &spec).unwrap();
+    tokens::issue(&r.ws.conn(), name, None).unwrap().token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_requests_with_large_tool_results_never_spend_past_the_budget() {
+    let r = rig().await;
+    let result = "measurement ".repeat(20_000);
+    let body = json!({ "model": "x", "max_tokens": 100,
+        "tools": [{ "name": "lookup", "input_schema": { "type": "object" } }],
+        "messages": [
+            { "role": "user", "content": "What did the sensor log?" },
+            { "role": "assistant", "content": [{ "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {} }] },
+            { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "toolu_1", "content": result }] } ] });
+    // A budget that fits five worst cases of this request, counted on its whole body.
+    let price = crate::prices::lookup(&r.ws.conn(), "anthropic", "claude-haiku-4-5").unwrap().unwrap();
+    let input = serde_json::to_vec(&body).unwrap().len().div_ceil(2) as i64 + 4 * 4;
+    let worst = crate::budget::worst_case(&price, input, 100);
+    let budget = Money::from_nanos(worst.nanos() * 5);
+    let token = budgeted(&r, "sensor", "claude-haiku-4-5", "an", budget);
+    r.anthropic.set_behavior(vec![Behavior { delay_ms: Some(300), ..Default::default() }]);
+    let calls = (0..50).map(|_| {
+        let (url, token, body) = (r.url("/v1/messages"), token.clone(), body.clone());
+        async move { c().post(url).header("x-api-key", token).json(&body).send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(calls).await;
+    let paid = statuses.iter().filter(|s| **s == 200).count();
+    // Early calls settle to their real (smaller) cost, so a few more may fit later; the budget
+    // itself is never passed, and most of the fifty are refused.
+    assert!((1..=10).contains(&paid), "{paid} answers for a budget that fits 5 worst cases: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
+    let agent = agents::find(&r.ws.conn(), "sensor").unwrap();
+    let spent = crate::budget::spent_today(&r.ws.conn(), &agent).unwrap();
+    assert!(spent <= budget, "spent {spent} of a {budget} budget");
+}
+
+#[tokio::test]
+async fn asking_for_several_answers_reserves_the_cap_for_each() {
+    let r = rig().await;
+    let body =
+        |n: u32| json!({ "model": "x", "n": n, "max_tokens": 100, "messages": [{ "role": "user", "content": "hi" }] });
+    let price = crate::prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let input = serde_json::to_vec(&body(3)).unwrap().len().div_ceil(2) as i64 + 8;
+    // Fits one answer's worst case twice over, not three answers' once.
+    let one = crate::budget::worst_case(&price, input, 100);
+    let token = budgeted(&r, "several", "gpt-4o-mini", "oa", Money::from_nanos(one.nanos() * 2));
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&token).json(&body(3)).send().await.unwrap();
+    assert_eq!(resp.status(), 429, "three answers do not fit");
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&token).json(&body(1)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "one does");
+}
+
+#[tokio::test]
+async fn a_whole_reply_without_usage_is_counted_from_what_arrived_and_marked_estimated() {
+    let r = rig().await;
+    r.openai.set_behavior(vec![Behavior { no_usage: Some(true), ..Default::default() }]);
+    let resp =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert!(rows[0].estimated, "{:?}", rows[0]);
+    assert!(rows[0].output_tokens > 0 && rows[0].input_tokens > 0, "{:?}", rows[0]);
 }

@@ -202,7 +202,8 @@ fn prepare<'a>(
                 );
                 return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
             };
-            let worst = worst_case(&price, call.input_estimate, call.req.max_tokens);
+            let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
+            let worst = worst_case(&price, call.input_estimate, cap);
             let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst);
             match reserved {
                 Ok(r) => Some(r),
@@ -315,21 +316,31 @@ async fn stream(mut pieces: Pieces, sink: &mut dyn AnswerSink, started: Instant)
 /// The tokens of an attempt: the provider's own count, or Keyhold's estimate (marked so) when
 /// the provider never gave one or the stream broke before it did.
 fn meter(req: &ChatRequest, protocol: Protocol, s: &Streamed) -> (Tokens, bool) {
-    let estimated = s.usage.is_none() || s.broken.is_some() && s.usage.is_none_or(|u| u.output == 0);
-    match s.usage.map(Tokens::clamped) {
-        Some((u, false)) if !estimated => (u, false),
-        // Counts that cannot be (negative, or past a billion): held to the possible range and
-        // marked estimated, never recorded as the provider said.
-        Some((u, true)) if !estimated => {
-            tracing::warn!(?u, "the provider reported impossible token counts; recorded clamped and estimated");
-            (u, true)
+    let counted_output = || upstream::estimate_tokens(protocol, &s.received);
+    match (s.usage, &s.broken) {
+        (Some(u), None) => {
+            let (u, impossible) = u.clamped();
+            if impossible {
+                // Counts that cannot be (negative, or past a billion): held to the possible
+                // range and marked estimated, never recorded as the provider said.
+                tracing::warn!(?u, "the provider reported impossible token counts; recorded clamped and estimated");
+            }
+            (u, impossible)
         }
-        _ => {
-            let sent =
-                req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n");
+        // A cut stream's usage is never final (Anthropic's message_start says 1 output token):
+        // its input stands, its output is what arrived, at least what was reported.
+        (Some(u), Some(_)) => (Tokens { output: u.output.max(counted_output()), ..u }.clamped().0, true),
+        (None, _) => {
+            // A caller's own body counts whole (tools and tool results are input too).
+            let sent = match &req.raw {
+                Some(raw) => raw.body.to_string(),
+                None => {
+                    req.system.iter().chain(req.turns.iter().map(|t| &t.text)).cloned().collect::<Vec<_>>().join("\n")
+                }
+            };
             let tokens = Tokens {
                 input: upstream::estimate_tokens(protocol, &sent) + 4 * (req.turns.len() as i64 + 1),
-                output: upstream::estimate_tokens(protocol, &s.received),
+                output: counted_output(),
                 ..Default::default()
             };
             (tokens, true)

@@ -172,9 +172,11 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
 /// An upper estimate of the tokens sent, for the budget's worst case: half a token per byte
 /// (real text runs about a quarter) plus the role framing. Cheap on purpose: it runs on every
 /// call, and the reservation is settled to the provider's own count afterwards.
+/// A caller's own body counts whole: tools, tool results and images are input too.
 fn estimate_input(req: &ChatRequest) -> i64 {
-    let bytes = req.system.as_deref().map_or(0, str::len) + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
-    bytes.div_ceil(2) as i64 + 4 * (req.turns.len() as i64 + 1)
+    let text = req.system.as_deref().map_or(0, str::len) + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
+    let body = req.raw.as_ref().map_or(0, |r| serde_json::to_vec(&r.body).map_or(0, |b| b.len()));
+    text.max(body).div_ceil(2) as i64 + 4 * (req.turns.len() as i64 + 1)
 }
 
 /// Agent mode's request: the agent's system prompt and settings around the conversation.
@@ -185,6 +187,7 @@ pub fn agent_request(agent: &Agent, turns: Vec<canonical::Turn>) -> ChatRequest 
         max_tokens: agent.max_tokens,
         temperature: agent.temperature,
         stop: Vec::new(),
+        choices: 1,
         raw: None,
     }
 }

@@ -484,3 +484,18 @@ async fn negative_usage_from_upstream_never_lowers_what_was_spent() {
     assert_eq!(rows.len(), 2, "both attempts are in the ledger");
     assert!(rows.iter().all(|row| row.output_tokens >= 0 && row.estimated));
 }
+
+#[tokio::test]
+async fn a_cut_anthropic_stream_is_counted_from_what_arrived_and_marked_estimated() {
+    let r = rig().await;
+    // message_start says 1 output token; three words arrive, then the connection drops.
+    r.anthropic.set_behavior(vec![Behavior { cut_after_chunks: Some(3), ..Default::default() }]);
+    let a = agent(&r, "Cut", "claude-haiku-4-5", "an", &[], None, WhenOver::Local);
+    let (res, text) = run(&r, &a, "hi").await;
+    assert!(matches!(res, Err(RouterError::Broken { .. })), "{res:?}");
+    assert_eq!(text, "Hello from the");
+    let row = &ledger(&r)[0];
+    assert_eq!(row.outcome, "cut");
+    assert!(row.estimated, "a cut stream's usage is never final: {row:?}");
+    assert!(row.output_tokens >= 3, "what arrived is counted, not message_start's placeholder: {row:?}");
+}
