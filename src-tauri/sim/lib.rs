@@ -43,6 +43,8 @@ pub struct Behavior {
     pub redirect_to: Option<String>,
     /// Report usage that cannot be: negative output tokens (a broken or malicious upstream).
     pub negative_usage: Option<bool>,
+    /// With `status`: put the presented credential in the error message, as some providers do.
+    pub echo_key: Option<bool>,
     /// Leave usage out of a whole (non-streamed) reply, as some OpenAI-compatible servers do.
     pub no_usage: Option<bool>,
     /// Answer with this text instead of [`ANSWER`] (streamed word by word).
@@ -181,7 +183,21 @@ pub(crate) async fn gate(
         return Err(error(state.flavor, 401, None));
     }
     if let Some(status) = b.status {
-        return Err(error(state.flavor, status, b.retry_after));
+        let mut resp = error(state.flavor, status, b.retry_after);
+        if let (Some(true), Some(key)) = (b.echo_key, credential(state.flavor, headers)) {
+            let message = format!("Incorrect API key provided: {key}. Bearer {key} was refused.");
+            let body = match state.flavor {
+                Flavor::Anthropic => {
+                    serde_json::json!({ "type": "error", "error": { "type": "authentication_error", "message": message } })
+                }
+                _ => {
+                    serde_json::json!({ "error": { "message": message, "type": "invalid_request_error", "code": "invalid_api_key" } })
+                }
+            };
+            let status = resp.status();
+            resp = (status, Json(body)).into_response();
+        }
+        return Err(resp);
     }
     Ok(b)
 }

@@ -79,17 +79,78 @@ pub fn provider_message(body: &str) -> String {
     })
 }
 
-/// Removes any 8-character run of the key from a provider's message: some providers echo part
-/// of a rejected key back, and Keyhold never shows a key.
+/// The longest run of the key a message may keep: the mask shows the last four characters.
+const KEPT: usize = 4;
+
+/// Removes every run of the key longer than the mask shows (and of its base64 form, as in an
+/// echoed `Authorization: Basic` header) from a provider's message, each run replaced whole by
+/// `[redacted]`: some providers echo part or all of a rejected key, and Keyhold never shows
+/// more of a key than its mask.
 pub fn redact(message: &str, secret: Option<&str>) -> String {
-    let Some(secret) = secret.filter(|s| s.len() >= 8) else { return message.to_string() };
-    let chars: Vec<char> = secret.chars().collect();
+    let Some(secret) = secret.filter(|s| s.chars().count() > KEPT) else { return message.to_string() };
+    use base64::Engine;
+    let forms = [secret.to_string(), base64::engine::general_purpose::STANDARD.encode(secret)];
     let mut out = message.to_string();
-    for w in chars.windows(8) {
-        let needle: String = w.iter().collect();
-        if out.contains(&needle) {
-            out = out.replace(&needle, "[redacted]");
+    for form in &forms {
+        out = redact_runs(&out, form);
+    }
+    out
+}
+
+/// Replaces each maximal run of `text` that is also a run of `secret`, longer than `KEPT`.
+fn redact_runs(text: &str, secret: &str) -> String {
+    let t: Vec<char> = text.chars().collect();
+    let k: Vec<char> = secret.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < t.len() {
+        // The longest run of the key that starts here.
+        let longest =
+            (0..k.len()).map(|j| t[i..].iter().zip(&k[j..]).take_while(|(a, b)| a == b).count()).max().unwrap_or(0);
+        if longest > KEPT {
+            out.push_str("[redacted]");
+            i += longest;
+        } else {
+            out.push(t[i]);
+            i += 1;
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-proj-Q7vRk2LmZx9wPa4TnB8yHc3JdF6sGe1U";
+
+    #[test]
+    fn no_run_of_the_key_longer_than_the_mask_shows_survives() {
+        for echoed in [
+            format!("Incorrect API key provided: {KEY}."),
+            format!("Bearer {}", &KEY[3..]),
+            format!("key ending in {} is invalid", &KEY[KEY.len() - 13..]),
+            format!("two halves: {} and {}", &KEY[..20], &KEY[20..]),
+        ] {
+            let out = redact(&echoed, Some(KEY));
+            for n in KEPT + 1..=KEY.len() {
+                for w in KEY.as_bytes().windows(n) {
+                    let w = std::str::from_utf8(w).unwrap();
+                    assert!(!out.contains(w), "{out:?} still shows {w:?}");
+                }
+            }
+            assert!(out.contains("[redacted]"), "{out}");
+        }
+        assert_eq!(redact("nothing to hide", Some(KEY)), "nothing to hide");
+        assert_eq!(redact("ends in …e1U, as the mask says", Some(KEY)), "ends in …e1U, as the mask says");
+    }
+
+    #[test]
+    fn the_base64_form_of_the_key_is_redacted_too() {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(KEY);
+        let out = redact(&format!("Authorization: Basic {basic} was refused"), Some(KEY));
+        assert!(!out.contains(&basic[..12]), "{out}");
+        assert_eq!(out, "Authorization: Basic [redacted] was refused");
+    }
 }

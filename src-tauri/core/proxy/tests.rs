@@ -525,3 +525,28 @@ async fn a_whole_reply_without_usage_is_counted_from_what_arrived_and_marked_est
     assert!(rows[0].estimated, "{:?}", rows[0]);
     assert!(rows[0].output_tokens > 0 && rows[0].input_tokens > 0, "{:?}", rows[0]);
 }
+
+#[tokio::test]
+async fn a_provider_that_echoes_the_key_in_its_error_shows_the_client_no_run_of_it() {
+    let r = rig().await;
+    for (sim, path, token) in
+        [(&r.openai, "/v1/chat/completions", &r.token), (&r.anthropic, "/v1/messages", &r.anthropic_token)]
+    {
+        sim.set_behavior(vec![Behavior {
+            status: Some(401),
+            echo_key: Some(true),
+            times: Some(1),
+            ..Default::default()
+        }]);
+        let body = json!({ "model": "x", "max_tokens": 10, "messages": [{ "role": "user", "content": "hi" }] });
+        let resp = c().post(r.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("[redacted]"), "{text}");
+        // The mask shows four characters: no run of five or more of the key comes back.
+        for w in KEY.as_bytes().windows(5) {
+            assert!(!text.contains(std::str::from_utf8(w).unwrap()), "{text}");
+        }
+    }
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert!(!serde_json::to_string(&rows).unwrap().contains(&KEY[5..]));
+}

@@ -14,6 +14,7 @@ use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::providers::canonical::ChatRequest;
+use crate::providers::failure::redact;
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
 use crate::providers::{self, Protocol};
 use crate::workspace::Workspace;
@@ -239,7 +240,6 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let secret = endpoint.secret.as_deref().map(String::as_str);
     let upstream =
         upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, call.req, CONNECT_TIMEOUT).await;
-    drop(endpoint.secret);
     let pieces = match upstream {
         Ok(p) => p,
         Err(f) if f.request_fault => {
@@ -250,6 +250,11 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     };
 
     let streamed = stream(pieces, sink, started).await;
+    // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
+    // is redacted like any other message.
+    let broke =
+        streamed.broken.as_ref().map(|b| redact(&b.to_string(), endpoint.secret.as_deref().map(String::as_str)));
+    drop(endpoint.secret);
     let (tokens, estimated) = meter(call.req, protocol, &streamed);
     let cost = ready.price.map(|p| p.cost(tokens));
     let outcome = match (&streamed.broken, streamed.delivered) {
@@ -280,10 +285,10 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 cloud_unreachable: false,
             })
         }
-        Some(broke) if streamed.delivered => {
-            Attempted::Stop(Stop::Broken { provider: step.provider, detail: broke.to_string() })
+        Some(_) if streamed.delivered => {
+            Attempted::Stop(Stop::Broken { provider: step.provider, detail: broke.unwrap_or_default() })
         }
-        Some(broke) => Attempted::Next(step.failure(outcome, broke.to_string())),
+        Some(_) => Attempted::Next(step.failure(outcome, broke.unwrap_or_default())),
     }
 }
 
