@@ -160,6 +160,14 @@ fn host_allowed(host: &str, port: u16) -> bool {
 /// Host and Origin checks, before anything else.
 async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
     let protocol = protocol_of(req.uri().path());
+    // Two Host headers: which one a later layer reads is not ours to guess.
+    if req.headers().get_all(header::HOST).iter().count() > 1 {
+        return error(
+            protocol,
+            StatusCode::BAD_REQUEST,
+            "The request has more than one Host header; send exactly one.",
+        );
+    }
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !host_allowed(host, ctx.port) {
         let shown = if host.is_empty() { "(none)" } else { host };
@@ -288,6 +296,11 @@ fn status_for(e: &RouterError) -> StatusCode {
     }
 }
 
+fn too_large(protocol: Protocol) -> Response {
+    let message = format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024);
+    error(protocol, StatusCode::PAYLOAD_TOO_LARGE, &message)
+}
+
 async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<Bytes, Response> {
     match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
         Err(_) => Err(error(
@@ -295,11 +308,7 @@ async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<By
             StatusCode::REQUEST_TIMEOUT,
             &format!("The request body did not arrive within {} s.", limit.as_secs_f32()),
         )),
-        Ok(Err(_)) => Err(error(
-            protocol,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024),
-        )),
+        Ok(Err(_)) => Err(too_large(protocol)),
         Ok(Ok(b)) => Ok(b),
     }
 }
@@ -309,6 +318,12 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
         Ok(a) => a,
         Err(r) => return *r,
     };
+    // A declared length past the limit is refused before a byte of the body is waited for.
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return too_large(protocol);
+    }
     let bytes = match read_body(body, protocol, ctx.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r,

@@ -550,3 +550,23 @@ async fn a_provider_that_echoes_the_key_in_its_error_shows_the_client_no_run_of_
     let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert!(!serde_json::to_string(&rows).unwrap().contains(&KEY[5..]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_host_headers_and_an_oversized_declared_body_are_refused_at_once() {
+    let r = rig().await;
+    let (addr, port, token) = (r.proxy.addr, r.proxy.addr.port(), r.token.clone());
+    // The allowed Host first, another after it: refused, not served.
+    let twice =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &twice)).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("more than one Host"), "{resp}");
+    // A declared length past the limit: 413 now, not a 408 after waiting for 99 GB.
+    let started = std::time::Instant::now();
+    let huge = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n{{"
+    );
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &huge)).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    assert!(started.elapsed() < Duration::from_millis(400), "took {:?}", started.elapsed());
+}
