@@ -7,6 +7,9 @@ fn main() {
     #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // Every file Keyhold creates (vault, header, database, logs, lock, exports) is the
+        // user's alone, whatever the folder's mode or the file system does with a chmod.
+        libc::umask(0o077);
     }
     std::process::exit(keyhold::cli::main());
 }

@@ -203,3 +203,22 @@ fn a_damaged_vault_file_is_reported_and_never_replaced() {
     assert!(stderr(&o).contains("is damaged or is not a Keyhold database"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&db).unwrap(), junk);
 }
+
+#[test]
+fn every_file_keyhold_writes_is_the_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    // The test runner's umask lets the group and others read: Keyhold must not rely on it.
+    let mut run = support::Run::new(CANARY);
+    assert!(run.keyhold(&["vault", "init"], "").status.success());
+    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "work"], "sk-proj-private-file-check-0001");
+    assert!(o.status.success(), "{}", support::text(&o));
+    assert!(run.keyhold(&["usage", "--format", "csv"], "").status.success());
+    let data = run.data();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let files = support::files_under(&data);
+    assert!(files.iter().any(|f| f.ends_with("vault.stronghold")) && files.iter().any(|f| f.ends_with("keyhold.db")));
+    for f in files {
+        assert_eq!(mode(&f) & 0o077, 0, "{} is readable by others: {:o}", f.display(), mode(&f));
+    }
+}

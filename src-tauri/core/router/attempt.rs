@@ -145,7 +145,7 @@ impl<'a> Call<'a> {
         let row =
             self.row(step, step.key.as_ref(), outcome, Tokens::default(), Some(Money::ZERO), false, started, None);
         self.record(&row);
-        tracing::info!(agent = %self.agent.name, step = step.index, provider = %step.provider, model = %step.model,
+        tracing::debug!(agent = %self.agent.name, step = step.index, provider = %step.provider, model = %step.model,
             outcome = %outcome, "step failed");
         step.failure(outcome, detail)
     }
@@ -268,7 +268,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     call.ws.ledger_changed();
     match streamed.broken {
         None => {
-            tracing::info!(agent = %call.agent.name, step = step.index, provider = %step.provider,
+            tracing::debug!(agent = %call.agent.name, step = step.index, provider = %step.provider,
                 model = %step.model, "answered");
             Attempted::Answered(Reply {
                 step: step.index,
