@@ -266,7 +266,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
     call.record(&row);
     call.ws.ledger_changed();
-    match streamed.broken {
+    match broke {
         None => {
             tracing::debug!(agent = %call.agent.name, step = step.index, provider = %step.provider,
                 model = %step.model, "answered");
@@ -285,10 +285,8 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 cloud_unreachable: false,
             })
         }
-        Some(_) if streamed.delivered => {
-            Attempted::Stop(Stop::Broken { provider: step.provider, detail: broke.unwrap_or_default() })
-        }
-        Some(_) => Attempted::Next(step.failure(outcome, broke.unwrap_or_default())),
+        Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
+        Some(detail) => Attempted::Next(step.failure(outcome, detail)),
     }
 }
 
