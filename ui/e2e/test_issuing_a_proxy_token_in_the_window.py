@@ -5,6 +5,7 @@ import socket
 import openai
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from test_first_run_lock_and_unlock import submit, type_into, wait_for, wait_text
 from test_tools_using_the_proxy_with_official_sdks import ANSWER, PROVIDER_KEY, kh
@@ -27,10 +28,17 @@ def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_s
     submit(d, "#unlock-button", {"#unlock-passphrase": "proxy window passphrase"})
     wait_text(d, "#status", "Unlocked", timeout=60)
     d.find_element(By.CSS_SELECTOR, "#nav-proxy").click()
-    port = free_port()
-    type_into(d, "#proxy-port", str(port))
-    d.find_element(By.CSS_SELECTOR, "#proxy-start").click()
-    assert wait_text(d, "#proxy-state", "Running") == f"Running on http://127.0.0.1:{port}"
+    # A free port may be taken by another program before the proxy binds it: the window says
+    # so (#error, kind "proxy"), and the user picks another.
+    for attempt in range(3):
+        port = free_port()
+        type_into(d, "#proxy-port", str(port))
+        d.find_element(By.CSS_SELECTOR, "#proxy-start").click()
+        WebDriverWait(d, 30).until(lambda _: "Running" in d.find_element(By.CSS_SELECTOR, "#proxy-state").text
+                                   or d.find_elements(By.CSS_SELECTOR, "#error[data-kind=proxy]"))
+        if "Running" in d.find_element(By.CSS_SELECTOR, "#proxy-state").text:
+            break
+    assert d.find_element(By.CSS_SELECTOR, "#proxy-state").text == f"Running on http://127.0.0.1:{port}"
 
     submit(d, "#token-issue", {"#token-label": "editor"})
     token = wait_for(d, "#issued-token").text
