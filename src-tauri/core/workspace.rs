@@ -109,6 +109,7 @@ impl Workspace {
 
     pub fn open_with(dir: DataDir, kdf: KdfParams) -> Result<Workspace, WorkspaceError> {
         let writer = dir.lock_for_writing()?;
+        remove_leftovers(&dir);
         let conn = db::open(&dir.db_path())?;
         db::checkpoint_in_background(&conn, &dir.db_path());
         let initial = if dir.vault_paths().exists() { VaultStatus::Locked } else { VaultStatus::NoVault };
@@ -339,6 +340,24 @@ fn release_kdf_memory() {
     }
 }
 
+/// Removes what an interrupted write left in the data dir: Stronghold's snapshot temp files
+/// (`vault.stronghold.<random>`) and the header's (`vault.header.json.tmp`). Only called with
+/// the writer lock held, so no write of this process or another is under way.
+fn remove_leftovers(dir: &DataDir) {
+    let Ok(entries) = std::fs::read_dir(dir.path()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let leftover = name.strip_prefix("vault.stronghold.").is_some_and(|rest| !rest.is_empty())
+            || name == "vault.header.json.tmp";
+        if leftover && entry.file_type().is_ok_and(|t| t.is_file()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(file = %name, "removed a file an interrupted write left behind"),
+                Err(e) => tracing::warn!(file = %name, error = %e, "could not remove a leftover file"),
+            }
+        }
+    }
+}
+
 /// What `keyhold vault check` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -354,6 +373,14 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
     let started = std::time::Instant::now();
     let opened = vault::open(&dir.vault_paths(), passphrase)?;
     let unlock_ms = started.elapsed().as_millis() as u64;
+    // An interrupted passphrase change is finished here too, when no running Keyhold holds the
+    // writer lock (one that does finished it when it was unlocked).
+    if let (Some(header), Ok(_writer)) = (&opened.settled_header, dir.lock_for_writing()) {
+        match header.write(&dir.vault_paths().header) {
+            Ok(()) => tracing::info!("finished an interrupted passphrase change"),
+            Err(e) => tracing::warn!(error = %e, "could not finish an interrupted passphrase change"),
+        }
+    }
     let conn = db::open(&dir.db_path())?;
     let (keys_total, keys_failed) = keys::check_all(&conn, &opened.master)?;
     Ok(CheckReport { unlock_ms, keys_total, keys_failed })
@@ -410,6 +437,43 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::AlreadyRunning);
         assert!(err.to_string().starts_with(&format!("Keyhold is already running (pid {})", std::process::id())));
         drop(ws);
+    }
+
+    #[test]
+    fn files_an_interrupted_write_left_are_removed_at_the_next_open_and_nothing_else() {
+        let (tmp, ws) = workspace();
+        ws.create_vault(&p("long enough 123"), None).unwrap();
+        drop(ws);
+        let data = tmp.path().join("data");
+        for leftover in ["vault.stronghold.3f9a1c0de4b2", "vault.header.json.tmp"] {
+            std::fs::write(data.join(leftover), b"half-written").unwrap();
+        }
+        std::fs::write(data.join("notes.txt"), b"the user's own").unwrap();
+        let ws =
+            Workspace::open_with(DataDir::resolve(Some(data.clone())).unwrap(), KdfParams::FAST_FOR_TESTS).unwrap();
+        assert!(!data.join("vault.stronghold.3f9a1c0de4b2").exists() && !data.join("vault.header.json.tmp").exists());
+        for kept in ["vault.stronghold", "vault.header.json", "notes.txt"] {
+            assert!(data.join(kept).exists(), "{kept}");
+        }
+        ws.unlock(&p("long enough 123")).unwrap();
+    }
+
+    #[test]
+    fn vault_check_finishes_an_interrupted_passphrase_change() {
+        use crate::vault::header::Header;
+        let (tmp, ws) = workspace();
+        ws.create_vault(&p("long enough 123"), None).unwrap();
+        drop(ws);
+        let dir = DataDir::resolve(Some(tmp.path().join("data"))).unwrap();
+        let paths = dir.vault_paths();
+        // A crash after the header gained the new slot, before the snapshot was replaced.
+        let old_slot = Header::read(&paths.header).unwrap().slots[0].clone();
+        let (mut pending, _key) =
+            crate::vault::new_slot(&p("a newer passphrase 9"), KdfParams::FAST_FOR_TESTS).unwrap();
+        pending.pending = true;
+        Header::new(vec![pending, old_slot]).write(&paths.header).unwrap();
+        check(&dir, &p("long enough 123")).unwrap();
+        assert_eq!(Header::read(&paths.header).unwrap().slots.len(), 1, "settled: the next unlock reads one slot");
     }
 
     #[test]

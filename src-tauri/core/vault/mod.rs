@@ -90,7 +90,7 @@ pub struct Opened {
     pub settled_header: Option<Header>,
 }
 
-fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Slot, VaultKey), VaultError> {
+pub(crate) fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Slot, VaultKey), VaultError> {
     let mut salt = vec![0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
     let key = kdf::derive(passphrase, &salt, params)
