@@ -243,11 +243,19 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
     let mut answer = String::new();
+    // On a terminal, the answer is shown as text only: no escape sequence in it drives the
+    // terminal. Piped, it goes out as the model wrote it.
+    let mut screen =
+        std::io::IsTerminal::is_terminal(&std::io::stdout()).then(super::terminal::TerminalFilter::default);
     let mut sink = |t: &str| {
         answer.push_str(t);
         if !json {
+            let shown = match screen.as_mut() {
+                Some(f) => std::borrow::Cow::Owned(f.filter(t)),
+                None => std::borrow::Cow::Borrowed(t),
+            };
             let mut so = std::io::stdout().lock();
-            let _ = so.write_all(t.as_bytes());
+            let _ = so.write_all(shown.as_bytes());
             let _ = so.flush();
         }
     };

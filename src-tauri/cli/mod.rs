@@ -5,6 +5,7 @@ mod agents;
 mod input;
 mod keys;
 mod output;
+mod terminal;
 
 use std::path::PathBuf;
 use std::time::Instant;
