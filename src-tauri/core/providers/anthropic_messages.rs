@@ -25,10 +25,10 @@ pub fn messages_url(base_url: &str) -> String {
 
 /// Reads a caller's Messages body. The raw body travels along for a step of the same protocol;
 /// the canonical form carries the text.
-pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
+pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
     let system = Some(text_of(body.get("system"))).filter(|s| !s.is_empty());
     let fields = Fields { max_tokens: &["max_tokens"], stop: "stop_sequences" };
-    read_request(Protocol::AnthropicMessages, body, system, fields, default_max_tokens)
+    read_request(Protocol::AnthropicMessages, body, size, system, fields, default_max_tokens)
 }
 
 /// An error in Anthropic's format.
@@ -254,12 +254,14 @@ mod tests {
         let o = crate::providers::openai_chat::parse_request(
             json!({ "model": "m", "max_tokens": 50, "stop": "X", "messages": [
                 { "role": "system", "content": "Be brief." }, { "role": "user", "content": [{ "type": "text", "text": "Hi" }] } ] }),
+            140,
             1024,
         )
         .unwrap();
         let a = parse_request(
             json!({ "model": "m", "max_tokens": 50, "stop_sequences": ["X"], "system": "Be brief.",
                     "messages": [{ "role": "user", "content": "Hi" }] }),
+            110,
             1024,
         )
         .unwrap();

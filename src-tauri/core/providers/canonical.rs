@@ -40,9 +40,17 @@ pub struct ChatRequest {
 pub struct RawBody {
     pub protocol: Protocol,
     pub body: Value,
+    /// The body's size in bytes, as the caller sent it: the budget's worst case counts it whole.
+    pub size: usize,
 }
 
 impl RawBody {
+    /// A body whose bytes are not at hand: measured by writing it out once.
+    pub fn new(protocol: Protocol, body: Value) -> Self {
+        let size = serde_json::to_vec(&body).map_or(0, |b| b.len());
+        RawBody { protocol, body, size }
+    }
+
     /// True when the body declares tools, or any message holds a tool call or a tool result
     /// (OpenAI `tool_calls` / `role: tool`; Anthropic `tool_use` / `tool_result` blocks). The
     /// canonical form carries text only, so such a body must not be translated: it would reach
@@ -155,6 +163,7 @@ pub(super) struct Fields {
 pub(super) fn read_request(
     protocol: Protocol,
     body: Value,
+    size: usize,
     system: Option<String>,
     fields: Fields,
     default_max_tokens: u32,
@@ -181,7 +190,7 @@ pub(super) fn read_request(
         temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
         stop,
         choices,
-        raw: Some(RawBody { protocol, body }),
+        raw: Some(RawBody { protocol, body, size }),
     })
 }
 
@@ -222,14 +231,14 @@ mod tests {
     #[test]
     fn a_raw_body_passes_through_to_its_own_protocol_only() {
         let raw = json!({ "model": "x", "stream": true, "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
-        let r = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: raw }), ..req() };
+        let r = ChatRequest { raw: Some(RawBody::new(Protocol::OpenAiChat, raw)), ..req() };
         let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);
         assert_eq!(same["tools"], json!([{ "type": "function" }]));
         assert_eq!((same["model"].as_str(), same["seed"].as_i64()), (Some("gpt-4o"), Some(7)));
         assert_eq!(same["stream_options"]["include_usage"], true);
         // A caller that did not stream is not streamed to.
         let plain = ChatRequest {
-            raw: Some(RawBody { protocol: Protocol::OpenAiChat, body: json!({ "model": "x", "messages": [] }) }),
+            raw: Some(RawBody::new(Protocol::OpenAiChat, json!({ "model": "x", "messages": [] }))),
             ..req()
         };
         let body = plain.body_for(Protocol::OpenAiChat, "gpt-4o", true);

@@ -122,15 +122,17 @@ pub trait ClientWriter: Send {
 }
 
 impl Protocol {
-    /// Reads a caller's body in this protocol into the canonical form (the body travels along).
+    /// Reads a caller's body in this protocol into the canonical form (the body travels along);
+    /// `size` is its length in bytes as received.
     pub fn parse_request(
         self,
         body: serde_json::Value,
+        size: usize,
         default_max_tokens: u32,
     ) -> Result<canonical::ChatRequest, canonical::RequestError> {
         match self {
-            Protocol::AnthropicMessages => anthropic_messages::parse_request(body, default_max_tokens),
-            _ => openai_chat::parse_request(body, default_max_tokens),
+            Protocol::AnthropicMessages => anthropic_messages::parse_request(body, size, default_max_tokens),
+            _ => openai_chat::parse_request(body, size, default_max_tokens),
         }
     }
 

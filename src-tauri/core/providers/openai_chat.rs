@@ -21,9 +21,9 @@ pub fn chat_url(base_url: &str) -> String {
 
 /// Reads a caller's chat completions body. The raw body travels along for a step of the same
 /// protocol; the canonical form carries the text.
-pub fn parse_request(body: Value, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
+pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
     let fields = Fields { max_tokens: &["max_completion_tokens", "max_tokens"], stop: "stop" };
-    read_request(Protocol::OpenAiChat, body, None, fields, default_max_tokens)
+    read_request(Protocol::OpenAiChat, body, size, None, fields, default_max_tokens)
 }
 
 /// An error in OpenAI's format.
@@ -250,8 +250,8 @@ mod tests {
 
     #[test]
     fn a_request_without_messages_or_with_an_unknown_role_is_refused() {
-        assert_eq!(parse_request(json!({ "model": "m" }), 1).unwrap_err(), RequestError::NoMessages);
+        assert_eq!(parse_request(json!({ "model": "m" }), 13, 1).unwrap_err(), RequestError::NoMessages);
         let bad = json!({ "messages": [{ "role": "wizard", "content": "x" }] });
-        assert!(parse_request(bad, 1).unwrap_err().to_string().contains("unknown role \"wizard\""));
+        assert!(parse_request(bad, 50, 1).unwrap_err().to_string().contains("unknown role \"wizard\""));
     }
 }

@@ -336,7 +336,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     };
     let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let req = match protocol.parse_request(value, agent.max_tokens) {
+    let req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
         Ok(r) => r,
         Err(why) => {
             return error(

@@ -175,7 +175,7 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
 /// A caller's own body counts whole: tools, tool results and images are input too.
 fn estimate_input(req: &ChatRequest) -> i64 {
     let text = req.system.as_deref().map_or(0, str::len) + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
-    let body = req.raw.as_ref().map_or(0, |r| serde_json::to_vec(&r.body).map_or(0, |b| b.len()));
+    let body = req.raw.as_ref().map_or(0, |r| r.size);
     text.max(body).div_ceil(2) as i64 + 4 * (req.turns.len() as i64 + 1)
 }
 

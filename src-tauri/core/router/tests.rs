@@ -311,7 +311,7 @@ async fn the_callers_own_body_reaches_a_same_protocol_step_with_only_the_model_c
     let r = rig().await;
     let a = agent(&r, "J", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "whatever", "messages": [{ "role": "user", "content": "hi" }], "seed": 42, "user": "tool-7" });
-    let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
+    let req = ChatRequest { raw: Some(RawBody::new(Protocol::OpenAiChat, body)), ..ask("hi") };
     let mut sink = RawSink::default();
     call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
     let raw = String::from_utf8(sink.0).unwrap();
@@ -402,7 +402,7 @@ async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
     let a = agent(&r, "P", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     let body = serde_json::json!({ "model": "x", "stream": true, "stream_options": { "include_usage": true },
                                    "messages": [{ "role": "user", "content": "hi" }] });
-    let req = ChatRequest { raw: Some(RawBody { protocol: Protocol::OpenAiChat, body }), ..ask("hi") };
+    let req = ChatRequest { raw: Some(RawBody::new(Protocol::OpenAiChat, body)), ..ask("hi") };
     let mut sink = RawSink::default();
     call(&r.ws, &a, req, Mode::Proxy, &mut sink).await.unwrap();
     let raw = String::from_utf8(sink.0).expect("forwarded bytes are the provider's valid UTF-8");
