@@ -109,13 +109,8 @@ mod tests {
         let spec = AgentSpec {
             name: "Writer".into(),
             model: "gpt-4o-mini".into(),
-            key: None,
-            system_prompt: None,
-            temperature: None,
-            max_tokens: None,
-            fallback: vec![],
-            budget_usd: None,
             when_over: Some(WhenOver::Local),
+            ..Default::default()
         };
         let a = agents::add(&mut conn, &spec).unwrap().agent;
         let activity = Activity::default();

@@ -49,7 +49,7 @@ pub struct Agent {
 
 /// What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
 /// id or label; `local` (or `ollama`) in a step names the default Ollama key.
-#[derive(Debug, Clone, Deserialize, Type)]
+#[derive(Debug, Clone, Default, Deserialize, Type)]
 pub struct AgentSpec {
     pub name: String,
     pub model: String,

@@ -104,17 +104,7 @@ mod tests {
     fn a_token_is_shown_once_stored_hashed_and_stops_working_when_revoked() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = crate::db::open(&dir.path().join("k.db")).unwrap();
-        let spec = super::super::AgentSpec {
-            name: "Bot".into(),
-            model: "gpt-4o-mini".into(),
-            key: None,
-            system_prompt: None,
-            temperature: None,
-            max_tokens: None,
-            fallback: vec![],
-            budget_usd: None,
-            when_over: None,
-        };
+        let spec = super::super::AgentSpec { name: "Bot".into(), model: "gpt-4o-mini".into(), ..Default::default() };
         super::super::add(&mut conn, &spec).unwrap();
         let issued = issue(&conn, "bot", Some("editor")).unwrap();
         assert!(issued.token.starts_with("kh-") && issued.token.len() == 67);

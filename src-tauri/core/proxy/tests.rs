@@ -50,12 +50,9 @@ async fn rig() -> Rig {
         name: name.into(),
         model: model.into(),
         key: Some(key.into()),
-        system_prompt: None,
-        temperature: None,
         max_tokens: Some(100),
-        fallback: vec![],
-        budget_usd: None,
         when_over: Some(WhenOver::Refuse),
+        ..Default::default()
     };
     agents::add(&mut ws.conn(), &spec("bot", "gpt-4o-mini", "oa")).unwrap();
     agents::add(&mut ws.conn(), &spec("claude", "claude-haiku-4-5", "an")).unwrap();
@@ -421,12 +418,10 @@ async fn a_step_of_another_protocol_is_skipped_rather_than_sent_without_the_tool
         name: "mixed".into(),
         model: "gpt-4o-mini".into(),
         key: Some("oa".into()),
-        system_prompt: None,
-        temperature: None,
         max_tokens: Some(100),
         fallback: vec!["an:claude-haiku-4-5".into()],
-        budget_usd: None,
         when_over: Some(WhenOver::Refuse),
+        ..Default::default()
     };
     agents::add(&mut r.ws.conn(), &spec).unwrap();
     let t = tokens::issue(&r.ws.conn(), "mixed", None).unwrap().token;
@@ -471,12 +466,10 @@ fn budgeted(r: &Rig, name: &str, model: &str, key: &str, usd: Money) -> String {
         name: name.into(),
         model: model.into(),
         key: Some(key.into()),
-        system_prompt: None,
-        temperature: None,
         max_tokens: Some(100),
-        fallback: vec![],
         budget_usd: Some(usd.to_string()),
         when_over: Some(WhenOver::Refuse),
+        ..Default::default()
     };
     agents::add(&mut r.ws.conn(), &spec).unwrap();
     tokens::issue(&r.ws.conn(), name, None).unwrap().token

@@ -67,12 +67,11 @@ fn agent(
         name: name.into(),
         model: model.into(),
         key: Some(key.into()),
-        system_prompt: None,
-        temperature: None,
         max_tokens: Some(100),
         fallback: fallback.iter().map(|s| s.to_string()).collect(),
         budget_usd: budget.map(str::to_string),
         when_over: Some(when_over),
+        ..Default::default()
     };
     agents::add(&mut r.ws.conn(), &spec).unwrap().agent
 }
@@ -438,12 +437,10 @@ async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
         name: "After".into(),
         model: "gpt-4o-mini".into(),
         key: Some("oa".into()),
-        system_prompt: None,
-        temperature: None,
         max_tokens: Some(100),
-        fallback: vec![],
         budget_usd: Some((worst + Money::from_nanos(2_000)).to_string()),
         when_over: Some(WhenOver::Refuse),
+        ..Default::default()
     };
     let renamed = agents::update(&mut r.ws.conn(), &a.id, &spec).unwrap().agent;
     let err = run(&r, &renamed, "count the words in this budget test").await.0.unwrap_err();
