@@ -204,21 +204,18 @@ export type AppEnvironment_Serialize = {
  */
 export type AuthStyle = "bearer" | "x-api-key" | "none";
 
+/**  One agent's day against its budget, by name. */
 export type BudgetLine = BudgetLine_Serialize | BudgetLine_Deserialize;
 
+/**  One agent's day against its budget, by name. */
 export type BudgetLine_Deserialize = {
 	agent: string,
-	spent_usd: string,
-	budget_usd?: string | null,
-	percent?: number | null,
-};
+} & Today_Deserialize;
 
+/**  One agent's day against its budget, by name. */
 export type BudgetLine_Serialize = {
 	agent: string,
-	spent_usd: string,
-	budget_usd: string | null,
-	percent: number | null,
-};
+} & Today_Serialize;
 
 /**  A piece of an agent's answer, as it arrives (agent mode). */
 export type ChatDelta = {
@@ -643,6 +640,25 @@ export type Strength = {
 
 /**  How hard a passphrase looks to guess: a hint for the first-run screen, not a gate. */
 export type StrengthLevel = "tooshort" | "weak" | "fair" | "good" | "strong";
+
+/**  An agent's day against its budget, as the window, the CLI and the tray show it. */
+export type Today = Today_Serialize | Today_Deserialize;
+
+/**  An agent's day against its budget, as the window, the CLI and the tray show it. */
+export type Today_Deserialize = {
+	spent_usd: string,
+	budget_usd?: string | null,
+	/**  Spent as a whole percentage of the budget (past 100 when over). */
+	percent?: number | null,
+};
+
+/**  An agent's day against its budget, as the window, the CLI and the tray show it. */
+export type Today_Serialize = {
+	spent_usd: string,
+	budget_usd: string | null,
+	/**  Spent as a whole percentage of the budget (past 100 when over). */
+	percent: number | null,
+};
 
 export type TokenInfo = TokenInfo_Serialize | TokenInfo_Deserialize;
 

@@ -10,7 +10,6 @@ use super::{UsageError, RECENT_ROWS};
 use crate::agents;
 use crate::budget;
 use crate::ledger::{self, ExportRow};
-use crate::money::Money;
 
 #[derive(Debug, Clone, Deserialize, Type)]
 pub struct UsageQuery {
@@ -23,12 +22,12 @@ pub struct UsageQuery {
     pub filter: RecentFilter,
 }
 
+/// One agent's day against its budget, by name.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct BudgetLine {
     pub agent: String,
-    pub spent_usd: Money,
-    pub budget_usd: Option<Money>,
-    pub percent: Option<u32>,
+    #[serde(flatten)]
+    pub today: budget::Today,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -73,15 +72,7 @@ pub fn view(conn: &Connection, query: &UsageQuery, now: DateTime<Utc>) -> Result
     let budgets = agents::list(conn)
         .map_err(|e| UsageError::Db(e.to_string()))?
         .into_iter()
-        .map(|a| {
-            let today = budget::today(conn, &a);
-            BudgetLine {
-                agent: a.name,
-                spent_usd: today.spent_usd,
-                budget_usd: today.budget_usd,
-                percent: today.percent,
-            }
-        })
+        .map(|a| BudgetLine { today: budget::today(conn, &a), agent: a.name })
         .collect();
     // The daily series of all agents feeds the anomaly flags; the chart reuses it when it can.
     let daily = series(conn, &range, Resolution::Day, None)?;
