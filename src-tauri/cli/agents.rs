@@ -88,6 +88,8 @@ pub enum PricesCommand {
         #[arg(long)]
         cache_write: Option<String>,
     },
+    /// Remove your own price for a model: the price file's applies again.
+    Remove { model: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -111,8 +113,23 @@ fn describe(a: &agents::Agent, conn: &rusqlite::Connection) -> serde_json::Value
     })
 }
 
-pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(), Failure> {
-    let ws = Workspace::open(dir)?;
+pub fn agents(
+    command: &AgentsCommand,
+    passphrase_file: Option<&Path>,
+    dir: DataDir,
+    out: &Output,
+) -> Result<(), Failure> {
+    let action = match command {
+        AgentsCommand::Add { .. } => Some("Adding an agent"),
+        AgentsCommand::Remove { .. } => Some("Deleting an agent"),
+        AgentsCommand::Token { .. } => Some("Issuing a proxy token"),
+        AgentsCommand::Revoke { .. } => Some("Revoking a proxy token"),
+        AgentsCommand::List | AgentsCommand::Show { .. } | AgentsCommand::Tokens { .. } => None,
+    };
+    let ws = match action {
+        Some(action) => super::input::unlocked(dir, passphrase_file, action)?,
+        None => Workspace::open(dir)?,
+    };
     match command {
         AgentsCommand::Add { name, model, key, fallback, budget_usd, when_over, system, temperature, max_tokens } => {
             let spec = AgentSpec {
@@ -129,7 +146,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
                     WhenOverArg::Refuse => WhenOver::Refuse,
                 }),
             };
-            let saved = agents::add(&mut ws.conn(), &spec).map_err(WorkspaceError::from)?;
+            let saved = ws.with_unlocked(|c, u| agents::add(c, u, &spec))?;
             for w in &saved.warnings {
                 eprintln!("keyhold: note: {w}");
             }
@@ -179,7 +196,7 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
             }
         }
         AgentsCommand::Token { agent, label } => {
-            let issued = agents::tokens::issue(&ws.conn(), agent, label.as_deref()).map_err(WorkspaceError::from)?;
+            let issued = ws.with_unlocked(|c, u| agents::tokens::issue(c, u, agent, label.as_deref()))?;
             if out.json {
                 println!("{}", json!({ "ok": true, "token": issued.token, "info": issued.info }));
             } else {
@@ -207,11 +224,11 @@ pub fn agents(command: &AgentsCommand, dir: DataDir, out: &Output) -> Result<(),
             }
         }
         AgentsCommand::Revoke { token_id } => {
-            let t = agents::tokens::revoke(&ws.conn(), token_id).map_err(WorkspaceError::from)?;
+            let t = ws.with_unlocked(|c, u| agents::tokens::revoke(c, u, token_id))?;
             out.success(&format!("Revoked {} ({}, agent {}).", t.id, t.label, t.agent), json!({ "ok": true }));
         }
         AgentsCommand::Remove { agent } => {
-            let a = agents::remove(&ws.conn(), agent).map_err(WorkspaceError::from)?;
+            let a = ws.with_unlocked(|c, u| agents::remove(c, u, agent))?;
             out.success(&format!("Deleted agent {}. Its ledger rows are kept.", a.name), json!({ "ok": true }));
         }
     }
@@ -298,7 +315,12 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
     }
 }
 
-pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(), Failure> {
+pub fn prices(
+    command: &PricesCommand,
+    passphrase_file: Option<&Path>,
+    dir: DataDir,
+    out: &Output,
+) -> Result<(), Failure> {
     match command {
         PricesCommand::List => {
             let conn = keyhold_core::db::open(&dir.db_path())?;
@@ -332,10 +354,20 @@ pub fn prices(command: &PricesCommand, dir: DataDir, out: &Output) -> Result<(),
             }
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
-            let ws = Workspace::open(dir)?;
             let price = Price::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
-            prices::set(&ws.conn(), model, price)?;
+            let ws = super::input::unlocked(dir, passphrase_file, "Setting a price")?;
+            ws.with_unlocked(|c, u| prices::set(c, u, model, price))?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
+        }
+        PricesCommand::Remove { model } => {
+            let ws = super::input::unlocked(dir, passphrase_file, "Removing a price")?;
+            let removed = ws.with_unlocked(|c, u| prices::remove(c, u, model))?;
+            let said = if removed {
+                format!("Your price for {model} is removed; the price file's applies again.")
+            } else {
+                format!("You had set no price for {model}; nothing changed.")
+            };
+            out.success(&said, json!({ "ok": true, "removed": removed }));
         }
     }
     Ok(())

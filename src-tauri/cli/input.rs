@@ -37,6 +37,29 @@ fn no_source() -> Failure {
     Failure::from_message(ErrorKind::NoPassphrase, format!("No passphrase given. {HOW}"))
 }
 
+/// An unlocked workspace for a command that changes something: every change needs the vault
+/// passphrase, from the command line as from the window (the core refuses a change without it).
+/// `action` says what in the refusal, e.g. "Adding an agent".
+pub fn unlocked(
+    dir: keyhold_core::datadir::DataDir,
+    file: Option<&Path>,
+    action: &str,
+) -> Result<keyhold_core::workspace::Workspace, Failure> {
+    let ws = keyhold_core::workspace::Workspace::open(dir)?;
+    let p = match file {
+        Some(f) => read_source(f)?,
+        None if std::io::stdin().is_terminal() => prompt("Vault passphrase: ")?,
+        None => {
+            return Err(Failure::from_message(
+                ErrorKind::NoPassphrase,
+                format!("{action} needs the vault passphrase (every change to Keyhold's configuration, and every use of a key, does). Nothing was changed. {HOW}"),
+            ))
+        }
+    };
+    ws.unlock(&p)?;
+    Ok(ws)
+}
+
 /// The current passphrase.
 pub fn passphrase(file: Option<&Path>, label: &str) -> Result<Passphrase, Failure> {
     match file {

@@ -11,7 +11,7 @@ use super::input;
 use super::output::{Failure, Output};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::ErrorKind;
-use keyhold_core::keys::{self, KeySummary, Saved};
+use keyhold_core::keys::{self, KeySummary, Reach, Saved};
 use keyhold_core::providers::AuthStyle;
 use keyhold_core::workspace::{Workspace, WorkspaceError};
 
@@ -28,6 +28,14 @@ pub enum KeysCommand {
         /// In the form the provider's SDK takes: OpenAI-style …/v1; Anthropic without /v1.
         #[arg(long, value_name = "URL")]
         base_url: Option<String>,
+        /// Allow plain http:// to another machine (a gateway on your own network): the key
+        /// travels unencrypted. Without it, cloud keys need https:// unless the host is this machine.
+        #[arg(long)]
+        allow_insecure_http: bool,
+        /// Count this server as local although it is not on this machine (an Ollama on your own
+        /// network): offline mode may use it and its calls cost nothing.
+        #[arg(long)]
+        local: bool,
     },
     /// List keys, masked.
     List,
@@ -72,11 +80,8 @@ fn read_key(passphrase_file: Option<&Path>) -> Result<Zeroizing<String>, Failure
     Ok(text)
 }
 
-fn unlocked(dir: DataDir, passphrase_file: Option<&Path>) -> Result<Workspace, Failure> {
-    let ws = Workspace::open(dir)?;
-    let p = input::passphrase(passphrase_file, "Vault passphrase: ")?;
-    ws.unlock(&p)?;
-    Ok(ws)
+fn unlocked(dir: DataDir, passphrase_file: Option<&Path>, action: &str) -> Result<Workspace, Failure> {
+    input::unlocked(dir, passphrase_file, action)
 }
 
 fn line(k: &KeySummary) -> String {
@@ -108,19 +113,20 @@ const KEY_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20)
 
 pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     match command {
-        KeysCommand::Add { provider, label, base_url } => {
+        KeysCommand::Add { provider, label, base_url, allow_insecure_http, local } => {
             // Refuse an unknown provider before asking for the passphrase.
             let spec = keys::provider(provider).map_err(WorkspaceError::from)?;
             let needs_key = spec.auth != AuthStyle::None;
-            let ws = unlocked(dir, passphrase_file)?;
+            let ws = unlocked(dir, passphrase_file, "Adding a key")?;
             let secret = if needs_key { Some(read_key(passphrase_file)?) } else { None };
-            let s = ws.with_db_and_master(|c, m| keys::add(c, m, provider, label, base_url.as_deref(), secret))?;
+            let reach = Reach { allow_insecure_http: *allow_insecure_http, marked_local: *local };
+            let s = ws.with_unlocked(|c, u| keys::add(c, u, provider, label, base_url.as_deref(), secret, reach))?;
             saved(out, "Added", &s);
         }
         KeysCommand::Rotate { key } => {
-            let ws = unlocked(dir, passphrase_file)?;
+            let ws = unlocked(dir, passphrase_file, "Replacing a key")?;
             let secret = read_key(passphrase_file)?;
-            let s = ws.with_db_and_master(|c, m| keys::rotate(c, m, key, secret))?;
+            let s = ws.with_unlocked(|c, u| keys::rotate(c, u, key, secret))?;
             saved(out, "Replaced the key of", &s);
         }
         KeysCommand::List => {
@@ -139,7 +145,7 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             }
         }
         KeysCommand::Test { key } => {
-            let ws = unlocked(dir, passphrase_file)?;
+            let ws = unlocked(dir, passphrase_file, "Testing a key")?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
                 Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}"))
             })?;
@@ -165,7 +171,8 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             }
         }
         KeysCommand::Default { key } => {
-            let k = Workspace::open(dir)?.with_db(|c| keys::set_default(c, key))?;
+            let k = unlocked(dir, passphrase_file, "Choosing the default key")?
+                .with_unlocked(|c, u| keys::set_default(c, u, key))?;
             out.success(
                 &format!("{} is now the default {} key.", k.label, k.provider),
                 json!({ "ok": true, "key": k }),
@@ -173,12 +180,14 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
         }
         KeysCommand::Deactivate { key } | KeysCommand::Activate { key } => {
             let active = matches!(command, KeysCommand::Activate { .. });
-            let k = Workspace::open(dir)?.with_db(|c| keys::set_active(c, key, active))?;
+            let action = if active { "Reactivating a key" } else { "Deactivating a key" };
+            let k =
+                unlocked(dir, passphrase_file, action)?.with_unlocked(|c, u| keys::set_active(c, u, key, active))?;
             let state = if active { "active again" } else { "deactivated: it will not be sent anywhere" };
             out.success(&format!("{} is {state}.", k.label), json!({ "ok": true, "key": k }));
         }
         KeysCommand::Remove { key, yes } => {
-            let ws = Workspace::open(dir)?;
+            let ws = unlocked(dir, passphrase_file, "Deleting a key")?;
             let k = ws.with_db(|c| keys::find(c, key))?;
             if !yes {
                 confirm(&format!(
@@ -186,7 +195,7 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
                     k.label, k.provider, k.masked
                 ))?;
             }
-            let k = ws.with_db(|c| keys::remove(c, &k.id))?;
+            let k = ws.with_unlocked(|c, u| keys::remove(c, u, &k.id))?;
             out.success(&format!("Deleted {}.", k.label), json!({ "ok": true, "key": k }));
         }
     }

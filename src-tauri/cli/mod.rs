@@ -130,6 +130,11 @@ enum VaultCommand {
         /// Read the new passphrase from FILE ("-" for standard input); else prompt twice.
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
+        /// Also replace the vault's master secret: every stored key is re-sealed and every
+        /// setting re-signed, so an old copy of the vault with the old passphrase opens nothing
+        /// current. Use it when an old passphrase or vault file may have leaked.
+        #[arg(long)]
+        rotate_master: bool,
     },
 }
 
@@ -174,9 +179,21 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
         Command::Vault { command: VaultCommand::Check } => {
             let p = input::passphrase(cli.passphrase_file.as_deref(), "Vault passphrase: ")?;
             let report = workspace::check(&dir, &p)?;
-            let value = json!({ "ok": report.keys_failed.is_empty(), "data_dir": dir.path().display().to_string(),
+            let value = json!({ "ok": report.keys_failed.is_empty() && report.changed_outside.is_empty(),
+                                "data_dir": dir.path().display().to_string(),
                                 "unlock_ms": report.unlock_ms, "keys_total": report.keys_total,
-                                "keys_failed": report.keys_failed });
+                                "keys_failed": report.keys_failed, "changed_outside": report.changed_outside,
+                                "configuration_tagged": report.configuration_tagged });
+            if !report.changed_outside.is_empty() {
+                return Err(Failure::from_message(
+                    ErrorKind::ChangedOutsideKeyhold,
+                    format!(
+                        "The vault opened, but {} record(s) were changed outside Keyhold and will not be used:\n  - {}",
+                        report.changed_outside.len(),
+                        report.changed_outside.join("\n  - ")
+                    ),
+                ));
+            }
             if !report.keys_failed.is_empty() {
                 // One JSON object per command: the failure object names the keys in its message.
                 return Err(Failure::from_message(
@@ -191,14 +208,19 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             }
             out.success(
                 &format!(
-                    "Vault OK: unlocked in {:.2} s. {} provider key(s) stored, all of them open.",
+                    "Vault OK: unlocked in {:.2} s. {} provider key(s) stored, all of them open.{}",
                     report.unlock_ms as f64 / 1000.0,
-                    report.keys_total
+                    report.keys_total,
+                    if report.configuration_tagged {
+                        " Every key address, agent, token, price and protected setting carries its signature."
+                    } else {
+                        " The configuration is not signed yet: the next unlock (the app, or any change) signs it."
+                    }
                 ),
                 value,
             );
         }
-        Command::Vault { command: VaultCommand::ChangePassphrase { new_passphrase_file } } => {
+        Command::Vault { command: VaultCommand::ChangePassphrase { new_passphrase_file, rotate_master } } => {
             if cli.passphrase_file.as_deref() == Some(std::path::Path::new("-"))
                 && new_passphrase_file.as_deref() == Some(std::path::Path::new("-"))
             {
@@ -211,15 +233,29 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             let old = input::passphrase(cli.passphrase_file.as_deref(), "Current vault passphrase: ")?;
             let (new, confirm) = input::new_passphrase(new_passphrase_file.as_deref(), "New vault passphrase: ")?;
             workspace.change_passphrase(&old, &new, confirm.as_ref())?;
-            out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
+            if *rotate_master {
+                workspace.unlock(&new)?;
+                workspace.rotate_master(&new)?;
+                out.success(
+                    "Passphrase changed and master secret replaced: every key was re-sealed and every setting re-signed. Use the new passphrase from now on.",
+                    json!({ "ok": true, "rotated_master": true }),
+                );
+            } else {
+                out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
+            }
         }
         Command::Keys { command } => keys::run(command, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Agents { command } => agents::agents(command, dir, out)?,
+        Command::Agents { command } => agents::agents(command, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Prices { command } => agents::prices(command, dir, out)?,
+        Command::Prices { command } => agents::prices(command, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Ollama { command: OllamaCommand::Status { url } } => ollama_status(url.clone(), &dir, out)?,
         Command::Offline { mode } => {
-            let ws = Workspace::open(dir)?;
+            // Turning offline mode on keeps data on the machine and needs nothing; turning it off
+            // lets data leave again, and needs the passphrase.
+            let ws = match mode {
+                OfflineArg::Off => input::unlocked(dir, cli.passphrase_file.as_deref(), "Turning offline mode off")?,
+                _ => Workspace::open(dir)?,
+            };
             if let OfflineArg::On | OfflineArg::Off = mode {
                 ws.set_offline(matches!(mode, OfflineArg::On))?;
             }

@@ -112,7 +112,7 @@ mod tests {
             when_over: Some(WhenOver::Local),
             ..Default::default()
         };
-        let a = agents::add(&mut conn, &spec).unwrap().agent;
+        let a = agents::add(&mut conn, &crate::integrity::for_tests(), &spec).unwrap().agent;
         let activity = Activity::default();
         let ticks = activity.subscribe();
         let state = |offline| activity.statuses(&conn, offline)[0].state;

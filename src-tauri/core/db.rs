@@ -163,6 +163,19 @@ fn migrations() -> Migrations<'static> {
                OR NEW.cache_write_tokens < 0 OR NEW.cost_nano < 0 OR NEW.latency_ms < 0
              BEGIN SELECT RAISE(ABORT, 'a ledger row cannot hold a negative count or cost'); END;",
         ),
+        // Authenticated configuration (see `integrity`): a tag on every row that decides where a
+        // key goes or what may be spent; per-key consent to plain http and to count a LAN
+        // server as local; tokens stored as HMAC(master, token) (`scheme` 'hmac'; 'sha256' for
+        // tokens issued before, whose digest the row's tag now binds).
+        M::up(
+            "ALTER TABLE provider_keys ADD COLUMN allow_insecure_http INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE provider_keys ADD COLUMN marked_local INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE provider_keys ADD COLUMN mac BLOB;
+             ALTER TABLE agents ADD COLUMN mac BLOB;
+             ALTER TABLE agent_tokens ADD COLUMN scheme TEXT NOT NULL DEFAULT 'sha256';
+             ALTER TABLE agent_tokens ADD COLUMN mac BLOB;
+             ALTER TABLE settings ADD COLUMN mac BLOB;",
+        ),
     ])
 }
 
@@ -184,7 +197,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 8;
+const MIGRATION_COUNT: usize = 9;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };
@@ -242,7 +255,9 @@ pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, rusql
 
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), rusqlite::Error> {
     conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        // An unsigned write drops any signature the row had: an old signature must never vouch
+        // for a new value.
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = NULL",
         [key, value],
     )
     .map(|_| ())

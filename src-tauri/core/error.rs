@@ -35,6 +35,9 @@ pub enum ErrorKind {
     KeyTampered,
     KeyInactive,
     BadKeyInput,
+    /// A protected record (a key's address, an agent, a token, prices, a setting) does not carry
+    /// its tag: it was changed outside Keyhold, and is not used.
+    ChangedOutsideKeyhold,
     KeyTestFailed,
     // Agents, prices, usage.
     AgentNotFound,

@@ -36,6 +36,12 @@ impl MasterSecret {
     pub(crate) fn expose(&self) -> &[u8; 32] {
         self.0.expose_secret()
     }
+
+    /// A second copy, for writing the same secret into a new snapshot. Deliberately not `Clone`:
+    /// copies of a secret should be rare and visible.
+    pub(crate) fn copy(&self) -> Self {
+        MasterSecret(SecretBox::new(Box::new(*self.0.expose_secret())))
+    }
 }
 
 impl std::fmt::Debug for MasterSecret {

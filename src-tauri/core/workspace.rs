@@ -14,6 +14,7 @@ use crate::budget::Budgets;
 use crate::datadir::{DataDir, DataDirError, WriterLock};
 use crate::db::{self, DbError};
 use crate::error::{ErrorKind, Kinded};
+use crate::integrity::{self, Tampered, Unlocked};
 use crate::keys::{self, KeyError, KeySummary};
 use crate::passphrase::{self, Passphrase};
 use crate::providers::probe::{self, Verdict};
@@ -36,6 +37,9 @@ pub struct WorkspaceInfo {
     /// RFC 3339, UTC.
     pub vault_created_at: Option<String>,
     pub last_unlocked_at: Option<String>,
+    /// Protected records found changed outside Keyhold at the last unlock, each as the sentence
+    /// naming it and what to do. Not used until saved again in Keyhold.
+    pub changed_outside: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +58,24 @@ pub enum WorkspaceError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Agents(#[from] crate::agents::AgentError),
+    #[error(transparent)]
+    Prices(#[from] crate::prices::PriceError),
+    #[error("{}", changed_sentence(.0))]
+    Changed(Vec<Tampered>),
+    #[error("Turning offline mode off needs the passphrase: unlock Keyhold first. (Turning it on never does.)")]
+    OfflineOffNeedsUnlock,
     #[error("Could not save {what} in Keyhold's database: {source}")]
     Save { what: &'static str, source: rusqlite::Error },
+}
+
+fn changed_sentence(list: &[Tampered]) -> String {
+    list.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+}
+
+impl From<Tampered> for WorkspaceError {
+    fn from(t: Tampered) -> Self {
+        WorkspaceError::Changed(vec![t])
+    }
 }
 
 impl From<passphrase::PassphraseError> for WorkspaceError {
@@ -74,6 +94,9 @@ impl Kinded for WorkspaceError {
             WorkspaceError::AlreadyUnlocked => ErrorKind::AlreadyUnlocked,
             WorkspaceError::Agents(a) => a.kind(),
             WorkspaceError::Keys(k) => k.kind(),
+            WorkspaceError::Prices(p) => p.kind(),
+            WorkspaceError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
+            WorkspaceError::OfflineOffNeedsUnlock => ErrorKind::Locked,
         }
     }
 }
@@ -83,10 +106,19 @@ const OFFLINE: &str = "offline";
 
 const LAST_UNLOCK: &str = "vault.last_unlocked_at";
 
+/// What an unlocked workspace holds in memory: the master secret and the proxy-token key, both
+/// zeroized on drop. Dropping them is what "locked" means.
+struct Secrets {
+    master: MasterSecret,
+    token_key: MasterSecret,
+}
+
 pub struct Workspace {
     dir: DataDir,
     db: Mutex<rusqlite::Connection>,
-    master: RwLock<Option<MasterSecret>>,
+    secrets: RwLock<Option<Secrets>>,
+    /// Protected records found changed outside Keyhold at the last unlock (shown to the user).
+    changed: Mutex<Vec<Tampered>>,
     status: watch::Sender<VaultStatus>,
     kdf: KdfParams,
     /// Budget reservations in flight and budget alerts.
@@ -118,7 +150,8 @@ impl Workspace {
         Ok(Workspace {
             dir,
             db: Mutex::new(conn),
-            master: RwLock::new(None),
+            secrets: RwLock::new(None),
+            changed: Mutex::new(Vec::new()),
             status: watch::Sender::new(initial),
             kdf,
             budgets: Budgets::default(),
@@ -152,16 +185,22 @@ impl Workspace {
             data_dir: self.dir.path().display().to_string(),
             vault_created_at: created,
             last_unlocked_at: last,
+            changed_outside: self.changed_outside().iter().map(ToString::to_string).collect(),
         }
     }
 
     /// First run: creates the vault and leaves Keyhold unlocked.
     pub fn create_vault(&self, new: &Passphrase, confirm: Option<&Passphrase>) -> Result<(), WorkspaceError> {
         passphrase::check_new(new, confirm)?;
-        let master = vault::create(&self.dir.vault_paths(), new, self.kdf)?;
+        let contents = vault::create(&self.dir.vault_paths(), new, self.kdf)?;
         tracing::info!("vault created");
+        let token_key = contents.token_key.expect("a new vault has a token key");
+        // Rows a command line wrote before the vault existed are the user's own: tag them now.
+        let u = Unlocked::new(&contents.master, &token_key);
+        crate::sealing::retag_everything(&mut self.conn(), &u, None)?;
+        drop(u);
         self.record_time(CREATED_AT);
-        self.set_unlocked(master);
+        self.set_unlocked(Secrets { master: contents.master, token_key });
         Ok(())
     }
 
@@ -177,23 +216,98 @@ impl Workspace {
                 return Err(e.into());
             }
         };
-        if let Some(header) = opened.settled_header {
+        if let Some(header) = &opened.settled_header {
             // We hold the writer lock: finish the interrupted passphrase change.
             match header.write(&self.dir.vault_paths().header) {
                 Ok(()) => tracing::info!("finished an interrupted passphrase change"),
                 Err(e) => tracing::warn!(error = %e, "could not finish an interrupted passphrase change"),
             }
         }
+        let secrets = self.settle(opened)?;
+        let u = Unlocked::new(&secrets.master, &secrets.token_key);
+        let changed = self.check_settings(&u);
+        drop(u);
+        *self.changed.lock().unwrap_or_else(|p| p.into_inner()) = changed;
         self.record_time(LAST_UNLOCK);
-        self.set_unlocked(opened.master);
+        self.set_unlocked(secrets);
         release_kdf_memory();
         tracing::info!("vault unlocked");
         Ok(())
     }
 
+    /// Brings a freshly opened vault to the current state, holding the writer lock: finishes an
+    /// interrupted master-secret rotation (keeping the master the database's records are under),
+    /// and adopts a database written before tags (tags every record, then marks the snapshot).
+    fn settle(&self, opened: vault::Opened) -> Result<Secrets, WorkspaceError> {
+        let paths = self.dir.vault_paths();
+        let vault::Opened { contents, key, .. } = opened;
+        let vault::Contents { master, pending, token_key } = contents;
+        let mut rewrite = false;
+        let master = match pending {
+            None => master,
+            Some(next) => {
+                rewrite = true;
+                let adopted = token_key
+                    .as_ref()
+                    .is_some_and(|t| crate::sealing::is_current(&self.conn(), &Unlocked::new(&next, t)));
+                if adopted {
+                    tracing::info!("finished an interrupted master-secret rotation");
+                    next
+                } else {
+                    tracing::info!("rolled back an interrupted master-secret rotation");
+                    master
+                }
+            }
+        };
+        let token_key = match token_key {
+            Some(t) => t,
+            None => {
+                let t = MasterSecret::generate();
+                crate::sealing::retag_everything(&mut self.conn(), &Unlocked::new(&master, &t), None)?;
+                tracing::info!("configuration tagged under the vault (first unlock of this version)");
+                rewrite = true;
+                t
+            }
+        };
+        if rewrite {
+            let contents = vault::Contents { master, pending: None, token_key: Some(token_key) };
+            vault::rewrite(&paths, &key, &contents)?;
+            let vault::Contents { master, token_key, .. } = contents;
+            return Ok(Secrets { master, token_key: token_key.expect("just set") });
+        }
+        Ok(Secrets { master, token_key })
+    }
+
+    /// Checks the protected settings after an unlock. Offline mode whose "off" does not hold is
+    /// turned on (the safe side) and reported; nothing else is changed.
+    fn check_settings(&self, u: &Unlocked) -> Vec<Tampered> {
+        let conn = self.conn();
+        let bad = match crate::sealing::check_everything(&conn, u) {
+            Ok(bad) => bad,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the configuration's tags");
+                return Vec::new();
+            }
+        };
+        let offline_ok = matches!(integrity::get_setting(&conn, u, OFFLINE), Ok(Ok(Some(_))));
+        if !offline_ok {
+            let _ = db::set_setting(&conn, OFFLINE, "on");
+            self.offline.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        for t in &bad {
+            tracing::warn!(problem = %t.what, "a protected record was changed outside Keyhold");
+        }
+        bad
+    }
+
+    /// Protected records found changed outside Keyhold at the last unlock.
+    pub fn changed_outside(&self) -> Vec<Tampered> {
+        self.changed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Drops the master secret. Idempotent.
     pub fn lock(&self) {
-        let had = self.master.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
+        let had = self.secrets.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
         if had {
             self.status.send_replace(VaultStatus::Locked);
             tracing::info!("vault locked");
@@ -211,6 +325,59 @@ impl Workspace {
         passphrase::check_new(new, confirm)?;
         vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
         tracing::info!("vault passphrase changed");
+        Ok(())
+    }
+
+    /// Replaces the master secret: every key is re-sealed and every protected record re-tagged
+    /// under a new one, so an old copy of the vault file with an old passphrase opens nothing
+    /// current. Needs the passphrase even while unlocked. Crash-safe: the snapshot first holds
+    /// both secrets, the database moves in one transaction and records which one it is under,
+    /// and the next unlock finishes (or rolls back) an interrupted rotation.
+    pub fn rotate_master(&self, passphrase: &Passphrase) -> Result<(), WorkspaceError> {
+        self.rotate_master_until(passphrase, RotationStage::Finished)
+    }
+
+    pub(crate) fn rotate_master_until(
+        &self,
+        passphrase: &Passphrase,
+        stop: RotationStage,
+    ) -> Result<(), WorkspaceError> {
+        let paths = self.dir.vault_paths();
+        let mut guard = self.secrets.write().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(WorkspaceError::Locked);
+        }
+        let opened = vault::open(&paths, passphrase)?;
+        let vault::Contents { master: old, token_key, .. } = opened.contents;
+        let token_key = token_key.ok_or(WorkspaceError::Locked)?;
+        let next = MasterSecret::generate();
+        let pending =
+            vault::Contents { master: old.copy(), pending: Some(next.copy()), token_key: Some(token_key.copy()) };
+        vault::rewrite(&paths, &opened.key, &pending)?;
+        if stop == RotationStage::SnapshotPending {
+            return Ok(());
+        }
+        let moved = crate::sealing::rotate(
+            &mut self.conn(),
+            &Unlocked::new(&old, &token_key),
+            &Unlocked::new(&next, &token_key),
+        );
+        if let Err(e) = moved {
+            // Nothing moved: the snapshot goes back to the one secret.
+            let back = vault::Contents { master: old, pending: None, token_key: Some(token_key) };
+            if let Err(w) = vault::rewrite(&paths, &opened.key, &back) {
+                tracing::warn!(error = %w, "could not roll the snapshot back; the next unlock will");
+            }
+            return Err(e);
+        }
+        if stop == RotationStage::DatabaseDone {
+            *guard = Some(Secrets { master: next, token_key });
+            return Ok(());
+        }
+        let done = vault::Contents { master: next.copy(), pending: None, token_key: Some(token_key.copy()) };
+        vault::rewrite(&paths, &opened.key, &done)?;
+        *guard = Some(Secrets { master: next, token_key });
+        tracing::info!("master secret rotated");
         Ok(())
     }
 
@@ -246,10 +413,17 @@ impl Workspace {
         self.offline.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Switches offline mode and remembers it.
+    /// Switches offline mode and remembers it. Turning it on needs nothing (it only keeps data
+    /// on the machine); turning it off needs the unlocked vault, and is tagged.
     pub fn set_offline(&self, on: bool) -> Result<(), WorkspaceError> {
-        db::set_setting(&self.conn(), OFFLINE, if on { "on" } else { "off" })
-            .map_err(|source| WorkspaceError::Save { what: "offline mode", source })?;
+        let saved = if on {
+            db::set_setting(&self.conn(), OFFLINE, "on")
+        } else {
+            let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+            let s = guard.as_ref().ok_or(WorkspaceError::OfflineOffNeedsUnlock)?;
+            integrity::set_setting(&self.conn(), &Unlocked::new(&s.master, &s.token_key), OFFLINE, "off")
+        };
+        saved.map_err(|source| WorkspaceError::Save { what: "offline mode", source })?;
         self.offline.store(on, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(on, "offline mode");
         self.activity.changed();
@@ -280,15 +454,22 @@ impl Workspace {
         Ok(f(&mut conn)?)
     }
 
-    /// Runs `f` on the database with the master secret (sealing, opening), or says it is locked.
-    pub fn with_db_and_master<T>(
+    /// Runs `f` on the database with what only an unlocked Keyhold holds, or says it is locked.
+    /// Every change to keys, agents, tokens, prices and protected settings goes through here
+    /// (their functions take an [`Unlocked`]): the one rule that a change needs the passphrase,
+    /// the same for the window and the command line.
+    pub fn with_unlocked<T, E>(
         &self,
-        f: impl FnOnce(&mut rusqlite::Connection, &MasterSecret) -> Result<T, KeyError>,
-    ) -> Result<T, WorkspaceError> {
-        let guard = self.master.read().unwrap_or_else(|p| p.into_inner());
-        let master = guard.as_ref().ok_or(WorkspaceError::Locked)?;
+        f: impl FnOnce(&mut rusqlite::Connection, &Unlocked) -> Result<T, E>,
+    ) -> Result<T, WorkspaceError>
+    where
+        WorkspaceError: From<E>,
+    {
+        let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+        let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
+        let u = Unlocked::new(&s.master, &s.token_key);
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(f(&mut conn, master)?)
+        Ok(f(&mut conn, &u)?)
     }
 
     /// Tests a key against its provider's model list and records the verdict. The key is opened
@@ -298,7 +479,7 @@ impl Workspace {
         k: &str,
         timeout: std::time::Duration,
     ) -> Result<(KeySummary, Verdict), WorkspaceError> {
-        let ep = self.with_db_and_master(|c, m| keys::endpoint(c, m, k))?;
+        let ep = self.with_unlocked(|c, u| keys::endpoint(c, u, k))?;
         let verdict = probe::test(ep.provider, &ep.base_url, ep.secret.as_deref().map(String::as_str), timeout).await;
         drop(ep.secret);
         let sentence = verdict.sentence(&ep.provider.name);
@@ -311,14 +492,8 @@ impl Workspace {
         Ok((key, verdict))
     }
 
-    /// Runs `f` with the master secret, or says Keyhold is locked.
-    pub fn with_master<T>(&self, f: impl FnOnce(&MasterSecret) -> T) -> Result<T, WorkspaceError> {
-        let guard = self.master.read().unwrap_or_else(|p| p.into_inner());
-        guard.as_ref().map(f).ok_or(WorkspaceError::Locked)
-    }
-
-    fn set_unlocked(&self, master: MasterSecret) {
-        *self.master.write().unwrap_or_else(|p| p.into_inner()) = Some(master);
+    fn set_unlocked(&self, secrets: Secrets) {
+        *self.secrets.write().unwrap_or_else(|p| p.into_inner()) = Some(secrets);
         self.status.send_replace(VaultStatus::Unlocked);
     }
 
@@ -329,6 +504,14 @@ impl Workspace {
             tracing::warn!(error = %e, key, "could not record a time in the database");
         }
     }
+}
+
+/// How far a master-secret rotation goes (tests stop it early, as a crash would).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RotationStage {
+    SnapshotPending,
+    DatabaseDone,
+    Finished,
 }
 
 /// Argon2id (128 MiB) and Stronghold's scrypt (512 MiB) leave freed pages in glibc's heap after an
@@ -365,6 +548,11 @@ pub struct CheckReport {
     pub keys_total: usize,
     /// Labels of stored keys that did not open.
     pub keys_failed: Vec<String>,
+    /// Every protected record changed outside Keyhold, as the sentence naming it.
+    pub changed_outside: Vec<String>,
+    /// False for a database from before tags, until the next unlock by the app or a command
+    /// that changes something (which tags it).
+    pub configuration_tagged: bool,
 }
 
 /// Opens the vault and every stored key, reading only, without the writer lock: it works while
@@ -382,8 +570,31 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         }
     }
     let conn = db::open(&dir.db_path())?;
-    let (keys_total, keys_failed) = keys::check_all(&conn, &opened.master)?;
-    Ok(CheckReport { unlock_ms, keys_total, keys_failed })
+    let vault::Contents { master, pending, token_key } = &opened.contents;
+    // Mid-rotation, the records are under whichever master the database says.
+    let current = match (pending, token_key) {
+        (Some(next), Some(t)) if crate::sealing::is_current(&conn, &Unlocked::new(next, t)) => next,
+        _ => master,
+    };
+    let Some(token_key) = token_key else {
+        let keys_total = keys::list(&conn)?.len();
+        let failed = keys::list(&conn)?
+            .into_iter()
+            .filter(|k| keys::open_row_for_check(&conn, current, k).is_err())
+            .map(|k| k.label)
+            .collect();
+        return Ok(CheckReport {
+            unlock_ms,
+            keys_total,
+            keys_failed: failed,
+            changed_outside: Vec::new(),
+            configuration_tagged: false,
+        });
+    };
+    let u = Unlocked::new(current, token_key);
+    let (keys_total, keys_failed, _) = keys::check_all(&conn, &u)?;
+    let changed_outside = crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
+    Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
 }
 
 #[cfg(test)]
@@ -407,7 +618,7 @@ mod tests {
         let (_t, ws) = workspace();
         let mut rx = ws.subscribe();
         assert_eq!(ws.status(), VaultStatus::NoVault);
-        assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
+        assert!(matches!(ws.with_unlocked(|_, _| Ok::<_, WorkspaceError>(())), Err(WorkspaceError::Locked)));
         let err = ws.create_vault(&p("long enough 123"), Some(&p("long enough 124"))).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadPassphrase);
         assert_eq!(ws.status(), VaultStatus::NoVault);
@@ -419,11 +630,11 @@ mod tests {
 
         ws.lock();
         assert_eq!(ws.status(), VaultStatus::Locked);
-        assert!(matches!(ws.with_master(|_| ()), Err(WorkspaceError::Locked)));
+        assert!(matches!(ws.with_unlocked(|_, _| Ok::<_, WorkspaceError>(())), Err(WorkspaceError::Locked)));
         assert_eq!(ws.unlock(&p("long enough 124")).unwrap_err().kind(), ErrorKind::WrongPassphrase);
         assert_eq!(ws.status(), VaultStatus::Locked);
         ws.unlock(&p("long enough 123")).unwrap();
-        assert!(ws.with_master(|_| ()).is_ok());
+        assert!(ws.with_unlocked(|_, _| Ok::<_, WorkspaceError>(())).is_ok());
         assert!(ws.info().last_unlocked_at.is_some());
         assert_eq!(ws.unlock(&p("long enough 123")).unwrap_err().kind(), ErrorKind::AlreadyUnlocked);
     }

@@ -38,6 +38,7 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::chat::chat_send,
             commands::prices::prices_list,
             commands::prices::prices_set,
+            commands::prices::prices_remove,
             commands::proxy::proxy_status,
             commands::proxy::proxy_start,
             commands::proxy::proxy_stop,

@@ -55,12 +55,10 @@ pub async fn start(ws: &Arc<Workspace>, handle: &ProxyHandle, port: Option<u16>)
         old.stop().await;
     }
     let port = settings.port;
-    let origins = settings.allowed_origins.clone();
     let running = proxy::start(Arc::clone(ws), settings).await.map_err(|e| {
         fail(ErrorKind::Proxy, format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another port."))
     })?;
-    config::save(&ws.conn(), running.addr.port(), &origins, true)
-        .map_err(|e| fail(ErrorKind::Database, e.to_string()))?;
+    config::save(&ws.conn(), running.addr.port(), true).map_err(|e| fail(ErrorKind::Database, e.to_string()))?;
     *slot = Some(running);
     Ok(())
 }
@@ -70,7 +68,7 @@ pub async fn stop(ws: &Workspace, handle: &ProxyHandle) -> Result<(), CommandErr
         r.stop().await;
     }
     let s = config::load(&ws.conn());
-    config::save(&ws.conn(), s.port, &s.allowed_origins, false).map_err(|e| fail(ErrorKind::Database, e.to_string()))
+    config::save(&ws.conn(), s.port, false).map_err(|e| fail(ErrorKind::Database, e.to_string()))
 }
 
 /// For the tray: on if off, off if on.

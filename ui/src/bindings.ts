@@ -14,10 +14,10 @@ export const commands = {
 	createVault: (passphrase: string, confirm: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("create_vault", { passphrase, confirm })),
 	unlock: (passphrase: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("unlock", { passphrase })),
 	lock: () => __TAURI_INVOKE<WorkspaceInfo_Serialize>("lock"),
-	changePassphrase: (current: string, replacement: string, confirm: string) => typedError<null, CommandError>(__TAURI_INVOKE("change_passphrase", { current, replacement, confirm })),
+	changePassphrase: (current: string, replacement: string, confirm: string, rotateMaster: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("change_passphrase", { current, replacement, confirm, rotateMaster })),
 	providersCatalog: () => __TAURI_INVOKE<Provider_Serialize[]>("providers_catalog"),
 	keysList: () => typedError<KeySummary_Serialize[], CommandError>(__TAURI_INVOKE("keys_list")),
-	keysAdd: (provider: string, label: string, baseUrl: string | null, secret: string) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_add", { provider, label, baseUrl, secret })),
+	keysAdd: (provider: string, label: string, baseUrl: string | null, secret: string, reach: Reach) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_add", { provider, label, baseUrl, secret, reach })),
 	keysTest: (id: string) => typedError<KeyTest_Serialize, CommandError>(__TAURI_INVOKE("keys_test", { id })),
 	keysRotate: (id: string, secret: string) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_rotate", { id, secret })),
 	keysSetActive: (id: string, active: boolean) => typedError<KeySummary_Serialize, CommandError>(__TAURI_INVOKE("keys_set_active", { id, active })),
@@ -36,6 +36,8 @@ export const commands = {
 	pricesList: () => typedError<PriceEntry_Serialize[], CommandError>(__TAURI_INVOKE("prices_list")),
 	/**  Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input. */
 	pricesSet: (model: string, input: string, output: string, cacheRead: string | null, cacheWrite: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("prices_set", { model, input, output, cacheRead, cacheWrite })),
+	/**  Removes the user's price for a model: the price file's applies again. */
+	pricesRemove: (model: string) => typedError<boolean, CommandError>(__TAURI_INVOKE("prices_remove", { model })),
 	proxyStatus: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_status")),
 	proxyStart: (port: number | null) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_start", { port })),
 	proxyStop: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_stop")),
@@ -243,7 +245,12 @@ export type ErrorKind =
 /**  Another process writes this data dir. */
 "already_running" | "data_dir" | "database" | "locked" | "already_unlocked" | "key_not_found" | 
 /**  A key row was changed outside Keyhold and does not open. */
-"key_tampered" | "key_inactive" | "bad_key_input" | "key_test_failed" | "agent_not_found" | "bad_agent_input" | "bad_price" | "bad_range" | "empty_prompt" | "budget_reached" | "all_steps_failed" | 
+"key_tampered" | "key_inactive" | "bad_key_input" | 
+/**
+ *  A protected record (a key's address, an agent, a token, prices, a setting) does not carry
+ *  its tag: it was changed outside Keyhold, and is not used.
+ */
+"changed_outside_keyhold" | "key_test_failed" | "agent_not_found" | "bad_agent_input" | "bad_price" | "bad_range" | "empty_prompt" | "budget_reached" | "all_steps_failed" | 
 /**  The provider refused the request itself. */
 "refused" | "stream_broken" | "offline_no_local" | "autostart" | "export" | "window" | "proxy" | 
 /**  A browser origin that is not scheme, host and port. */
@@ -338,6 +345,21 @@ export type KeySummary_Deserialize = {
 	/**  The last test's verdict, as the sentence shown to the user. */
 	last_test?: string | null,
 	last_tested_at?: string | null,
+	/**
+	 *  The user allowed this key over plain `http://` to a host that is not this machine (a
+	 *  gateway on their own network). Off unless asked for: the key would travel in clear.
+	 */
+	allow_insecure_http: boolean,
+	/**
+	 *  The user counts this server as local although it is not on this machine (an Ollama on
+	 *  their own network): offline mode may use it and its calls cost nothing.
+	 */
+	marked_local: boolean,
+	/**
+	 *  Whether calls on this key stay local: a key-less model server (Ollama) whose address is
+	 *  this machine (loopback), or that the user marked local. Never by the provider's name alone.
+	 */
+	local: boolean,
 };
 
 /**  A key as everyone but the request path sees it. */
@@ -358,6 +380,21 @@ export type KeySummary_Serialize = {
 	/**  The last test's verdict, as the sentence shown to the user. */
 	last_test: string | null,
 	last_tested_at: string | null,
+	/**
+	 *  The user allowed this key over plain `http://` to a host that is not this machine (a
+	 *  gateway on their own network). Off unless asked for: the key would travel in clear.
+	 */
+	allow_insecure_http: boolean,
+	/**
+	 *  The user counts this server as local although it is not on this machine (an Ollama on
+	 *  their own network): offline mode may use it and its calls cost nothing.
+	 */
+	marked_local: boolean,
+	/**
+	 *  Whether calls on this key stay local: a key-less model server (Ollama) whose address is
+	 *  this machine (loopback), or that the user marked local. Never by the provider's name alone.
+	 */
+	local: boolean,
 };
 
 export type KeyTest = KeyTest_Serialize | KeyTest_Deserialize;
@@ -512,6 +549,12 @@ export type ProxyStatus_Serialize = {
 	tokens: TokenInfo_Serialize[],
 };
 
+/**  How a key may be reached, beyond its address: both off unless the user asks. */
+export type Reach = {
+	allow_insecure_http: boolean,
+	marked_local: boolean,
+};
+
 /**  Recent attempts, newest first, filtered. */
 export type RecentFilter = RecentFilter_Serialize | RecentFilter_Deserialize;
 
@@ -630,6 +673,8 @@ export type StepFailure = {
 	model: string,
 	outcome: string,
 	detail: string,
+	/**  The step would have stayed on this machine. */
+	local: boolean,
 };
 
 export type Strength = {
@@ -769,6 +814,11 @@ export type WorkspaceInfo_Deserialize = {
 	/**  RFC 3339, UTC. */
 	vault_created_at?: string | null,
 	last_unlocked_at?: string | null,
+	/**
+	 *  Protected records found changed outside Keyhold at the last unlock, each as the sentence
+	 *  naming it and what to do. Not used until saved again in Keyhold.
+	 */
+	changed_outside: string[],
 };
 
 export type WorkspaceInfo_Serialize = {
@@ -777,6 +827,11 @@ export type WorkspaceInfo_Serialize = {
 	/**  RFC 3339, UTC. */
 	vault_created_at: string | null,
 	last_unlocked_at: string | null,
+	/**
+	 *  Protected records found changed outside Keyhold at the last unlock, each as the sentence
+	 *  naming it and what to do. Not used until saved again in Keyhold.
+	 */
+	changed_outside: string[],
 };
 
 /* Tauri Specta runtime */

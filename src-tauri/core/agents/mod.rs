@@ -10,6 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+use crate::integrity::{Record, Tampered, Unlocked};
 use crate::keys::{self, KeyError, KeySummary};
 use crate::money::Money;
 use crate::prices;
@@ -88,6 +89,8 @@ pub enum AgentError {
     UnknownModelProvider(String),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(transparent)]
+    Changed(#[from] Tampered),
     #[error("Database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -99,6 +102,7 @@ impl crate::error::Kinded for AgentError {
             AgentError::NotFound(_) => ErrorKind::AgentNotFound,
             AgentError::Db(_) => ErrorKind::Database,
             AgentError::Key(k) => k.kind(),
+            AgentError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
             _ => ErrorKind::BadAgentInput,
         }
     }
@@ -234,20 +238,21 @@ fn when_over_str(w: WhenOver) -> &'static str {
 
 /// Creates an agent. Everything is checked first; the agent and its chain are written in one
 /// transaction, so nothing is half-saved.
-pub fn add(conn: &mut Connection, spec: &AgentSpec) -> Result<SavedAgent, AgentError> {
+pub fn add(conn: &mut Connection, u: &Unlocked, spec: &AgentSpec) -> Result<SavedAgent, AgentError> {
     let name = spec.name.trim();
     if find(conn, name).is_ok() {
         return Err(AgentError::DuplicateName(name.into()));
     }
     let c = check(conn, spec)?;
     let id = new_id();
-    save(conn, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local))
+    save(conn, u, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local))
 }
 
 /// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
 /// in one transaction.
 fn save(
     conn: &mut Connection,
+    u: &Unlocked,
     id: &str,
     spec: &AgentSpec,
     c: Checked,
@@ -274,12 +279,18 @@ fn save(
         ],
     )?;
     write_steps(&tx, id, &c.steps)?;
+    let agent = sign(&tx, u, id)?;
     tx.commit()?;
-    Ok(SavedAgent { agent: find(conn, id)?, warnings: c.warnings })
+    Ok(SavedAgent { agent, warnings: c.warnings })
 }
 
 /// Replaces an agent's settings (its name may change; its id and ledger history stay).
-pub fn update(conn: &mut Connection, id_or_name: &str, spec: &AgentSpec) -> Result<SavedAgent, AgentError> {
+pub fn update(
+    conn: &mut Connection,
+    u: &Unlocked,
+    id_or_name: &str,
+    spec: &AgentSpec,
+) -> Result<SavedAgent, AgentError> {
     let current = find(conn, id_or_name)?;
     let name = spec.name.trim();
     if let Ok(other) = find(conn, name) {
@@ -288,12 +299,14 @@ pub fn update(conn: &mut Connection, id_or_name: &str, spec: &AgentSpec) -> Resu
         }
     }
     let c = check(conn, spec)?;
-    save(conn, &current.id, spec, c, spec.when_over.unwrap_or(current.when_over))
+    save(conn, u, &current.id, spec, c, spec.when_over.unwrap_or(current.when_over))
 }
 
 /// Copies an agent under a new name ("X copy", "X copy 2", …).
-pub fn duplicate(conn: &mut Connection, id_or_name: &str) -> Result<Agent, AgentError> {
+pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Result<Agent, AgentError> {
     let a = find(conn, id_or_name)?;
+    // A copy must not bless what was changed outside Keyhold.
+    verify(conn, u, &a)?;
     let mut name = format!("{} copy", a.name);
     let mut n = 2;
     while find(conn, &name).is_ok() {
@@ -308,11 +321,13 @@ pub fn duplicate(conn: &mut Connection, id_or_name: &str) -> Result<Agent, Agent
         params![a.id, id, name, now()],
     )?;
     write_steps(&tx, &id, &a.fallback)?;
+    let copy = sign(&tx, u, &id)?;
     tx.commit()?;
-    find(conn, &id)
+    Ok(copy)
 }
 
-pub fn remove(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
+/// Deletes an agent. Needs the unlocked vault like every other change, though it only takes away.
+pub fn remove(conn: &Connection, _u: &Unlocked, id_or_name: &str) -> Result<Agent, AgentError> {
     let a = find(conn, id_or_name)?;
     conn.execute("DELETE FROM agents WHERE id = ?1", [&a.id])?;
     Ok(a)
@@ -345,6 +360,71 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
 pub fn find(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents WHERE id = ?1 OR name = ?1 COLLATE NOCASE"))?;
     stmt.query_row([id_or_name], |r| load(conn, r)).optional()?.ok_or_else(|| AgentError::NotFound(id_or_name.into()))
+}
+
+/// What an agent's tag covers: everything that decides which keys it uses, in which order, and
+/// what it may spend — and the rest of its settings, which only Keyhold writes too.
+fn record(a: &Agent) -> Record {
+    let r = Record::new("agents", &a.id)
+        .text(&a.name)
+        .text(&a.model)
+        .opt_text(a.key_id.as_deref())
+        .opt_text(a.system_prompt.as_deref())
+        .opt_float(a.temperature.map(f64::from))
+        .int(a.max_tokens.into())
+        .opt_int(a.budget.map(Money::nanos))
+        .text(when_over_str(a.when_over))
+        .int(a.fallback.len() as i64);
+    a.fallback.iter().fold(r, |r, s| r.text(&s.key_id).text(&s.model))
+}
+
+/// Tags the agent `id` as it now is, chain included.
+fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<Agent, AgentError> {
+    let a = find(conn, id)?;
+    conn.execute("UPDATE agents SET mac = ?2 WHERE id = ?1", params![a.id, u.tag(&record(&a))])?;
+    Ok(a)
+}
+
+/// Checks an agent's tag: refused, naming the agent, if its chain, keys, budget or settings were
+/// changed outside Keyhold.
+pub fn verify(conn: &Connection, u: &Unlocked, a: &Agent) -> Result<(), AgentError> {
+    let mac: Option<Vec<u8>> = conn.query_row("SELECT mac FROM agents WHERE id = ?1", [&a.id], |r| r.get(0))?;
+    if u.verify(&record(a), mac.as_deref()) {
+        Ok(())
+    } else {
+        Err(tampered_agent(a).into())
+    }
+}
+
+fn tampered_agent(a: &Agent) -> Tampered {
+    Tampered::new(
+        format!("The agent \"{}\"", a.name),
+        "Check its model, keys, fallback chain and budget in Keyhold and save it again, or restore the database from a backup.",
+    )
+}
+
+/// Tags every agent as it is now; see [`keys::retag_all`].
+pub(crate) fn retag_all(
+    conn: &Connection,
+    u: &Unlocked,
+    verified: Option<&Unlocked>,
+) -> Result<Vec<Tampered>, AgentError> {
+    let mut bad = Vec::new();
+    for a in list(conn)? {
+        if let Some(old) = verified {
+            if let Err(AgentError::Changed(t)) = verify(conn, old, &a) {
+                bad.push(t);
+                continue;
+            }
+        }
+        sign(conn, u, &a.id)?;
+    }
+    Ok(bad)
+}
+
+/// Every agent whose tag fails (for `keyhold vault check`).
+pub fn check_all(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, AgentError> {
+    Ok(list(conn)?.iter().filter(|a| verify(conn, u, a).is_err()).map(tampered_agent).collect())
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Agent>, AgentError> {

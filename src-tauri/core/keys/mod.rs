@@ -10,6 +10,7 @@ use serde::Serialize;
 use specta::Type;
 use zeroize::Zeroizing;
 
+use crate::integrity::{Record, Tampered, Unlocked};
 use crate::providers::{self, AuthStyle, Provider};
 use crate::seal::{self, MasterSecret, RowBinding, Sealed};
 pub use shape::{mask, prepare_secret, Prepared};
@@ -33,6 +34,22 @@ pub struct KeySummary {
     /// The last test's verdict, as the sentence shown to the user.
     pub last_test: Option<String>,
     pub last_tested_at: Option<String>,
+    /// The user allowed this key over plain `http://` to a host that is not this machine (a
+    /// gateway on their own network). Off unless asked for: the key would travel in clear.
+    pub allow_insecure_http: bool,
+    /// The user counts this server as local although it is not on this machine (an Ollama on
+    /// their own network): offline mode may use it and its calls cost nothing.
+    pub marked_local: bool,
+    /// Whether calls on this key stay local: a key-less model server (Ollama) whose address is
+    /// this machine (loopback), or that the user marked local. Never by the provider's name alone.
+    pub local: bool,
+}
+
+/// How a key may be reached, beyond its address: both off unless the user asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Type)]
+pub struct Reach {
+    pub allow_insecure_http: bool,
+    pub marked_local: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +74,12 @@ pub enum KeyError {
     Tampered { label: String },
     #[error("The key \"{0}\" is deactivated. Reactivate it first.")]
     Inactive(String),
+    #[error("The base URL \"{url}\" is plain http:// to another machine: the key would travel in clear. Use https://, or, for a gateway on your own network, allow it explicitly with --allow-insecure-http.")]
+    InsecureHttp { url: String },
+    #[error("{0} takes a key and bills for it, so it cannot be marked local: only a key-less model server (Ollama) on your own network can.")]
+    NotLocal(String),
+    #[error(transparent)]
+    Changed(#[from] Tampered),
     #[error("Database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -68,6 +91,7 @@ impl crate::error::Kinded for KeyError {
             KeyError::NotFound(_) => ErrorKind::KeyNotFound,
             KeyError::Tampered { .. } => ErrorKind::KeyTampered,
             KeyError::Inactive(_) => ErrorKind::KeyInactive,
+            KeyError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
             KeyError::Db(_) => ErrorKind::Database,
             _ => ErrorKind::BadKeyInput,
         }
@@ -123,15 +147,45 @@ pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
     Ok(trimmed.to_string())
 }
 
+/// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback(url: &str) -> bool {
+    match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A key goes over plain http only to this machine, unless the user allowed it for this key.
+fn check_transport(p: &Provider, base_url: &str, reach: Reach) -> Result<(), KeyError> {
+    let cloud_key = p.auth != AuthStyle::None;
+    if cloud_key && base_url.starts_with("http://") && !is_loopback(base_url) && !reach.allow_insecure_http {
+        return Err(KeyError::InsecureHttp { url: base_url.into() });
+    }
+    Ok(())
+}
+
 const COLUMNS: &str = "id, provider, label, base_url, masked, active, is_default, created_at, rotated_at, \
-                       models, models_fetched_at, last_test, last_tested_at";
+                       models, models_fetched_at, last_test, last_tested_at, allow_insecure_http, marked_local";
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
+    let provider: String = row.get(1)?;
+    let base_url: Option<String> = row.get(3)?;
+    let marked_local: bool = row.get(14)?;
+    let catalog = providers::find(&provider);
+    let address = base_url.clone().or_else(|| catalog.and_then(|p| p.default_base_url.clone()));
+    // Local means a model server on this machine that takes no key (Ollama): the provider's kind
+    // is necessary but never enough — its address must be loopback, or marked local by the user.
+    // A keyed provider is billed wherever it answers from (a gateway on localhost may forward to
+    // the cloud).
+    let keyless = catalog.is_some_and(|p| p.auth == AuthStyle::None);
+    let local = keyless && (marked_local || address.as_deref().is_some_and(is_loopback));
     Ok(KeySummary {
         id: row.get(0)?,
-        provider: row.get(1)?,
+        provider,
         label: row.get(2)?,
-        base_url: row.get(3)?,
+        base_url,
         masked: row.get(4)?,
         active: row.get(5)?,
         is_default: row.get(6)?,
@@ -141,7 +195,69 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
         models_fetched_at: row.get(10)?,
         last_test: row.get(11)?,
         last_tested_at: row.get(12)?,
+        allow_insecure_http: row.get(13)?,
+        marked_local,
+        local,
     })
+}
+
+/// What a key row's tag covers: everything that decides where its secret goes and whether it
+/// is used — its provider, address, state, default flag and transport consents. (The secret is
+/// sealed with the row's id and provider as associated data; labels and test results are
+/// display only.)
+fn record(k: &KeySummary) -> Record {
+    Record::new("provider_keys", &k.id)
+        .text(&k.provider)
+        .opt_text(k.base_url.as_deref())
+        .flag(k.active)
+        .flag(k.is_default)
+        .flag(k.allow_insecure_http)
+        .flag(k.marked_local)
+}
+
+/// Tags the key row `id` as it now is.
+fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<KeySummary, KeyError> {
+    let k = find(conn, id)?;
+    conn.execute("UPDATE provider_keys SET mac = ?2 WHERE id = ?1", params![k.id, u.tag(&record(&k))])?;
+    Ok(k)
+}
+
+/// Checks a key row's tag: refused, naming the key, if anything it covers was changed outside
+/// Keyhold.
+pub fn verify(conn: &Connection, u: &Unlocked, k: &KeySummary) -> Result<(), KeyError> {
+    let mac: Option<Vec<u8>> = conn.query_row("SELECT mac FROM provider_keys WHERE id = ?1", [&k.id], |r| r.get(0))?;
+    if u.verify(&record(k), mac.as_deref()) {
+        Ok(())
+    } else {
+        Err(tampered_key(k).into())
+    }
+}
+
+fn tampered_key(k: &KeySummary) -> Tampered {
+    Tampered::new(
+        format!("The key \"{}\"", k.label),
+        format!("Check its address and state in Keyhold and save it again (`keyhold keys remove {}` and add it anew), or restore the database from a backup.", k.label),
+    )
+}
+
+/// Tags every key row as it is now (`verified`: only after checking each under that earlier
+/// authority, for a master-secret rotation; `None`: adopting a database written before tags).
+pub(crate) fn retag_all(
+    conn: &Connection,
+    u: &Unlocked,
+    verified: Option<&Unlocked>,
+) -> Result<Vec<Tampered>, KeyError> {
+    let mut bad = Vec::new();
+    for k in list(conn)? {
+        if let Some(old) = verified {
+            if let Err(KeyError::Changed(t)) = verify(conn, old, &k) {
+                bad.push(t);
+                continue;
+            }
+        }
+        sign(conn, u, &k.id)?;
+    }
+    Ok(bad)
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<KeySummary>, KeyError> {
@@ -164,11 +280,12 @@ pub fn find(conn: &Connection, id_or_label: &str) -> Result<KeySummary, KeyError
 /// Adds a key. Nothing is stored unless everything checks out.
 pub fn add(
     conn: &Connection,
-    master: &MasterSecret,
+    u: &Unlocked,
     provider_id: &str,
     label: &str,
     base_url: Option<&str>,
     secret: Option<Zeroizing<String>>,
+    reach: Reach,
 ) -> Result<Saved, KeyError> {
     let p = provider(provider_id)?;
     let label = label.trim();
@@ -180,16 +297,23 @@ pub fn add(
         None if p.default_base_url.is_none() => return Err(KeyError::BaseUrlRequired(p.name.clone())),
         None => None,
     };
+    if let Some(url) = base_url.as_deref().or(p.default_base_url.as_deref()) {
+        check_transport(p, url, reach)?;
+    }
+    if reach.marked_local && p.auth != AuthStyle::None {
+        return Err(KeyError::NotLocal(p.name.clone()));
+    }
     if find(conn, label).is_ok() {
         return Err(KeyError::DuplicateLabel(label.into()));
     }
     let id = new_id();
-    let (sealed, masked, warnings) = seal_secret(master, p, &id, secret)?;
+    let (sealed, masked, warnings) = seal_secret(u.master(), p, &id, secret)?;
     let first_of_provider: bool =
         conn.query_row("SELECT COUNT(*) = 0 FROM provider_keys WHERE provider = ?1", [&p.id], |r| r.get(0))?;
     conn.execute(
-        "INSERT INTO provider_keys (id, provider, label, base_url, salt, nonce, ciphertext, masked, active, is_default, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10)",
+        "INSERT INTO provider_keys (id, provider, label, base_url, salt, nonce, ciphertext, masked, active, is_default, created_at,
+           allow_insecure_http, marked_local)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?12)",
         params![
             id,
             p.id,
@@ -201,7 +325,9 @@ pub fn add(
             masked,
             // The first key of a provider becomes its default: one key, nothing to choose.
             first_of_provider,
-            now()
+            now(),
+            reach.allow_insecure_http,
+            reach.marked_local
         ],
     )
     .map_err(|e| match e {
@@ -210,7 +336,7 @@ pub fn add(
         }
         e => e.into(),
     })?;
-    Ok(Saved { key: find(conn, &id)?, warnings })
+    Ok(Saved { key: sign(conn, u, &id)?, warnings })
 }
 
 fn seal_secret(
@@ -233,10 +359,11 @@ fn seal_secret(
 }
 
 /// Replaces a key's secret in place: same id, label and every agent's reference.
-pub fn rotate(conn: &Connection, master: &MasterSecret, k: &str, secret: Zeroizing<String>) -> Result<Saved, KeyError> {
+pub fn rotate(conn: &Connection, u: &Unlocked, k: &str, secret: Zeroizing<String>) -> Result<Saved, KeyError> {
     let key = find(conn, k)?;
+    verify(conn, u, &key)?;
     let p = provider(&key.provider)?;
-    let (sealed, masked, warnings) = seal_secret(master, p, &key.id, Some(secret))?;
+    let (sealed, masked, warnings) = seal_secret(u.master(), p, &key.id, Some(secret))?;
     let sealed = sealed.ok_or_else(|| KeyError::NoKeyExpected(p.name.clone()))?;
     conn.execute(
         "UPDATE provider_keys SET salt = ?2, nonce = ?3, ciphertext = ?4, masked = ?5, rotated_at = ?6 WHERE id = ?1",
@@ -245,38 +372,60 @@ pub fn rotate(conn: &Connection, master: &MasterSecret, k: &str, secret: Zeroizi
     Ok(Saved { key: find(conn, &key.id)?, warnings })
 }
 
-pub fn set_active(conn: &Connection, k: &str, active: bool) -> Result<KeySummary, KeyError> {
+/// Deactivating is always allowed (it only stops a key); reactivating checks the row first, so a
+/// row changed outside Keyhold is not blessed by it.
+pub fn set_active(conn: &Connection, u: &Unlocked, k: &str, active: bool) -> Result<KeySummary, KeyError> {
     let key = find(conn, k)?;
+    if active {
+        verify(conn, u, &key)?;
+    }
     conn.execute("UPDATE provider_keys SET active = ?2 WHERE id = ?1", params![key.id, active])?;
-    find(conn, &key.id)
+    sign(conn, u, &key.id)
 }
 
 /// Makes `k` its provider's default, in one transaction with unsetting the previous one.
-pub fn set_default(conn: &mut Connection, k: &str) -> Result<KeySummary, KeyError> {
+pub fn set_default(conn: &mut Connection, u: &Unlocked, k: &str) -> Result<KeySummary, KeyError> {
     let key = find(conn, k)?;
     if !key.active {
         return Err(KeyError::Inactive(key.label));
     }
+    verify(conn, u, &key)?;
     let tx = conn.transaction()?;
+    let others: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT id FROM provider_keys WHERE provider = ?1 AND is_default = 1")?;
+        let ids = stmt.query_map([&key.provider], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        ids
+    };
     tx.execute("UPDATE provider_keys SET is_default = 0 WHERE provider = ?1", [&key.provider])?;
     tx.execute("UPDATE provider_keys SET is_default = 1 WHERE id = ?1", [&key.id])?;
+    for id in others.iter().chain(std::iter::once(&key.id)) {
+        sign(&tx, u, id)?;
+    }
     tx.commit()?;
     find(conn, &key.id)
 }
 
-pub fn remove(conn: &Connection, k: &str) -> Result<KeySummary, KeyError> {
+/// Deletes a key. Needs the unlocked vault like every other change, though it only takes away.
+pub fn remove(conn: &Connection, _u: &Unlocked, k: &str) -> Result<KeySummary, KeyError> {
     let key = find(conn, k)?;
     conn.execute("DELETE FROM provider_keys WHERE id = ?1", [&key.id])?;
     Ok(key)
 }
 
-/// Opens a key for the moment of one request. A deactivated key is never opened.
-pub fn open_secret(conn: &Connection, master: &MasterSecret, k: &str) -> Result<Option<Zeroizing<String>>, KeyError> {
+/// Opens a key for the moment of one request. A deactivated key, or a row changed outside
+/// Keyhold, is never opened.
+pub fn open_secret(conn: &Connection, u: &Unlocked, k: &str) -> Result<Option<Zeroizing<String>>, KeyError> {
     let key = find(conn, k)?;
+    verify(conn, u, &key)?;
     if !key.active {
         return Err(KeyError::Inactive(key.label));
     }
-    open_row(conn, master, &key)
+    open_row(conn, u.master(), &key)
+}
+
+/// Opens a row only to see that it opens (`keyhold vault check` on a database from before tags).
+pub fn open_row_for_check(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Result<(), KeyError> {
+    open_row(conn, master, key).map(drop)
 }
 
 /// A sealed row's salt, nonce and ciphertext, each missing on a row that was tampered with.
@@ -328,24 +477,28 @@ pub struct Endpoint {
     pub secret: Option<Zeroizing<String>>,
 }
 
-/// Resolves a key for one call: active, its base URL, and the secret opened just now.
-pub fn endpoint(conn: &Connection, master: &MasterSecret, k: &str) -> Result<Endpoint, KeyError> {
+/// Resolves a key for one call: its row's tag checked, active, its base URL (https unless this
+/// machine or allowed), and the secret opened just now.
+pub fn endpoint(conn: &Connection, u: &Unlocked, k: &str) -> Result<Endpoint, KeyError> {
     let key = find(conn, k)?;
     let provider = provider(&key.provider)?;
-    let secret = open_secret(conn, master, &key.id)?;
     let base_url = key
         .base_url
         .clone()
         .or_else(|| provider.default_base_url.clone())
         .ok_or_else(|| KeyError::BaseUrlRequired(provider.name.clone()))?;
+    let secret = open_secret(conn, u, &key.id)?;
+    check_transport(provider, &base_url, Reach { allow_insecure_http: key.allow_insecure_http, marked_local: false })?;
     Ok(Endpoint { key, provider, base_url, secret })
 }
 
-/// Opens every stored key (for `keyhold vault check`): how many there are, and which fail.
-pub fn check_all(conn: &Connection, master: &MasterSecret) -> Result<(usize, Vec<String>), KeyError> {
+/// Opens every stored key and checks every row's tag (for `keyhold vault check`): how many
+/// there are, which do not open, and which were changed outside Keyhold.
+pub fn check_all(conn: &Connection, u: &Unlocked) -> Result<(usize, Vec<String>, Vec<Tampered>), KeyError> {
     let keys = list(conn)?;
-    let failed = keys.iter().filter(|k| open_row(conn, master, k).is_err()).map(|k| k.label.clone()).collect();
-    Ok((keys.len(), failed))
+    let failed = keys.iter().filter(|k| open_row(conn, u.master(), k).is_err()).map(|k| k.label.clone()).collect();
+    let changed = keys.iter().filter(|k| verify(conn, u, k).is_err()).map(tampered_key).collect();
+    Ok((keys.len(), failed, changed))
 }
 
 #[cfg(test)]

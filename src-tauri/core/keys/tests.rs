@@ -5,10 +5,22 @@ use crate::db;
 
 const CANARY: &str = "sk-ant-api03-CANARY-keyrow-5b1e-9xQ2";
 
-fn setup() -> (tempfile::TempDir, Connection, MasterSecret) {
+fn setup() -> (tempfile::TempDir, Connection, Unlocked<'static>) {
     let dir = tempfile::tempdir().unwrap();
     let conn = db::open(&dir.path().join("keyhold.db")).unwrap();
-    (dir, conn, MasterSecret::generate())
+    (dir, conn, crate::integrity::for_tests())
+}
+
+/// `add` with the default reach (https, not marked local).
+fn add(
+    conn: &Connection,
+    u: &Unlocked,
+    provider: &str,
+    label: &str,
+    base_url: Option<&str>,
+    secret: Option<Zeroizing<String>>,
+) -> Result<Saved, KeyError> {
+    super::add(conn, u, provider, label, base_url, secret, Reach::default())
 }
 
 fn z(s: &str) -> Option<Zeroizing<String>> {
@@ -77,15 +89,15 @@ fn a_deactivated_key_is_never_opened_and_defaults_are_one_per_provider() {
     add(&conn, &m, "openai", "A", None, z("sk-aaaaaaaaaaaaaaaa")).unwrap();
     add(&conn, &m, "openai", "B", None, z("sk-bbbbbbbbbbbbbbbb")).unwrap();
     assert!(!find(&conn, "B").unwrap().is_default);
-    set_default(&mut conn, "B").unwrap();
+    set_default(&mut conn, &m, "B").unwrap();
     assert!(!find(&conn, "A").unwrap().is_default);
     assert!(find(&conn, "B").unwrap().is_default);
-    set_active(&conn, "A", false).unwrap();
+    set_active(&conn, &m, "A", false).unwrap();
     assert!(matches!(open_secret(&conn, &m, "A"), Err(KeyError::Inactive(_))));
-    assert!(matches!(set_default(&mut conn, "A"), Err(KeyError::Inactive(_))));
-    set_active(&conn, "A", true).unwrap();
+    assert!(matches!(set_default(&mut conn, &m, "A"), Err(KeyError::Inactive(_))));
+    set_active(&conn, &m, "A", true).unwrap();
     assert!(open_secret(&conn, &m, "A").is_ok());
-    remove(&conn, "A").unwrap();
+    remove(&conn, &m, "A").unwrap();
     assert!(matches!(find(&conn, "A"), Err(KeyError::NotFound(_))));
 }
 
@@ -105,7 +117,9 @@ fn a_tampered_or_swapped_row_fails_alone() {
     assert!(err.to_string().contains("\"A\" does not open"), "{err}");
     assert_eq!(open_secret(&conn, &m, "B").unwrap().unwrap().as_str(), "sk-bbbbbbbbbbbbbbbb");
     assert!(open_secret(&conn, &m, "Local").unwrap().is_none());
-    assert_eq!(check_all(&conn, &m).unwrap(), (3, vec!["A".to_string()]));
+    let (total, failed, changed) = check_all(&conn, &m).unwrap();
+    assert_eq!((total, failed), (3, vec!["A".to_string()]));
+    assert!(changed.is_empty(), "the swap moved sealed bytes only; the tagged fields are intact");
 }
 
 #[test]

@@ -6,6 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
+use crate::integrity::{Record, Tampered, Unlocked};
+
 pub use crate::money::Money;
 
 /// USD per million tokens for each class.
@@ -87,14 +89,23 @@ pub enum PriceError {
         "\"{0}\" is not a price: give USD per million tokens, like 3 or 0.075 (at most 9 decimals, not negative)."
     )]
     NotAPrice(String),
+    #[error(transparent)]
+    Changed(#[from] crate::integrity::Tampered),
     #[error("Database error: {0}")]
     Db(String),
+}
+
+impl From<rusqlite::Error> for PriceError {
+    fn from(e: rusqlite::Error) -> Self {
+        PriceError::Db(e.to_string())
+    }
 }
 
 impl crate::error::Kinded for PriceError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
             PriceError::NotAPrice(_) => crate::error::ErrorKind::BadPrice,
+            PriceError::Changed(_) => crate::error::ErrorKind::ChangedOutsideKeyhold,
             PriceError::Db(_) => crate::error::ErrorKind::Database,
         }
     }
@@ -157,37 +168,103 @@ pub fn provider_of(model: &str) -> Option<&'static str> {
     file().iter().find(|e| e.model == model).and_then(|e| e.provider.as_deref())
 }
 
-/// The price of `model` on `provider`: the user's override, else the file, else unknown.
-pub fn lookup(conn: &Connection, provider: &str, model: &str) -> Result<Option<Price>, PriceError> {
-    if provider == "ollama" {
+/// The price of `model` on `provider`: free when the step stays on this machine (decided by
+/// the key's address, see [`crate::keys::KeySummary::local`]), else the user's override (its
+/// table's tag checked), else the file, else unknown.
+pub fn lookup(
+    conn: &Connection,
+    u: &Unlocked,
+    provider: &str,
+    model: &str,
+    local: bool,
+) -> Result<Option<Price>, PriceError> {
+    if local {
         return Ok(Some(Price::FREE));
     }
-    if let Some(p) = override_for(conn, model)? {
+    if let Some((_, p)) = overrides(conn, u)?.into_iter().find(|(m, _)| m == model) {
         return Ok(Some(p));
     }
     Ok(file().iter().find(|e| e.model == model && e.provider.as_deref() == Some(provider)).map(|e| e.price))
 }
 
-fn override_for(conn: &Connection, model: &str) -> Result<Option<Price>, PriceError> {
-    conn.query_row(
-        "SELECT input, output, cache_read, cache_write FROM price_overrides WHERE model = ?1",
-        [model],
-        |r| Ok(Price { input: r.get(0)?, output: r.get(1)?, cache_read: r.get(2)?, cache_write: r.get(3)? }),
+/// Where the overrides' tag is kept: one tag over the whole table, so a row deleted or inserted
+/// by hand shows as surely as a changed one.
+const TABLE_TAG: &str = "integrity.price_overrides";
+
+fn read_overrides(conn: &Connection) -> rusqlite::Result<Vec<(String, Price)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT model, input, output, cache_read, cache_write FROM price_overrides ORDER BY model")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get(0)?, Price { input: r.get(1)?, output: r.get(2)?, cache_read: r.get(3)?, cache_write: r.get(4)? }))
+    })?;
+    rows.collect()
+}
+
+fn table_record(rows: &[(String, Price)]) -> Record {
+    rows.iter().fold(Record::new("price_overrides", "all").int(rows.len() as i64), |r, (m, p)| {
+        r.text(m).int(p.input.nanos()).int(p.output.nanos()).int(p.cache_read.nanos()).int(p.cache_write.nanos())
+    })
+}
+
+/// The user's overrides, refused if the table was changed outside Keyhold.
+fn overrides(conn: &Connection, u: &Unlocked) -> Result<Vec<(String, Price)>, PriceError> {
+    let rows = read_overrides(conn)?;
+    let mac: Option<Vec<u8>> =
+        conn.query_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
+    // An empty table needs no tag (a fresh database); a non-empty one always has one.
+    if (rows.is_empty() && mac.is_none()) || u.verify(&table_record(&rows), mac.as_deref()) {
+        Ok(rows)
+    } else {
+        Err(tampered().into())
+    }
+}
+
+fn tampered() -> Tampered {
+    Tampered::new(
+        "The table of your price overrides",
+        "Check them on the Prices page (`keyhold prices list`) and set them again with `keyhold prices set`.",
     )
-    .optional()
-    .map_err(|e| PriceError::Db(e.to_string()))
+}
+
+/// Tags the overrides table as it is now (after a change, or adopting an older database).
+pub(crate) fn retag(conn: &Connection, u: &Unlocked) -> rusqlite::Result<()> {
+    let tag = u.tag(&table_record(&read_overrides(conn)?));
+    conn.execute(
+        "INSERT INTO settings (key, value, mac) VALUES (?1, '', ?2) ON CONFLICT(key) DO UPDATE SET mac = excluded.mac",
+        params![TABLE_TAG, tag],
+    )
+    .map(|_| ())
+}
+
+/// Checks the overrides' tag (for `keyhold vault check` and a master-secret rotation).
+pub fn verify(conn: &Connection, u: &Unlocked) -> Result<(), PriceError> {
+    overrides(conn, u).map(|_| ())
 }
 
 /// Sets the user's price for a model (all providers that serve it under that id).
-pub fn set(conn: &Connection, model: &str, price: Price) -> Result<(), PriceError> {
-    conn.execute(
+pub fn set(conn: &mut Connection, u: &Unlocked, model: &str, price: Price) -> Result<(), PriceError> {
+    let tx = conn.transaction()?;
+    overrides(&tx, u)?;
+    tx.execute(
         "INSERT INTO price_overrides (model, input, output, cache_read, cache_write) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(model) DO UPDATE SET input = excluded.input, output = excluded.output,
            cache_read = excluded.cache_read, cache_write = excluded.cache_write",
         params![model, price.input, price.output, price.cache_read, price.cache_write],
-    )
-    .map(|_| ())
-    .map_err(|e| PriceError::Db(e.to_string()))
+    )?;
+    retag(&tx, u)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes the user's price for a model: the price file's applies again. Refused if the table
+/// was changed outside Keyhold (a remove must not bless a forged row).
+pub fn remove(conn: &mut Connection, u: &Unlocked, model: &str) -> Result<bool, PriceError> {
+    let tx = conn.transaction()?;
+    overrides(&tx, u)?;
+    let n = tx.execute("DELETE FROM price_overrides WHERE model = ?1", [model])?;
+    retag(&tx, u)?;
+    tx.commit()?;
+    Ok(n > 0)
 }
 
 /// Every known price: overrides first, then the file.

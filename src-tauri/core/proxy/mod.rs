@@ -5,31 +5,53 @@
 //! rebinding); a browser `Origin` is refused unless allowed; bodies over 8 MiB are refused;
 //! a body must arrive within 30 s; a locked vault answers 503.
 
-/// The proxy's saved settings (in the database's settings table).
+/// The proxy's saved settings (in the database's settings table). The allowed origins decide
+/// which web pages may spend an agent's budget, so they are a protected setting (see
+/// [`crate::integrity`]): written only unlocked, and checked again whenever a browser origin
+/// is let in. The port and whether the proxy runs decide nothing about keys or money.
 pub mod config {
     use rusqlite::Connection;
 
     use super::{Settings, DEFAULT_PORT};
     use crate::db::{get_setting, set_setting};
+    use crate::integrity::{self, Unlocked};
+
+    pub const ORIGINS: &str = "proxy.allowed_origins";
 
     pub fn load(conn: &Connection) -> Settings {
         let port = get_setting(conn, "proxy.port").ok().flatten().and_then(|p| p.parse().ok()).unwrap_or(DEFAULT_PORT);
-        let origins = get_setting(conn, "proxy.allowed_origins")
-            .ok()
-            .flatten()
-            .and_then(|o| serde_json::from_str(&o).ok())
-            .unwrap_or_default();
-        Settings { allowed_origins: origins, ..Settings::on_port(port) }
+        let origins = get_setting(conn, ORIGINS).ok().flatten().and_then(|o| parse(&o)).unwrap_or_default();
+        Settings { allowed_origins: origins, saved_origins: true, ..Settings::on_port(port) }
+    }
+
+    fn parse(text: &str) -> Option<Vec<String>> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The allowed origins, only if their tag holds (`Err` names the setting).
+    pub fn verified_origins(conn: &Connection, u: &Unlocked) -> Result<Vec<String>, crate::integrity::Tampered> {
+        match integrity::get_setting(conn, u, ORIGINS) {
+            Ok(Ok(v)) => Ok(v.and_then(|v| parse(&v)).unwrap_or_default()),
+            _ => Err(crate::integrity::Tampered::new(
+                "The proxy's list of allowed browser origins",
+                "Set the allowed origins again on Keyhold's Proxy page; until then no web page is let in.",
+            )),
+        }
     }
 
     pub fn enabled(conn: &Connection) -> bool {
         get_setting(conn, "proxy.enabled").ok().flatten().as_deref() == Some("true")
     }
 
-    pub fn save(conn: &Connection, port: u16, origins: &[String], enabled: bool) -> rusqlite::Result<()> {
+    /// Remembers the port and whether the proxy runs.
+    pub fn save(conn: &Connection, port: u16, enabled: bool) -> rusqlite::Result<()> {
         set_setting(conn, "proxy.port", &port.to_string())?;
-        set_setting(conn, "proxy.allowed_origins", &serde_json::to_string(origins).expect("strings serialize"))?;
         set_setting(conn, "proxy.enabled", if enabled { "true" } else { "false" })
+    }
+
+    /// Saves the allowed origins, tagged: only an unlocked Keyhold can.
+    pub fn save_origins(conn: &Connection, u: &Unlocked, origins: &[String]) -> rusqlite::Result<()> {
+        integrity::set_setting(conn, u, ORIGINS, &serde_json::to_string(origins).expect("strings serialize"))
     }
 }
 
@@ -68,12 +90,15 @@ pub struct Settings {
     pub port: u16,
     /// Browser origins allowed to call the proxy (exact match, e.g. `http://localhost:5173`).
     pub allowed_origins: Vec<String>,
+    /// The origins came from the saved settings: each browser request also checks the saved
+    /// list's tag, so one edited in the database after the proxy started lets nobody in.
+    pub saved_origins: bool,
     pub body_timeout: Duration,
 }
 
 impl Settings {
     pub fn on_port(port: u16) -> Self {
-        Settings { port, allowed_origins: Vec::new(), body_timeout: BODY_TIMEOUT }
+        Settings { port, allowed_origins: Vec::new(), saved_origins: false, body_timeout: BODY_TIMEOUT }
     }
 }
 
@@ -82,6 +107,7 @@ struct Ctx {
     ws: Arc<Workspace>,
     port: u16,
     allowed_origins: Arc<Vec<String>>,
+    saved_origins: bool,
     body_timeout: Duration,
 }
 
@@ -109,6 +135,7 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         ws,
         port: addr.port(),
         allowed_origins: Arc::new(settings.allowed_origins),
+        saved_origins: settings.saved_origins,
         body_timeout: settings.body_timeout,
     };
     let app = Router::new()
@@ -180,6 +207,23 @@ async fn guard(State(ctx): State<Ctx>, req: Request, next: Next) -> Response {
             return error(protocol, StatusCode::FORBIDDEN, &format!(
                 "Requests from web pages are refused (Origin {origin}). Allow this origin in Keyhold's Proxy settings if you trust it."));
         }
+        if ctx.saved_origins {
+            match ctx.ws.with_unlocked(|c, u| config::verified_origins(c, u)) {
+                Ok(saved) if saved.iter().any(|o| o == origin) => {}
+                Ok(_) => {
+                    return error(protocol, StatusCode::FORBIDDEN, &format!(
+                        "Requests from web pages are refused (Origin {origin}). Allow this origin in Keyhold's Proxy settings if you trust it."));
+                }
+                Err(e) if e.kind() == ErrorKind::Locked => {
+                    return error(
+                        protocol,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Keyhold is locked: unlock it in the app and try again.",
+                    );
+                }
+                Err(e) => return error(protocol, StatusCode::FORBIDDEN, &e.to_string()),
+            }
+        }
     }
     if req.method() == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
@@ -228,9 +272,17 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Ag
             "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key).",
         )));
     };
-    match tokens::authenticate(&ctx.ws.conn(), presented) {
+    match ctx.ws.with_unlocked(|c, u| tokens::authenticate(c, u, presented)) {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Box::new(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page."))),
+        Err(e) if e.kind() == ErrorKind::ChangedOutsideKeyhold => {
+            Err(Box::new(error(protocol, StatusCode::FORBIDDEN, &e.to_string())))
+        }
+        Err(e) if e.kind() == ErrorKind::Locked => Err(Box::new(error(
+            protocol,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Keyhold is locked: unlock it in the app (or start `keyhold serve`) and try again.",
+        ))),
         Err(e) => Err(Box::new(error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))),
     }
 }

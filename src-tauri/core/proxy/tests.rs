@@ -44,7 +44,8 @@ async fn rig() -> Rig {
     let openai = sim::start(Flavor::OpenAi, addr, vec![KEY.into()]).await.unwrap();
     let anthropic = sim::start(Flavor::Anthropic, addr, vec![KEY.into()]).await.unwrap();
     for (p, l, u) in [("openai", "oa", openai.base_url()), ("anthropic", "an", anthropic.base_url())] {
-        ws.with_db_and_master(|c, m| keys::add(c, m, p, l, Some(&u), Some(Zeroizing::new(KEY.into())))).unwrap();
+        let key = Some(Zeroizing::new(KEY.into()));
+        ws.with_unlocked(|c, un| keys::add(c, un, p, l, Some(&u), key, Default::default())).unwrap();
     }
     let spec = |name: &str, model: &str, key: &str| AgentSpec {
         name: name.into(),
@@ -54,10 +55,10 @@ async fn rig() -> Rig {
         when_over: Some(WhenOver::Refuse),
         ..Default::default()
     };
-    agents::add(&mut ws.conn(), &spec("bot", "gpt-4o-mini", "oa")).unwrap();
-    agents::add(&mut ws.conn(), &spec("claude", "claude-haiku-4-5", "an")).unwrap();
-    let token = tokens::issue(&ws.conn(), "bot", None).unwrap().token;
-    let anthropic_token = tokens::issue(&ws.conn(), "claude", None).unwrap().token;
+    ws.with_unlocked(|c, u| agents::add(c, u, &spec("bot", "gpt-4o-mini", "oa"))).unwrap();
+    ws.with_unlocked(|c, u| agents::add(c, u, &spec("claude", "claude-haiku-4-5", "an"))).unwrap();
+    let token = ws.with_unlocked(|c, u| tokens::issue(c, u, "bot", None)).unwrap().token;
+    let anthropic_token = ws.with_unlocked(|c, u| tokens::issue(c, u, "claude", None)).unwrap().token;
     let ws = Arc::new(ws);
     let settings = Settings {
         allowed_origins: vec!["http://localhost:5173".into()],
@@ -242,7 +243,7 @@ async fn tokens_are_checked_in_both_headers_and_refusals_come_in_the_callers_for
     assert!(!text.contains(KEY) && !headers.contains(KEY));
     // Revoked: refused at once.
     let id = tokens::list(&r.ws.conn(), Some("bot")).unwrap()[0].id.clone();
-    tokens::revoke(&r.ws.conn(), &id).unwrap();
+    r.ws.with_unlocked(|c, u| tokens::revoke(c, u, &id)).unwrap();
     let after =
         c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(after.status(), 401);
@@ -325,7 +326,8 @@ async fn a_locked_vault_garbage_upstream_and_a_spent_budget_each_say_so() {
 
     // A budget that fits one worst case (the whole body at half a token a byte, plus 100 output
     // tokens) but not a second one on top of what the first really cost (5,100 nano-dollars).
-    let price = crate::prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let price =
+        r.ws.with_unlocked(|c, u| crate::prices::lookup(c, u, "openai", "gpt-4o-mini", false)).unwrap().unwrap();
     let input = serde_json::to_vec(&chat_body(false)).unwrap().len().div_ceil(2) as i64 + 8;
     let worst = crate::budget::worst_case(&price, input, 100);
     let t = budgeted(&r, "tight", "gpt-4o-mini", "oa", worst + Money::from_nanos(2_000));
@@ -423,8 +425,8 @@ async fn a_step_of_another_protocol_is_skipped_rather_than_sent_without_the_tool
         when_over: Some(WhenOver::Refuse),
         ..Default::default()
     };
-    agents::add(&mut r.ws.conn(), &spec).unwrap();
-    let t = tokens::issue(&r.ws.conn(), "mixed", None).unwrap().token;
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "mixed", None)).unwrap().token;
     r.openai.set_behavior(vec![Behavior { status: Some(529), times: Some(1), ..Default::default() }]);
     let body = json!({ "model": "x", "tools": [{ "type": "function", "function": { "name": "lookup", "parameters": { "type": "object" } } }],
         "messages": [{ "role": "user", "content": "What is the weather?" }] });
@@ -471,8 +473,8 @@ fn budgeted(r: &Rig, name: &str, model: &str, key: &str, usd: Money) -> String {
         when_over: Some(WhenOver::Refuse),
         ..Default::default()
     };
-    agents::add(&mut r.ws.conn(), &spec).unwrap();
-    tokens::issue(&r.ws.conn(), name, None).unwrap().token
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    r.ws.with_unlocked(|c, u| tokens::issue(c, u, name, None)).unwrap().token
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,7 +488,10 @@ async fn fifty_concurrent_requests_with_large_tool_results_never_spend_past_the_
             { "role": "assistant", "content": [{ "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {} }] },
             { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "toolu_1", "content": result }] } ] });
     // A budget that fits five worst cases of this request, counted on its whole body.
-    let price = crate::prices::lookup(&r.ws.conn(), "anthropic", "claude-haiku-4-5").unwrap().unwrap();
+    let price =
+        r.ws.with_unlocked(|c, u| crate::prices::lookup(c, u, "anthropic", "claude-haiku-4-5", false))
+            .unwrap()
+            .unwrap();
     let input = serde_json::to_vec(&body).unwrap().len().div_ceil(2) as i64 + 4 * 4;
     let worst = crate::budget::worst_case(&price, input, 100);
     let budget = Money::from_nanos(worst.nanos() * 5);
@@ -512,7 +517,8 @@ async fn asking_for_several_answers_reserves_the_cap_for_each() {
     let r = rig().await;
     let body =
         |n: u32| json!({ "model": "x", "n": n, "max_tokens": 100, "messages": [{ "role": "user", "content": "hi" }] });
-    let price = crate::prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let price =
+        r.ws.with_unlocked(|c, u| crate::prices::lookup(c, u, "openai", "gpt-4o-mini", false)).unwrap().unwrap();
     let input = serde_json::to_vec(&body(3)).unwrap().len().div_ceil(2) as i64 + 8;
     // Fits one answer's worst case twice over, not three answers' once.
     let one = crate::budget::worst_case(&price, input, 100);

@@ -153,11 +153,18 @@ impl<'a> Call<'a> {
 
 impl Planned {
     fn is_local(&self) -> bool {
-        self.provider == "ollama"
+        self.local
     }
 
     fn failure(&self, outcome: Outcome, detail: String) -> StepFailure {
-        StepFailure { step: self.index, provider: self.provider.clone(), model: self.model.clone(), outcome, detail }
+        StepFailure {
+            step: self.index,
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            outcome,
+            detail,
+            local: self.local,
+        }
     }
 }
 
@@ -191,7 +198,9 @@ fn prepare<'a>(
         let detail = format!("the key {} is deactivated", key.label);
         return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::KeyInactive, detail))));
     }
-    let price = prices::lookup(&call.ws.conn(), &step.provider, &step.model)
+    let price = call
+        .ws
+        .with_unlocked(|c, u| prices::lookup(c, u, &step.provider, &step.model, step.is_local()))
         .map_err(|e| Box::new(Attempted::Next(call.fail(step, started, Outcome::Internal, e.to_string()))))?;
     // The budget: the worst case is reserved atomically with every other call of this agent.
     let reservation = match (call.agent.budget, step.is_local()) {
@@ -233,7 +242,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Err(end) => return *end,
     };
     // The key, opened for this request only.
-    let endpoint = match call.ws.with_db_and_master(|c, m| keys::endpoint(c, m, &ready.key.id)) {
+    let endpoint = match call.ws.with_unlocked(|c, u| keys::endpoint(c, u, &ready.key.id)) {
         Ok(e) => e,
         Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::KeyUnusable, e.to_string())),
     };

@@ -57,6 +57,8 @@ pub struct StepFailure {
     pub model: String,
     pub outcome: Outcome,
     pub detail: String,
+    /// The step would have stayed on this machine.
+    pub local: bool,
 }
 
 /// The answer's bill of lading: who answered, what it cost, what failed before.
@@ -138,6 +140,9 @@ struct Planned {
     key: Option<KeySummary>,
     provider: String,
     model: String,
+    /// The step stays on this machine: its key's address is loopback, or the user marked it
+    /// local. Never decided by the provider's name.
+    local: bool,
 }
 
 /// The chain: the agent's own step (its key, or the default key of its model's provider),
@@ -156,15 +161,23 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
             .or_else(|| prices::provider_of(model).map(str::to_string))
             .unwrap_or_else(|| "unknown".into())
     };
+    let local = |k: &Option<KeySummary>| k.as_ref().is_some_and(|k| k.local);
     let mut steps = vec![Planned {
         index: 0,
         provider: provider_of(&first_key, &agent.model),
+        local: local(&first_key),
         key: first_key,
         model: agent.model.clone(),
     }];
     for (i, s) in agent.fallback.iter().enumerate() {
         let key = keys::find(conn, &s.key_id).ok();
-        steps.push(Planned { index: i as u32 + 1, provider: provider_of(&key, &s.model), key, model: s.model.clone() });
+        steps.push(Planned {
+            index: i as u32 + 1,
+            provider: provider_of(&key, &s.model),
+            local: local(&key),
+            key,
+            model: s.model.clone(),
+        });
     }
     Ok(steps)
 }
@@ -223,9 +236,19 @@ async fn run_chain(
     if empty {
         return Err(RouterError::EmptyPrompt);
     }
-    let steps = { plan(&ws.conn(), agent)? };
+    // Nothing is sent for an agent, or on a key, that was changed outside Keyhold: checked for
+    // the whole chain before the first step, so the user gets one clear refusal.
+    let steps = ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
+        agents::verify(c, u, agent)?;
+        prices::verify(c, u)?;
+        let steps = plan(c, agent)?;
+        for k in steps.iter().filter_map(|s| s.key.as_ref()) {
+            keys::verify(c, u, k)?;
+        }
+        Ok(steps)
+    })?;
     let offline = ws.offline();
-    if offline && !steps.iter().any(|s| s.provider == "ollama") {
+    if offline && !steps.iter().any(|s| s.local) {
         return Err(RouterError::OfflineNoLocal { agent: agent.name.clone() });
     }
     let call = Call::new(ws, agent, &req, mode, offline);
@@ -234,7 +257,7 @@ async fn run_chain(
         match attempt::attempt(&call, step, sink).await {
             Attempted::Answered(mut reply) => {
                 reply.cloud_unreachable =
-                    reply.local && failures.iter().any(|f| f.provider != "ollama" && f.outcome.is_unreachable());
+                    reply.local && failures.iter().any(|f| !f.local && f.outcome.is_unreachable());
                 reply.earlier = failures;
                 return Ok(reply);
             }

@@ -46,8 +46,8 @@ async fn rig() -> Rig {
         ("anthropic", "an", anthropic.base_url(), Some(ANTHROPIC_KEY)),
         ("ollama", "local", ollama.base_url(), None),
     ] {
-        ws.with_db_and_master(|c, m| {
-            keys::add(c, m, provider, label, Some(&url), key.map(|k| Zeroizing::new(k.to_string())))
+        ws.with_unlocked(|c, u| {
+            keys::add(c, u, provider, label, Some(&url), key.map(|k| Zeroizing::new(k.to_string())), Default::default())
         })
         .unwrap();
     }
@@ -73,7 +73,7 @@ fn agent(
         when_over: Some(when_over),
         ..Default::default()
     };
-    agents::add(&mut r.ws.conn(), &spec).unwrap().agent
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap().agent
 }
 
 fn ask(text: &str) -> ChatRequest {
@@ -163,25 +163,27 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
     // A provider that cannot be reached at all.
     r.anthropic.set_behavior(vec![]);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    r.ws.with_db_and_master(|c, m| {
+    r.ws.with_unlocked(|c, u| {
         keys::add(
             c,
-            m,
+            u,
             "anthropic",
             "dead",
             Some(&format!("http://{closed}")),
             Some(Zeroizing::new(ANTHROPIC_KEY.into())),
+            Default::default(),
         )
     })
     .unwrap();
-    r.ws.with_db_and_master(|c, m| {
+    r.ws.with_unlocked(|c, u| {
         keys::add(
             c,
-            m,
+            u,
             "anthropic",
             "nxdomain",
             Some("http://keyhold-router.invalid"),
             Some(Zeroizing::new(ANTHROPIC_KEY.into())),
+            keys::Reach { allow_insecure_http: true, marked_local: false },
         )
     })
     .unwrap();
@@ -193,7 +195,7 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
 
     // A deactivated key is skipped without sending anything.
     let sent = r.anthropic.requests().len();
-    r.ws.with_db_and_master(|c, _| keys::set_active(c, "an", false)).unwrap();
+    r.ws.with_unlocked(|c, u| keys::set_active(c, u, "an", false)).unwrap();
     let reply = run(&r, &a, "hello").await.0.unwrap();
     assert_eq!(reply.earlier[0].outcome.to_string(), "key_inactive");
     assert_eq!(r.anthropic.requests().len(), sent);
@@ -237,7 +239,7 @@ async fn a_cross_protocol_chain_ends_on_the_local_model_and_streams_it() {
 async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     let r = rig().await;
     let req = ask("count the words in this budget test");
-    let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let price = r.ws.with_unlocked(|c, u| prices::lookup(c, u, "openai", "gpt-4o-mini", false)).unwrap().unwrap();
     let worst = worst_case(&price, estimate_input(&req), 100);
     let budget = Money::from_nanos(worst.nanos() * 10);
     let a = agent(&r, "G", "gpt-4o-mini", "oa", &["local:llama3.2:1b"], Some(&budget.to_string()), WhenOver::Local);
@@ -345,8 +347,9 @@ async fn offline_mode_sends_nothing_to_any_cloud_provider() {
 async fn a_cloud_that_cannot_be_reached_is_noticed_when_the_local_step_answers() {
     let r = rig().await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    r.ws.with_db_and_master(|c, m| {
-        keys::add(c, m, "openai", "down", Some(&format!("http://{closed}/v1")), Some(Zeroizing::new(OPENAI_KEY.into())))
+    r.ws.with_unlocked(|c, u| {
+        let key = Some(Zeroizing::new(OPENAI_KEY.into()));
+        keys::add(c, u, "openai", "down", Some(&format!("http://{closed}/v1")), key, Default::default())
     })
     .unwrap();
     let a = agent(&r, "M", "gpt-4o-mini", "down", &["local:llama3.2:1b"], None, WhenOver::Local);
@@ -419,7 +422,7 @@ async fn a_passthrough_stream_is_forwarded_byte_for_byte() {
 #[tokio::test]
 async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
     let r = rig().await;
-    let price = prices::lookup(&r.ws.conn(), "openai", "gpt-4o-mini").unwrap().unwrap();
+    let price = r.ws.with_unlocked(|c, u| prices::lookup(c, u, "openai", "gpt-4o-mini", false)).unwrap().unwrap();
     // A budget that fits one worst case, but not a second on top of what the first cost (5,850
     // nano-dollars).
     let worst = worst_case(&price, estimate_input(&ask("count the words in this budget test")), 100);
@@ -442,7 +445,7 @@ async fn renaming_an_agent_keeps_what_it_spent_today_against_its_budget() {
         when_over: Some(WhenOver::Refuse),
         ..Default::default()
     };
-    let renamed = agents::update(&mut r.ws.conn(), &a.id, &spec).unwrap().agent;
+    let renamed = r.ws.with_unlocked(|c, u| agents::update(c, u, &a.id, &spec)).unwrap().agent;
     let err = run(&r, &renamed, "count the words in this budget test").await.0.unwrap_err();
     assert!(err.to_string().starts_with("Daily budget of agent After reached"), "{err}");
 }

@@ -76,7 +76,7 @@ fn an_empty_range_is_empty_and_an_end_before_the_start_is_refused() {
 fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
     let (_d, mut conn) = db();
     let spec = crate::agents::AgentSpec { name: "a".into(), model: "gpt-4o-mini".into(), ..Default::default() };
-    crate::agents::add(&mut conn, &spec).unwrap();
+    crate::agents::add(&mut conn, &crate::integrity::for_tests(), &spec).unwrap();
     let day0 = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
     for d in 0..5 {
         ledger::record(

@@ -19,6 +19,7 @@ use crate::passphrase::{self, Passphrase, PassphraseError};
 use crate::seal::MasterSecret;
 use header::{Header, HeaderError, Slot};
 use kdf::{KdfParams, VaultKey};
+pub use snapshot::Contents;
 
 pub const SNAPSHOT_FILE: &str = "vault.stronghold";
 pub const HEADER_FILE: &str = "vault.header.json";
@@ -84,10 +85,20 @@ impl crate::error::Kinded for VaultError {
 }
 
 /// A freshly opened vault. `settled_header` is set when an interrupted passphrase change was
-/// found; whoever holds the data dir's writer lock writes it to finish the change.
+/// found; whoever holds the data dir's writer lock writes it to finish the change. `key` is the
+/// snapshot key the passphrase derived, kept (zeroizing) so the holder of the writer lock can
+/// rewrite the snapshot without asking again (marking the configuration sealed, finishing a
+/// master-secret rotation).
 pub struct Opened {
-    pub master: MasterSecret,
+    pub contents: Contents,
     pub settled_header: Option<Header>,
+    pub key: VaultKey,
+}
+
+impl Opened {
+    pub fn master(&self) -> &MasterSecret {
+        &self.contents.master
+    }
 }
 
 pub(crate) fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Slot, VaultKey), VaultError> {
@@ -100,20 +111,22 @@ pub(crate) fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Sl
 }
 
 /// Creates a new vault with a fresh master secret. Refuses if any vault file exists.
-pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) -> Result<MasterSecret, VaultError> {
+pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) -> Result<Contents, VaultError> {
     passphrase::check_new(passphrase, None)?;
     if paths.exists() {
         return Err(VaultError::AlreadyExists { dir: parent(&paths.snapshot) });
     }
     let (slot, key) = new_slot(passphrase, params)?;
     let master = MasterSecret::generate();
-    write_snapshot(&paths.snapshot, &key, &master)?;
+    // A new vault's configuration is authenticated from the first row on.
+    let contents = Contents { master, pending: None, token_key: Some(MasterSecret::generate()) };
+    write_snapshot(&paths.snapshot, &key, &contents)?;
     if let Err(e) = Header::new(vec![slot]).write(&paths.header) {
         // The snapshot we just wrote is useless without its header and holds nothing yet.
         let _ = std::fs::remove_file(&paths.snapshot);
         return Err(e.into());
     }
-    Ok(master)
+    Ok(contents)
 }
 
 /// Opens the vault with a passphrase. Reads only; never writes.
@@ -136,13 +149,13 @@ pub fn open(paths: &VaultPaths, passphrase: &Passphrase) -> Result<Opened, Vault
     }
     let (index, key) = matched.ok_or(VaultError::WrongPassphrase)?;
     match snapshot::read(&paths.snapshot, &key) {
-        Ok(master) => {
+        Ok(contents) => {
             let settled_header = (header.slots.len() > 1).then(|| {
                 let mut slot = header.slots[index].clone();
                 slot.pending = false;
                 Header::new(vec![slot])
             });
-            Ok(Opened { master, settled_header })
+            Ok(Opened { contents, settled_header, key })
         }
         Err(_) if header.slots.len() > 1 => {
             Err(VaultError::InterruptedChange { which: if index == 0 { "previous" } else { "new" } })
@@ -172,14 +185,22 @@ pub fn change_passphrase(
     let (mut slot, key) = new_slot(new, params)?;
     slot.pending = true;
     Header::new(vec![slot.clone(), old_slot]).write(&paths.header)?;
-    write_snapshot(&paths.snapshot, &key, &opened.master)?;
+    write_snapshot(&paths.snapshot, &key, &opened.contents)?;
     slot.pending = false;
     Header::new(vec![slot]).write(&paths.header)?;
     Ok(())
 }
 
-fn write_snapshot(path: &Path, key: &VaultKey, master: &MasterSecret) -> Result<(), VaultError> {
-    snapshot::write(path, key, master).map_err(|e| VaultError::WriteFailed { path: path.into(), detail: e.to_string() })
+/// Rewrites the snapshot in place under the same key (the same passphrase): to mark the
+/// configuration sealed, or to move a master-secret rotation forward. Atomic (see
+/// [`snapshot::write`]). Only the holder of the writer lock calls this.
+pub fn rewrite(paths: &VaultPaths, key: &VaultKey, contents: &Contents) -> Result<(), VaultError> {
+    write_snapshot(&paths.snapshot, key, contents)
+}
+
+fn write_snapshot(path: &Path, key: &VaultKey, contents: &Contents) -> Result<(), VaultError> {
+    snapshot::write(path, key, contents)
+        .map_err(|e| VaultError::WriteFailed { path: path.into(), detail: e.to_string() })
 }
 
 fn parent(path: &Path) -> PathBuf {

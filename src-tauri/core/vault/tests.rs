@@ -39,9 +39,9 @@ fn same_master(a: &MasterSecret, b: &MasterSecret) -> bool {
 #[test]
 fn a_created_vault_opens_with_its_passphrase_and_keeps_its_master_secret() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap();
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
     let opened = open(&paths, &pass(PASS)).unwrap();
-    assert!(same_master(&master, &opened.master));
+    assert!(same_master(&master, opened.master()));
     assert!(opened.settled_header.is_none());
 }
 
@@ -108,7 +108,7 @@ fn missing_or_damaged_files_are_named() {
 #[test]
 fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap();
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
     let new = "a brand new passphrase 42";
     let err =
         change_passphrase(&paths, &pass("wrong old passphrase"), &pass(new), KdfParams::FAST_FOR_TESTS).err().unwrap();
@@ -121,14 +121,14 @@ fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
     change_passphrase(&paths, &pass(PASS), &pass(new), KdfParams::FAST_FOR_TESTS).unwrap();
     assert!(matches!(open(&paths, &pass(PASS)), Err(VaultError::WrongPassphrase)));
     let opened = open(&paths, &pass(new)).unwrap();
-    assert!(same_master(&master, &opened.master));
+    assert!(same_master(&master, opened.master()));
     assert_eq!(Header::read(&paths.header).unwrap().slots.len(), 1);
 }
 
 #[test]
 fn an_interrupted_passphrase_change_still_opens_and_says_which_passphrase() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap();
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
     let old_slot = Header::read(&paths.header).unwrap().slots[0].clone();
     // Crash after the header gained the pending slot, before the snapshot was replaced.
     let (mut pending, _key) = new_slot(&pass("the new passphrase 77"), KdfParams::FAST_FOR_TESTS).unwrap();
@@ -138,7 +138,7 @@ fn an_interrupted_passphrase_change_still_opens_and_says_which_passphrase() {
     let err = open(&paths, &pass("the new passphrase 77")).err().unwrap();
     assert!(matches!(err, VaultError::InterruptedChange { which: "previous" }), "{err}");
     let opened = open(&paths, &pass(PASS)).unwrap();
-    assert!(same_master(&master, &opened.master));
+    assert!(same_master(&master, opened.master()));
     let settled = opened.settled_header.expect("the header should be settled");
     settled.write(&paths.header).unwrap();
     assert_eq!(Header::read(&paths.header).unwrap().slots.len(), 1);
@@ -148,7 +148,7 @@ fn an_interrupted_passphrase_change_still_opens_and_says_which_passphrase() {
 #[test]
 fn neither_file_contains_the_passphrase_or_the_master_secret() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap();
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
     for file in [&paths.snapshot, &paths.header] {
         let bytes = std::fs::read(file).unwrap();
         assert!(!bytes.windows(PASS.len()).any(|w| w == PASS.as_bytes()), "{file:?}");

@@ -8,7 +8,7 @@ use serde::Serialize;
 use specta::Type;
 use zeroize::Zeroizing;
 
-use keyhold_core::keys::{self, KeySummary, Saved};
+use keyhold_core::keys::{self, KeySummary, Reach, Saved};
 use keyhold_core::providers::{self, probe::Verdict, Provider};
 
 use crate::shell::error::{CommandError, Ws};
@@ -22,7 +22,7 @@ pub fn providers_catalog() -> Vec<Provider> {
 #[tauri::command]
 #[specta::specta]
 pub fn keys_list(ws: Ws<'_>) -> Result<Vec<KeySummary>, CommandError> {
-    Ok(ws.with_db_and_master(|c, _| keys::list(c))?)
+    Ok(ws.with_unlocked(|c, _| keys::list(c))?)
 }
 
 #[tauri::command]
@@ -33,11 +33,12 @@ pub fn keys_add(
     label: String,
     base_url: Option<String>,
     secret: String,
+    reach: Reach,
 ) -> Result<Saved, CommandError> {
     let secret = Zeroizing::new(secret);
     let base_url = base_url.filter(|u| !u.trim().is_empty());
     let secret = (!secret.is_empty()).then_some(secret);
-    Ok(ws.with_db_and_master(|c, m| keys::add(c, m, &provider, &label, base_url.as_deref(), secret))?)
+    Ok(ws.with_unlocked(|c, u| keys::add(c, u, &provider, &label, base_url.as_deref(), secret, reach))?)
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -58,23 +59,23 @@ pub async fn keys_test(ws: Ws<'_>, id: String) -> Result<KeyTest, CommandError> 
 #[specta::specta]
 pub fn keys_rotate(ws: Ws<'_>, id: String, secret: String) -> Result<Saved, CommandError> {
     let secret = Zeroizing::new(secret);
-    Ok(ws.with_db_and_master(|c, m| keys::rotate(c, m, &id, secret))?)
+    Ok(ws.with_unlocked(|c, u| keys::rotate(c, u, &id, secret))?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_set_active(ws: Ws<'_>, id: String, active: bool) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_db_and_master(|c, _| keys::set_active(c, &id, active))?)
+    Ok(ws.with_unlocked(|c, u| keys::set_active(c, u, &id, active))?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_set_default(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_db_and_master(|c, _| keys::set_default(c, &id))?)
+    Ok(ws.with_unlocked(|c, u| keys::set_default(c, u, &id))?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_db_and_master(|c, _| keys::remove(c, &id))?)
+    Ok(ws.with_unlocked(|c, u| keys::remove(c, u, &id))?)
 }

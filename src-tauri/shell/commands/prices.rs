@@ -26,5 +26,12 @@ pub fn prices_set(
         return Err(CommandError::new(ErrorKind::BadPrice, "Give the model's id."));
     }
     let price = Price::from_text(&input, &output, cache_read.as_deref(), cache_write.as_deref())?;
-    Ok(prices::set(&ws.conn(), model.trim(), price)?)
+    Ok(ws.with_unlocked(|c, u| prices::set(c, u, model.trim(), price))?)
+}
+
+/// Removes the user's price for a model: the price file's applies again.
+#[tauri::command]
+#[specta::specta]
+pub fn prices_remove(ws: Ws<'_>, model: String) -> Result<bool, CommandError> {
+    Ok(ws.with_unlocked(|c, u| prices::remove(c, u, model.trim()))?)
 }

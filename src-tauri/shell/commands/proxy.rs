@@ -52,13 +52,11 @@ pub async fn proxy_set_origins(
             format!("\"{bad}\" is not an origin: give scheme, host and port only, like http://localhost:5173."),
         ));
     }
-    let s = {
-        let conn = ws.conn_unlocked()?;
-        config::load(&conn)
-    };
+    ws.with_unlocked(|c, u| {
+        config::save_origins(c, u, &origins)
+            .map_err(|source| WorkspaceError::Save { what: "the allowed origins", source })
+    })?;
     let running = handle.0.lock().await.is_some();
-    config::save(&ws.conn(), s.port, &origins, running)
-        .map_err(|e| CommandError::new(ErrorKind::Database, e.to_string()))?;
     if running {
         start(&ws, &handle, None).await?;
     }
@@ -68,13 +66,11 @@ pub async fn proxy_set_origins(
 #[tauri::command]
 #[specta::specta]
 pub fn tokens_issue(ws: Ws<'_>, agent: String, label: Option<String>) -> Result<Issued, CommandError> {
-    let conn = ws.conn_unlocked()?;
-    Ok(tokens::issue(&conn, &agent, label.as_deref()).map_err(WorkspaceError::from)?)
+    Ok(ws.with_unlocked(|c, u| tokens::issue(c, u, &agent, label.as_deref()))?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn tokens_revoke(ws: Ws<'_>, id: String) -> Result<TokenInfo, CommandError> {
-    let conn = ws.conn_unlocked()?;
-    Ok(tokens::revoke(&conn, &id).map_err(WorkspaceError::from)?)
+    Ok(ws.with_unlocked(|c, u| tokens::revoke(c, u, &id))?)
 }

@@ -90,14 +90,14 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
     let err = record(call(
         &w,
         "change_passphrase",
-        json!({ "current": "wrong old one", "replacement": "new passphrase 1", "confirm": "new passphrase 1" }),
+        json!({ "current": "wrong old one", "replacement": "new passphrase 1", "confirm": "new passphrase 1", "rotateMaster": false }),
     ))
     .unwrap_err();
     assert_eq!(err["kind"], "wrong_passphrase");
     record(call(
         &w,
         "change_passphrase",
-        json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1" }),
+        json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1", "rotateMaster": true }),
     ))
     .unwrap();
 
@@ -105,6 +105,11 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
     for reply in &replies {
         assert!(!reply.contains("CANARY"), "a reply echoed the passphrase: {reply}");
     }
+}
+
+/// `keys_add`'s `reach`: https (or this machine) only, not marked local.
+fn no_reach() -> Value {
+    json!({ "allow_insecure_http": false, "marked_local": false })
 }
 
 #[test]
@@ -131,14 +136,20 @@ fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it
         .unwrap();
 
     let base = sim.base_url();
-    let saved =
-        record(call(&w, "keys_add", json!({ "provider": "openai", "label": "Good", "baseUrl": base, "secret": KEY })))
-            .unwrap();
+    let saved = record(call(
+        &w,
+        "keys_add",
+        json!({ "provider": "openai", "label": "Good", "baseUrl": base, "secret": KEY, "reach": no_reach() }),
+    ))
+    .unwrap();
     assert_eq!(saved["key"]["masked"], "sk-…1111");
     let id = saved["key"]["id"].as_str().unwrap().to_string();
-    let err =
-        record(call(&w, "keys_add", json!({ "provider": "openai", "label": "good", "baseUrl": null, "secret": KEY })))
-            .unwrap_err();
+    let err = record(call(
+        &w,
+        "keys_add",
+        json!({ "provider": "openai", "label": "good", "baseUrl": null, "secret": KEY, "reach": no_reach() }),
+    ))
+    .unwrap_err();
     assert_eq!(err["kind"], "bad_key_input");
     let tested = record(call(&w, "keys_test", json!({ "id": id }))).unwrap();
     assert_eq!(tested["verdict"]["verdict"], "valid");
@@ -147,7 +158,7 @@ fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it
     let bad = record(call(
         &w,
         "keys_add",
-        json!({ "provider": "openai", "label": "Bad", "baseUrl": base, "secret": REJECTED }),
+        json!({ "provider": "openai", "label": "Bad", "baseUrl": base, "secret": REJECTED, "reach": no_reach() }),
     ))
     .unwrap();
     let bad_id = bad["key"]["id"].as_str().unwrap().to_string();

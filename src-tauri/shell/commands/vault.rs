@@ -54,9 +54,17 @@ pub async fn change_passphrase(
     current: String,
     replacement: String,
     confirm: String,
+    rotate_master: bool,
 ) -> Result<(), CommandError> {
     let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
-    blocking(&ws, move |ws| ws.change_passphrase(&o, &n, Some(&c))).await
+    blocking(&ws, move |ws| {
+        ws.change_passphrase(&o, &n, Some(&c))?;
+        if rotate_master {
+            ws.rotate_master(&n)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[tauri::command]

@@ -25,9 +25,18 @@ impl Run {
 
     /// Runs `keyhold --passphrase-file PASS ARGS` with `stdin`, logs at debug level.
     pub fn keyhold(&mut self, args: &[&str], stdin: &str) -> Output {
+        let pass = self.dir.path().join("pass");
+        self.spawn(&[&["--passphrase-file", pass.to_str().unwrap()][..], args].concat(), stdin)
+    }
+
+    /// Runs `keyhold ARGS` with no passphrase anywhere: no --passphrase-file, and standard input
+    /// (`stdin`) is not a terminal, so it cannot be asked for.
+    pub fn keyhold_without_passphrase(&mut self, args: &[&str], stdin: &str) -> Output {
+        self.spawn(args, stdin)
+    }
+
+    fn spawn(&mut self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-            .arg("--passphrase-file")
-            .arg(self.dir.path().join("pass"))
             .args(args)
             .env("KEYHOLD_DATA_DIR", self.data())
             .env("KEYHOLD_LOG", "debug")

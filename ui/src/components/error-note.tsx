@@ -37,6 +37,7 @@ export function errorTone(kind: ErrorKind): "input" | "state" | "fault" {
     case "data_dir":
     case "database":
     case "key_tampered":
+    case "changed_outside_keyhold":
     case "key_test_failed":
     case "all_steps_failed":
     case "stream_broken":

@@ -68,6 +68,19 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
           Keyhold.
         </p>
       )}
+      {info.changed_outside.length > 0 && (
+        <div class="notice danger" id="changed-outside" role="alert">
+          <p>
+            <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold,
+            so they are not used and nothing is sent for them:
+          </p>
+          <ul>
+            {info.changed_outside.map((c) => (
+              <li key={c}>{c}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       {env?.offline && (
         <p class="notice offline" id="offline-notice">
           Offline mode: agents run on their local steps only. Nothing leaves this machine.
@@ -118,19 +131,25 @@ function ChangePassphrase() {
   const [current, setCurrent] = useState("");
   const [replacement, setReplacement] = useState("");
   const [confirm, setConfirm] = useState("");
+  const [rotate, setRotate] = useState(false);
   const [error, setError] = useState<CommandError | null>(null);
-  const [done, setDone] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    setDone(false);
-    const result = await commands.changePassphrase(current, replacement, confirm);
+    setDone(null);
+    const result = await commands.changePassphrase(current, replacement, confirm, rotate);
     setBusy(false);
     if (result.status === "ok") {
-      setDone(true);
+      setDone(
+        rotate
+          ? "Passphrase changed and master secret replaced: every key was re-sealed. Use the new passphrase from now on."
+          : "Passphrase changed. Use the new one from now on.",
+      );
+      setRotate(false);
       setCurrent("");
       setReplacement("");
       setConfirm("");
@@ -158,10 +177,20 @@ function ChangePassphrase() {
       {field("current-passphrase", "Current passphrase", current, setCurrent, "current-password")}
       {field("replacement-passphrase", "New passphrase", replacement, setReplacement, "new-password")}
       {field("replacement-confirm", "Type the new one again", confirm, setConfirm, "new-password")}
+      <label class="check">
+        <input
+          type="checkbox"
+          id="rotate-master"
+          checked={rotate}
+          onChange={(e) => setRotate((e.target as HTMLInputElement).checked)}
+        />
+        Also replace the master secret: every key is re-sealed, so an old copy of the vault with the old passphrase
+        opens nothing. Use it if an old passphrase or vault file may have leaked.
+      </label>
       <ErrorNote error={error} />
       {done && (
         <p class="ok" role="status" id="changed">
-          Passphrase changed. Use the new one from now on.
+          {done}
         </p>
       )}
       <button type="submit" id="change-button" disabled={busy}>

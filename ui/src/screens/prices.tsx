@@ -48,6 +48,9 @@ export function Prices() {
             <th>Cache read</th>
             <th>Cache write</th>
             <th>Source</th>
+            <th>
+              <span class="sr-only">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -60,6 +63,22 @@ export function Prices() {
               <td>{p.price.cache_read}</td>
               <td>{p.price.cache_write}</td>
               <td>{p.source}</td>
+              <td>
+                {p.source === "override" && (
+                  <button
+                    class="secondary remove-price"
+                    title={`Remove your price for ${p.model}: the price file's applies again`}
+                    onClick={async () => {
+                      setError(null);
+                      const r = await commands.pricesRemove(p.model);
+                      if (r.status === "error") setError(r.error);
+                      await reload();
+                    }}
+                  >
+                    Remove
+                  </button>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -62,7 +62,35 @@ describe("LLM providers", () => {
     expect(screen.getByText("Address")).toBeTruthy();
     fireEvent.input(document.getElementById("add-label")!, { target: { value: "Local" } });
     fireEvent.click(screen.getByText("Save key"));
-    await waitFor(() => expect(mocked.keysAdd).toHaveBeenCalledWith("ollama", "Local", null, ""));
+    await waitFor(() =>
+      expect(mocked.keysAdd).toHaveBeenCalledWith("ollama", "Local", null, "", {
+        allow_insecure_http: false,
+        marked_local: false,
+      }),
+    );
+  });
+
+  it("asks before a key goes over plain http to another machine", async () => {
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [] });
+    mocked.keysAdd.mockResolvedValue({ status: "ok", data: { key, warnings: [] } });
+    render(<Providers />);
+    await waitFor(() => expect(document.querySelectorAll("#add-provider option").length).toBe(2));
+    fireEvent.input(document.getElementById("add-base-url")!, { target: { value: "https://gw.example/v1" } });
+    expect(document.getElementById("add-allow-http")).toBeNull();
+    fireEvent.input(document.getElementById("add-base-url")!, { target: { value: "http://127.0.0.1:4000/v1" } });
+    expect(document.getElementById("add-allow-http")).toBeNull();
+    fireEvent.input(document.getElementById("add-base-url")!, { target: { value: "http://192.168.1.20:4000/v1" } });
+    await waitFor(() => expect(document.getElementById("add-allow-http")).toBeTruthy());
+    fireEvent.click(document.getElementById("add-allow-http")!);
+    fireEvent.input(document.getElementById("add-label")!, { target: { value: "Gateway" } });
+    fireEvent.input(document.getElementById("add-key-secret")!, { target: { value: "sk-x" } });
+    fireEvent.click(screen.getByText("Save key"));
+    await waitFor(() =>
+      expect(mocked.keysAdd).toHaveBeenCalledWith("anthropic", "Gateway", "http://192.168.1.20:4000/v1", "sk-x", {
+        allow_insecure_http: true,
+        marked_local: false,
+      }),
+    );
   });
 
   it("shows why a key was not saved", async () => {

@@ -82,6 +82,12 @@ function KeyRow({
         <span class="provider">{providerName}</span>
         <code class="masked">{k.masked || "no key"}</code>
         {k.is_default && <span class="badge">default</span>}
+        {k.local && <span class="badge local">local</span>}
+        {k.allow_insecure_http && (
+          <span class="badge warn" title="This key is sent over plain http:// to another machine, as you allowed.">
+            plain http allowed
+          </span>
+        )}
         <span class="state">{k.active ? "active" : "deactivated"}</span>
       </div>
       {k.base_url && <div class="fine">Base URL: {k.base_url}</div>}
@@ -173,6 +179,16 @@ function KeyRow({
   );
 }
 
+/** Whether a URL's host is this machine, as Keyhold's core decides it (localhost, 127.x, [::1]). */
+export function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url.trim()).hostname.toLowerCase();
+    return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
 function AddKey({
   catalog,
   act,
@@ -184,19 +200,30 @@ function AddKey({
   const [label, setLabel] = useState("");
   const [secret, setSecret] = useState("");
   const [baseUrl, setBaseUrl] = useState("");
+  const [allowHttp, setAllowHttp] = useState(false);
+  const [markedLocal, setMarkedLocal] = useState(false);
   const [warnings, setWarnings] = useState<string[]>([]);
   const spec = catalog.find((p) => p.id === provider);
   const keyless = spec?.auth === "none";
+  // Plain http to another machine: the key would travel unencrypted, so it takes an explicit yes.
+  const plainHttpElsewhere = /^http:\/\//i.test(baseUrl.trim()) && !isLoopback(baseUrl);
+  const lanServer = keyless && baseUrl.trim() !== "" && !isLoopback(baseUrl);
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setWarnings([]);
-    const saved = await act(() => commands.keysAdd(provider, label, baseUrl || null, keyless ? "" : secret));
+    const reach = {
+      allow_insecure_http: !keyless && plainHttpElsewhere && allowHttp,
+      marked_local: lanServer && markedLocal,
+    };
+    const saved = await act(() => commands.keysAdd(provider, label, baseUrl || null, keyless ? "" : secret, reach));
     if (saved) {
       setWarnings(saved.warnings);
       setLabel("");
       setSecret("");
       setBaseUrl("");
+      setAllowHttp(false);
+      setMarkedLocal(false);
     }
   };
 
@@ -239,6 +266,29 @@ function AddKey({
           onInput={(e) => setBaseUrl((e.target as HTMLInputElement).value)}
         />
       </label>
+      {!keyless && plainHttpElsewhere && (
+        <label class="check">
+          <input
+            type="checkbox"
+            id="add-allow-http"
+            checked={allowHttp}
+            onChange={(e) => setAllowHttp((e.target as HTMLInputElement).checked)}
+          />
+          Send this key over plain http:// to this address. It travels unencrypted: only for a gateway on your own
+          network.
+        </label>
+      )}
+      {lanServer && (
+        <label class="check">
+          <input
+            type="checkbox"
+            id="add-marked-local"
+            checked={markedLocal}
+            onChange={(e) => setMarkedLocal((e.target as HTMLInputElement).checked)}
+          />
+          This server is on my own network: count it as local (offline mode may use it, its calls cost nothing).
+        </label>
+      )}
       <button type="submit" id="add-save">
         Save key
       </button>
