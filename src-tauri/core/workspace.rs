@@ -517,6 +517,11 @@ pub(crate) enum RotationStage {
 /// Argon2id (128 MiB) and Stronghold's scrypt (512 MiB) leave freed pages in glibc's heap after an
 /// unlock; handing them back keeps an idle Keyhold (and `keyhold serve`) small.
 fn release_kdf_memory() {
+    release_memory();
+}
+
+/// Hands freed heap pages back to the system (glibc keeps them otherwise).
+pub(crate) fn release_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {
         libc::malloc_trim(0);

@@ -3,7 +3,8 @@
 //!
 //! Hardening: loopback only; `Host` must be localhost / 127.0.0.1 / [::1] with our port (DNS
 //! rebinding); a browser `Origin` is refused unless allowed; bodies over 8 MiB are refused;
-//! a body must arrive within 30 s; a locked vault answers 503.
+//! a body must arrive within 30 s; a locked vault answers 503. Connections are capped, and
+//! headers (and idle keep-alive connections) timed out, by [`serve`].
 
 /// The proxy's saved settings (in the database's settings table). The allowed origins decide
 /// which web pages may spend an agent's budget, so they are a protected setting (see
@@ -76,6 +77,8 @@ use crate::providers::{openai_chat, Protocol};
 use crate::router::{self, AnswerSink, Reply, RouterError};
 use crate::workspace::{VaultStatus, Workspace};
 
+pub mod serve;
+
 /// Largest request body accepted: long prompts with images fit; a runaway upload does not.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// How long a client may take to send its request body.
@@ -94,11 +97,19 @@ pub struct Settings {
     /// list's tag, so one edited in the database after the proxy started lets nobody in.
     pub saved_origins: bool,
     pub body_timeout: Duration,
+    /// Connection cap and header/idle timeout.
+    pub limits: serve::Limits,
 }
 
 impl Settings {
     pub fn on_port(port: u16) -> Self {
-        Settings { port, allowed_origins: Vec::new(), saved_origins: false, body_timeout: BODY_TIMEOUT }
+        Settings {
+            port,
+            allowed_origins: Vec::new(),
+            saved_origins: false,
+            body_timeout: BODY_TIMEOUT,
+            limits: serve::Limits::default(),
+        }
     }
 }
 
@@ -148,17 +159,7 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         .layer(middleware::from_fn_with_state(ctx.clone(), guard))
         .with_state(ctx);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // No Nagle: each streamed event leaves at once instead of waiting ~40 ms for an ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let task = tokio::spawn(serve::serve(listener, app, settings.limits, rx));
     tracing::info!(%addr, "proxy listening");
     Ok(Running { addr, stop: Some(tx), task })
 }

@@ -585,3 +585,48 @@ async fn two_host_headers_and_an_oversized_declared_body_are_refused_at_once() {
     assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
     assert!(started.elapsed() < Duration::from_millis(400), "took {:?}", started.elapsed());
 }
+
+/// Reads until the server closes the connection (end of file or reset), or `within` passes.
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_idle_and_surplus_connections_are_closed_and_give_their_slot_back() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let r = rig().await;
+    let limits = super::serve::Limits { max_connections: 3, header_timeout: Duration::from_millis(400) };
+    let p = start(Arc::clone(&r.ws), Settings { limits, ..Settings::on_port(0) }).await.unwrap();
+    let health = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", p.addr.port());
+
+    // One sends its headers a byte at a time and stops; one finishes a request and stays idle;
+    // one connects and says nothing. That is the cap.
+    let mut slow = TcpStream::connect(p.addr).await.unwrap();
+    slow.write_all(b"GET /hea").await.unwrap();
+    let mut idle = TcpStream::connect(p.addr).await.unwrap();
+    idle.write_all(health.as_bytes()).await.unwrap();
+    let mut silent = TcpStream::connect(p.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A fourth is closed at once, before any timeout.
+    let mut surplus = TcpStream::connect(p.addr).await.unwrap();
+    assert!(closed_within(&mut surplus, Duration::from_millis(200)).await, "a connection over the cap was kept");
+
+    // Each of the three is closed by the header timeout (the idle one after its answer).
+    for (name, s) in [("slow headers", &mut slow), ("idle keep-alive", &mut idle), ("silent", &mut silent)] {
+        assert!(closed_within(s, Duration::from_secs(2)).await, "{name}: still open after the header timeout");
+    }
+    // The slots came back: a new client is served.
+    let v: Value = c().get(format!("http://{}/health", p.addr)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    p.stop().await;
+}
