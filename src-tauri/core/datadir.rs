@@ -27,6 +27,8 @@ pub enum DataDirError {
     Lock { path: PathBuf, source: std::io::Error },
     #[error("No data dir given and no home directory found: set --data-dir or KEYHOLD_DATA_DIR.")]
     NoHome,
+    #[error("Keyhold cannot make {path} private to you (it is {mode:o}, and setting {wanted:o} did not hold{why}). The vault and the ledger must not be readable by other users: choose a data dir on a file system with Unix permissions (--data-dir or KEYHOLD_DATA_DIR).")]
+    NotPrivate { path: PathBuf, mode: u32, wanted: u32, why: String },
 }
 
 impl crate::error::Kinded for DataDirError {
@@ -52,14 +54,25 @@ impl DataDir {
         &self.root
     }
 
-    /// Creates the dir if missing, readable by the user only.
+    /// Creates the dir if missing and makes it and everything in it the user's alone: folders
+    /// 0700, files 0600 (files a 0.1 Keyhold wrote with the default umask are tightened). Fails
+    /// loudly, naming the path, where the file system does not keep those modes.
     pub fn ensure(&self) -> Result<(), DataDirError> {
         std::fs::create_dir_all(&self.root)
             .map_err(|source| DataDirError::Create { dir: self.root.clone(), source })?;
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700));
+        make_private(&self.root, 0o700)?;
+        #[cfg(unix)]
+        for dir in [self.root.clone(), self.logs_dir()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else { continue };
+                if kind.is_file() {
+                    make_private(&entry.path(), 0o600)?;
+                } else if kind.is_dir() {
+                    make_private(&entry.path(), 0o700)?;
+                }
+            }
         }
         Ok(())
     }
@@ -111,6 +124,24 @@ impl DataDir {
     }
 }
 
+/// Sets `path` to `wanted` unless it is already no more open than that, then checks it held.
+#[cfg(unix)]
+fn make_private(path: &Path, wanted: u32) -> Result<(), DataDirError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    let before = mode(path).unwrap_or(0);
+    if before & 0o077 == 0 {
+        return Ok(());
+    }
+    let set = std::fs::set_permissions(path, std::fs::Permissions::from_mode(wanted));
+    let after = mode(path).unwrap_or(before);
+    if after & 0o077 != 0 {
+        let why = set.err().map(|e| format!(": {e}")).unwrap_or_default();
+        return Err(DataDirError::NotPrivate { path: path.into(), mode: after, wanted, why });
+    }
+    Ok(())
+}
+
 /// Held for as long as this process writes the data dir; released on drop or exit.
 #[derive(Debug)]
 pub struct WriterLock {
@@ -139,6 +170,29 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_an_older_keyhold_left_readable_by_others_are_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(tmp.path().join("data"))).unwrap();
+        std::fs::create_dir_all(dir.logs_dir()).unwrap();
+        for (p, m) in [(dir.path().to_path_buf(), 0o755), (dir.logs_dir(), 0o755)] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+        }
+        for f in [dir.db_path(), dir.path().join("vault.stronghold"), dir.logs_dir().join("keyhold.log")] {
+            std::fs::write(&f, b"x").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        dir.ensure().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&dir.logs_dir()), 0o700);
+        for f in [dir.db_path(), dir.path().join("vault.stronghold"), dir.logs_dir().join("keyhold.log")] {
+            assert_eq!(mode(&f), 0o600, "{f:?}");
         }
     }
 

@@ -8,7 +8,7 @@ use tauri_specta::Event;
 
 use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
 use crate::shell::proxy::ProxyHandle;
-use crate::shell::state::{refresh_ollama, ChatSink, Environment};
+use crate::shell::state::{refresh_ollama, ChatSink, Environment, SaveDialog};
 use crate::shell::tray::{self, Tray, TrayRefresh};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::workspace::Workspace;
@@ -50,6 +50,22 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                 if let Err(e) = delta.emit(&chat_handle) {
                     tracing::warn!(error = %e, "could not send a piece of an answer to the window");
                 }
+            })));
+
+            let dialog_handle = app.handle().clone();
+            app.manage(SaveDialog(Arc::new(move |ext| {
+                if let Some(chosen) = test_save_dialog() {
+                    return chosen;
+                }
+                use tauri_plugin_dialog::DialogExt;
+                dialog_handle
+                    .dialog()
+                    .file()
+                    .set_title("Export usage")
+                    .set_file_name(format!("keyhold-usage.{ext}"))
+                    .add_filter(ext.to_uppercase(), &[ext])
+                    .blocking_save_file()
+                    .and_then(|p| p.into_path().ok())
             })));
 
             let tray = match tray::install(app.handle(), Arc::clone(&workspace)) {
@@ -169,4 +185,20 @@ fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) ->
             t.refresh(proxy_on);
         }
     }
+}
+
+/// A stand-in for the native save dialog in debug builds only, for the end-to-end tests:
+/// WebDriver cannot drive a GTK file chooser. `KEYHOLD_TEST_SAVE_DIALOG` names a file holding
+/// the path the "user" picks (empty: they cancel). Release builds never read it.
+#[cfg(debug_assertions)]
+fn test_save_dialog() -> Option<Option<std::path::PathBuf>> {
+    let answer = std::env::var_os("KEYHOLD_TEST_SAVE_DIALOG")?;
+    let text = std::fs::read_to_string(answer).unwrap_or_default();
+    let text = text.trim();
+    Some((!text.is_empty()).then(|| std::path::PathBuf::from(text)))
+}
+
+#[cfg(not(debug_assertions))]
+fn test_save_dialog() -> Option<Option<std::path::PathBuf>> {
+    None
 }

@@ -30,6 +30,11 @@ pub struct Environment {
 /// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
 pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
 
+/// The save dialog: given a file extension, the path the user picked, or `None` if they
+/// cancelled. The native dialog in the app; the only way an export learns where to write.
+#[derive(Clone)]
+pub struct SaveDialog(pub std::sync::Arc<dyn Fn(&'static str) -> Option<std::path::PathBuf> + Send + Sync>);
+
 /// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
 /// keeps that key's model list current for the agent form's picker.
 pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {

@@ -113,6 +113,8 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
     assert_eq!(v.as_array().unwrap().len(), 5);
     let o = run.keyhold(&["usage", "--since", "2026-12-02", "--until", "2026-12-01"], "");
     assert!(err(&o).contains("before --since"), "{}", err(&o));
+    // After init, keys, a chat and an export, everything Keyhold wrote is the user's alone.
+    support::assert_owner_only(&run.data());
 }
 
 #[test]

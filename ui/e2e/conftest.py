@@ -37,13 +37,17 @@ class App:
         self.data_dir = data_dir
         # The app's own config folder (autostart entries), never the real user's.
         self.config_home = data_dir.parent / "config"
+        # What the "user" picks in the save dialog: debug builds read the path from this file
+        # instead of showing the GTK file chooser, which WebDriver cannot drive.
+        self.save_dialog_answer = data_dir.parent / "save-dialog-answer"
         self.port = _free_port()
         self.driver_proc = subprocess.Popen(
             [_tauri_driver(), "--port", str(self.port), "--native-port", str(_free_port())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Debug logs, so the canary checks read the chattiest logs Keyhold can write.
-            env={**os.environ, "KEYHOLD_LOG": "debug", "XDG_CONFIG_HOME": str(self.config_home)},
+            env={**os.environ, "KEYHOLD_LOG": "debug", "XDG_CONFIG_HOME": str(self.config_home),
+                 "KEYHOLD_TEST_SAVE_DIALOG": str(self.save_dialog_answer)},
         )
         deadline = time.time() + 20
         while time.time() < deadline:

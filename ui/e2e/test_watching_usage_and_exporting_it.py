@@ -1,6 +1,7 @@
 """A user chats through the simulator, watches the Usage page's chart and request table update,
 exports the ledger, and reads the file back: it sums to what the page shows."""
 import csv
+from pathlib import Path
 from decimal import Decimal
 
 from selenium.webdriver.common.by import By
@@ -47,25 +48,26 @@ def test_a_user_sees_usage_update_and_exports_it(app, provider_sim, tmp_path):
     page_total = sum(Decimal(r.find_elements(By.CSS_SELECTOR, "td")[7].text) for r in rows)
     shot(d, "usage")
 
-    # Export through the same command the save dialog calls (a native dialog cannot be driven
-    # through WebDriver), then read the file back.
+    # Export with the page's own button; the save dialog's answer is the place the user picks.
     out = tmp_path / "usage.csv"
-    n = d.execute_async_script(
-        """const done = arguments[arguments.length - 1];
-           window.__TAURI_INTERNALS__.invoke('usage_export', { query: { range: '7d', since: null, until: null, resolution: 'day', agent: null, filter: {} },
-             path: arguments[0], format: 'csv' }).then(done, (e) => done('error: ' + JSON.stringify(e)));""",
-        str(out),
-    )
-    assert n == 2, n
+    app.save_dialog_answer.write_text(str(out))
+    d.find_element(By.CSS_SELECTOR, "#export-csv").click()
+    assert str(out) in wait_text(d, "#export-done", "2 rows written to")
     with open(out) as f:
         exported = list(csv.DictReader(f))
     assert sum(Decimal(r["cost_usd"]) for r in exported) == page_total
     assert list(exported[0].keys())[:4] == ["time", "agent", "mode", "step"]
     assert PROVIDER_KEY not in out.read_text()
+    assert oct(out.stat().st_mode & 0o777) == oct(0o600), "an export is the user's alone"
 
-    # An unwritable place: a clear error, nothing written.
+    # The page cannot name a place itself: the command takes no path.
     err = d.execute_async_script(
         """const done = arguments[arguments.length - 1];
            window.__TAURI_INTERNALS__.invoke('usage_export', { query: { range: '7d', since: null, until: null, resolution: 'day', agent: null, filter: {} },
-             path: '/nonexistent-dir/usage.csv', format: 'csv' }).then(() => done('ok'), (e) => done(e.message));""")
-    assert "Nothing was written" in err, err
+             path: '/tmp/elsewhere.csv', format: 'csv' }).then((r) => done(JSON.stringify(r)), (e) => done('error: ' + JSON.stringify(e)));""")
+    assert not Path("/tmp/elsewhere.csv").exists(), err
+
+    # An unwritable place: a clear error, nothing written.
+    app.save_dialog_answer.write_text("/nonexistent-dir/usage.csv")
+    d.find_element(By.CSS_SELECTOR, "#export-csv").click()
+    wait_text(d, "#error", "Nothing was written")

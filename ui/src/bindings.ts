@@ -56,10 +56,11 @@ export const commands = {
 	/**  Everything the Usage page shows, from the ledger, in one call. */
 	usageView: (query: UsageQuery_Deserialize) => typedError<UsageView_Serialize, CommandError>(__TAURI_INVOKE("usage_view", { query })),
 	/**
-	 *  Exports the filtered ledger (every column, never a key) to `path` as csv or json; returns
-	 *  how many rows were written.
+	 *  Exports the filtered ledger (every column, never a key) as csv or json, to the place the user
+	 *  picks in the save dialog this command opens. The window never names a path: a page that
+	 *  could would be able to write anywhere the user can. `None`: the user cancelled.
 	 */
-	usageExport: (query: UsageQuery_Deserialize, path: string, format: string) => typedError<number, CommandError>(__TAURI_INVOKE("usage_export", { query, path, format })),
+	usageExport: (query: UsageQuery_Deserialize, format: ExportFormat) => typedError<Exported | null, CommandError>(__TAURI_INVOKE("usage_export", { query, format })),
 };
 
 /** Events */
@@ -262,6 +263,8 @@ export type ErrorKind =
 /**  A fault in Keyhold itself. */
 "internal";
 
+export type ExportFormat = "csv" | "json";
+
 /**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
 export type ExportRow = ExportRow_Serialize | ExportRow_Deserialize;
 
@@ -307,6 +310,12 @@ export type ExportRow_Serialize = {
 	latency_ms: number,
 	ttft_ms: number | null,
 	local: boolean,
+};
+
+/**  A finished export: where it went (the place the user chose), and how many rows. */
+export type Exported = {
+	path: string,
+	rows: number,
 };
 
 /**  A freshly issued token: the only time its value exists outside the caller. */

@@ -51,6 +51,8 @@ pub enum StreamError {
     Provider(String),
     #[error(transparent)]
     Framing(#[from] FramingError),
+    #[error("no complete answer within {0} s, Keyhold's limit for one call")]
+    TimedOut(u64),
 }
 
 pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, StreamError>> + Send>>;

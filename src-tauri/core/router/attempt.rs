@@ -14,7 +14,7 @@ use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::providers::canonical::ChatRequest;
-use crate::providers::failure::redact;
+use crate::providers::failure::{redact, Unreachable};
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
 use crate::providers::{self, Protocol};
 use crate::workspace::Workspace;
@@ -30,6 +30,8 @@ pub(super) struct Call<'a> {
     /// it, since the canonical form would arrive without them.
     tools_of: Option<Protocol>,
     input_estimate: i64,
+    /// When the whole call must have ended, every step and stream included.
+    deadline: tokio::time::Instant,
 }
 
 /// How a step ended, for the chain.
@@ -97,6 +99,7 @@ impl<'a> Call<'a> {
             offline,
             tools_of: req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol),
             input_estimate: estimate_input(req),
+            deadline: tokio::time::Instant::now() + super::call_limit(mode),
         }
     }
 
@@ -247,18 +250,26 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::KeyUnusable, e.to_string())),
     };
     let secret = endpoint.secret.as_deref().map(String::as_str);
-    let upstream =
-        upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, call.req, CONNECT_TIMEOUT).await;
+    let upstream = tokio::time::timeout_at(
+        call.deadline,
+        upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, call.req, CONNECT_TIMEOUT),
+    )
+    .await;
+    let limit = super::call_limit(call.mode).as_secs();
     let pieces = match upstream {
-        Ok(p) => p,
-        Err(f) if f.request_fault => {
+        Err(_) => {
+            let detail = format!("no answer within {limit} s, Keyhold's limit for one call");
+            return Attempted::Next(call.fail(&step, started, Outcome::Unreachable(Unreachable::Timeout), detail));
+        }
+        Ok(Ok(p)) => p,
+        Ok(Err(f)) if f.request_fault => {
             let failure = call.fail(&step, started, f.kind, f.detail.clone());
             return Attempted::Stop(Stop::Refused { provider: step.provider.clone(), detail: f.detail, failure });
         }
-        Err(f) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
+        Ok(Err(f)) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
     };
 
-    let streamed = stream(pieces, sink, started).await;
+    let streamed = stream(pieces, sink, started, call.deadline, limit).await;
     // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
     // is redacted like any other message.
     let broke =
@@ -300,9 +311,21 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
 }
 
 /// Forwards the answer to the caller as it arrives, noting usage as it passes.
-async fn stream(mut pieces: Pieces, sink: &mut dyn AnswerSink, started: Instant) -> Streamed {
+async fn stream(
+    mut pieces: Pieces,
+    sink: &mut dyn AnswerSink,
+    started: Instant,
+    deadline: tokio::time::Instant,
+    limit_secs: u64,
+) -> Streamed {
     let mut s = Streamed::default();
-    while let Some(piece) = pieces.next().await {
+    loop {
+        let Ok(next) = tokio::time::timeout_at(deadline, pieces.next()).await else {
+            // Past the call's limit: what arrived is kept and metered, the rest is not waited for.
+            s.broken = Some(StreamError::TimedOut(limit_secs));
+            break;
+        };
+        let Some(piece) = next else { break };
         match piece {
             Ok(Piece::Raw(r)) => {
                 s.delivered = true;

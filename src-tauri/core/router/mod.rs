@@ -134,6 +134,36 @@ impl Kinded for RouterError {
 /// How long to wait for a provider to accept the connection before moving on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest one call may take, every step and the whole answer included. A chat in the
+/// window or the terminal gets 5 minutes; a tool on the proxy (long agentic answers) 10.
+pub const AGENT_CALL_LIMIT: Duration = Duration::from_secs(300);
+pub const PROXY_CALL_LIMIT: Duration = Duration::from_secs(600);
+
+#[cfg(not(test))]
+fn call_limit(mode: Mode) -> Duration {
+    match mode {
+        Mode::Agent => AGENT_CALL_LIMIT,
+        Mode::Proxy => PROXY_CALL_LIMIT,
+    }
+}
+
+/// Tests shorten the limit to see it act.
+#[cfg(test)]
+fn call_limit(mode: Mode) -> Duration {
+    match TEST_CALL_LIMIT.with(|l| l.get()) {
+        Some(l) => l,
+        None => match mode {
+            Mode::Agent => AGENT_CALL_LIMIT,
+            Mode::Proxy => PROXY_CALL_LIMIT,
+        },
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static TEST_CALL_LIMIT: std::cell::Cell<Option<Duration>> = const { std::cell::Cell::new(None) };
+}
+
 /// One step of the chain as planned: its place, its key (if any), provider and model.
 struct Planned {
     index: u32,

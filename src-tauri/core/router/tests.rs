@@ -499,3 +499,30 @@ async fn a_cut_anthropic_stream_is_counted_from_what_arrived_and_marked_estimate
     assert!(row.estimated, "a cut stream's usage is never final: {row:?}");
     assert!(row.output_tokens >= 3, "what arrived is counted, not message_start's placeholder: {row:?}");
 }
+
+/// A provider that stalls is given up on at the call's limit: before its answer the step fails
+/// as a timeout (and the chain moves on); during it, what arrived is kept, metered and marked
+/// estimated, and the user is told why it stopped.
+#[tokio::test]
+async fn a_call_that_outlives_its_limit_is_ended_and_what_arrived_is_counted() {
+    let r = rig().await;
+    TEST_CALL_LIMIT.with(|l| l.set(Some(Duration::from_secs(1))));
+    let a = agent(&r, "Slow", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
+
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(3000), ..Default::default() }]);
+    let started = std::time::Instant::now();
+    let err = run(&r, &a, "hello").await.0.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(2500), "waited {:?}", started.elapsed());
+    assert!(err.to_string().contains("no answer within 1 s"), "{err}");
+    assert_eq!(ledger(&r).last().unwrap().outcome, "timeout");
+
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(200), ..Default::default() }]);
+    let (res, text) = run(&r, &a, "hello").await;
+    let err = res.unwrap_err();
+    assert!(err.to_string().contains("no complete answer within 1 s"), "{err}");
+    assert!(!text.is_empty() && text.len() < sim::ANSWER.len(), "{text:?}");
+    let row = ledger(&r).last().unwrap().clone();
+    assert_eq!(row.outcome, "cut");
+    assert!(row.estimated && row.output_tokens > 0, "{row:?}");
+    TEST_CALL_LIMIT.with(|l| l.set(None));
+}

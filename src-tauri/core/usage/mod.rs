@@ -103,12 +103,30 @@ pub fn range_for(
 /// Writes an export through a temporary file in the same folder and a rename: a failure leaves
 /// nothing half-written, and the message says why.
 pub fn write_export(path: &std::path::Path, contents: &str) -> Result<(), ExportError> {
+    use std::io::Write;
+    let fail = |source| ExportError { path: path.into(), source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.keyhold-tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("export")));
-    let result = std::fs::write(&tmp, contents).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(source) = result {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("export");
+    // A temp name nobody can guess, created exclusively (O_EXCL, and O_NOFOLLOW): a file or a
+    // symlink planted in its place makes the export fail rather than write through it.
+    let mut random = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut random);
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".{name}.{suffix}.keyhold-tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file = options.open(&tmp).map_err(fail)?;
+    let written = file.write_all(contents.as_bytes()).and_then(|()| file.sync_all());
+    drop(file);
+    // The rename replaces the destination name itself: a symlink there is replaced, never followed.
+    if let Err(source) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(ExportError { path: path.into(), source });
+        return Err(fail(source));
     }
     Ok(())
 }
@@ -324,5 +342,26 @@ mod export_tests {
         super::write_export(&ok, "a,b\n").unwrap();
         assert_eq!(std::fs::read_to_string(&ok).unwrap(), "a,b\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only the export: no temporary file left behind");
+    }
+
+    /// Another local user (or process) plants symlinks where the export will go: the export
+    /// writes only its own file, never through a link.
+    #[cfg(unix)]
+    #[test]
+    fn an_export_never_writes_through_a_planted_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        // The 0.1 temp name was predictable: a link there redirected the write.
+        std::os::unix::fs::symlink(&victim, dir.path().join(".usage.csv.keyhold-tmp")).unwrap();
+        // A link at the destination itself is replaced, not followed.
+        let out = dir.path().join("usage.csv");
+        std::os::unix::fs::symlink(&victim, &out).unwrap();
+        super::write_export(&out, "a,b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(!std::fs::symlink_metadata(&out).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "a,b\n");
+        assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

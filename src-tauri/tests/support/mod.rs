@@ -80,3 +80,18 @@ pub fn assert_no_file_holds(dir: &Path, needle: &[u8]) {
         assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{f:?} holds a secret in clear");
     }
 }
+
+/// Fails unless every file under `dir` is 0600 and every folder (itself included) 0700.
+pub fn assert_owner_only(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{dir:?}");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            assert_owner_only(&p);
+        } else {
+            assert_eq!(mode(&p), 0o600, "{p:?} can be read by others");
+        }
+    }
+}

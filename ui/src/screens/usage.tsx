@@ -1,7 +1,6 @@
 // Usage: what was consumed, counted on this machine from the ledger. Charts by uPlot.
 import { useEffect, useRef, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
-import { save } from "@tauri-apps/plugin-dialog";
 import { commands, events, type CommandError, type UsageQuery, type UsageView, type Point } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
@@ -74,11 +73,11 @@ export function Usage() {
   const set = (patch: Partial<UsageQuery>) => setQuery({ ...query, ...patch });
   const setFilter = (k: string, v: string) => set({ filter: { ...query.filter, [k]: v || null } });
   const doExport = async (format: "csv" | "json") => {
-    const path = await save({ defaultPath: `keyhold-usage.${format}`, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
-    if (!path) return;
-    const r = await commands.usageExport(query, path, format);
-    if (r.status === "ok") setExported(`${r.data} rows written to ${path}.`);
-    else setError(r.error);
+    setExported(null);
+    const r = await commands.usageExport(query, format);
+    if (r.status === "ok") {
+      if (r.data) setExported(`${r.data.rows} rows written to ${r.data.path}.`);
+    } else setError(r.error);
   };
 
   const points = view?.series ?? [];
@@ -134,7 +133,7 @@ export function Usage() {
       </div>
       <ErrorNote error={error} />
       {exported && (
-        <p class="ok" role="status">
+        <p class="ok" role="status" id="export-done">
           {exported}
         </p>
       )}
