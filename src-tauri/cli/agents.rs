@@ -45,6 +45,36 @@ pub enum AgentsCommand {
         temperature: Option<f32>,
         #[arg(long)]
         max_tokens: Option<u32>,
+        /// What its cloud steps are not sent: off, secrets (the default), pii, or block.
+        #[arg(long, value_enum)]
+        privacy: Option<super::privacy::PolicyArg>,
+    },
+    /// Change an agent: only the settings given change.
+    Edit {
+        agent: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        key: Option<String>,
+        /// Replaces the whole chain when given (repeat for several steps).
+        #[arg(long = "fallback", value_name = "K:MODEL")]
+        fallback: Vec<String>,
+        /// Remove every fallback step.
+        #[arg(long, conflicts_with = "fallback")]
+        no_fallback: bool,
+        /// Daily budget in USD; "none" removes it.
+        #[arg(long, value_name = "X", allow_hyphen_values = true)]
+        budget_usd: Option<String>,
+        #[arg(long, value_enum)]
+        when_over: Option<WhenOverArg>,
+        #[arg(long, value_name = "TEXT")]
+        system: Option<String>,
+        #[arg(long)]
+        max_tokens: Option<u32>,
+        #[arg(long, value_enum)]
+        privacy: Option<super::privacy::PolicyArg>,
     },
     /// List agents with today's spend.
     List,
@@ -109,7 +139,7 @@ fn describe(a: &agents::Agent, conn: &rusqlite::Connection) -> serde_json::Value
         "fallback": a.fallback.iter().map(|s| format!("{}:{}", key_label(&s.key_id), s.model)).collect::<Vec<_>>(),
         "budget_usd": today.budget_usd, "when_over": a.when_over,
         "spent_today_usd": today.spent_usd, "system": a.system_prompt, "temperature": a.temperature,
-        "max_tokens": a.max_tokens,
+        "max_tokens": a.max_tokens, "privacy": a.privacy,
     })
 }
 
@@ -121,6 +151,7 @@ pub fn agents(
 ) -> Result<(), Failure> {
     let action = match command {
         AgentsCommand::Add { .. } => Some("Adding an agent"),
+        AgentsCommand::Edit { .. } => Some("Changing an agent"),
         AgentsCommand::Remove { .. } => Some("Deleting an agent"),
         AgentsCommand::Token { .. } => Some("Issuing a proxy token"),
         AgentsCommand::Revoke { .. } => Some("Revoking a proxy token"),
@@ -131,7 +162,18 @@ pub fn agents(
         None => Workspace::open(dir)?,
     };
     match command {
-        AgentsCommand::Add { name, model, key, fallback, budget_usd, when_over, system, temperature, max_tokens } => {
+        AgentsCommand::Add {
+            name,
+            model,
+            key,
+            fallback,
+            budget_usd,
+            when_over,
+            system,
+            temperature,
+            max_tokens,
+            privacy,
+        } => {
             let spec = AgentSpec {
                 name: name.clone(),
                 model: model.clone(),
@@ -145,6 +187,7 @@ pub fn agents(
                     WhenOverArg::Local => WhenOver::Local,
                     WhenOverArg::Refuse => WhenOver::Refuse,
                 }),
+                privacy: privacy.map(Into::into),
             };
             let saved = ws.with_unlocked(|c, u| agents::add(c, u, &spec))?;
             for w in &saved.warnings {
@@ -155,6 +198,54 @@ pub fn agents(
                 &format!("Added agent {}.", saved.agent.name),
                 json!({ "ok": true, "agent": value, "warnings": saved.warnings }),
             );
+        }
+        AgentsCommand::Edit {
+            agent,
+            name,
+            model,
+            key,
+            fallback,
+            no_fallback,
+            budget_usd,
+            when_over,
+            system,
+            max_tokens,
+            privacy,
+        } => {
+            let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
+            let steps = if *no_fallback {
+                Vec::new()
+            } else if fallback.is_empty() {
+                a.fallback.iter().map(|s| format!("{}:{}", s.key_id, s.model)).collect()
+            } else {
+                fallback.clone()
+            };
+            let spec = AgentSpec {
+                name: name.clone().unwrap_or_else(|| a.name.clone()),
+                model: model.clone().unwrap_or_else(|| a.model.clone()),
+                key: key.clone().or_else(|| a.key_id.clone()),
+                system_prompt: system.clone().or_else(|| a.system_prompt.clone()),
+                temperature: a.temperature,
+                max_tokens: max_tokens.or(Some(a.max_tokens)),
+                fallback: steps,
+                budget_usd: match budget_usd.as_deref() {
+                    Some("none") => None,
+                    Some(b) => Some(b.to_string()),
+                    None => a.budget.map(|b| b.to_string()),
+                },
+                when_over: Some(match when_over {
+                    Some(WhenOverArg::Local) => WhenOver::Local,
+                    Some(WhenOverArg::Refuse) => WhenOver::Refuse,
+                    None => a.when_over,
+                }),
+                privacy: Some(privacy.map(Into::into).unwrap_or(a.privacy)),
+            };
+            let saved = ws.with_unlocked(|c, u| agents::update(c, u, &a.id, &spec))?;
+            for w in &saved.warnings {
+                eprintln!("keyhold: note: {w}");
+            }
+            let value = describe(&saved.agent, &ws.conn());
+            out.success(&format!("Saved agent {}.", saved.agent.name), json!({ "ok": true, "agent": value }));
         }
         AgentsCommand::List => {
             let conn = ws.conn();

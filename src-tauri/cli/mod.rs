@@ -5,6 +5,7 @@ mod agents;
 mod input;
 mod keys;
 mod output;
+mod privacy;
 mod terminal;
 
 use std::path::PathBuf;
@@ -81,6 +82,19 @@ enum Command {
     Offline {
         #[arg(value_enum)]
         mode: OfflineArg,
+    },
+    /// What a cloud model would receive: the text on standard input with the policy applied
+    /// (the agent's, or --policy; default secrets).
+    Redact {
+        #[arg(long, value_name = "A")]
+        agent: Option<String>,
+        #[arg(long, value_enum)]
+        policy: Option<privacy::PolicyArg>,
+    },
+    /// Your dictionary: names and terms the pii and block policies hide, sealed in the vault.
+    Dictionary {
+        #[command(subcommand)]
+        command: privacy::DictionaryCommand,
     },
     /// Model prices (USD per million tokens).
     Prices {
@@ -248,6 +262,10 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
         Command::Agents { command } => agents::agents(command, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Prices { command } => agents::prices(command, cli.passphrase_file.as_deref(), dir, out)?,
+        Command::Redact { agent, policy } => {
+            privacy::redact(agent.as_deref(), *policy, cli.passphrase_file.as_deref(), dir, out)?
+        }
+        Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), dir, out)?,
         Command::Ollama { command: OllamaCommand::Status { url } } => ollama_status(url.clone(), &dir, out)?,
         Command::Offline { mode } => {
             // Turning offline mode on keeps data on the machine and needs nothing; turning it off

@@ -176,6 +176,21 @@ fn migrations() -> Migrations<'static> {
              ALTER TABLE agent_tokens ADD COLUMN mac BLOB;
              ALTER TABLE settings ADD COLUMN mac BLOB;",
         ),
+        // Local anonymization: each agent's privacy policy (new agents hide secrets), the
+        // dictionary's terms sealed like key rows, and what each ledger row's request had
+        // replaced (`email:2 secret:1`).
+        M::up(
+            "ALTER TABLE agents ADD COLUMN privacy TEXT NOT NULL DEFAULT 'secrets'
+               CHECK (privacy IN ('off', 'secrets', 'pii', 'block'));
+             CREATE TABLE dictionary_terms (
+                id         TEXT PRIMARY KEY,
+                salt       BLOB NOT NULL,
+                nonce      BLOB NOT NULL,
+                ciphertext BLOB NOT NULL,
+                created_at TEXT NOT NULL
+             ) STRICT;
+             ALTER TABLE ledger ADD COLUMN redacted TEXT;",
+        ),
     ])
 }
 
@@ -197,7 +212,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 9;
+const MIGRATION_COUNT: usize = 10;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -52,6 +52,8 @@ pub enum ErrorKind {
     Refused,
     StreamBroken,
     OfflineNoLocal,
+    /// The agent's privacy policy is `block` and the request held something it hides.
+    PrivacyBlocked,
     // The desktop and the command line.
     Autostart,
     Export,

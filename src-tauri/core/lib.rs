@@ -15,6 +15,7 @@ pub mod money;
 pub mod ollama;
 pub mod passphrase;
 pub mod prices;
+pub mod privacy;
 pub mod providers;
 pub mod proxy;
 pub mod router;

@@ -60,6 +60,8 @@ pub enum WorkspaceError {
     Agents(#[from] crate::agents::AgentError),
     #[error(transparent)]
     Prices(#[from] crate::prices::PriceError),
+    #[error(transparent)]
+    Dictionary(#[from] crate::privacy::dictionary::DictionaryError),
     #[error("{}", changed_sentence(.0))]
     Changed(Vec<Tampered>),
     #[error("Turning offline mode off needs the passphrase: unlock Keyhold first. (Turning it on never does.)")]
@@ -95,6 +97,7 @@ impl Kinded for WorkspaceError {
             WorkspaceError::Agents(a) => a.kind(),
             WorkspaceError::Keys(k) => k.kind(),
             WorkspaceError::Prices(p) => p.kind(),
+            WorkspaceError::Dictionary(d) => d.kind(),
             WorkspaceError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
             WorkspaceError::OfflineOffNeedsUnlock => ErrorKind::Locked,
         }

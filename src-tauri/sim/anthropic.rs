@@ -68,7 +68,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let turn = tools::anthropic(&req);
     let answer = match &turn {
         tools::Turn::AfterResult(r) => tools::after(r),
-        _ => behavior.answer(),
+        _ => behavior.answer_to(req.get("messages")),
     };
     let output_tokens = if behavior.negative_usage == Some(true) { -1_000_000 } else { tokens(&answer) as i64 };
     let id = "msg_sim0001";
@@ -102,13 +102,11 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         ),
         event("ping", json!({ "type": "ping" })),
     ];
-    let words: Vec<&str> = answer.split(' ').collect();
     let cut = behavior.cut_after_chunks;
-    for (i, word) in words.iter().enumerate() {
+    for (i, text) in behavior.pieces(&answer).into_iter().enumerate() {
         if cut.is_some_and(|n| i >= n) {
             return sse(events, &behavior);
         }
-        let text = if i == 0 { word.to_string() } else { format!(" {word}") };
         events.push(event(
             "content_block_delta",
             json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } }),

@@ -47,6 +47,9 @@ pub struct Behavior {
     pub echo_key: Option<bool>,
     /// Leave usage out of a whole (non-streamed) reply, as some OpenAI-compatible servers do.
     pub no_usage: Option<bool>,
+    /// Answer with the last user message, streamed three characters at a time (so a
+    /// placeholder in it is split across events).
+    pub echo: Option<bool>,
     /// Answer with this text instead of [`ANSWER`] (streamed word by word).
     pub answer: Option<String>,
     /// Write every streamed event in two writes, cut inside its first multi-byte character (or
@@ -248,6 +251,46 @@ impl Behavior {
     /// The text the simulated model answers with.
     pub fn answer(&self) -> String {
         self.answer.clone().unwrap_or_else(|| ANSWER.to_string())
+    }
+
+    /// The answer to a request whose messages are `messages` (echo mode repeats the last user
+    /// message).
+    pub fn answer_to(&self, messages: Option<&serde_json::Value>) -> String {
+        if self.echo == Some(true) {
+            return last_user_text(messages);
+        }
+        self.answer()
+    }
+
+    /// How the answer is cut into stream events: word by word, or three characters at a time
+    /// in echo mode.
+    pub fn pieces(&self, answer: &str) -> Vec<String> {
+        if self.echo == Some(true) {
+            let chars: Vec<char> = answer.chars().collect();
+            return chars.chunks(3).map(|c| c.iter().collect()).collect();
+        }
+        answer.split(' ').enumerate().map(|(i, w)| if i == 0 { w.to_string() } else { format!(" {w}") }).collect()
+    }
+}
+
+/// The text of the last user message: a string, or its text parts joined.
+pub(crate) fn last_user_text(messages: Option<&serde_json::Value>) -> String {
+    use serde_json::Value;
+    let Some(last) = messages
+        .and_then(Value::as_array)
+        .and_then(|ms| ms.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
+    else {
+        return String::new();
+    };
+    match last.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 

@@ -84,7 +84,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let turn = tools::openai(&req);
     let answer = match &turn {
         tools::Turn::AfterResult(r) => tools::after(r),
-        _ => behavior.answer(),
+        _ => behavior.answer_to(req.get("messages")),
     };
     let completion_tokens = if behavior.negative_usage == Some(true) { -1_000_000 } else { tokens(&answer) as i64 };
     let usage = json!({
@@ -119,8 +119,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         )
     };
     let mut content = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
-    for (i, word) in answer.split(' ').enumerate() {
-        let text = if i == 0 { word.to_string() } else { format!(" {word}") };
+    for text in behavior.pieces(&answer) {
         content.push(chunk(json!({ "content": text }), Value::Null));
     }
     let events = match behavior.cut_after_chunks {

@@ -35,6 +35,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
             latency_ms: 1,
             ttft_ms: None,
             local: false,
+            redacted: String::new(),
         };
         ledger::record(&conn, &a).unwrap();
     }

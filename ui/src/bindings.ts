@@ -38,6 +38,15 @@ export const commands = {
 	pricesSet: (model: string, input: string, output: string, cacheRead: string | null, cacheWrite: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("prices_set", { model, input, output, cacheRead, cacheWrite })),
 	/**  Removes the user's price for a model: the price file's applies again. */
 	pricesRemove: (model: string) => typedError<boolean, CommandError>(__TAURI_INVOKE("prices_remove", { model })),
+	/**
+	 *  Shows what the agent's cloud steps would receive for this conversation: the same redaction
+	 *  the router applies (earlier turns and the system prompt count for the numbering).
+	 */
+	privacyPreview: (agent: string, turns: Turn[]) => typedError<Preview, CommandError>(__TAURI_INVOKE("privacy_preview", { agent, turns })),
+	dictionaryList: () => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_list")),
+	/**  Adds terms (one per entry); returns the whole list (as hints). */
+	dictionaryAdd: (terms: string[]) => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_add", { terms })),
+	dictionaryRemove: (id: string) => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_remove", { id })),
 	proxyStatus: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_status")),
 	proxyStart: (port: number | null) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_start", { port })),
 	proxyStop: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_stop")),
@@ -121,6 +130,8 @@ export type AgentSpec_Deserialize = {
 	/**  USD, as typed ("2.50"). */
 	budget_usd?: string | null,
 	when_over?: WhenOver | null,
+	/**  None: `secrets` for a new agent, unchanged for an edit. */
+	privacy?: Policy | null,
 };
 
 /**
@@ -139,6 +150,8 @@ export type AgentSpec_Serialize = {
 	/**  USD, as typed ("2.50"). */
 	budget_usd: string | null,
 	when_over: WhenOver | null,
+	/**  None: `secrets` for a new agent, unchanged for an edit. */
+	privacy: Policy | null,
 };
 
 export type Agent_Deserialize = {
@@ -154,6 +167,8 @@ export type Agent_Deserialize = {
 	/**  Daily budget, per the user's local day; None = no budget. */
 	budget?: string | null,
 	when_over: WhenOver,
+	/**  What its cloud steps are not sent (see [`crate::privacy`]). */
+	privacy: Policy,
 	created_at: string,
 };
 
@@ -170,6 +185,8 @@ export type Agent_Serialize = {
 	/**  Daily budget, per the user's local day; None = no budget. */
 	budget: string | null,
 	when_over: WhenOver,
+	/**  What its cloud steps are not sent (see [`crate::privacy`]). */
+	privacy: Policy,
 	created_at: string,
 };
 
@@ -232,6 +249,9 @@ export type CommandError = {
 	message: string,
 };
 
+/**  How many values of each kind were replaced in one request (occurrences). */
+export type Counts = Partial<{ [key in Kind]: number }>;
+
 export type ErrorKind = 
 /**  First run: there is no vault yet. */
 "no_vault" | "vault_exists" | "wrong_passphrase" | 
@@ -253,7 +273,9 @@ export type ErrorKind =
  */
 "changed_outside_keyhold" | "key_test_failed" | "agent_not_found" | "bad_agent_input" | "bad_price" | "bad_range" | "empty_prompt" | "budget_reached" | "all_steps_failed" | 
 /**  The provider refused the request itself. */
-"refused" | "stream_broken" | "offline_no_local" | "autostart" | "export" | "window" | "proxy" | 
+"refused" | "stream_broken" | "offline_no_local" | 
+/**  The agent's privacy policy is `block` and the request held something it hides. */
+"privacy_blocked" | "autostart" | "export" | "window" | "proxy" | 
 /**  A browser origin that is not scheme, host and port. */
 "bad_origin" | "ollama_unavailable" | 
 /**  The command line could not read its input. */
@@ -288,6 +310,11 @@ export type ExportRow_Deserialize = {
 	latency_ms: number,
 	ttft_ms?: number | null,
 	local: boolean,
+	/**
+	 *  What was replaced before the request left this machine: `email:2 secret:1`, empty when
+	 *  nothing was.
+	 */
+	redacted: string,
 };
 
 /**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
@@ -310,6 +337,11 @@ export type ExportRow_Serialize = {
 	latency_ms: number,
 	ttft_ms: number | null,
 	local: boolean,
+	/**
+	 *  What was replaced before the request left this machine: `email:2 secret:1`, empty when
+	 *  nothing was.
+	 */
+	redacted: string,
 };
 
 /**  A finished export: where it went (the place the user chose), and how many rows. */
@@ -418,6 +450,11 @@ export type KeyTest_Serialize = {
 	verdict: Verdict_Serialize,
 };
 
+/**  The kinds of value Keyhold replaces. */
+export type Kind = "secret" | "email" | "phone" | "payment_card" | "iban" | "ip" | "address" | 
+/**  A term of the user's dictionary. */
+"custom";
+
 /**  The ledger got a row: usage views refresh. */
 export type LedgerChanged = {
 	revision: number,
@@ -482,6 +519,33 @@ export type Point = {
 	failures: number,
 	/**  Attempts whose price was unknown (their cost is not in `cost_usd`). */
 	unknown_cost: number,
+};
+
+/**  What an agent hides from cloud providers. */
+export type Policy = 
+/**  Nothing is replaced. */
+"off" | 
+/**  API keys, tokens, passwords, private keys, connection strings. */
+"secrets" | 
+/**
+ *  Secrets, plus e-mail addresses, phone numbers, payment cards, IBANs, IP addresses,
+ *  postal addresses and the user's dictionary.
+ */
+"pii" | 
+/**  Like `pii`, but a cloud step is refused when anything is found. */
+"block";
+
+/**  The last message as a cloud step of the agent would receive it. */
+export type Preview = {
+	policy: Policy,
+	/**  The message with each replacement as its placeholder. */
+	text: string,
+	/**  Where each placeholder sits in `text` (character offsets), for highlighting. */
+	spans: Span[],
+	/**  Replacements in the whole request (system prompt and earlier turns included). */
+	counts: Counts,
+	/**  `block` would refuse to send this to a cloud step. */
+	blocked: boolean,
 };
 
 /**  USD per million tokens for each class. */
@@ -606,6 +670,13 @@ export type Reply_Deserialize = {
 	earlier: StepFailure[],
 	/**  A local step answered after cloud steps could not be reached: worth offering offline mode. */
 	cloud_unreachable: boolean,
+	/**  What was replaced before the request left this machine (empty: nothing, or local). */
+	redacted: Counts,
+	/**
+	 *  Placeholders in the answer that Keyhold did not make (invented or mangled by the model):
+	 *  left as they were.
+	 */
+	unknown_placeholders: number,
 };
 
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
@@ -624,6 +695,13 @@ export type Reply_Serialize = {
 	earlier: StepFailure[],
 	/**  A local step answered after cloud steps could not be reached: worth offering offline mode. */
 	cloud_unreachable: boolean,
+	/**  What was replaced before the request left this machine (empty: nothing, or local). */
+	redacted: Counts,
+	/**
+	 *  Placeholders in the answer that Keyhold did not make (invented or mangled by the model):
+	 *  left as they were.
+	 */
+	unknown_placeholders: number,
 };
 
 export type Resolution = "hour" | "day";
@@ -669,6 +747,15 @@ export type Slice = {
 	requests: number,
 };
 
+/**  Where a replacement sits in a redacted text (the window's preview: placeholders only). */
+export type Span = {
+	kind: Kind,
+	placeholder: string,
+	/**  Character offsets (not bytes) in the redacted text. */
+	start: number,
+	end: number,
+};
+
 /**  A fallback step as stored: a key (id) and a model. */
 export type Step = {
 	key_id: string,
@@ -694,6 +781,13 @@ export type Strength = {
 
 /**  How hard a passphrase looks to guess: a hint for the first-run screen, not a gate. */
 export type StrengthLevel = "tooshort" | "weak" | "fair" | "good" | "strong";
+
+export type TermInfo = {
+	id: string,
+	/**  First and last letter and the length: enough to tell terms apart. */
+	hint: string,
+	created_at: string,
+};
 
 /**  An agent's day against its budget, as the window, the CLI and the tray show it. */
 export type Today = Today_Serialize | Today_Deserialize;

@@ -14,6 +14,7 @@ use crate::integrity::{Record, Tampered, Unlocked};
 use crate::keys::{self, KeyError, KeySummary};
 use crate::money::Money;
 use crate::prices;
+use crate::privacy::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -45,6 +46,8 @@ pub struct Agent {
     /// Daily budget, per the user's local day; None = no budget.
     pub budget: Option<Money>,
     pub when_over: WhenOver,
+    /// What its cloud steps are not sent (see [`crate::privacy`]).
+    pub privacy: Policy,
     pub created_at: String,
 }
 
@@ -63,6 +66,8 @@ pub struct AgentSpec {
     /// USD, as typed ("2.50").
     pub budget_usd: Option<String>,
     pub when_over: Option<WhenOver>,
+    /// None: `secrets` for a new agent, unchanged for an edit.
+    pub privacy: Option<Policy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +250,7 @@ pub fn add(conn: &mut Connection, u: &Unlocked, spec: &AgentSpec) -> Result<Save
     }
     let c = check(conn, spec)?;
     let id = new_id();
-    save(conn, u, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local))
+    save(conn, u, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local), spec.privacy.unwrap_or_default())
 }
 
 /// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
@@ -257,14 +262,16 @@ fn save(
     spec: &AgentSpec,
     c: Checked,
     when_over: WhenOver,
+    privacy: Policy,
 ) -> Result<SavedAgent, AgentError> {
     let tx = conn.transaction()?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, key_id = excluded.key_id,
            system_prompt = excluded.system_prompt, temperature = excluded.temperature, max_tokens = excluded.max_tokens,
-           budget_nano = excluded.budget_nano, when_over = excluded.when_over, updated_at = excluded.updated_at",
+           budget_nano = excluded.budget_nano, when_over = excluded.when_over, updated_at = excluded.updated_at,
+           privacy = excluded.privacy",
         params![
             id,
             spec.name.trim(),
@@ -275,7 +282,8 @@ fn save(
             c.max_tokens,
             c.budget,
             when_over_str(when_over),
-            now()
+            now(),
+            privacy.as_str()
         ],
     )?;
     write_steps(&tx, id, &c.steps)?;
@@ -299,7 +307,15 @@ pub fn update(
         }
     }
     let c = check(conn, spec)?;
-    save(conn, u, &current.id, spec, c, spec.when_over.unwrap_or(current.when_over))
+    save(
+        conn,
+        u,
+        &current.id,
+        spec,
+        c,
+        spec.when_over.unwrap_or(current.when_over),
+        spec.privacy.unwrap_or(current.privacy),
+    )
 }
 
 /// Copies an agent under a new name ("X copy", "X copy 2", …).
@@ -316,8 +332,8 @@ pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Resul
     let id = new_id();
     let tx = conn.transaction()?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at)
-         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4 FROM agents WHERE id = ?1",
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
+         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy FROM agents WHERE id = ?1",
         params![a.id, id, name, now()],
     )?;
     write_steps(&tx, &id, &a.fallback)?;
@@ -334,7 +350,7 @@ pub fn remove(conn: &Connection, _u: &Unlocked, id_or_name: &str) -> Result<Agen
 }
 
 const COLUMNS: &str =
-    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at";
+    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, privacy";
 
 fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     let id: String = row.get(0)?;
@@ -354,6 +370,7 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         when_over: if when == "refuse" { WhenOver::Refuse } else { WhenOver::Local },
         fallback,
         created_at: row.get(9)?,
+        privacy: Policy::parse(&row.get::<_, String>(10)?).unwrap_or(Policy::Pii),
     })
 }
 
@@ -375,7 +392,13 @@ fn record(a: &Agent) -> Record {
         .opt_int(a.budget.map(Money::nanos))
         .text(when_over_str(a.when_over))
         .int(a.fallback.len() as i64);
-    a.fallback.iter().fold(r, |r, s| r.text(&s.key_id).text(&s.model))
+    let r = a.fallback.iter().fold(r, |r, s| r.text(&s.key_id).text(&s.model));
+    // Written only when not the default, so agents signed before the field existed (all
+    // `secrets`) still verify, and any change from or to the default does not.
+    match a.privacy {
+        Policy::Secrets => r,
+        p => r.text("privacy").text(p.as_str()),
+    }
 }
 
 /// Tags the agent `id` as it now is, chain included.

@@ -23,6 +23,7 @@ fn spec(name: &str) -> AgentSpec {
         fallback: vec!["local:llama3.2:1b".into()],
         budget_usd: Some("2.50".into()),
         when_over: None,
+        privacy: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
         latency_ms: rng.gen_range(50..3000),
         ttft_ms: Some(rng.gen_range(20..800)),
         local: provider == "ollama",
+        redacted: String::new(),
     }
 }
 

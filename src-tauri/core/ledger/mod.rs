@@ -59,6 +59,9 @@ pub enum Outcome {
     ToolsUnsupported,
     /// Offline mode is on (never in the ledger: nothing was tried).
     Offline,
+    /// The agent's privacy policy is `block` and the request held something it hides: nothing
+    /// was sent to this cloud step.
+    Blocked,
     /// A fault in Keyhold itself.
     Internal,
 }
@@ -82,6 +85,7 @@ impl Outcome {
             Outcome::Budget => Borrowed("budget"),
             Outcome::ToolsUnsupported => Borrowed("tools_unsupported"),
             Outcome::Offline => Borrowed("offline"),
+            Outcome::Blocked => Borrowed("blocked"),
             Outcome::Internal => Borrowed("internal"),
         }
     }
@@ -120,6 +124,7 @@ impl std::str::FromStr for Outcome {
             Outcome::Budget,
             Outcome::ToolsUnsupported,
             Outcome::Offline,
+            Outcome::Blocked,
             Outcome::Internal,
         ];
         if let Some(o) = all.into_iter().find(|o| o.as_str() == s) {
@@ -172,14 +177,17 @@ pub struct Attempt {
     pub latency_ms: i64,
     pub ttft_ms: Option<i64>,
     pub local: bool,
+    /// What was replaced in the request before it left (`email:2 secret:1`); empty when nothing
+    /// was, or the step was local.
+    pub redacted: String,
 }
 
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-            agent_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            agent_id, redacted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -200,7 +208,8 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.latency_ms,
         a.ttft_ms,
         a.local,
-        a.agent_id
+        a.agent_id,
+        (!a.redacted.is_empty()).then_some(a.redacted.as_str())
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -263,6 +272,9 @@ pub struct ExportRow {
     #[specta(type = Option<specta_typescript::Number>)]
     pub ttft_ms: Option<i64>,
     pub local: bool,
+    /// What was replaced before the request left this machine: `email:2 secret:1`, empty when
+    /// nothing was.
+    pub redacted: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -283,7 +295,8 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
     let fmt = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     let mut stmt = conn.prepare(&format!(
         "SELECT at, agent, mode, step, provider, COALESCE(key_label, ''), model, outcome, input_tokens, output_tokens,
-                cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local
+                cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
+                COALESCE(redacted, '')
          FROM ledger
          WHERE (?1 IS NULL OR agent = ?1 COLLATE NOCASE) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
            AND (?4 IS NULL OR provider = ?4) AND (?5 IS NULL OR model = ?5) AND (?6 IS NULL OR mode = ?6)
@@ -314,6 +327,7 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
                 latency_ms: r.get(14)?,
                 ttft_ms: r.get(15)?,
                 local: r.get(16)?,
+                redacted: r.get(17)?,
             })
         },
     )?;
@@ -360,6 +374,7 @@ mod tests {
             latency_ms: 120,
             ttft_ms: Some(40),
             local: false,
+            redacted: String::new(),
         }
     }
 
@@ -386,7 +401,7 @@ mod tests {
         let csv = to_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
         let header = "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,\
-                      cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local";
+                      cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local,redacted";
         assert_eq!(lines[0], header, "the columns DESIGN.md names, in its order");
         assert!(
             lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"),

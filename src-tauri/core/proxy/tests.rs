@@ -630,3 +630,62 @@ async fn slow_idle_and_surplus_connections_are_closed_and_give_their_slot_back()
     assert_eq!(v["status"], "ok");
     p.stop().await;
 }
+
+const PRIVATE: &str = "Write to anna.schmidt@example.org, key sk-ant-api03-CANARYabcdefghijklmnopqrstuv, thanks";
+const PRIVATE_VALUES: &[&str] = &["anna.schmidt@example.org", "CANARYabcdefghij"];
+
+/// An agent with the pii policy on `key`, and its token.
+fn pii_agent(r: &Rig, name: &str, model: &str, key: &str) -> String {
+    let spec = AgentSpec {
+        name: name.into(),
+        model: model.into(),
+        key: Some(key.into()),
+        max_tokens: Some(100),
+        privacy: Some(crate::privacy::Policy::Pii),
+        ..Default::default()
+    };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    r.ws.with_unlocked(|c, u| tokens::issue(c, u, name, None)).unwrap().token
+}
+
+#[tokio::test]
+async fn a_pii_agent_through_the_proxy_sends_placeholders_and_returns_the_originals_in_every_shape() {
+    let r = rig().await;
+    let oa = pii_agent(&r, "p-oa", "gpt-4o-mini", "oa");
+    let an = pii_agent(&r, "p-an", "claude-haiku-4-5", "an");
+    let openai_body =
+        |stream: bool| json!({ "model": "x", "stream": stream, "messages": [{ "role": "user", "content": PRIVATE }] });
+    let anthropic_body = |stream: bool| json!({ "model": "x", "max_tokens": 100, "stream": stream, "messages": [{ "role": "user", "content": [{ "type": "text", "text": PRIVATE }] }] });
+    // (path, token, body, the simulator behind the agent): passthrough in both protocols, and
+    // an Anthropic client of an OpenAI agent (translated).
+    let cases = [
+        ("/v1/chat/completions", &oa, openai_body(false), &r.openai),
+        ("/v1/chat/completions", &oa, openai_body(true), &r.openai),
+        ("/v1/messages", &an, anthropic_body(false), &r.anthropic),
+        ("/v1/messages", &an, anthropic_body(true), &r.anthropic),
+        ("/v1/messages", &oa, anthropic_body(true), &r.openai),
+    ];
+    for (path, token, body, sim) in cases {
+        sim.set_behavior(vec![Behavior { echo: Some(true), ..Default::default() }]);
+        let before = sim.requests().len();
+        let resp = c()
+            .post(r.url(path))
+            .bearer_auth(token)
+            .header("x-api-key", token.as_str())
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path} {body}");
+        let text = resp.text().await.unwrap();
+        assert_eq!(answer_text(&text), PRIVATE, "{path} stream={}: {text}", body["stream"]);
+        let sent = sim.requests()[before..].iter().map(|s| s.body.as_ref().unwrap().to_string()).collect::<String>();
+        for v in PRIVATE_VALUES {
+            assert!(!sent.contains(v), "{v} reached the provider: {sent}");
+        }
+        assert!(sent.contains("[EMAIL_1]") && sent.contains("[SECRET_1]"), "{sent}");
+    }
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert!(rows.iter().all(|row| row.redacted == "secret:1 email:1"), "{rows:?}");
+}

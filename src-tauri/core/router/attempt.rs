@@ -13,6 +13,8 @@ use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
+use crate::privacy::restore::RawRestorer;
+use crate::privacy::{self, dictionary, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::ChatRequest;
 use crate::providers::failure::{redact, Unreachable};
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
@@ -32,6 +34,17 @@ pub(super) struct Call<'a> {
     input_estimate: i64,
     /// When the whole call must have ended, every step and stream included.
     deadline: tokio::time::Instant,
+    /// The request as cloud steps receive it, made at the first cloud step (see `privacy`).
+    redacted: std::sync::OnceLock<Result<Option<Redacted>, String>>,
+}
+
+/// The request with the agent's privacy policy applied, and how to restore the answer.
+struct Redacted {
+    req: ChatRequest,
+    counts: Counts,
+    restorer: Restorer,
+    /// `block` found something: where, for the refusal.
+    blocked: Option<String>,
 }
 
 /// How a step ended, for the chain.
@@ -100,6 +113,33 @@ impl<'a> Call<'a> {
             tools_of: req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol),
             input_estimate: estimate_input(req),
             deadline: tokio::time::Instant::now() + super::call_limit(mode),
+            redacted: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The request for a cloud step: the agent's privacy policy applied once per call (the same
+    /// placeholders for every cloud step). `None`: the policy is off.
+    fn redacted(&self) -> Result<Option<&Redacted>, String> {
+        let made = self.redacted.get_or_init(|| {
+            let policy = self.agent.privacy;
+            if policy == Policy::Off {
+                return Ok(None);
+            }
+            let terms = if policy.uses_dictionary() {
+                self.ws.with_unlocked(|c, u| dictionary::load(c, u)).map_err(|e| e.to_string())?
+            } else {
+                Vec::new()
+            };
+            let dictionary = Dictionary::new(&terms);
+            drop(terms);
+            let mut r = Redactor::new(Rules::builtin(), policy, &dictionary);
+            let req = privacy::request::redact(self.req, &mut r);
+            let blocked = (policy == Policy::Block && !r.counts().is_empty()).then(|| r.where_found());
+            Ok(Some(Redacted { req, counts: r.counts().clone(), restorer: r.restorer(), blocked }))
+        });
+        match made {
+            Ok(r) => Ok(r.as_ref()),
+            Err(e) => Err(e.clone()),
         }
     }
 
@@ -133,6 +173,7 @@ impl<'a> Call<'a> {
             latency_ms: started.elapsed().as_millis() as i64,
             ttft_ms,
             local: step.is_local(),
+            redacted: String::new(),
         }
     }
 
@@ -249,10 +290,28 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Ok(e) => e,
         Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::KeyUnusable, e.to_string())),
     };
+    // A cloud step gets the request with the agent's privacy policy applied; a local one the
+    // original (nothing leaves the machine there).
+    let redacted = if step.is_local() {
+        None
+    } else {
+        match call.redacted() {
+            Ok(r) => r,
+            Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::Internal, e)),
+        }
+    };
+    if let Some(where_found) = redacted.and_then(|r| r.blocked.as_ref()) {
+        let detail = format!(
+            "not sent: the agent's privacy policy is block, and the request holds {} ({where_found})",
+            redacted.map(|r| r.counts.sentence()).unwrap_or_default()
+        );
+        return Attempted::Next(call.fail(&step, started, Outcome::Blocked, detail));
+    }
+    let req = redacted.map_or(call.req, |r| &r.req);
     let secret = endpoint.secret.as_deref().map(String::as_str);
     let upstream = tokio::time::timeout_at(
         call.deadline,
-        upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, call.req, CONNECT_TIMEOUT),
+        upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, req, CONNECT_TIMEOUT),
     )
     .await;
     let limit = super::call_limit(call.mode).as_secs();
@@ -269,7 +328,19 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Ok(Err(f)) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
     };
 
-    let streamed = stream(pieces, sink, started, call.deadline, limit).await;
+    // The answer goes back with the user's values restored, a placeholder split across events
+    // included.
+    let restore_with = redacted.filter(|r| !r.counts.is_empty()).map(|r| r.restorer.clone());
+    let (streamed, unknown_placeholders) = match restore_with {
+        Some(restorer) => {
+            let mut restoring =
+                Restoring { raw: RawRestorer::new(restorer.clone(), protocol), text: restorer, inner: sink };
+            let s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
+            restoring.finish();
+            (s, restoring.unknown())
+        }
+        None => (stream(pieces, sink, started, call.deadline, limit).await, 0),
+    };
     // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
     // is redacted like any other message.
     let broke =
@@ -283,7 +354,8 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         (Some(_), false) => Outcome::BrokenBeforeAnswer,
     };
     // The ledger row, then the reservation settles (when `ready` is dropped below).
-    let row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
+    let mut row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
+    row.redacted = redacted.map(|r| r.counts.to_ledger()).unwrap_or_default();
     call.record(&row);
     call.ws.ledger_changed();
     match broke {
@@ -303,10 +375,48 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 ttft_ms: streamed.ttft_ms.map(|t| t as u32),
                 earlier: Vec::new(),
                 cloud_unreachable: false,
+                redacted: redacted.map(|r| r.counts.clone()).unwrap_or_default(),
+                unknown_placeholders,
             })
         }
         Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
         Some(detail) => Attempted::Next(step.failure(outcome, detail)),
+    }
+}
+
+/// A sink that restores the user's values before they reach the caller.
+struct Restoring<'s> {
+    text: Restorer,
+    raw: RawRestorer,
+    inner: &'s mut dyn AnswerSink,
+}
+
+impl Restoring<'_> {
+    /// The end of the answer: text held back in case it was the start of a placeholder.
+    fn finish(&mut self) {
+        let tail = self.text.finish();
+        if !tail.is_empty() {
+            self.inner.text(&tail);
+        }
+    }
+
+    fn unknown(&self) -> u32 {
+        self.text.unknown() + self.raw.unknown()
+    }
+}
+
+impl AnswerSink for Restoring<'_> {
+    fn text(&mut self, text: &str) {
+        let out = self.text.push(text);
+        if !out.is_empty() {
+            self.inner.text(&out);
+        }
+    }
+
+    fn raw(&mut self, event: &bytes::Bytes) {
+        for b in self.raw.piece(event) {
+            self.inner.raw(&b);
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use crate::keys::{self, KeySummary};
 use crate::ledger::{Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Tokens};
+use crate::privacy::Counts;
 use crate::providers::canonical::{self, ChatRequest};
 use crate::workspace::{Workspace, WorkspaceError};
 use attempt::{Attempted, Call};
@@ -78,6 +79,11 @@ pub struct Reply {
     pub earlier: Vec<StepFailure>,
     /// A local step answered after cloud steps could not be reached: worth offering offline mode.
     pub cloud_unreachable: bool,
+    /// What was replaced before the request left this machine (empty: nothing, or local).
+    pub redacted: Counts,
+    /// Placeholders in the answer that Keyhold did not make (invented or mangled by the model):
+    /// left as they were.
+    pub unknown_placeholders: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +102,8 @@ pub enum RouterError {
     Broken { provider: String, detail: String },
     #[error("Offline mode is on and agent {agent} has no local step. Add one (local:MODEL) to its chain, or switch offline mode off.")]
     OfflineNoLocal { agent: String },
+    #[error("Nothing was sent: agent {agent}'s privacy policy is block, and {detail}. Remove those values, or choose the pii policy to send them replaced by placeholders.")]
+    Blocked { agent: String, detail: String, failures: Vec<StepFailure> },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
 }
@@ -126,6 +134,7 @@ impl Kinded for RouterError {
             RouterError::Refused { .. } => ErrorKind::Refused,
             RouterError::Broken { .. } => ErrorKind::StreamBroken,
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
+            RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
             RouterError::Workspace(w) => w.kind(),
         }
     }
@@ -303,6 +312,14 @@ async fn run_chain(
             reserved: ws.budgets().reserved(agent),
         };
         return Err(RouterError::budget_reached(agent, agent.budget.unwrap_or_default(), over, failures));
+    }
+    if !failures.is_empty() && failures.iter().all(|f| matches!(f.outcome, Outcome::Blocked | Outcome::Offline)) {
+        let detail = failures
+            .iter()
+            .find(|f| f.outcome == Outcome::Blocked)
+            .map(|f| f.detail.trim_start_matches("not sent: the agent's privacy policy is block, and ").to_string())
+            .unwrap_or_default();
+        return Err(RouterError::Blocked { agent: agent.name.clone(), detail, failures });
     }
     let summary = failures
         .iter()

@@ -289,6 +289,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         latency_ms: 0,
         ttft_ms: None,
         local: false,
+        redacted: String::new(),
     };
     ledger::record(&r.ws.conn(), &row).unwrap();
     r.ws.budgets().check_alerts(&r.ws.conn(), &strict);
@@ -525,4 +526,95 @@ async fn a_call_that_outlives_its_limit_is_ended_and_what_arrived_is_counted() {
     assert_eq!(row.outcome, "cut");
     assert!(row.estimated && row.output_tokens > 0, "{row:?}");
     TEST_CALL_LIMIT.with(|l| l.set(None));
+}
+
+/// What the user types: a secret, two e-mail addresses, a card, a dictionary term.
+const PRIVATE: &str = "Mail anna.schmidt@example.org and bob@example.com about Project Nightingale; \
+                       card 4111 1111 1111 1111; key sk-ant-api03-CANARYabcdefghijklmnopqrstuv.";
+const PRIVATE_VALUES: &[&str] =
+    &["anna.schmidt@example.org", "bob@example.com", "Project Nightingale", "4111 1111 1111 1111", "CANARYabcdefghij"];
+
+fn private_agent(
+    r: &Rig,
+    name: &str,
+    model: &str,
+    key: &str,
+    policy: crate::privacy::Policy,
+    fallback: &[&str],
+) -> Agent {
+    let spec = AgentSpec {
+        name: name.into(),
+        model: model.into(),
+        key: Some(key.into()),
+        max_tokens: Some(100),
+        fallback: fallback.iter().map(|s| s.to_string()).collect(),
+        privacy: Some(policy),
+        ..Default::default()
+    };
+    let terms = vec![Zeroizing::new("Project Nightingale".to_string())];
+    r.ws.with_unlocked(|c, u| crate::privacy::dictionary::add(c, u, &terms)).unwrap();
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap().agent
+}
+
+fn assert_nothing_private_in(seen: &[keyhold_sim::Seen]) {
+    for s in seen {
+        let body = s.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+        for v in PRIVATE_VALUES {
+            assert!(!body.contains(v), "{v} reached the provider: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_pii_agent_sends_placeholders_to_the_cloud_and_the_user_reads_their_own_values() {
+    let r = rig().await;
+    for (name, model, key, sim) in
+        [("P-oa", "gpt-4o-mini", "oa", &r.openai), ("P-an", "claude-haiku-4-5", "an", &r.anthropic)]
+    {
+        sim.set_behavior(vec![Behavior { echo: Some(true), ..Default::default() }]);
+        let a = private_agent(&r, name, model, key, crate::privacy::Policy::Pii, &[]);
+        let before = sim.requests().len();
+        let (res, text) = run(&r, &a, PRIVATE).await;
+        let reply = res.unwrap();
+        let seen = &sim.requests()[before..];
+        assert_nothing_private_in(seen);
+        let sent = seen[0].body.as_ref().unwrap().to_string();
+        assert!(sent.contains("[EMAIL_1]") && sent.contains("[EMAIL_2]") && sent.contains("[TERM_1]"), "{sent}");
+        assert!(sent.contains("[CARD_1]") && sent.contains("[SECRET_1]"), "{sent}");
+        // Echoed back three characters at a time, every placeholder split across events.
+        assert_eq!(text, PRIVATE, "{name}");
+        assert_eq!(reply.redacted.to_ledger(), "secret:1 email:2 payment_card:1 custom:1");
+        assert_eq!(reply.unknown_placeholders, 0);
+        assert_eq!(ledger(&r).last().unwrap().redacted, "secret:1 email:2 payment_card:1 custom:1");
+    }
+}
+
+#[tokio::test]
+async fn a_local_step_gets_the_original_and_block_refuses_before_anything_leaves() {
+    let r = rig().await;
+    r.openai.set_behavior(vec![Behavior { status: Some(503), times: Some(1), ..Default::default() }]);
+    let a = private_agent(&r, "Mixed", "gpt-4o-mini", "oa", crate::privacy::Policy::Pii, &["local:llama3.2:1b"]);
+    let (res, _) = run(&r, &a, PRIVATE).await;
+    assert!(res.unwrap().local);
+    assert_nothing_private_in(&r.openai.requests());
+    let local = r.ollama.requests().last().unwrap().body.as_ref().unwrap().to_string();
+    assert!(local.contains("anna.schmidt@example.org"), "the local step gets the original: {local}");
+    assert!(ledger(&r).last().unwrap().redacted.is_empty(), "nothing is replaced for a local step");
+
+    // Block: no byte to the cloud, a ledger row at zero cost, and a refusal that says what and where.
+    let b = private_agent(&r, "Strict", "gpt-4o-mini", "oa", crate::privacy::Policy::Block, &[]);
+    let sent = r.openai.requests().len();
+    let err = run(&r, &b, PRIVATE).await.0.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PrivacyBlocked, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("2 e-mail addresses") && msg.contains("message 1, character 6"), "{msg}");
+    for v in PRIVATE_VALUES {
+        assert!(!msg.contains(v), "the refusal shows {v}: {msg}");
+    }
+    assert_eq!(r.openai.requests().len(), sent);
+    let row = ledger(&r).last().unwrap().clone();
+    assert_eq!((row.outcome.as_str(), row.cost_usd), ("blocked", Some(Money::ZERO)));
+    // Block lets a clean message through.
+    r.openai.set_behavior(vec![]);
+    run(&r, &b, "nothing private here").await.0.unwrap();
 }

@@ -52,6 +52,10 @@ fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Resul
         }
     }
     prices::retag(tx, u).map_err(db)?;
+    // A rotation re-sealed (and re-signed) the dictionary before; an adoption signs it here.
+    if verified.is_none() {
+        crate::privacy::dictionary::retag(tx, u).map_err(db)?;
+    }
     for (key, what) in PROTECTED_SETTINGS {
         let value = match verified {
             Some(old) => match integrity::get_setting(tx, old, key).map_err(db)? {
@@ -89,6 +93,7 @@ pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>
     if let Err(prices::PriceError::Changed(t)) = prices::verify(conn, u) {
         bad.push(t);
     }
+    bad.extend(crate::privacy::dictionary::check(conn, u));
     for (key, what) in PROTECTED_SETTINGS {
         if integrity::get_setting(conn, u, key).map_err(db)?.is_err() {
             bad.push(tampered_setting(key, what));
@@ -136,6 +141,12 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
         if !bad.is_empty() {
             return Err(WorkspaceError::Changed(bad));
         }
+        crate::privacy::dictionary::reseal(&tx, old, new).map_err(|e| match e {
+            crate::privacy::dictionary::DictionaryError::Changed(t) => WorkspaceError::Changed(vec![t]),
+            other => {
+                WorkspaceError::Changed(vec![Tampered::new(other.to_string(), "Remove it and add the term again.")])
+            }
+        })?;
         retag_in(&tx, new, Some(old))?;
         tx.commit().map_err(db)?;
     }

@@ -24,6 +24,7 @@ fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, co
         latency_ms: 10,
         ttft_ms: Some(5),
         local: model.contains(':'),
+        redacted: String::new(),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod environment;
 pub mod keys;
 pub mod prices;
+pub mod privacy;
 pub mod proxy;
 pub mod usage;
 pub mod vault;

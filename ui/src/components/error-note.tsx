@@ -28,6 +28,7 @@ export function errorTone(kind: ErrorKind): "input" | "state" | "fault" {
     case "key_inactive":
     case "budget_reached":
     case "offline_no_local":
+    case "privacy_blocked":
     case "refused":
       return "state";
     case "vault_damaged":

@@ -4,7 +4,7 @@ import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/pr
 
 const listeners: Record<string, (e: { payload: unknown }) => void> = {};
 vi.mock("../bindings", () => ({
-  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn() },
+  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn() },
   events: {
     ledgerChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
     chatDelta: {
@@ -53,9 +53,37 @@ describe("agents", () => {
     listeners.chatDelta({ payload: { chat_id: chatId, text: "there" } });
     await waitFor(() => expect(document.querySelector(".chat-line.assistant .chat-text")!.textContent).toBe("Hi there"));
     finish({ status: "ok", data: { step: 1, provider: "ollama", model: "llama3.2:1b", key_label: "local", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0", estimated: false, local: true, latency_ms: 5, ttft_ms: 1,
+      redacted: {}, unknown_placeholders: 0,
       earlier: [{ step: 0, provider: "openai", model: "gpt-4o-mini", outcome: "connect", detail: "refused" }] } });
     await waitFor(() => expect(document.querySelector(".reply-meta")!.textContent).toContain("stayed on this machine"));
     expect(document.querySelector(".reply-meta")!.textContent).toContain("ollama · llama3.2:1b · in 3 · out 2 · cache read 0 · cache write 0 · $0");
     expect(document.querySelector(".fallback-note")!.textContent).toContain("Step 0 (openai gpt-4o-mini) failed: connect – refused.");
+  });
+
+  it("previews what the model receives and says what was replaced", async () => {
+    mocked.privacyPreview.mockResolvedValue({
+      status: "ok",
+      data: {
+        policy: "pii",
+        text: "Mail [EMAIL_1] with [SECRET_1]",
+        spans: [
+          { kind: "email", placeholder: "[EMAIL_1]", start: 5, end: 14 },
+          { kind: "secret", placeholder: "[SECRET_1]", start: 20, end: 30 },
+        ],
+        counts: { secret: 1, email: 1 },
+        blocked: false,
+      },
+    });
+    mocked.chatSend.mockResolvedValue({ status: "ok", data: { step: 0, provider: "openai", model: "gpt-4o-mini", key_label: "oa", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0.000001", estimated: false, local: false, latency_ms: 5, ttft_ms: 1, earlier: [], cloud_unreachable: false, redacted: { secret: 1, email: 1 }, unknown_placeholders: 0 } });
+    render(<Agents />);
+    await waitFor(() => expect(screen.getByText("Chat")).toBeTruthy());
+    fireEvent.click(screen.getByText("Chat"));
+    fireEvent.click(document.getElementById("chat-preview-toggle")!);
+    fireEvent.input(document.getElementById("chat-input")!, { target: { value: "Mail anna@example.org with sk-ant-xyz" } });
+    await waitFor(() => expect(document.querySelectorAll("#chat-preview mark.placeholder").length).toBe(2));
+    expect(document.querySelector("#chat-preview .chat-text")!.textContent).toBe("Mail [EMAIL_1] with [SECRET_1]");
+    expect(document.querySelector("#chat-preview")!.textContent).toContain("1 secret, 1 e-mail address replaced");
+    fireEvent.click(screen.getByText("Send"));
+    await waitFor(() => expect(document.querySelector(".privacy-note")!.textContent).toContain("Replaced before sending: 1 secret, 1 e-mail address"));
   });
 });

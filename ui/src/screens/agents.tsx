@@ -6,7 +6,10 @@ import {
   events,
   type AgentCard,
   type CommandError,
+  type Counts,
   type KeySummary,
+  type Policy,
+  type Preview,
   type Reply,
   type Turn,
 } from "../bindings";
@@ -124,6 +127,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   );
   const [budget, setBudget] = useState(card?.budget_usd ?? "");
   const [whenOver, setWhenOver] = useState<"local" | "refuse">(a?.when_over ?? "local");
+  const [privacy, setPrivacy] = useState<Policy>(a?.privacy ?? "secrets");
   const [error, setError] = useState<CommandError | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   const models = Array.from(new Set(keys.flatMap((k) => k.models)));
@@ -141,6 +145,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
       fallback: steps.filter((s) => s.key && s.model).map((s) => `${s.key}:${s.model}`),
       budget_usd: budget || null,
       when_over: whenOver,
+      privacy,
     });
     if (r.status === "error") {
       setError(r.error);
@@ -256,6 +261,16 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
           </select>
         </label>
       </div>
+      <label>
+        What cloud models receive
+        <select id="agent-privacy" value={privacy} onChange={(e) => setPrivacy((e.target as HTMLSelectElement).value as Policy)}>
+          <option value="secrets">Hide secrets (API keys, tokens, passwords, private keys)</option>
+          <option value="pii">Hide secrets and personal data (e-mails, phones, cards, IBANs, IPs, addresses, your dictionary)</option>
+          <option value="block">Refuse to send anything that holds secrets or personal data</option>
+          <option value="off">Send everything as typed</option>
+        </select>
+        <span class="fine">Replaced on this machine before any cloud step, and restored in the answer. Local models get the original.</span>
+      </label>
       <ErrorNote error={error} />
       {warnings.map((w) => (
         <p class="warning" key={w}>
@@ -280,11 +295,64 @@ function replyNote(r: Reply): string {
   return `${r.provider} · ${r.model} · in ${t.input} · out ${t.output} · cache read ${t.cache_read} · cache write ${t.cache_write} · ${cost}${r.estimated ? " (estimated)" : ""}`;
 }
 
+/** The text a cloud model receives, each placeholder highlighted. */
+function Redacted({ preview }: { preview: Preview }) {
+  const chars = Array.from(preview.text);
+  const parts: preact.JSX.Element[] = [];
+  let at = 0;
+  preview.spans.forEach((s, i) => {
+    if (s.start > at) parts.push(<span key={`t${i}`}>{chars.slice(at, s.start).join("")}</span>);
+    parts.push(
+      <mark key={`m${i}`} class={`placeholder ${s.kind}`} title={s.kind.replace("_", " ")}>
+        {s.placeholder}
+      </mark>,
+    );
+    at = s.end;
+  });
+  if (at < chars.length) parts.push(<span key="rest">{chars.slice(at).join("")}</span>);
+  return <>{parts}</>;
+}
+
+function countsText(c: Counts): string {
+  const nouns: Record<string, [string, string]> = {
+    secret: ["secret", "secrets"],
+    email: ["e-mail address", "e-mail addresses"],
+    phone: ["phone number", "phone numbers"],
+    payment_card: ["card number", "card numbers"],
+    iban: ["IBAN", "IBANs"],
+    ip: ["IP address", "IP addresses"],
+    address: ["postal address", "postal addresses"],
+    custom: ["dictionary term", "dictionary terms"],
+  };
+  return Object.entries((c ?? {}) as Record<string, number | undefined>)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([k, n]) => `${n} ${nouns[k]?.[n === 1 ? 0 : 1] ?? k}`)
+    .join(", ");
+}
+
 function Chat({ agent }: { agent: string }) {
   const [lines, setLines] = useState<ChatLine[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
+  const [showPreview, setShowPreview] = useState(false);
+  const [preview, setPreview] = useState<Preview | null>(null);
   const chatId = useRef<string>("");
+
+  const history = (text: string): Turn[] => [
+    ...lines.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
+    { role: "user", text },
+  ];
+  useEffect(() => {
+    if (!showPreview || !draft.trim()) {
+      setPreview(null);
+      return;
+    }
+    const timer = setTimeout(async () => {
+      const r = await commands.privacyPreview(agent, history(draft));
+      if (r.status === "ok") setPreview(r.data);
+    }, 150);
+    return () => clearTimeout(timer);
+  }, [draft, showPreview, agent, lines.length]);
 
   useEffect(() => {
     const stop = events.chatDelta.listen((e) => {
@@ -303,15 +371,12 @@ function Chat({ agent }: { agent: string }) {
 
   const send = async (e: Event) => {
     e.preventDefault();
-    const history: Turn[] = [
-      ...lines.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
-      { role: "user", text: draft },
-    ];
+    const turns = history(draft);
     chatId.current = `${Date.now()}-${Math.random()}`;
     setLines([...lines, { role: "user", text: draft }, { role: "assistant", text: "" }]);
     setDraft("");
     setBusy(true);
-    const r = await commands.chatSend(agent, chatId.current, history);
+    const r = await commands.chatSend(agent, chatId.current, turns);
     setBusy(false);
     setLines((ls) => {
       const copy = ls.slice();
@@ -334,6 +399,16 @@ function Chat({ agent }: { agent: string }) {
                   <span class={`badge ${l.reply.local ? "local" : "cloud"}`}>{l.reply.local ? "stayed on this machine" : "cloud"}</span>{" "}
                   {replyNote(l.reply)}
                 </div>
+                {countsText(l.reply.redacted) && (
+                  <div class="privacy-note" role="note">
+                    Replaced before sending: {countsText(l.reply.redacted)}. The answer shows your own values again.
+                  </div>
+                )}
+                {l.reply.unknown_placeholders > 0 && (
+                  <div class="notice" role="note">
+                    The answer holds {l.reply.unknown_placeholders} placeholder(s) Keyhold did not make; they are shown as written.
+                  </div>
+                )}
                 {l.reply.cloud_unreachable && (
                   <div class="notice" id="offer-offline">
                     The cloud looks unreachable; a local step answered.{" "}
@@ -364,6 +439,21 @@ function Chat({ agent }: { agent: string }) {
           Send
         </button>
       </form>
+      <label class="check">
+        <input type="checkbox" id="chat-preview-toggle" checked={showPreview} onChange={(e) => setShowPreview((e.target as HTMLInputElement).checked)} />
+        Show what the model receives
+      </label>
+      {showPreview && preview && (
+        <div class="preview" id="chat-preview" aria-live="polite">
+          <div class="fine">
+            What a cloud step receives ({preview.policy} policy){countsText(preview.counts) ? `: ${countsText(preview.counts)} replaced` : ": nothing to replace"}
+            {preview.blocked ? " — the block policy will refuse to send this." : "."}
+          </div>
+          <div class="chat-text">
+            <Redacted preview={preview} />
+          </div>
+        </div>
+      )}
     </section>
   );
 }

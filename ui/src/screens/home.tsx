@@ -4,6 +4,7 @@ import { ErrorNote } from "../components/error-note";
 import { Agents } from "./agents";
 import { Local } from "./local";
 import { Prices } from "./prices";
+import { Privacy } from "./privacy";
 import { Proxy } from "./proxy";
 import { Usage } from "./usage";
 import { Providers } from "./providers";
@@ -12,7 +13,7 @@ function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "agents" | "usage" | "providers" | "local" | "proxy" | "prices" | "vault";
+type Page = "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
   ["agents", "Agents"],
@@ -20,6 +21,7 @@ const PAGES: [Page, string][] = [
   ["providers", "Settings → LLM Providers"],
   ["local", "Local models"],
   ["proxy", "Proxy"],
+  ["privacy", "Privacy"],
   ["prices", "Prices"],
   ["vault", "Vault"],
 ];
@@ -99,6 +101,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         {page === "providers" && <Providers />}
         {page === "local" && <Local />}
         {page === "proxy" && <Proxy />}
+        {page === "privacy" && <Privacy />}
         {page === "prices" && <Prices />}
         {page === "vault" && <VaultPage info={info} />}
       </main>

@@ -232,6 +232,7 @@ export function Usage() {
             <th>Cost USD</th>
             <th>Latency</th>
             <th>Where</th>
+            <th title="What was replaced before the request left this machine">Replaced</th>
           </tr>
         </thead>
         <tbody>
@@ -252,6 +253,7 @@ export function Usage() {
               <td>{r.cost_usd === "" ? "unknown" : r.cost_usd}</td>
               <td>{r.latency_ms} ms</td>
               <td>{r.local ? "local" : "cloud"}</td>
+              <td class="replaced">{r.redacted ? r.redacted.replace(/_/g, " ").replace(/:/g, " ").split(" ").join(" ") : "–"}</td>
             </tr>
           ))}
         </tbody>

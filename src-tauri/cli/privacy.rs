@@ -1,0 +1,161 @@
+//! `keyhold redact` and `keyhold dictionary …`: local anonymization from a terminal.
+
+use std::io::Read;
+use std::path::Path;
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::output::{Failure, Output};
+use keyhold_core::agents;
+use keyhold_core::datadir::DataDir;
+use keyhold_core::error::ErrorKind;
+use keyhold_core::privacy::{dictionary, Dictionary, Policy, Redactor, Rules};
+use keyhold_core::workspace::{Workspace, WorkspaceError};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyArg {
+    Off,
+    Secrets,
+    Pii,
+    Block,
+}
+
+impl From<PolicyArg> for Policy {
+    fn from(p: PolicyArg) -> Policy {
+        match p {
+            PolicyArg::Off => Policy::Off,
+            PolicyArg::Secrets => Policy::Secrets,
+            PolicyArg::Pii => Policy::Pii,
+            PolicyArg::Block => Policy::Block,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DictionaryCommand {
+    /// Add terms to hide (one per line on standard input): client names, project code names,
+    /// people. Applied by the pii and block policies.
+    Add,
+    /// List the terms, each as a hint (first and last letter, length): a term is never shown again.
+    List,
+    /// Remove a term by its id.
+    Remove { id: String },
+}
+
+fn read_stdin(what: &str) -> Result<Zeroizing<String>, Failure> {
+    let mut text = Zeroizing::new(String::new());
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        Failure::from_message(ErrorKind::Input, format!("Could not read {what} from standard input: {e}"))
+    })?;
+    Ok(text)
+}
+
+fn stdin_is_taken(passphrase_file: Option<&Path>, what: &str) -> Result<(), Failure> {
+    if passphrase_file == Some(Path::new("-")) {
+        return Err(Failure::from_message(
+            ErrorKind::Usage,
+            format!("{what} is read from standard input, so the passphrase cannot be: use --passphrase-file FILE."),
+        ));
+    }
+    Ok(())
+}
+
+/// `keyhold redact`: what a cloud model would receive for the text on standard input.
+pub fn redact(
+    agent: Option<&str>,
+    policy: Option<PolicyArg>,
+    passphrase_file: Option<&Path>,
+    dir: DataDir,
+    out: &Output,
+) -> Result<(), Failure> {
+    stdin_is_taken(passphrase_file, "The text")?;
+    let text = read_stdin("the text")?;
+    let ws = Workspace::open(dir)?;
+    let policy = match (agent, policy) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::from_message(ErrorKind::Usage, "Give --agent or --policy, not both.".into()))
+        }
+        (Some(a), None) => agents::find(&ws.conn(), a).map_err(WorkspaceError::from)?.privacy,
+        (None, Some(p)) => p.into(),
+        (None, None) => Policy::default(),
+    };
+    // The dictionary is sealed in the vault: it applies when the passphrase is at hand.
+    let mut terms = Vec::new();
+    if policy.uses_dictionary() {
+        match passphrase_file {
+            Some(_) => {
+                let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
+                ws.unlock(&p)?;
+                terms = ws.with_unlocked(|c, u| dictionary::load(c, u))?;
+            }
+            None => eprintln!(
+                "keyhold: note: your dictionary was not applied (it is sealed in the vault): give --passphrase-file FILE to include it."
+            ),
+        }
+    }
+    let dict = Dictionary::new(&terms);
+    let mut r = Redactor::new(Rules::builtin(), policy, &dict);
+    let redacted = r.redact(&text, "the text");
+    if out.json {
+        println!("{}", json!({ "text": redacted, "policy": policy, "findings": r.findings() }));
+    } else {
+        print!("{redacted}");
+        if !redacted.ends_with('\n') {
+            println!();
+        }
+        eprintln!("keyhold: {} policy: replaced {}.", policy.as_str(), r.counts().sentence());
+        if policy == Policy::Block && !r.counts().is_empty() {
+            eprintln!("keyhold: with the block policy, a cloud step would refuse this text.");
+        }
+    }
+    Ok(())
+}
+
+pub fn dictionary(
+    command: &DictionaryCommand,
+    passphrase_file: Option<&Path>,
+    dir: DataDir,
+    out: &Output,
+) -> Result<(), Failure> {
+    match command {
+        DictionaryCommand::Add => {
+            stdin_is_taken(passphrase_file, "The terms")?;
+            let ws = super::input::unlocked(dir, passphrase_file, "Adding dictionary terms")?;
+            let text = read_stdin("the terms")?;
+            let terms: Vec<Zeroizing<String>> = text.lines().map(|l| Zeroizing::new(l.to_string())).collect();
+            let added = ws.with_unlocked(|c, u| dictionary::add(c, u, &terms))?;
+            out.success(
+                &format!(
+                    "Added {} term(s) to your dictionary: {}.",
+                    added.len(),
+                    added.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                json!({ "ok": true, "added": added }),
+            );
+        }
+        DictionaryCommand::List => {
+            let ws = super::input::unlocked(dir, passphrase_file, "Listing the dictionary")?;
+            let list = ws.with_unlocked(|c, u| dictionary::list(c, u))?;
+            if out.json {
+                println!("{}", json!({ "ok": true, "terms": list }));
+            } else if list.is_empty() {
+                println!(
+                    "Your dictionary is empty. Add terms with: keyhold dictionary add (one per line on standard input)"
+                );
+            } else {
+                println!("{:<16} {:<28} ADDED", "ID", "TERM");
+                for t in list {
+                    println!("{:<16} {:<28} {}", t.id, t.hint, t.created_at);
+                }
+            }
+        }
+        DictionaryCommand::Remove { id } => {
+            let ws = super::input::unlocked(dir, passphrase_file, "Removing a dictionary term")?;
+            ws.with_unlocked(|c, u| dictionary::remove(c, u, id))?;
+            out.success(&format!("Removed {id} from your dictionary."), json!({ "ok": true }));
+        }
+    }
+    Ok(())
+}

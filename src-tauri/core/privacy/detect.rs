@@ -1,0 +1,355 @@
+//! Finding sensitive values in text: the recognizers of `rules.json` (patterns, validators,
+//! context words) and the user's dictionary. Everything runs here, on this machine.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{Kind, Policy};
+
+/// A sensitive value found in a text: its kind, which rule found it, and where (byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: Kind,
+    pub rule: &'static str,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Validator {
+    Luhn,
+    Mod97,
+    Phone,
+    Ip,
+    Entropy,
+    NotPlaceholder,
+}
+
+#[derive(Deserialize)]
+struct RuleText {
+    kind: Kind,
+    name: String,
+    policy: Policy,
+    pattern: String,
+    #[serde(default)]
+    group: usize,
+    validator: Option<Validator>,
+    #[serde(default)]
+    context: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RuleFile {
+    rules: Vec<RuleText>,
+}
+
+struct Rule {
+    kind: Kind,
+    name: &'static str,
+    policy: Policy,
+    regex: Regex,
+    group: usize,
+    validator: Option<Validator>,
+    context: Vec<String>,
+}
+
+/// Why a rules file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("The recognizer rules are not valid JSON in the expected shape: {0}")]
+    Shape(String),
+    #[error("The recognizer rule \"{name}\" has a pattern that does not compile: {detail}")]
+    Pattern { name: String, detail: String },
+    #[error("The recognizer rule \"{name}\" names capture group {group}, which its pattern does not have")]
+    Group { name: String, group: usize },
+}
+
+/// Compiled recognizers.
+pub struct Rules(Vec<Rule>);
+
+/// Past this size a single pattern match is not attempted on a line as one piece (regex is
+/// linear-time, so this only bounds memory for compiled automata).
+const REGEX_SIZE_LIMIT: usize = 8 * 1024 * 1024;
+
+impl Rules {
+    /// Compiles a rules file; every problem is named, nothing is half-loaded.
+    pub fn parse(text: &str) -> Result<Rules, RulesError> {
+        let file: RuleFile = serde_json::from_str(text).map_err(|e| RulesError::Shape(e.to_string()))?;
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for r in file.rules {
+            let regex = regex::RegexBuilder::new(&r.pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| RulesError::Pattern { name: r.name.clone(), detail: e.to_string() })?;
+            if r.group >= regex.captures_len() {
+                return Err(RulesError::Group { name: r.name, group: r.group });
+            }
+            rules.push(Rule {
+                kind: r.kind,
+                // Rules live for the whole process.
+                name: Box::leak(r.name.into_boxed_str()),
+                policy: r.policy,
+                regex,
+                group: r.group,
+                validator: r.validator,
+                context: r.context.into_iter().map(|c| c.to_lowercase()).collect(),
+            });
+        }
+        Ok(Rules(rules))
+    }
+
+    /// The rules shipped with Keyhold (checked by the tests, so this cannot fail at run time).
+    pub fn builtin() -> &'static Rules {
+        static RULES: OnceLock<Rules> = OnceLock::new();
+        RULES.get_or_init(|| Rules::parse(include_str!("rules.json")).expect("rules.json is checked by its tests"))
+    }
+
+    /// Every sensitive value in `text` under `policy`, plus the dictionary's terms (pii and
+    /// block), without overlaps: where two overlap, a secret wins, then the longer match.
+    pub fn find(&self, text: &str, policy: Policy, dictionary: &Dictionary) -> Vec<Found> {
+        if policy == Policy::Off || text.is_empty() {
+            return Vec::new();
+        }
+        let pii = matches!(policy, Policy::Pii | Policy::Block);
+        let mut all = Vec::new();
+        for rule in self.0.iter().filter(|r| r.policy == Policy::Secrets || pii) {
+            // Cheap prefilter: most rules never match most text.
+            for caps in rule.regex.captures_iter(text) {
+                let Some(m) = caps.get(rule.group) else { continue };
+                if m.as_str().is_empty() {
+                    continue;
+                }
+                // The context first: it is cheap, and most candidates fail it.
+                if !rule.context.is_empty() && !has_context(text, m.start(), &rule.context) {
+                    continue;
+                }
+                if let Some(v) = rule.validator {
+                    if !validate(v, m.as_str()) {
+                        continue;
+                    }
+                }
+                all.push(Found { kind: rule.kind, rule: rule.name, start: m.start(), end: m.end() });
+            }
+        }
+        if pii {
+            all.extend(dictionary.find(text));
+        }
+        resolve_overlaps(all)
+    }
+}
+
+/// Keeps a set of non-overlapping findings: secrets first, then longer, then earlier.
+fn resolve_overlaps(mut all: Vec<Found>) -> Vec<Found> {
+    all.sort_by_key(|f| (f.kind != Kind::Secret, std::cmp::Reverse(f.end - f.start), f.start));
+    let mut kept: Vec<Found> = Vec::with_capacity(all.len());
+    for f in all {
+        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.start);
+    kept
+}
+
+/// Whether one of `words` appears within 40 characters before `at` (case-insensitive).
+fn has_context(text: &str, at: usize, words: &[String]) -> bool {
+    let mut from = at.saturating_sub(40);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let before = text[from..at].to_lowercase();
+    words.iter().any(|w| before.contains(w.as_str()))
+}
+
+fn validate(v: Validator, value: &str) -> bool {
+    match v {
+        Validator::Luhn => luhn(value),
+        Validator::Mod97 => iban_mod97(value),
+        Validator::Phone => phone(value),
+        Validator::Ip => value.parse::<std::net::IpAddr>().is_ok_and(|ip| !ip.is_unspecified()),
+        Validator::Entropy => entropy(value) >= 3.5,
+        Validator::NotPlaceholder => !is_placeholder_value(value),
+    }
+}
+
+/// The Luhn checksum of a card number (spaces and dashes ignored), 13 to 19 digits.
+pub fn luhn(value: &str) -> bool {
+    let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// ISO 13616: the country's length, then mod 97 of the rearranged number is 1.
+pub fn iban_mod97(value: &str) -> bool {
+    let s: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(len) = iban_length(&s[..2.min(s.len())]) else { return false };
+    if s.len() != len {
+        return false;
+    }
+    let rearranged = s[4..].chars().chain(s[..4].chars());
+    let mut rem: u32 = 0;
+    for c in rearranged {
+        let n = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'A'..='Z' => c as u32 - 'A' as u32 + 10,
+            _ => return false,
+        };
+        rem = if n >= 10 { (rem * 100 + n) % 97 } else { (rem * 10 + n) % 97 };
+    }
+    rem == 1
+}
+
+/// IBAN lengths by country (SWIFT registry), for the countries that use one.
+fn iban_length(country: &str) -> Option<usize> {
+    Some(match country {
+        "NO" => 15,
+        "BE" => 16,
+        "DK" | "FI" | "FO" | "GL" | "NL" => 18,
+        "MK" | "SI" => 19,
+        "AT" | "BA" | "EE" | "KZ" | "LT" | "LU" | "XK" => 20,
+        "CH" | "CR" | "HR" | "LI" | "LV" => 21,
+        "BG" | "BH" | "DE" | "GB" | "GE" | "IE" | "ME" | "RS" => 22,
+        "AE" | "GI" | "IL" | "TL" => 23,
+        "AD" | "CZ" | "ES" | "MD" | "PK" | "RO" | "SA" | "SE" | "SK" | "TN" | "VG" => 24,
+        "PT" | "ST" => 25,
+        "IS" | "TR" => 26,
+        "FR" | "GR" | "IT" | "MC" | "MR" | "SM" => 27,
+        "AL" | "AZ" | "BY" | "CY" | "DO" | "GT" | "HU" | "LB" | "PL" | "SV" => 28,
+        "BR" | "EG" | "PS" | "QA" | "UA" => 29,
+        "JO" | "KW" | "MU" => 30,
+        "MT" | "SC" => 31,
+        "LC" => 32,
+        _ => return None,
+    })
+}
+
+/// A phone number the phone-number library accepts as valid: in international form as
+/// written, or national form in one of the regions Keyhold's users write most.
+fn phone(value: &str) -> bool {
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) || looks_like_date(value) {
+        return false;
+    }
+    let international = value.trim_start().starts_with('+') || value.trim_start().starts_with("00");
+    if international {
+        let normalized = match value.trim_start().strip_prefix("00") {
+            Some(rest) => format!("+{rest}"),
+            None => value.to_string(),
+        };
+        return phonenumber::parse(None, &normalized).is_ok_and(|n| phonenumber::is_valid(&n));
+    }
+    use phonenumber::country::Id;
+    [Id::US, Id::GB, Id::DE, Id::FR, Id::ES, Id::IT, Id::NL, Id::JP, Id::CA, Id::AU]
+        .into_iter()
+        .any(|region| phonenumber::parse(Some(region), value).is_ok_and(|n| phonenumber::is_valid(&n)))
+}
+
+fn looks_like_date(value: &str) -> bool {
+    static DATE: OnceLock<Regex> = OnceLock::new();
+    DATE.get_or_init(|| {
+        Regex::new(r"^\s*(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\s*$").expect("date regex")
+    })
+    .is_match(value)
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(value: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in value.chars() {
+        *counts.entry(c).or_insert(0u32) += 1;
+    }
+    let n = value.chars().count() as f64;
+    counts.values().map(|&c| c as f64 / n).map(|p| -p * p.log2()).sum()
+}
+
+/// A value that only stands for a secret: `<your-key>`, `${TOKEN}`, `xxxxxx`, `********`,
+/// `changeme`, `[SECRET_1]`.
+fn is_placeholder_value(value: &str) -> bool {
+    let v = value.trim_matches(|c| c == '"' || c == '\'');
+    let lower = v.to_lowercase();
+    v.starts_with('$')
+        || v.starts_with('<')
+        || v.starts_with('{')
+        || v.starts_with('[')
+        || v.starts_with('%')
+        || v.chars().all(|c| c == v.chars().next().unwrap_or(' '))
+        || [
+            "your",
+            "example",
+            "placeholder",
+            "changeme",
+            "redacted",
+            "xxxx",
+            "****",
+            "...",
+            "env(",
+            "process.env",
+            "os.environ",
+            "none",
+            "null",
+            "undefined",
+            "required",
+            "optional",
+            "string",
+            "password",
+            "secret",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// The user's own terms (client names, project code names, people), matched whole-word and
+/// case-insensitively.
+#[derive(Default)]
+pub struct Dictionary {
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl Dictionary {
+    pub fn new<S: AsRef<str>>(terms: &[S]) -> Dictionary {
+        let terms: Vec<&str> = terms.iter().map(|t| t.as_ref().trim()).filter(|t| !t.is_empty()).collect();
+        if terms.is_empty() {
+            return Dictionary::default();
+        }
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&terms)
+            .ok();
+        Dictionary { matcher }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    fn find(&self, text: &str) -> Vec<Found> {
+        let Some(m) = &self.matcher else { return Vec::new() };
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        m.find_iter(text)
+            .filter(|f| !word(text[..f.start()].chars().next_back()) && !word(text[f.end()..].chars().next()))
+            .map(|f| Found { kind: Kind::Custom, rule: "dictionary", start: f.start(), end: f.end() })
+            .collect()
+    }
+}

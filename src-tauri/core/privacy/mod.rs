@@ -1,0 +1,300 @@
+//! Local anonymization: what a cloud model receives. Before any cloud step, in agent and proxy
+//! mode alike, sensitive values in the text of a request are replaced by typed, numbered
+//! placeholders (`[EMAIL_1]`); the same value gets the same placeholder everywhere in the
+//! request. The answer is restored as it streams back, a placeholder split across events
+//! included, so the user reads their own values again. Local steps get the original text:
+//! nothing leaves the machine there.
+//!
+//! - [`detect`]: the recognizers (`rules.json`) and the user's dictionary.
+//! - [`request`]: which parts of a request are text to redact, in both protocols.
+//! - [`restore`]: putting values back, in text, in JSON strings, and in raw stream events.
+
+pub mod detect;
+pub mod dictionary;
+pub mod request;
+pub mod restore;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+pub use detect::{Dictionary, Rules};
+pub use restore::Restorer;
+
+/// What an agent hides from cloud providers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Nothing is replaced.
+    Off,
+    /// API keys, tokens, passwords, private keys, connection strings.
+    #[default]
+    Secrets,
+    /// Secrets, plus e-mail addresses, phone numbers, payment cards, IBANs, IP addresses,
+    /// postal addresses and the user's dictionary.
+    Pii,
+    /// Like `pii`, but a cloud step is refused when anything is found.
+    Block,
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> Option<Policy> {
+        match text {
+            "off" => Some(Policy::Off),
+            "secrets" => Some(Policy::Secrets),
+            "pii" => Some(Policy::Pii),
+            "block" => Some(Policy::Block),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Off => "off",
+            Policy::Secrets => "secrets",
+            Policy::Pii => "pii",
+            Policy::Block => "block",
+        }
+    }
+
+    /// Whether the dictionary applies (it is only opened for these).
+    pub fn uses_dictionary(self) -> bool {
+        matches!(self, Policy::Pii | Policy::Block)
+    }
+}
+
+/// The kinds of value Keyhold replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Secret,
+    Email,
+    Phone,
+    PaymentCard,
+    Iban,
+    Ip,
+    Address,
+    /// A term of the user's dictionary.
+    Custom,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] =
+        [Kind::Secret, Kind::Email, Kind::Phone, Kind::PaymentCard, Kind::Iban, Kind::Ip, Kind::Address, Kind::Custom];
+
+    /// The placeholder's tag: `[EMAIL_1]`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Kind::Secret => "SECRET",
+            Kind::Email => "EMAIL",
+            Kind::Phone => "PHONE",
+            Kind::PaymentCard => "CARD",
+            Kind::Iban => "IBAN",
+            Kind::Ip => "IP",
+            Kind::Address => "ADDRESS",
+            Kind::Custom => "TERM",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Secret => "secret",
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::PaymentCard => "payment_card",
+            Kind::Iban => "iban",
+            Kind::Ip => "ip",
+            Kind::Address => "address",
+            Kind::Custom => "custom",
+        }
+    }
+
+    /// For sentences: "2 e-mail addresses".
+    pub fn noun(self, n: u32) -> String {
+        let (one, many) = match self {
+            Kind::Secret => ("secret", "secrets"),
+            Kind::Email => ("e-mail address", "e-mail addresses"),
+            Kind::Phone => ("phone number", "phone numbers"),
+            Kind::PaymentCard => ("payment card number", "payment card numbers"),
+            Kind::Iban => ("IBAN", "IBANs"),
+            Kind::Ip => ("IP address", "IP addresses"),
+            Kind::Address => ("postal address", "postal addresses"),
+            Kind::Custom => ("dictionary term", "dictionary terms"),
+        };
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+}
+
+/// How many values of each kind were replaced in one request (occurrences).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub struct Counts(pub BTreeMap<Kind, u32>);
+
+impl Counts {
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|n| *n == 0)
+    }
+
+    pub fn total(&self) -> u32 {
+        self.0.values().sum()
+    }
+
+    /// The ledger's form: `email:2 secret:1` (empty when nothing was replaced).
+    pub fn to_ledger(&self) -> String {
+        self.0.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{}:{n}", k.as_str())).collect::<Vec<_>>().join(" ")
+    }
+
+    /// For people: "2 e-mail addresses and 1 secret".
+    pub fn sentence(&self) -> String {
+        let parts: Vec<String> = self.0.iter().filter(|(_, n)| **n > 0).map(|(k, n)| k.noun(*n)).collect();
+        match parts.len() {
+            0 => "nothing".into(),
+            1 => parts[0].clone(),
+            _ => format!("{} and {}", parts[..parts.len() - 1].join(", "), parts[parts.len() - 1]),
+        }
+    }
+}
+
+/// One value found and what replaced it (the CLI's `redact --json`; never sent over IPC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub value: String,
+    pub placeholder: String,
+}
+
+/// Where a replacement sits in a redacted text (the window's preview: placeholders only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+pub struct Span {
+    pub kind: Kind,
+    pub placeholder: String,
+    /// Character offsets (not bytes) in the redacted text.
+    pub start: u32,
+    pub end: u32,
+}
+
+/// One request's replacements. The same value always gets the same placeholder; placeholders
+/// are numbered per kind in order of first appearance.
+pub struct Redactor<'a> {
+    rules: &'a Rules,
+    policy: Policy,
+    dictionary: &'a Dictionary,
+    by_value: HashMap<String, String>,
+    by_placeholder: HashMap<String, String>,
+    order: Vec<Finding>,
+    numbers: BTreeMap<Kind, u32>,
+    counts: Counts,
+    /// Where each finding was, for `block`'s refusal: "message 2", "the system prompt".
+    places: Vec<(Kind, String)>,
+}
+
+impl<'a> Redactor<'a> {
+    pub fn new(rules: &'a Rules, policy: Policy, dictionary: &'a Dictionary) -> Self {
+        Redactor {
+            rules,
+            policy,
+            dictionary,
+            by_value: HashMap::new(),
+            by_placeholder: HashMap::new(),
+            order: Vec::new(),
+            numbers: BTreeMap::new(),
+            counts: Counts::default(),
+            places: Vec::new(),
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// `text` with every finding replaced. `place` names where it is, for `block`'s message.
+    pub fn redact(&mut self, text: &str, place: &str) -> String {
+        self.redact_with_spans(text, place).0
+    }
+
+    /// The redacted text and where each placeholder sits in it.
+    pub fn redact_with_spans(&mut self, text: &str, place: &str) -> (String, Vec<Span>) {
+        let found = self.rules.find(text, self.policy, self.dictionary);
+        if found.is_empty() {
+            return (text.to_string(), Vec::new());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut spans = Vec::with_capacity(found.len());
+        let mut last = 0;
+        // Character offsets, counted as we go (not from the start each time).
+        let (mut out_chars, mut in_chars) = (0u32, 0usize);
+        for f in found {
+            let between = &text[last..f.start];
+            out.push_str(between);
+            let n = between.chars().count();
+            out_chars += n as u32;
+            in_chars += n;
+            let value = &text[f.start..f.end];
+            let placeholder = self.placeholder(f.kind, value);
+            let start = out_chars;
+            out_chars += placeholder.chars().count() as u32;
+            out.push_str(&placeholder);
+            spans.push(Span { kind: f.kind, placeholder, start, end: out_chars });
+            *self.counts.0.entry(f.kind).or_insert(0) += 1;
+            if self.places.len() < 100 {
+                self.places.push((f.kind, format!("{place}, character {}", in_chars + 1)));
+            }
+            in_chars += value.chars().count();
+            last = f.end;
+        }
+        out.push_str(&text[last..]);
+        (out, spans)
+    }
+
+    fn placeholder(&mut self, kind: Kind, value: &str) -> String {
+        if let Some(p) = self.by_value.get(value) {
+            return p.clone();
+        }
+        let n = self.numbers.entry(kind).or_insert(0);
+        *n += 1;
+        let p = format!("[{}_{n}]", kind.tag());
+        self.by_value.insert(value.to_string(), p.clone());
+        self.by_placeholder.insert(p.clone(), value.to_string());
+        self.order.push(Finding { kind, value: value.to_string(), placeholder: p.clone() });
+        p
+    }
+
+    /// Forgets what was counted so far (not the placeholders): for a second form of the same text.
+    pub fn reset_tally(&mut self) {
+        self.counts = Counts::default();
+        self.places.clear();
+    }
+
+    /// Occurrences replaced, per kind.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// Each distinct value once, in order of first appearance.
+    pub fn findings(&self) -> &[Finding] {
+        &self.order
+    }
+
+    /// What `block` says: the kinds found and where.
+    pub fn where_found(&self) -> String {
+        let places: Vec<String> = self
+            .places
+            .iter()
+            .take(10)
+            .map(|(k, at)| format!("{} in {at}", k.noun(1).trim_start_matches("1 ")))
+            .collect();
+        let more = self.places.len().saturating_sub(10);
+        format!("{}{}", places.join("; "), if more > 0 { format!("; and {more} more") } else { String::new() })
+    }
+
+    /// A restorer for the answer to this request.
+    pub fn restorer(&self) -> Restorer {
+        Restorer::new(Arc::new(self.by_placeholder.clone()))
+    }
+}
+
+#[cfg(test)]
+mod corpus;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! Which parts of a request are the user's text, in both protocols: the system prompt, every
+//! message's text and text parts, tool results, and the arguments of earlier tool calls (the
+//! user saw them restored, so they carry real values again). Never model names, tool schemas or
+//! other fields.
+
+use serde_json::Value;
+
+use super::Redactor;
+use crate::providers::canonical::{ChatRequest, RawBody};
+use crate::providers::Protocol;
+
+/// The request as a cloud step receives it.
+pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
+    let mut out = req.clone();
+    if let Some(s) = &req.system {
+        out.system = Some(r.redact(s, "the system prompt"));
+    }
+    for (i, t) in out.turns.iter_mut().enumerate() {
+        t.text = r.redact(&t.text, &format!("message {}", i + 1));
+    }
+    if let Some(raw) = &req.raw {
+        // The caller's body holds the same text as the canonical turns: count it once, as the
+        // body (placeholders stay the same, so either form restores alike).
+        r.reset_tally();
+        let mut body = raw.body.clone();
+        redact_body(&mut body, raw.protocol, r);
+        out.raw = Some(RawBody { protocol: raw.protocol, body, size: raw.size });
+    }
+    out
+}
+
+fn redact_body(body: &mut Value, protocol: Protocol, r: &mut Redactor<'_>) {
+    if protocol == Protocol::AnthropicMessages {
+        // Anthropic's system: a string, or text blocks.
+        text_or_blocks(body.get_mut("system"), r, "the system prompt");
+    }
+    for (i, m) in body.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
+        let place = format!("message {}", i + 1);
+        text_or_blocks(m.get_mut("content"), r, &place);
+        // OpenAI: an assistant's earlier tool calls carry their arguments as JSON text.
+        for call in m.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
+                *args = r.redact(args, &place);
+            }
+        }
+    }
+}
+
+/// A content field: a string, or an array of parts/blocks of which the text ones (and tool
+/// results, tool inputs) are redacted.
+fn text_or_blocks(content: Option<&mut Value>, r: &mut Redactor<'_>, place: &str) {
+    match content {
+        Some(Value::String(s)) => *s = r.redact(s, place),
+        Some(Value::Array(parts)) => {
+            for part in parts {
+                match part.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        if let Some(Value::String(s)) = part.get_mut("text") {
+                            *s = r.redact(s, place);
+                        }
+                    }
+                    // Anthropic: a tool result holds a string or blocks of its own.
+                    Some("tool_result") => text_or_blocks(part.get_mut("content"), r, place),
+                    // Anthropic: an earlier tool call's input.
+                    Some("tool_use") => strings_in(part.get_mut("input"), r, place),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn strings_in(v: Option<&mut Value>, r: &mut Redactor<'_>, place: &str) {
+    match v {
+        Some(Value::String(s)) => *s = r.redact(s, place),
+        Some(Value::Array(a)) => a.iter_mut().for_each(|x| strings_in(Some(x), r, place)),
+        Some(Value::Object(o)) => o.values_mut().for_each(|x| strings_in(Some(x), r, place)),
+        _ => {}
+    }
+}

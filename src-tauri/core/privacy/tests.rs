@@ -1,0 +1,166 @@
+//! Accuracy, measured on the seeded corpus; and the recognizers' behaviour on bad input.
+
+use std::collections::BTreeMap;
+
+use super::corpus::{self, DICTIONARY};
+use super::*;
+
+fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
+    a.0 < b.1 && b.0 < a.1
+}
+
+#[test]
+fn precision_and_recall_on_the_labelled_corpus_meet_their_floors() {
+    let rules = Rules::builtin();
+    let dictionary = Dictionary::new(DICTIONARY);
+    let (samples, negatives) = corpus::generate(6000, 4000);
+    // kind -> (planted, found planted, findings, findings on a planted value of that kind)
+    let mut stats: BTreeMap<Kind, (u32, u32, u32, u32)> = BTreeMap::new();
+    let mut misses: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+    let mut wrong: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+    for s in &samples {
+        let found = rules.find(&s.text, Policy::Pii, &dictionary);
+        let planted: Vec<(Kind, (usize, usize))> = s
+            .planted
+            .iter()
+            .map(|(k, v)| {
+                let at = s.text.find(v.as_str()).expect("the value is in its text");
+                (*k, (at, at + v.len()))
+            })
+            .collect();
+        for (k, span) in &planted {
+            let e = stats.entry(*k).or_default();
+            e.0 += 1;
+            if found.iter().any(|f| f.kind == *k && overlaps((f.start, f.end), *span)) {
+                e.1 += 1;
+            } else {
+                misses.entry(*k).or_default().push(s.text.clone());
+            }
+        }
+        for f in &found {
+            let e = stats.entry(f.kind).or_default();
+            e.2 += 1;
+            if planted.iter().any(|(k, span)| *k == f.kind && overlaps((f.start, f.end), *span)) {
+                e.3 += 1;
+            } else {
+                wrong.entry(f.kind).or_default().push(format!("{:?} in {:?}", &s.text[f.start..f.end], s.text));
+            }
+        }
+    }
+    let mut negative_hits = Vec::new();
+    for line in &negatives {
+        let found = rules.find(line, Policy::Pii, &dictionary);
+        for f in &found {
+            let e = stats.entry(f.kind).or_default();
+            e.2 += 1;
+            wrong.entry(f.kind).or_default().push(format!("{:?} in negative {:?}", &line[f.start..f.end], line));
+        }
+        if !found.is_empty() {
+            negative_hits.push(line.clone());
+        }
+    }
+    let mut report = String::new();
+    let mut failed = Vec::new();
+    for (kind, (planted, hit, findings, right)) in &stats {
+        let recall = if *planted == 0 { 1.0 } else { *hit as f64 / *planted as f64 };
+        let precision = if *findings == 0 { 1.0 } else { *right as f64 / *findings as f64 };
+        report.push_str(&format!(
+            "{:<13} recall {recall:.4} ({hit}/{planted})  precision {precision:.4} ({right}/{findings})\n",
+            kind.as_str()
+        ));
+        let (min_recall, min_precision) = match kind {
+            Kind::Secret | Kind::Email | Kind::PaymentCard | Kind::Iban | Kind::Ip => (0.98, 0.97),
+            Kind::Phone => (0.95, 0.0),
+            _ => (0.0, 0.0),
+        };
+        if recall < min_recall || precision < min_precision {
+            failed.push(format!(
+                "{}: recall {recall:.4} (floor {min_recall}), precision {precision:.4} (floor {min_precision}); missed e.g. {:?}; wrongly e.g. {:?}",
+                kind.as_str(),
+                misses.get(kind).map(|m| &m[..m.len().min(3)]),
+                wrong.get(kind).map(|w| &w[..w.len().min(3)])
+            ));
+        }
+    }
+    let fp_rate = negative_hits.len() as f64 / negatives.len() as f64;
+    report.push_str(&format!(
+        "negative lines with a finding: {} of {} ({fp_rate:.4})\n",
+        negative_hits.len(),
+        negatives.len()
+    ));
+    println!("{report}");
+    for (k, m) in &misses {
+        println!("missed {}: {:?}", k.as_str(), &m[..m.len().min(4)]);
+    }
+    for (k, w) in &wrong {
+        println!("wrong {}: {:?}", k.as_str(), &w[..w.len().min(4)]);
+    }
+    if fp_rate > 1.0 / 200.0 {
+        failed.push(format!(
+            "false positives on the negative corpus {fp_rate:.4} > 0.005: e.g. {:?}",
+            &negative_hits[..negative_hits.len().min(5)]
+        ));
+    }
+    assert!(failed.is_empty(), "{report}\n{}", failed.join("\n"));
+}
+
+#[test]
+fn the_same_value_gets_the_same_placeholder_everywhere_and_comes_back_exactly() {
+    let rules = Rules::builtin();
+    let dictionary = Dictionary::new(&["Project Nightingale"]);
+    let mut r = Redactor::new(rules, Policy::Pii, &dictionary);
+    let a = r.redact("Mail anna.schmidt@example.org about Project Nightingale.", "message 1");
+    let b = r.redact(
+        "Again: anna.schmidt@example.org, and bob@example.com. Key sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA.",
+        "message 2",
+    );
+    assert_eq!(a, "Mail [EMAIL_1] about [TERM_1].");
+    assert_eq!(b, "Again: [EMAIL_1], and [EMAIL_2]. Key [SECRET_1].");
+    assert_eq!(r.counts().to_ledger(), "secret:1 email:3 custom:1");
+    assert_eq!(r.counts().sentence(), "1 secret, 3 e-mail addresses and 1 dictionary term");
+    let mut back = r.restorer();
+    assert_eq!(
+        back.restore_all(&b),
+        "Again: anna.schmidt@example.org, and bob@example.com. Key sk-ant-api03-AAAAAAAAAAAAAAAAAAAAAAAAAAAA."
+    );
+    assert_eq!(r.findings()[0].placeholder, "[EMAIL_1]");
+}
+
+#[test]
+fn secrets_policy_leaves_personal_data_and_off_leaves_everything() {
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let text = "anna@example.org, password = hunter2hunter2, 4111 1111 1111 1111";
+    let mut s = Redactor::new(rules, Policy::Secrets, &none);
+    assert_eq!(s.redact(text, "m"), "anna@example.org, password = [SECRET_1], 4111 1111 1111 1111");
+    let mut o = Redactor::new(rules, Policy::Off, &none);
+    assert_eq!(o.redact(text, "m"), text);
+}
+
+#[test]
+fn a_rules_file_that_is_wrong_is_refused_with_the_reason() {
+    assert!(matches!(Rules::parse("{"), Err(detect::RulesError::Shape(_))));
+    let bad = r#"{"rules":[{"kind":"email","name":"broken","policy":"pii","pattern":"([a-z"}]}"#;
+    let err = Rules::parse(bad).err().unwrap();
+    assert!(err.to_string().contains("\"broken\""), "{err}");
+    let group = r#"{"rules":[{"kind":"email","name":"g","policy":"pii","pattern":"a","group":2}]}"#;
+    assert!(matches!(Rules::parse(group), Err(detect::RulesError::Group { .. })));
+}
+
+#[test]
+fn pathological_input_is_handled_in_bounded_time() {
+    let rules = Rules::builtin();
+    let dictionary = Dictionary::new(DICTIONARY);
+    let started = std::time::Instant::now();
+    // A 10 MB prompt of one long line, digits and separators that tempt every number rule.
+    let long: String = "1234 5678 90-12.34 ".repeat(10 * 1024 * 1024 / 19);
+    let found = rules.find(&long, Policy::Pii, &dictionary);
+    // Nested brackets and a huge run of `[` for the restorer.
+    let nested = "[".repeat(1_000_000) + &"]".repeat(1_000_000);
+    let mut r = Redactor::new(rules, Policy::Pii, &dictionary);
+    let _ = r.redact(&nested, "m");
+    let mut back = r.restorer();
+    let _ = back.push(&nested);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(found.len() < long.len(), "bounded output");
+}
