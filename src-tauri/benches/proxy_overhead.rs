@@ -32,8 +32,30 @@ fn rss_kib(pid: u32) -> (u64, u64) {
 }
 
 async fn load(client: &reqwest::Client, url: &str, token: &str, rate: u64, seconds: u64) -> (Vec<f64>, usize) {
-    let body =
-        serde_json::json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": "hello there" }] });
+    load_with(client, url, token, rate, seconds, "hello there").await
+}
+
+/// A 2 KB prompt of ordinary prose with an e-mail address, a phone number and a key in it.
+fn two_kb_prompt() -> String {
+    let line = "Please review the attached plan with the platform team before Thursday's meeting. ";
+    let mut p = String::from(
+        "Ask anna.schmidt@example.org (or call +49 30 12345678) and use sk-proj-abcdefghijklmnopqrstuvwxyz012345. ",
+    );
+    while p.len() < 2048 {
+        p.push_str(line);
+    }
+    p
+}
+
+async fn load_with(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    rate: u64,
+    seconds: u64,
+    prompt: &str,
+) -> (Vec<f64>, usize) {
+    let body = serde_json::json!({ "model": "gpt-4o-mini", "messages": [{ "role": "user", "content": prompt }] });
     let total = rate * seconds;
     let mut interval = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -110,8 +132,10 @@ fn main() {
     };
     kh(&["vault", "init"], "");
     kh(&["keys", "add", "--provider", "openai", "--label", "oa", "--base-url", &openai.base_url()], KEY);
-    kh(&["agents", "add", "--name", "bench", "--model", "gpt-4o-mini", "--key", "oa"], "");
+    kh(&["agents", "add", "--name", "bench", "--model", "gpt-4o-mini", "--key", "oa", "--privacy", "off"], "");
+    kh(&["agents", "add", "--name", "bench-pii", "--model", "gpt-4o-mini", "--key", "oa", "--privacy", "pii"], "");
     let token = kh(&["agents", "token", "bench"], "");
+    let pii_token = kh(&["agents", "token", "bench-pii"], "");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_keyhold"))
         .arg("--data-dir")
         .arg(&data)
@@ -161,6 +185,18 @@ fn main() {
         let p = ttft(&client, &format!("{proxy}/chat/completions"), &token, 200).await;
         println!("streaming TTFT  direct p50 {:.3} ms p99 {:.3} ms | via proxy p50 {:.3} ms p99 {:.3} ms",
             percentile(&d, 0.5), percentile(&d, 0.99), percentile(&p, 0.5), percentile(&p, 0.99));
+        // Local anonymization: the same 2 KB prompt through an agent with privacy off and one
+        // with pii (its e-mail, phone and key replaced, the answer restored).
+        let prompt = two_kb_prompt();
+        let url = format!("{proxy}/chat/completions");
+        load_with(&client, &url, &pii_token, 100, 1, &prompt).await;
+        let (off, _) = load_with(&client, &url, &token, 200, seconds, &prompt).await;
+        let (pii, pf) = load_with(&client, &url, &pii_token, 200, seconds, &prompt).await;
+        println!(
+            "2 KB prompt, 200 req/s  privacy off p50 {:.3} ms p99 {:.3} ms | pii p50 {:.3} ms p99 {:.3} ms | pii adds p50 {:.3} ms | failed {pf}",
+            percentile(&off, 0.5), percentile(&off, 0.99), percentile(&pii, 0.5), percentile(&pii, 0.99),
+            percentile(&pii, 0.5) - percentile(&off, 0.5)
+        );
         let (rss, hwm) = rss_kib(pid);
         println!("proxy process RSS now {:.1} MiB, high-water mark {:.1} MiB", rss as f64 / 1024.0, hwm as f64 / 1024.0);
     });

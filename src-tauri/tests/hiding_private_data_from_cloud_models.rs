@@ -33,7 +33,10 @@ fn redact_shows_what_a_model_would_receive_as_text_or_json() {
     assert_eq!(v["text"], "Token [SECRET_1], mail [EMAIL_1], card [CARD_1].");
     assert_eq!(v["findings"][0], serde_json::json!({ "kind": "secret", "value": SECRET, "placeholder": "[SECRET_1]" }));
     assert_eq!(v["findings"][2]["kind"], "payment_card");
-    assert!(text(&o).contains("dictionary was not applied"), "without the passphrase, it says the dictionary was left out");
+    assert!(
+        text(&o).contains("dictionary was not applied"),
+        "without the passphrase, it says the dictionary was left out"
+    );
     // With the passphrase, the dictionary applies.
     assert!(run.keyhold(&["dictionary", "add"], &format!("{TERM}\n\n")).status.success());
     let o = run.keyhold(&["redact", "--policy", "pii"], &format!("About {TERM}."));
@@ -50,7 +53,8 @@ fn a_pii_agent_keeps_secrets_and_names_from_the_cloud_and_nothing_private_is_lef
     let openai = rt.block_on(sim::start(Flavor::OpenAi, "127.0.0.1:0".parse().unwrap(), vec![KEY.into()])).unwrap();
     let mut run = Run::new("privacy passphrase 2");
     assert!(run.keyhold(&["vault", "init"], "").status.success());
-    let o = run.keyhold(&["keys", "add", "--provider", "openai", "--label", "oa", "--base-url", &openai.base_url()], KEY);
+    let o =
+        run.keyhold(&["keys", "add", "--provider", "openai", "--label", "oa", "--base-url", &openai.base_url()], KEY);
     assert!(o.status.success(), "{}", text(&o));
     let o = run.keyhold(&["agents", "add", "--name", "Clerk", "--model", "gpt-4o-mini", "--key", "oa"], "");
     assert!(o.status.success(), "{}", text(&o));
