@@ -215,7 +215,26 @@ impl<'a> Redactor<'a> {
 
     /// The redacted text and where each placeholder sits in it.
     pub fn redact_with_spans(&mut self, text: &str, place: &str) -> (String, Vec<Span>) {
-        let found = self.rules.find(text, self.policy, self.dictionary);
+        let mut found = self.rules.find(text, self.policy, self.dictionary);
+        // A value found earlier in the conversation is replaced wherever it appears again, even
+        // where no rule would see it (a key first written next to its name, then alone).
+        if !self.order.is_empty() {
+            let mut extra = Vec::new();
+            // Short values (a three-letter name) are left to their own rule: as substrings they
+            // would hit inside other words.
+            for f in self.order.iter().filter(|f| f.value.len() >= 8) {
+                for (at, _) in text.match_indices(f.value.as_str()) {
+                    let end = at + f.value.len();
+                    if found.iter().chain(extra.iter()).all(|g: &detect::Found| end <= g.start || at >= g.end) {
+                        extra.push(detect::Found { kind: f.kind, rule: "seen before", start: at, end });
+                    }
+                }
+            }
+            if !extra.is_empty() {
+                found.extend(extra);
+                found.sort_by_key(|f| f.start);
+            }
+        }
         if found.is_empty() {
             return (text.to_string(), Vec::new());
         }

@@ -164,3 +164,61 @@ fn pathological_input_is_handled_in_bounded_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
     assert!(found.len() < long.len(), "bounded output");
 }
+
+#[test]
+fn every_text_part_of_a_request_is_redacted_and_nothing_else() {
+    use crate::providers::canonical::{ChatRequest, RawBody};
+    use crate::providers::Protocol;
+    use serde_json::json;
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+    let anthropic = json!({
+        "model": "claude-haiku-4-5", "system": [{ "type": "text", "text": format!("use {secret}") }],
+        "tools": [{ "name": "lookup", "description": format!("not text to redact {secret}"), "input_schema": {} }],
+        "messages": [
+            { "role": "user", "content": format!("hi {secret}") },
+            { "role": "assistant", "content": [{ "type": "tool_use", "id": "t1", "name": "lookup", "input": { "q": secret } }] },
+            { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "t1", "content": [{ "type": "text", "text": secret }] },
+                                          { "type": "image", "source": { "data": secret } }] }
+        ]
+    });
+    let req = ChatRequest { raw: Some(RawBody::new(Protocol::AnthropicMessages, anthropic)), ..Default::default() };
+    let mut r = Redactor::new(rules, Policy::Secrets, &none);
+    let out = request::redact(&req, &mut r).raw.unwrap().body;
+    assert_eq!(out["system"][0]["text"], "use [SECRET_1]");
+    assert_eq!(out["messages"][0]["content"], "hi [SECRET_1]");
+    assert_eq!(out["messages"][1]["content"][0]["input"]["q"], "[SECRET_1]");
+    assert_eq!(out["messages"][2]["content"][0]["content"][0]["text"], "[SECRET_1]");
+    // Tool schemas, model names and non-text parts are not the user's text.
+    assert!(out["tools"][0]["description"].as_str().unwrap().contains(secret));
+    assert_eq!(out["messages"][2]["content"][1]["source"]["data"], secret);
+    assert_eq!(r.counts().to_ledger(), "secret:4");
+
+    let openai = json!({ "model": "gpt-4o-mini", "messages": [
+        { "role": "system", "content": format!("key {secret}") },
+        { "role": "user", "content": [{ "type": "text", "text": format!("x {secret}") }, { "type": "image_url", "image_url": { "url": "data:..." } }] },
+        { "role": "assistant", "tool_calls": [{ "id": "c1", "type": "function", "function": { "name": "f", "arguments": format!("{{\"k\":\"{secret}\"}}") } }] },
+        { "role": "tool", "tool_call_id": "c1", "content": format!("result {secret}") }
+    ]});
+    let req = ChatRequest { raw: Some(RawBody::new(Protocol::OpenAiChat, openai)), ..Default::default() };
+    let mut r = Redactor::new(rules, Policy::Secrets, &none);
+    let out = request::redact(&req, &mut r).raw.unwrap().body;
+    assert_eq!(out["messages"][0]["content"], "key [SECRET_1]");
+    assert_eq!(out["messages"][1]["content"][0]["text"], "x [SECRET_1]");
+    assert_eq!(out["messages"][2]["tool_calls"][0]["function"]["arguments"], "{\"k\":\"[SECRET_1]\"}");
+    assert_eq!(out["messages"][3]["content"], "result [SECRET_1]");
+}
+
+#[test]
+fn a_mistral_key_is_recognised_next_to_its_name() {
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let mut r = Redactor::new(rules, Policy::Secrets, &none);
+    assert_eq!(r.redact("my Mistral key: Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J", "m"), "my Mistral key: [SECRET_1]");
+    // Once known, the same value is replaced wherever it appears again.
+    assert_eq!(r.redact("again: Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J", "m"), "again: [SECRET_1]");
+    // 32 letters and digits without the name nearby (a hash, an id) are left alone.
+    let mut fresh = Redactor::new(rules, Policy::Secrets, &none);
+    assert_eq!(fresh.redact("id Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J", "m"), "id Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J");
+}

@@ -180,3 +180,42 @@ fn key_commands_through_ipc_never_return_a_key_even_when_the_provider_rejects_it
         assert!(!reply.contains("CANARY"), "a reply carried a key: {reply}");
     }
 }
+
+#[test]
+fn dictionary_and_preview_replies_never_carry_a_term_or_a_hidden_value() {
+    const TERM: &str = "CANARY-Operation-Bluebird";
+    const SECRET: &str = "ghp_CANARYipc0123456789abcdefghijklmnopq";
+    let (_tmp, _app, w) = app();
+    let mut replies = Vec::new();
+    let mut record = |r: Result<Value, Value>| {
+        replies.push(match &r {
+            Ok(v) | Err(v) => v.to_string(),
+        });
+        r
+    };
+    assert_eq!(record(call(&w, "dictionary_list", json!({}))).unwrap_err()["kind"], "locked");
+    record(call(
+        &w,
+        "create_vault",
+        json!({ "passphrase": "ipc privacy passphrase", "confirm": "ipc privacy passphrase" }),
+    ))
+    .unwrap();
+    let list = record(call(&w, "dictionary_add", json!({ "terms": [TERM, ""] }))).unwrap();
+    assert_eq!(list[0]["hint"], "C…d, 25 letters");
+    let spec = json!({ "name": "careful", "model": "gpt-4o-mini", "key": null, "system_prompt": null, "temperature": null,
+        "max_tokens": null, "fallback": [], "budget_usd": null, "when_over": null, "privacy": "pii" });
+    record(call(&w, "agents_save", json!({ "id": null, "spec": spec }))).unwrap();
+    let preview = record(call(
+        &w,
+        "privacy_preview",
+        json!({ "agent": "careful", "turns": [{ "role": "user", "text": format!("About {TERM}: use {SECRET}") }] }),
+    ))
+    .unwrap();
+    assert_eq!(preview["text"], "About [TERM_1]: use [SECRET_1]");
+    assert_eq!(preview["spans"][1], json!({ "kind": "secret", "placeholder": "[SECRET_1]", "start": 20, "end": 30 }));
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(record(call(&w, "dictionary_remove", json!({ "id": id }))).unwrap(), json!([]));
+    for reply in &replies {
+        assert!(!reply.contains("CANARY"), "a reply carried a hidden value: {reply}");
+    }
+}
