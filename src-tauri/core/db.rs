@@ -191,6 +191,21 @@ fn migrations() -> Migrations<'static> {
              ) STRICT;
              ALTER TABLE ledger ADD COLUMN redacted TEXT;",
         ),
+        // The optional outbound payload log: each cloud request body as it left, sealed.
+        M::up(
+            "CREATE TABLE outbound_payloads (
+                id         TEXT PRIMARY KEY,
+                at         TEXT NOT NULL,
+                agent      TEXT NOT NULL,
+                provider   TEXT NOT NULL,
+                model      TEXT NOT NULL,
+                bytes      INTEGER NOT NULL,
+                salt       BLOB NOT NULL,
+                nonce      BLOB NOT NULL,
+                ciphertext BLOB NOT NULL
+             ) STRICT;
+             CREATE INDEX outbound_payloads_at ON outbound_payloads(at);",
+        ),
     ])
 }
 
@@ -212,7 +227,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 10;
+const MIGRATION_COUNT: usize = 11;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -215,8 +215,11 @@ fn setting_record(key: &str, value: &str) -> Record {
 
 /// The settings whose tags are checked (the rest — window size, proxy port, times — decide
 /// nothing about keys or money).
-pub const PROTECTED_SETTINGS: &[(&str, &str)] =
-    &[("offline", "offline mode"), ("proxy.allowed_origins", "the proxy's allowed browser origins")];
+pub const PROTECTED_SETTINGS: &[(&str, &str)] = &[
+    ("offline", "offline mode"),
+    ("proxy.allowed_origins", "the proxy's allowed browser origins"),
+    ("privacy.payload_log_days", "the outbound payload log"),
+];
 
 /// One unlocked authority shared by a test process, for unit tests that work on a bare
 /// database (a workspace's tests unlock a real vault instead).

@@ -62,6 +62,8 @@ pub enum WorkspaceError {
     Prices(#[from] crate::prices::PriceError),
     #[error(transparent)]
     Dictionary(#[from] crate::privacy::dictionary::DictionaryError),
+    #[error(transparent)]
+    Outbound(#[from] crate::privacy::outbound::OutboundError),
     #[error("{}", changed_sentence(.0))]
     Changed(Vec<Tampered>),
     #[error("Turning offline mode off needs the passphrase: unlock Keyhold first. (Turning it on never does.)")]
@@ -98,6 +100,7 @@ impl Kinded for WorkspaceError {
             WorkspaceError::Keys(k) => k.kind(),
             WorkspaceError::Prices(p) => p.kind(),
             WorkspaceError::Dictionary(d) => d.kind(),
+            WorkspaceError::Outbound(o) => o.kind(),
             WorkspaceError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
             WorkspaceError::OfflineOffNeedsUnlock => ErrorKind::Locked,
         }

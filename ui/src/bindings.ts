@@ -47,6 +47,17 @@ export const commands = {
 	/**  Adds terms (one per entry); returns the whole list (as hints). */
 	dictionaryAdd: (terms: string[]) => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_add", { terms })),
 	dictionaryRemove: (id: string) => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_remove", { id })),
+	/**  How many days the outbound payload log keeps (0: off). */
+	payloadLogDays: () => typedError<number, CommandError>(__TAURI_INVOKE("payload_log_days")),
+	/**  Turns the outbound payload log on (1 to 90 days) or off (0, which also empties it). */
+	payloadLogSetDays: (days: number) => typedError<number, CommandError>(__TAURI_INVOKE("payload_log_set_days", { days })),
+	/**  The newest logged requests (who, where, when, size; no bodies). */
+	payloadLogList: () => typedError<PayloadInfo[], CommandError>(__TAURI_INVOKE("payload_log_list")),
+	/**
+	 *  One logged request, exactly as the provider received it (after redaction), at the user's
+	 *  request.
+	 */
+	payloadLogOpen: (id: string) => typedError<string, CommandError>(__TAURI_INVOKE("payload_log_open", { id })),
 	proxyStatus: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_status")),
 	proxyStart: (port: number | null) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_start", { port })),
 	proxyStop: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_stop")),
@@ -506,6 +517,16 @@ export type OllamaStatus_Serialize = {
 	loaded: string[],
 	/**  When not running: what is wrong and what to do, in a sentence. */
 	problem: string | null,
+};
+
+export type PayloadInfo = {
+	id: string,
+	/**  RFC 3339, UTC. */
+	at: string,
+	agent: string,
+	provider: string,
+	model: string,
+	bytes: number,
 };
 
 /**  One bucket of one agent's usage. */

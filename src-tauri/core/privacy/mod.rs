@@ -11,6 +11,7 @@
 
 pub mod detect;
 pub mod dictionary;
+pub mod outbound;
 pub mod request;
 pub mod restore;
 

@@ -14,7 +14,7 @@ use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::privacy::restore::RawRestorer;
-use crate::privacy::{self, dictionary, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
+use crate::privacy::{self, dictionary, outbound, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::ChatRequest;
 use crate::providers::failure::{redact, Unreachable};
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
@@ -36,6 +36,8 @@ pub(super) struct Call<'a> {
     deadline: tokio::time::Instant,
     /// The request as cloud steps receive it, made at the first cloud step (see `privacy`).
     redacted: std::sync::OnceLock<Result<Option<Redacted>, String>>,
+    /// Days the outbound payload log keeps (0: off), read at the first cloud step.
+    log_days: std::sync::OnceLock<u32>,
 }
 
 /// The request with the agent's privacy policy applied, and how to restore the answer.
@@ -114,6 +116,7 @@ impl<'a> Call<'a> {
             input_estimate: estimate_input(req),
             deadline: tokio::time::Instant::now() + super::call_limit(mode),
             redacted: std::sync::OnceLock::new(),
+            log_days: std::sync::OnceLock::new(),
         }
     }
 
@@ -140,6 +143,26 @@ impl<'a> Call<'a> {
         match made {
             Ok(r) => Ok(r.as_ref()),
             Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Keeps the body a cloud step is sent, when the user turned the outbound payload log on.
+    fn log_outbound(&self, step: &Planned, provider: &providers::Provider, req: &ChatRequest) {
+        let days = *self.log_days.get_or_init(|| {
+            self.ws.with_unlocked(|c, u| outbound::retention(c, u)).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the outbound payload log setting is unusable; not logging");
+                0
+            })
+        });
+        if days == 0 {
+            return;
+        }
+        let body = req.body_for(provider.protocol, &step.model, provider.id == "openai").to_string();
+        let kept = self
+            .ws
+            .with_unlocked(|c, u| outbound::record(c, u, days, &self.agent.name, &step.provider, &step.model, &body));
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "could not keep an outbound payload");
         }
     }
 
@@ -308,6 +331,9 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         return Attempted::Next(call.fail(&step, started, Outcome::Blocked, detail));
     }
     let req = redacted.map_or(call.req, |r| &r.req);
+    if !step.is_local() {
+        call.log_outbound(&step, endpoint.provider, req);
+    }
     let secret = endpoint.secret.as_deref().map(String::as_str);
     let upstream = tokio::time::timeout_at(
         call.deadline,

@@ -618,3 +618,34 @@ async fn a_local_step_gets_the_original_and_block_refuses_before_anything_leaves
     r.openai.set_behavior(vec![]);
     run(&r, &b, "nothing private here").await.0.unwrap();
 }
+
+#[tokio::test]
+async fn with_the_payload_log_on_the_user_can_read_exactly_what_a_provider_received() {
+    use crate::privacy::outbound;
+    let r = rig().await;
+    let a = private_agent(&r, "Logged", "gpt-4o-mini", "oa", crate::privacy::Policy::Pii, &["local:llama3.2:1b"]);
+    run(&r, &a, PRIVATE).await.0.unwrap();
+    assert!(r.ws.with_unlocked(|c, _| outbound::list(c, 10)).unwrap().is_empty(), "off by default");
+    r.ws.with_unlocked(|c, u| outbound::set_retention(c, u, 7)).unwrap();
+    run(&r, &a, PRIVATE).await.0.unwrap();
+    let logged = r.ws.with_unlocked(|c, _| outbound::list(c, 10)).unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!((logged[0].agent.as_str(), logged[0].provider.as_str()), ("Logged", "openai"));
+    let body = r.ws.with_unlocked(|c, u| outbound::open(c, u, &logged[0].id)).unwrap();
+    assert_eq!(
+        body,
+        r.openai.requests().last().unwrap().body.as_ref().unwrap().to_string(),
+        "exactly what it received"
+    );
+    for v in PRIVATE_VALUES {
+        assert!(!body.contains(v), "{v} in the log");
+    }
+    // A local step is never logged: nothing left the machine.
+    r.openai.set_behavior(vec![Behavior { status: Some(503), times: Some(1), ..Default::default() }]);
+    run(&r, &a, PRIVATE).await.0.unwrap();
+    assert_eq!(
+        r.ws.with_unlocked(|c, _| outbound::list(c, 10)).unwrap().len(),
+        2,
+        "the failed cloud step's request is logged, the local one is not"
+    );
+}

@@ -147,6 +147,7 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
                 WorkspaceError::Changed(vec![Tampered::new(other.to_string(), "Remove it and add the term again.")])
             }
         })?;
+        crate::privacy::outbound::reseal(&tx, old, new).map_err(db)?;
         retag_in(&tx, new, Some(old))?;
         tx.commit().map_err(db)?;
     }

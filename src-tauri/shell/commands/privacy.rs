@@ -7,7 +7,7 @@ use specta::Type;
 use zeroize::Zeroizing;
 
 use keyhold_core::agents;
-use keyhold_core::privacy::{dictionary, Counts, Dictionary, Policy, Redactor, Rules, Span};
+use keyhold_core::privacy::{dictionary, outbound, Counts, Dictionary, Policy, Redactor, Rules, Span};
 use keyhold_core::providers::canonical::Turn;
 use keyhold_core::router;
 
@@ -76,4 +76,34 @@ pub fn dictionary_add(ws: Ws<'_>, terms: Vec<String>) -> Result<Vec<dictionary::
 pub fn dictionary_remove(ws: Ws<'_>, id: String) -> Result<Vec<dictionary::TermInfo>, CommandError> {
     ws.with_unlocked(|c, u| dictionary::remove(c, u, &id))?;
     dictionary_list(ws)
+}
+
+/// How many days the outbound payload log keeps (0: off).
+#[tauri::command]
+#[specta::specta]
+pub fn payload_log_days(ws: Ws<'_>) -> Result<u32, CommandError> {
+    Ok(ws.with_unlocked(|c, u| outbound::retention(c, u))?)
+}
+
+/// Turns the outbound payload log on (1 to 90 days) or off (0, which also empties it).
+#[tauri::command]
+#[specta::specta]
+pub fn payload_log_set_days(ws: Ws<'_>, days: u32) -> Result<u32, CommandError> {
+    ws.with_unlocked(|c, u| outbound::set_retention(c, u, days))?;
+    payload_log_days(ws)
+}
+
+/// The newest logged requests (who, where, when, size; no bodies).
+#[tauri::command]
+#[specta::specta]
+pub fn payload_log_list(ws: Ws<'_>) -> Result<Vec<outbound::PayloadInfo>, CommandError> {
+    Ok(ws.with_unlocked(|c, _| outbound::list(c, 200))?)
+}
+
+/// One logged request, exactly as the provider received it (after redaction), at the user's
+/// request.
+#[tauri::command]
+#[specta::specta]
+pub fn payload_log_open(ws: Ws<'_>, id: String) -> Result<String, CommandError> {
+    Ok(ws.with_unlocked(|c, u| outbound::open(c, u, &id))?)
 }

@@ -1,7 +1,7 @@
 // Privacy: what each policy hides from cloud models, and the user's dictionary of names and
 // terms. Terms are sealed in the vault and never shown again in full: the list shows hints.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type TermInfo } from "../bindings";
+import { commands, type CommandError, type PayloadInfo, type TermInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 export function Privacy() {
@@ -69,6 +69,69 @@ export function Privacy() {
           ))}
         </ul>
       )}
+      <OutboundLog />
     </section>
+  );
+}
+
+/** The optional log of what left the machine: off by default, sealed, kept N days. */
+function OutboundLog() {
+  const [days, setDays] = useState<number | null>(null);
+  const [entries, setEntries] = useState<PayloadInfo[]>([]);
+  const [open, setOpen] = useState<{ id: string; body: string } | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+  const reload = async () => {
+    const d = await commands.payloadLogDays();
+    if (d.status === "ok") setDays(d.data);
+    else setError(d.error);
+    const l = await commands.payloadLogList();
+    if (l.status === "ok") setEntries(l.data);
+  };
+  useEffect(() => {
+    reload();
+  }, []);
+  const choose = async (value: number) => {
+    setError(null);
+    const r = await commands.payloadLogSetDays(value);
+    if (r.status === "error") setError(r.error);
+    await reload();
+  };
+  const show = async (id: string) => {
+    const r = await commands.payloadLogOpen(id);
+    if (r.status === "ok") setOpen({ id, body: JSON.stringify(JSON.parse(r.data), null, 2) });
+    else setError(r.error);
+  };
+  return (
+    <>
+      <h3>What left this machine</h3>
+      <p class="fine">
+        Keep the exact request each cloud provider received, after replacements, to check it later. Off by default; kept
+        sealed in your vault's key, and removed after the days you choose.
+      </p>
+      <label>
+        Keep for
+        <select id="payload-log-days" value={String(days ?? 0)} onChange={(e) => choose(Number((e.target as HTMLSelectElement).value))}>
+          <option value="0">Off</option>
+          <option value="1">1 day</option>
+          <option value="7">7 days</option>
+          <option value="30">30 days</option>
+          <option value="90">90 days</option>
+        </select>
+      </label>
+      <ErrorNote error={error} />
+      {entries.length > 0 && (
+        <ul class="tokens" id="payload-log">
+          {entries.map((e) => (
+            <li key={e.id}>
+              {new Date(e.at).toLocaleString()} · {e.agent} → {e.provider} {e.model} · {e.bytes} bytes{" "}
+              <button class="secondary" onClick={() => show(e.id)}>
+                Show
+              </button>
+              {open?.id === e.id && <pre class="payload">{open.body}</pre>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
   );
 }
