@@ -247,8 +247,9 @@ impl Workspace {
     fn settle(&self, opened: vault::Opened) -> Result<Secrets, WorkspaceError> {
         let paths = self.dir.vault_paths();
         let vault::Opened { contents, key, .. } = opened;
-        let vault::Contents { master, pending, token_key } = contents;
-        let mut rewrite = false;
+        let vault::Contents { master, pending, token_key, stretched } = contents;
+        // A snapshot written with the old second stretch is rewritten without it, once.
+        let mut rewrite = stretched;
         let master = match pending {
             None => master,
             Some(next) => {
@@ -276,7 +277,7 @@ impl Workspace {
             }
         };
         if rewrite {
-            let contents = vault::Contents { master, pending: None, token_key: Some(token_key) };
+            let contents = vault::Contents { master, pending: None, token_key: Some(token_key), stretched: false };
             vault::rewrite(&paths, &key, &contents)?;
             let vault::Contents { master, token_key, .. } = contents;
             return Ok(Secrets { master, token_key: token_key.expect("just set") });
@@ -357,8 +358,12 @@ impl Workspace {
         let vault::Contents { master: old, token_key, .. } = opened.contents;
         let token_key = token_key.ok_or(WorkspaceError::Locked)?;
         let next = MasterSecret::generate();
-        let pending =
-            vault::Contents { master: old.copy(), pending: Some(next.copy()), token_key: Some(token_key.copy()) };
+        let pending = vault::Contents {
+            master: old.copy(),
+            pending: Some(next.copy()),
+            token_key: Some(token_key.copy()),
+            stretched: false,
+        };
         vault::rewrite(&paths, &opened.key, &pending)?;
         if stop == RotationStage::SnapshotPending {
             return Ok(());
@@ -370,7 +375,7 @@ impl Workspace {
         );
         if let Err(e) = moved {
             // Nothing moved: the snapshot goes back to the one secret.
-            let back = vault::Contents { master: old, pending: None, token_key: Some(token_key) };
+            let back = vault::Contents { master: old, pending: None, token_key: Some(token_key), stretched: false };
             if let Err(w) = vault::rewrite(&paths, &opened.key, &back) {
                 tracing::warn!(error = %w, "could not roll the snapshot back; the next unlock will");
             }
@@ -380,7 +385,8 @@ impl Workspace {
             *guard = Some(Secrets { master: next, token_key });
             return Ok(());
         }
-        let done = vault::Contents { master: next.copy(), pending: None, token_key: Some(token_key.copy()) };
+        let done =
+            vault::Contents { master: next.copy(), pending: None, token_key: Some(token_key.copy()), stretched: false };
         vault::rewrite(&paths, &opened.key, &done)?;
         *guard = Some(Secrets { master: next, token_key });
         tracing::info!("master secret rotated");
@@ -581,7 +587,7 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         }
     }
     let conn = db::open(&dir.db_path())?;
-    let vault::Contents { master, pending, token_key } = &opened.contents;
+    let vault::Contents { master, pending, token_key, .. } = &opened.contents;
     // Mid-rotation, the records are under whichever master the database says.
     let current = match (pending, token_key) {
         (Some(next), Some(t)) if crate::sealing::is_current(&conn, &Unlocked::new(next, t)) => next,
@@ -696,6 +702,25 @@ mod tests {
         Header::new(vec![pending, old_slot]).write(&paths.header).unwrap();
         check(&dir, &p("long enough 123")).unwrap();
         assert_eq!(Header::read(&paths.header).unwrap().slots.len(), 1, "settled: the next unlock reads one slot");
+    }
+
+    /// 0.1 wrote snapshots with Stronghold's own scrypt stretch on top of Argon2id. Such a vault
+    /// still opens, and the next unlock rewrites it without the second stretch.
+    #[test]
+    fn a_vault_written_with_the_old_second_stretch_opens_and_is_rewritten_without_it() {
+        let (tmp, ws) = workspace();
+        ws.create_vault(&p("long enough 123"), None).unwrap();
+        ws.lock();
+        let paths = DataDir::resolve(Some(tmp.path().join("data"))).unwrap().vault_paths();
+        let opened = vault::open(&paths, &p("long enough 123")).unwrap();
+        assert!(!opened.contents.stretched, "a new vault is written without it");
+        // The old format, at a factor small enough for a test (0.1 used age's default, ~18).
+        snapshot::write_with_work_factor(&paths.snapshot, &opened.key, &opened.contents, 12).unwrap();
+        assert!(vault::open(&paths, &p("long enough 123")).unwrap().contents.stretched);
+        ws.unlock(&p("long enough 123")).unwrap();
+        let again = vault::open(&paths, &p("long enough 123")).unwrap();
+        assert!(!again.contents.stretched, "rewritten by the unlock");
+        assert!(ws.with_unlocked(|_, _| Ok::<_, WorkspaceError>(())).is_ok());
     }
 
     #[test]

@@ -226,7 +226,8 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
     // Tags wiped, and the vault's mark removed, as a 0.1 vault and database would be.
     let paths = r.dir().vault_paths();
     let opened = crate::vault::open(&paths, &Passphrase::new(PASS.into())).unwrap();
-    let old = crate::vault::Contents { master: opened.contents.master, pending: None, token_key: None };
+    let old =
+        crate::vault::Contents { master: opened.contents.master, pending: None, token_key: None, stretched: false };
     crate::vault::rewrite(&paths, &opened.key, &old).unwrap();
     let o = r.outside();
     for table in ["provider_keys", "agents", "agent_tokens", "settings"] {

@@ -34,14 +34,42 @@ pub struct Contents {
     pub master: MasterSecret,
     pub pending: Option<MasterSecret>,
     pub token_key: Option<MasterSecret>,
+    /// Read back: the snapshot was written with the old second stretch and should be rewritten.
+    pub stretched: bool,
 }
 
 const PENDING_RECORD: &[u8] = b"workspace-master-secret/pending";
 const CONFIG_RECORD: &[u8] = b"config-integrity/v1";
+/// Present in snapshots written without the second stretch (see [`SNAPSHOT_WORK_FACTOR`]).
+const FORMAT_RECORD: &[u8] = b"snapshot-format/unstretched-v2";
+
+/// The work factor of Stronghold's own age/scrypt layer when it writes a snapshot: none. The
+/// snapshot key is already Argon2id-stretched (128 MiB, 7 passes) from the passphrase into 256
+/// bits; stretching those 256 bits again with scrypt (age's default, 2^18 and 256 MiB here)
+/// adds a second of time and half a gigabyte of memory to every unlock and no resistance to
+/// guessing: a guess is tested against the header's check value at Argon2id's cost alone,
+/// never against the snapshot. Stronghold's documentation of
+/// `encrypt_content_with_work_factor` says keys made strong before they reach it can use zero.
+/// Snapshots written with the old factor still open (decryption accepts up to age's
+/// recommended maximum) and are rewritten at this one by the next unlock.
+pub const SNAPSHOT_WORK_FACTOR: u8 = 0;
 
 /// Writes a new snapshot holding `contents`, encrypted under `key`. Stronghold writes to a sibling
 /// temporary file and renames it over `path`, so an interrupted write leaves the old file whole.
 pub fn write(path: &Path, key: &VaultKey, contents: &Contents) -> Result<(), SnapshotError> {
+    write_with_work_factor(path, key, contents, SNAPSHOT_WORK_FACTOR)
+}
+
+/// [`write`] at a chosen work factor (tests write the old format with it).
+pub fn write_with_work_factor(
+    path: &Path,
+    key: &VaultKey,
+    contents: &Contents,
+    work_factor: u8,
+) -> Result<(), SnapshotError> {
+    // Stronghold reads its encryption work factor from a process-wide setting.
+    iota_stronghold::engine::snapshot::try_set_encrypt_work_factor(work_factor)
+        .map_err(|e| SnapshotError::Unreadable(e.to_string()))?;
     let stronghold = Stronghold::default();
     let client = stronghold.create_client(CLIENT_PATH).map_err(|e| SnapshotError::Unreadable(e.to_string()))?;
     let store = client.store();
@@ -53,6 +81,9 @@ pub fn write(path: &Path, key: &VaultKey, contents: &Contents) -> Result<(), Sna
     }
     if let Some(t) = &contents.token_key {
         put(CONFIG_RECORD, t.expose().to_vec())?;
+    }
+    if work_factor == SNAPSHOT_WORK_FACTOR {
+        put(FORMAT_RECORD, vec![1])?;
     }
     stronghold
         .commit_with_keyprovider(&SnapshotPath::from_path(path), &key_provider(key)?)
@@ -78,12 +109,11 @@ pub fn read(path: &Path, key: &VaultKey) -> Result<Contents, SnapshotError> {
         Some(b) => Some(MasterSecret::from_slice(&b).ok_or(SnapshotError::NoMasterSecret)?),
         None => None,
     };
-    Ok(Contents { master, pending, token_key })
+    let stretched = get(FORMAT_RECORD)?.is_none();
+    Ok(Contents { master, pending, token_key, stretched })
 }
 
-/// Lowers Stronghold's own scrypt cost for unit tests, which create many vaults. Production keeps
-/// Stronghold's default: the snapshot key is already Argon2id-stretched, the scrypt layer is extra.
+/// Kept for the tests that call it: snapshots are written without a second stretch everywhere
+/// now (see [`SNAPSHOT_WORK_FACTOR`]), so there is nothing left to lower.
 #[cfg(any(test, feature = "test-support"))]
-pub fn use_fast_encryption_for_tests() {
-    let _ = iota_stronghold::engine::snapshot::try_set_encrypt_work_factor(1);
-}
+pub fn use_fast_encryption_for_tests() {}
