@@ -49,7 +49,11 @@ def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_s
     r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     assert r.choices[0].message.content == ANSWER
 
+    # Revoking asks first, and says what it affects.
     d.find_element(By.CSS_SELECTOR, "li[data-token-id] .revoke").click()
+    assert "Every tool using it stops working" in wait_for(d, "li[data-token-id] .confirm").text
+    assert len(d.find_elements(By.CSS_SELECTOR, "li[data-token-id].inactive")) == 0, "nothing revoked before the confirmation"
+    d.find_element(By.CSS_SELECTOR, "li[data-token-id] .confirm-revoke").click()
     wait_text(d, "li[data-token-id]", "revoked")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

@@ -31,10 +31,22 @@ describe("agents", () => {
     mocked.keysList.mockResolvedValue({ status: "ok", data: [] });
   });
 
+  it("asks before deleting an agent", async () => {
+    mocked.agentsRemove.mockResolvedValue({ status: "ok", data: agent });
+    render(<Agents />);
+    await waitFor(() => expect(screen.getByText("Writer")).toBeTruthy());
+    fireEvent.click(screen.getByText("Delete"));
+    expect(mocked.agentsRemove).not.toHaveBeenCalled();
+    expect(document.querySelector(".confirm")!.textContent).toContain("Its proxy tokens stop working at once");
+    fireEvent.click(screen.getByText("Delete agent"));
+    await waitFor(() => expect(mocked.agentsRemove).toHaveBeenCalledWith("a_1"));
+  });
+
   it("shows today's spend against the budget and the chain", async () => {
     render(<Agents />);
     await waitFor(() => expect(screen.getByText("Writer")).toBeTruthy());
-    expect(document.querySelector(".spend")!.textContent).toContain("Today: $0.25 of $1");
+    expect(document.querySelector(".spend")!.textContent).toContain("Today: $0.25 of $1.00");
+    expect(document.querySelector(".spend")!.textContent).toContain("25 % of the budget");
     expect(screen.getByText("Falls back to: local: llama3.2:1b")).toBeTruthy();
   });
 
@@ -44,8 +56,12 @@ describe("agents", () => {
     render(<Agents />);
     await waitFor(() => expect(screen.getByText("Chat")).toBeTruthy());
     fireEvent.click(screen.getByText("Chat"));
+    expect(document.activeElement?.id).toBe("chat-input");
     fireEvent.input(document.getElementById("chat-input")!, { target: { value: "hello" } });
-    fireEvent.click(screen.getByText("Send"));
+    // Shift+Enter is a new line; Enter sends.
+    fireEvent.keyDown(document.getElementById("chat-input")!, { key: "Enter", shiftKey: true });
+    expect(mocked.chatSend).not.toHaveBeenCalled();
+    fireEvent.keyDown(document.getElementById("chat-input")!, { key: "Enter" });
     await waitFor(() => expect(mocked.chatSend).toHaveBeenCalled());
     const chatId = mocked.chatSend.mock.calls[0][1];
     listeners.chatDelta({ payload: { chat_id: chatId, text: "Hi " } });
@@ -57,7 +73,7 @@ describe("agents", () => {
       earlier: [{ step: 0, provider: "openai", model: "gpt-4o-mini", outcome: "connect", detail: "refused" }] } });
     await waitFor(() => expect(document.querySelector(".reply-meta")!.textContent).toContain("stayed on this machine"));
     expect(document.querySelector(".reply-meta")!.textContent).toContain("ollama · llama3.2:1b · in 3 · out 2 · cache read 0 · cache write 0 · $0");
-    expect(document.querySelector(".fallback-note")!.textContent).toContain("Step 0 (openai gpt-4o-mini) failed: connect – refused.");
+    expect(document.querySelector(".fallback-note")!.textContent).toBe("OpenAI gpt-4o-mini could not be reached, so Ollama llama3.2:1b (on this machine) answered.");
   });
 
   it("previews what the model receives and says what was replaced", async () => {

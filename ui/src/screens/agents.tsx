@@ -14,6 +14,7 @@ import {
   type Turn,
 } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { budgetState, usd } from "../lib/money";
 
 type ChatLine = { role: "user" | "assistant"; text: string; reply?: Reply; error?: string };
 
@@ -22,6 +23,7 @@ export function Agents() {
   const [keys, setKeys] = useState<KeySummary[]>([]);
   const [editing, setEditing] = useState<AgentCard | "new" | null>(null);
   const [chatWith, setChatWith] = useState<string | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
 
   const reload = async () => {
@@ -61,15 +63,19 @@ export function Agents() {
                 <span class="fine">on {c.key_label ?? "the provider's default key"}</span>
               </div>
               {c.fallback_labels.length > 0 && <div class="fine">Falls back to: {c.fallback_labels.join(" → ")}</div>}
-              <div class="spend">
-                Today: <span class="spent">${c.spent_today_usd}</span>
+              <div class={`spend ${c.budget_usd ? budgetState(c.budget_percent).tone : ""}`}>
+                Today:{" "}
+                <span class="spent" title={`$${c.spent_today_usd} exactly`}>
+                  {usd(c.spent_today_usd)}
+                </span>
                 {c.budget_usd ? (
                   <>
                     {" "}
-                    of ${c.budget_usd}
+                    of <span title={`$${c.budget_usd} exactly`}>{usd(c.budget_usd)}</span>
                     <span class="bar" aria-hidden="true">
                       <span style={{ width: `${Math.min(c.budget_percent ?? 0, 100)}%` }} />
                     </span>
+                    <span class="budget-state">{budgetState(c.budget_percent).words}</span>
                     <span class="fine"> (when reached: {c.agent.when_over === "local" ? "local steps only" : "refuse"})</span>
                   </>
                 ) : (
@@ -86,10 +92,31 @@ export function Agents() {
                 <button class="secondary duplicate" onClick={() => act(() => commands.agentsDuplicate(c.agent.id))}>
                   Duplicate
                 </button>
-                <button class="danger delete-agent" onClick={() => act(() => commands.agentsRemove(c.agent.id))}>
+                <button class="danger delete-agent" onClick={() => setConfirmDelete(c.agent.id)}>
                   Delete
                 </button>
               </div>
+              {confirmDelete === c.agent.id && (
+                <div class="confirm" role="alertdialog">
+                  <p>
+                    Delete <strong>{c.agent.name}</strong>? Its proxy tokens stop working at once; its ledger rows are kept.
+                    This cannot be undone.
+                  </p>
+                  <button
+                    class="danger confirm-delete-agent"
+                    onClick={() => {
+                      setConfirmDelete(null);
+                      if (chatWith === c.agent.name) setChatWith(null);
+                      act(() => commands.agentsRemove(c.agent.id));
+                    }}
+                  >
+                    Delete agent
+                  </button>{" "}
+                  <button class="secondary" onClick={() => setConfirmDelete(null)}>
+                    Cancel
+                  </button>
+                </div>
+              )}
             </li>
           ))}
         </ul>
@@ -289,9 +316,40 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   );
 }
 
+/** Why an earlier step did not answer, in words a person uses. */
+function whyNot(outcome: string): string {
+  if (outcome === "offline") return "was skipped (offline mode)";
+  if (outcome === "blocked") return "was not sent (the privacy policy blocks it)";
+  if (outcome === "budget") return "would have gone over the daily budget";
+  if (outcome === "price_unknown") return "has no known price, so the budget could not be held";
+  if (outcome === "key_inactive") return "uses a deactivated key";
+  if (outcome === "key_missing") return "has no key";
+  if (outcome === "tools_unsupported") return "speaks another protocol and the request uses tools";
+  if (outcome === "timeout") return "did not answer in time";
+  if (["dns", "connect", "tls"].includes(outcome)) return "could not be reached";
+  if (outcome === "http_529" || outcome === "http_503") return "was overloaded";
+  if (outcome === "http_429") return "was rate-limited";
+  if (outcome === "http_401" || outcome === "http_403") return "rejected the key";
+  if (outcome.startsWith("http_5")) return "had a server error";
+  return `failed (${outcome})`;
+}
+
+const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", anthropic: "Anthropic", ollama: "Ollama", mistral: "Mistral", gemini: "Gemini" };
+const providerName = (id: string) => PROVIDER_NAMES[id] ?? id;
+
+/** "Anthropic was overloaded, so OpenAI gpt-4o-mini answered." */
+export function fallbackWords(r: Reply): string {
+  const skipped = r.earlier.filter((f) => f.outcome === "offline");
+  const failed = r.earlier.filter((f) => f.outcome !== "offline");
+  const who = `${providerName(r.provider)} ${r.model}${r.local ? " (on this machine)" : ""}`;
+  const parts = failed.map((f) => `${providerName(f.provider)} ${f.model} ${whyNot(f.outcome)}`);
+  if (skipped.length > 0) parts.push(`offline mode skipped ${skipped.length === 1 ? "the cloud step" : `${skipped.length} cloud steps`}`);
+  return `${parts.join("; ")}, so ${who} answered.`;
+}
+
 function replyNote(r: Reply): string {
   const t = r.tokens;
-  const cost = r.cost_usd === null ? "cost unknown (no price for this model)" : `$${r.cost_usd}`;
+  const cost = r.cost_usd === null ? "cost unknown (no price for this model)" : usd(r.cost_usd);
   return `${r.provider} · ${r.model} · in ${t.input} · out ${t.output} · cache read ${t.cache_read} · cache write ${t.cache_write} · ${cost}${r.estimated ? " (estimated)" : ""}`;
 }
 
@@ -337,6 +395,15 @@ function Chat({ agent }: { agent: string }) {
   const [showPreview, setShowPreview] = useState(false);
   const [preview, setPreview] = useState<Preview | null>(null);
   const chatId = useRef<string>("");
+  const input = useRef<HTMLTextAreaElement>(null);
+  // The chat opens ready to type, and comes back to the field after each answer.
+  useEffect(() => {
+    input.current?.focus();
+    input.current?.scrollIntoView?.({ block: "nearest" });
+  }, []);
+  useEffect(() => {
+    if (!busy) input.current?.focus();
+  }, [busy]);
 
   const history = (text: string): Turn[] => [
     ...lines.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
@@ -371,6 +438,7 @@ function Chat({ agent }: { agent: string }) {
 
   const send = async (e: Event) => {
     e.preventDefault();
+    if (busy || !draft.trim()) return;
     const turns = history(draft);
     chatId.current = `${Date.now()}-${Math.random()}`;
     setLines([...lines, { role: "user", text: draft }, { role: "assistant", text: "" }]);
@@ -419,8 +487,7 @@ function Chat({ agent }: { agent: string }) {
                 )}
                 {l.reply.earlier.length > 0 && (
                   <div class="fallback-note" role="note">
-                    Answered by fallback step {l.reply.step}.{" "}
-                    {l.reply.earlier.map((f) => `Step ${f.step} (${f.provider} ${f.model}) failed: ${f.outcome} – ${f.detail}.`).join(" ")}
+                    {fallbackWords(l.reply)}
                   </div>
                 )}
               </>
@@ -434,7 +501,17 @@ function Chat({ agent }: { agent: string }) {
         ))}
       </ol>
       <form class="inline" onSubmit={send}>
-        <textarea id="chat-input" rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)} />
+        <textarea
+          id="chat-input"
+          ref={input}
+          rows={2}
+          value={draft}
+          placeholder="Message (Enter to send, Shift+Enter for a new line)"
+          onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
+          }}
+        />
         <button type="submit" id="chat-send" disabled={busy}>
           Send
         </button>

@@ -7,6 +7,7 @@ export function Proxy() {
   const [status, setStatus] = useState<ProxyStatus | null>(null);
   const [agents, setAgents] = useState<AgentCard[]>([]);
   const [error, setError] = useState<CommandError | null>(null);
+  const [confirmRevoke, setConfirmRevoke] = useState<string | null>(null);
   const [port, setPort] = useState("");
   const [issued, setIssued] = useState<Issued | null>(null);
   const [agent, setAgent] = useState("");
@@ -47,7 +48,7 @@ export function Proxy() {
         as that agent: its key, its fallback chain, its budget, its ledger. Only this machine can reach it.
       </p>
       <div class="row proxy-state">
-        <span id="proxy-state" class={`badge ${status?.running ? "unlocked" : ""}`}>{status?.running ? `Running on ${status.address}` : "Stopped"}</span>
+        <span id="proxy-state" class={`badge ${status?.running ? "unlocked" : "muted"}`}>{status?.running ? `Running on ${status.address}` : "Stopped"}</span>
         <label class="inline-label">
           Port
           <input id="proxy-port" value={port} onInput={(e) => setPort((e.target as HTMLInputElement).value)} />
@@ -105,15 +106,31 @@ export function Proxy() {
       <ul class="tokens">
         {status?.tokens.map((t) => (
           <li key={t.id} data-token-id={t.id} class={t.revoked_at ? "inactive" : ""}>
-            <code>{t.hint}</code> {t.agent} · {t.label} · {t.revoked_at ? `revoked ${t.revoked_at}` : `issued ${t.created_at}`}
-            {!t.revoked_at && (
-              <button class="danger revoke" onClick={async () => {
-                const r = await commands.tokensRevoke(t.id);
-                if (r.status === "error") setError(r.error);
-                await reload();
-              }}>
+            <code>{t.hint}</code> {t.agent} · {t.label} ·{" "}
+            {t.revoked_at ? `revoked ${new Date(t.revoked_at).toLocaleString()}` : `issued ${new Date(t.created_at).toLocaleString()}`}
+            {!t.revoked_at && confirmRevoke !== t.id && (
+              <button class="danger revoke" onClick={() => setConfirmRevoke(t.id)}>
                 Revoke
               </button>
+            )}
+            {confirmRevoke === t.id && (
+              <span class="confirm" role="alertdialog">
+                Revoke {t.label} ({t.hint})? Every tool using it stops working at once.{" "}
+                <button
+                  class="danger confirm-revoke"
+                  onClick={async () => {
+                    setConfirmRevoke(null);
+                    const r = await commands.tokensRevoke(t.id);
+                    if (r.status === "error") setError(r.error);
+                    await reload();
+                  }}
+                >
+                  Revoke token
+                </button>{" "}
+                <button class="secondary" onClick={() => setConfirmRevoke(null)}>
+                  Cancel
+                </button>
+              </span>
             )}
           </li>
         ))}
