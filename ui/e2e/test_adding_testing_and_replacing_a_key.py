@@ -43,6 +43,7 @@ def test_a_user_adds_tests_replaces_and_deactivates_a_key(app, provider_sim):
 
     d.find_element(By.CSS_SELECTOR, f"{row(d, 'Sim OpenAI')} .test").click()
     assert wait_text(d, f"{row(d, 'Sim OpenAI')} .last-test", "Valid") == "Valid: OpenAI accepted the key (3 models)."
+    assert d.find_element(By.CSS_SELECTOR, f"{row(d, 'Sim OpenAI')} .health.good").text == "working"
     d.find_element(By.CSS_SELECTOR, f"{row(d, 'Sim OpenAI')} .models-toggle").click()
     wait_text(d, f"{row(d, 'Sim OpenAI')} .models", "gpt-4o-mini")
     shot(d, "providers")
@@ -69,6 +70,7 @@ def test_a_user_adds_tests_replaces_and_deactivates_a_key(app, provider_sim):
     d.find_element(By.CSS_SELECTOR, f"{row(d, 'Wrong')} .test").click()
     msg = wait_text(d, f"{row(d, 'Wrong')} .last-test", "Rejected")
     assert msg.startswith("Rejected by OpenAI (401): Incorrect API key provided."), msg
+    assert d.find_element(By.CSS_SELECTOR, f"{row(d, 'Wrong')} .health.bad").text == "rejected"
     shot(d, "providers-rejected")
 
     # A bad base URL is refused and stores nothing.

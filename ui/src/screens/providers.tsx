@@ -60,6 +60,18 @@ export function Providers() {
   );
 }
 
+/** A key's health at a glance, from its last test: a dot and a word. */
+export function keyHealth(k: KeySummary): { tone: "good" | "bad" | "warn" | "none"; word: string } {
+  if (!k.active) return { tone: "none", word: "deactivated" };
+  const t = k.last_test ?? "";
+  if (t.startsWith("Valid")) return { tone: "good", word: "working" };
+  if (t.startsWith("Rejected")) return { tone: "bad", word: "rejected" };
+  if (t.includes("unreachable")) return { tone: "warn", word: "unreachable" };
+  if (t.startsWith("Rate limited")) return { tone: "warn", word: "rate limited" };
+  if (t) return { tone: "warn", word: "unexpected reply" };
+  return { tone: "none", word: "not tested" };
+}
+
 function KeyRow({
   k,
   providerName,
@@ -88,7 +100,10 @@ function KeyRow({
             plain http allowed
           </span>
         )}
-        <span class="state">{k.active ? "active" : "deactivated"}</span>
+        <span class={`state health ${keyHealth(k).tone}`} title={k.last_test ?? "Not tested yet"}>
+          <span class="dot" aria-hidden="true" />
+          {keyHealth(k).word}
+        </span>
       </div>
       {k.base_url && <div class="fine">Base URL: {k.base_url}</div>}
       {k.last_test && (
@@ -99,7 +114,7 @@ function KeyRow({
       {!k.last_test && testing && <div class="last-test">Testing…</div>}
       {k.models.length > 0 && (
         <button class="link models-toggle" onClick={() => setShowModels(!showModels)}>
-          {showModels ? "Hide" : "Show"} {k.models.length} models
+          {showModels ? "Hide" : "Show"} {k.models.length} {k.models.length === 1 ? "model" : "models"}
         </button>
       )}
       {showModels && (
