@@ -438,7 +438,7 @@ function Chat({ agent }: { agent: string }) {
 
   const send = async (e: Event) => {
     e.preventDefault();
-    if (busy || !draft.trim()) return;
+    if (busy) return;
     const turns = history(draft);
     chatId.current = `${Date.now()}-${Math.random()}`;
     setLines([...lines, { role: "user", text: draft }, { role: "assistant", text: "" }]);

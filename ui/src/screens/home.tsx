@@ -40,61 +40,63 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
   const ollama = env?.ollama;
   return (
     <div class="shell">
-      <header class="topbar">
-        <span class="brand">Keyhold</span>
-        <span class="badge unlocked" id="status">
-          Unlocked
-        </span>
-        <span id="ollama-badge" class={`badge ${ollama?.running ? "local" : "muted"}`} title={ollama?.problem ?? ""}>
-          {ollama ? (ollama.running ? `Ollama ${ollama.version} · ${ollama.models.length} models` : "No local Ollama") : "Ollama…"}
-        </span>
-        <label class="offline-switch">
-          <input
-            type="checkbox"
-            id="offline-toggle"
-            checked={env?.offline ?? false}
-            onChange={async (e) => {
-              await commands.setOffline((e.target as HTMLInputElement).checked);
-              setEnv(await commands.appEnvironment());
-            }}
-          />
-          Offline mode
-        </label>
-        <button id="lock-button" class="secondary" onClick={async () => onLocked(await commands.lock())}>
-          Lock
-        </button>
-      </header>
-      {env && !env.tray_available && (
-        <p class="notice" id="no-tray">
-          No system tray was found on this desktop: Lock, Proxy and Offline mode are here in the window, and closing it quits
-          Keyhold.
-        </p>
-      )}
-      {info.changed_outside.length > 0 && (
-        <div class="notice danger" id="changed-outside" role="alert">
-          <p>
-            <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold,
-            so they are not used and nothing is sent for them:
-          </p>
-          <ul>
-            {info.changed_outside.map((c) => (
-              <li key={c}>{c}</li>
-            ))}
-          </ul>
-        </div>
-      )}
-      {env?.offline && (
-        <p class="notice offline" id="offline-notice">
-          Offline mode: agents run on their local steps only. Nothing leaves this machine.
-        </p>
-      )}
-      <nav class="tabs">
-        {PAGES.map(([id, title]) => (
-          <button id={`nav-${id}`} key={id} class={page === id ? "tab on" : "tab"} onClick={() => setPage(id)}>
-            {title}
+      <div class="chrome">
+        <header class="topbar">
+          <span class="brand">Keyhold</span>
+          <span class="badge unlocked" id="status">
+            Unlocked
+          </span>
+          <span id="ollama-badge" class={`badge ${ollama?.running ? "local" : "muted"}`} title={ollama?.problem ?? ""}>
+            {ollama ? (ollama.running ? `Ollama ${ollama.version} · ${ollama.models.length} models` : "No local Ollama") : "Ollama…"}
+          </span>
+          <label class="offline-switch">
+            <input
+              type="checkbox"
+              id="offline-toggle"
+              checked={env?.offline ?? false}
+              onChange={async (e) => {
+                await commands.setOffline((e.target as HTMLInputElement).checked);
+                setEnv(await commands.appEnvironment());
+              }}
+            />
+            Offline mode
+          </label>
+          <button id="lock-button" class="secondary" onClick={async () => onLocked(await commands.lock())}>
+            Lock
           </button>
-        ))}
-      </nav>
+        </header>
+        {env && !env.tray_available && (
+          <p class="notice" id="no-tray">
+            No system tray was found on this desktop: Lock, Proxy and Offline mode are here in the window, and closing it quits
+            Keyhold.
+          </p>
+        )}
+        {info.changed_outside.length > 0 && (
+          <div class="notice danger" id="changed-outside" role="alert">
+            <p>
+              <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold,
+              so they are not used and nothing is sent for them:
+            </p>
+            <ul>
+              {info.changed_outside.map((c) => (
+                <li key={c}>{c}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {env?.offline && (
+          <p class="notice offline" id="offline-notice">
+            Offline mode: agents run on their local steps only. Nothing leaves this machine.
+          </p>
+        )}
+        <nav class="tabs">
+          {PAGES.map(([id, title]) => (
+            <button id={`nav-${id}`} key={id} class={page === id ? "tab on" : "tab"} onClick={() => setPage(id)}>
+              {title}
+            </button>
+          ))}
+        </nav>
+      </div>
       <main class="page">
         {page === "agents" && <Agents />}
         {page === "usage" && <Usage />}
