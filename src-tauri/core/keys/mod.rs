@@ -481,14 +481,18 @@ pub struct Endpoint {
 /// machine or allowed), and the secret opened just now.
 pub fn endpoint(conn: &Connection, u: &Unlocked, k: &str) -> Result<Endpoint, KeyError> {
     let key = find(conn, k)?;
+    verify(conn, u, &key)?;
+    if !key.active {
+        return Err(KeyError::Inactive(key.label));
+    }
     let provider = provider(&key.provider)?;
     let base_url = key
         .base_url
         .clone()
         .or_else(|| provider.default_base_url.clone())
         .ok_or_else(|| KeyError::BaseUrlRequired(provider.name.clone()))?;
-    let secret = open_secret(conn, u, &key.id)?;
     check_transport(provider, &base_url, Reach { allow_insecure_http: key.allow_insecure_http, marked_local: false })?;
+    let secret = open_row(conn, u.master(), &key)?;
     Ok(Endpoint { key, provider, base_url, secret })
 }
 

@@ -181,10 +181,30 @@ pub fn lookup(
     if local {
         return Ok(Some(Price::FREE));
     }
-    if let Some((_, p)) = overrides(conn, u)?.into_iter().find(|(m, _)| m == model) {
-        return Ok(Some(p));
+    Ok(Overrides(overrides(conn, u)?).price(provider, model, local))
+}
+
+/// The user's overrides, checked once (for one call), to price each step without going back
+/// to the database.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides(Vec<(String, Price)>);
+
+impl Overrides {
+    /// Reads and checks the table: refused if it was changed outside Keyhold.
+    pub fn load(conn: &Connection, u: &Unlocked) -> Result<Self, PriceError> {
+        Ok(Overrides(overrides(conn, u)?))
     }
-    Ok(file().iter().find(|e| e.model == model && e.provider.as_deref() == Some(provider)).map(|e| e.price))
+
+    /// Like [`lookup`], from what was loaded.
+    pub fn price(&self, provider: &str, model: &str, local: bool) -> Option<Price> {
+        if local {
+            return Some(Price::FREE);
+        }
+        if let Some((_, p)) = self.0.iter().find(|(m, _)| m == model) {
+            return Some(*p);
+        }
+        file().iter().find(|e| e.model == model && e.provider.as_deref() == Some(provider)).map(|e| e.price)
+    }
 }
 
 /// Where the overrides' tag is kept: one tag over the whole table, so a row deleted or inserted

@@ -38,6 +38,8 @@ pub(super) struct Call<'a> {
     redacted: std::sync::OnceLock<Result<Option<Redacted>, String>>,
     /// Days the outbound payload log keeps (0: off), read at the first cloud step.
     log_days: std::sync::OnceLock<u32>,
+    /// The user's prices, checked once for the whole call.
+    overrides: prices::Overrides,
 }
 
 /// The request with the agent's privacy policy applied, and how to restore the answer.
@@ -105,7 +107,14 @@ struct Streamed {
 }
 
 impl<'a> Call<'a> {
-    pub(super) fn new(ws: &'a Workspace, agent: &'a Agent, req: &'a ChatRequest, mode: Mode, offline: bool) -> Self {
+    pub(super) fn new(
+        ws: &'a Workspace,
+        agent: &'a Agent,
+        req: &'a ChatRequest,
+        mode: Mode,
+        offline: bool,
+        overrides: prices::Overrides,
+    ) -> Self {
         Call {
             ws,
             agent,
@@ -117,6 +126,7 @@ impl<'a> Call<'a> {
             deadline: tokio::time::Instant::now() + super::call_limit(mode),
             redacted: std::sync::OnceLock::new(),
             log_days: std::sync::OnceLock::new(),
+            overrides,
         }
     }
 
@@ -265,10 +275,7 @@ fn prepare<'a>(
         let detail = format!("the key {} is deactivated", key.label);
         return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::KeyInactive, detail))));
     }
-    let price = call
-        .ws
-        .with_unlocked(|c, u| prices::lookup(c, u, &step.provider, &step.model, step.is_local()))
-        .map_err(|e| Box::new(Attempted::Next(call.fail(step, started, Outcome::Internal, e.to_string()))))?;
+    let price = call.overrides.price(&step.provider, &step.model, step.is_local());
     // The budget: the worst case is reserved atomically with every other call of this agent.
     let reservation = match (call.agent.budget, step.is_local()) {
         (Some(budget), false) => {

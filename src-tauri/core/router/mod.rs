@@ -277,20 +277,20 @@ async fn run_chain(
     }
     // Nothing is sent for an agent, or on a key, that was changed outside Keyhold: checked for
     // the whole chain before the first step, so the user gets one clear refusal.
-    let steps = ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
+    let (steps, overrides) = ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
         agents::verify(c, u, agent)?;
-        prices::verify(c, u)?;
+        let overrides = prices::Overrides::load(c, u)?;
         let steps = plan(c, agent)?;
         for k in steps.iter().filter_map(|s| s.key.as_ref()) {
             keys::verify(c, u, k)?;
         }
-        Ok(steps)
+        Ok((steps, overrides))
     })?;
     let offline = ws.offline();
     if offline && !steps.iter().any(|s| s.local) {
         return Err(RouterError::OfflineNoLocal { agent: agent.name.clone() });
     }
-    let call = Call::new(ws, agent, &req, mode, offline);
+    let call = Call::new(ws, agent, &req, mode, offline, overrides);
     let mut failures: Vec<StepFailure> = Vec::new();
     for step in steps {
         match attempt::attempt(&call, step, sink).await {
