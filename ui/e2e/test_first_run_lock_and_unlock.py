@@ -72,6 +72,10 @@ def test_a_new_user_creates_the_vault_locks_is_refused_a_wrong_passphrase_and_un
     assert msg == "Wrong passphrase. The vault stays locked and nothing was changed."
     shot(d, "wrong-passphrase")
     assert {p.name: p.read_bytes() for p in app.data_dir.glob("vault.*")} == before
+    # The field is emptied and has the focus, ready for the next try.
+    field = d.find_element(By.CSS_SELECTOR, "#unlock-passphrase")
+    assert field.get_attribute("value") == ""
+    assert d.switch_to.active_element == field
 
     type_into(d, "#unlock-passphrase", PASSPHRASE)
     d.find_element(By.CSS_SELECTOR, "#unlock-button").click()
@@ -99,6 +103,7 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     change = {"#current-passphrase": "wrong current one", "#replacement-passphrase": second, "#replacement-confirm": second}
     submit(d, "#change-button", change)
     wait_text(d, "#error", "Wrong passphrase")
+    assert wait_for(d, "#strength").text, "the new passphrase is rated as it is typed"
     submit(d, "#change-button", {"#current-passphrase": first})
     wait_text(d, "#changed", "Passphrase changed", timeout=60)
 
@@ -107,6 +112,8 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     wait_text(d, "#error", "Wrong passphrase")
     submit(d, "#unlock-button", {"#unlock-passphrase": second})
     wait_text(d, "#status", "Unlocked", timeout=60)
+    # Back on the page the user locked from, not on Agents.
+    wait_for(d, "#change-passphrase")
 
 
 def test_a_user_asks_keyhold_to_start_at_login_and_changes_their_mind(app):

@@ -157,7 +157,8 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   const [privacy, setPrivacy] = useState<Policy>(a?.privacy ?? "secrets");
   const [error, setError] = useState<CommandError | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
-  const models = Array.from(new Set(keys.flatMap((k) => k.models)));
+  // The chosen key's models are suggested first (the key comes before the model in the form).
+  const models = Array.from(new Set([...(keys.find((k) => k.id === key)?.models ?? []), ...keys.flatMap((k) => k.models)]));
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -195,10 +196,6 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
         <input id="agent-name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
       </label>
       <label>
-        Model
-        <input id="agent-model" list="known-models" value={model} onInput={(e) => setModel((e.target as HTMLInputElement).value)} />
-      </label>
-      <label>
         Key
         <select id="agent-key" value={key} onChange={(e) => setKey((e.target as HTMLSelectElement).value)}>
           <option value="">The default key of the model's provider</option>
@@ -208,6 +205,16 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
             </option>
           ))}
         </select>
+      </label>
+      <label>
+        Model
+        <input
+          id="agent-model"
+          list="known-models"
+          value={model}
+          placeholder={key ? "A model this key's provider serves" : "e.g. claude-haiku-4-5, gpt-4o-mini"}
+          onInput={(e) => setModel((e.target as HTMLInputElement).value)}
+        />
       </label>
       <label>
         System prompt

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { commands, events, type AppEnvironment, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
 import { Local } from "./local";
 import { Prices } from "./prices";
@@ -27,7 +28,12 @@ const PAGES: [Page, string][] = [
 ];
 
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
-  const [page, setPage] = useState<Page>("agents");
+  // The page the user was on comes back after a lock and unlock.
+  const [page, setPageState] = useState<Page>(() => (sessionStorage.getItem("keyhold.page") as Page | null) ?? "agents");
+  const setPage = (p: Page) => {
+    sessionStorage.setItem("keyhold.page", p);
+    setPageState(p);
+  };
   const [env, setEnv] = useState<AppEnvironment | null>(null);
   useEffect(() => {
     commands.appEnvironment().then(setEnv);
@@ -181,6 +187,7 @@ function ChangePassphrase() {
       <h2>Change passphrase</h2>
       {field("current-passphrase", "Current passphrase", current, setCurrent, "current-password")}
       {field("replacement-passphrase", "New passphrase", replacement, setReplacement, "new-password")}
+      <StrengthMeter passphrase={replacement} />
       {field("replacement-confirm", "Type the new one again", confirm, setConfirm, "new-password")}
       <label class="check">
         <input

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { commands, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
@@ -6,6 +6,7 @@ export function Unlock({ onUnlocked }: { onUnlocked: (i: WorkspaceInfo) => void 
   const [passphrase, setPassphrase] = useState("");
   const [error, setError] = useState<CommandError | null>(null);
   const [busy, setBusy] = useState(false);
+  const field = useRef<HTMLInputElement>(null);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -18,6 +19,9 @@ export function Unlock({ onUnlocked }: { onUnlocked: (i: WorkspaceInfo) => void 
       onUnlocked(result.data);
     } else {
       setError(result.error);
+      // A wrong passphrase: the field is emptied and ready for the next try.
+      if (result.error.kind === "wrong_passphrase") setPassphrase("");
+      setTimeout(() => field.current?.focus(), 0);
     }
   };
 
@@ -29,6 +33,7 @@ export function Unlock({ onUnlocked }: { onUnlocked: (i: WorkspaceInfo) => void 
           Passphrase
           <input
             id="unlock-passphrase"
+            ref={field}
             type="password"
             autocomplete="current-password"
             value={passphrase}
