@@ -494,7 +494,7 @@ impl Workspace {
         let ep = self.with_unlocked(|c, u| keys::endpoint(c, u, k))?;
         let verdict = probe::test(ep.provider, &ep.base_url, ep.secret.as_deref().map(String::as_str), timeout).await;
         drop(ep.secret);
-        let sentence = verdict.sentence(&ep.provider.name);
+        let sentence = verdict.sentence_for(&ep.provider.name, ep.provider.auth == crate::providers::AuthStyle::None);
         tracing::info!(key = %ep.key.label, provider = %ep.provider.id, verdict = %sentence, "key tested");
         let models = match &verdict {
             Verdict::Valid { models } => Some(models.as_slice()),

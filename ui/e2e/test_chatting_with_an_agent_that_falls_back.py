@@ -26,6 +26,8 @@ def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
 
     d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
     for provider, label, url in [("anthropic", "an", provider_sim["Anthropic"]), ("openai", "oa", provider_sim["OpenAI"])]:
+        # The provider list comes from the core a moment after the page opens.
+        wait_for(d, f'#add-provider option[value="{provider}"]')
         Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value(provider)
         submit(d, "#add-save", {"#add-label": label, "#add-key-secret": KEY, "#add-base-url": url})
         wait_for(d, f'li[data-key-label="{label}"]')
@@ -37,7 +39,8 @@ def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
     Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("an (anthropic)")
     d.find_element(By.CSS_SELECTOR, "#add-step").click()
     Select(d.find_element(By.CSS_SELECTOR, ".step .step-key")).select_by_visible_text("oa (openai)")
-    type_into(d, ".step .step-model", "gpt-4o-mini")
+    # The key was tested when it was saved, so its models are offered to choose from.
+    Select(wait_for(d, "select.step-model")).select_by_visible_text("gpt-4o-mini")
     type_into(d, "#agent-budget", "1")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
     card = wait_for(d, 'li[data-agent="Writer"]')

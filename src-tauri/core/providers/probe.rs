@@ -24,6 +24,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// One sentence for the user. A key-less server (a local Ollama) has no key to accept:
+    /// it answers, or not.
+    pub fn sentence_for(&self, provider: &str, keyless: bool) -> String {
+        match self {
+            Verdict::Valid { models } if keyless => {
+                let n = models.len();
+                format!("Valid: {provider} answered ({n} model{}).", if n == 1 { "" } else { "s" })
+            }
+            _ => self.sentence(provider),
+        }
+    }
+
     /// One sentence for the user.
     pub fn sentence(&self, provider: &str) -> String {
         match self {

@@ -33,8 +33,8 @@ export function Prices() {
         <input placeholder="model" value={form.model} onInput={set("model")} />
         <input placeholder="input" value={form.input} onInput={set("input")} />
         <input placeholder="output" value={form.output} onInput={set("output")} />
-        <input placeholder="cache read" value={form.cacheRead} onInput={set("cacheRead")} />
-        <input placeholder="cache write" value={form.cacheWrite} onInput={set("cacheWrite")} />
+        <input placeholder="cache read (empty: as input)" value={form.cacheRead} onInput={set("cacheRead")} />
+        <input placeholder="cache write (empty: as input)" value={form.cacheWrite} onInput={set("cacheWrite")} />
         <button type="submit">Set</button>
       </form>
       <ErrorNote error={error} />

@@ -91,6 +91,8 @@ describe("LLM providers", () => {
         marked_local: false,
       }),
     );
+    // A new key is tested on save.
+    await waitFor(() => expect(mocked.keysTest).toHaveBeenCalledWith(key.id));
   });
 
   it("shows why a key was not saved", async () => {

@@ -233,6 +233,8 @@ function AddKey({
     };
     const saved = await act(() => commands.keysAdd(provider, label, baseUrl || null, keyless ? "" : secret, reach));
     if (saved) {
+      // A new key is tested right away: the list then says whether it works.
+      act(() => commands.keysTest(saved.key.id));
       setWarnings(saved.warnings);
       setLabel("");
       setSecret("");

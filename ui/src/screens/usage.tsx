@@ -76,7 +76,10 @@ export function Usage() {
     setExported(null);
     const r = await commands.usageExport(query, format);
     if (r.status === "ok") {
-      if (r.data) setExported(`${r.data.rows} rows written to ${r.data.path}.`);
+      if (r.data) {
+        setExported(`${r.data.rows} rows written to ${r.data.path}.`);
+        setTimeout(() => setExported(null), 8000);
+      }
     } else setError(r.error);
   };
 

@@ -20,6 +20,11 @@ async fn a_good_key_is_valid_with_its_models_and_a_wrong_one_is_rejected_with_th
     let v = test(anthropic, &s.base_url(), Some("sk-ant-sim-good-key-123"), T).await;
     assert_eq!(v, Verdict::Valid { models: vec!["claude-sonnet-4-5".into(), "claude-haiku-4-5".into()] });
     assert_eq!(v.sentence("Anthropic"), "Valid: Anthropic accepted the key (2 models).");
+    assert_eq!(
+        v.sentence_for("Ollama", true),
+        "Valid: Ollama answered (2 models).",
+        "a key-less server has no key to accept"
+    );
     let v = test(anthropic, &s.base_url(), Some("sk-ant-wrong-key-456"), T).await;
     assert_eq!(v, Verdict::Rejected { status: 401, provider_message: "invalid x-api-key".into() });
     assert_eq!(v.sentence("Anthropic"), "Rejected by Anthropic (401): invalid x-api-key");
