@@ -278,7 +278,12 @@ impl Workspace {
         };
         if rewrite {
             let contents = vault::Contents { master, pending: None, token_key: Some(token_key), stretched: false };
-            vault::rewrite(&paths, &key, &contents)?;
+            // The vault opened and the database is consistent with `master`: a snapshot that
+            // cannot be rewritten now (a full disk) must not keep the user out. The next unlock
+            // tries again.
+            if let Err(e) = vault::rewrite(&paths, &key, &contents) {
+                tracing::warn!(error = %e, "could not rewrite the vault snapshot; the next unlock will try again");
+            }
             let vault::Contents { master, token_key, .. } = contents;
             return Ok(Secrets { master, token_key: token_key.expect("just set") });
         }
