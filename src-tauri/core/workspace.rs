@@ -614,7 +614,7 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         });
     };
     let u = Unlocked::new(current, token_key);
-    let (keys_total, keys_failed, _) = keys::check_all(&conn, &u)?;
+    let (keys_total, keys_failed) = keys::check_all(&conn, &u)?;
     let changed_outside = crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
     Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
 }

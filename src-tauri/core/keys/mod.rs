@@ -496,13 +496,16 @@ pub fn endpoint(conn: &Connection, u: &Unlocked, k: &str) -> Result<Endpoint, Ke
     Ok(Endpoint { key, provider, base_url, secret })
 }
 
-/// Opens every stored key and checks every row's tag (for `keyhold vault check`): how many
-/// there are, which do not open, and which were changed outside Keyhold.
-pub fn check_all(conn: &Connection, u: &Unlocked) -> Result<(usize, Vec<String>, Vec<Tampered>), KeyError> {
+/// Opens every stored key (for `keyhold vault check`): how many there are, and which do not open.
+pub fn check_all(conn: &Connection, u: &Unlocked) -> Result<(usize, Vec<String>), KeyError> {
     let keys = list(conn)?;
     let failed = keys.iter().filter(|k| open_row(conn, u.master(), k).is_err()).map(|k| k.label.clone()).collect();
-    let changed = keys.iter().filter(|k| verify(conn, u, k).is_err()).map(tampered_key).collect();
-    Ok((keys.len(), failed, changed))
+    Ok((keys.len(), failed))
+}
+
+/// Every key row whose tag fails, checked without opening any secret (this runs at each unlock).
+pub fn changed(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, KeyError> {
+    Ok(list(conn)?.iter().filter(|k| verify(conn, u, k).is_err()).map(tampered_key).collect())
 }
 
 #[cfg(test)]

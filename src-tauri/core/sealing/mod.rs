@@ -87,7 +87,7 @@ fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Resul
 
 /// Every protected record whose tag fails, named (for `keyhold vault check`).
 pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, WorkspaceError> {
-    let (_, _, mut bad) = keys::check_all(conn, u)?;
+    let mut bad = keys::changed(conn, u)?;
     bad.extend(agents::check_all(conn, u)?);
     bad.extend(tokens::check_all(conn, u)?);
     if let Err(prices::PriceError::Changed(t)) = prices::verify(conn, u) {
