@@ -237,6 +237,8 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     )
     .map_err(damaged)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(damaged)?;
+    // The request path runs the same few dozen statements on every call: parse each once.
+    conn.set_prepared_statement_cache_capacity(128);
     // The first statement that reads the file is where a non-database file shows itself.
     conn.pragma_update(None, "journal_mode", "WAL").map_err(damaged)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(damaged)?;
@@ -267,7 +269,7 @@ pub fn checkpoint_in_background(conn: &Connection, path: &Path) {
         };
         loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
-            if c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).is_err() && !path.exists() {
+            if c.cached_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).is_err() && !path.exists() {
                 return;
             }
         }
@@ -278,9 +280,31 @@ pub fn checkpoint_in_background(conn: &Connection, path: &Path) {
     }
 }
 
+/// `query_row` through the connection's statement cache: the statement is parsed once per
+/// connection, not on every call (parsing was a sixth of the proxy's time per request).
+pub trait Cached {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn cached_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {
     use rusqlite::OptionalExtension;
-    conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()
+    conn.cached_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()
 }
 
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), rusqlite::Error> {

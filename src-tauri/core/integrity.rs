@@ -17,6 +17,7 @@
 //! issued tokens keep working), and the token row's tag binds that digest to its agent: a row
 //! inserted with a digest of a token of one's choosing does not authenticate.
 
+use crate::db::Cached;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -200,7 +201,7 @@ pub fn get_setting(
 ) -> rusqlite::Result<Result<Option<String>, ()>> {
     use rusqlite::OptionalExtension;
     let row: Option<(String, Option<Vec<u8>>)> = conn
-        .query_row("SELECT value, mac FROM settings WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .cached_row("SELECT value, mac FROM settings WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(match row {
         None => Ok(None),

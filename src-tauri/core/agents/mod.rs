@@ -5,6 +5,7 @@ pub mod tokens;
 
 pub use card::{cards, AgentCard};
 
+use crate::db::Cached;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -354,7 +355,7 @@ const COLUMNS: &str =
 
 fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     let id: String = row.get(0)?;
-    let mut stmt = conn.prepare("SELECT key_id, model FROM agent_steps WHERE agent_id = ?1 ORDER BY idx")?;
+    let mut stmt = conn.prepare_cached("SELECT key_id, model FROM agent_steps WHERE agent_id = ?1 ORDER BY idx")?;
     let fallback =
         stmt.query_map([&id], |r| Ok(Step { key_id: r.get(0)?, model: r.get(1)? }))?.collect::<Result<_, _>>()?;
     let when: String = row.get(8)?;
@@ -375,7 +376,8 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
 }
 
 pub fn find(conn: &Connection, id_or_name: &str) -> Result<Agent, AgentError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents WHERE id = ?1 OR name = ?1 COLLATE NOCASE"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM agents WHERE id = ?1 OR name = ?1 COLLATE NOCASE"))?;
     stmt.query_row([id_or_name], |r| load(conn, r)).optional()?.ok_or_else(|| AgentError::NotFound(id_or_name.into()))
 }
 
@@ -411,7 +413,7 @@ fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<Agent, AgentError> 
 /// Checks an agent's tag: refused, naming the agent, if its chain, keys, budget or settings were
 /// changed outside Keyhold.
 pub fn verify(conn: &Connection, u: &Unlocked, a: &Agent) -> Result<(), AgentError> {
-    let mac: Option<Vec<u8>> = conn.query_row("SELECT mac FROM agents WHERE id = ?1", [&a.id], |r| r.get(0))?;
+    let mac: Option<Vec<u8>> = conn.cached_row("SELECT mac FROM agents WHERE id = ?1", [&a.id], |r| r.get(0))?;
     if u.verify(&record(a), mac.as_deref()) {
         Ok(())
     } else {
@@ -451,7 +453,7 @@ pub fn check_all(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, Agent
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Agent>, AgentError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM agents ORDER BY name"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM agents ORDER BY name"))?;
     let rows = stmt.query_map([], |r| load(conn, r))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

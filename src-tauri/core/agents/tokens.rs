@@ -4,6 +4,7 @@
 //! stored as a bare SHA-256 (`scheme` 'sha256'); they keep working, their digest now bound by the
 //! row's tag, so neither kind can be forged by inserting a row.
 
+use crate::db::Cached;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -46,7 +47,7 @@ fn record(id: &str, agent_id: &str, scheme: &str, hash: &str, revoked_at: Option
 
 fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<(), AgentError> {
     let (agent_id, scheme, hash, revoked): (String, String, String, Option<String>) =
-        conn.query_row("SELECT agent_id, scheme, hash, revoked_at FROM agent_tokens WHERE id = ?1", [id], |r| {
+        conn.cached_row("SELECT agent_id, scheme, hash, revoked_at FROM agent_tokens WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     let tag = u.tag(&record(id, &agent_id, &scheme, &hash, revoked.as_deref()));
@@ -57,7 +58,8 @@ fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<(), AgentError> {
 type TokenRow = (String, String, String, String, Option<String>, Option<Vec<u8>>);
 
 fn rows(conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
-    let mut stmt = conn.prepare("SELECT id, agent_id, scheme, hash, revoked_at, mac FROM agent_tokens ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, agent_id, scheme, hash, revoked_at, mac FROM agent_tokens ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
     rows.collect()
 }
@@ -123,7 +125,7 @@ pub fn issue(conn: &Connection, u: &Unlocked, agent: &str, label: Option<&str>) 
 
 pub fn list(conn: &Connection, agent: Option<&str>) -> Result<Vec<TokenInfo>, AgentError> {
     let agent_id = agent.map(|a| find(conn, a)).transpose()?.map(|a| a.id);
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT t.id, a.name, t.label, t.hint, t.created_at, t.revoked_at FROM agent_tokens t JOIN agents a ON a.id = t.agent_id
          WHERE (?1 IS NULL OR t.agent_id = ?1) ORDER BY a.name, t.created_at",
     )?;

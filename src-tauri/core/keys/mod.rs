@@ -4,6 +4,7 @@
 
 mod shape;
 
+use crate::db::Cached;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -225,7 +226,7 @@ fn sign(conn: &Connection, u: &Unlocked, id: &str) -> Result<KeySummary, KeyErro
 /// Checks a key row's tag: refused, naming the key, if anything it covers was changed outside
 /// Keyhold.
 pub fn verify(conn: &Connection, u: &Unlocked, k: &KeySummary) -> Result<(), KeyError> {
-    let mac: Option<Vec<u8>> = conn.query_row("SELECT mac FROM provider_keys WHERE id = ?1", [&k.id], |r| r.get(0))?;
+    let mac: Option<Vec<u8>> = conn.cached_row("SELECT mac FROM provider_keys WHERE id = ?1", [&k.id], |r| r.get(0))?;
     if u.verify(&record(k), mac.as_deref()) {
         Ok(())
     } else {
@@ -261,14 +262,14 @@ pub(crate) fn retag_all(
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<KeySummary>, KeyError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM provider_keys ORDER BY provider, label"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM provider_keys ORDER BY provider, label"))?;
     let rows = stmt.query_map([], summary)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Finds a key by id or (case-insensitive) label.
 pub fn find(conn: &Connection, id_or_label: &str) -> Result<KeySummary, KeyError> {
-    conn.query_row(
+    conn.cached_row(
         &format!("SELECT {COLUMNS} FROM provider_keys WHERE id = ?1 OR label = ?1 COLLATE NOCASE"),
         [id_or_label],
         summary,
@@ -309,7 +310,7 @@ pub fn add(
     let id = new_id();
     let (sealed, masked, warnings) = seal_secret(u.master(), p, &id, secret)?;
     let first_of_provider: bool =
-        conn.query_row("SELECT COUNT(*) = 0 FROM provider_keys WHERE provider = ?1", [&p.id], |r| r.get(0))?;
+        conn.cached_row("SELECT COUNT(*) = 0 FROM provider_keys WHERE provider = ?1", [&p.id], |r| r.get(0))?;
     conn.execute(
         "INSERT INTO provider_keys (id, provider, label, base_url, salt, nonce, ciphertext, masked, active, is_default, created_at,
            allow_insecure_http, marked_local)
@@ -392,7 +393,7 @@ pub fn set_default(conn: &mut Connection, u: &Unlocked, k: &str) -> Result<KeySu
     verify(conn, u, &key)?;
     let tx = conn.transaction()?;
     let others: Vec<String> = {
-        let mut stmt = tx.prepare("SELECT id FROM provider_keys WHERE provider = ?1 AND is_default = 1")?;
+        let mut stmt = tx.prepare_cached("SELECT id FROM provider_keys WHERE provider = ?1 AND is_default = 1")?;
         let ids = stmt.query_map([&key.provider], |r| r.get(0))?.collect::<Result<_, _>>()?;
         ids
     };
@@ -433,7 +434,7 @@ type SealedColumns = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Result<Option<Zeroizing<String>>, KeyError> {
     let (salt, nonce, ct): SealedColumns =
-        conn.query_row("SELECT salt, nonce, ciphertext FROM provider_keys WHERE id = ?1", [&key.id], |r| {
+        conn.cached_row("SELECT salt, nonce, ciphertext FROM provider_keys WHERE id = ?1", [&key.id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
     let tampered = || KeyError::Tampered { label: key.label.clone() };

@@ -9,6 +9,9 @@ use crate::money::Money;
 use crate::prices::Tokens;
 use crate::providers::failure::Unreachable;
 
+pub mod writer;
+pub use writer::{Pending, Writer};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -293,7 +296,7 @@ pub struct Filter {
 
 pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>> {
     let fmt = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT at, agent, mode, step, provider, COALESCE(key_label, ''), model, outcome, input_tokens, output_tokens,
                 cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
                 COALESCE(redacted, '')
@@ -353,10 +356,10 @@ pub fn to_csv(rows: &[ExportRow]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn attempt(agent: &str, cost: Option<i64>, at: DateTime<Utc>) -> Attempt {
+    pub(crate) fn attempt(agent: &str, cost: Option<i64>, at: DateTime<Utc>) -> Attempt {
         Attempt {
             agent_id: format!("id-{agent}"),
             at,

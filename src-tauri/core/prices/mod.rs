@@ -2,6 +2,7 @@
 //! repo, overridden per model by the user. Money is integer nano-dollars throughout, so sums are
 //! exact; a model with no price has an *unknown* cost, never zero.
 
+use crate::db::Cached;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -230,7 +231,7 @@ fn table_record(rows: &[(String, Price)]) -> Record {
 fn overrides(conn: &Connection, u: &Unlocked) -> Result<Vec<(String, Price)>, PriceError> {
     let rows = read_overrides(conn)?;
     let mac: Option<Vec<u8>> =
-        conn.query_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
+        conn.cached_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
     // An empty table needs no tag (a fresh database); a non-empty one always has one.
     if (rows.is_empty() && mac.is_none()) || u.verify(&table_record(&rows), mac.as_deref()) {
         Ok(rows)
@@ -290,7 +291,7 @@ pub fn remove(conn: &mut Connection, u: &Unlocked, model: &str) -> Result<bool, 
 /// Every known price: overrides first, then the file.
 pub fn list(conn: &Connection) -> Result<Vec<PriceEntry>, PriceError> {
     let mut stmt = conn
-        .prepare("SELECT model, input, output, cache_read, cache_write FROM price_overrides ORDER BY model")
+        .prepare_cached("SELECT model, input, output, cache_read, cache_write FROM price_overrides ORDER BY model")
         .map_err(|e| PriceError::Db(e.to_string()))?;
     let overrides: Vec<PriceEntry> = stmt
         .query_map([], |r| {

@@ -4,6 +4,7 @@
 //! never shown again in full, nor stored in any form but sealed: lists, made while unlocked,
 //! carry a hint (`A…s, 13 letters`).
 
+use crate::db::Cached;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -60,7 +61,7 @@ fn hint(term: &str) -> String {
 }
 
 fn ids(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<u8>)>> {
-    let mut stmt = conn.prepare("SELECT id, ciphertext FROM dictionary_terms ORDER BY id")?;
+    let mut stmt = conn.prepare_cached("SELECT id, ciphertext FROM dictionary_terms ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
@@ -74,7 +75,7 @@ fn table_record(rows: &[(String, Vec<u8>)]) -> Record {
 fn verify(conn: &Connection, u: &Unlocked) -> Result<(), DictionaryError> {
     let rows = ids(conn)?;
     let mac: Option<Vec<u8>> =
-        conn.query_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
+        conn.cached_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
     if (rows.is_empty() && mac.is_none()) || u.verify(&table_record(&rows), mac.as_deref()) {
         Ok(())
     } else {
@@ -126,7 +127,7 @@ pub fn add(conn: &mut Connection, u: &Unlocked, terms: &[Zeroizing<String>]) -> 
 /// The terms' hints (no term in full), oldest first.
 pub fn list(conn: &Connection, u: &Unlocked) -> Result<Vec<TermInfo>, DictionaryError> {
     verify(conn, u)?;
-    let mut stmt = conn.prepare("SELECT id, created_at FROM dictionary_terms")?;
+    let mut stmt = conn.prepare_cached("SELECT id, created_at FROM dictionary_terms")?;
     let created: std::collections::HashMap<String, String> =
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
@@ -153,7 +154,7 @@ pub fn remove(conn: &mut Connection, u: &Unlocked, id: &str) -> Result<(), Dicti
 type SealedRow = (String, Vec<u8>, Vec<u8>, Vec<u8>);
 
 fn sealed_rows(conn: &Connection) -> rusqlite::Result<Vec<SealedRow>> {
-    let mut stmt = conn.prepare("SELECT id, salt, nonce, ciphertext FROM dictionary_terms ORDER BY id")?;
+    let mut stmt = conn.prepare_cached("SELECT id, salt, nonce, ciphertext FROM dictionary_terms ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     rows.collect()
 }

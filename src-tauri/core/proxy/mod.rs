@@ -273,7 +273,7 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Ag
             "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key).",
         )));
     };
-    match ctx.ws.with_unlocked(|c, u| tokens::authenticate(c, u, presented)) {
+    match ctx.ws.read_unlocked(|c, u| tokens::authenticate(c, u, presented)) {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Box::new(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page."))),
         Err(e) if e.kind() == ErrorKind::ChangedOutsideKeyhold => {

@@ -40,6 +40,8 @@ pub(super) struct Call<'a> {
     log_days: std::sync::OnceLock<u32>,
     /// The user's prices, checked once for the whole call.
     overrides: prices::Overrides,
+    /// The last ledger row queued: rows commit in order, so once it has, all of the call's have.
+    last_row: std::sync::Mutex<Option<ledger::Pending>>,
 }
 
 /// The request with the agent's privacy policy applied, and how to restore the answer.
@@ -127,6 +129,7 @@ impl<'a> Call<'a> {
             redacted: std::sync::OnceLock::new(),
             log_days: std::sync::OnceLock::new(),
             overrides,
+            last_row: std::sync::Mutex::new(None),
         }
     }
 
@@ -210,8 +213,19 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Queues the step's ledger row; [`Call::committed`] waits for it.
     fn record(&self, row: &Attempt) {
-        if let Err(e) = ledger::record(&self.ws.conn(), row) {
+        let pending = self.ws.record(row.clone());
+        *self.last_row.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+    }
+
+    /// Waits until every row this call queued is committed: nothing is answered before.
+    pub(super) async fn committed(&self) {
+        let last = self.last_row.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(Err(e)) = match last {
+            Some(p) => Some(p.committed().await),
+            None => None,
+        } {
             tracing::error!(error = %e, "could not write a ledger row");
         }
     }
@@ -316,7 +330,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Err(end) => return *end,
     };
     // The key, opened for this request only.
-    let endpoint = match call.ws.with_unlocked(|c, u| keys::endpoint(c, u, &ready.key.id)) {
+    let endpoint = match call.ws.read_unlocked(|c, u| keys::endpoint(c, u, &ready.key.id)) {
         Ok(e) => e,
         Err(e) => return Attempted::Next(call.fail(&step, started, Outcome::KeyUnusable, e.to_string())),
     };
@@ -390,6 +404,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let mut row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
     row.redacted = redacted.map(|r| r.counts.to_ledger()).unwrap_or_default();
     call.record(&row);
+    call.committed().await;
     call.ws.ledger_changed();
     match broke {
         None => {

@@ -255,7 +255,9 @@ pub async fn call(
     ws.activity().call_started(&agent.id);
     let result = run_chain(ws, agent, req, mode, sink).await;
     ws.activity().call_finished(&agent.id, result.as_ref().map_or(true, |r| r.step > 0));
-    ws.budgets().check_alerts(&ws.conn(), agent);
+    if agent.budget.is_some() {
+        ws.budgets().check_alerts(&ws.conn(), agent);
+    }
     result
 }
 
@@ -277,7 +279,7 @@ async fn run_chain(
     }
     // Nothing is sent for an agent, or on a key, that was changed outside Keyhold: checked for
     // the whole chain before the first step, so the user gets one clear refusal.
-    let (steps, overrides) = ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
+    let (steps, overrides) = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
         agents::verify(c, u, agent)?;
         let overrides = prices::Overrides::load(c, u)?;
         let steps = plan(c, agent)?;
@@ -301,9 +303,14 @@ async fn run_chain(
                 return Ok(reply);
             }
             Attempted::Next(failure) => failures.push(failure),
-            Attempted::Stop(stop) => return Err(stop.into_error(agent, failures)),
+            Attempted::Stop(stop) => {
+                call.committed().await;
+                ws.ledger_changed();
+                return Err(stop.into_error(agent, failures));
+            }
         }
     }
+    call.committed().await;
     ws.ledger_changed();
     let over_budget = |f: &StepFailure| matches!(f.outcome, Outcome::Budget | Outcome::PriceUnknown);
     if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {

@@ -113,7 +113,9 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
         type Row = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
         let rows: Vec<Row> = {
             let mut stmt = tx
-                .prepare("SELECT id, provider, salt, nonce, ciphertext FROM provider_keys WHERE ciphertext IS NOT NULL")
+                .prepare_cached(
+                    "SELECT id, provider, salt, nonce, ciphertext FROM provider_keys WHERE ciphertext IS NOT NULL",
+                )
                 .map_err(db)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
