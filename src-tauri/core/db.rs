@@ -206,6 +206,43 @@ fn migrations() -> Migrations<'static> {
              ) STRICT;
              CREATE INDEX outbound_payloads_at ON outbound_payloads(at);",
         ),
+        // Local days, kept as rows arrive: the Usage page's daily charts, breakdowns and ranges of
+        // whole days read a few thousand rows instead of turning every hour of the hourly rollup
+        // into a local day (which was most of its time), and a zone half an hour off UTC gets its
+        // days exactly. The day is the process's local date of the row, SQLite's 'localtime'. It
+        // is filled by `usage::daily::ensure`, which also rebuilds it when the zone changed.
+        M::up(
+            "CREATE TABLE ledger_daily (
+                day      TEXT NOT NULL,
+                agent    TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                model    TEXT NOT NULL,
+                local    INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                failures INTEGER NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                cost_nano    INTEGER NOT NULL,
+                unknown_cost INTEGER NOT NULL,
+                PRIMARY KEY (day, agent, provider, model, local)
+            ) STRICT, WITHOUT ROWID;
+            CREATE TRIGGER ledger_daily_rollup AFTER INSERT ON ledger BEGIN
+                INSERT INTO ledger_daily VALUES (
+                    date(NEW.at, 'localtime'), NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (day, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+            END;",
+        ),
     ])
 }
 
@@ -227,7 +264,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 11;
+const MIGRATION_COUNT: usize = 12;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

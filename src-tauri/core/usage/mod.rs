@@ -1,9 +1,10 @@
 //! The Usage page's numbers: token and cost series per agent, breakdowns, budgets, recent
-//! requests and anomalies, all from the local ledger (its hourly rollup for the series).
-//! Days are the user's local days (SQLite's `localtime`, so a daylight-saving day has 23 or 25
-//! hours); the rollup is hourly, so zones offset by a fraction of an hour see day boundaries
-//! rounded to the hour.
+//! requests and anomalies, all from the local ledger and its two rollups: UTC hours, and the
+//! user's local days (SQLite's `localtime`, so a daylight-saving day has 23 or 25 hours, and a
+//! zone half an hour off UTC gets its days exactly). Ranges of whole local days (7 and 30 days,
+//! custom dates) read the daily rollup; the last 24 hours read the hourly one.
 
+pub mod daily;
 mod view;
 
 pub use view::{view, BudgetLine, UsageQuery, UsageView};
@@ -11,7 +12,7 @@ pub use view::{view, BudgetLine, UsageQuery, UsageView};
 /// How many recent requests the Usage page lists.
 pub const RECENT_ROWS: u32 = 200;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use specta::Type;
@@ -30,6 +31,8 @@ pub enum Resolution {
 pub struct Range {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// The local days the range is made of (first, last inclusive), when it is whole days.
+    pub days: Option<(NaiveDate, NaiveDate)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -60,7 +63,20 @@ impl Range {
         if until < since {
             return Err(UsageError::EndBeforeStart { since: since.to_rfc3339(), until: until.to_rfc3339() });
         }
-        Ok(Range { since, until })
+        Ok(Range { since, until, days: None })
+    }
+
+    /// Whole local days, `first` to `last` inclusive.
+    pub fn local_days(first: NaiveDate, last: NaiveDate) -> Result<Range, UsageError> {
+        let after = last.succ_opt().unwrap_or(last);
+        let mut r = Range::new(crate::ledger::local_midnight_utc(first), crate::ledger::local_midnight_utc(after))?;
+        r.days = Some((first, last));
+        Ok(r)
+    }
+
+    /// The days as the daily rollup writes them (first, and the day after the last).
+    fn day_bounds(&self) -> Option<(String, String)> {
+        self.days.map(|(f, l)| (f.to_string(), l.succ_opt().unwrap_or(l).to_string()))
     }
 
     fn bounds(&self) -> (String, String) {
@@ -79,23 +95,20 @@ pub fn range_for(
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| UsageError::Db(format!("\"{s}\" is not a date: use YYYY-MM-DD.")))
     };
+    let today = now.with_timezone(&chrono::Local).date_naive();
+    let last_days = |n: u64| Range::local_days(today - chrono::Days::new(n - 1), today);
     match kind {
         "24h" => Range::new(now - chrono::Duration::hours(24), now),
-        "7d" => Range::new(now - chrono::Duration::days(7), now),
-        "30d" => Range::new(now - chrono::Duration::days(30), now),
+        // Today and the 6 (29) local days before it: the chart's buckets are whole days.
+        "7d" => last_days(7),
+        "30d" => last_days(30),
         _ => {
-            let s = since
-                .map(day)
-                .transpose()?
-                .map(crate::ledger::local_midnight_utc)
-                .unwrap_or(now - chrono::Duration::days(30));
-            let u = until
-                .map(day)
-                .transpose()?
-                .and_then(|d| d.succ_opt())
-                .map(crate::ledger::local_midnight_utc)
-                .unwrap_or(now);
-            Range::new(s, u)
+            let first = since.map(day).transpose()?.unwrap_or(today - chrono::Days::new(29));
+            let last = until.map(day).transpose()?.unwrap_or(today);
+            if last < first {
+                return Err(UsageError::EndBeforeStart { since: first.to_string(), until: last.to_string() });
+            }
+            Range::local_days(first, last)
         }
     }
 }
@@ -164,8 +177,12 @@ pub fn series(
     resolution: Resolution,
     agent: Option<&str>,
 ) -> Result<Vec<Point>, UsageError> {
+    if let (Resolution::Day, Some((first, after))) = (resolution, range.day_bounds()) {
+        return daily::series(conn, &first, &after, agent);
+    }
+    // Minutes too: in a zone half an hour off UTC, an hour starts at :30.
     let fmt = match resolution {
-        Resolution::Hour => "%Y-%m-%dT%H:00",
+        Resolution::Hour => "%Y-%m-%dT%H:%M",
         Resolution::Day => "%Y-%m-%d",
     };
     let (since, until) = range.bounds();
@@ -202,13 +219,22 @@ pub struct Slice {
 
 /// Where the money and tokens went in the range: by provider and model, local and cloud apart.
 pub fn breakdown(conn: &Connection, range: &Range, agent: Option<&str>) -> Result<Vec<Slice>, UsageError> {
-    let (since, until) = range.bounds();
-    let mut stmt = conn.prepare(
+    let (table, key, since, until) = match range.day_bounds() {
+        Some((first, after)) => {
+            daily::ensure(conn)?;
+            ("ledger_daily", "day", first, after)
+        }
+        None => {
+            let (s, u) = range.bounds();
+            ("ledger_hourly", "hour", s, u)
+        }
+    };
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT provider, model, local, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
                 SUM(cost_nano), SUM(requests)
-         FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR agent = ?3 COLLATE NOCASE)
-         GROUP BY provider, model, local ORDER BY SUM(cost_nano) DESC, SUM(requests) DESC",
-    )?;
+         FROM {table} WHERE {key} >= ?1 AND {key} < ?2 AND (?3 IS NULL OR agent = ?3 COLLATE NOCASE)
+         GROUP BY provider, model, local ORDER BY SUM(cost_nano) DESC, SUM(requests) DESC"
+    ))?;
     let rows = stmt.query_map(params![since, until, agent], |r| {
         Ok(Slice {
             provider: r.get(0)?,
@@ -263,9 +289,20 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
     }
     let agents = crate::agents::list(conn).map_err(|e| UsageError::Db(e.to_string()))?;
     let (since, until) = range.bounds();
-    let mut stmt = conn.prepare("SELECT DISTINCT agent, model FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2")?;
-    let used: Vec<(String, String)> =
-        stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let used: Vec<(String, String)> = match range.day_bounds() {
+        Some((first, after)) => {
+            daily::ensure(conn)?;
+            let mut stmt = conn.prepare_cached("SELECT DISTINCT agent, model FROM ledger_daily WHERE day >= ?1 AND day < ?2")?;
+            let rows = stmt.query_map(params![first, after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        }
+        None => {
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT agent, model FROM ledger_hourly WHERE hour >= ?1 AND hour < ?2")?;
+            let rows = stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        }
+    };
     for (agent, model) in used {
         if let Some(a) = agents.iter().find(|a| a.name.eq_ignore_ascii_case(&agent)) {
             if a.model != model && !a.fallback.iter().any(|s| s.model == model) {
