@@ -243,6 +243,19 @@ fn migrations() -> Migrations<'static> {
                     unknown_cost = unknown_cost + excluded.unknown_cost;
             END;",
         ),
+        // Chat history (see `conversations`): sealed, kept per agent.
+        M::up(
+            "CREATE TABLE conversations (
+                id         TEXT PRIMARY KEY,
+                agent_id   TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                salt       BLOB NOT NULL,
+                nonce      BLOB NOT NULL,
+                ciphertext BLOB NOT NULL
+             ) STRICT;
+             CREATE INDEX conversations_agent ON conversations(agent_id, updated_at);",
+        ),
     ])
 }
 
@@ -264,7 +277,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 12;
+const MIGRATION_COUNT: usize = 13;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -64,6 +64,8 @@ pub enum WorkspaceError {
     Dictionary(#[from] crate::privacy::dictionary::DictionaryError),
     #[error(transparent)]
     Outbound(#[from] crate::privacy::outbound::OutboundError),
+    #[error(transparent)]
+    Conversation(#[from] crate::conversations::ConversationError),
     #[error("{}", changed_sentence(.0))]
     Changed(Vec<Tampered>),
     #[error("Turning offline mode off needs the passphrase: unlock Keyhold first. (Turning it on never does.)")]
@@ -101,6 +103,7 @@ impl Kinded for WorkspaceError {
             WorkspaceError::Prices(p) => p.kind(),
             WorkspaceError::Dictionary(d) => d.kind(),
             WorkspaceError::Outbound(o) => o.kind(),
+            WorkspaceError::Conversation(c) => c.kind(),
             WorkspaceError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
             WorkspaceError::OfflineOffNeedsUnlock => ErrorKind::Locked,
         }

@@ -45,6 +45,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
             ipc.mount_events(app);
             app.manage(Arc::clone(&workspace));
             app.manage(ProxyHandle::default());
+            app.manage(crate::shell::state::ChatStops::default());
             let chat_handle = app.handle().clone();
             app.manage(ChatSink(Box::new(move |delta| {
                 if let Err(e) = delta.emit(&chat_handle) {

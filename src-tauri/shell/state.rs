@@ -30,6 +30,10 @@ pub struct Environment {
 /// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
 pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
 
+/// The Stop buttons of answers being streamed, by chat id.
+#[derive(Default)]
+pub struct ChatStops(pub Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>);
+
 /// The save dialog: given a file extension, the path the user picked, or `None` if they
 /// cancelled. The native dialog in the app; the only way an export learns where to write.
 #[derive(Clone)]

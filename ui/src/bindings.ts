@@ -33,6 +33,19 @@ export const commands = {
 	 *  as a `ChatDelta` for `chat_id` as it arrives; the reply's bill comes back at the end.
 	 */
 	chatSend: (agent: string, chatId: string, turns: Turn[]) => typedError<Reply_Serialize, CommandError>(__TAURI_INVOKE("chat_send", { agent, chatId, turns })),
+	/**
+	 *  Stops the answer being streamed for `chat_id`: what arrived stays, and is metered. False when
+	 *  that answer had already ended.
+	 */
+	chatStop: (chatId: string) => __TAURI_INVOKE<boolean>("chat_stop", { chatId }),
+	/**  The agent's saved conversations, newest first (titles are opened from the vault). */
+	conversationsList: (agent: string) => typedError<ConversationInfo[], CommandError>(__TAURI_INVOKE("conversations_list", { agent })),
+	conversationOpen: (id: string) => typedError<Conversation_Serialize, CommandError>(__TAURI_INVOKE("conversation_open", { id })),
+	/**  Saves a conversation (a new one when `id` is None), sealed under the vault. */
+	conversationSave: (agent: string, id: string | null, lines: SavedLine_Deserialize[]) => typedError<ConversationInfo, CommandError>(__TAURI_INVOKE("conversation_save", { agent, id, lines })),
+	conversationRemove: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("conversation_remove", { id })),
+	/**  The Overview page: spend, agents' states, keys and what they are used by. */
+	overview: () => typedError<Overview_Serialize, CommandError>(__TAURI_INVOKE("overview")),
 	pricesList: () => typedError<PriceEntry_Serialize[], CommandError>(__TAURI_INVOKE("prices_list")),
 	/**  Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input. */
 	pricesSet: (model: string, input: string, output: string, cacheRead: string | null, cacheWrite: string | null) => typedError<null, CommandError>(__TAURI_INVOKE("prices_set", { model, input, output, cacheRead, cacheWrite })),
@@ -119,6 +132,32 @@ export type AgentCard_Serialize = {
 	budget_percent: number | null,
 };
 
+export type AgentLine = AgentLine_Serialize | AgentLine_Deserialize;
+
+export type AgentLine_Deserialize = {
+	id: string,
+	name: string,
+	state: AgentState,
+	today: Today_Deserialize,
+	/**
+	 *  Labels of the keys in its chain whose last call was refused (401/403) or that are
+	 *  deactivated.
+	 */
+	failing_keys: string[],
+};
+
+export type AgentLine_Serialize = {
+	id: string,
+	name: string,
+	state: AgentState,
+	today: Today_Serialize,
+	/**
+	 *  Labels of the keys in its chain whose last call was refused (401/403) or that are
+	 *  deactivated.
+	 */
+	failing_keys: string[],
+};
+
 /**
  *  What the user gives to create or edit an agent. Keys and fallback steps are given as a key's
  *  id or label; `local` (or `ollama`) in a step names the default Ollama key.
@@ -164,6 +203,9 @@ export type AgentSpec_Serialize = {
 	/**  None: `secrets` for a new agent, unchanged for an edit. */
 	privacy: Policy | null,
 };
+
+/**  What the tray shows for an agent. */
+export type AgentState = "idle" | "working" | "on_fallback" | "over_budget" | "offline";
 
 export type Agent_Deserialize = {
 	id: string,
@@ -258,6 +300,26 @@ export type ChatDelta = {
 export type CommandError = {
 	kind: ErrorKind,
 	message: string,
+};
+
+export type Conversation = Conversation_Serialize | Conversation_Deserialize;
+
+export type ConversationInfo = {
+	id: string,
+	title: string,
+	/**  RFC 3339, UTC. */
+	updated_at: string,
+	lines: number,
+};
+
+export type Conversation_Deserialize = {
+	info: ConversationInfo,
+	lines: SavedLine_Deserialize[],
+};
+
+export type Conversation_Serialize = {
+	info: ConversationInfo,
+	lines: SavedLine_Serialize[],
 };
 
 /**  How many values of each kind were replaced in one request (occurrences). */
@@ -374,6 +436,34 @@ export type Issued_Deserialize = {
 export type Issued_Serialize = {
 	info: TokenInfo_Serialize,
 	token: string,
+};
+
+export type KeyLine = KeyLine_Serialize | KeyLine_Deserialize;
+
+export type KeyLine_Deserialize = {
+	id: string,
+	label: string,
+	provider: string,
+	/**  The outcome of the newest call on this key among the recent ones (`ok`, `http_401`, …). */
+	last_call?: string | null,
+	last_call_at?: string | null,
+	/**  The provider refused the key on its last call (401 or 403). */
+	refused_in_use: boolean,
+	/**  Agents whose chain uses this key. */
+	used_by: string[],
+};
+
+export type KeyLine_Serialize = {
+	id: string,
+	label: string,
+	provider: string,
+	/**  The outcome of the newest call on this key among the recent ones (`ok`, `http_401`, …). */
+	last_call: string | null,
+	last_call_at: string | null,
+	/**  The provider refused the key on its last call (401 or 403). */
+	refused_in_use: boolean,
+	/**  Agents whose chain uses this key. */
+	used_by: string[],
 };
 
 /**  A key as everyone but the request path sees it. */
@@ -517,6 +607,30 @@ export type OllamaStatus_Serialize = {
 	loaded: string[],
 	/**  When not running: what is wrong and what to do, in a sentence. */
 	problem: string | null,
+};
+
+export type Overview = Overview_Serialize | Overview_Deserialize;
+
+export type Overview_Deserialize = {
+	today_usd: string,
+	month_usd: string,
+	month_requests: number,
+	month_failures: number,
+	/**  The sum of the agents' daily budgets (agents without one are not in it). */
+	daily_budgets_usd?: string | null,
+	agents: AgentLine_Deserialize[],
+	keys: KeyLine_Deserialize[],
+};
+
+export type Overview_Serialize = {
+	today_usd: string,
+	month_usd: string,
+	month_requests: number,
+	month_failures: number,
+	/**  The sum of the agents' daily budgets (agents without one are not in it). */
+	daily_budgets_usd: string | null,
+	agents: AgentLine_Serialize[],
+	keys: KeyLine_Serialize[],
 };
 
 export type PayloadInfo = {
@@ -698,6 +812,8 @@ export type Reply_Deserialize = {
 	 *  left as they were.
 	 */
 	unknown_placeholders: number,
+	/**  The user stopped the answer before it ended: the text is what arrived until then. */
+	stopped: boolean,
 };
 
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
@@ -723,6 +839,8 @@ export type Reply_Serialize = {
 	 *  left as they were.
 	 */
 	unknown_placeholders: number,
+	/**  The user stopped the answer before it ended: the text is what arrived until then. */
+	stopped: boolean,
 };
 
 export type Resolution = "hour" | "day";
@@ -745,6 +863,31 @@ export type SavedAgent_Deserialize = {
 export type SavedAgent_Serialize = {
 	agent: Agent_Serialize,
 	warnings: string[],
+};
+
+/**  One line of a conversation, as the window shows it. */
+export type SavedLine = SavedLine_Serialize | SavedLine_Deserialize;
+
+/**  One line of a conversation, as the window shows it. */
+export type SavedLine_Deserialize = {
+	/**  "user" or "assistant". */
+	role: string,
+	text: string,
+	/**  The reply's bill and route, as the window received it (JSON), for assistant lines. */
+	reply_json?: string | null,
+	/**  Why the answer failed, when it did. */
+	error?: string | null,
+};
+
+/**  One line of a conversation, as the window shows it. */
+export type SavedLine_Serialize = {
+	/**  "user" or "assistant". */
+	role: string,
+	text: string,
+	/**  The reply's bill and route, as the window received it (JSON), for assistant lines. */
+	reply_json: string | null,
+	/**  Why the answer failed, when it did. */
+	error: string | null,
 };
 
 /**  What `add` and `rotate` report: the stored key, and things worth a second look. */
@@ -891,6 +1034,12 @@ export type UsageQuery_Serialize = {
 export type UsageView = UsageView_Serialize | UsageView_Deserialize;
 
 export type UsageView_Deserialize = {
+	/**
+	 *  Every bucket of the range in order, empty ones included, so the chart's x axis is time:
+	 *  local dates (`2026-11-30`) or local hour starts (`2026-11-30T14:00`, `…T14:30` in a zone
+	 *  half an hour off UTC), as `series` names them.
+	 */
+	buckets: string[],
 	series: Point[],
 	breakdown: Slice[],
 	budgets: BudgetLine_Deserialize[],
@@ -899,6 +1048,12 @@ export type UsageView_Deserialize = {
 };
 
 export type UsageView_Serialize = {
+	/**
+	 *  Every bucket of the range in order, empty ones included, so the chart's x axis is time:
+	 *  local dates (`2026-11-30`) or local hour starts (`2026-11-30T14:00`, `…T14:30` in a zone
+	 *  half an hour off UTC), as `series` names them.
+	 */
+	buckets: string[],
 	series: Point[],
 	breakdown: Slice[],
 	budgets: BudgetLine_Serialize[],

@@ -347,6 +347,8 @@ pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Resul
 pub fn remove(conn: &Connection, _u: &Unlocked, id_or_name: &str) -> Result<Agent, AgentError> {
     let a = find(conn, id_or_name)?;
     conn.execute("DELETE FROM agents WHERE id = ?1", [&a.id])?;
+    // Its conversations go with it: nothing could open them from the window any more.
+    crate::conversations::remove_for_agent(conn, &a.id)?;
     Ok(a)
 }
 

@@ -109,7 +109,10 @@ fn main() {
             }
         }
     });
-    println!("recording through the group-commit writer (64 in flight): {:.0} rows/s", n as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "recording through the group-commit writer (64 in flight): {:.0} rows/s",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
 
     // The local-day rollup is built once for the zone (first use after an update, or a move).
     let t = Instant::now();
@@ -149,7 +152,9 @@ fn main() {
         .collect();
     println!("Usage page full refresh (30 days, all agents): median {:.1} ms", median(refresh));
     // What the window asks for: usage_view with the page's defaults (30 days, by day, all agents).
-    for (label, range, resolution) in [("30 days by day", "30d", Resolution::Day), ("24 hours by hour", "24h", Resolution::Hour)] {
+    for (label, range, resolution) in
+        [("30 days by day", "30d", Resolution::Day), ("24 hours by hour", "24h", Resolution::Hour)]
+    {
         let query = usage::UsageQuery {
             range: range.into(),
             since: None,

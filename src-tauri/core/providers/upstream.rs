@@ -53,6 +53,8 @@ pub enum StreamError {
     Framing(#[from] FramingError),
     #[error("no complete answer within {0} s, Keyhold's limit for one call")]
     TimedOut(u64),
+    #[error("stopped by the user")]
+    Stopped,
 }
 
 pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, StreamError>> + Send>>;

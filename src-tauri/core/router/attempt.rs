@@ -390,8 +390,12 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     };
     // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
     // is redacted like any other message.
-    let broke =
-        streamed.broken.as_ref().map(|b| redact(&b.to_string(), endpoint.secret.as_deref().map(String::as_str)));
+    let stopped = matches!(streamed.broken, Some(StreamError::Stopped));
+    let broke = streamed
+        .broken
+        .as_ref()
+        .filter(|_| !stopped)
+        .map(|b| redact(&b.to_string(), endpoint.secret.as_deref().map(String::as_str)));
     drop(endpoint.secret);
     let (tokens, estimated) = meter(call.req, protocol, &streamed);
     let cost = ready.price.map(|p| p.cost(tokens));
@@ -425,6 +429,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 cloud_unreachable: false,
                 redacted: redacted.map(|r| r.counts.clone()).unwrap_or_default(),
                 unknown_placeholders,
+                stopped,
             })
         }
         Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
@@ -461,6 +466,10 @@ impl AnswerSink for Restoring<'_> {
         }
     }
 
+    fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.inner.stop_signal()
+    }
+
     fn raw(&mut self, event: &bytes::Bytes) {
         for b in self.raw.piece(event) {
             self.inner.raw(&b);
@@ -477,8 +486,19 @@ async fn stream(
     limit_secs: u64,
 ) -> Streamed {
     let mut s = Streamed::default();
+    let mut stop = sink.stop_signal();
     loop {
-        let Ok(next) = tokio::time::timeout_at(deadline, pieces.next()).await else {
+        let waited = match stop.as_mut() {
+            Some(rx) => tokio::select! {
+                n = tokio::time::timeout_at(deadline, pieces.next()) => n,
+                _ = rx.wait_for(|stopped| *stopped) => {
+                    s.broken = Some(StreamError::Stopped);
+                    break;
+                }
+            },
+            None => tokio::time::timeout_at(deadline, pieces.next()).await,
+        };
+        let Ok(next) = waited else {
             // Past the call's limit: what arrived is kept and metered, the rest is not waited for.
             s.broken = Some(StreamError::TimedOut(limit_secs));
             break;

@@ -42,6 +42,12 @@ pub trait AnswerSink: Send {
     /// caller's own body went to a step of its own protocol: for byte-faithful forwarding.
     /// Only the proxy passes bodies through; others never get these.
     fn raw(&mut self, _event: &Bytes) {}
+
+    /// Turns true when the user stopped the answer (the window's Stop button): the stream ends
+    /// there, what arrived is kept and metered (marked estimated), and no other step is tried.
+    fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        None
+    }
 }
 
 impl<F: FnMut(&str) + Send> AnswerSink for F {
@@ -84,6 +90,8 @@ pub struct Reply {
     /// Placeholders in the answer that Keyhold did not make (invented or mangled by the model):
     /// left as they were.
     pub unknown_placeholders: u32,
+    /// The user stopped the answer before it ended: the text is what arrived until then.
+    pub stopped: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

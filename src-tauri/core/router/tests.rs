@@ -649,3 +649,38 @@ async fn with_the_payload_log_on_the_user_can_read_exactly_what_a_provider_recei
         "the failed cloud step's request is logged, the local one is not"
     );
 }
+
+/// The window's Stop button: a sink whose stop signal turns on once the first words arrived.
+struct StoppingSink {
+    text: String,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl AnswerSink for StoppingSink {
+    fn text(&mut self, text: &str) {
+        self.text.push_str(text);
+        let _ = self.stop.send(true);
+    }
+
+    fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        Some(self.stop.subscribe())
+    }
+}
+
+#[tokio::test]
+async fn stopping_an_answer_keeps_what_arrived_meters_it_and_tries_no_other_step() {
+    let r = rig().await;
+    let a = agent(&r, "S", "gpt-4o-mini", "oa", &["an:claude-haiku-4-5"], None, WhenOver::Local);
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(150), times: Some(1), ..Default::default() }]);
+    let mut sink = StoppingSink { text: String::new(), stop: tokio::sync::watch::Sender::new(false) };
+    let started = std::time::Instant::now();
+    let reply = call(&r.ws, &a, ask("hello there"), Mode::Agent, &mut sink).await.unwrap();
+    assert!(reply.stopped && reply.estimated);
+    assert!(started.elapsed() < std::time::Duration::from_millis(1200), "it did not wait for the rest");
+    assert_eq!(sink.text, "Hello", "only what arrived before the stop");
+    assert!(r.anthropic.requests().is_empty(), "a stop is not a failure: no fallback");
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "cut");
+    assert!(rows[0].estimated && rows[0].output_tokens > 0, "what arrived is metered");
+}

@@ -150,6 +150,7 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
             }
         })?;
         crate::privacy::outbound::reseal(&tx, old, new).map_err(db)?;
+        crate::conversations::reseal(&tx, old, new).map_err(db)?;
         retag_in(&tx, new, Some(old))?;
         tx.commit().map_err(db)?;
     }

@@ -83,7 +83,8 @@ mod tests {
         }
         let day = now.with_timezone(&chrono::Local).date_naive();
         let (first, after) = (day.to_string(), day.succ_opt().unwrap().to_string());
-        let total = |conn: &Connection| series(conn, &first, &after, None).unwrap().iter().map(|p| p.requests).sum::<u32>();
+        let total =
+            |conn: &Connection| series(conn, &first, &after, None).unwrap().iter().map(|p| p.requests).sum::<u32>();
         assert_eq!(total(&conn), 3, "the first use builds it from the ledger, counting each row once");
         ledger::record(&conn, &attempt("a", Some(10), now)).unwrap();
         assert_eq!(total(&conn), 4, "later rows arrive through the trigger");

@@ -292,7 +292,8 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
     let used: Vec<(String, String)> = match range.day_bounds() {
         Some((first, after)) => {
             daily::ensure(conn)?;
-            let mut stmt = conn.prepare_cached("SELECT DISTINCT agent, model FROM ledger_daily WHERE day >= ?1 AND day < ?2")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT agent, model FROM ledger_daily WHERE day >= ?1 AND day < ?2")?;
             let rows = stmt.query_map(params![first, after], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         }

@@ -119,3 +119,32 @@ fn a_database_failure_is_never_reported_as_a_bad_range() {
     let backwards = Range::new(Utc::now(), Utc::now() - chrono::Duration::days(1)).unwrap_err();
     assert_eq!(backwards.kind(), ErrorKind::BadRange);
 }
+
+#[test]
+fn the_page_gets_every_bucket_of_its_range_so_empty_days_and_hours_are_gaps_on_a_time_axis() {
+    let (_d, conn) = db();
+    let now = Utc::now();
+    let t = Tokens { input: 1, output: 1, cache_read: 0, cache_write: 0 };
+    ledger::record(&conn, &row("a", now - Duration::days(3), "gpt-4o-mini", "ok", t, Some(5))).unwrap();
+    ledger::record(&conn, &row("b", now - Duration::hours(2), "gpt-4o-mini", "ok", t, Some(7))).unwrap();
+    let query = |range: &str, resolution| UsageQuery {
+        range: range.into(),
+        since: None,
+        until: None,
+        resolution,
+        agent: None,
+        filter: RecentFilter::default(),
+    };
+    let week = view(&conn, &query("7d", Resolution::Day), now).unwrap();
+    let today = now.with_timezone(&chrono::Local).date_naive();
+    assert_eq!(week.buckets.len(), 7);
+    assert_eq!(week.buckets.last().unwrap(), &today.to_string());
+    assert!(week.series.iter().all(|p| week.buckets.contains(&p.bucket)), "every point sits on the axis");
+    let day = view(&conn, &query("24h", Resolution::Hour), now).unwrap();
+    assert!((24..=25).contains(&day.buckets.len()), "{}", day.buckets.len());
+    assert!(day.series.iter().all(|p| day.buckets.contains(&p.bucket)));
+    // The agent filter applies to the budgets too.
+    let only_a = view(&conn, &UsageQuery { agent: Some("a".into()), ..query("30d", Resolution::Day) }, now).unwrap();
+    assert!(only_a.series.iter().all(|p| p.agent == "a"));
+    assert_eq!(only_a.buckets.len(), 30);
+}

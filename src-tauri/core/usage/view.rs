@@ -32,6 +32,10 @@ pub struct BudgetLine {
 
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct UsageView {
+    /// Every bucket of the range in order, empty ones included, so the chart's x axis is time:
+    /// local dates (`2026-11-30`) or local hour starts (`2026-11-30T14:00`, `…T14:30` in a zone
+    /// half an hour off UTC), as `series` names them.
+    pub buckets: Vec<String>,
     pub series: Vec<Point>,
     pub breakdown: Vec<Slice>,
     pub budgets: Vec<BudgetLine>,
@@ -69,9 +73,12 @@ impl UsageQuery {
 pub fn view(conn: &Connection, query: &UsageQuery, now: DateTime<Utc>) -> Result<UsageView, UsageError> {
     let range = query.range(now)?;
     let agent = query.agent();
+    // The agent filter applies to everything on the page: budgets and flags too.
+    let wanted = |name: &str| agent.is_none_or(|a| a.eq_ignore_ascii_case(name));
     let budgets = agents::list(conn)
         .map_err(|e| UsageError::Db(e.to_string()))?
         .into_iter()
+        .filter(|a| wanted(&a.name))
         .map(|a| BudgetLine { today: budget::today(conn, &a), agent: a.name })
         .collect();
     // The daily series of all agents feeds the anomaly flags; the chart reuses it when it can.
@@ -82,10 +89,34 @@ pub fn view(conn: &Connection, query: &UsageQuery, now: DateTime<Utc>) -> Result
     };
     let filter = RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() };
     Ok(UsageView {
-        anomalies: anomalies(conn, &range, &daily)?,
+        buckets: buckets(&range, query.resolution),
+        anomalies: anomalies(conn, &range, &daily)?.into_iter().filter(|a| wanted(&a.agent)).collect(),
         series: chart,
         breakdown: breakdown(conn, &range, agent)?,
         budgets,
         recent: recent(conn, &range, &filter, RECENT_ROWS)?,
     })
+}
+
+/// The range's buckets in the user's zone, as the series names them.
+fn buckets(range: &Range, resolution: Resolution) -> Vec<String> {
+    use chrono::{Duration, Local, Timelike};
+    match resolution {
+        Resolution::Day => {
+            let (first, last) = range.days.unwrap_or_else(|| {
+                (range.since.with_timezone(&Local).date_naive(), range.until.with_timezone(&Local).date_naive())
+            });
+            first.iter_days().take_while(|d| *d <= last).map(|d| d.to_string()).collect()
+        }
+        Resolution::Hour => {
+            // UTC hours, as the hourly rollup keeps them, named by their local start.
+            let mut t = range.since.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0));
+            let mut out = Vec::new();
+            while let Some(h) = t.filter(|h| *h < range.until && out.len() < 24 * 92) {
+                out.push(h.with_timezone(&Local).format("%Y-%m-%dT%H:%M").to_string());
+                t = Some(h + Duration::hours(1));
+            }
+            out
+        }
+    }
 }

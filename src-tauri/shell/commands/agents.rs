@@ -32,3 +32,17 @@ pub fn agents_duplicate(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
 pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
     Ok(ws.with_unlocked(|c, u| agents::remove(c, u, &id))?)
 }
+
+/// The Overview page: spend, agents' states, keys and what they are used by.
+#[tauri::command]
+#[specta::specta]
+pub fn overview(ws: Ws<'_>) -> Result<keyhold_core::overview::Overview, CommandError> {
+    let states: Vec<_> = ws.agent_statuses().into_iter().map(|s| (s.name, s.state)).collect();
+    let conn = ws.conn_unlocked()?;
+    keyhold_core::overview::build(&conn, &states, chrono::Utc::now()).map_err(|e| {
+        CommandError::from(keyhold_core::workspace::WorkspaceError::from(keyhold_core::db::DbError::Sqlite {
+            path: ws.data_dir().db_path(),
+            detail: e.to_string(),
+        }))
+    })
+}

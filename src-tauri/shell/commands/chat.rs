@@ -5,14 +5,15 @@ use std::sync::Arc;
 use tauri::State;
 
 use keyhold_core::agents;
+use keyhold_core::conversations::{self, Conversation, ConversationInfo, SavedLine};
 use keyhold_core::ledger::Mode;
 use keyhold_core::providers::canonical::Turn;
-use keyhold_core::router::{self, Reply};
+use keyhold_core::router::{self, AnswerSink, Reply};
 use keyhold_core::workspace::WorkspaceError;
 
 use crate::shell::error::{CommandError, Ws};
 use crate::shell::events::ChatDelta;
-use crate::shell::state::ChatSink;
+use crate::shell::state::{ChatSink, ChatStops};
 
 /// Agent mode: sends the conversation through the router. Each piece of the answer is emitted
 /// as a `ChatDelta` for `chat_id` as it arrives; the reply's bill comes back at the end.
@@ -20,6 +21,7 @@ use crate::shell::state::ChatSink;
 #[specta::specta]
 pub async fn chat_send(
     sink: State<'_, ChatSink>,
+    stops: State<'_, ChatStops>,
     ws: Ws<'_>,
     agent: String,
     chat_id: String,
@@ -31,6 +33,79 @@ pub async fn chat_send(
         agents::find(&conn, &agent).map_err(WorkspaceError::from)?
     };
     let req = router::agent_request(&a, turns);
-    let mut emit = |text: &str| (sink.0)(ChatDelta { chat_id: chat_id.clone(), text: text.to_string() });
-    Ok(router::call(&ws, &a, req, Mode::Agent, &mut emit).await?)
+    let stop = tokio::sync::watch::Sender::new(false);
+    stops.0.lock().unwrap_or_else(|p| p.into_inner()).insert(chat_id.clone(), stop.clone());
+    let mut emit = Emit { sink: &sink, chat_id: &chat_id, stop };
+    let result = router::call(&ws, &a, req, Mode::Agent, &mut emit).await;
+    stops.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&chat_id);
+    Ok(result?)
+}
+
+/// The window's end of an answer: its pieces as events, and its Stop button.
+struct Emit<'a> {
+    sink: &'a ChatSink,
+    chat_id: &'a str,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl AnswerSink for Emit<'_> {
+    fn text(&mut self, text: &str) {
+        (self.sink.0)(ChatDelta { chat_id: self.chat_id.to_string(), text: text.to_string() })
+    }
+
+    fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        Some(self.stop.subscribe())
+    }
+}
+
+/// Stops the answer being streamed for `chat_id`: what arrived stays, and is metered. False when
+/// that answer had already ended.
+#[tauri::command]
+#[specta::specta]
+pub fn chat_stop(stops: State<'_, ChatStops>, chat_id: String) -> bool {
+    match stops.0.lock().unwrap_or_else(|p| p.into_inner()).get(&chat_id) {
+        Some(s) => {
+            // Kept even with nobody listening yet: a stream that starts later sees it at once.
+            s.send_replace(true);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The agent's saved conversations, newest first (titles are opened from the vault).
+#[tauri::command]
+#[specta::specta]
+pub fn conversations_list(ws: Ws<'_>, agent: String) -> Result<Vec<ConversationInfo>, CommandError> {
+    Ok(ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
+        let a = agents::find(c, &agent)?;
+        Ok(conversations::list(c, u, &a.id)?)
+    })?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn conversation_open(ws: Ws<'_>, id: String) -> Result<Conversation, CommandError> {
+    Ok(ws.with_unlocked(|c, u| conversations::open(c, u, &id))?)
+}
+
+/// Saves a conversation (a new one when `id` is None), sealed under the vault.
+#[tauri::command]
+#[specta::specta]
+pub fn conversation_save(
+    ws: Ws<'_>,
+    agent: String,
+    id: Option<String>,
+    lines: Vec<SavedLine>,
+) -> Result<ConversationInfo, CommandError> {
+    Ok(ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
+        let a = agents::find(c, &agent)?;
+        Ok(conversations::save(c, u, &a.id, id.as_deref(), lines)?)
+    })?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn conversation_remove(ws: Ws<'_>, id: String) -> Result<(), CommandError> {
+    Ok(ws.with_unlocked(|c, _| conversations::remove(c, &id))?)
 }

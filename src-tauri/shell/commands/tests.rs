@@ -24,6 +24,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .invoke_handler(crate::shell::ipc::<MockRuntime>().invoke_handler())
         .manage(Arc::new(ws))
         .manage(crate::shell::state::ChatSink(Box::new(|_| {})))
+        .manage(crate::shell::state::ChatStops::default())
         .manage(crate::shell::state::SaveDialog(Arc::new(|_| None)))
         .manage(crate::shell::proxy::ProxyHandle::default())
         .manage(crate::shell::state::Environment::default())

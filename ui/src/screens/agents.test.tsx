@@ -4,7 +4,7 @@ import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/pr
 
 const listeners: Record<string, (e: { payload: unknown }) => void> = {};
 vi.mock("../bindings", () => ({
-  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn() },
+  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn(), conversationsList: vi.fn(), conversationOpen: vi.fn(), conversationSave: vi.fn(), conversationRemove: vi.fn(), chatStop: vi.fn() },
   events: {
     ledgerChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
     chatDelta: {
@@ -27,6 +27,9 @@ const card = { agent, key_label: null, fallback_labels: ["local: llama3.2:1b"], 
 describe("agents", () => {
   beforeEach(() => {
     vi.clearAllMocks();
+    sessionStorage.clear();
+    mocked.conversationsList.mockResolvedValue({ status: "ok", data: [] });
+    mocked.conversationSave.mockResolvedValue({ status: "ok", data: { id: "c_1", title: "t", updated_at: "", lines: 2 } });
     mocked.agentsList.mockResolvedValue({ status: "ok", data: [card] });
     mocked.keysList.mockResolvedValue({ status: "ok", data: [] });
   });
@@ -54,8 +57,8 @@ describe("agents", () => {
     let finish: (v: unknown) => void = () => {};
     mocked.chatSend.mockReturnValue(new Promise((r) => (finish = r)));
     render(<Agents />);
-    await waitFor(() => expect(screen.getByText("Chat")).toBeTruthy());
-    fireEvent.click(screen.getByText("Chat"));
+    await waitFor(() => expect(document.querySelector(".chat-open")).toBeTruthy());
+    fireEvent.click(document.querySelector(".chat-open")!);
     expect(document.activeElement?.id).toBe("chat-input");
     fireEvent.input(document.getElementById("chat-input")!, { target: { value: "hello" } });
     // Shift+Enter is a new line; Enter sends.
@@ -92,8 +95,8 @@ describe("agents", () => {
     });
     mocked.chatSend.mockResolvedValue({ status: "ok", data: { step: 0, provider: "openai", model: "gpt-4o-mini", key_label: "oa", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0.000001", estimated: false, local: false, latency_ms: 5, ttft_ms: 1, earlier: [], cloud_unreachable: false, redacted: { secret: 1, email: 1 }, unknown_placeholders: 0 } });
     render(<Agents />);
-    await waitFor(() => expect(screen.getByText("Chat")).toBeTruthy());
-    fireEvent.click(screen.getByText("Chat"));
+    await waitFor(() => expect(document.querySelector(".chat-open")).toBeTruthy());
+    fireEvent.click(document.querySelector(".chat-open")!);
     fireEvent.click(document.getElementById("chat-preview-toggle")!);
     fireEvent.input(document.getElementById("chat-input")!, { target: { value: "Mail anna@example.org with sk-ant-xyz" } });
     await waitFor(() => expect(document.querySelectorAll("#chat-preview mark.placeholder").length).toBe(2));
@@ -101,5 +104,34 @@ describe("agents", () => {
     expect(document.querySelector("#chat-preview")!.textContent).toContain("1 secret, 1 e-mail address replaced");
     fireEvent.click(screen.getByText("Send"));
     await waitFor(() => expect(document.querySelector(".privacy-note")!.textContent).toContain("Replaced before sending: 1 secret, 1 e-mail address"));
+  });
+
+  it("keeps the conversation, and opens the newest one again for the agent", async () => {
+    mocked.chatSend.mockResolvedValue({
+      status: "ok",
+      data: { step: 0, provider: "openai", model: "gpt-4o-mini", key_label: "Work", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0.0001", estimated: false, local: false, latency_ms: 5, ttft_ms: 2, earlier: [], cloud_unreachable: false, redacted: {}, unknown_placeholders: 0, stopped: false },
+    });
+    render(<Agents />);
+    await waitFor(() => expect(document.querySelector(".chat-open")).toBeTruthy());
+    fireEvent.click(document.querySelector(".chat-open")!);
+    await waitFor(() => expect(document.getElementById("chat-input")).toBeTruthy());
+    fireEvent.input(document.getElementById("chat-input")!, { target: { value: "Hello **there**" } });
+    fireEvent.keyDown(document.getElementById("chat-input")!, { key: "Enter" });
+    await waitFor(() => expect(mocked.conversationSave).toHaveBeenCalled());
+    const [agentName, id, lines] = mocked.conversationSave.mock.calls[0];
+    expect(agentName).toBe("Writer");
+    expect(id).toBeNull();
+    expect(lines.map((l: { role: string }) => l.role)).toEqual(["user", "assistant"]);
+    expect(JSON.parse(lines[1].reply_json).model).toBe("gpt-4o-mini");
+    cleanup();
+    // Back later: the newest conversation opens, its answer rendered as markdown.
+    mocked.conversationsList.mockResolvedValue({ status: "ok", data: [{ id: "c_1", title: "Hello", updated_at: "2026-11-30T08:00:00Z", lines: 2 }] });
+    mocked.conversationOpen.mockResolvedValue({
+      status: "ok",
+      data: { info: { id: "c_1", title: "Hello", updated_at: "", lines: 2 }, lines: [{ role: "user", text: "Hello", reply_json: null, error: null }, { role: "assistant", text: "Use `ls`", reply_json: null, error: null }] },
+    });
+    render(<Agents />);
+    await waitFor(() => expect(document.querySelector(".chat-line.assistant code")?.textContent).toBe("ls"));
+    expect(mocked.conversationOpen).toHaveBeenCalledWith("c_1");
   });
 });

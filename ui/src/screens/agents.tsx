@@ -10,9 +10,12 @@ import {
   type KeySummary,
   type Policy,
   type Preview,
+  type ConversationInfo,
   type Reply,
+  type SavedLine,
   type Turn,
 } from "../bindings";
+import { CopyButton, Markdown } from "../lib/markdown";
 import { ErrorNote } from "../components/error-note";
 import { budgetState, usd } from "../lib/money";
 
@@ -22,7 +25,13 @@ export function Agents() {
   const [cards, setCards] = useState<AgentCard[]>([]);
   const [keys, setKeys] = useState<KeySummary[]>([]);
   const [editing, setEditing] = useState<AgentCard | "new" | null>(null);
-  const [chatWith, setChatWith] = useState<string | null>(null);
+  // The chat stays open with its agent across pages and lock/unlock.
+  const [chatWith, setChatWith] = useState<string | null>(() => sessionStorage.getItem("keyhold.chat"));
+  const openChat = (name: string | null) => {
+    if (name) sessionStorage.setItem("keyhold.chat", name);
+    else sessionStorage.removeItem("keyhold.chat");
+    setChatWith(name);
+  };
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
 
@@ -50,6 +59,15 @@ export function Agents() {
 
   return (
     <div class="agents-page">
+      {chatWith && cards.some((c) => c.agent.name === chatWith) && (
+        <Chat
+          agent={chatWith}
+          key={chatWith}
+          agents={cards.map((c) => c.agent.name)}
+          onAgent={openChat}
+          onClose={() => openChat(null)}
+        />
+      )}
       <section class="card wide" id="agents">
         <h2>Agents</h2>
         <ErrorNote error={error} />
@@ -83,7 +101,7 @@ export function Agents() {
                 )}
               </div>
               <div class="actions">
-                <button class="chat-open" onClick={() => setChatWith(c.agent.name)}>
+                <button class="chat-open" onClick={() => openChat(c.agent.name)}>
                   Chat
                 </button>
                 <button class="secondary edit" onClick={() => setEditing(c)}>
@@ -106,7 +124,7 @@ export function Agents() {
                     class="danger confirm-delete-agent"
                     onClick={() => {
                       setConfirmDelete(null);
-                      if (chatWith === c.agent.name) setChatWith(null);
+                      if (chatWith === c.agent.name) openChat(null);
                       act(() => commands.agentsRemove(c.agent.id));
                     }}
                   >
@@ -136,7 +154,6 @@ export function Agents() {
           />
         )}
       </section>
-      {chatWith && <Chat agent={chatWith} key={chatWith} />}
     </div>
   );
 }
@@ -395,14 +412,49 @@ function countsText(c: Counts): string {
     .join(", ");
 }
 
-function Chat({ agent }: { agent: string }) {
+function toSaved(lines: ChatLine[]): SavedLine[] {
+  return lines.map((l) => ({ role: l.role, text: l.text, reply_json: l.reply ? JSON.stringify(l.reply) : null, error: l.error ?? null }));
+}
+
+function fromSaved(lines: SavedLine[]): ChatLine[] {
+  return lines.map((l) => ({
+    role: l.role === "user" ? "user" : "assistant",
+    text: l.text,
+    reply: l.reply_json ? (JSON.parse(l.reply_json) as Reply) : undefined,
+    error: l.error ?? undefined,
+  }));
+}
+
+function Chat({ agent, agents, onAgent, onClose }: { agent: string; agents: string[]; onAgent: (a: string) => void; onClose: () => void }) {
   const [lines, setLines] = useState<ChatLine[]>([]);
   const [draft, setDraft] = useState("");
   const [busy, setBusy] = useState(false);
   const [showPreview, setShowPreview] = useState(false);
   const [preview, setPreview] = useState<Preview | null>(null);
+  const [convId, setConvId] = useState<string | null>(null);
+  const [convs, setConvs] = useState<ConversationInfo[]>([]);
+  const [confirmRemove, setConfirmRemove] = useState<string | null>(null);
+  const [saveError, setSaveError] = useState<string | null>(null);
   const chatId = useRef<string>("");
   const input = useRef<HTMLTextAreaElement>(null);
+
+  // The agent's conversations; the newest opens, so switching agents (or restarting) loses nothing.
+  const loadList = async (openNewest: boolean) => {
+    const r = await commands.conversationsList(agent);
+    if (r.status !== "ok") return;
+    setConvs(r.data);
+    if (openNewest && r.data.length > 0) await openConv(r.data[0].id);
+  };
+  const openConv = async (id: string) => {
+    const r = await commands.conversationOpen(id);
+    if (r.status === "ok") {
+      setConvId(id);
+      setLines(fromSaved(r.data.lines));
+    } else setSaveError(r.error.message);
+  };
+  useEffect(() => {
+    loadList(true);
+  }, [agent]);
   // The chat opens ready to type, and comes back to the field after each answer.
   useEffect(() => {
     input.current?.focus();
@@ -412,8 +464,8 @@ function Chat({ agent }: { agent: string }) {
     if (!busy) input.current?.focus();
   }, [busy]);
 
-  const history = (text: string): Turn[] => [
-    ...lines.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
+  const history = (text: string, from: ChatLine[] = lines): Turn[] => [
+    ...from.filter((l) => !l.error && l.text).map((l) => ({ role: l.role, text: l.text })),
     { role: "user", text },
   ];
   useEffect(() => {
@@ -443,101 +495,202 @@ function Chat({ agent }: { agent: string }) {
     };
   }, []);
 
-  const send = async (e: Event) => {
-    e.preventDefault();
-    if (busy) return;
-    const turns = history(draft);
+  /** Sends `text` after `before` (the conversation so far), then keeps the conversation. */
+  const ask = async (text: string, before: ChatLine[]) => {
+    const turns = history(text, before);
     chatId.current = `${Date.now()}-${Math.random()}`;
-    setLines([...lines, { role: "user", text: draft }, { role: "assistant", text: "" }]);
-    setDraft("");
+    const pending: ChatLine[] = [...before, { role: "user", text }, { role: "assistant", text: "" }];
+    setLines(pending);
     setBusy(true);
     const r = await commands.chatSend(agent, chatId.current, turns);
     setBusy(false);
+    let finished: ChatLine[] = [];
     setLines((ls) => {
       const copy = ls.slice();
       const last = copy[copy.length - 1];
       copy[copy.length - 1] = r.status === "ok" ? { ...last, reply: r.data } : { ...last, error: r.error.message };
+      finished = copy;
       return copy;
     });
+    const saved = await commands.conversationSave(agent, convId, toSaved(finished.length ? finished : pending));
+    if (saved.status === "ok") {
+      setConvId(saved.data.id);
+      setSaveError(null);
+      loadList(false);
+    } else setSaveError(`This conversation was not kept: ${saved.error.message}`);
+  };
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (busy || !draft.trim()) return;
+    const text = draft;
+    setDraft("");
+    await ask(text, lines);
+  };
+
+  const retry = async () => {
+    // The last question again, without the answer it got.
+    const lastUser = lines.map((l) => l.role).lastIndexOf("user");
+    if (lastUser < 0 || busy) return;
+    await ask(lines[lastUser].text, lines.slice(0, lastUser));
+  };
+
+  const fresh = () => {
+    setConvId(null);
+    setLines([]);
+    input.current?.focus();
   };
 
   return (
-    <section class="card wide" id="chat">
-      <h2>Chat with {agent}</h2>
-      <ol class="chat-lines">
-        {lines.map((l, i) => (
-          <li class={`chat-line ${l.role}`} key={i}>
-            <div class="chat-text">{l.text || (l.role === "assistant" && busy && i === lines.length - 1 ? "…" : "")}</div>
-            {l.reply && (
-              <>
-                <div class="reply-meta">
-                  <span class={`badge ${l.reply.local ? "local" : "cloud"}`}>{l.reply.local ? "stayed on this machine" : "cloud"}</span>{" "}
-                  {replyNote(l.reply)}
-                </div>
-                {countsText(l.reply.redacted) && (
-                  <div class="privacy-note" role="note">
-                    Replaced before sending: {countsText(l.reply.redacted)}. The answer shows your own values again.
-                  </div>
-                )}
-                {l.reply.unknown_placeholders > 0 && (
-                  <div class="notice" role="note">
-                    The answer holds {l.reply.unknown_placeholders} placeholder(s) Keyhold did not make; they are shown as written.
-                  </div>
-                )}
-                {l.reply.cloud_unreachable && (
-                  <div class="notice" id="offer-offline">
-                    The cloud looks unreachable; a local step answered.{" "}
-                    <button class="link" id="go-offline" onClick={() => commands.setOffline(true)}>
-                      Switch to offline mode
-                    </button>
-                  </div>
-                )}
-                {l.reply.earlier.length > 0 && (
-                  <div class="fallback-note" role="note">
-                    {fallbackWords(l.reply)}
-                  </div>
-                )}
-              </>
-            )}
-            {l.error && (
-              <p class="error" role="alert">
-                {l.error}
-              </p>
-            )}
-          </li>
-        ))}
-      </ol>
-      <form class="inline" onSubmit={send}>
-        <textarea
-          id="chat-input"
-          ref={input}
-          rows={2}
-          value={draft}
-          placeholder="Message (Enter to send, Shift+Enter for a new line)"
-          onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
-          }}
-        />
-        <button type="submit" id="chat-send" disabled={busy}>
-          Send
+    <section class="card wide chat" id="chat" aria-label={`Chat with ${agent}`}>
+      <div class="chat-head">
+        <h2>Chat</h2>
+        <label class="inline-label">
+          <span class="sr-only">Agent</span>
+          <select id="chat-agent" value={agent} onChange={(e) => onAgent((e.target as HTMLSelectElement).value)} disabled={busy}>
+            {agents.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button class="secondary" id="chat-new" onClick={fresh} disabled={busy}>
+          New conversation
         </button>
-      </form>
+        <button class="secondary" id="chat-close" aria-label="Close the chat" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      <div class="chat-body">
+        <nav class="conversations" id="conversations" aria-label="Conversations">
+          {convs.length === 0 && <p class="fine">No saved conversations with {agent} yet.</p>}
+          <ul>
+            {convs.map((c) => (
+              <li key={c.id} class={c.id === convId ? "on" : ""}>
+                <button class="conv" onClick={() => openConv(c.id)} disabled={busy} title={c.title}>
+                  <span class="conv-title">{c.title}</span>
+                  <span class="fine">{c.updated_at ? new Date(c.updated_at).toLocaleString() : ""}</span>
+                </button>
+                {confirmRemove === c.id ? (
+                  <span class="confirm">
+                    <button class="danger" onClick={async () => {
+                      await commands.conversationRemove(c.id);
+                      setConfirmRemove(null);
+                      if (c.id === convId) fresh();
+                      loadList(false);
+                    }}>Delete</button>
+                    <button class="secondary" onClick={() => setConfirmRemove(null)}>Keep</button>
+                  </span>
+                ) : (
+                  <button class="link conv-remove" aria-label={`Delete the conversation ${c.title}`} onClick={() => setConfirmRemove(c.id)}>
+                    ×
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="chat-main">
+          <ol class="chat-lines" aria-live="polite">
+            {lines.map((l, i) => {
+              const streaming = l.role === "assistant" && busy && i === lines.length - 1;
+              return (
+                <li class={`chat-line ${l.role}`} key={i}>
+                  <div class="chat-text">
+                    {l.role === "assistant" ? <Markdown text={l.text || (streaming ? "…" : "")} /> : l.text}
+                  </div>
+                  {l.reply && (
+                    <>
+                      <div class="reply-meta">
+                        <span class={`badge ${l.reply.local ? "local" : "cloud"}`}>{l.reply.local ? "stayed on this machine" : "cloud"}</span>{" "}
+                        {replyNote(l.reply)}
+                        {l.reply.stopped && <span class="badge warn"> stopped</span>}
+                      </div>
+                      {countsText(l.reply.redacted) && (
+                        <div class="privacy-note" role="note">
+                          Replaced before sending: {countsText(l.reply.redacted)}. The answer shows your own values again.
+                        </div>
+                      )}
+                      {l.reply.unknown_placeholders > 0 && (
+                        <div class="notice" role="note">
+                          The answer holds {l.reply.unknown_placeholders} placeholder(s) Keyhold did not make; they are shown as written.
+                        </div>
+                      )}
+                      {l.reply.cloud_unreachable && (
+                        <div class="notice" id="offer-offline">
+                          The cloud looks unreachable; a local step answered.{" "}
+                          <button class="link" id="go-offline" onClick={() => commands.setOffline(true)}>
+                            Switch to offline mode
+                          </button>
+                        </div>
+                      )}
+                      {l.reply.earlier.length > 0 && (
+                        <div class="fallback-note" role="note">
+                          {fallbackWords(l.reply)}
+                        </div>
+                      )}
+                    </>
+                  )}
+                  {l.error && (
+                    <p class="error" role="alert">
+                      {l.error}
+                    </p>
+                  )}
+                  {l.role === "assistant" && !streaming && (
+                    <div class="line-actions">
+                      {l.text && <CopyButton text={l.text} />}
+                      {i === lines.length - 1 && (
+                        <button class="secondary" id="chat-retry" onClick={retry}>
+                          Retry
+                        </button>
+                      )}
+                    </div>
+                  )}
+                </li>
+              );
+            })}
+          </ol>
+          {saveError && <p class="error" role="alert">{saveError}</p>}
+          <form class="inline" onSubmit={send}>
+            <textarea
+              id="chat-input"
+              ref={input}
+              rows={2}
+              value={draft}
+              placeholder="Message (Enter to send, Shift+Enter for a new line)"
+              onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
+              }}
+            />
+            {busy ? (
+              <button type="button" id="chat-stop" class="danger" onClick={() => commands.chatStop(chatId.current)}>
+                Stop
+              </button>
+            ) : (
+              <button type="submit" id="chat-send">
+                Send
+              </button>
+            )}
+          </form>
       <label class="check">
-        <input type="checkbox" id="chat-preview-toggle" checked={showPreview} onChange={(e) => setShowPreview((e.target as HTMLInputElement).checked)} />
-        Show what the model receives
-      </label>
-      {showPreview && preview && (
-        <div class="preview" id="chat-preview" aria-live="polite">
-          <div class="fine">
-            What a cloud step receives ({preview.policy} policy){countsText(preview.counts) ? `: ${countsText(preview.counts)} replaced` : ": nothing to replace"}
-            {preview.blocked ? " — the block policy will refuse to send this." : "."}
-          </div>
-          <div class="chat-text">
-            <Redacted preview={preview} />
-          </div>
+            <input type="checkbox" id="chat-preview-toggle" checked={showPreview} onChange={(e) => setShowPreview((e.target as HTMLInputElement).checked)} />
+            Show what the model receives
+          </label>
+          {showPreview && preview && (
+            <div class="preview" id="chat-preview" aria-live="polite">
+              <div class="fine">
+                What a cloud step receives ({preview.policy} policy){countsText(preview.counts) ? `: ${countsText(preview.counts)} replaced` : ": nothing to replace"}
+                {preview.blocked ? " — the block policy will refuse to send this." : "."}
+              </div>
+              <div class="chat-text">
+                <Redacted preview={preview} />
+              </div>
+            </div>
+          )}
         </div>
-      )}
+      </div>
     </section>
   );
 }

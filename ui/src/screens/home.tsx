@@ -3,6 +3,7 @@ import { commands, events, type AppEnvironment, type CommandError, type Workspac
 import { ErrorNote } from "../components/error-note";
 import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
+import { Overview } from "./overview";
 import { Local } from "./local";
 import { Prices } from "./prices";
 import { Privacy } from "./privacy";
@@ -14,12 +15,13 @@ function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault";
+type Page = "overview" | "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
-  ["agents", "Agents"],
+  ["overview", "Overview"],
+  ["agents", "Agents & chat"],
   ["usage", "Usage"],
-  ["providers", "Settings → LLM Providers"],
+  ["providers", "Keys"],
   ["local", "Local models"],
   ["proxy", "Proxy"],
   ["privacy", "Privacy"],
@@ -29,7 +31,7 @@ const PAGES: [Page, string][] = [
 
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
   // The page the user was on comes back after a lock and unlock.
-  const [page, setPageState] = useState<Page>(() => (sessionStorage.getItem("keyhold.page") as Page | null) ?? "agents");
+  const [page, setPageState] = useState<Page>(() => (sessionStorage.getItem("keyhold.page") as Page | null) ?? "overview");
   const setPage = (p: Page) => {
     sessionStorage.setItem("keyhold.page", p);
     setPageState(p);
@@ -46,6 +48,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
   const ollama = env?.ollama;
   return (
     <div class="shell">
+      <a class="skip" href="#main">Skip to the page</a>
       <div class="chrome">
         <header class="topbar">
           <span class="brand">Keyhold</span>
@@ -95,15 +98,26 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
             Offline mode: agents run on their local steps only. Nothing leaves this machine.
           </p>
         )}
-        <nav class="tabs">
-          {PAGES.map(([id, title]) => (
-            <button id={`nav-${id}`} key={id} class={page === id ? "tab on" : "tab"} onClick={() => setPage(id)}>
-              {title}
-            </button>
-          ))}
-        </nav>
       </div>
-      <main class="page">
+      <div class="body">
+      <nav class="sidebar" aria-label="Pages">
+        {PAGES.map(([id, title]) => (
+          <button
+            id={`nav-${id}`}
+            key={id}
+            class={page === id ? "tab on" : "tab"}
+            aria-current={page === id ? "page" : undefined}
+            onClick={() => {
+              setPage(id);
+              document.getElementById("main")?.focus();
+            }}
+          >
+            {title}
+          </button>
+        ))}
+      </nav>
+      <main class="page" id="main" tabIndex={-1}>
+        {page === "overview" && <Overview go={setPage} />}
         {page === "agents" && <Agents />}
         {page === "usage" && <Usage />}
         {page === "providers" && <Providers />}
@@ -113,6 +127,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         {page === "prices" && <Prices />}
         {page === "vault" && <VaultPage info={info} />}
       </main>
+      </div>
     </div>
   );
 }

@@ -1,0 +1,247 @@
+//! Chat history: the window's conversations, kept per agent. A conversation is as private as
+//! the keys, so its title and every line are sealed like a key row (AES-256-GCM under a key
+//! derived from the master secret, bound to the row's id); the database holds only the agent,
+//! the times and the ciphertext. A master rotation re-seals them.
+
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::integrity::Unlocked;
+use crate::seal::{self, RowBinding, Sealed};
+
+const BINDING: &str = "conversation";
+/// How much of the first message names a conversation in the list.
+const TITLE_CHARS: usize = 60;
+
+/// One line of a conversation, as the window shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+pub struct SavedLine {
+    /// "user" or "assistant".
+    pub role: String,
+    pub text: String,
+    /// The reply's bill and route, as the window received it (JSON), for assistant lines.
+    pub reply_json: Option<String>,
+    /// Why the answer failed, when it did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ConversationInfo {
+    pub id: String,
+    pub title: String,
+    /// RFC 3339, UTC.
+    pub updated_at: String,
+    pub lines: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct Conversation {
+    pub info: ConversationInfo,
+    pub lines: Vec<SavedLine>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Content {
+    title: String,
+    lines: Vec<SavedLine>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("No conversation with the id {0}: it may have been deleted.")]
+    NotFound(String),
+    #[error("A conversation does not open: it was changed outside Keyhold.")]
+    DoesNotOpen,
+    #[error("Database error: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+impl crate::error::Kinded for ConversationError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            ConversationError::NotFound(_) => ErrorKind::Usage,
+            ConversationError::DoesNotOpen => ErrorKind::ChangedOutsideKeyhold,
+            ConversationError::Db(_) => ErrorKind::Database,
+        }
+    }
+}
+
+fn title_of(lines: &[SavedLine]) -> String {
+    let first = lines.iter().find(|l| l.role == "user").map_or("", |l| l.text.trim());
+    let one_line = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > TITLE_CHARS {
+        format!("{}…", one_line.chars().take(TITLE_CHARS - 1).collect::<String>())
+    } else if one_line.is_empty() {
+        "New conversation".into()
+    } else {
+        one_line
+    }
+}
+
+fn seal_content(u: &Unlocked, id: &str, content: &Content) -> Sealed {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(content).expect("strings serialize"));
+    seal::seal(u.master(), RowBinding { row_id: id, provider: BINDING }, &json)
+}
+
+/// A stored row: salt, nonce, ciphertext, and when it was last saved.
+type StoredRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
+
+fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, String), ConversationError> {
+    let row: Option<StoredRow> = conn
+        .prepare_cached("SELECT salt, nonce, ciphertext, updated_at FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let (salt, nonce, ct, updated_at) = row.ok_or_else(|| ConversationError::NotFound(id.into()))?;
+    let sealed = Sealed::from_parts(&salt, &nonce, ct).map_err(|_| ConversationError::DoesNotOpen)?;
+    let bytes = seal::open(u.master(), RowBinding { row_id: id, provider: BINDING }, &sealed)
+        .map_err(|_| ConversationError::DoesNotOpen)?;
+    let content = serde_json::from_slice(&bytes).map_err(|_| ConversationError::DoesNotOpen)?;
+    Ok((content, updated_at))
+}
+
+/// Saves a conversation of `agent_id` (a new one when `id` is None) and returns its summary.
+pub fn save(
+    conn: &Connection,
+    u: &Unlocked,
+    agent_id: &str,
+    id: Option<&str>,
+    lines: Vec<SavedLine>,
+) -> Result<ConversationInfo, ConversationError> {
+    let id = match id.filter(|i| !i.is_empty()) {
+        Some(i) => i.to_string(),
+        None => {
+            let mut b = [0u8; 8];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            format!("c_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+        }
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let content = Content { title: title_of(&lines), lines };
+    let s = seal_content(u, &id, &content);
+    conn.execute(
+        "INSERT INTO conversations (id, agent_id, created_at, updated_at, salt, nonce, ciphertext)
+         VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET updated_at = ?3, salt = ?4, nonce = ?5, ciphertext = ?6
+         WHERE agent_id = ?2",
+        params![id, agent_id, now, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
+    )?;
+    Ok(ConversationInfo { id, title: content.title, updated_at: now, lines: content.lines.len() as u32 })
+}
+
+/// The agent's conversations, newest first. One that does not open is listed as such rather
+/// than hiding the others.
+pub fn list(conn: &Connection, u: &Unlocked, agent_id: &str) -> Result<Vec<ConversationInfo>, ConversationError> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT id FROM conversations WHERE agent_id = ?1 ORDER BY updated_at DESC")?
+        .query_map([agent_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match open_content(conn, u, &id) {
+            Ok((c, updated_at)) => {
+                out.push(ConversationInfo { id, title: c.title, updated_at, lines: c.lines.len() as u32 })
+            }
+            Err(ConversationError::DoesNotOpen) => out.push(ConversationInfo {
+                id,
+                title: "(changed outside Keyhold: does not open)".into(),
+                updated_at: String::new(),
+                lines: 0,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+pub fn open(conn: &Connection, u: &Unlocked, id: &str) -> Result<Conversation, ConversationError> {
+    let (c, updated_at) = open_content(conn, u, id)?;
+    Ok(Conversation {
+        info: ConversationInfo { id: id.into(), title: c.title, updated_at, lines: c.lines.len() as u32 },
+        lines: c.lines,
+    })
+}
+
+pub fn remove(conn: &Connection, id: &str) -> Result<(), ConversationError> {
+    match conn.execute("DELETE FROM conversations WHERE id = ?1", [id])? {
+        0 => Err(ConversationError::NotFound(id.into())),
+        _ => Ok(()),
+    }
+}
+
+/// Removes every conversation of an agent (the agent is being deleted).
+pub fn remove_for_agent(conn: &Connection, agent_id: &str) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM conversations WHERE agent_id = ?1", [agent_id])
+}
+
+/// Re-seals every conversation from `old` to `new` (a master rotation). One that does not open
+/// is left as it is: it is the user's own record, and may open again from a backup.
+pub(crate) fn reseal(conn: &Connection, old: &Unlocked, new: &Unlocked) -> rusqlite::Result<()> {
+    let ids: Vec<String> =
+        conn.prepare("SELECT id FROM conversations")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for id in ids {
+        if let Ok((content, _)) = open_content(conn, old, &id) {
+            let s = seal_content(new, &id, &content);
+            conn.execute(
+                "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
+                params![id, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "canary-conversation-7f3a9 ünïcödé";
+
+    fn line(role: &str, text: &str) -> SavedLine {
+        SavedLine { role: role.into(), text: text.into(), reply_json: None, error: None }
+    }
+
+    #[test]
+    fn a_conversation_comes_back_whole_and_is_not_in_the_file_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.db");
+        let conn = crate::db::open(&path).unwrap();
+        let u = crate::integrity::for_tests();
+        let lines = vec![line("user", &format!("Tell me about {CANARY}")), line("assistant", CANARY)];
+        let info = save(&conn, &u, "a_1", None, lines.clone()).unwrap();
+        assert_eq!(info.lines, 2);
+        assert!(info.title.starts_with("Tell me about canary"));
+        let more = [lines.clone(), vec![line("user", "and then?")]].concat();
+        save(&conn, &u, "a_1", Some(&info.id), more.clone()).unwrap();
+        assert_eq!(open(&conn, &u, &info.id).unwrap().lines, more);
+        assert_eq!(list(&conn, &u, "a_1").unwrap().len(), 1);
+        assert!(list(&conn, &u, "a_2").unwrap().is_empty(), "kept per agent");
+        // Another agent cannot overwrite it by reusing its id.
+        save(&conn, &u, "a_2", Some(&info.id), vec![line("user", "x")]).unwrap();
+        assert_eq!(open(&conn, &u, &info.id).unwrap().lines, more);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        let file = std::fs::read(&path).unwrap();
+        assert!(!file.windows(12).any(|w| w == &CANARY.as_bytes()[..12]), "no conversation text in clear");
+        remove(&conn, &info.id).unwrap();
+        assert!(matches!(open(&conn, &u, &info.id), Err(ConversationError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_conversation_changed_outside_keyhold_does_not_open_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("k.db")).unwrap();
+        let u = crate::integrity::for_tests();
+        let a = save(&conn, &u, "a_1", None, vec![line("user", "first")]).unwrap();
+        let b = save(&conn, &u, "a_1", None, vec![line("user", "second")]).unwrap();
+        conn.execute(
+            "UPDATE conversations SET ciphertext = (SELECT ciphertext FROM conversations WHERE id = ?1) WHERE id = ?2",
+            [&a.id, &b.id],
+        )
+        .unwrap();
+        assert!(matches!(open(&conn, &u, &b.id), Err(ConversationError::DoesNotOpen)));
+        let titles: Vec<String> = list(&conn, &u, "a_1").unwrap().into_iter().map(|c| c.title).collect();
+        assert!(titles.contains(&"first".to_string()) && titles.iter().any(|t| t.contains("does not open")));
+    }
+}

@@ -1,0 +1,89 @@
+"""Every page, at 1280×800 and at the window's minimum size (720×520), with a month of usage:
+nothing is wider than its container and the page never scrolls sideways. Screenshots of each
+page are written (KEYHOLD_SCREENSHOTS, or ui/screenshots with KEYHOLD_UPDATE_SCREENSHOTS=1) and
+compared with the committed ones (the changed share of pixels is printed)."""
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from test_first_run_lock_and_unlock import submit, type_into, wait_for, wait_text
+
+KEY = "sk-sim-e2e-openai-key-0001"
+PAGES = ["overview", "agents", "usage", "providers", "local", "proxy", "privacy", "prices", "vault"]
+COMMITTED = Path(__file__).resolve().parents[1] / "screenshots"
+
+# Elements wider than the box they sit in, outside anything that scrolls on purpose.
+OVERFLOW_JS = """
+const out = [];
+const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+  const s = getComputedStyle(p); if (s.overflowX === 'auto' || s.overflowX === 'scroll' || s.overflowX === 'hidden') return true; }
+  return false; };
+for (const el of document.querySelectorAll('main *, .topbar *, .sidebar *')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || getComputedStyle(el).position === 'fixed') continue;
+  const box = el.parentElement.getBoundingClientRect();
+  if (r.right > box.right + 1.5 && !scrolls(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(r.right - box.right)}px past ${el.parentElement.tagName.toLowerCase()}.${el.parentElement.className}`);
+}
+const doc = document.documentElement;
+if (doc.scrollWidth > window.innerWidth + 1) out.push(`the page scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+return out.slice(0, 10);
+"""
+
+
+def compare(name, png):
+    """Changed share of pixels against the committed screenshot, when both exist."""
+    old = COMMITTED / f"{name}.png"
+    if not old.exists():
+        return "no committed screenshot yet"
+    r = subprocess.run(["compare", "-metric", "AE", "-fuzz", "10%", str(old), str(png), "null:"],
+                       capture_output=True, text=True)
+    try:
+        changed = float(r.stderr.split()[0])
+    except (ValueError, IndexError):
+        return f"not comparable ({r.stderr.strip()[:80]})"
+    w, h = (int(v) for v in subprocess.run(["identify", "-format", "%w %h", str(png)], capture_output=True,
+                                            text=True).stdout.split())
+    return f"{changed / (w * h):.1%} of pixels changed"
+
+
+def test_every_page_fits_at_1280x800_and_at_the_minimum_size(app, provider_sim):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": "layout passphrase 1", "#confirm-passphrase": "layout passphrase 1"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    wait_for(d, '#add-provider option[value="openai"]')
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+    submit(d, "#add-save", {"#add-label": "Work account, main key for long-running-agents",
+                            "#add-key-secret": KEY, "#add-base-url": provider_sim["OpenAI"]})
+    wait_for(d, "li[data-key-label] .health.good")
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, "#new-agent").click()
+    type_into(d, "#agent-name", "research-assistant-with-a-long-name")
+    type_into(d, "#agent-model", "gpt-4o-mini")
+    type_into(d, "#agent-budget", "1")
+    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    wait_for(d, "li[data-agent] .chat-open").click()
+    wait_for(d, "#chat-input").send_keys("Explain `a_very_long_identifier_that_does_not_break_anywhere_at_all_0123456789` please")
+    d.find_element(By.CSS_SELECTOR, "#chat-send").click()
+    wait_for(d, ".chat-line.assistant .line-actions", timeout=30)
+
+    out = Path(os.environ.get("KEYHOLD_SCREENSHOTS") or (COMMITTED if os.environ.get("KEYHOLD_UPDATE_SCREENSHOTS")
+                                                          else tempfile.mkdtemp(prefix="keyhold-shots-")))
+    out.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for size, (w, h) in [("1280x800", (1280, 800)), ("min", (720, 520))]:
+        d.set_window_size(w, h)
+        for page in PAGES:
+            d.find_element(By.CSS_SELECTOR, f"#nav-{page}").click()
+            wait_for(d, "main.page > *")
+            d.execute_script("return new Promise(r => setTimeout(r, 400))")
+            found = d.execute_script(OVERFLOW_JS)
+            problems += [f"{page} at {size}: {p}" for p in found]
+            png = out / f"{page}-{size}.png"
+            d.save_screenshot(str(png))
+            print(f"{page}-{size}: {compare(f'{page}-{size}', png)}")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,109 @@
+"""A new user lands on the Overview of an empty vault, follows its first steps (add a key, test
+it, create an agent, chat) to a first answer, and finds the conversation kept: after switching
+agents, and after restarting Keyhold. The conversation is not readable in Keyhold's files."""
+import sqlite3
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+from test_first_run_lock_and_unlock import shot, submit, type_into, wait_for, wait_text
+
+KEY = "sk-sim-e2e-openai-key-0001"
+PASSPHRASE = "getting started passphrase 1"
+CANARY = "CANARY-conversation-heliotrope-5521"
+
+
+def make_agent(d, name):
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, "#new-agent").click()
+    type_into(d, "#agent-name", name)
+    Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("oa (openai)")
+    type_into(d, "#agent-model", "gpt-4o-mini")
+    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    wait_for(d, f'li[data-agent="{name}"]')
+
+
+def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_conversation(app, provider_sim):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    # The first page is the Overview, with the path to a first answer.
+    steps = wait_for(d, "#first-steps")
+    assert "Add a provider key" in steps.text
+    shot(d, "overview-empty")
+    steps.find_element(By.XPATH, ".//button[contains(., 'Add a key')]").click()
+    wait_for(d, '#add-provider option[value="openai"]')
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+    submit(d, "#add-save", {"#add-label": "oa", "#add-key-secret": KEY, "#add-base-url": provider_sim["OpenAI"]})
+    # Tested on save: its health says so.
+    wait_text(d, 'li[data-key-label="oa"] .health', "working")
+
+    make_agent(d, "Writer")
+    make_agent(d, "Editor")
+    d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
+    box = wait_for(d, "#chat-input")
+    # Enter sends (Shift+Enter would be a new line).
+    box.send_keys(f"Remember {CANARY}", Keys.ENTER)
+    wait_text(d, ".chat-line.assistant .reply-meta", "gpt-4o-mini", timeout=30)
+    # Listed under its first message (the whole of it in the title when the list is narrow).
+    assert CANARY in wait_for(d, "#conversations .conv").get_attribute("title")
+    shot(d, "chat")
+
+    # Another agent has its own (empty) history; back to Writer, the conversation is there.
+    Select(d.find_element(By.CSS_SELECTOR, "#chat-agent")).select_by_visible_text("Editor")
+    wait_text(d, "#conversations", "No saved conversations with Editor")
+    assert not d.find_elements(By.CSS_SELECTOR, ".chat-line")
+    Select(d.find_element(By.CSS_SELECTOR, "#chat-agent")).select_by_visible_text("Writer")
+    wait_text(d, ".chat-line.user", CANARY)
+
+    # The Overview now shows the spend and no first steps.
+    d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
+    wait_text(d, "#spend-month", "1 request")
+    assert not d.find_elements(By.CSS_SELECTOR, "#first-steps")
+    assert "Writer" in d.find_element(By.CSS_SELECTOR, "#overview-agents").text
+    shot(d, "overview")
+
+    # Restart: after unlock, the chat with its conversation comes back.
+    app.stop()
+    d = app.start()
+    submit(d, "#unlock-button", {"#unlock-passphrase": PASSPHRASE})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, 'li[data-agent="Writer"] .chat-open').click()
+    wait_text(d, ".chat-line.user", CANARY)
+    assert "Hello from the simulator" in d.find_element(By.CSS_SELECTOR, ".chat-line.assistant").text
+    app.stop()
+
+    # Sealed: the canary is in no file of the data dir, in clear.
+    con = sqlite3.connect(app.data_dir / "keyhold.db")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert con.execute("SELECT count(*) FROM conversations").fetchone()[0] == 1
+    con.close()
+    for f in app.data_dir.rglob("*"):
+        if f.is_file():
+            assert CANARY.encode() not in f.read_bytes(), f"{f} holds the conversation in clear"
+
+
+def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents_that_use_it(app, provider_sim):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    wait_for(d, '#add-provider option[value="openai"]')
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+    # A key the simulator does not know: rejected when tested on save, and 401 on every call.
+    submit(d, "#add-save", {"#add-label": "oa", "#add-key-secret": "sk-sim-e2e-revoked-key-0009",
+                            "#add-base-url": provider_sim["OpenAI"]})
+    wait_text(d, 'li[data-key-label="oa"] .health', "rejected")
+    make_agent(d, "Writer")
+    d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
+    wait_for(d, "#chat-input").send_keys("hello", Keys.ENTER)
+    wait_for(d, ".chat-line .error", timeout=30)
+    d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
+    flag = wait_text(d, '#overview-agents li[data-agent="Writer"] .key-failing', "oa")
+    assert "key failing" in flag
+    assert "refused on its last call" in d.find_element(By.CSS_SELECTOR, '#overview-keys li[data-key="oa"]').text
+    assert "Writer depends on it" in d.find_element(By.CSS_SELECTOR, "#attention").text
+    shot(d, "overview-key-refused")
