@@ -45,7 +45,12 @@ def test_a_user_sees_usage_update_and_exports_it(app, provider_sim, tmp_path):
     wait_for(d, "#chart-tokens canvas")
     rows = d.find_elements(By.CSS_SELECTOR, "#usage-recent tbody tr")
     assert len(rows) == 2
-    page_total = sum(Decimal(r.find_elements(By.CSS_SELECTOR, "td")[7].text) for r in rows)
+    # Costs read as people write them; the exact value is in each cell's tooltip.
+    cells = [r.find_elements(By.CSS_SELECTOR, "td")[7] for r in rows]
+    assert all(c.text.startswith("$") for c in cells)
+    page_total = sum(Decimal(c.get_attribute("title").removesuffix(" USD")) for c in cells)
+    # The period's totals add up the same.
+    assert "2" in d.find_element(By.CSS_SELECTOR, "#usage-totals").text
     shot(d, "usage")
 
     # Export with the page's own button; the save dialog's answer is the place the user picks.

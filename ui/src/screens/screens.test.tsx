@@ -100,3 +100,32 @@ describe("unlock", () => {
     expect((document.getElementById("unlock-passphrase") as HTMLInputElement).value).toBe("");
   });
 });
+
+import { bucketTime, sums, totals } from "./usage";
+
+describe("usage charts", () => {
+  const point = (bucket: string, agent: string, cost: string, requests = 1) => ({
+    bucket,
+    agent,
+    tokens: { input: 1, output: 2, cache_read: 0, cache_write: 0 },
+    cost_usd: cost,
+    requests,
+    failures: 0,
+    unknown_cost: 0,
+  });
+
+  it("puts every bucket of the range on the axis, empty ones as zero", () => {
+    const buckets = ["2026-11-28", "2026-11-29", "2026-11-30"];
+    const pts = [point("2026-11-28", "a", "0.5"), point("2026-11-30", "b", "0.25"), point("2026-11-30", "a", "1")];
+    expect(sums(buckets, pts, (p) => Number(p.cost_usd))).toEqual([0.5, 0, 1.25]);
+    expect(sums(buckets, pts, (p) => Number(p.cost_usd), "a")).toEqual([0.5, 0, 1]);
+    expect(bucketTime("2026-11-30T14:30") - bucketTime("2026-11-30")).toBe(14.5 * 3600);
+  });
+
+  it("totals money exactly, in nano-dollars", () => {
+    const t = totals([point("d", "a", "0.000000001"), point("d", "a", "0.1"), point("d", "b", "0.2", 3)]);
+    expect(t.cost).toBe("0.300000001");
+    expect(t.requests).toBe(5);
+    expect(t.tokens).toBe(9);
+  });
+});

@@ -3,44 +3,120 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import { commands, events, type CommandError, type UsageQuery, type UsageView, type Point } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { usd } from "../lib/money";
 
 const CLASSES = ["input", "output", "cache_read", "cache_write"] as const;
 const COLORS = ["#1f2a44", "#f2c14e", "#12b76a", "#7a5af8", "#d92d20", "#0ba5ec"];
 
-/** Buckets in order, and per-bucket sums of a measure over the chosen points. */
-function columns(points: Point[], pick: (p: Point) => number, agent?: string): [string[], number[]] {
-  const buckets = Array.from(new Set(points.map((p) => p.bucket))).sort();
-  const sums = buckets.map((b) => points.filter((p) => p.bucket === b && (!agent || p.agent === agent)).reduce((s, p) => s + pick(p), 0));
-  return [buckets, sums];
+/** A bucket's start as epoch seconds: local dates and local hour starts, as the core names them. */
+export function bucketTime(bucket: string): number {
+  const [d, t] = bucket.split("T");
+  const [y, m, day] = d.split("-").map(Number);
+  const [hh, mm] = (t ?? "00:00").split(":").map(Number);
+  return new Date(y, m - 1, day, hh, mm).getTime() / 1000;
 }
 
-function Chart({ title, id, labels, series }: { title: string; id: string; labels: string[]; series: { name: string; values: number[] }[] }) {
+/** Per-bucket sums of a measure over the points (of one agent, or all), on every bucket of the
+ * range: a bucket with nothing is 0, a gap on the time axis. */
+export function sums(buckets: string[], points: Point[], pick: (p: Point) => number, agent?: string): number[] {
+  const at = new Map(buckets.map((b, i) => [b, i]));
+  const out = buckets.map(() => 0);
+  for (const p of points) {
+    const i = at.get(p.bucket);
+    if (i !== undefined && (!agent || p.agent === agent)) out[i] += pick(p);
+  }
+  return out;
+}
+
+/** Totals for the period, from the same points the charts draw. Money summed exactly in nanos. */
+export function totals(points: Point[]) {
+  let nanos = 0n;
+  let requests = 0;
+  let failures = 0;
+  let tokens = 0;
+  for (const p of points) {
+    const [w, f = ""] = p.cost_usd.split(".");
+    nanos += BigInt(w) * 1_000_000_000n + BigInt((f + "000000000").slice(0, 9));
+    requests += p.requests;
+    failures += p.failures;
+    tokens += p.tokens.input + p.tokens.output + p.tokens.cache_read + p.tokens.cache_write;
+  }
+  const whole = nanos / 1_000_000_000n;
+  const frac = (nanos % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return { cost: frac ? `${whole}.${frac}` : `${whole}`, requests, failures, tokens };
+}
+
+function compact(n: number): string {
+  return Math.abs(n) >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : Math.abs(n) >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : `${+n.toFixed(2)}`;
+}
+
+function Chart({
+  title,
+  id,
+  buckets,
+  hourly,
+  series,
+  money,
+}: {
+  title: string;
+  id: string;
+  buckets: string[];
+  hourly: boolean;
+  series: { name: string; values: number[] }[];
+  money?: boolean;
+}) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    if (!el.current || labels.length === 0) return;
-    const xs = labels.map((_, i) => i);
-    let plot: { destroy(): void } | null = null;
+    if (!el.current || buckets.length === 0) return;
+    const xs = buckets.map(bucketTime);
+    // Stacked bars: each series is drawn as the running total of itself and those below it,
+    // the tallest first, so every class shows as its own band.
+    const stacked: number[][] = [];
+    series.forEach((s, k) => stacked.push(s.values.map((v, i) => v + (k ? stacked[k - 1][i] : 0))));
+    let plot: { destroy(): void; setSize(s: { width: number; height: number }): void } | null = null;
     let cancelled = false;
+    const fmt = (v: number) => (money ? usd(v.toFixed(9).replace(/\.?0+$/, "")) : compact(v));
+    const observer = new ResizeObserver(() => plot?.setSize({ width: el.current?.clientWidth || 560, height: 220 }));
     // Loaded on first use: a charting failure must not take the rest of the window with it.
     import("uplot").then(({ default: uPlot }) => {
       if (cancelled || !el.current) return;
+      const bars = uPlot.paths.bars!({ size: [0.7, 40], align: 0 });
+      const order = series.map((_, k) => series.length - 1 - k);
       plot = new uPlot(
-      {
-        width: Math.min(el.current.clientWidth || 560, 760),
-        height: 200,
-        scales: { x: { time: false } },
-        axes: [{ values: (_u, ticks) => ticks.map((t) => labels[t] ?? "") }, {}],
-        series: [{}, ...series.map((s, i) => ({ label: s.name, stroke: COLORS[i % COLORS.length], fill: `${COLORS[i % COLORS.length]}33`, width: 2 }))],
-      },
-      [xs, ...series.map((s) => s.values)],
-      el.current,
+        {
+          width: el.current.clientWidth || 560,
+          height: 220,
+          scales: { x: { time: true, range: (_u, min, max) => [min - (hourly ? 1800 : 43200), max + (hourly ? 1800 : 43200)] } },
+          axes: [
+            { space: 60 },
+            { size: 72, values: (_u, ticks) => ticks.map(fmt) },
+          ],
+          legend: { live: true },
+          series: [
+            { label: hourly ? "Hour" : "Day", value: (_u, v) => (v == null ? "" : new Date(v * 1000).toLocaleString([], hourly ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "medium" })) },
+            ...order.map((k) => ({
+              label: series[k].name,
+              stroke: COLORS[k % COLORS.length],
+              fill: COLORS[k % COLORS.length],
+              width: 0,
+              paths: bars,
+              points: { show: false },
+              // The legend shows this series' own value, not the running total.
+              value: (_u: unknown, _v: number, _s: number, i: number | null) => (i == null ? "" : fmt(series[k].values[i])),
+            })),
+          ],
+        },
+        [xs, ...order.map((k) => stacked[k])],
+        el.current,
       );
+      observer.observe(el.current);
     });
     return () => {
       cancelled = true;
+      observer.disconnect();
       plot?.destroy();
     };
-  }, [JSON.stringify(labels), JSON.stringify(series)]);
+  }, [JSON.stringify(buckets), JSON.stringify(series), hourly]);
   return (
     <div class="chart" id={id}>
       <h3>{title}</h3>
@@ -49,18 +125,30 @@ function Chart({ title, id, labels, series }: { title: string; id: string; label
   );
 }
 
+const PAGE = 25;
+
 export function Usage() {
   const [query, setQuery] = useState<UsageQuery>({ range: "7d", since: null, until: null, resolution: "day", agent: null, filter: {} });
   const [view, setView] = useState<UsageView | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
   const [exported, setExported] = useState<string | null>(null);
+  const [page, setPage] = useState(0);
 
+  // A custom range needs both dates: until then nothing old is left on screen.
+  const incomplete = query.range === "custom" && (!query.since || !query.until);
   const load = async (q: UsageQuery) => {
+    if (q.range === "custom" && (!q.since || !q.until)) {
+      setView(null);
+      return;
+    }
     const r = await commands.usageView(q);
     if (r.status === "ok") {
       setView(r.data);
       setError(null);
-    } else setError(r.error);
+    } else {
+      setView(null);
+      setError(r.error);
+    }
   };
   useEffect(() => {
     load(query);
@@ -70,7 +158,10 @@ export function Usage() {
     };
   }, [JSON.stringify(query)]);
 
-  const set = (patch: Partial<UsageQuery>) => setQuery({ ...query, ...patch });
+  const set = (patch: Partial<UsageQuery>) => {
+    setPage(0);
+    setQuery({ ...query, ...patch });
+  };
   const setFilter = (k: string, v: string) => set({ filter: { ...query.filter, [k]: v || null } });
   const doExport = async (format: "csv" | "json") => {
     setExported(null);
@@ -84,16 +175,14 @@ export function Usage() {
   };
 
   const points = view?.series ?? [];
+  const buckets = view?.buckets ?? [];
+  const hourly = query.resolution === "hour";
   const agents = Array.from(new Set(points.map((p) => p.agent))).sort();
-  const [labels] = columns(points, () => 0);
-  // Tokens stacked by class: each series is the running sum of the classes below it.
-  let running = labels.map(() => 0);
-  const tokenSeries = CLASSES.map((c) => {
-    const [, v] = columns(points, (p) => p.tokens[c]);
-    running = running.map((r, i) => r + v[i]);
-    return { name: c.replace("_", " "), values: running.slice() };
-  });
-  const costSeries = agents.map((a) => ({ name: a, values: columns(points, (p) => Number(p.cost_usd), a)[1] }));
+  const tokenSeries = CLASSES.map((c) => ({ name: c.replace("_", " "), values: sums(buckets, points, (p) => p.tokens[c]) }));
+  const costSeries = agents.map((a) => ({ name: a, values: sums(buckets, points, (p) => Number(p.cost_usd), a) }));
+  const total = totals(points);
+  const recent = view?.recent ?? [];
+  const pages = Math.max(1, Math.ceil(recent.length / PAGE));
 
   return (
     <section class="card wide" id="usage">
@@ -145,21 +234,48 @@ export function Usage() {
       <ul class="tokens" id="usage-budgets">
         {view?.budgets.map((b) => (
           <li key={b.agent}>
-            <strong>{b.agent}</strong> ${b.spent_usd}
-            {b.budget_usd ? ` of $${b.budget_usd} (${b.percent} %)` : " (no budget)"}
+            <strong>{b.agent}</strong> <span title={`${b.spent_usd} USD`}>{usd(b.spent_usd)}</span>
+            {b.budget_usd ? ` of ${usd(b.budget_usd)} (${b.percent} %)` : " (no budget)"}
           </li>
         ))}
       </ul>
 
+      {incomplete && (
+        <p class="empty" id="usage-choose-dates">
+          Choose both dates of the custom range.
+        </p>
+      )}
+      {view && (
+        <div class="totals" id="usage-totals">
+          <div>
+            <span class="tile-label">Spent</span>
+            <strong title={`${total.cost} USD`}>{usd(total.cost)}</strong>
+          </div>
+          <div>
+            <span class="tile-label">Requests</span>
+            <strong>{total.requests.toLocaleString()}</strong>
+          </div>
+          <div>
+            <span class="tile-label">Failed</span>
+            <strong>{total.requests ? `${Math.round((total.failures / total.requests) * 100)} %` : "–"}</strong>
+          </div>
+          <div>
+            <span class="tile-label">Tokens</span>
+            <strong>{total.tokens.toLocaleString()}</strong>
+          </div>
+        </div>
+      )}
       {view && points.length === 0 ? (
         <p class="empty" id="usage-empty">
           No usage recorded in this range.
         </p>
       ) : (
-        <>
-          <Chart title="Tokens by class" id="chart-tokens" labels={labels} series={tokenSeries} />
-          <Chart title="Cost (USD) by agent" id="chart-cost" labels={labels} series={costSeries} />
-        </>
+        view && (
+          <>
+            <Chart title="Tokens by class" id="chart-tokens" buckets={buckets} hourly={hourly} series={tokenSeries} />
+            <Chart title="Cost by agent" id="chart-cost" buckets={buckets} hourly={hourly} series={costSeries} money />
+          </>
+        )
       )}
 
       {view && view.anomalies.length > 0 && (
@@ -187,7 +303,7 @@ export function Usage() {
             <th>Out</th>
             <th>Cache read</th>
             <th>Cache write</th>
-            <th>Cost USD</th>
+            <th>Cost</th>
           </tr>
         </thead>
         <tbody>
@@ -201,7 +317,7 @@ export function Usage() {
               <td>{s.tokens.output}</td>
               <td>{s.tokens.cache_read}</td>
               <td>{s.tokens.cache_write}</td>
-              <td>{s.cost_usd}</td>
+              <td title={`${s.cost_usd} USD`}>{usd(s.cost_usd)}</td>
             </tr>
           ))}
         </tbody>
@@ -232,14 +348,14 @@ export function Usage() {
             <th>Provider · model</th>
             <th>Outcome</th>
             <th>In/out/cache</th>
-            <th>Cost USD</th>
+            <th>Cost</th>
             <th>Latency</th>
             <th>Where</th>
             <th title="What was replaced before the request left this machine">Replaced</th>
           </tr>
         </thead>
         <tbody>
-          {view?.recent.map((r, i) => (
+          {recent.slice(page * PAGE, page * PAGE + PAGE).map((r, i) => (
             <tr key={i}>
               <td>{new Date(r.time).toLocaleString()}</td>
               <td>{r.agent}</td>
@@ -253,7 +369,7 @@ export function Usage() {
                 {r.input_tokens}/{r.output_tokens}/{r.cache_read_tokens}+{r.cache_write_tokens}
                 {r.estimated ? " est." : ""}
               </td>
-              <td>{r.cost_usd === "" ? "unknown" : r.cost_usd}</td>
+              <td title={r.cost_usd ? `${r.cost_usd} USD` : ""}>{r.cost_usd === "" ? "unknown" : usd(r.cost_usd)}</td>
               <td>{r.latency_ms} ms</td>
               <td>{r.local ? "local" : "cloud"}</td>
               <td class="replaced">{r.redacted ? r.redacted.replace(/_/g, " ").replace(/:/g, " ").split(" ").join(" ") : "–"}</td>
@@ -261,6 +377,19 @@ export function Usage() {
           ))}
         </tbody>
       </table>
+      {recent.length > PAGE && (
+        <div class="pager" id="usage-pager">
+          <button class="secondary" disabled={page === 0} onClick={() => setPage(page - 1)}>
+            Newer
+          </button>
+          <span>
+            {page * PAGE + 1}–{Math.min(recent.length, page * PAGE + PAGE)} of the {recent.length} newest
+          </span>
+          <button class="secondary" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+            Older
+          </button>
+        </div>
+      )}
     </section>
   );
 }
