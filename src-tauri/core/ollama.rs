@@ -83,10 +83,111 @@ pub async fn status(url: &str) -> OllamaStatus {
     OllamaStatus { url: trimmed.into(), running: true, version: Some(version), models, loaded, problem: None }
 }
 
+/// Where a pull is, for a progress bar.
+#[derive(Debug, Clone, Serialize, Type, PartialEq)]
+pub struct PullProgress {
+    pub model: String,
+    /// Ollama's words ("pulling manifest", "pulling a80c4f17acd5", "success").
+    pub status: String,
+    #[specta(type = Option<specta_typescript::Number>)]
+    pub completed: Option<u64>,
+    #[specta(type = Option<specta_typescript::Number>)]
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("\"{0}\" is not a model name: use a name from ollama.com/library, like llama3.2:1b.")]
+    BadName(String),
+    #[error("Ollama could not pull {model}: {detail}.")]
+    PullFailed { model: String, detail: String },
+    #[error("Ollama could not remove {model}: {detail}.")]
+    RemoveFailed { model: String, detail: String },
+    #[error("\"{0}\" is not Ollama's address.")]
+    BadUrl(String),
+}
+
+impl crate::error::Kinded for ModelError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Usage
+    }
+}
+
+fn client(url: &str) -> Result<ollama_rs::Ollama, ModelError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    reqwest::Url::parse(&format!("{trimmed}/"))
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .map(ollama_rs::Ollama::from_url)
+        .ok_or_else(|| ModelError::BadUrl(url.into()))
+}
+
+fn valid_name(model: &str) -> bool {
+    !model.is_empty()
+        && model.len() <= 200
+        && model.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
+}
+
+/// Pulls `model` through ollama-rs, telling `progress` each step Ollama reports. Ends when
+/// Ollama says "success"; its error otherwise, in its own words.
+pub async fn pull(url: &str, model: &str, mut progress: impl FnMut(PullProgress)) -> Result<(), ModelError> {
+    use futures_util::StreamExt;
+    let model = model.trim();
+    if !valid_name(model) {
+        return Err(ModelError::BadName(model.into()));
+    }
+    let failed = |detail: String| ModelError::PullFailed { model: model.into(), detail };
+    let mut stream = client(url)?.pull_model_stream(model.into(), false).await.map_err(|e| failed(e.to_string()))?;
+    let mut done = false;
+    while let Some(step) = stream.next().await {
+        let step = step.map_err(|e| failed(e.to_string()))?;
+        done |= step.message == "success";
+        progress(PullProgress {
+            model: model.into(),
+            status: step.message,
+            completed: step.completed,
+            total: step.total,
+        });
+    }
+    if done {
+        Ok(())
+    } else {
+        Err(failed("the download ended before Ollama said it succeeded".into()))
+    }
+}
+
+/// Removes an installed model.
+pub async fn remove(url: &str, model: &str) -> Result<(), ModelError> {
+    client(url)?
+        .delete_model(model.into())
+        .await
+        .map_err(|e| ModelError::RemoveFailed { model: model.into(), detail: e.to_string() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use keyhold_sim::{self as sim, Behavior, Flavor};
+
+    #[tokio::test]
+    async fn a_model_is_pulled_with_progress_shows_as_installed_and_can_be_removed() {
+        let s = sim::start(Flavor::Ollama, "127.0.0.1:0".parse().unwrap(), vec![]).await.unwrap();
+        let mut seen = Vec::new();
+        pull(&s.base_url(), "gemma2:2b", |p| seen.push(p)).await.unwrap();
+        assert_eq!(seen.first().unwrap().status, "pulling manifest");
+        assert_eq!(seen.last().unwrap().status, "success");
+        let last_bytes = seen.iter().rev().find_map(|p| p.completed.zip(p.total)).unwrap();
+        assert_eq!(last_bytes.0, last_bytes.1, "the bar reaches the end");
+        assert!(status(&s.base_url()).await.models.iter().any(|m| m.name == "gemma2:2b"));
+        remove(&s.base_url(), "gemma2:2b").await.unwrap();
+        assert!(!status(&s.base_url()).await.models.iter().any(|m| m.name == "gemma2:2b"));
+        // Ollama's own refusals come back in its words.
+        let e = pull(&s.base_url(), "no-such-model:7b", |_| {}).await.unwrap_err().to_string();
+        assert!(e.contains("file does not exist"), "{e}");
+        let e = remove(&s.base_url(), "gemma2:2b").await.unwrap_err().to_string();
+        assert!(e.contains("could not remove gemma2:2b"), "{e}");
+        assert!(matches!(pull(&s.base_url(), "llama3; rm -rf", |_| {}).await, Err(ModelError::BadName(_))));
+    }
 
     #[tokio::test]
     async fn a_running_ollama_reports_its_version_models_and_loaded_models() {

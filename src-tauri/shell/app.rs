@@ -53,6 +53,16 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                 }
             })));
 
+            let (pull_handle, changed_handle) = (app.handle().clone(), app.handle().clone());
+            app.manage(crate::shell::state::OllamaEvents {
+                pull: Box::new(move |progress| {
+                    let _ = (crate::shell::events::OllamaPull { progress }).emit(&pull_handle);
+                }),
+                changed: Box::new(move |status| {
+                    let _ = (OllamaChanged { status }).emit(&changed_handle);
+                }),
+            });
+
             let dialog_handle = app.handle().clone();
             app.manage(SaveDialog(Arc::new(move |ext| {
                 if let Some(chosen) = test_save_dialog() {
@@ -69,11 +79,18 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                     .and_then(|p| p.into_path().ok())
             })));
 
-            let tray = match tray::install(app.handle(), Arc::clone(&workspace)) {
-                Ok(t) => Some(Arc::new(t)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no system tray: the window's own controls (Lock, Proxy, Offline) are all there is");
-                    None
+            // Without a tray host the icon would never show: the window is all there is, and
+            // closing it quits.
+            let tray = if !tray::host_present() {
+                tracing::warn!("no system tray on this desktop: the window's own controls (Lock, Proxy, Offline) are all there is, and closing it quits");
+                None
+            } else {
+                match tray::install(app.handle(), Arc::clone(&workspace)) {
+                    Ok(t) => Some(Arc::new(t)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no system tray: the window's own controls (Lock, Proxy, Offline) are all there is");
+                        None
+                    }
                 }
             };
             app.manage(Environment { tray_available: tray.is_some(), ollama: Mutex::new(None) });

@@ -35,3 +35,9 @@ pub struct OllamaChanged {
 pub struct OfflineChanged {
     pub on: bool,
 }
+
+/// A model pull moved on (Local models page's progress bar).
+#[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
+pub struct OllamaPull {
+    pub progress: keyhold_core::ollama::PullProgress,
+}

@@ -62,6 +62,8 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::environment::app_environment,
             commands::environment::set_offline,
             commands::environment::ollama_refresh,
+            commands::environment::ollama_pull,
+            commands::environment::ollama_remove,
             commands::vault::set_autostart,
             commands::usage::usage_view,
             commands::usage::usage_export,
@@ -71,7 +73,8 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             events::ChatDelta,
             events::LedgerChanged,
             events::OllamaChanged,
-            events::OfflineChanged
+            events::OfflineChanged,
+            events::OllamaPull
         ])
 }
 

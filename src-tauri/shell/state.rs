@@ -30,6 +30,13 @@ pub struct Environment {
 /// Where pieces of an answer go: the window's event bus in the app, a recorder in tests.
 pub struct ChatSink(pub Box<dyn Fn(ChatDelta) + Send + Sync>);
 
+/// Where the local Ollama's news goes: pull progress, and the model list after a change. The
+/// window's events in the app, nothing in tests.
+pub struct OllamaEvents {
+    pub pull: Box<dyn Fn(ollama::PullProgress) + Send + Sync>,
+    pub changed: Box<dyn Fn(OllamaStatus) + Send + Sync>,
+}
+
 /// The Stop buttons of answers being streamed, by chat id.
 #[derive(Default)]
 pub struct ChatStops(pub Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>);

@@ -19,6 +19,23 @@ pub struct Tray<R: Runtime> {
     workspace: Arc<Workspace>,
 }
 
+/// Whether the desktop shows tray icons at all. Building the icon succeeds either way (it is a
+/// D-Bus object waiting to be shown), so this asks the session bus whether a StatusNotifier host
+/// is there (KDE, most panels, GNOME with the AppIndicator extension). `KEYHOLD_TRAY=on|off`
+/// overrides the answer.
+pub fn host_present() -> bool {
+    match std::env::var("KEYHOLD_TRAY").as_deref() {
+        Ok("on") => return true,
+        Ok("off") => return false,
+        _ => {}
+    }
+    let Ok(bus) = zbus::blocking::Connection::session() else { return false };
+    let Ok(dbus) = zbus::blocking::fdo::DBusProxy::new(&bus) else { return false };
+    ["org.kde.StatusNotifierWatcher", "org.freedesktop.StatusNotifierWatcher"]
+        .iter()
+        .any(|name| zbus::names::BusName::try_from(*name).is_ok_and(|n| dbus.name_has_owner(n).unwrap_or(false)))
+}
+
 pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tauri::Result<Tray<R>> {
     let ws = Arc::clone(&workspace);
     let icon = TrayIconBuilder::with_id(TRAY_ID)

@@ -92,6 +92,8 @@ pub struct SimState {
     behaviors: Mutex<VecDeque<Behavior>>,
     seen: Mutex<Vec<Seen>>,
     pub models: Vec<String>,
+    /// Ollama: the models installed now (pull adds, delete removes).
+    pub installed: Mutex<Vec<String>>,
 }
 
 pub type Shared = Arc<SimState>;
@@ -340,6 +342,7 @@ pub async fn start(flavor: Flavor, addr: SocketAddr, valid_keys: Vec<String>) ->
         valid_keys,
         behaviors: Mutex::new(VecDeque::new()),
         seen: Mutex::new(Vec::new()),
+        installed: Mutex::new(models.clone()),
         models,
     });
     let api = match flavor {

@@ -1,5 +1,7 @@
 //! Ollama's API: `/api/version`, `/api/tags`, `/api/ps`, `/api/chat` (NDJSON stream by default,
-//! `prompt_eval_count` / `eval_count` in the final object).
+//! `prompt_eval_count` / `eval_count` in the final object), `/api/pull` (NDJSON progress:
+//! `status`, and `digest`/`total`/`completed` while downloading; `{"error": …}` for a name the
+//! library does not have) and `/api/delete` (404 for a model that is not installed).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,6 +20,69 @@ pub fn routes() -> Router<Shared> {
         .route("/api/tags", get(tags))
         .route("/api/ps", get(ps))
         .route("/api/chat", post(chat))
+        .route("/api/pull", post(pull))
+        .route("/api/delete", axum::routing::delete(delete))
+}
+
+/// What the simulated library has to pull.
+const LIBRARY: &[&str] = &["llama3.2:1b", "llama3.2:3b", "qwen2.5:0.5b", "gemma2:2b", "phi3:mini"];
+
+fn name_of(body: &Bytes) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    v.get("model").or_else(|| v.get("name")).and_then(Value::as_str).map(str::to_string)
+}
+
+async fn pull(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(name) = name_of(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "model is required" }))).into_response();
+    };
+    if let Err(r) = gate(&s, "POST", "/api/pull", &headers, Some(name.clone()), true).await {
+        return r;
+    }
+    let mut lines = vec![json!({ "status": "pulling manifest" }).to_string()];
+    if !LIBRARY.contains(&name.as_str()) {
+        lines.push(json!({ "error": "pull model manifest: file does not exist" }).to_string());
+    } else {
+        let total = 1_321_098_329u64;
+        for k in 0..=4u64 {
+            lines.push(
+                json!({ "status": "pulling a80c4f17acd5", "digest": "sha256:a80c4f17acd5", "total": total, "completed": total * k / 4 })
+                    .to_string(),
+            );
+        }
+        lines.push(json!({ "status": "verifying sha256 digest" }).to_string());
+        lines.push(json!({ "status": "success" }).to_string());
+        let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
+        if !installed.contains(&name) {
+            installed.push(name);
+        }
+    }
+    use futures_util::StreamExt;
+    let body = futures_util::stream::iter(lines).then(|l| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        Ok::<_, std::convert::Infallible>(Bytes::from(format!("{l}\n")))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(axum::body::Body::from_stream(body))
+        .expect("static headers are valid")
+}
+
+async fn delete(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(name) = name_of(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "model is required" }))).into_response();
+    };
+    if let Err(r) = gate(&s, "DELETE", "/api/delete", &headers, Some(name.clone()), false).await {
+        return r;
+    }
+    let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
+    match installed.iter().position(|m| *m == name) {
+        Some(i) => {
+            installed.remove(i);
+            StatusCode::OK.into_response()
+        }
+        None => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("model '{name}' not found") }))).into_response(),
+    }
 }
 
 async fn version(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -36,7 +101,10 @@ fn model_entry(name: &str) -> Value {
 
 async fn tags(State(s): State<Shared>, headers: HeaderMap) -> Response {
     match gate(&s, "GET", "/api/tags", &headers, None, false).await {
-        Ok(_) => Json(json!({ "models": s.models.iter().map(|m| model_entry(m)).collect::<Vec<_>>() })).into_response(),
+        Ok(_) => {
+            let installed = s.installed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Json(json!({ "models": installed.iter().map(|m| model_entry(m)).collect::<Vec<_>>() })).into_response()
+        }
         Err(r) => r,
     }
 }
@@ -44,8 +112,8 @@ async fn tags(State(s): State<Shared>, headers: HeaderMap) -> Response {
 async fn ps(State(s): State<Shared>, headers: HeaderMap) -> Response {
     match gate(&s, "GET", "/api/ps", &headers, None, false).await {
         Ok(_) => {
-            let loaded: Vec<Value> = s
-                .models
+            let installed = s.installed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let loaded: Vec<Value> = installed
                 .iter()
                 .take(1)
                 .map(|m| {
@@ -72,7 +140,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
         Err(r) => return r,
     };
     s.note_fields(&req);
-    if !s.models.contains(&model) {
+    if !s.installed.lock().unwrap_or_else(|p| p.into_inner()).contains(&model) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("model \"{model}\" not found, try pulling it first") })),

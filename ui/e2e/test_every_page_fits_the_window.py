@@ -19,7 +19,10 @@ COMMITTED = Path(__file__).resolve().parents[1] / "screenshots"
 # Elements wider than the box they sit in, outside anything that scrolls on purpose.
 OVERFLOW_JS = """
 const out = [];
-const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+const main = document.querySelector('main');
+// Inside something that scrolls sideways on purpose (a table, a code block); the page's own
+// scroll area does not count.
+const scrolls = (el) => { for (let p = el.parentElement; p && p !== main; p = p.parentElement) {
   const s = getComputedStyle(p); if (s.overflowX === 'auto' || s.overflowX === 'scroll' || s.overflowX === 'hidden') return true; }
   return false; };
 for (const el of document.querySelectorAll('main *, .topbar *, .sidebar *')) {
@@ -29,7 +32,8 @@ for (const el of document.querySelectorAll('main *, .topbar *, .sidebar *')) {
   if (r.right > box.right + 1.5 && !scrolls(el)) out.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(r.right - box.right)}px past ${el.parentElement.tagName.toLowerCase()}.${el.parentElement.className}`);
 }
 const doc = document.documentElement;
-if (doc.scrollWidth > window.innerWidth + 1) out.push(`the page scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+if (doc.scrollWidth > window.innerWidth + 1) out.push(`the window scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+if (main.scrollWidth > main.clientWidth + 1) out.push(`the page is wider than its area: ${main.scrollWidth} > ${main.clientWidth}`);
 return out.slice(0, 10);
 """
 

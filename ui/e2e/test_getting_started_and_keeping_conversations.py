@@ -29,6 +29,8 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     d = app.start()
     submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
     wait_text(d, "#status", "Unlocked", timeout=60)
+    # This desktop (Xvfb) has no tray host: the window says so, rather than hide into nothing.
+    assert "closing it quits" in wait_for(d, "#no-tray").text
     # The first page is the Overview, with the path to a first answer.
     steps = wait_for(d, "#first-steps")
     assert "Add a provider key" in steps.text
@@ -101,6 +103,11 @@ def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents
     d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
     wait_for(d, "#chat-input").send_keys("hello", Keys.ENTER)
     wait_for(d, ".chat-line .error", timeout=30)
+    # Flagged on the agent's card, on the key's card, and on the Overview.
+    d.find_element(By.CSS_SELECTOR, "#chat-close").click()
+    wait_text(d, 'li[data-agent="Writer"] .key-failing', "Key failing: oa")
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    wait_text(d, 'li[data-key-label="oa"] .health', "refused on its last call")
     d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
     flag = wait_text(d, '#overview-agents li[data-agent="Writer"] .key-failing', "oa")
     assert "key failing" in flag

@@ -54,6 +54,10 @@ def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_s
     assert "Every tool using it stops working" in wait_for(d, "li[data-token-id] .confirm").text
     assert len(d.find_elements(By.CSS_SELECTOR, "li[data-token-id].inactive")) == 0, "nothing revoked before the confirmation"
     d.find_element(By.CSS_SELECTOR, "li[data-token-id] .confirm-revoke").click()
+    # The revoked token leaves the list and the snippets; it is one click away.
+    wait_text(d, "#show-revoked", "Show 1 revoked token")
+    assert token not in d.find_element(By.CSS_SELECTOR, "#snippet-openai").text
+    d.find_element(By.CSS_SELECTOR, "#show-revoked").click()
     wait_text(d, "li[data-token-id]", "revoked")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])

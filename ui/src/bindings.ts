@@ -85,6 +85,13 @@ export const commands = {
 	setOffline: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_offline", { on })),
 	/**  Looks at the local Ollama now (the app also does every 30 s). */
 	ollamaRefresh: () => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_refresh")),
+	/**
+	 *  Pulls a model into the local Ollama (through ollama-rs); progress arrives as `OllamaPull`
+	 *  events, and the new model list as `OllamaChanged` when it is done.
+	 */
+	ollamaPull: (model: string) => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_pull", { model })),
+	/**  Removes a model from the local Ollama. */
+	ollamaRemove: (model: string) => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_remove", { model })),
 	setAutostart: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 	/**  Everything the Usage page shows, from the ledger, in one call. */
 	usageView: (query: UsageQuery_Deserialize) => typedError<UsageView_Serialize, CommandError>(__TAURI_INVOKE("usage_view", { query })),
@@ -102,6 +109,7 @@ export const events = {
 	ledgerChanged: makeEvent<LedgerChanged, LedgerChanged>("ledger-changed"),
 	offlineChanged: makeEvent<OfflineChanged, OfflineChanged>("offline-changed"),
 	ollamaChanged: makeEvent<OllamaChanged_Serialize, OllamaChanged_Deserialize>("ollama-changed"),
+	ollamaPull: makeEvent<OllamaPull_Serialize, OllamaPull_Deserialize>("ollama-pull"),
 	vaultChanged: makeEvent<VaultChanged, VaultChanged>("vault-changed"),
 };
 
@@ -585,6 +593,19 @@ export type OllamaChanged_Serialize = {
 	status: OllamaStatus_Serialize,
 };
 
+/**  A model pull moved on (Local models page's progress bar). */
+export type OllamaPull = OllamaPull_Serialize | OllamaPull_Deserialize;
+
+/**  A model pull moved on (Local models page's progress bar). */
+export type OllamaPull_Deserialize = {
+	progress: PullProgress_Deserialize,
+};
+
+/**  A model pull moved on (Local models page's progress bar). */
+export type OllamaPull_Serialize = {
+	progress: PullProgress_Serialize,
+};
+
 export type OllamaStatus = OllamaStatus_Serialize | OllamaStatus_Deserialize;
 
 export type OllamaStatus_Deserialize = {
@@ -755,6 +776,27 @@ export type ProxyStatus_Serialize = {
 	port: number,
 	allowed_origins: string[],
 	tokens: TokenInfo_Serialize[],
+};
+
+/**  Where a pull is, for a progress bar. */
+export type PullProgress = PullProgress_Serialize | PullProgress_Deserialize;
+
+/**  Where a pull is, for a progress bar. */
+export type PullProgress_Deserialize = {
+	model: string,
+	/**  Ollama's words ("pulling manifest", "pulling a80c4f17acd5", "success"). */
+	status: string,
+	completed?: number | null,
+	total?: number | null,
+};
+
+/**  Where a pull is, for a progress bar. */
+export type PullProgress_Serialize = {
+	model: string,
+	/**  Ollama's words ("pulling manifest", "pulling a80c4f17acd5", "success"). */
+	status: string,
+	completed: number | null,
+	total: number | null,
 };
 
 /**  How a key may be reached, beyond its address: both off unless the user asks. */

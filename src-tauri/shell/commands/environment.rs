@@ -4,10 +4,10 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
-use keyhold_core::ollama::OllamaStatus;
+use keyhold_core::ollama::{self, OllamaStatus};
 
 use crate::shell::error::{CommandError, Ws};
-use crate::shell::state::{refresh_ollama, Environment};
+use crate::shell::state::{refresh_ollama, Environment, OllamaEvents};
 
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AppEnvironment {
@@ -39,6 +39,56 @@ pub fn set_offline(ws: Ws<'_>, on: bool) -> Result<bool, CommandError> {
 /// Looks at the local Ollama now (the app also does every 30 s).
 #[tauri::command]
 #[specta::specta]
-pub async fn ollama_refresh(ws: Ws<'_>, env: State<'_, Environment>) -> Result<OllamaStatus, CommandError> {
-    Ok(refresh_ollama(&ws, &env).await)
+pub async fn ollama_refresh(
+    events: State<'_, OllamaEvents>,
+    ws: Ws<'_>,
+    env: State<'_, Environment>,
+) -> Result<OllamaStatus, CommandError> {
+    let status = refresh_ollama(&ws, &env).await;
+    // The header's badge hears it too, so it never disagrees with the page.
+    (events.changed)(status.clone());
+    Ok(status)
+}
+
+/// The address of the user's Ollama, as last looked at.
+async fn ollama_url(ws: &Ws<'_>, env: &State<'_, Environment>) -> String {
+    let known = env.ollama.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.url.clone());
+    match known {
+        Some(u) => u,
+        None => refresh_ollama(ws, env).await.url,
+    }
+}
+
+/// Pulls a model into the local Ollama (through ollama-rs); progress arrives as `OllamaPull`
+/// events, and the new model list as `OllamaChanged` when it is done.
+#[tauri::command]
+#[specta::specta]
+pub async fn ollama_pull(
+    events: State<'_, OllamaEvents>,
+    ws: Ws<'_>,
+    env: State<'_, Environment>,
+    model: String,
+) -> Result<OllamaStatus, CommandError> {
+    let url = ollama_url(&ws, &env).await;
+    let pulled = ollama::pull(&url, &model, |progress| (events.pull)(progress)).await;
+    let status = refresh_ollama(&ws, &env).await;
+    (events.changed)(status.clone());
+    pulled?;
+    Ok(status)
+}
+
+/// Removes a model from the local Ollama.
+#[tauri::command]
+#[specta::specta]
+pub async fn ollama_remove(
+    events: State<'_, OllamaEvents>,
+    ws: Ws<'_>,
+    env: State<'_, Environment>,
+    model: String,
+) -> Result<OllamaStatus, CommandError> {
+    let url = ollama_url(&ws, &env).await;
+    ollama::remove(&url, &model).await?;
+    let status = refresh_ollama(&ws, &env).await;
+    (events.changed)(status.clone());
+    Ok(status)
 }

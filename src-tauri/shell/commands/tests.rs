@@ -25,6 +25,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .manage(Arc::new(ws))
         .manage(crate::shell::state::ChatSink(Box::new(|_| {})))
         .manage(crate::shell::state::ChatStops::default())
+        .manage(crate::shell::state::OllamaEvents { pull: Box::new(|_| {}), changed: Box::new(|_| {}) })
         .manage(crate::shell::state::SaveDialog(Arc::new(|_| None)))
         .manage(crate::shell::proxy::ProxyHandle::default())
         .manage(crate::shell::state::Environment::default())

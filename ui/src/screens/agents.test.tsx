@@ -4,7 +4,7 @@ import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/pr
 
 const listeners: Record<string, (e: { payload: unknown }) => void> = {};
 vi.mock("../bindings", () => ({
-  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn(), conversationsList: vi.fn(), conversationOpen: vi.fn(), conversationSave: vi.fn(), conversationRemove: vi.fn(), chatStop: vi.fn() },
+  commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn(), conversationsList: vi.fn(), conversationOpen: vi.fn(), conversationSave: vi.fn(), conversationRemove: vi.fn(), chatStop: vi.fn(), overview: vi.fn() },
   events: {
     ledgerChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
     chatDelta: {
@@ -28,6 +28,7 @@ describe("agents", () => {
   beforeEach(() => {
     vi.clearAllMocks();
     sessionStorage.clear();
+    mocked.overview.mockResolvedValue({ status: "ok", data: { agents: [{ id: "a_1", failing_keys: ["Work"] }], keys: [] } });
     mocked.conversationsList.mockResolvedValue({ status: "ok", data: [] });
     mocked.conversationSave.mockResolvedValue({ status: "ok", data: { id: "c_1", title: "t", updated_at: "", lines: 2 } });
     mocked.agentsList.mockResolvedValue({ status: "ok", data: [card] });
@@ -38,6 +39,8 @@ describe("agents", () => {
     mocked.agentsRemove.mockResolvedValue({ status: "ok", data: agent });
     render(<Agents />);
     await waitFor(() => expect(screen.getByText("Writer")).toBeTruthy());
+    // A key its chain uses was refused on its last call: the card says so.
+    await waitFor(() => expect(document.querySelector(".key-failing")!.textContent).toContain("Key failing: Work"));
     fireEvent.click(screen.getByText("Delete"));
     expect(mocked.agentsRemove).not.toHaveBeenCalled();
     expect(document.querySelector(".confirm")!.textContent).toContain("Its proxy tokens stop working at once");
@@ -133,5 +136,24 @@ describe("agents", () => {
     render(<Agents />);
     await waitFor(() => expect(document.querySelector(".chat-line.assistant code")?.textContent).toBe("ls"));
     expect(mocked.conversationOpen).toHaveBeenCalledWith("c_1");
+  });
+
+  it("reorders fallback steps before saving", async () => {
+    mocked.agentsSave.mockResolvedValue({ status: "ok", data: { agent, warnings: [] } });
+    render(<Agents />);
+    await waitFor(() => expect(document.getElementById("new-agent")).toBeTruthy());
+    fireEvent.click(document.getElementById("new-agent")!);
+    fireEvent.input(document.getElementById("agent-name")!, { target: { value: "Chain" } });
+    fireEvent.input(document.getElementById("agent-model")!, { target: { value: "gpt-4o-mini" } });
+    fireEvent.click(document.getElementById("add-step")!);
+    fireEvent.click(document.getElementById("add-step")!);
+    const keysOf = () => Array.from(document.querySelectorAll<HTMLSelectElement>(".step .step-key"));
+    const modelsOf = () => Array.from(document.querySelectorAll<HTMLInputElement>(".step .step-model"));
+    fireEvent.change(keysOf()[0], { target: { value: "" } });
+    fireEvent.input(modelsOf()[0], { target: { value: "first" } });
+    fireEvent.input(modelsOf()[1], { target: { value: "second" } });
+    fireEvent.click(document.querySelectorAll(".step .step-up")[1]);
+    expect(modelsOf().map((m) => m.value)).toEqual(["second", "first"]);
+    expect((document.querySelectorAll(".step .step-up")[0] as HTMLButtonElement).disabled).toBe(true);
   });
 });

@@ -35,11 +35,14 @@ export function Agents() {
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
 
+  const [failing, setFailing] = useState<Record<string, string[]>>({});
   const reload = async () => {
-    const [a, k] = await Promise.all([commands.agentsList(), commands.keysList()]);
+    const [a, k, o] = await Promise.all([commands.agentsList(), commands.keysList(), commands.overview()]);
     if (a.status === "ok") setCards(a.data);
     else setError(a.error);
     if (k.status === "ok") setKeys(k.data);
+    // Keys in each agent's chain that the provider refused on their last call (or deactivated).
+    if (o.status === "ok") setFailing(Object.fromEntries(o.data.agents.map((l) => [l.id, l.failing_keys])));
   };
 
   useEffect(() => {
@@ -81,6 +84,11 @@ export function Agents() {
                 <span class="fine">on {c.key_label ?? "the provider's default key"}</span>
               </div>
               {c.fallback_labels.length > 0 && <div class="fine">Falls back to: {c.fallback_labels.join(" → ")}</div>}
+              {(failing[c.agent.id] ?? []).length > 0 && (
+                <div class="health bad key-failing" role="note">
+                  <span class="dot" aria-hidden="true" /> Key failing: {failing[c.agent.id].join(", ")}. Replace it on the Keys page.
+                </div>
+              )}
               <div class={`spend ${c.budget_usd ? budgetState(c.budget_percent).tone : ""}`}>
                 Today:{" "}
                 <span class="spent" title={`$${c.spent_today_usd} exactly`}>
@@ -290,9 +298,29 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
                 <option key={m} value={m} />
               ))}
             </datalist>
-            <button type="button" class="secondary" onClick={() => setSteps(steps.filter((_, j) => j !== i))}>
-              Remove
-            </button>
+            <span class="step-actions">
+              <button
+                type="button"
+                class="secondary step-up"
+                aria-label={`Move step ${i + 1} up`}
+                disabled={i === 0}
+                onClick={() => setSteps(steps.map((x, j) => (j === i - 1 ? steps[i] : j === i ? steps[i - 1] : x)))}
+              >
+                ↑
+              </button>
+              <button
+                type="button"
+                class="secondary step-down"
+                aria-label={`Move step ${i + 1} down`}
+                disabled={i === steps.length - 1}
+                onClick={() => setSteps(steps.map((x, j) => (j === i + 1 ? steps[i] : j === i ? steps[i + 1] : x)))}
+              >
+                ↓
+              </button>
+              <button type="button" class="secondary" onClick={() => setSteps(steps.filter((_, j) => j !== i))}>
+                Remove
+              </button>
+            </span>
           </div>
         ))}
         <button type="button" class="secondary" id="add-step" onClick={() => setSteps([...steps, { key: "", model: "" }])}>

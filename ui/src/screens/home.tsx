@@ -37,6 +37,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
     setPageState(p);
   };
   const [env, setEnv] = useState<AppEnvironment | null>(null);
+  const [autolock, setAutolock] = useState(() => localStorage.getItem("keyhold.autolock") ?? "0");
   useEffect(() => {
     commands.appEnvironment().then(setEnv);
     const stops = [
@@ -45,6 +46,22 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
     ];
     return () => stops.forEach((s) => s.then((u) => u()));
   }, []);
+  // Auto-lock: after the chosen minutes without a key press, click or scroll in this window.
+  useEffect(() => {
+    const minutes = Number(localStorage.getItem("keyhold.autolock") ?? "0");
+    if (!minutes) return;
+    let last = Date.now();
+    const touch = () => (last = Date.now());
+    const kinds = ["keydown", "pointerdown", "wheel", "mousemove"];
+    kinds.forEach((k) => window.addEventListener(k, touch, { passive: true }));
+    const timer = setInterval(async () => {
+      if (Date.now() - last >= minutes * 60_000) onLocked(await commands.lock());
+    }, 15_000);
+    return () => {
+      clearInterval(timer);
+      kinds.forEach((k) => window.removeEventListener(k, touch));
+    };
+  }, [autolock]);
   const ollama = env?.ollama;
   return (
     <div class="shell">
@@ -125,14 +142,34 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         {page === "proxy" && <Proxy />}
         {page === "privacy" && <Privacy />}
         {page === "prices" && <Prices />}
-        {page === "vault" && <VaultPage info={info} />}
+        {page === "vault" && (
+          <VaultPage
+            info={info}
+            tray={env?.tray_available ?? false}
+            autolock={autolock}
+            onAutolock={(m) => {
+              localStorage.setItem("keyhold.autolock", m);
+              setAutolock(m);
+            }}
+          />
+        )}
       </main>
       </div>
     </div>
   );
 }
 
-function VaultPage({ info }: { info: WorkspaceInfo }) {
+function VaultPage({
+  info,
+  tray,
+  autolock,
+  onAutolock,
+}: {
+  info: WorkspaceInfo;
+  tray: boolean;
+  autolock: string;
+  onAutolock: (m: string) => void;
+}) {
   return (
     <>
         <section class="card wide">
@@ -145,8 +182,24 @@ function VaultPage({ info }: { info: WorkspaceInfo }) {
             <dt>Last unlocked</dt>
             <dd>{when(info.last_unlocked_at)}</dd>
           </dl>
-          <p class="fine">Closing this window keeps Keyhold in the tray (Open, Lock, Quit).</p>
+          <p class="fine">
+            {tray
+              ? "Closing this window keeps Keyhold in the tray (Open, Lock, Quit)."
+              : "This desktop shows no tray icons: closing this window quits Keyhold (and stops its proxy)."}
+          </p>
           <Autostart />
+          <label class="row-label" id="autolock-label">
+            Lock automatically after
+            <select id="autolock" value={autolock} onChange={(e) => onAutolock((e.target as HTMLSelectElement).value)}>
+              <option value="0">never</option>
+              <option value="5">5 minutes</option>
+              <option value="15">15 minutes</option>
+              <option value="30">30 minutes</option>
+              <option value="60">1 hour</option>
+            </select>
+            without use of this window
+          </label>
+          <p class="fine">A locked Keyhold answers no proxy request until you unlock it again.</p>
         </section>
         <ChangePassphrase />
     </>

@@ -13,6 +13,7 @@ vi.mock("../bindings", () => ({
     keysSetActive: vi.fn(),
     keysSetDefault: vi.fn(),
     keysRemove: vi.fn(),
+    overview: vi.fn(),
   },
 }));
 
@@ -33,6 +34,20 @@ describe("LLM providers", () => {
   beforeEach(() => {
     vi.clearAllMocks();
     mocked.providersCatalog.mockResolvedValue([openai, ollama]);
+    mocked.overview.mockResolvedValue({ status: "ok", data: { keys: [] } });
+  });
+
+  it("says which agents a key's deletion affects before deleting it", async () => {
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [key] });
+    mocked.overview.mockResolvedValue({
+      status: "ok",
+      data: { keys: [{ id: "k_1", label: "Work", provider: "openai", last_call: "http_401", last_call_at: null, refused_in_use: true, used_by: ["reader", "writer", "editor"] }] },
+    });
+    render(<Providers />);
+    await waitFor(() => expect(screen.getByText("refused on its last call")).toBeTruthy());
+    fireEvent.click(screen.getByText("Delete"));
+    expect(mocked.keysRemove).not.toHaveBeenCalled();
+    expect(document.querySelector(".confirm")!.textContent).toContain("3 agents use it (reader, writer, editor)");
   });
 
   it("says when there are no keys yet", async () => {

@@ -1,7 +1,7 @@
 // Settings → LLM Providers: add, test, set default, replace, deactivate, delete. Keys go in;
 // only masked forms come back.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type KeySummary, type Provider } from "../bindings";
+import { commands, type CommandError, type KeyLine, type KeySummary, type Provider } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
@@ -9,12 +9,15 @@ type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandEr
 export function Providers() {
   const [catalog, setCatalog] = useState<Provider[]>([]);
   const [keys, setKeys] = useState<KeySummary[]>([]);
+  const [lines, setLines] = useState<KeyLine[]>([]);
   const [error, setError] = useState<CommandError | null>(null);
 
   const reload = async () => {
-    const r = await commands.keysList();
+    const [r, o] = await Promise.all([commands.keysList(), commands.overview()]);
     if (r.status === "ok") setKeys(r.data);
     else setError(r.error);
+    // Who uses each key, and whether its last real call was refused.
+    if (o.status === "ok") setLines(o.data.keys);
   };
 
   useEffect(() => {
@@ -51,7 +54,7 @@ export function Providers() {
       ) : (
         <ul class="keys">
           {keys.map((k) => (
-            <KeyRow key={k.id} k={k} providerName={nameOf(k.provider)} act={act} />
+            <KeyRow key={k.id} k={k} line={lines.find((l) => l.id === k.id)} providerName={nameOf(k.provider)} act={act} />
           ))}
         </ul>
       )}
@@ -74,10 +77,12 @@ export function keyHealth(k: KeySummary): { tone: "good" | "bad" | "warn" | "non
 
 function KeyRow({
   k,
+  line,
   providerName,
   act,
 }: {
   k: KeySummary;
+  line?: KeyLine;
   providerName: string;
   act: <T>(run: () => Promise<Result<T>>) => Promise<T | null>;
 }) {
@@ -100,10 +105,17 @@ function KeyRow({
             plain http allowed
           </span>
         )}
-        <span class={`state health ${keyHealth(k).tone}`} title={k.last_test ?? "Not tested yet"}>
-          <span class="dot" aria-hidden="true" />
-          {keyHealth(k).word}
-        </span>
+        {line?.refused_in_use ? (
+          <span class="state health bad" title="The provider refused this key on its last real call (401/403).">
+            <span class="dot" aria-hidden="true" />
+            refused on its last call
+          </span>
+        ) : (
+          <span class={`state health ${keyHealth(k).tone}`} title={k.last_test ?? "Not tested yet"}>
+            <span class="dot" aria-hidden="true" />
+            {keyHealth(k).word}
+          </span>
+        )}
       </div>
       {k.base_url && <div class="fine">Base URL: {k.base_url}</div>}
       {k.last_test && (
@@ -179,8 +191,11 @@ function KeyRow({
       {confirmDelete && (
         <div class="confirm" role="alertdialog">
           <p>
-            Delete <strong>{k.label}</strong> ({k.masked || providerName})? No agent uses it yet. This cannot be
-            undone.
+            Delete <strong>{k.label}</strong> ({k.masked || providerName})?{" "}
+            {line && line.used_by.length > 0
+              ? `${line.used_by.length === 1 ? "1 agent uses" : `${line.used_by.length} agents use`} it (${line.used_by.join(", ")}): their steps on this key will fail until they get another.`
+              : "No agent uses it."}{" "}
+            This cannot be undone.
           </p>
           <button class="danger confirm-delete" onClick={() => act(() => commands.keysRemove(k.id))}>
             Delete key

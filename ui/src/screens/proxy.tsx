@@ -2,6 +2,18 @@
 import { useEffect, useState } from "preact/hooks";
 import { commands, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
 import { ErrorNote } from "../components/error-note";
+import { CopyButton } from "../lib/markdown";
+
+function Snippet({ id, text }: { id: string; text: string }) {
+  return (
+    <div class="snippet-box">
+      <pre class="snippet" id={id}>
+        {text}
+      </pre>
+      <CopyButton text={text} />
+    </div>
+  );
+}
 
 export function Proxy() {
   const [status, setStatus] = useState<ProxyStatus | null>(null);
@@ -39,6 +51,8 @@ export function Proxy() {
 
   const base = status?.address ?? `http://127.0.0.1:${status?.port ?? port}`;
   const token = issued?.token ?? "YOUR_KEYHOLD_TOKEN";
+  const [showRevoked, setShowRevoked] = useState(false);
+  const revoked = status?.tokens.filter((t) => t.revoked_at).length ?? 0;
 
   return (
     <section class="card wide" id="proxy">
@@ -104,7 +118,7 @@ export function Proxy() {
         </div>
       )}
       <ul class="tokens">
-        {status?.tokens.map((t) => (
+        {status?.tokens.filter((t) => showRevoked || !t.revoked_at).map((t) => (
           <li key={t.id} data-token-id={t.id} class={t.revoked_at ? "inactive" : ""}>
             <code>{t.hint}</code> {t.agent} · {t.label} ·{" "}
             {t.revoked_at ? `revoked ${new Date(t.revoked_at).toLocaleString()}` : `issued ${new Date(t.created_at).toLocaleString()}`}
@@ -122,6 +136,8 @@ export function Proxy() {
                     setConfirmRevoke(null);
                     const r = await commands.tokensRevoke(t.id);
                     if (r.status === "error") setError(r.error);
+                    // A revoked token leaves the snippets: they would no longer work.
+                    else if (issued?.info.id === t.id) setIssued(null);
                     await reload();
                   }}
                 >
@@ -135,15 +151,20 @@ export function Proxy() {
           </li>
         ))}
       </ul>
+      {revoked > 0 && (
+        <button class="link" id="show-revoked" onClick={() => setShowRevoked(!showRevoked)}>
+          {showRevoked ? "Hide" : "Show"} {revoked} revoked {revoked === 1 ? "token" : "tokens"}
+        </button>
+      )}
 
       <h3>Use it</h3>
-      <pre class="snippet" id="snippet-openai">{`from openai import OpenAI
-client = OpenAI(base_url="${base}/v1", api_key="${token}")`}</pre>
-      <pre class="snippet" id="snippet-anthropic">{`from anthropic import Anthropic
-client = Anthropic(base_url="${base}", api_key="${token}")`}</pre>
-      <pre class="snippet" id="snippet-curl">{`curl ${base}/v1/chat/completions \\
+      <Snippet id="snippet-openai" text={`from openai import OpenAI
+client = OpenAI(base_url="${base}/v1", api_key="${token}")`} />
+      <Snippet id="snippet-anthropic" text={`from anthropic import Anthropic
+client = Anthropic(base_url="${base}", api_key="${token}")`} />
+      <Snippet id="snippet-curl" text={`curl ${base}/v1/chat/completions \\
   -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" \\
-  -d '{"model": "any", "messages": [{"role": "user", "content": "Hello"}]}'`}</pre>
+  -d '{"model": "any", "messages": [{"role": "user", "content": "Hello"}]}'`} />
 
       <h3>Web pages allowed to call it</h3>
       <p class="fine">Browsers are refused by default (a local proxy that adds your keys is a target for malicious pages). One origin per line, e.g. http://localhost:5173.</p>
