@@ -21,6 +21,7 @@ def test_a_user_previews_what_the_model_receives_and_reads_their_own_values_back
     d = app.start()
     submit(d, "#unlock-button", {"#unlock-passphrase": "privacy window passphrase"})
     wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, 'li[data-agent="careful"] .chat-open').click()
     wait_for(d, "#chat-preview-toggle").click()
     d.find_element(By.CSS_SELECTOR, "#chat-input").send_keys(MESSAGE)

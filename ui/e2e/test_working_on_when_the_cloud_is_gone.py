@@ -42,6 +42,8 @@ def test_an_agent_keeps_answering_locally_when_the_cloud_is_gone(app, provider_s
 
     doomed.terminate()
     doomed.wait(timeout=10)
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, 'li[data-agent="sovereign"]')
     meta = chat(d, "sovereign", "are you there?")
     assert "stayed on this machine" in meta and "ollama · llama3.2:1b" in meta, meta
     assert d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text == ANSWER
