@@ -64,3 +64,33 @@ def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
     sent = len(d.find_elements(By.CSS_SELECTOR, ".chat-line"))
     submit(d, "#chat-send", {"#chat-input": "   "})
     assert len(d.find_elements(By.CSS_SELECTOR, ".chat-line")) == sent
+
+
+def test_a_user_stops_a_slow_answer_and_keeps_what_arrived(app, provider_sim):
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": "stopping passphrase 1", "#confirm-passphrase": "stopping passphrase 1"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    wait_for(d, '#add-provider option[value="openai"]')
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+    submit(d, "#add-save", {"#add-label": "oa", "#add-key-secret": KEY, "#add-base-url": provider_sim["OpenAI"]})
+    wait_for(d, 'li[data-key-label="oa"]')
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, "#new-agent").click()
+    type_into(d, "#agent-name", "Slow")
+    Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("oa (openai)")
+    type_into(d, "#agent-model", "gpt-4o-mini")
+    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    wait_for(d, 'li[data-agent="Slow"] .chat-open').click()
+
+    # Each word of the answer takes 400 ms: Stop after the first ones.
+    steer(provider_sim["OpenAI"].rsplit("/v1", 1)[0], [{"delay_ms": 400, "times": 1}])
+    submit(d, "#chat-send", {"#chat-input": "take your time"})
+    wait_text(d, ".chat-line.assistant .chat-text", "Hello", timeout=30)
+    d.find_element(By.CSS_SELECTOR, "#chat-stop").click()
+    meta = wait_text(d, ".chat-line.assistant .reply-meta", "stopped", timeout=10)
+    assert "(estimated)" in meta, meta
+    kept = d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text
+    assert kept.startswith("Hello") and kept != ANSWER, kept
+    # The field is back for the next message, with Send instead of Stop.
+    wait_for(d, "#chat-send")
