@@ -131,7 +131,7 @@ def main():
         for c in (8, 32):
             base = results[names[0]][c]["rps"]
             print(f"| {c} connections req/s | " + " | ".join(
-                f"{results[n][c]['rps']:,.0f}" + ("" if i == 0 else f" ({results[n][c]['rps'] / base:.0%})")
+                f"{results[n][c]['rps']:,.0f}" + ("" if i == 0 else f" ({results[n][c]['rps'] / base:.1%})")
                 for i, n in enumerate(names)) + " |")
         kp, dp = results["Keyhold proxy"][1], results["direct to simulator"][1]
         print(f"\nKeyhold adds at 1 connection: p50 {kp['p50'] - dp['p50']:.2f} ms, p99 {kp['p99'] - dp['p99']:.2f} ms")
