@@ -65,6 +65,18 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     wait_text(d, "#spend-month", "1 request")
     assert not d.find_elements(By.CSS_SELECTOR, "#first-steps")
     assert "Writer" in d.find_element(By.CSS_SELECTOR, "#overview-agents").text
+
+    # Writer's budget lowered below what it spent today: over budget, in colour and words,
+    # on its card, on the Overview and in what needs a look.
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, 'li[data-agent="Writer"] .edit').click()
+    type_into(d, "#agent-budget", "0.000001")
+    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    over = wait_text(d, 'li[data-agent="Writer"] .spend.over', "over budget")
+    assert "%" in over
+    d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
+    wait_text(d, '#overview-agents li[data-agent="Writer"] .spend.over', "over budget")
+    assert "Writer is over budget" in wait_for(d, "#attention").text
     shot(d, "overview")
 
     # Restart: after unlock, the chat with its conversation comes back.
