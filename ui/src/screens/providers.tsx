@@ -47,6 +47,19 @@ export function Providers() {
         back.
       </p>
       <ErrorNote error={error} />
+      {keys.length > 0 && (
+        // One key press to the form, past every key's buttons.
+        <button
+          class="link"
+          id="jump-to-add-key"
+          onClick={() => {
+            document.getElementById("add-key")?.scrollIntoView({ block: "nearest" });
+            document.getElementById("add-provider")?.focus();
+          }}
+        >
+          Add a key
+        </button>
+      )}
       {keys.length === 0 ? (
         <p class="empty" id="no-keys">
           No keys yet. Add one below.
