@@ -6,7 +6,21 @@ import { ErrorNote } from "../components/error-note";
 import { usd } from "../lib/money";
 
 const CLASSES = ["input", "output", "cache_read", "cache_write"] as const;
-const COLORS = ["#1f2a44", "#f2c14e", "#12b76a", "#7a5af8", "#d92d20", "#0ba5ec"];
+// Readable on the light and the dark theme alike.
+const COLORS = ["#6172f3", "#f2c14e", "#12b76a", "#ee46bc", "#f97066", "#0ba5ec"];
+
+/** Tick labels: days as "Nov 30" (never hours) on a daily chart, hours as "14:00" (with the
+ * date at midnight) on an hourly one. */
+function tickLabels(hourly: boolean) {
+  return (_u: unknown, ticks: number[]) =>
+    ticks.map((t) => {
+      const d = new Date(t * 1000);
+      const day = d.toLocaleDateString([], { month: "short", day: "numeric" });
+      if (!hourly) return day;
+      const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      return d.getHours() === 0 && d.getMinutes() === 0 ? `${time}\n${day}` : time;
+    });
+}
 
 /** A bucket's start as epoch seconds: local dates and local hour starts, as the core names them. */
 export function bucketTime(bucket: string): number {
@@ -88,8 +102,13 @@ function Chart({
           height: 220,
           scales: { x: { time: true, range: (_u, min, max) => [min - (hourly ? 1800 : 43200), max + (hourly ? 1800 : 43200)] } },
           axes: [
-            { space: 60 },
-            { size: 72, values: (_u, ticks) => ticks.map(fmt) },
+            {
+              space: 60,
+              incrs: hourly ? [3600, 7200, 10800, 21600, 43200, 86400, 172800] : [86400, 172800, 604800, 1209600, 2592000],
+              values: tickLabels(hourly),
+              stroke: getComputedStyle(document.documentElement).color,
+            },
+            { size: 72, values: (_u, ticks) => ticks.map(fmt), stroke: getComputedStyle(document.documentElement).color },
           ],
           legend: { live: true },
           series: [
