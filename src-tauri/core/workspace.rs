@@ -158,6 +158,16 @@ impl Workspace {
         let initial = if dir.vault_paths().exists() { VaultStatus::Locked } else { VaultStatus::NoVault };
         let offline = db::get_setting(&conn, OFFLINE).ok().flatten().as_deref() == Some("on");
         let ledger = crate::ledger::Writer::start(&dir.db_path())?;
+        // The local-day rollup is built (or rebuilt for a new time zone) in the background, so
+        // the first Usage or Overview page after an update does not wait for it.
+        let path = dir.db_path();
+        let _ = std::thread::Builder::new().name("usage-daily".into()).spawn(move || {
+            if let Ok(c) = db::open(&path) {
+                if let Err(e) = crate::usage::daily::ensure(&c) {
+                    tracing::warn!(error = %e, "could not build the daily usage rollup; the Usage page will try again");
+                }
+            }
+        });
         tracing::info!(data_dir = %dir.path().display(), status = ?initial, "workspace opened");
         Ok(Workspace {
             dir,
@@ -465,6 +475,14 @@ impl Workspace {
     }
 
     /// Every agent's state and today's spend, for the tray.
+    /// The Overview page's one read (see [`crate::overview`]).
+    pub fn overview(&self) -> Result<crate::overview::Overview, WorkspaceError> {
+        let states: Vec<_> = self.agent_statuses().into_iter().map(|s| (s.name, s.state)).collect();
+        let conn = self.conn_unlocked()?;
+        crate::overview::build(&conn, &states, chrono::Utc::now())
+            .map_err(|e| WorkspaceError::Db(DbError::Sqlite { path: self.dir.db_path(), detail: e.to_string() }))
+    }
+
     pub fn agent_statuses(&self) -> Vec<AgentStatus> {
         self.activity.statuses(&self.conn(), self.offline())
     }

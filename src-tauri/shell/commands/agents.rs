@@ -2,7 +2,7 @@
 
 use keyhold_core::agents::{self, Agent, AgentCard, AgentSpec, SavedAgent};
 
-use crate::shell::error::{CommandError, Ws};
+use crate::shell::error::{blocking, CommandError, Ws};
 
 #[tauri::command]
 #[specta::specta]
@@ -36,13 +36,8 @@ pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
 /// The Overview page: spend, agents' states, keys and what they are used by.
 #[tauri::command]
 #[specta::specta]
-pub fn overview(ws: Ws<'_>) -> Result<keyhold_core::overview::Overview, CommandError> {
-    let states: Vec<_> = ws.agent_statuses().into_iter().map(|s| (s.name, s.state)).collect();
-    let conn = ws.conn_unlocked()?;
-    keyhold_core::overview::build(&conn, &states, chrono::Utc::now()).map_err(|e| {
-        CommandError::from(keyhold_core::workspace::WorkspaceError::from(keyhold_core::db::DbError::Sqlite {
-            path: ws.data_dir().db_path(),
-            detail: e.to_string(),
-        }))
-    })
+/// Off the UI thread: the first one after an update (or a move to another time zone) builds the
+/// local-day rollup from the whole ledger.
+pub async fn overview(ws: Ws<'_>) -> Result<keyhold_core::overview::Overview, CommandError> {
+    blocking(&ws, |w| w.overview()).await
 }
