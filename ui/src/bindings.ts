@@ -44,7 +44,11 @@ export const commands = {
 	/**  Saves a conversation (a new one when `id` is None), sealed under the vault. */
 	conversationSave: (agent: string, id: string | null, lines: SavedLine_Deserialize[]) => typedError<ConversationInfo, CommandError>(__TAURI_INVOKE("conversation_save", { agent, id, lines })),
 	conversationRemove: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("conversation_remove", { id })),
-	/**  The Overview page: spend, agents' states, keys and what they are used by. */
+	/**
+	 *  The Overview page: spend, agents' states, keys and what they are used by.
+	 *  Off the UI thread: the first one after an update (or a move to another time zone) builds the
+	 *  local-day rollup from the whole ledger.
+	 */
 	overview: () => typedError<Overview_Serialize, CommandError>(__TAURI_INVOKE("overview")),
 	pricesList: () => typedError<PriceEntry_Serialize[], CommandError>(__TAURI_INVOKE("prices_list")),
 	/**  Overrides a model's prices (USD per million tokens, as typed). Cache rates default to input. */
