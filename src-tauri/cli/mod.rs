@@ -4,6 +4,7 @@
 mod agents;
 mod input;
 mod keys;
+mod ollama;
 mod output;
 mod privacy;
 mod terminal;
@@ -76,7 +77,7 @@ enum Command {
     /// Local Ollama: is it running, which models are installed and loaded.
     Ollama {
         #[command(subcommand)]
-        command: OllamaCommand,
+        command: ollama::OllamaCommand,
     },
     /// Offline mode: every agent runs on its local step only; nothing leaves the machine.
     Offline {
@@ -113,16 +114,6 @@ enum Command {
         until: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: agents::Format,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum OllamaCommand {
-    /// Report version, installed models and loaded models.
-    Status {
-        /// Default: the address of your Ollama key, else http://127.0.0.1:11434.
-        #[arg(long)]
-        url: Option<String>,
     },
 }
 
@@ -266,7 +257,7 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
             privacy::redact(agent.as_deref(), *policy, cli.passphrase_file.as_deref(), dir, out)?
         }
         Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Ollama { command: OllamaCommand::Status { url } } => ollama_status(url.clone(), &dir, out)?,
+        Command::Ollama { command } => ollama::run(command, &dir, out)?,
         Command::Offline { mode } => {
             // Turning offline mode on keeps data on the machine and needs nothing; turning it off
             // lets data leave again, and needs the passphrase.
@@ -300,44 +291,5 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
 impl<E: Kinded> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure::from_message(e.kind(), e.to_string())
-    }
-}
-
-fn ollama_status(url: Option<String>, dir: &DataDir, out: &Output) -> Result<(), Failure> {
-    // The address of the user's Ollama key, if any: reading the database needs no lock.
-    let url = url.unwrap_or_else(|| {
-        keyhold_core::db::open(&dir.db_path())
-            .ok()
-            .and_then(|c| keyhold_core::keys::list(&c).ok())
-            .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default))
-            .and_then(|k| k.base_url)
-            .unwrap_or_else(|| keyhold_core::ollama::DEFAULT_URL.to_string())
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
-    let st = runtime.block_on(keyhold_core::ollama::status(&url));
-    if out.json {
-        println!("{}", serde_json::to_string(&st).expect("status serializes"));
-    } else if st.running {
-        println!("Ollama {} is running at {}.", st.version.as_deref().unwrap_or("?"), st.url);
-        println!(
-            "Installed models: {}",
-            if st.models.is_empty() {
-                "none (ollama pull MODEL)".into()
-            } else {
-                st.models
-                    .iter()
-                    .map(|m| format!("{} ({:.1} GB)", m.name, m.size as f64 / 1e9))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        );
-        println!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
-    }
-    match st.problem {
-        Some(p) => Err(Failure::from_message(ErrorKind::OllamaUnavailable, p)),
-        None => Ok(()),
     }
 }

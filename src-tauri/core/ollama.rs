@@ -122,6 +122,24 @@ fn client(url: &str) -> Result<ollama_rs::Ollama, ModelError> {
         .ok_or_else(|| ModelError::BadUrl(url.into()))
 }
 
+/// Ollama's own words for what went wrong, or what a user can check when it did not answer.
+fn words(url: &str, e: ollama_rs::error::OllamaError) -> String {
+    use ollama_rs::error::OllamaError;
+    match e {
+        OllamaError::InternalError(e) => e.message,
+        // Ollama answers a refusal with a JSON body: its "error" field says why.
+        OllamaError::Other(body) => serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or(body),
+        OllamaError::ReqwestError(e) if e.is_connect() || e.is_timeout() => {
+            format!("no Ollama answers at {url} (start it with `ollama serve`)")
+        }
+        OllamaError::ReqwestError(e) => format!("the connection to {url} failed ({e})"),
+        other => other.to_string(),
+    }
+}
+
 fn valid_name(model: &str) -> bool {
     !model.is_empty()
         && model.len() <= 200
@@ -137,10 +155,10 @@ pub async fn pull(url: &str, model: &str, mut progress: impl FnMut(PullProgress)
         return Err(ModelError::BadName(model.into()));
     }
     let failed = |detail: String| ModelError::PullFailed { model: model.into(), detail };
-    let mut stream = client(url)?.pull_model_stream(model.into(), false).await.map_err(|e| failed(e.to_string()))?;
+    let mut stream = client(url)?.pull_model_stream(model.into(), false).await.map_err(|e| failed(words(url, e)))?;
     let mut done = false;
     while let Some(step) = stream.next().await {
-        let step = step.map_err(|e| failed(e.to_string()))?;
+        let step = step.map_err(|e| failed(words(url, e)))?;
         done |= step.message == "success";
         progress(PullProgress {
             model: model.into(),
@@ -161,7 +179,7 @@ pub async fn remove(url: &str, model: &str) -> Result<(), ModelError> {
     client(url)?
         .delete_model(model.into())
         .await
-        .map_err(|e| ModelError::RemoveFailed { model: model.into(), detail: e.to_string() })
+        .map_err(|e| ModelError::RemoveFailed { model: model.into(), detail: words(url, e) })
 }
 
 #[cfg(test)]
@@ -185,7 +203,10 @@ mod tests {
         let e = pull(&s.base_url(), "no-such-model:7b", |_| {}).await.unwrap_err().to_string();
         assert!(e.contains("file does not exist"), "{e}");
         let e = remove(&s.base_url(), "gemma2:2b").await.unwrap_err().to_string();
-        assert!(e.contains("could not remove gemma2:2b"), "{e}");
+        assert_eq!(e, "Ollama could not remove gemma2:2b: model 'gemma2:2b' not found.");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let e = pull(&format!("http://{closed}"), "gemma2:2b", |_| {}).await.unwrap_err().to_string();
+        assert!(e.contains("no Ollama answers at http://"), "{e}");
         assert!(matches!(pull(&s.base_url(), "llama3; rm -rf", |_| {}).await, Err(ModelError::BadName(_))));
     }
 
