@@ -74,12 +74,8 @@ pub fn run(command: &OllamaCommand, dir: &DataDir, out: &Output) -> Result<(), F
 /// else Ollama's default.
 fn address(url: &Option<String>, dir: &DataDir) -> String {
     url.clone().unwrap_or_else(|| {
-        keyhold_core::db::open(&dir.db_path())
-            .ok()
-            .and_then(|c| keyhold_core::keys::list(&c).ok())
-            .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default))
-            .and_then(|k| k.base_url)
-            .unwrap_or_else(|| ollama::DEFAULT_URL.to_string())
+        let key = keyhold_core::db::open(&dir.db_path()).ok().and_then(|c| ollama::users_key(&c));
+        ollama::address_of(key.as_ref())
     })
 }
 

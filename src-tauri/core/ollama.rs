@@ -41,6 +41,16 @@ fn down(url: &str, problem: String) -> OllamaStatus {
     }
 }
 
+/// The user's Ollama key: their default one, else any (None: they have not added one).
+pub fn users_key(conn: &rusqlite::Connection) -> Option<crate::keys::KeySummary> {
+    crate::keys::list(conn).ok()?.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default)
+}
+
+/// Where the user's Ollama answers: their key's address, else Ollama's default.
+pub fn address_of(key: Option<&crate::keys::KeySummary>) -> String {
+    key.and_then(|k| k.base_url.clone()).unwrap_or_else(|| DEFAULT_URL.into())
+}
+
 /// Looks at the Ollama at `url`. Never fails: what goes wrong is the status's `problem`.
 pub async fn status(url: &str) -> OllamaStatus {
     let trimmed = url.trim().trim_end_matches('/');

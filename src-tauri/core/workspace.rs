@@ -503,20 +503,18 @@ impl Workspace {
     where
         WorkspaceError: From<E>,
     {
-        let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
-        let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
-        let u = Unlocked::new(&s.master, &s.token_key);
-        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        // BEGIN and COMMIT through the statement cache: parsed once, not per request.
-        conn.prepare_cached("BEGIN")
-            .and_then(|mut b| b.execute([]))
-            .map_err(|e| WorkspaceError::Db(DbError::Sqlite { path: self.dir.db_path(), detail: e.to_string() }))?;
-        let out = f(&conn, &u);
-        // Nothing was written: ending the transaction cannot lose anything.
-        if conn.prepare_cached("COMMIT").and_then(|mut c| c.execute([])).is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        Ok(out?)
+        self.with_unlocked::<T, WorkspaceError>(|conn, u| {
+            // BEGIN and COMMIT through the statement cache: parsed once, not per request.
+            conn.prepare_cached("BEGIN")
+                .and_then(|mut b| b.execute([]))
+                .map_err(|e| WorkspaceError::Db(DbError::Sqlite { path: self.dir.db_path(), detail: e.to_string() }))?;
+            let out = f(conn, u);
+            // Nothing was written: ending the transaction cannot lose anything.
+            if conn.prepare_cached("COMMIT").and_then(|mut c| c.execute([])).is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Ok(out?)
+        })
     }
 
     /// Runs `f` on the database: key metadata needs no secret.

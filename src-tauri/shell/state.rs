@@ -49,11 +49,8 @@ pub struct SaveDialog(pub std::sync::Arc<dyn Fn(&'static str) -> Option<std::pat
 /// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
 /// keeps that key's model list current for the agent form's picker.
 pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
-    let key = keyhold_core::keys::list(&ws.conn())
-        .ok()
-        .and_then(|keys| keys.into_iter().filter(|k| k.provider == "ollama").max_by_key(|k| k.is_default));
-    let url = key.as_ref().and_then(|k| k.base_url.clone()).unwrap_or_else(|| ollama::DEFAULT_URL.into());
-    let status = ollama::status(&url).await;
+    let key = ollama::users_key(&ws.conn());
+    let status = ollama::status(&ollama::address_of(key.as_ref())).await;
     if let (Some(k), true) = (&key, status.running) {
         let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
         let sentence =
@@ -61,5 +58,13 @@ pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
         let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
     }
     *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
+    status
+}
+
+/// [`refresh_ollama`], and the news to the window (the header's badge and the Local models page
+/// hear it together, so they never disagree).
+pub async fn refresh_and_tell(ws: &Workspace, env: &Environment, events: &OllamaEvents) -> OllamaStatus {
+    let status = refresh_ollama(ws, env).await;
+    (events.changed)(status.clone());
     status
 }

@@ -6,7 +6,6 @@ use rusqlite::{params, Connection};
 
 use super::{Point, UsageError};
 use crate::db;
-use crate::prices::Tokens;
 
 const ZONE: &str = "usage.daily_zone";
 
@@ -96,17 +95,7 @@ pub fn series(conn: &Connection, first: &str, after: &str, agent: Option<&str>) 
          WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR agent = ?3 COLLATE NOCASE)
          GROUP BY day, agent ORDER BY day, agent",
     )?;
-    let rows = stmt.query_map(params![first, after, agent], |r| {
-        Ok(Point {
-            bucket: r.get(0)?,
-            agent: r.get(1)?,
-            tokens: Tokens { input: r.get(2)?, output: r.get(3)?, cache_read: r.get(4)?, cache_write: r.get(5)? },
-            cost_usd: r.get(6)?,
-            requests: r.get(7)?,
-            failures: r.get(8)?,
-            unknown_cost: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![first, after, agent], super::point)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

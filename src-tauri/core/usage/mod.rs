@@ -193,18 +193,22 @@ pub fn series(
          WHERE hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR agent = ?4 COLLATE NOCASE)
          GROUP BY bucket, agent ORDER BY bucket, agent",
     )?;
-    let rows = stmt.query_map(params![fmt, since, until, agent], |r| {
-        Ok(Point {
-            bucket: r.get(0)?,
-            agent: r.get(1)?,
-            tokens: Tokens { input: r.get(2)?, output: r.get(3)?, cache_read: r.get(4)?, cache_write: r.get(5)? },
-            cost_usd: r.get(6)?,
-            requests: r.get(7)?,
-            failures: r.get(8)?,
-            unknown_cost: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![fmt, since, until, agent], point)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A series point from a rollup row: bucket, agent, then the sums in the `Point`'s order (both
+/// rollups' series queries select them so).
+fn point(r: &rusqlite::Row<'_>) -> rusqlite::Result<Point> {
+    Ok(Point {
+        bucket: r.get(0)?,
+        agent: r.get(1)?,
+        tokens: Tokens { input: r.get(2)?, output: r.get(3)?, cache_read: r.get(4)?, cache_write: r.get(5)? },
+        cost_usd: r.get(6)?,
+        requests: r.get(7)?,
+        failures: r.get(8)?,
+        unknown_cost: r.get(9)?,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Type)]

@@ -7,7 +7,7 @@ use tauri::State;
 use keyhold_core::ollama::{self, OllamaStatus};
 
 use crate::shell::error::{CommandError, Ws};
-use crate::shell::state::{refresh_ollama, Environment, OllamaEvents};
+use crate::shell::state::{refresh_and_tell, refresh_ollama, Environment, OllamaEvents};
 
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct AppEnvironment {
@@ -44,10 +44,7 @@ pub async fn ollama_refresh(
     ws: Ws<'_>,
     env: State<'_, Environment>,
 ) -> Result<OllamaStatus, CommandError> {
-    let status = refresh_ollama(&ws, &env).await;
-    // The header's badge hears it too, so it never disagrees with the page.
-    (events.changed)(status.clone());
-    Ok(status)
+    Ok(refresh_and_tell(&ws, &env, &events).await)
 }
 
 /// The address of the user's Ollama, as last looked at.
@@ -71,8 +68,7 @@ pub async fn ollama_pull(
 ) -> Result<OllamaStatus, CommandError> {
     let url = ollama_url(&ws, &env).await;
     let pulled = ollama::pull(&url, &model, |progress| (events.pull)(progress)).await;
-    let status = refresh_ollama(&ws, &env).await;
-    (events.changed)(status.clone());
+    let status = refresh_and_tell(&ws, &env, &events).await;
     pulled?;
     Ok(status)
 }
@@ -88,7 +84,5 @@ pub async fn ollama_remove(
 ) -> Result<OllamaStatus, CommandError> {
     let url = ollama_url(&ws, &env).await;
     ollama::remove(&url, &model).await?;
-    let status = refresh_ollama(&ws, &env).await;
-    (events.changed)(status.clone());
-    Ok(status)
+    Ok(refresh_and_tell(&ws, &env, &events).await)
 }
