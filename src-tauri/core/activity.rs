@@ -49,12 +49,15 @@ impl Default for Activity {
 }
 
 impl Activity {
-    pub fn call_started(&self, agent_id: &str) {
+    /// The agent is working until the guard is dropped: a call that ends any way at all (an
+    /// answer, an error, a caller that went away, a task dropped mid-stream) leaves it idle.
+    pub fn working<'a>(&'a self, agent_id: &str) -> Working<'a> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).entry(agent_id.into()).or_default().in_flight += 1;
         self.changed();
+        Working { activity: self, agent_id: agent_id.to_string(), on_fallback: false }
     }
 
-    pub fn call_finished(&self, agent_id: &str, on_fallback: bool) {
+    fn call_finished(&self, agent_id: &str, on_fallback: bool) {
         if let Some(c) = self.calls.lock().unwrap_or_else(|p| p.into_inner()).get_mut(agent_id) {
             c.in_flight = c.in_flight.saturating_sub(1);
             c.last_on_fallback = on_fallback;
@@ -97,6 +100,26 @@ impl Activity {
     }
 }
 
+/// One call in flight for an agent (see [`Activity::working`]).
+pub struct Working<'a> {
+    activity: &'a Activity,
+    agent_id: String,
+    on_fallback: bool,
+}
+
+impl Working<'_> {
+    /// The answer came from a fallback step: the tray says so until the next call.
+    pub fn answered_on_fallback(&mut self, yes: bool) {
+        self.on_fallback = yes;
+    }
+}
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.activity.call_finished(&self.agent_id, self.on_fallback);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,11 +140,18 @@ mod tests {
         let ticks = activity.subscribe();
         let state = |offline| activity.statuses(&conn, offline)[0].state;
         assert_eq!(state(false), AgentState::Idle);
-        activity.call_started(&a.id);
+        let mut working = activity.working(&a.id);
         assert!(ticks.has_changed().unwrap());
         assert_eq!(state(false), AgentState::Working);
-        activity.call_finished(&a.id, true);
+        working.answered_on_fallback(true);
+        drop(working);
         assert_eq!(state(false), AgentState::OnFallback);
+        // A call whose future is dropped half-way (a task cancelled mid-stream) leaves no
+        // "working" behind.
+        let dropped = activity.working(&a.id);
+        assert_eq!(state(false), AgentState::Working);
+        drop(dropped);
+        assert_eq!(state(false), AgentState::Idle);
         assert_eq!(state(true), AgentState::Offline);
     }
 }

@@ -75,7 +75,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let usage = json!({ "input_tokens": input_tokens, "output_tokens": output_tokens,
                         "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read });
     if let tools::Turn::Call { name } = &turn {
-        return tool_use(&model, name, stream, usage, &behavior);
+        return tool_use(&model, name, stream, usage, &behavior, &s);
     }
     if !stream {
         return Json(json!({
@@ -105,7 +105,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let cut = behavior.cut_after_chunks;
     for (i, text) in behavior.pieces(&answer).into_iter().enumerate() {
         if cut.is_some_and(|n| i >= n) {
-            return sse(events, &behavior);
+            return sse(events, &behavior, &s);
         }
         events.push(event(
             "content_block_delta",
@@ -120,11 +120,11 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
         "usage": { "output_tokens": output_tokens } }),
     ));
     events.push(event("message_stop", json!({ "type": "message_stop" })));
-    sse(events, &behavior)
+    sse(events, &behavior, &s)
 }
 
 /// The model calls `name`: one tool_use block, its input streamed as two input_json_delta pieces.
-fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Behavior) -> Response {
+fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Behavior, s: &Shared) -> Response {
     let (id, tool_id) = ("msg_sim0002", "toolu_sim0001");
     let input: Value = serde_json::from_str(tools::ARGUMENTS).expect("the arguments are JSON");
     if !stream {
@@ -166,5 +166,5 @@ fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Beha
         ),
         event("message_stop", json!({ "type": "message_stop" })),
     ];
-    sse(events, behavior)
+    sse(events, behavior, s)
 }

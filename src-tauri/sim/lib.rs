@@ -94,6 +94,19 @@ pub struct SimState {
     pub models: Vec<String>,
     /// Ollama: the models installed now (pull adds, delete removes).
     pub installed: Mutex<Vec<String>>,
+    /// Every streamed answer that ended, in the order they ended.
+    streams: Mutex<Vec<StreamEnd>>,
+}
+
+/// How a streamed answer ended: `written < total` when the client closed the connection before
+/// the end (the server dropped the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd {
+    /// Writes handed to the connection (an event is one write, or two with `split_writes`).
+    pub written: usize,
+    pub total: usize,
+    /// From the response's start to its end.
+    pub after: Duration,
 }
 
 pub type Shared = Arc<SimState>;
@@ -325,6 +338,11 @@ impl Running {
         self.state.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Every streamed answer that has ended so far.
+    pub fn streams(&self) -> Vec<StreamEnd> {
+        self.state.streams.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn stop(self) {
         self.task.abort();
     }
@@ -343,6 +361,7 @@ pub async fn start(flavor: Flavor, addr: SocketAddr, valid_keys: Vec<String>) ->
         behaviors: Mutex::new(VecDeque::new()),
         seen: Mutex::new(Vec::new()),
         installed: Mutex::new(models.clone()),
+        streams: Mutex::new(Vec::new()),
         models,
     });
     let api = match flavor {

@@ -161,13 +161,13 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let mut lines = Vec::new();
     for (i, word) in answer.split(' ').enumerate() {
         if behavior.cut_after_chunks.is_some_and(|n| i >= n) {
-            return ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }));
+            return ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }, &s));
         }
         let text = if i == 0 { word.to_string() } else { format!(" {word}") };
         lines.push(format!("{}\n", json!({ "model": model, "created_at": at, "message": { "role": "assistant", "content": text }, "done": false })));
     }
     lines.push(format!("{done}\n"));
-    ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }))
+    ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }, &s))
 }
 
 fn ndjson(mut r: Response) -> Response {

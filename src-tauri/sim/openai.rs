@@ -3,7 +3,8 @@
 //! `stream_options.include_usage` is set).
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -14,7 +15,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::{error, gate, tokens, tools, Behavior, Flavor, Shared};
+use super::{error, gate, tokens, tools, Behavior, Flavor, Shared, StreamEnd};
 
 pub fn routes() -> Router<Shared> {
     Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(chat))
@@ -97,7 +98,7 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let id = "chatcmpl-sim0001";
     let created = 1_764_200_000u64;
     if let tools::Turn::Call { name } = &turn {
-        return tool_call(&model, name, stream, &usage, &behavior);
+        return tool_call(&model, name, stream, &usage, &behavior, &s);
     }
     if !stream {
         let mut whole = json!({
@@ -137,11 +138,11 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
             all
         }
     };
-    sse(events, &behavior)
+    sse(events, &behavior, &s)
 }
 
 /// The model calls `name`: one tool call, its arguments streamed in two pieces.
-fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Behavior) -> Response {
+fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Behavior, s: &Shared) -> Response {
     let (id, created, call_id) = ("chatcmpl-sim0002", 1_764_200_000u64, "call_sim0001");
     if !stream {
         return Json(json!({
@@ -176,12 +177,12 @@ fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Be
         ),
         "data: [DONE]\n\n".to_string(),
     ];
-    sse(events, behavior)
+    sse(events, behavior, s)
 }
 
 /// Sends pre-built events one by one: slowly, split in two writes, or with CRLF line endings
 /// when the behavior asks for it.
-pub(crate) fn sse(events: Vec<String>, behavior: &Behavior) -> Response {
+pub(crate) fn sse(events: Vec<String>, behavior: &Behavior, state: &Shared) -> Response {
     let delay_ms = behavior.delay_ms;
     let crlf = behavior.crlf == Some(true);
     let split = behavior.split_writes == Some(true);
@@ -205,6 +206,7 @@ pub(crate) fn sse(events: Vec<String>, behavior: &Behavior) -> Response {
             }
         })
         .collect();
+    let writes_total = writes.len();
     let body = futures_util::stream::iter(writes).then(move |(chunk, second_half)| async move {
         if let Some(ms) = delay_ms.filter(|_| !second_half) {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -215,9 +217,32 @@ pub(crate) fn sse(events: Vec<String>, behavior: &Behavior) -> Response {
         }
         Ok::<_, Infallible>(chunk)
     });
+    // Notes how far the stream got when it ends: all of it, or as far as the client (Keyhold)
+    // read before it closed the connection and the server dropped the body.
+    let total = writes_total;
+    let watch = StreamWatch { state: Arc::clone(state), written: 0, total, started: Instant::now() };
+    let body = body.scan(watch, |w, chunk| {
+        w.written += 1;
+        std::future::ready(Some(chunk))
+    });
     Response::builder()
         .header("content-type", "text/event-stream")
         .header("cache-control", "no-cache")
         .body(Body::from_stream(body))
         .expect("static headers are valid")
+}
+
+/// Records a streamed answer's end in the simulator's state when the body is dropped.
+struct StreamWatch {
+    state: Shared,
+    written: usize,
+    total: usize,
+    started: Instant,
+}
+
+impl Drop for StreamWatch {
+    fn drop(&mut self) {
+        let end = StreamEnd { written: self.written, total: self.total, after: self.started.elapsed() };
+        self.state.streams.lock().unwrap_or_else(|p| p.into_inner()).push(end);
+    }
 }

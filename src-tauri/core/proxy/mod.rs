@@ -56,6 +56,7 @@ pub mod config {
     }
 }
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,13 +69,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::agents::{tokens, Agent};
 use crate::error::{ErrorKind, Kinded};
 use crate::ledger::Mode;
 use crate::providers::{openai_chat, Protocol};
-use crate::router::{self, AnswerSink, Reply, RouterError};
+use crate::router::{self, AnswerSink, Flow, Reply, RouterError};
 use crate::workspace::{VaultStatus, Workspace};
 
 pub mod serve;
@@ -83,8 +84,6 @@ pub mod serve;
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 /// How long a client may take to send its request body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// The longest one request may take, streaming included.
-pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_PORT: u16 = 11500;
 
 /// What a proxy is started with.
@@ -321,16 +320,71 @@ async fn anthropic_messages(State(ctx): State<Ctx>, headers: HeaderMap, body: Bo
     chat(ctx, Protocol::AnthropicMessages, headers, body).await
 }
 
-/// The router's answer on its way to the response body.
-struct ChannelSink(mpsc::UnboundedSender<Msg>);
+/// How many pieces of an answer may wait between the router and the response body. Past it the
+/// router waits for the client ([`AnswerSink::ready`]), so a slow reader slows the provider
+/// down instead of filling Keyhold's memory.
+const IN_FLIGHT: usize = 64;
 
-impl AnswerSink for ChannelSink {
-    fn text(&mut self, text: &str) {
-        let _ = self.0.send(Msg::Text(text.to_string()));
+/// The router's answer on its way to the response body, through a bounded channel. When the
+/// client hangs up, the body (and with it the channel's receiver) is dropped: every piece then
+/// answers [`Flow::Stop`], and the stop signal ends a provider that is silent at that moment.
+struct ChannelSink {
+    tx: mpsc::Sender<Msg>,
+    /// What one upstream piece produced past the channel's room (a restored event can become
+    /// two): sent before the router reads the provider's next piece.
+    waiting: VecDeque<Msg>,
+    gone: watch::Receiver<bool>,
+}
+
+impl ChannelSink {
+    fn push(&mut self, msg: Msg) -> Flow {
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(msg);
+            return Flow::Continue;
+        }
+        match self.tx.try_send(msg) {
+            Ok(()) => Flow::Continue,
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                self.waiting.push_back(msg);
+                Flow::Continue
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Flow::Stop,
+        }
     }
 
-    fn raw(&mut self, event: &Bytes) {
-        let _ = self.0.send(Msg::Raw(event.clone()));
+    /// Waits until everything handed on is in the channel; false when the client is gone.
+    async fn flush(&mut self) -> bool {
+        while let Some(msg) = self.waiting.pop_front() {
+            if self.tx.send(msg).await.is_err() {
+                self.waiting.clear();
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl AnswerSink for ChannelSink {
+    fn text(&mut self, text: &str) -> Flow {
+        self.push(Msg::Text(text.to_string()))
+    }
+
+    fn raw(&mut self, event: &Bytes) -> Flow {
+        self.push(Msg::Raw(event.clone()))
+    }
+
+    fn ready(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        Box::pin(async move {
+            if self.flush().await {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            }
+        })
+    }
+
+    fn stop_signal(&self) -> Option<watch::Receiver<bool>> {
+        Some(self.gone.clone())
     }
 }
 
@@ -404,21 +458,29 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     };
 
     // The router runs in its own task; its output comes back through a channel so the response
-    // can start with the first byte and not before.
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    // can start with the first byte and not before. The router owns the call's one deadline.
+    let (tx, mut rx) = mpsc::channel::<Msg>(IN_FLIGHT);
+    let (gone_tx, gone) = watch::channel(false);
+    let (finished, call_over) = oneshot::channel::<()>();
+    let watcher = tx.clone();
+    tokio::spawn(async move {
+        // The client hung up (its response body, holding the receiver, was dropped): tell the
+        // router now, even while the provider sends nothing. Ends with the call either way, so
+        // this sender never outlives it.
+        tokio::select! {
+            _ = watcher.closed() => { let _ = gone_tx.send(true); }
+            _ = call_over => {}
+        }
+    });
     let ws = Arc::clone(&ctx.ws);
     let run_agent = agent.clone();
     tokio::spawn(async move {
-        let mut sink = ChannelSink(tx.clone());
-        let result = tokio::time::timeout(TOTAL_TIMEOUT, router::call(&ws, &run_agent, req, Mode::Proxy, &mut sink))
-            .await
-            .unwrap_or_else(|_| {
-                Err(RouterError::Broken {
-                    provider: "the provider".into(),
-                    detail: format!("the request took longer than {} s", TOTAL_TIMEOUT.as_secs()),
-                })
-            });
-        let _ = tx.send(Msg::Done(result));
+        let mut sink = ChannelSink { tx, waiting: VecDeque::new(), gone };
+        let result = router::call(&ws, &run_agent, req, Mode::Proxy, &mut sink).await;
+        if sink.flush().await {
+            let _ = sink.tx.send(Msg::Done(result)).await;
+        }
+        drop(finished);
     });
 
     let first = rx.recv().await;
@@ -437,7 +499,7 @@ fn stream_response(
     protocol: Protocol,
     agent: Agent,
     first: Msg,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    rx: mpsc::Receiver<Msg>,
     passthrough: bool,
     include_usage: bool,
 ) -> Response {
@@ -491,7 +553,7 @@ async fn whole_response(
     protocol: Protocol,
     _agent: Agent,
     first: Msg,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    mut rx: mpsc::Receiver<Msg>,
     passthrough: bool,
 ) -> Response {
     let mut raw = Vec::new();

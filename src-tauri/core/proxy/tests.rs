@@ -689,3 +689,58 @@ async fn a_pii_agent_through_the_proxy_sends_placeholders_and_returns_the_origin
     let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert!(rows.iter().all(|row| row.redacted == "secret:1 email:1"), "{rows:?}");
 }
+
+/// Waits (a bounded while) for `found` to give something.
+async fn within<T>(limit: Duration, mut found: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(t) = found() {
+            return Some(t);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_call_and_is_metered_as_cut() {
+    let r = rig().await;
+    // A 10 s answer: forty words, a quarter of a second apart.
+    let long = (1..=40).map(|i| format!("word{i}")).collect::<Vec<_>>().join(" ");
+    r.openai.set_behavior(vec![Behavior {
+        delay_ms: Some(250),
+        answer: Some(long),
+        times: Some(1),
+        ..Default::default()
+    }]);
+    let mut res =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut got = String::new();
+    while !got.contains("word1") {
+        got.push_str(&String::from_utf8_lossy(&res.chunk().await.unwrap().expect("the stream goes on")));
+    }
+    let hung_up = std::time::Instant::now();
+    drop(res);
+
+    let end = within(Duration::from_secs(5), || r.openai.streams().first().copied())
+        .await
+        .expect("the upstream stream ended");
+    let after = hung_up.elapsed();
+    assert!(end.written < end.total / 2, "Keyhold stopped reading upstream: {end:?}");
+    assert!(after < Duration::from_secs(1), "the upstream connection closed {after:?} after the client hung up");
+
+    let row = within(Duration::from_secs(2), || {
+        crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().into_iter().next()
+    })
+    .await
+    .expect("the attempt is in the ledger");
+    assert_eq!(row.outcome, "cut");
+    assert!(row.estimated, "what arrived is counted by Keyhold, marked estimated");
+    assert!(row.output_tokens > 0 && row.output_tokens < 40, "only what arrived: {}", row.output_tokens);
+    let idle = within(Duration::from_secs(2), || {
+        r.ws.agent_statuses().into_iter().find(|s| s.name == "bot" && s.state == crate::activity::AgentState::Idle)
+    })
+    .await;
+    assert!(idle.is_some(), "the agent is idle again: {:?}", r.ws.agent_statuses());
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 use chrono::Utc;
 use futures_util::StreamExt;
 
-use super::{estimate_input, AnswerSink, Planned, Reply, RouterError, StepFailure, CONNECT_TIMEOUT};
+use super::{estimate_input, AnswerSink, Flow, Planned, Reply, RouterError, StepFailure, CONNECT_TIMEOUT};
 use crate::agents::{Agent, WhenOver};
 use crate::budget::{worst_case, Reservation, WouldExceed};
 use crate::keys::{self, KeySummary};
@@ -449,7 +449,8 @@ impl Restoring<'_> {
     fn finish(&mut self) {
         let tail = self.text.finish();
         if !tail.is_empty() {
-            self.inner.text(&tail);
+            // The last words: the stream is over whatever the caller answers.
+            let _ = self.inner.text(&tail);
         }
     }
 
@@ -459,21 +460,29 @@ impl Restoring<'_> {
 }
 
 impl AnswerSink for Restoring<'_> {
-    fn text(&mut self, text: &str) {
+    fn text(&mut self, text: &str) -> Flow {
         let out = self.text.push(text);
-        if !out.is_empty() {
-            self.inner.text(&out);
+        if out.is_empty() {
+            return Flow::Continue;
         }
+        self.inner.text(&out)
     }
 
     fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
         self.inner.stop_signal()
     }
 
-    fn raw(&mut self, event: &bytes::Bytes) {
+    fn ready(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        self.inner.ready()
+    }
+
+    fn raw(&mut self, event: &bytes::Bytes) -> Flow {
         for b in self.raw.piece(event) {
-            self.inner.raw(&b);
+            if self.inner.raw(&b) == Flow::Stop {
+                return Flow::Stop;
+            }
         }
+        Flow::Continue
     }
 }
 
@@ -504,23 +513,37 @@ async fn stream(
             break;
         };
         let Some(piece) = next else { break };
-        match piece {
+        let flow = match piece {
             Ok(Piece::Raw(r)) => {
                 s.delivered = true;
-                sink.raw(&r);
+                sink.raw(&r)
             }
             Ok(Piece::Text(t)) => {
                 s.ttft_ms.get_or_insert_with(|| started.elapsed().as_millis() as i64);
                 s.delivered = true;
                 s.received.push_str(&t);
-                sink.text(&t);
+                sink.text(&t)
             }
-            Ok(Piece::Usage(u)) => s.usage = Some(u),
+            Ok(Piece::Usage(u)) => {
+                s.usage = Some(u);
+                Flow::Continue
+            }
             Ok(Piece::End) => break,
             Err(e) => {
                 s.broken = Some(e);
                 break;
             }
+        };
+        // The caller said stop, or cannot take more before the call's deadline: `pieces` is
+        // dropped on return, which closes the upstream connection, so the provider stops
+        // generating (and billing) now rather than at the end of the answer.
+        let flow = match flow {
+            Flow::Stop => Flow::Stop,
+            Flow::Continue => tokio::time::timeout_at(deadline, sink.ready()).await.unwrap_or(Flow::Stop),
+        };
+        if flow == Flow::Stop {
+            s.broken = Some(StreamError::Stopped);
+            break;
         }
     }
     s

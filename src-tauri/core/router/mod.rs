@@ -27,32 +27,59 @@ use crate::providers::canonical::{self, ChatRequest};
 use crate::workspace::{Workspace, WorkspaceError};
 use attempt::{Attempted, Call};
 
+/// Whether the caller wants more of the answer: what every piece handed to an [`AnswerSink`]
+/// answers, as ripgrep's `Sink` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a sink's Stop ends the call"]
+pub enum Flow {
+    Continue,
+    /// The caller is gone (a proxy client hung up, `keyhold chat`'s reader closed) or does not
+    /// want the rest: the upstream request ends now, what arrived is metered (`cut`, estimated),
+    /// and no other step is tried.
+    Stop,
+}
+
 /// Where the router delivers an answer as it arrives: the contract between the router and its
 /// three fronts (the window's chat events, `keyhold chat`'s standard output, the proxy's HTTP
-/// stream). Once either method has been called, the answer has started and no other step is
+/// stream). Once a piece has been handed on, the answer has started and no other step is
 /// tried.
 ///
-/// A closure over `&str` is a sink of text (agent mode).
+/// The contract runs both ways: each piece returns whether to go on, [`AnswerSink::ready`] holds
+/// the router back while the caller is slow (so no buffer between them grows without bound),
+/// and [`AnswerSink::stop_signal`] ends the call while the provider is silent.
+///
+/// A closure over `&str` is a sink of text that always wants more (agent mode, tests).
 pub trait AnswerSink: Send {
     /// A piece of the answer's text: every protocol in agent mode, and a translated answer in
     /// proxy mode.
-    fn text(&mut self, text: &str);
+    fn text(&mut self, text: &str) -> Flow;
 
     /// An upstream event (or a non-streamed body) exactly as the provider sent it, when the
     /// caller's own body went to a step of its own protocol: for byte-faithful forwarding.
     /// Only the proxy passes bodies through; others never get these.
-    fn raw(&mut self, _event: &Bytes) {}
+    fn raw(&mut self, _event: &Bytes) -> Flow {
+        Flow::Continue
+    }
 
-    /// Turns true when the user stopped the answer (the window's Stop button): the stream ends
-    /// there, what arrived is kept and metered (marked estimated), and no other step is tried.
+    /// Waits until the caller has taken what it was handed (a bounded channel has room again),
+    /// or says it is gone. The router asks before it reads the provider's next piece, so a slow
+    /// reader slows the provider's stream down instead of filling memory.
+    fn ready(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        Box::pin(std::future::ready(Flow::Continue))
+    }
+
+    /// Turns true when the answer is to end while nothing arrives: the window's Stop button, or
+    /// a proxy client that hung up. The stream ends there, what arrived is kept and metered
+    /// (marked estimated), and no other step is tried.
     fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
         None
     }
 }
 
 impl<F: FnMut(&str) + Send> AnswerSink for F {
-    fn text(&mut self, text: &str) {
-        self(text)
+    fn text(&mut self, text: &str) -> Flow {
+        self(text);
+        Flow::Continue
     }
 }
 
@@ -260,9 +287,10 @@ pub async fn call(
     mode: Mode,
     sink: &mut dyn AnswerSink,
 ) -> Result<Reply, RouterError> {
-    ws.activity().call_started(&agent.id);
+    let mut working = ws.activity().working(&agent.id);
     let result = run_chain(ws, agent, req, mode, sink).await;
-    ws.activity().call_finished(&agent.id, result.as_ref().map_or(true, |r| r.step > 0));
+    working.answered_on_fallback(result.as_ref().map_or(true, |r| r.step > 0));
+    drop(working);
     if agent.budget.is_some() {
         ws.budgets().check_alerts(&ws.conn(), agent);
     }

@@ -91,10 +91,13 @@ async fn run(r: &Rig, a: &Agent, text: &str) -> (Result<Reply, RouterError>, Str
 struct RawSink(Vec<u8>);
 
 impl AnswerSink for RawSink {
-    fn text(&mut self, _: &str) {}
+    fn text(&mut self, _: &str) -> Flow {
+        Flow::Continue
+    }
 
-    fn raw(&mut self, event: &bytes::Bytes) {
-        self.0.extend_from_slice(event)
+    fn raw(&mut self, event: &bytes::Bytes) -> Flow {
+        self.0.extend_from_slice(event);
+        Flow::Continue
     }
 }
 
@@ -657,9 +660,10 @@ struct StoppingSink {
 }
 
 impl AnswerSink for StoppingSink {
-    fn text(&mut self, text: &str) {
+    fn text(&mut self, text: &str) -> Flow {
         self.text.push_str(text);
         let _ = self.stop.send(true);
+        Flow::Continue
     }
 
     fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {

@@ -8,7 +8,7 @@ use keyhold_core::agents;
 use keyhold_core::conversations::{self, Conversation, ConversationInfo, SavedLine};
 use keyhold_core::ledger::Mode;
 use keyhold_core::providers::canonical::Turn;
-use keyhold_core::router::{self, AnswerSink, Reply};
+use keyhold_core::router::{self, AnswerSink, Flow, Reply};
 use keyhold_core::workspace::WorkspaceError;
 
 use crate::shell::error::{CommandError, Ws};
@@ -49,8 +49,13 @@ struct Emit<'a> {
 }
 
 impl AnswerSink for Emit<'_> {
-    fn text(&mut self, text: &str) {
-        (self.sink.0)(ChatDelta { chat_id: self.chat_id.to_string(), text: text.to_string() })
+    fn text(&mut self, text: &str) -> Flow {
+        if *self.stop.borrow() {
+            // Stop was pressed while this piece was on its way: it is not shown.
+            return Flow::Stop;
+        }
+        (self.sink.0)(ChatDelta { chat_id: self.chat_id.to_string(), text: text.to_string() });
+        Flow::Continue
     }
 
     fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
