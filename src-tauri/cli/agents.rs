@@ -350,24 +350,12 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         .build()
         .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
-    let mut answer = String::new();
     // On a terminal, the answer is shown as text only: no escape sequence in it drives the
     // terminal. Piped, it goes out as the model wrote it.
-    let mut screen =
-        std::io::IsTerminal::is_terminal(&std::io::stdout()).then(super::terminal::TerminalFilter::default);
-    let mut sink = |t: &str| {
-        answer.push_str(t);
-        if !json {
-            let shown = match screen.as_mut() {
-                Some(f) => std::borrow::Cow::Owned(f.filter(t)),
-                None => std::borrow::Cow::Borrowed(t),
-            };
-            let mut so = std::io::stdout().lock();
-            let _ = so.write_all(shown.as_bytes());
-            let _ = so.flush();
-        }
-    };
+    let screen = std::io::IsTerminal::is_terminal(&std::io::stdout()).then(super::terminal::TerminalFilter::default);
+    let mut sink = Stdout { answer: String::new(), screen, json };
     let result = runtime.block_on(router::call(&ws, &a, req, Mode::Agent, &mut sink));
+    let answer = sink.answer;
     match result {
         Ok(reply) => {
             if json {
@@ -402,6 +390,32 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
                 println!();
             }
             Err(Failure::from_message(e.kind(), e.to_string()))
+        }
+    }
+}
+
+/// `keyhold chat`'s end of an answer: standard output, as it arrives. A reader that went away
+/// (a closed pipe) stops the answer, and with it the provider's stream.
+struct Stdout {
+    answer: String,
+    screen: Option<super::terminal::TerminalFilter>,
+    json: bool,
+}
+
+impl router::AnswerSink for Stdout {
+    fn text(&mut self, t: &str) -> router::Flow {
+        self.answer.push_str(t);
+        if self.json {
+            return router::Flow::Continue;
+        }
+        let shown = match self.screen.as_mut() {
+            Some(f) => std::borrow::Cow::Owned(f.filter(t)),
+            None => std::borrow::Cow::Borrowed(t),
+        };
+        let mut so = std::io::stdout().lock();
+        match so.write_all(shown.as_bytes()).and_then(|()| so.flush()) {
+            Ok(()) => router::Flow::Continue,
+            Err(_) => router::Flow::Stop,
         }
     }
 }

@@ -688,3 +688,32 @@ async fn stopping_an_answer_keeps_what_arrived_meters_it_and_tries_no_other_step
     assert_eq!(rows[0].outcome, "cut");
     assert!(rows[0].estimated && rows[0].output_tokens > 0, "what arrived is metered");
 }
+
+/// A caller that wants no more after the first piece (a reader that went away).
+#[derive(Default)]
+struct OnePieceSink(String);
+
+impl AnswerSink for OnePieceSink {
+    fn text(&mut self, text: &str) -> Flow {
+        self.0.push_str(text);
+        Flow::Stop
+    }
+}
+
+#[tokio::test]
+async fn a_sink_that_says_stop_ends_the_call_at_that_piece_and_it_is_metered_as_cut() {
+    let r = rig().await;
+    let a = agent(&r, "G", "gpt-4o-mini", "oa", &["an:claude-haiku-4-5"], None, WhenOver::Local);
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(150), times: Some(1), ..Default::default() }]);
+    let mut sink = OnePieceSink::default();
+    let started = std::time::Instant::now();
+    let reply = call(&r.ws, &a, ask("hello there"), Mode::Agent, &mut sink).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(1200), "it did not read the rest");
+    assert_eq!(sink.0, "Hello", "nothing after the Stop");
+    assert!(reply.estimated);
+    assert!(r.anthropic.requests().is_empty(), "a caller's Stop is not a failure: no fallback");
+    let rows = ledger(&r);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "cut");
+    assert!(rows[0].estimated && rows[0].output_tokens > 0);
+}
