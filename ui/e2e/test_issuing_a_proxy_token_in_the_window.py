@@ -28,6 +28,7 @@ def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_s
     submit(d, "#unlock-button", {"#unlock-passphrase": "proxy window passphrase"})
     wait_text(d, "#status", "Unlocked", timeout=60)
     d.find_element(By.CSS_SELECTOR, "#nav-proxy").click()
+    wait_text(d, "#proxy-state", "Stopped")
     # A free port may be taken by another program before the proxy binds it: the window says
     # so (#error, kind "proxy"), and the user picks another.
     for attempt in range(3):

@@ -56,9 +56,17 @@ export function errorTone(kind: ErrorKind): "input" | "state" | "fault" {
   }
 }
 
+/** A rejection that is not a `CommandError` (Tauri refusing the arguments before the command
+ * runs throws a bare string) still reads as an error with a kind, never as an empty note. */
+export function asCommandError(e: unknown): CommandError {
+  if (e && typeof e === "object" && "kind" in e && "message" in e) return e as CommandError;
+  return { kind: "internal", message: typeof e === "string" && e ? e : "Keyhold could not run that command." } as CommandError;
+}
+
 /** Shows a command's error message as the core wrote it. */
-export function ErrorNote({ error }: { error: CommandError | null }) {
-  if (!error) return null;
+export function ErrorNote({ error: given }: { error: CommandError | null }) {
+  if (!given) return null;
+  const error = asCommandError(given);
   return (
     <p class="error" role="alert" id="error" data-kind={error.kind} data-tone={errorTone(error.kind)}>
       {error.message}

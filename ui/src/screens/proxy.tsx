@@ -1,5 +1,5 @@
 // Proxy: the local endpoint other tools use with an agent's token, never the provider key.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { commands, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { CopyButton } from "../lib/markdown";
@@ -15,6 +15,15 @@ function Snippet({ id, text }: { id: string; text: string }) {
   );
 }
 
+/** The port field: empty means "the remembered one"; anything else must be 1 to 65535. */
+export function parsePort(text: string): number | null | "bad" {
+  const t = text.trim();
+  if (!t) return null;
+  if (!/^\d{1,5}$/.test(t)) return "bad";
+  const n = Number(t);
+  return n >= 1 && n <= 65535 ? n : "bad";
+}
+
 export function Proxy() {
   const [status, setStatus] = useState<ProxyStatus | null>(null);
   const [agents, setAgents] = useState<AgentCard[]>([]);
@@ -25,12 +34,14 @@ export function Proxy() {
   const [agent, setAgent] = useState("");
   const [label, setLabel] = useState("");
   const [origins, setOrigins] = useState("");
+  // Once the user has typed a port, a status arriving later does not overwrite it.
+  const portEdited = useRef(false);
 
   const reload = async () => {
     const [s, a] = await Promise.all([commands.proxyStatus(), commands.agentsList()]);
     if (s.status === "ok") {
       setStatus(s.data);
-      setPort(String(s.data.port));
+      if (!portEdited.current) setPort(String(s.data.port));
       setOrigins(s.data.allowed_origins.join("\n"));
     } else setError(s.error);
     if (a.status === "ok") {
@@ -65,14 +76,29 @@ export function Proxy() {
         <span id="proxy-state" class={`badge ${status?.running ? "unlocked" : "muted"}`}>{status?.running ? `Running on ${status.address}` : "Stopped"}</span>
         <label class="inline-label">
           Port
-          <input id="proxy-port" value={port} onInput={(e) => setPort((e.target as HTMLInputElement).value)} />
+          <input
+            id="proxy-port"
+            inputMode="numeric"
+            value={port}
+            onInput={(e) => {
+              portEdited.current = true;
+              setPort((e.target as HTMLInputElement).value);
+            }}
+          />
         </label>
         {status?.running ? (
           <button id="proxy-stop" class="secondary" onClick={() => run(commands.proxyStop())}>
             Stop
           </button>
         ) : (
-          <button id="proxy-start" onClick={() => run(commands.proxyStart(port ? Number(port) : null))}>
+          <button
+            id="proxy-start"
+            onClick={() => {
+              const p = parsePort(port);
+              if (p === "bad") setError({ kind: "input", message: `"${port.trim()}" is not a port: type a number from 1 to 65535.` } as CommandError);
+              else run(commands.proxyStart(p));
+            }}
+          >
             Start
           </button>
         )}
