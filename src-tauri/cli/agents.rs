@@ -1,6 +1,6 @@
 //! `keyhold agents …`, `keyhold chat`, `keyhold prices …`, `keyhold usage`.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -8,6 +8,8 @@ use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::output::{Failure, Output};
+use super::place::Place;
+use super::term;
 use keyhold_core::agents::{self, AgentSpec, WhenOver};
 use keyhold_core::budget;
 use keyhold_core::datadir::DataDir;
@@ -146,7 +148,7 @@ fn describe(a: &agents::Agent, conn: &rusqlite::Connection) -> serde_json::Value
 pub fn agents(
     command: &AgentsCommand,
     passphrase_file: Option<&Path>,
-    dir: DataDir,
+    place: &Place<'_>,
     out: &Output,
 ) -> Result<(), Failure> {
     let action = match command {
@@ -158,8 +160,8 @@ pub fn agents(
         AgentsCommand::List | AgentsCommand::Show { .. } | AgentsCommand::Tokens { .. } => None,
     };
     let ws = match action {
-        Some(action) => super::input::unlocked(dir, passphrase_file, action)?,
-        None => Workspace::open(dir)?,
+        Some(action) => place.unlocked(passphrase_file, action)?,
+        None => place.workspace()?,
     };
     match command {
         AgentsCommand::Add {
@@ -191,7 +193,7 @@ pub fn agents(
             };
             let saved = ws.with_unlocked(|c, u| agents::add(c, u, &spec))?;
             for w in &saved.warnings {
-                eprintln!("keyhold: note: {w}");
+                crate::errln!("keyhold: note: {w}");
             }
             let value = describe(&saved.agent, &ws.conn());
             out.success(
@@ -242,7 +244,7 @@ pub fn agents(
             };
             let saved = ws.with_unlocked(|c, u| agents::update(c, u, &a.id, &spec))?;
             for w in &saved.warnings {
-                eprintln!("keyhold: note: {w}");
+                crate::errln!("keyhold: note: {w}");
             }
             let value = describe(&saved.agent, &ws.conn());
             out.success(&format!("Saved agent {}.", saved.agent.name), json!({ "ok": true, "agent": value }));
@@ -252,13 +254,13 @@ pub fn agents(
             let list = agents::list(&conn).map_err(WorkspaceError::from)?;
             let rows: Vec<serde_json::Value> = list.iter().map(|a| describe(a, &conn)).collect();
             if out.json {
-                println!("{}", json!({ "ok": true, "agents": rows }));
+                crate::outln!("{}", json!({ "ok": true, "agents": rows }));
             } else if rows.is_empty() {
-                println!("No agents yet. Create one with: keyhold agents add --name N --model M");
+                crate::outln!("No agents yet. Create one with: keyhold agents add --name N --model M");
             } else {
-                println!("{:<20} {:<26} {:<16} {:>12} {:>12}", "NAME", "MODEL", "KEY", "TODAY USD", "BUDGET USD");
+                crate::outln!("{:<20} {:<26} {:<16} {:>12} {:>12}", "NAME", "MODEL", "KEY", "TODAY USD", "BUDGET USD");
                 for r in rows {
-                    println!(
+                    crate::outln!(
                         "{:<20} {:<26} {:<16} {:>12} {:>12}",
                         r["name"].as_str().unwrap_or(""),
                         r["model"].as_str().unwrap_or(""),
@@ -274,7 +276,7 @@ pub fn agents(
             let a = agents::find(&conn, agent).map_err(WorkspaceError::from)?;
             let v = describe(&a, &conn);
             if out.json {
-                println!("{}", json!({ "ok": true, "agent": v }));
+                crate::outln!("{}", json!({ "ok": true, "agent": v }));
             } else {
                 for (k, val) in v.as_object().into_iter().flatten() {
                     let shown = match val {
@@ -282,27 +284,27 @@ pub fn agents(
                         serde_json::Value::Null => "—".into(),
                         other => other.to_string(),
                     };
-                    println!("{k:<16} {shown}");
+                    crate::outln!("{k:<16} {shown}");
                 }
             }
         }
         AgentsCommand::Token { agent, label } => {
             let issued = ws.with_unlocked(|c, u| agents::tokens::issue(c, u, agent, label.as_deref()))?;
             if out.json {
-                println!("{}", json!({ "ok": true, "token": issued.token, "info": issued.info }));
+                crate::outln!("{}", json!({ "ok": true, "token": issued.token, "info": issued.info }));
             } else {
-                println!("{}", issued.token);
-                eprintln!("keyhold: token {} for agent {} ({}). It is shown only now: store it where your tool reads its API key.", issued.info.id, issued.info.agent, issued.info.label);
+                crate::outln!("{}", issued.token);
+                crate::errln!("keyhold: token {} for agent {} ({}). It is shown only now: store it where your tool reads its API key.", issued.info.id, issued.info.agent, issued.info.label);
             }
         }
         AgentsCommand::Tokens { agent } => {
             let list = agents::tokens::list(&ws.conn(), agent.as_deref()).map_err(WorkspaceError::from)?;
             if out.json {
-                println!("{}", json!({ "ok": true, "tokens": list }));
+                crate::outln!("{}", json!({ "ok": true, "tokens": list }));
             } else {
-                println!("{:<16} {:<20} {:<16} {:<12} {:<22} STATE", "ID", "AGENT", "LABEL", "TOKEN", "CREATED");
+                crate::outln!("{:<16} {:<20} {:<16} {:<12} {:<22} STATE", "ID", "AGENT", "LABEL", "TOKEN", "CREATED");
                 for t in list {
-                    println!(
+                    crate::outln!(
                         "{:<16} {:<20} {:<16} {:<12} {:<22} {}",
                         t.id,
                         t.agent,
@@ -326,50 +328,48 @@ pub fn agents(
     Ok(())
 }
 
-pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
+pub fn chat(agent: &str, passphrase_file: Option<&Path>, place: &Place<'_>, out: &Output) -> Result<(), Failure> {
     if passphrase_file == Some(Path::new("-")) {
         return Err(Failure::from_message(
             ErrorKind::Usage,
             "The prompt is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
         ));
     }
-    let ws = Workspace::open(dir)?;
+    let ws = place.workspace()?;
     let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
     let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
-    ws.unlock(&p)?;
-    if std::io::stdin().is_terminal() {
-        eprintln!("Type your message, then Ctrl-D.");
+    place.unlock(&ws, &p)?;
+    if term::stdin_is_terminal() {
+        crate::errln!("Type your message, then Ctrl-D.");
     }
-    let mut prompt = String::new();
-    std::io::stdin()
-        .read_to_string(&mut prompt)
+    let prompt = term::with(|t| t.read_stdin())
         .map_err(|e| Failure::from_message(ErrorKind::Input, format!("Could not read the prompt: {e}")))?;
     let req = router::agent_request(&a, vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }]);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     let json = out.json;
     // On a terminal, the answer is shown as text only: no escape sequence in it drives the
     // terminal. Piped, it goes out as the model wrote it.
-    let screen = std::io::IsTerminal::is_terminal(&std::io::stdout()).then(super::terminal::TerminalFilter::default);
+    let screen = term::stdout_is_terminal().then(super::terminal::TerminalFilter::default);
     let mut sink = Stdout { answer: String::new(), screen, json };
-    let result = runtime.block_on(router::call(&ws, &a, req, Mode::Agent, &mut sink));
+    let result = place.block_on(router::call(&ws, &a, req, Mode::Agent, &mut sink))?;
     let answer = sink.answer;
     match result {
         Ok(reply) => {
             if json {
-                println!("{}", json!({ "ok": true, "answer": answer, "reply": reply }));
+                crate::outln!("{}", json!({ "ok": true, "answer": answer, "reply": reply }));
             } else {
-                println!();
+                crate::outln!();
                 for f in &reply.earlier {
-                    eprintln!(
+                    crate::errln!(
                         "keyhold: step {} ({} {}) failed: {} – {}",
-                        f.step, f.provider, f.model, f.outcome, f.detail
+                        f.step,
+                        f.provider,
+                        f.model,
+                        f.outcome,
+                        f.detail
                     );
                 }
                 let t = reply.tokens;
-                eprintln!(
+                crate::errln!(
                     "keyhold: answered by {} {} (step {}{}) · in {} · out {} · cache read {} · cache write {} · {}{}",
                     reply.provider,
                     reply.model,
@@ -387,7 +387,7 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, dir: DataDir, out: &Out
         }
         Err(e) => {
             if !answer.is_empty() && !json {
-                println!();
+                crate::outln!();
             }
             Err(Failure::from_message(e.kind(), e.to_string()))
         }
@@ -412,8 +412,7 @@ impl router::AnswerSink for Stdout {
             Some(f) => std::borrow::Cow::Owned(f.filter(t)),
             None => std::borrow::Cow::Borrowed(t),
         };
-        let mut so = std::io::stdout().lock();
-        match so.write_all(shown.as_bytes()).and_then(|()| so.flush()) {
+        match term::out(&shown) {
             Ok(()) => router::Flow::Continue,
             Err(_) => router::Flow::Stop,
         }
@@ -423,15 +422,15 @@ impl router::AnswerSink for Stdout {
 pub fn prices(
     command: &PricesCommand,
     passphrase_file: Option<&Path>,
-    dir: DataDir,
+    place: &Place<'_>,
     out: &Output,
 ) -> Result<(), Failure> {
     match command {
         PricesCommand::List => {
-            let conn = keyhold_core::db::open(&dir.db_path())?;
+            let conn = keyhold_core::db::open(&place.dir().db_path())?;
             let list = prices::list(&conn)?;
             if out.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({ "ok": true, "prices": list.iter().map(|e| json!({
                     "model": e.model, "provider": e.provider, "source": e.source,
@@ -439,12 +438,17 @@ pub fn prices(
                     "cache_read": e.price.cache_read, "cache_write": e.price.cache_write })).collect::<Vec<_>>() })
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  SOURCE",
-                    "MODEL", "PROVIDER", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE"
+                    "MODEL",
+                    "PROVIDER",
+                    "INPUT",
+                    "OUTPUT",
+                    "CACHE READ",
+                    "CACHE WRITE"
                 );
                 for e in list {
-                    println!(
+                    crate::outln!(
                         "{:<40} {:<11} {:>8} {:>8} {:>11} {:>12}  {}",
                         e.model,
                         e.provider.as_deref().unwrap_or("any"),
@@ -455,17 +459,17 @@ pub fn prices(
                         e.source
                     );
                 }
-                println!("USD per million tokens. Your provider's invoice is the authority.");
+                crate::outln!("USD per million tokens. Your provider's invoice is the authority.");
             }
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
             let price = Price::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
-            let ws = super::input::unlocked(dir, passphrase_file, "Setting a price")?;
+            let ws = place.unlocked(passphrase_file, "Setting a price")?;
             ws.with_unlocked(|c, u| prices::set(c, u, model, price))?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
         }
         PricesCommand::Remove { model } => {
-            let ws = super::input::unlocked(dir, passphrase_file, "Removing a price")?;
+            let ws = place.unlocked(passphrase_file, "Removing a price")?;
             let removed = ws.with_unlocked(|c, u| prices::remove(c, u, model))?;
             let said = if removed {
                 format!("Your price for {model} is removed; the price file's applies again.")
@@ -512,14 +516,14 @@ pub fn usage(
     };
     let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message(ErrorKind::Database, e.to_string()))?;
     match format {
-        Format::Csv => print!("{}", ledger::to_csv(&rows)),
-        Format::Json => println!("{}", serde_json::to_string(&rows).expect("rows serialize")),
+        Format::Csv => crate::out!("{}", ledger::to_csv(&rows)),
+        Format::Json => crate::outln!("{}", serde_json::to_string(&rows).expect("rows serialize")),
         Format::Table => {
             if rows.is_empty() {
-                println!("No usage recorded for this selection.");
+                crate::outln!("No usage recorded for this selection.");
                 return Ok(());
             }
-            println!(
+            crate::outln!(
                 "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
                 "TIME",
                 "AGENT",
@@ -537,7 +541,7 @@ pub fn usage(
             let total: Money = rows.iter().filter_map(|r| r.cost_usd).sum();
             let unknown = rows.iter().filter(|r| r.cost_usd.is_none()).count();
             for r in &rows {
-                println!(
+                crate::outln!(
                     "{:<24} {:<14} {:<5} {:>4} {:<10} {:<22} {:<12} {:>7} {:>7} {:>7} {:>7} {:>14}",
                     r.time,
                     r.agent,
@@ -553,7 +557,7 @@ pub fn usage(
                     r.cost_usd.map_or_else(|| "unknown".to_string(), |c| c.to_string())
                 );
             }
-            println!("{} attempts, {} USD{}. Counted on this machine at the configured prices; the provider's invoice is the authority.",
+            crate::outln!("{} attempts, {} USD{}. Counted on this machine at the configured prices; the provider's invoice is the authority.",
                 rows.len(), total, if unknown > 0 { format!(" plus {unknown} of unknown price") } else { String::new() });
         }
     }
@@ -580,6 +584,19 @@ pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, ou
             Failure::from_message(ErrorKind::Proxy, format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another with --port."))
         })?;
         let addr = running.addr;
+        // Commands typed in other terminals are run by this Keyhold from now on.
+        let host = super::remote::Host {
+            workspace: std::sync::Arc::clone(&ws),
+            runtime: tokio::runtime::Handle::current(),
+            front: super::remote::Front::Serve,
+        };
+        let _socket = match super::remote::listen(host) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                crate::errln!("keyhold: note: other commands cannot reach this Keyhold ({e}); they will say it is running.");
+                None
+            }
+        };
         out.success(
             &format!(
                 "Keyhold proxy on http://{addr}\n  OpenAI SDK:    base_url=\"http://{addr}/v1\"\n  Anthropic SDK: base_url=\"http://{addr}\"\n  API key: an agent's local token (keyhold agents token AGENT)\nCtrl-C to stop."
@@ -589,7 +606,7 @@ pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, ou
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;
         running.stop().await;
-        eprintln!("keyhold: proxy stopped.");
+        crate::errln!("keyhold: proxy stopped.");
         Ok(())
     })
 }

@@ -1,19 +1,18 @@
 //! `keyhold keys …`: provider keys from a terminal.
 
-use std::io::{IsTerminal, Read};
 use std::path::Path;
 
 use clap::Subcommand;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::input;
 use super::output::{Failure, Output};
-use keyhold_core::datadir::DataDir;
+use super::place::Place;
+use super::term;
 use keyhold_core::error::ErrorKind;
 use keyhold_core::keys::{self, KeySummary, Reach, Saved};
 use keyhold_core::providers::AuthStyle;
-use keyhold_core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::workspace::WorkspaceError;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -67,21 +66,16 @@ fn read_key(passphrase_file: Option<&Path>) -> Result<Zeroizing<String>, Failure
             "The key is read from standard input, so the passphrase cannot be: use --passphrase-file FILE.".into(),
         ));
     }
-    let mut text = Zeroizing::new(String::new());
-    if std::io::stdin().is_terminal() {
-        *text = rpassword::prompt_password("Paste the key (hidden): ").map_err(|e| {
+    let text = if term::stdin_is_terminal() {
+        term::with(|t| t.prompt_hidden("Paste the key (hidden): ")).map_err(|e| {
             Failure::from_message(ErrorKind::Input, format!("Could not read the key from the terminal: {e}"))
-        })?;
+        })?
     } else {
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        term::with(|t| t.read_stdin()).map_err(|e| {
             Failure::from_message(ErrorKind::Input, format!("Could not read the key from standard input: {e}"))
-        })?;
-    }
-    Ok(text)
-}
-
-fn unlocked(dir: DataDir, passphrase_file: Option<&Path>, action: &str) -> Result<Workspace, Failure> {
-    input::unlocked(dir, passphrase_file, action)
+        })?
+    };
+    Ok(Zeroizing::new(text))
 }
 
 fn line(k: &KeySummary) -> String {
@@ -99,7 +93,7 @@ fn line(k: &KeySummary) -> String {
 
 fn saved(out: &Output, verb: &str, s: &Saved) {
     for w in &s.warnings {
-        eprintln!("keyhold: note: {w}");
+        crate::errln!("keyhold: note: {w}");
     }
     let masked = if s.key.masked.is_empty() { "no key" } else { &s.key.masked };
     out.success(
@@ -111,49 +105,56 @@ fn saved(out: &Output, verb: &str, s: &Saved) {
 /// Long enough for a slow provider, short enough that a dead one is reported promptly.
 const KEY_TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
+pub fn run(
+    command: &KeysCommand,
+    passphrase_file: Option<&Path>,
+    place: &Place<'_>,
+    out: &Output,
+) -> Result<(), Failure> {
     match command {
         KeysCommand::Add { provider, label, base_url, allow_insecure_http, local } => {
             // Refuse an unknown provider before asking for the passphrase.
             let spec = keys::provider(provider).map_err(WorkspaceError::from)?;
             let needs_key = spec.auth != AuthStyle::None;
-            let ws = unlocked(dir, passphrase_file, "Adding a key")?;
+            let ws = place.unlocked(passphrase_file, "Adding a key")?;
             let secret = if needs_key { Some(read_key(passphrase_file)?) } else { None };
             let reach = Reach { allow_insecure_http: *allow_insecure_http, marked_local: *local };
             let s = ws.with_unlocked(|c, u| keys::add(c, u, provider, label, base_url.as_deref(), secret, reach))?;
             saved(out, "Added", &s);
         }
         KeysCommand::Rotate { key } => {
-            let ws = unlocked(dir, passphrase_file, "Replacing a key")?;
+            let ws = place.unlocked(passphrase_file, "Replacing a key")?;
             let secret = read_key(passphrase_file)?;
             let s = ws.with_unlocked(|c, u| keys::rotate(c, u, key, secret))?;
             saved(out, "Replaced the key of", &s);
         }
         KeysCommand::List => {
-            let ws = Workspace::open(dir)?;
+            let ws = place.workspace()?;
             let list = ws.with_db(|c| keys::list(c))?;
             if out.json {
-                println!("{}", json!({ "ok": true, "keys": list }));
+                crate::outln!("{}", json!({ "ok": true, "keys": list }));
             } else if list.is_empty() {
-                println!("No provider keys yet. Add one with: keyhold keys add --provider P --label L");
+                crate::outln!("No provider keys yet. Add one with: keyhold keys add --provider P --label L");
             } else {
-                println!(
+                crate::outln!(
                     "{:<16} {:<11} {:<20} {:<16} {:<8} {:<7} BASE URL",
-                    "ID", "PROVIDER", "LABEL", "KEY", "STATE", "DEFAULT"
+                    "ID",
+                    "PROVIDER",
+                    "LABEL",
+                    "KEY",
+                    "STATE",
+                    "DEFAULT"
                 );
-                list.iter().for_each(|k| println!("{}", line(k)));
+                list.iter().for_each(|k| crate::outln!("{}", line(k)));
             }
         }
         KeysCommand::Test { key } => {
-            let ws = unlocked(dir, passphrase_file, "Testing a key")?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-                Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}"))
-            })?;
-            let (k, verdict) = runtime.block_on(ws.test_key(key, KEY_TEST_TIMEOUT))?;
+            let ws = place.unlocked(passphrase_file, "Testing a key")?;
+            let (k, verdict) = place.block_on(ws.test_key(key, KEY_TEST_TIMEOUT))??;
             let sentence = k.last_test.clone().unwrap_or_default();
             if !verdict.is_valid() {
                 if out.json {
-                    println!("{}", json!({ "ok": false, "key": k, "verdict": verdict }));
+                    crate::outln!("{}", json!({ "ok": false, "key": k, "verdict": verdict }));
                     return Err(Failure::quiet());
                 }
                 return Err(Failure::from_message(ErrorKind::KeyTestFailed, format!("{}: {sentence}", k.label)));
@@ -161,17 +162,18 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             out.success(&format!("{}: {sentence}", k.label), json!({ "ok": true, "key": k, "verdict": verdict }));
         }
         KeysCommand::Models { key } => {
-            let k = Workspace::open(dir)?.with_db(|c| keys::find(c, key))?;
+            let k = place.workspace()?.with_db(|c| keys::find(c, key))?;
             if out.json {
-                println!("{}", json!({ "ok": true, "models": k.models, "fetched_at": k.models_fetched_at }));
+                crate::outln!("{}", json!({ "ok": true, "models": k.models, "fetched_at": k.models_fetched_at }));
             } else if k.models.is_empty() {
-                println!("No models known for {} yet: run `keyhold keys test {}`.", k.label, k.label);
+                crate::outln!("No models known for {} yet: run `keyhold keys test {}`.", k.label, k.label);
             } else {
-                k.models.iter().for_each(|m| println!("{m}"));
+                k.models.iter().for_each(|m| crate::outln!("{m}"));
             }
         }
         KeysCommand::Default { key } => {
-            let k = unlocked(dir, passphrase_file, "Choosing the default key")?
+            let k = place
+                .unlocked(passphrase_file, "Choosing the default key")?
                 .with_unlocked(|c, u| keys::set_default(c, u, key))?;
             out.success(
                 &format!("{} is now the default {} key.", k.label, k.provider),
@@ -182,12 +184,12 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
             let active = matches!(command, KeysCommand::Activate { .. });
             let action = if active { "Reactivating a key" } else { "Deactivating a key" };
             let k =
-                unlocked(dir, passphrase_file, action)?.with_unlocked(|c, u| keys::set_active(c, u, key, active))?;
+                place.unlocked(passphrase_file, action)?.with_unlocked(|c, u| keys::set_active(c, u, key, active))?;
             let state = if active { "active again" } else { "deactivated: it will not be sent anywhere" };
             out.success(&format!("{} is {state}.", k.label), json!({ "ok": true, "key": k }));
         }
         KeysCommand::Remove { key, yes } => {
-            let ws = unlocked(dir, passphrase_file, "Deleting a key")?;
+            let ws = place.unlocked(passphrase_file, "Deleting a key")?;
             let k = ws.with_db(|c| keys::find(c, key))?;
             if !yes {
                 confirm(&format!(
@@ -203,12 +205,11 @@ pub fn run(command: &KeysCommand, passphrase_file: Option<&Path>, dir: DataDir, 
 }
 
 fn confirm(question: &str) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() {
+    if !term::stdin_is_terminal() {
         return Err(Failure::from_message(ErrorKind::Usage, "Deleting a key needs confirmation: add --yes.".into()));
     }
-    eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| Failure::from_message(ErrorKind::Input, e.to_string()))?;
+    crate::err!("{question}");
+    let answer = term::with(|t| t.read_line()).map_err(|e| Failure::from_message(ErrorKind::Input, e.to_string()))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {

@@ -6,7 +6,10 @@ mod input;
 mod keys;
 mod ollama;
 mod output;
+mod place;
 mod privacy;
+pub mod remote;
+pub mod term;
 mod terminal;
 
 use std::path::PathBuf;
@@ -18,8 +21,9 @@ use serde_json::json;
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::logging;
-use keyhold_core::workspace::{self, Workspace};
+use keyhold_core::workspace;
 use output::{Failure, Output};
+use place::Place;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +101,9 @@ enum Command {
         #[command(subcommand)]
         command: privacy::DictionaryCommand,
     },
+    /// Whether a Keyhold (the app, or `keyhold serve`) is running on this data dir, and whether
+    /// it is locked. Commands typed while one runs are run by it.
+    Status,
     /// Model prices (USD per million tokens).
     Prices {
         #[command(subcommand)]
@@ -152,22 +159,48 @@ pub fn main() -> i32 {
         Ok(d) => d,
         Err(e) => return out.fail(&Failure::from_message(ErrorKind::DataDir, e.to_string())),
     };
+    // A command typed while Keyhold runs is run by that Keyhold (the window and `serve` are
+    // Keyholds of their own).
+    if cli.command.as_ref().is_some_and(|c| !matches!(c, Command::Serve { .. })) {
+        let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        if let Some(code) = remote::run_on_running(&dir, args) {
+            return code;
+        }
+    }
     let stderr_level = if cli.command.is_none() { "info" } else { "warn" };
     let _logs = logging::init(&dir.logs_dir(), stderr_level);
-    match run(&cli, dir, &out) {
+    match run(&cli, Place::own(dir), &out) {
         Ok(()) => 0,
         Err(f) => out.fail(&f),
     }
 }
 
-fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
+/// Runs a command inside the running Keyhold for a terminal on its socket; its exit code.
+pub(crate) fn run_here(args: impl Iterator<Item = String>, host: &remote::Host) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            crate::err!("{}", e.render());
+            return e.exit_code();
+        }
+    };
+    let out = Output { json: cli.json };
+    match run(&cli, Place::Running(host), &out) {
+        Ok(()) => 0,
+        Err(f) => out.fail(&f),
+    }
+}
+
+fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
     let Some(command) = &cli.command else {
+        let Place::Own { dir, .. } = place else { unreachable!("the window is never run over the socket") };
         return crate::shell::app::run(dir)
             .map_err(|e| Failure::from_message(ErrorKind::Window, format!("Could not start the Keyhold window: {e}")));
     };
+    let dir = place.dir().clone();
     match command {
         Command::Vault { command: VaultCommand::Init } => {
-            let workspace = Workspace::open(dir)?;
+            let workspace = place.workspace()?;
             let (p, confirm) = input::new_passphrase(cli.passphrase_file.as_deref(), "New vault passphrase: ")?;
             let started = Instant::now();
             workspace.create_vault(&p, confirm.as_ref())?;
@@ -234,12 +267,12 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                     "Only one of --passphrase-file and --new-passphrase-file can read standard input.".into(),
                 ));
             }
-            let workspace = Workspace::open(dir)?;
+            let workspace = place.workspace()?;
             let old = input::passphrase(cli.passphrase_file.as_deref(), "Current vault passphrase: ")?;
             let (new, confirm) = input::new_passphrase(new_passphrase_file.as_deref(), "New vault passphrase: ")?;
             workspace.change_passphrase(&old, &new, confirm.as_ref())?;
             if *rotate_master {
-                workspace.unlock(&new)?;
+                place.unlock(&workspace, &new)?;
                 workspace.rotate_master(&new)?;
                 out.success(
                     "Passphrase changed and master secret replaced: every key was re-sealed and every setting re-signed. Use the new passphrase from now on.",
@@ -249,21 +282,22 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                 out.success("Passphrase changed. Use the new one from now on.", json!({ "ok": true }));
             }
         }
-        Command::Keys { command } => keys::run(command, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Agents { command } => agents::agents(command, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Prices { command } => agents::prices(command, cli.passphrase_file.as_deref(), dir, out)?,
+        Command::Keys { command } => keys::run(command, cli.passphrase_file.as_deref(), &place, out)?,
+        Command::Agents { command } => agents::agents(command, cli.passphrase_file.as_deref(), &place, out)?,
+        Command::Chat { agent } => agents::chat(agent, cli.passphrase_file.as_deref(), &place, out)?,
+        Command::Prices { command } => agents::prices(command, cli.passphrase_file.as_deref(), &place, out)?,
         Command::Redact { agent, policy } => {
-            privacy::redact(agent.as_deref(), *policy, cli.passphrase_file.as_deref(), dir, out)?
+            privacy::redact(agent.as_deref(), *policy, cli.passphrase_file.as_deref(), &place, out)?
         }
-        Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), dir, out)?,
-        Command::Ollama { command } => ollama::run(command, &dir, out)?,
+        Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), &place, out)?,
+        Command::Ollama { command } => ollama::run(command, &place, out)?,
+        Command::Status => status(&place, out)?,
         Command::Offline { mode } => {
             // Turning offline mode on keeps data on the machine and needs nothing; turning it off
             // lets data leave again, and needs the passphrase.
             let ws = match mode {
-                OfflineArg::Off => input::unlocked(dir, cli.passphrase_file.as_deref(), "Turning offline mode off")?,
-                _ => Workspace::open(dir)?,
+                OfflineArg::Off => place.unlocked(cli.passphrase_file.as_deref(), "Turning offline mode off")?,
+                _ => place.workspace()?,
             };
             if let OfflineArg::On | OfflineArg::Off = mode {
                 ws.set_offline(matches!(mode, OfflineArg::On))?;
@@ -278,10 +312,69 @@ fn run(cli: &Cli, dir: DataDir, out: &Output) -> Result<(), Failure> {
                 json!({ "ok": true, "offline": on }),
             );
         }
-        Command::Serve { port } => agents::serve(*port, cli.passphrase_file.as_deref(), dir, out)?,
+        Command::Serve { port } => {
+            if let Some(h) = place.host() {
+                return Err(Failure::from_message(
+                    ErrorKind::AlreadyRunning,
+                    format!("{} already holds this data dir, with its own proxy: use that one.", h.front_name()),
+                ));
+            }
+            agents::serve(*port, cli.passphrase_file.as_deref(), dir, out)?
+        }
         Command::Usage { agent, since, until, format } => {
             let format = if cli.json { agents::Format::Json } else { *format };
             agents::usage(agent.as_deref(), since.as_deref(), until.as_deref(), format, dir)?
+        }
+    }
+    Ok(())
+}
+
+/// `keyhold status`: which Keyhold answered, and its vault's state.
+fn status(place: &Place<'_>, out: &Output) -> Result<(), Failure> {
+    let dir = place.dir();
+    let data_dir = dir.path().display().to_string();
+    match place.host() {
+        Some(h) => {
+            let vault = h.workspace.status();
+            let state = match vault {
+                keyhold_core::workspace::VaultStatus::Unlocked => "unlocked",
+                keyhold_core::workspace::VaultStatus::Locked => "locked",
+                keyhold_core::workspace::VaultStatus::NoVault => "without a vault yet",
+            };
+            let pid = std::process::id();
+            out.success(
+                &format!("{} is running (pid {pid}) on {data_dir}, {state}. Commands typed here are run by it.", h.front_name()),
+                json!({ "ok": true, "running": true, "front": h.front, "pid": pid, "vault": vault, "data_dir": data_dir }),
+            );
+        }
+        None => {
+            // Not through `place.workspace()`: asking must not take the writer lock for long.
+            let vault = if dir.vault_paths().exists() { "locked" } else { "no_vault" };
+            match dir.lock_for_writing() {
+                Ok(lock) => {
+                    drop(lock);
+                    out.success(
+                        &format!(
+                            "No Keyhold is running on {data_dir}. {} Commands run on their own.",
+                            if vault == "locked" {
+                                "Its vault is there."
+                            } else {
+                                "It has no vault yet: `keyhold vault init`."
+                            }
+                        ),
+                        json!({ "ok": true, "running": false, "vault": vault, "data_dir": data_dir }),
+                    );
+                }
+                Err(e) => {
+                    return Err(Failure::from_message(
+                        ErrorKind::AlreadyRunning,
+                        format!(
+                            "{e} It does not answer on {}: it may be an older Keyhold, or still starting.",
+                            remote::socket_path(dir).display()
+                        ),
+                    ))
+                }
+            }
         }
     }
     Ok(())

@@ -1,8 +1,6 @@
 //! `keyhold ollama status | pull MODEL | remove MODEL`: the local Ollama, as the Local models
 //! page shows and manages it. Nothing here is a secret, so nothing needs the passphrase.
 
-use std::io::Write;
-
 use clap::Subcommand;
 use serde_json::json;
 
@@ -11,6 +9,7 @@ use keyhold_core::error::ErrorKind;
 use keyhold_core::ollama;
 
 use super::output::{Failure, Output};
+use super::place::Place;
 
 #[derive(Debug, Subcommand)]
 pub enum OllamaCommand {
@@ -35,27 +34,24 @@ pub enum OllamaCommand {
     },
 }
 
-pub fn run(command: &OllamaCommand, dir: &DataDir, out: &Output) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
+pub fn run(command: &OllamaCommand, place: &Place<'_>, out: &Output) -> Result<(), Failure> {
+    let dir = place.dir();
     match command {
-        OllamaCommand::Status { url } => status(&address(url, dir), &runtime, out),
+        OllamaCommand::Status { url } => status(&address(url, dir), place, out),
         OllamaCommand::Pull { model, url } => {
             let url = address(url, dir);
             let mut last_shown = String::new();
-            runtime.block_on(ollama::pull(&url, model, |p| {
+            place.block_on(ollama::pull(&url, model, |p| {
                 // One line per step (and per tenth of a download), not per chunk.
                 let line = match (p.completed, p.total) {
                     (Some(c), Some(t)) if t > 0 => format!("{}: {} {} %", p.model, p.status, c * 100 / t / 10 * 10),
                     _ => format!("{}: {}", p.model, p.status),
                 };
                 if line != last_shown {
-                    let _ = writeln!(std::io::stderr(), "{line}");
+                    crate::errln!("{line}");
                     last_shown = line;
                 }
-            }))?;
+            }))??;
             out.success(
                 &format!("{model} is installed: use it as a local step (local:{model})."),
                 json!({ "ok": true, "model": model }),
@@ -63,7 +59,7 @@ pub fn run(command: &OllamaCommand, dir: &DataDir, out: &Output) -> Result<(), F
             Ok(())
         }
         OllamaCommand::Remove { model, url } => {
-            runtime.block_on(ollama::remove(&address(url, dir), model))?;
+            place.block_on(ollama::remove(&address(url, dir), model))??;
             out.success(&format!("{model} was removed."), json!({ "ok": true, "model": model }));
             Ok(())
         }
@@ -79,13 +75,13 @@ fn address(url: &Option<String>, dir: &DataDir) -> String {
     })
 }
 
-fn status(url: &str, runtime: &tokio::runtime::Runtime, out: &Output) -> Result<(), Failure> {
-    let st = runtime.block_on(ollama::status(url));
+fn status(url: &str, place: &Place<'_>, out: &Output) -> Result<(), Failure> {
+    let st = place.block_on(ollama::status(url))?;
     if out.json {
-        println!("{}", serde_json::to_string(&st).expect("status serializes"));
+        crate::outln!("{}", serde_json::to_string(&st).expect("status serializes"));
     } else if st.running {
-        println!("Ollama {} is running at {}.", st.version.as_deref().unwrap_or("?"), st.url);
-        println!(
+        crate::outln!("Ollama {} is running at {}.", st.version.as_deref().unwrap_or("?"), st.url);
+        crate::outln!(
             "Installed models: {}",
             if st.models.is_empty() {
                 "none (keyhold ollama pull MODEL)".into()
@@ -97,7 +93,7 @@ fn status(url: &str, runtime: &tokio::runtime::Runtime, out: &Output) -> Result<
                     .join(", ")
             }
         );
-        println!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
+        crate::outln!("Loaded now: {}", if st.loaded.is_empty() { "none".into() } else { st.loaded.join(", ") });
     }
     match st.problem {
         Some(p) => Err(Failure::from_message(ErrorKind::OllamaUnavailable, p)),

@@ -29,9 +29,9 @@ impl Failure {
 impl Output {
     pub fn success(&self, text: &str, value: Value) {
         if self.json {
-            println!("{value}");
+            crate::outln!("{value}");
         } else {
-            println!("{text}");
+            crate::outln!("{text}");
         }
     }
 
@@ -39,9 +39,9 @@ impl Output {
     pub fn fail(&self, f: &Failure) -> i32 {
         let Some(kind) = f.kind else { return 1 };
         if self.json {
-            println!("{}", json!({ "ok": false, "error": { "kind": kind, "message": f.message } }));
+            crate::outln!("{}", json!({ "ok": false, "error": { "kind": kind, "message": f.message } }));
         }
-        eprintln!("keyhold: {}", f.message);
+        crate::errln!("keyhold: {}", f.message);
         1
     }
 }

@@ -1,6 +1,5 @@
 //! `keyhold redact` and `keyhold dictionary …`: local anonymization from a terminal.
 
-use std::io::Read;
 use std::path::Path;
 
 use clap::{Subcommand, ValueEnum};
@@ -8,11 +7,11 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::output::{Failure, Output};
+use super::place::Place;
 use keyhold_core::agents;
-use keyhold_core::datadir::DataDir;
 use keyhold_core::error::ErrorKind;
 use keyhold_core::privacy::{dictionary, Dictionary, Policy, Redactor, Rules};
-use keyhold_core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::workspace::WorkspaceError;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PolicyArg {
@@ -45,11 +44,10 @@ pub enum DictionaryCommand {
 }
 
 fn read_stdin(what: &str) -> Result<Zeroizing<String>, Failure> {
-    let mut text = Zeroizing::new(String::new());
-    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+    let text = super::term::with(|t| t.read_stdin()).map_err(|e| {
         Failure::from_message(ErrorKind::Input, format!("Could not read {what} from standard input: {e}"))
     })?;
-    Ok(text)
+    Ok(Zeroizing::new(text))
 }
 
 fn stdin_is_taken(passphrase_file: Option<&Path>, what: &str) -> Result<(), Failure> {
@@ -67,12 +65,12 @@ pub fn redact(
     agent: Option<&str>,
     policy: Option<PolicyArg>,
     passphrase_file: Option<&Path>,
-    dir: DataDir,
+    place: &Place<'_>,
     out: &Output,
 ) -> Result<(), Failure> {
     stdin_is_taken(passphrase_file, "The text")?;
     let text = read_stdin("the text")?;
-    let ws = Workspace::open(dir)?;
+    let ws = place.workspace()?;
     let policy = match (agent, policy) {
         (Some(_), Some(_)) => {
             return Err(Failure::from_message(ErrorKind::Usage, "Give --agent or --policy, not both.".into()))
@@ -87,10 +85,10 @@ pub fn redact(
         match passphrase_file {
             Some(_) => {
                 let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
-                ws.unlock(&p)?;
+                place.unlock(&ws, &p)?;
                 terms = ws.with_unlocked(|c, u| dictionary::load(c, u))?;
             }
-            None => eprintln!(
+            None => crate::errln!(
                 "keyhold: note: your dictionary was not applied (it is sealed in the vault): give --passphrase-file FILE to include it."
             ),
         }
@@ -99,15 +97,15 @@ pub fn redact(
     let mut r = Redactor::new(Rules::builtin(), policy, &dict);
     let redacted = r.redact(&text, "the text");
     if out.json {
-        println!("{}", json!({ "text": redacted, "policy": policy, "findings": r.findings() }));
+        crate::outln!("{}", json!({ "text": redacted, "policy": policy, "findings": r.findings() }));
     } else {
-        print!("{redacted}");
+        crate::out!("{redacted}");
         if !redacted.ends_with('\n') {
-            println!();
+            crate::outln!();
         }
-        eprintln!("keyhold: {} policy: replaced {}.", policy.as_str(), r.counts().sentence());
+        crate::errln!("keyhold: {} policy: replaced {}.", policy.as_str(), r.counts().sentence());
         if policy == Policy::Block && !r.counts().is_empty() {
-            eprintln!("keyhold: with the block policy, a cloud step would refuse this text.");
+            crate::errln!("keyhold: with the block policy, a cloud step would refuse this text.");
         }
     }
     Ok(())
@@ -116,13 +114,13 @@ pub fn redact(
 pub fn dictionary(
     command: &DictionaryCommand,
     passphrase_file: Option<&Path>,
-    dir: DataDir,
+    place: &Place<'_>,
     out: &Output,
 ) -> Result<(), Failure> {
     match command {
         DictionaryCommand::Add => {
             stdin_is_taken(passphrase_file, "The terms")?;
-            let ws = super::input::unlocked(dir, passphrase_file, "Adding dictionary terms")?;
+            let ws = place.unlocked(passphrase_file, "Adding dictionary terms")?;
             let text = read_stdin("the terms")?;
             let terms: Vec<Zeroizing<String>> = text.lines().map(|l| Zeroizing::new(l.to_string())).collect();
             let added = ws.with_unlocked(|c, u| dictionary::add(c, u, &terms))?;
@@ -136,23 +134,23 @@ pub fn dictionary(
             );
         }
         DictionaryCommand::List => {
-            let ws = super::input::unlocked(dir, passphrase_file, "Listing the dictionary")?;
+            let ws = place.unlocked(passphrase_file, "Listing the dictionary")?;
             let list = ws.with_unlocked(|c, u| dictionary::list(c, u))?;
             if out.json {
-                println!("{}", json!({ "ok": true, "terms": list }));
+                crate::outln!("{}", json!({ "ok": true, "terms": list }));
             } else if list.is_empty() {
-                println!(
+                crate::outln!(
                     "Your dictionary is empty. Add terms with: keyhold dictionary add (one per line on standard input)"
                 );
             } else {
-                println!("{:<16} {:<28} ADDED", "ID", "TERM");
+                crate::outln!("{:<16} {:<28} ADDED", "ID", "TERM");
                 for t in list {
-                    println!("{:<16} {:<28} {}", t.id, t.hint, t.created_at);
+                    crate::outln!("{:<16} {:<28} {}", t.id, t.hint, t.created_at);
                 }
             }
         }
         DictionaryCommand::Remove { id } => {
-            let ws = super::input::unlocked(dir, passphrase_file, "Removing a dictionary term")?;
+            let ws = place.unlocked(passphrase_file, "Removing a dictionary term")?;
             ws.with_unlocked(|c, u| dictionary::remove(c, u, id))?;
             out.success(&format!("Removed {id} from your dictionary."), json!({ "ok": true }));
         }

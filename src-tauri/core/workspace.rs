@@ -122,6 +122,15 @@ struct Secrets {
     token_key: MasterSecret,
 }
 
+/// What [`Workspace::unlock_or_verify`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlocking {
+    /// It was locked; the passphrase unlocked it.
+    Unlocked,
+    /// It was unlocked; the passphrase was checked, and is right.
+    WasUnlocked,
+}
+
 pub struct Workspace {
     dir: DataDir,
     db: Mutex<rusqlite::Connection>,
@@ -327,6 +336,25 @@ impl Workspace {
             tracing::warn!(problem = %t.what, "a protected record was changed outside Keyhold");
         }
         bad
+    }
+
+    /// Unlocks with `passphrase`, or, when already unlocked, checks it against the vault without
+    /// changing anything: what a running Keyhold asks of a command typed in a terminal, so that
+    /// an unlocked window never stands in for the passphrase.
+    pub fn unlock_or_verify(&self, passphrase: &Passphrase) -> Result<Unlocking, WorkspaceError> {
+        match self.unlock(passphrase) {
+            Ok(()) => Ok(Unlocking::Unlocked),
+            Err(WorkspaceError::AlreadyUnlocked) => {
+                let opened = vault::open(&self.dir.vault_paths(), passphrase);
+                drop(opened.map_err(|e| {
+                    tracing::warn!(error = %e, "a passphrase from the command line was refused");
+                    WorkspaceError::from(e)
+                })?);
+                release_kdf_memory();
+                Ok(Unlocking::WasUnlocked)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Protected records found changed outside Keyhold at the last unlock.

@@ -44,6 +44,18 @@ pub fn run(dir: DataDir) -> Result<(), String> {
             };
             ipc.mount_events(app);
             app.manage(Arc::clone(&workspace));
+            // Commands typed in a terminal while the app runs are run by it.
+            let host = crate::cli::remote::Host {
+                workspace: Arc::clone(&workspace),
+                runtime: tauri::async_runtime::handle().inner().clone(),
+                front: crate::cli::remote::Front::App,
+            };
+            match crate::cli::remote::listen(host) {
+                Ok(listening) => {
+                    app.manage(listening);
+                }
+                Err(e) => tracing::warn!(error = %e, "the command line cannot reach the app; its commands will say it is running"),
+            }
             app.manage(ProxyHandle::default());
             app.manage(crate::shell::state::ChatStops::default());
             let chat_handle = app.handle().clone();

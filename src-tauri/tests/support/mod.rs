@@ -59,14 +59,14 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// Every file under `dir`, recursively.
+/// Every file under `dir`, recursively (a running Keyhold's socket is not a file).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
             out.extend(files_under(&p));
-        } else {
+        } else if p.is_file() {
             out.push(p);
         }
     }
