@@ -256,6 +256,18 @@ fn migrations() -> Migrations<'static> {
              ) STRICT;
              CREATE INDEX conversations_agent ON conversations(agent_id, updated_at);",
         ),
+        // A key test's verdict as a kind, beside its sentence: health is read from this, never
+        // parsed from words. Rows tested before are classified once from their sentence.
+        M::up(
+            "ALTER TABLE provider_keys ADD COLUMN last_verdict TEXT;
+             UPDATE provider_keys SET last_verdict = CASE
+                 WHEN last_test IS NULL THEN NULL
+                 WHEN last_test LIKE 'Valid%' OR last_test LIKE 'Ollama % is running%' THEN 'valid'
+                 WHEN last_test LIKE 'Rejected%' THEN 'rejected'
+                 WHEN last_test LIKE 'Rate limited%' THEN 'rate_limited'
+                 WHEN last_test LIKE '%unreachable%' THEN 'unreachable'
+                 ELSE 'unexpected' END;",
+        ),
     ])
 }
 
@@ -277,7 +289,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 13;
+const MIGRATION_COUNT: usize = 14;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

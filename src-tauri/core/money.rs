@@ -53,6 +53,40 @@ impl Money {
         ((self.0.max(0) as i128 * 100) / whole.0 as i128).min(u32::MAX as i128) as u32
     }
 
+    /// As people read it: `$1.41`, `$0.50`, `$0.0121`, `$0.00000525`, `$0` — cents from ten cents
+    /// up, three significant digits below, rounded half up (the window's `usd()` does the same).
+    pub fn shown(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        if abs >= NANOS as u64 / 10 {
+            let cents = (abs + 5_000_000) / 10_000_000;
+            let dollars = (cents / 100).to_string();
+            let mut grouped = String::new();
+            for (i, c) in dollars.chars().enumerate() {
+                if i > 0 && (dollars.len() - i).is_multiple_of(3) {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            return format!("{sign}${grouped}.{:02}", cents % 100);
+        }
+        if abs == 0 {
+            return "$0".into();
+        }
+        let frac = format!("{abs:09}");
+        let lead = frac.len() - frac.trim_start_matches('0').len();
+        let digits: Vec<u32> = frac.bytes().map(|b| u32::from(b - b'0')).collect();
+        let at = |i: usize| digits.get(i).copied().unwrap_or(0);
+        let mut kept = at(lead) * 100 + at(lead + 1) * 10 + at(lead + 2);
+        if at(lead + 3) >= 5 {
+            kept += 1;
+        }
+        let width = lead + 3;
+        let shown = if kept >= 1000 { format!("{:0w$}", kept / 10, w = width - 1) } else { format!("{kept:0width$}") };
+        let shown = shown.trim_end_matches('0');
+        format!("{sign}$0.{}", if shown.is_empty() { "0" } else { shown })
+    }
+
     /// Parses a non-negative decimal amount of USD exactly ("0.075" → 75,000,000 nano-dollars;
     /// a leading `$` is allowed).
     pub fn parse(text: &str) -> Result<Money, NotMoney> {
@@ -148,6 +182,24 @@ impl ToSql for Money {
 impl FromSql for Money {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Money> {
         i64::column_result(value).map(Money)
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::Money;
+
+    #[test]
+    fn amounts_read_as_the_window_shows_them() {
+        let m = |t: &str| Money::parse(t).unwrap().shown();
+        assert_eq!(m("1.41010355"), "$1.41");
+        assert_eq!(m("0.5"), "$0.50");
+        assert_eq!(m("0.0121"), "$0.0121");
+        assert_eq!(m("0.00000525"), "$0.00000525");
+        assert_eq!(m("0"), "$0");
+        assert_eq!(m("1234567.899"), "$1,234,567.90");
+        assert_eq!(m("0.09996"), "$0.1");
+        assert_eq!(m("0.012345"), "$0.0123");
     }
 }
 

@@ -2,7 +2,7 @@
 //! against its budget, each key with how its last real call went, and the agents that depend
 //! on a key that is failing. All from the local ledger; nothing is asked of a provider.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use specta::Type;
@@ -10,7 +10,7 @@ use specta::Type;
 use crate::activity::AgentState;
 use crate::agents;
 use crate::budget::{self, Today};
-use crate::keys;
+use crate::keys::{self, KeyHealth, KeySummary};
 use crate::money::Money;
 
 /// How many of the newest ledger rows are looked at for a key's last call: bounded, so a key
@@ -27,6 +27,8 @@ pub struct Overview {
     pub daily_budgets_usd: Option<Money>,
     pub agents: Vec<AgentLine>,
     pub keys: Vec<KeyLine>,
+    /// What needs the user, in words, most urgent first.
+    pub attention: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -48,8 +50,12 @@ pub struct KeyLine {
     /// The outcome of the newest call on this key among the recent ones (`ok`, `http_401`, …).
     pub last_call: Option<String>,
     pub last_call_at: Option<String>,
-    /// The provider refused the key on its last call (401 or 403).
+    /// The provider refused the key on its last call (401 or 403), and it was neither replaced
+    /// nor tested valid since.
     pub refused_in_use: bool,
+    /// The key's health with its last call counted: what its card, its agents and the Overview
+    /// show.
+    pub health: KeyHealth,
     /// Agents whose chain uses this key.
     pub used_by: Vec<String>,
 }
@@ -58,9 +64,22 @@ fn refused(outcome: &str) -> bool {
     matches!(outcome, "http_401" | "http_403")
 }
 
+/// A refusal on a call counts until the key is replaced or passes a test after it.
+fn refusal_stands(k: &KeySummary, call_at: &str) -> bool {
+    let time = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+    let Some(call) = time(call_at) else { return true };
+    let replaced = k.rotated_at.as_deref().and_then(time);
+    let passed = if k.health == KeyHealth::Working { k.last_tested_at.as_deref().and_then(time) } else { None };
+    // Stored to the second: a call in the same second as the fix is taken as before it.
+    let newer = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t >= call.with_nanosecond(0).unwrap_or(call));
+    !newer(replaced) && !newer(passed)
+}
+
+/// `ollama_running`: whether the user's Ollama answered when last looked at (`None`: not known).
 pub fn build(
     conn: &Connection,
     states: &[(String, AgentState)],
+    ollama_running: Option<bool>,
     now: DateTime<Utc>,
 ) -> Result<Overview, rusqlite::Error> {
     let all_agents = agents::list(conn).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
@@ -94,11 +113,13 @@ pub fn build(
             .filter(|(_, chain)| chain.contains(&k.id))
             .map(|(a, _)| a.name.clone())
             .collect();
+        let refused_in_use = k.active && found.as_ref().is_some_and(|(o, at)| refused(o) && refusal_stands(k, at));
         key_lines.push(KeyLine {
             id: k.id.clone(),
             label: k.label.clone(),
             provider: k.provider.clone(),
-            refused_in_use: found.as_ref().is_some_and(|(o, _)| refused(o)),
+            refused_in_use,
+            health: if refused_in_use { KeyHealth::RefusedInUse } else { k.health },
             last_call: found.as_ref().map(|(o, _)| o.clone()),
             last_call_at: found.map(|(_, at)| at),
             used_by,
@@ -131,6 +152,7 @@ pub fn build(
         [first],
         |r| Ok((r.get::<_, Money>(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    let attention = attention(&key_lines, &agent_lines, ollama_running);
     Ok(Overview {
         today_usd,
         month_usd,
@@ -139,7 +161,47 @@ pub fn build(
         daily_budgets_usd: budgets,
         agents: agent_lines,
         keys: key_lines,
+        attention,
     })
+}
+
+/// What needs the user, most urgent first: keys refused in use, keys that failed their test,
+/// agents near or over budget, and no local model to fall back on.
+fn attention(keys: &[KeyLine], agents: &[AgentLine], ollama_running: Option<bool>) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in keys.iter().filter(|k| k.health == KeyHealth::RefusedInUse) {
+        let who = match k.used_by.len() {
+            0 => String::new(),
+            1 => format!(": {} depends on it", k.used_by[0]),
+            _ => format!(": {} depend on it", k.used_by.join(", ")),
+        };
+        out.push(format!(
+            "The provider refused the key {} on its last call{who}. Replace it on the Keys page.",
+            k.label
+        ));
+    }
+    for k in keys {
+        match k.health {
+            KeyHealth::Rejected => out.push(format!("The key {} was rejected when tested.", k.label)),
+            KeyHealth::Unreachable => {
+                out.push(format!("The provider of {} was unreachable when last tested.", k.label))
+            }
+            _ => {}
+        }
+    }
+    for a in agents {
+        let (Some(budget), Some(p)) = (a.today.budget_usd, a.today.percent) else { continue };
+        let state = match a.today.state {
+            budget::BudgetState::Over => format!("over budget ({p} %)"),
+            budget::BudgetState::Near => format!("near the budget ({p} %)"),
+            budget::BudgetState::Within | budget::BudgetState::NoBudget => continue,
+        };
+        out.push(format!("{} is {state}: {} of {} today.", a.name, a.today.spent_usd.shown(), budget.shown()));
+    }
+    if ollama_running == Some(false) && !agents.is_empty() {
+        out.push("No local Ollama answers: agents cannot fall back to a local model.".into());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -186,17 +248,110 @@ mod tests {
             redacted: String::new(),
         };
         ledger::record(&conn, &row(Outcome::Ok, 1_500_000)).unwrap();
-        let o = build(&conn, &[], Utc::now()).unwrap();
+        let o = build(&conn, &[], None, Utc::now()).unwrap();
         assert!(!o.keys[0].refused_in_use && o.agents[1].failing_keys.is_empty());
         assert_eq!(o.keys[0].used_by, vec!["reader".to_string(), "writer".to_string()]);
         assert_eq!(o.month_usd, Money::from_nanos(1_500_000));
         ledger::record(&conn, &row(Outcome::Http(401), 0)).unwrap();
-        let o = build(&conn, &[("writer".into(), AgentState::Working)], Utc::now()).unwrap();
+        let o = build(&conn, &[("writer".into(), AgentState::Working)], Some(false), Utc::now()).unwrap();
         assert!(o.keys[0].refused_in_use);
+        assert_eq!(o.keys[0].health, KeyHealth::RefusedInUse);
+        assert_eq!(
+            o.attention,
+            vec![
+                "The provider refused the key Work on its last call: reader, writer depend on it. Replace it on the Keys page."
+                    .to_string(),
+                "No local Ollama answers: agents cannot fall back to a local model.".to_string(),
+            ]
+        );
         assert_eq!(o.keys[0].last_call.as_deref(), Some("http_401"));
         assert_eq!(o.agents[1].failing_keys, vec!["Work".to_string()]);
         assert_eq!(o.agents[0].failing_keys, vec!["Work".to_string()], "the default key's agent too");
         assert_eq!(o.agents[1].state, AgentState::Working);
         assert_eq!((o.month_requests, o.month_failures), (2, 1));
+
+        // The user replaces the key: the refusal was the old key's, and is history.
+        let fresh = zeroize::Zeroizing::new("sk-test-000000000000000000000002".to_string());
+        keys::rotate(&conn, &u, "Work", fresh).unwrap();
+        let o = build(&conn, &[], Some(true), Utc::now()).unwrap();
+        assert!(!o.keys[0].refused_in_use, "a replaced key is not refused on the old key's call");
+        assert_eq!(o.keys[0].health, KeyHealth::NotTested);
+        assert!(o.agents.iter().all(|a| a.failing_keys.is_empty()));
+        assert!(o.attention.is_empty(), "{:?}", o.attention);
+        let valid = crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o-mini".into()] };
+        keys::record_test(&conn, &k.id, &valid, "Valid").unwrap();
+        assert_eq!(build(&conn, &[], None, Utc::now()).unwrap().keys[0].health, KeyHealth::Working);
+    }
+
+    #[test]
+    fn a_key_that_passes_its_test_after_a_refusal_is_healthy_again_and_a_new_refusal_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::db::open(&dir.path().join("k.db")).unwrap();
+        let u = crate::integrity::for_tests();
+        let secret = zeroize::Zeroizing::new("sk-test-000000000000000000000001".to_string());
+        keys::add(&conn, &u, "openai", "Work", None, Some(secret), Reach::default()).unwrap();
+        let k = keys::find(&conn, "Work").unwrap();
+        let spec = agents::AgentSpec {
+            name: "w".into(),
+            model: "gpt-4o-mini".into(),
+            key: Some("Work".into()),
+            ..Default::default()
+        };
+        let a = agents::add(&mut conn, &u, &spec).unwrap().agent;
+        let refused_at = |at: DateTime<Utc>| Attempt {
+            at,
+            agent_id: a.id.clone(),
+            agent: a.name.clone(),
+            key_id: Some(k.id.clone()),
+            key_label: Some(k.label.clone()),
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            mode: Mode::Agent,
+            step: 0,
+            outcome: Outcome::Http(401),
+            tokens: Default::default(),
+            cost: None,
+            estimated: false,
+            latency_ms: 1,
+            ttft_ms: None,
+            local: false,
+            redacted: String::new(),
+        };
+        ledger::record(&conn, &refused_at(Utc::now() - chrono::Duration::seconds(30))).unwrap();
+        let valid = crate::providers::probe::Verdict::Valid { models: vec![] };
+        keys::record_test(&conn, &k.id, &valid, "Valid").unwrap();
+        let o = build(&conn, &[], None, Utc::now()).unwrap();
+        assert_eq!(o.keys[0].health, KeyHealth::Working, "tested valid after the refusal");
+        ledger::record(&conn, &refused_at(Utc::now() + chrono::Duration::seconds(5))).unwrap();
+        let o = build(&conn, &[], None, Utc::now()).unwrap();
+        assert_eq!(o.keys[0].health, KeyHealth::RefusedInUse, "refused again after the test");
+    }
+
+    #[test]
+    fn an_agent_near_or_over_its_budget_is_named_with_what_it_spent() {
+        let line = |name: &str, spent: i64, percent| AgentLine {
+            id: name.into(),
+            name: name.into(),
+            state: AgentState::Idle,
+            today: Today {
+                spent_usd: Money::from_nanos(spent),
+                budget_usd: Some(Money::from_nanos(5_000_000_000)),
+                percent: Some(percent),
+                state: budget::BudgetState::of(Some(percent)),
+            },
+            failing_keys: vec![],
+        };
+        let said = attention(
+            &[],
+            &[line("a", 1_000_000_000, 20), line("b", 4_100_000_000, 82), line("c", 14_100_000_000, 282)],
+            None,
+        );
+        assert_eq!(
+            said,
+            vec![
+                "b is near the budget (82 %): $4.10 of $5.00 today.",
+                "c is over budget (282 %): $14.10 of $5.00 today."
+            ]
+        );
     }
 }

@@ -504,10 +504,12 @@ impl Workspace {
 
     /// Every agent's state and today's spend, for the tray.
     /// The Overview page's one read (see [`crate::overview`]).
-    pub fn overview(&self) -> Result<crate::overview::Overview, WorkspaceError> {
+    /// The Overview page. `ollama_running`: whether the user's Ollama answered when last looked
+    /// at (`None` where nobody looks, as in `keyhold serve`).
+    pub fn overview(&self, ollama_running: Option<bool>) -> Result<crate::overview::Overview, WorkspaceError> {
         let states: Vec<_> = self.agent_statuses().into_iter().map(|s| (s.name, s.state)).collect();
         let conn = self.conn_unlocked()?;
-        crate::overview::build(&conn, &states, chrono::Utc::now())
+        crate::overview::build(&conn, &states, ollama_running, chrono::Utc::now())
             .map_err(|e| WorkspaceError::Db(DbError::Sqlite { path: self.dir.db_path(), detail: e.to_string() }))
     }
 
@@ -584,11 +586,7 @@ impl Workspace {
         drop(ep.secret);
         let sentence = verdict.sentence_for(&ep.provider.name, ep.provider.auth == crate::providers::AuthStyle::None);
         tracing::info!(key = %ep.key.label, provider = %ep.provider.id, verdict = %sentence, "key tested");
-        let models = match &verdict {
-            Verdict::Valid { models } => Some(models.as_slice()),
-            _ => None,
-        };
-        let key = self.with_db(|c| keys::record_test(c, &ep.key.id, &sentence, models))?;
+        let key = self.with_db(|c| keys::record_test(c, &ep.key.id, &verdict, &sentence))?;
         Ok((key, verdict))
     }
 

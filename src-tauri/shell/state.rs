@@ -5,6 +5,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use keyhold_core::ollama::{self, OllamaStatus};
+use keyhold_core::providers::probe::Verdict;
 use keyhold_core::workspace::Workspace;
 
 use crate::shell::events::ChatDelta;
@@ -52,10 +53,10 @@ pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
     let key = ollama::users_key(&ws.conn());
     let status = ollama::status(&ollama::address_of(key.as_ref())).await;
     if let (Some(k), true) = (&key, status.running) {
-        let names: Vec<String> = status.models.iter().map(|m| m.name.clone()).collect();
-        let sentence =
-            format!("Ollama {} is running ({} models).", status.version.as_deref().unwrap_or("?"), names.len());
-        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &sentence, Some(&names));
+        // A running Ollama is a passed test: the same verdict (and sentence) as testing the key.
+        let verdict = Verdict::Valid { models: status.models.iter().map(|m| m.name.clone()).collect() };
+        let sentence = verdict.sentence_for("Ollama", true);
+        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &verdict, &sentence);
     }
     *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
     status

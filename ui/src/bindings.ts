@@ -131,6 +131,7 @@ export type AgentCard_Deserialize = {
 	budget_usd?: string | null,
 	/**  Spend as a share of the budget, 0–100+; None without a budget. */
 	budget_percent?: number | null,
+	budget_state: BudgetState,
 };
 
 export type AgentCard_Serialize = {
@@ -142,6 +143,7 @@ export type AgentCard_Serialize = {
 	budget_usd: string | null,
 	/**  Spend as a share of the budget, 0–100+; None without a budget. */
 	budget_percent: number | null,
+	budget_state: BudgetState,
 };
 
 export type AgentLine = AgentLine_Serialize | AgentLine_Deserialize;
@@ -302,6 +304,16 @@ export type BudgetLine_Serialize = {
 	agent: string,
 } & Today_Serialize;
 
+/**
+ *  Where an agent's day stands against its budget: one rule for the window, the CLI and the
+ *  alerts.
+ */
+export type BudgetState = "no_budget" | "within" | 
+/**  At or past [`NEAR_PERCENT`]. */
+"near" | 
+/**  At or past 100 %. */
+"over";
+
 /**  A piece of an agent's answer, as it arrives (agent mode). */
 export type ChatDelta = {
 	chat_id: string,
@@ -450,6 +462,24 @@ export type Issued_Serialize = {
 	token: string,
 };
 
+/**
+ *  A key's health at a glance: a kind for the window and the command line to show, never a
+ *  sentence to parse.
+ */
+export type KeyHealth = 
+/**  Its last test succeeded (a local server answered). */
+"working" | 
+/**  The provider refused it when tested (401/403). */
+"rejected" | 
+/**  The provider could not be reached when tested. */
+"unreachable" | "rate_limited" | 
+/**  The provider answered the test in a way Keyhold did not expect (a wrong base URL, say). */
+"unexpected" | "not_tested" | 
+/**  Deactivated by the user: it is sent nowhere. */
+"deactivated" | 
+/**  The provider refused it on a real call, after its last replacement and its last good test. */
+"refused_in_use";
+
 export type KeyLine = KeyLine_Serialize | KeyLine_Deserialize;
 
 export type KeyLine_Deserialize = {
@@ -459,8 +489,16 @@ export type KeyLine_Deserialize = {
 	/**  The outcome of the newest call on this key among the recent ones (`ok`, `http_401`, …). */
 	last_call?: string | null,
 	last_call_at?: string | null,
-	/**  The provider refused the key on its last call (401 or 403). */
+	/**
+	 *  The provider refused the key on its last call (401 or 403), and it was neither replaced
+	 *  nor tested valid since.
+	 */
 	refused_in_use: boolean,
+	/**
+	 *  The key's health with its last call counted: what its card, its agents and the Overview
+	 *  show.
+	 */
+	health: KeyHealth,
 	/**  Agents whose chain uses this key. */
 	used_by: string[],
 };
@@ -472,8 +510,16 @@ export type KeyLine_Serialize = {
 	/**  The outcome of the newest call on this key among the recent ones (`ok`, `http_401`, …). */
 	last_call: string | null,
 	last_call_at: string | null,
-	/**  The provider refused the key on its last call (401 or 403). */
+	/**
+	 *  The provider refused the key on its last call (401 or 403), and it was neither replaced
+	 *  nor tested valid since.
+	 */
 	refused_in_use: boolean,
+	/**
+	 *  The key's health with its last call counted: what its card, its agents and the Overview
+	 *  show.
+	 */
+	health: KeyHealth,
 	/**  Agents whose chain uses this key. */
 	used_by: string[],
 };
@@ -498,6 +544,8 @@ export type KeySummary_Deserialize = {
 	models_fetched_at?: string | null,
 	/**  The last test's verdict, as the sentence shown to the user. */
 	last_test?: string | null,
+	/**  How the key stands, from its state and its last test (the Overview adds its last call). */
+	health: KeyHealth,
 	last_tested_at?: string | null,
 	/**
 	 *  The user allowed this key over plain `http://` to a host that is not this machine (a
@@ -533,6 +581,8 @@ export type KeySummary_Serialize = {
 	models_fetched_at: string | null,
 	/**  The last test's verdict, as the sentence shown to the user. */
 	last_test: string | null,
+	/**  How the key stands, from its state and its last test (the Overview adds its last call). */
+	health: KeyHealth,
 	last_tested_at: string | null,
 	/**
 	 *  The user allowed this key over plain `http://` to a host that is not this machine (a
@@ -645,6 +695,8 @@ export type Overview_Deserialize = {
 	daily_budgets_usd?: string | null,
 	agents: AgentLine_Deserialize[],
 	keys: KeyLine_Deserialize[],
+	/**  What needs the user, in words, most urgent first. */
+	attention: string[],
 };
 
 export type Overview_Serialize = {
@@ -656,6 +708,8 @@ export type Overview_Serialize = {
 	daily_budgets_usd: string | null,
 	agents: AgentLine_Serialize[],
 	keys: KeyLine_Serialize[],
+	/**  What needs the user, in words, most urgent first. */
+	attention: string[],
 };
 
 export type PayloadInfo = {
@@ -1008,6 +1062,7 @@ export type Today_Deserialize = {
 	budget_usd?: string | null,
 	/**  Spent as a whole percentage of the budget (past 100 when over). */
 	percent?: number | null,
+	state: BudgetState,
 };
 
 /**  An agent's day against its budget, as the window, the CLI and the tray show it. */
@@ -1016,6 +1071,7 @@ export type Today_Serialize = {
 	budget_usd: string | null,
 	/**  Spent as a whole percentage of the budget (past 100 when over). */
 	percent: number | null,
+	state: BudgetState,
 };
 
 export type TokenInfo = TokenInfo_Serialize | TokenInfo_Deserialize;

@@ -20,6 +20,7 @@ pub struct AgentCard {
     pub budget_usd: Option<Money>,
     /// Spend as a share of the budget, 0–100+; None without a budget.
     pub budget_percent: Option<u32>,
+    pub budget_state: budget::BudgetState,
 }
 
 /// One card per agent, in the agents' order.
@@ -35,6 +36,7 @@ pub fn cards(conn: &Connection) -> Result<Vec<AgentCard>, AgentError> {
                 spent_today_usd: today.spent_usd,
                 budget_usd: today.budget_usd,
                 budget_percent: today.percent,
+                budget_state: today.state,
                 agent: a,
             }
         })

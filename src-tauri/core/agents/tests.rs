@@ -71,7 +71,9 @@ fn bad_input_is_refused_and_nothing_is_half_saved() {
 fn a_model_the_key_does_not_list_is_a_warning_with_the_list() {
     let (_d, mut conn) = setup();
     let id = keys::find(&conn, "work").unwrap().id;
-    keys::record_test(&conn, &id, "Valid", Some(&["gpt-4o".to_string(), "gpt-4o-mini".to_string()])).unwrap();
+    let valid =
+        crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o".to_string(), "gpt-4o-mini".to_string()] };
+    keys::record_test(&conn, &id, &valid, "Valid").unwrap();
     let saved = add(
         &mut conn,
         &crate::integrity::for_tests(),

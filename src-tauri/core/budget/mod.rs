@@ -105,7 +105,7 @@ impl Budgets {
         let Some(budget) = agent.budget else { return };
         let spent = spent_today(conn, agent).unwrap_or_default();
         let day = Utc::now().with_timezone(&chrono::Local).format("%Y-%m-%d").to_string();
-        for level in [80u32, 100] {
+        for level in [NEAR_PERCENT, 100] {
             if spent.percent_of(budget) < level {
                 continue;
             }
@@ -128,6 +128,33 @@ impl Budgets {
     }
 }
 
+/// The share of a daily budget from which an agent is "near" it (and alerted, once a day).
+pub const NEAR_PERCENT: u32 = 80;
+
+/// Where an agent's day stands against its budget: one rule for the window, the CLI and the
+/// alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetState {
+    NoBudget,
+    Within,
+    /// At or past [`NEAR_PERCENT`].
+    Near,
+    /// At or past 100 %.
+    Over,
+}
+
+impl BudgetState {
+    pub fn of(percent: Option<u32>) -> BudgetState {
+        match percent {
+            None => BudgetState::NoBudget,
+            Some(p) if p >= 100 => BudgetState::Over,
+            Some(p) if p >= NEAR_PERCENT => BudgetState::Near,
+            Some(_) => BudgetState::Within,
+        }
+    }
+}
+
 /// An agent's day against its budget, as the window, the CLI and the tray show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
 pub struct Today {
@@ -135,12 +162,14 @@ pub struct Today {
     pub budget_usd: Option<Money>,
     /// Spent as a whole percentage of the budget (past 100 when over).
     pub percent: Option<u32>,
+    pub state: BudgetState,
 }
 
 /// `agent`'s day so far.
 pub fn today(conn: &Connection, agent: &Agent) -> Today {
     let spent = spent_today(conn, agent).unwrap_or_default();
-    Today { spent_usd: spent, budget_usd: agent.budget, percent: agent.budget.map(|b| spent.percent_of(b)) }
+    let percent = agent.budget.map(|b| spent.percent_of(b));
+    Today { spent_usd: spent, budget_usd: agent.budget, percent, state: BudgetState::of(percent) }
 }
 
 /// What `agent` has spent since the start of the user's local day (known costs only).

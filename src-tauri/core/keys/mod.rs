@@ -12,6 +12,7 @@ use specta::Type;
 use zeroize::Zeroizing;
 
 use crate::integrity::{Record, Tampered, Unlocked};
+use crate::providers::probe::Verdict;
 use crate::providers::{self, AuthStyle, Provider};
 use crate::seal::{self, MasterSecret, RowBinding, Sealed};
 pub use shape::{mask, prepare_secret, Prepared};
@@ -34,6 +35,8 @@ pub struct KeySummary {
     pub models_fetched_at: Option<String>,
     /// The last test's verdict, as the sentence shown to the user.
     pub last_test: Option<String>,
+    /// How the key stands, from its state and its last test (the Overview adds its last call).
+    pub health: KeyHealth,
     pub last_tested_at: Option<String>,
     /// The user allowed this key over plain `http://` to a host that is not this machine (a
     /// gateway on their own network). Off unless asked for: the key would travel in clear.
@@ -44,6 +47,58 @@ pub struct KeySummary {
     /// Whether calls on this key stay local: a key-less model server (Ollama) whose address is
     /// this machine (loopback), or that the user marked local. Never by the provider's name alone.
     pub local: bool,
+}
+
+/// A key's health at a glance: a kind for the window and the command line to show, never a
+/// sentence to parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyHealth {
+    /// Its last test succeeded (a local server answered).
+    Working,
+    /// The provider refused it when tested (401/403).
+    Rejected,
+    /// The provider could not be reached when tested.
+    Unreachable,
+    RateLimited,
+    /// The provider answered the test in a way Keyhold did not expect (a wrong base URL, say).
+    Unexpected,
+    NotTested,
+    /// Deactivated by the user: it is sent nowhere.
+    Deactivated,
+    /// The provider refused it on a real call, after its last replacement and its last good test.
+    RefusedInUse,
+}
+
+impl KeyHealth {
+    /// From a stored verdict kind (`Verdict::kind`).
+    fn from_verdict(active: bool, verdict: Option<&str>) -> KeyHealth {
+        if !active {
+            return KeyHealth::Deactivated;
+        }
+        match verdict {
+            None => KeyHealth::NotTested,
+            Some("valid") => KeyHealth::Working,
+            Some("rejected") => KeyHealth::Rejected,
+            Some("unreachable") => KeyHealth::Unreachable,
+            Some("rate_limited") => KeyHealth::RateLimited,
+            Some(_) => KeyHealth::Unexpected,
+        }
+    }
+
+    /// A few words, as the window shows them.
+    pub fn words(self) -> &'static str {
+        match self {
+            KeyHealth::Working => "working",
+            KeyHealth::Rejected => "rejected",
+            KeyHealth::Unreachable => "unreachable",
+            KeyHealth::RateLimited => "rate limited",
+            KeyHealth::Unexpected => "unexpected reply",
+            KeyHealth::NotTested => "not tested",
+            KeyHealth::Deactivated => "deactivated",
+            KeyHealth::RefusedInUse => "refused on its last call",
+        }
+    }
 }
 
 /// How a key may be reached, beyond its address: both off unless the user asks.
@@ -168,7 +223,8 @@ fn check_transport(p: &Provider, base_url: &str, reach: Reach) -> Result<(), Key
 }
 
 const COLUMNS: &str = "id, provider, label, base_url, masked, active, is_default, created_at, rotated_at, \
-                       models, models_fetched_at, last_test, last_tested_at, allow_insecure_http, marked_local";
+                       models, models_fetched_at, last_test, last_tested_at, allow_insecure_http, marked_local, \
+                       last_verdict";
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
     let provider: String = row.get(1)?;
@@ -195,6 +251,7 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
         models: row.get::<_, Option<String>>(9)?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default(),
         models_fetched_at: row.get(10)?,
         last_test: row.get(11)?,
+        health: KeyHealth::from_verdict(row.get(5)?, row.get::<_, Option<String>>(15)?.as_deref()),
         last_tested_at: row.get(12)?,
         allow_insecure_http: row.get(13)?,
         marked_local,
@@ -448,19 +505,15 @@ fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Resul
     Ok(Some(Zeroizing::new(text)))
 }
 
-/// Records a test's verdict; a valid one also refreshes the cached model list.
-pub fn record_test(
-    conn: &Connection,
-    id: &str,
-    sentence: &str,
-    models: Option<&[String]>,
-) -> Result<KeySummary, KeyError> {
+/// Records a test's verdict (its kind and its sentence); a valid one also refreshes the cached
+/// model list.
+pub fn record_test(conn: &Connection, id: &str, verdict: &Verdict, sentence: &str) -> Result<KeySummary, KeyError> {
     let at = now();
     conn.execute(
-        "UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3 WHERE id = ?1",
-        params![id, sentence, at],
+        "UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3, last_verdict = ?4 WHERE id = ?1",
+        params![id, sentence, at, verdict.kind()],
     )?;
-    if let Some(models) = models {
+    if let Verdict::Valid { models } = verdict {
         let json = serde_json::to_string(models).expect("a list of strings serializes");
         conn.execute(
             "UPDATE provider_keys SET models = ?2, models_fetched_at = ?3 WHERE id = ?1",

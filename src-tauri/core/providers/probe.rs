@@ -68,6 +68,17 @@ impl Verdict {
         }
     }
 
+    /// The verdict's kind, as stored beside its sentence.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Valid { .. } => "valid",
+            Verdict::Rejected { .. } => "rejected",
+            Verdict::Unreachable { .. } => "unreachable",
+            Verdict::RateLimited { .. } => "rate_limited",
+            Verdict::Unexpected { .. } => "unexpected",
+        }
+    }
+
     pub fn is_valid(&self) -> bool {
         matches!(self, Verdict::Valid { .. })
     }

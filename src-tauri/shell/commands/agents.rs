@@ -38,6 +38,10 @@ pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
 #[specta::specta]
 /// Off the UI thread: the first one after an update (or a move to another time zone) builds the
 /// local-day rollup from the whole ledger.
-pub async fn overview(ws: Ws<'_>) -> Result<keyhold_core::overview::Overview, CommandError> {
-    blocking(&ws, |w| w.overview()).await
+pub async fn overview(
+    ws: Ws<'_>,
+    env: tauri::State<'_, crate::shell::state::Environment>,
+) -> Result<keyhold_core::overview::Overview, CommandError> {
+    let ollama = env.ollama.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.running);
+    blocking(&ws, move |w| w.overview(ollama)).await
 }

@@ -221,3 +221,30 @@ fn dictionary_and_preview_replies_never_carry_a_term_or_a_hidden_value() {
         assert!(!reply.contains("CANARY"), "a reply carried a hidden value: {reply}");
     }
 }
+
+#[test]
+fn a_running_ollama_shows_its_key_healthy_after_a_status_refresh() {
+    let ollama = tauri::async_runtime::block_on(keyhold_sim::start(
+        keyhold_sim::Flavor::Ollama,
+        "127.0.0.1:0".parse().unwrap(),
+        vec![],
+    ))
+    .unwrap();
+    let (_tmp, _app, w) = app();
+    call(&w, "create_vault", json!({ "passphrase": "ipc ollama passphrase", "confirm": "ipc ollama passphrase" }))
+        .unwrap();
+    let saved = call(
+        &w,
+        "keys_add",
+        json!({ "provider": "ollama", "label": "Local", "baseUrl": ollama.base_url(), "secret": "", "reach": no_reach() }),
+    )
+    .unwrap();
+    assert_eq!(saved["key"]["health"], "not_tested");
+    let status = call(&w, "ollama_refresh", json!({})).unwrap();
+    assert_eq!(status["running"], true, "{status}");
+    let keys = call(&w, "keys_list", json!({})).unwrap();
+    assert_eq!(keys[0]["health"], "working", "{keys}");
+    assert!(keys[0]["last_test"].as_str().unwrap().starts_with("Valid: Ollama answered"), "{keys}");
+    let overview = call(&w, "overview", json!({})).unwrap();
+    assert_eq!(overview["keys"][0]["health"], "working", "{overview}");
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetState, usd } from "./money";
+import { budgetLook, usd } from "./money";
 
 describe("money", () => {
   it("reads as people write it", () => {
@@ -17,8 +17,8 @@ describe("money", () => {
   });
 
   it("says near and over in words", () => {
-    expect(budgetState(25).tone).toBe("ok");
-    expect(budgetState(80)).toEqual({ tone: "near", words: "near the budget (80 %)" });
-    expect(budgetState(282)).toEqual({ tone: "over", words: "over budget (282 %)" });
+    expect(budgetLook("within", 25).tone).toBe("ok");
+    expect(budgetLook("near", 80)).toEqual({ tone: "near", words: "near the budget (80 %)" });
+    expect(budgetLook("over", 282)).toEqual({ tone: "over", words: "over budget (282 %)" });
   });
 });

@@ -1,3 +1,5 @@
+import type { BudgetState } from "../bindings";
+
 // Money as people write it. The core sends exact decimal strings (nano-dollar precision); the
 // window shows cents for amounts of a cent or more and four significant digits below, and keeps
 // the exact value for a tooltip.
@@ -28,10 +30,21 @@ export function usd(exact: string | null | undefined): string {
   return `${sign}$0.${shown.replace(/0+$/, "") || "0"}`;
 }
 
-/** Where a budget stands, in words and as a class for colour. */
-export function budgetState(percent: number | null | undefined): { tone: "ok" | "near" | "over"; words: string } {
+/** How the core's budget state looks: words and a class for colour. The thresholds are the
+ * core's (`BudgetState`); this only shows them. */
+export function budgetLook(state: BudgetState, percent: number | null | undefined): { tone: "ok" | "near" | "over"; words: string } {
   const p = percent ?? 0;
-  if (p >= 100) return { tone: "over", words: `over budget (${p} %)` };
-  if (p >= 80) return { tone: "near", words: `near the budget (${p} %)` };
-  return { tone: "ok", words: `${p} % of the budget` };
+  switch (state) {
+    case "over":
+      return { tone: "over", words: `over budget (${p} %)` };
+    case "near":
+      return { tone: "near", words: `near the budget (${p} %)` };
+    case "within":
+    case "no_budget":
+      return { tone: "ok", words: `${p} % of the budget` };
+    default: {
+      const unplaced: never = state;
+      return unplaced;
+    }
+  }
 }

@@ -22,7 +22,7 @@ import { Agents } from "./agents";
 afterEach(cleanup);
 const mocked = commands as unknown as Record<string, ReturnType<typeof vi.fn>>;
 const agent = { id: "a_1", name: "Writer", model: "gpt-4o-mini", key_id: null, system_prompt: null, temperature: null, max_tokens: 1024, fallback: [], budget: "1", when_over: "local", created_at: "" };
-const card = { agent, key_label: null, fallback_labels: ["local: llama3.2:1b"], spent_today_usd: "0.25", budget_usd: "1", budget_percent: 25 };
+const card = { agent, key_label: null, fallback_labels: ["local: llama3.2:1b"], spent_today_usd: "0.25", budget_usd: "1", budget_percent: 25, budget_state: "within" };
 
 describe("agents", () => {
   beforeEach(() => {

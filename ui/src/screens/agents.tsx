@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { commands, events, type AgentCard, type CommandError, type KeySummary, type Policy } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { Chat } from "./chat";
-import { budgetState, usd } from "../lib/money";
+import { budgetLook, usd } from "../lib/money";
 
 export function Agents() {
   const [cards, setCards] = useState<AgentCard[]>([]);
@@ -74,7 +74,7 @@ export function Agents() {
                   <span class="dot" aria-hidden="true" /> Key failing: {failing[c.agent.id].join(", ")}. Replace it on the Keys page.
                 </div>
               )}
-              <div class={`spend ${c.budget_usd ? budgetState(c.budget_percent).tone : ""}`}>
+              <div class={`spend ${c.budget_usd ? budgetLook(c.budget_state, c.budget_percent).tone : ""}`}>
                 Today:{" "}
                 <span class="spent" title={`$${c.spent_today_usd} exactly`}>
                   {usd(c.spent_today_usd)}
@@ -86,7 +86,7 @@ export function Agents() {
                     <span class="bar" aria-hidden="true">
                       <span style={{ width: `${Math.min(c.budget_percent ?? 0, 100)}%` }} />
                     </span>
-                    <span class="budget-state">{budgetState(c.budget_percent).words}</span>
+                    <span class="budget-state">{budgetLook(c.budget_state, c.budget_percent).words}</span>
                     <span class="fine"> (when reached: {c.agent.when_over === "local" ? "local steps only" : "refuse"})</span>
                   </>
                 ) : (

@@ -10,8 +10,8 @@ import {
   type Overview as OverviewData,
   type ProxyStatus,
 } from "../bindings";
-import { budgetState, usd } from "../lib/money";
-import { keyHealth } from "./providers";
+import { budgetLook, usd } from "../lib/money";
+import { healthLook } from "./providers";
 
 export type Go = (page: "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault") => void;
 
@@ -22,26 +22,6 @@ const STATE_WORDS: Record<AgentState, string> = {
   over_budget: "over budget",
   offline: "offline (local steps only)",
 };
-
-/** What needs the user, in words, most urgent first. Pure, for tests. */
-export function attention(o: OverviewData, keys: KeySummary[], env: AppEnvironment | null): string[] {
-  const out: string[] = [];
-  for (const k of o.keys.filter((k) => k.refused_in_use)) {
-    const who = k.used_by.length ? `: ${k.used_by.join(", ")} ${k.used_by.length === 1 ? "depends" : "depend"} on it` : "";
-    out.push(`The provider refused the key ${k.label} on its last call${who}. Replace it on the Keys page.`);
-  }
-  for (const k of keys) {
-    const h = keyHealth(k);
-    if (h.tone === "bad" && !o.keys.some((l) => l.id === k.id && l.refused_in_use)) out.push(`The key ${k.label} was rejected when tested.`);
-    if (h.word === "unreachable") out.push(`The provider of ${k.label} was unreachable when last tested.`);
-  }
-  for (const a of o.agents) {
-    const b = budgetState(a.today.percent);
-    if (a.today.budget_usd && b.tone !== "ok") out.push(`${a.name} is ${b.words}: ${usd(a.today.spent_usd)} of ${usd(a.today.budget_usd)} today.`);
-  }
-  if (env?.ollama && !env.ollama.running && o.agents.length > 0) out.push("No local Ollama answers: agents cannot fall back to a local model.");
-  return out;
-}
 
 export function Overview({ go }: { go: Go }) {
   const [o, setO] = useState<OverviewData | null>(null);
@@ -66,10 +46,10 @@ export function Overview({ go }: { go: Go }) {
   if (!o) return <p aria-busy="true">Loading…</p>;
 
   const hasKey = keys.length > 0;
-  const tested = keys.some((k) => keyHealth(k).tone === "good");
+  const tested = keys.some((k) => k.health === "working");
   const hasAgent = o.agents.length > 0;
   const answered = o.month_requests > 0;
-  const todo = attention(o, keys, env);
+  const todo = o.attention;
   const failRate = o.month_requests ? Math.round((o.month_failures / o.month_requests) * 100) : 0;
 
   return (
@@ -137,7 +117,7 @@ export function Overview({ go }: { go: Go }) {
           <h2>Agents</h2>
           <ul class="lines">
             {o.agents.map((a) => {
-              const b = budgetState(a.today.percent);
+              const b = budgetLook(a.today.state, a.today.percent);
               return (
                 <li key={a.id} data-agent={a.name}>
                   <strong>{a.name}</strong>
@@ -169,7 +149,7 @@ export function Overview({ go }: { go: Go }) {
           <ul class="lines">
             {keys.map((k) => {
               const line = o.keys.find((l) => l.id === k.id);
-              const h = line?.refused_in_use ? { tone: "bad", word: "refused on its last call" } : keyHealth(k);
+              const h = healthLook(line?.health ?? k.health);
               return (
                 <li key={k.id} data-key={k.label}>
                   <strong>{k.label}</strong>

@@ -27,7 +27,7 @@ const openai = { id: "openai", name: "OpenAI", protocol: "openai-chat", default_
 const ollama = { id: "ollama", name: "Local Ollama", protocol: "ollama", default_base_url: "http://127.0.0.1:11434", models_path: "/api/tags", auth: "none", key_prefix: null };
 const key = {
   id: "k_1", provider: "openai", label: "Work", base_url: null, masked: "sk-…9xQ2", active: true, is_default: true,
-  created_at: "2026-11-27T00:00:00Z", rotated_at: null, models: [], models_fetched_at: null, last_test: null, last_tested_at: null,
+  created_at: "2026-11-27T00:00:00Z", rotated_at: null, models: [], models_fetched_at: null, last_test: null, last_tested_at: null, health: "not_tested",
 };
 
 describe("LLM providers", () => {
@@ -41,13 +41,36 @@ describe("LLM providers", () => {
     mocked.keysList.mockResolvedValue({ status: "ok", data: [key] });
     mocked.overview.mockResolvedValue({
       status: "ok",
-      data: { keys: [{ id: "k_1", label: "Work", provider: "openai", last_call: "http_401", last_call_at: null, refused_in_use: true, used_by: ["reader", "writer", "editor"] }] },
+      data: { keys: [{ id: "k_1", label: "Work", provider: "openai", last_call: "http_401", last_call_at: null, refused_in_use: true, health: "refused_in_use", used_by: ["reader", "writer", "editor"] }] },
     });
     render(<Providers />);
     await waitFor(() => expect(screen.getByText("refused on its last call")).toBeTruthy());
     fireEvent.click(screen.getByText("Delete"));
     expect(mocked.keysRemove).not.toHaveBeenCalled();
     expect(document.querySelector(".confirm")!.textContent).toContain("3 agents use it (reader, writer, editor)");
+  });
+
+  it("shows the core's health, not a reading of the test's sentence", async () => {
+    // A running Ollama (its status refresh words its test its own way), and a replaced key the
+    // core no longer counts as refused.
+    mocked.keysList.mockResolvedValue({
+      status: "ok",
+      data: [
+        { ...key, id: "k_2", label: "Local", provider: "ollama", masked: "", last_test: "Ollama 0.6.1 is running (2 models).", health: "working" },
+        { ...key, last_test: "Valid: OpenAI accepted the key (3 models).", health: "working" },
+      ],
+    });
+    mocked.overview.mockResolvedValue({
+      status: "ok",
+      data: { keys: [{ id: "k_1", label: "Work", provider: "openai", last_call: "http_401", last_call_at: null, refused_in_use: false, health: "working", used_by: [] }] },
+    });
+    render(<Providers />);
+    await waitFor(() => expect(document.querySelectorAll("[data-health]").length).toBe(2));
+    const shown = [...document.querySelectorAll("[data-health]")].map((e) => [e.getAttribute("data-health"), e.textContent?.trim()]);
+    expect(shown).toEqual([
+      ["working", "working"],
+      ["working", "working"],
+    ]);
   });
 
   it("says when there are no keys yet", async () => {
@@ -58,7 +81,7 @@ describe("LLM providers", () => {
 
   it("shows keys masked and the verdict of a test", async () => {
     mocked.keysList.mockResolvedValueOnce({ status: "ok", data: [key] });
-    mocked.keysList.mockResolvedValue({ status: "ok", data: [{ ...key, last_test: "Rejected by OpenAI (401): invalid key" }] });
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [{ ...key, last_test: "Rejected by OpenAI (401): invalid key", health: "rejected" }] });
     mocked.keysTest.mockResolvedValue({ status: "ok", data: { key, verdict: { verdict: "rejected", status: 401, provider_message: "invalid key" } } });
     render(<Providers />);
     await waitFor(() => expect(screen.getByText("sk-…9xQ2")).toBeTruthy());

@@ -1,7 +1,7 @@
 // Settings → LLM Providers: add, test, set default, replace, deactivate, delete. Keys go in;
 // only masked forms come back.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type KeyLine, type KeySummary, type Provider } from "../bindings";
+import { commands, type CommandError, type KeyHealth, type KeyLine, type KeySummary, type Provider } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
@@ -76,16 +76,31 @@ export function Providers() {
   );
 }
 
-/** A key's health at a glance, from its last test: a dot and a word. */
-export function keyHealth(k: KeySummary): { tone: "good" | "bad" | "warn" | "none"; word: string } {
-  if (!k.active) return { tone: "none", word: "deactivated" };
-  const t = k.last_test ?? "";
-  if (t.startsWith("Valid")) return { tone: "good", word: "working" };
-  if (t.startsWith("Rejected")) return { tone: "bad", word: "rejected" };
-  if (t.includes("unreachable")) return { tone: "warn", word: "unreachable" };
-  if (t.startsWith("Rate limited")) return { tone: "warn", word: "rate limited" };
-  if (t) return { tone: "warn", word: "unexpected reply" };
-  return { tone: "none", word: "not tested" };
+/** How a key's health (the core's kind) looks: a dot's tone and a word. Exhaustive: a kind added
+ * in Rust does not compile here until it is placed. */
+export function healthLook(h: KeyHealth): { tone: "good" | "bad" | "warn" | "none"; word: string } {
+  switch (h) {
+    case "working":
+      return { tone: "good", word: "working" };
+    case "rejected":
+      return { tone: "bad", word: "rejected" };
+    case "refused_in_use":
+      return { tone: "bad", word: "refused on its last call" };
+    case "unreachable":
+      return { tone: "warn", word: "unreachable" };
+    case "rate_limited":
+      return { tone: "warn", word: "rate limited" };
+    case "unexpected":
+      return { tone: "warn", word: "unexpected reply" };
+    case "not_tested":
+      return { tone: "none", word: "not tested" };
+    case "deactivated":
+      return { tone: "none", word: "deactivated" };
+    default: {
+      const unplaced: never = h;
+      return unplaced;
+    }
+  }
 }
 
 function KeyRow({
@@ -104,6 +119,8 @@ function KeyRow({
   const [testing, setTesting] = useState(false);
   const [newSecret, setNewSecret] = useState("");
   const [showModels, setShowModels] = useState(false);
+  const health = line?.health ?? k.health;
+  const look = healthLook(health);
 
   return (
     <li class={`key ${k.active ? "" : "inactive"}`} data-key-label={k.label}>
@@ -118,17 +135,14 @@ function KeyRow({
             plain http allowed
           </span>
         )}
-        {line?.refused_in_use ? (
-          <span class="state health bad" title="The provider refused this key on its last real call (401/403).">
-            <span class="dot" aria-hidden="true" />
-            refused on its last call
-          </span>
-        ) : (
-          <span class={`state health ${keyHealth(k).tone}`} title={k.last_test ?? "Not tested yet"}>
-            <span class="dot" aria-hidden="true" />
-            {keyHealth(k).word}
-          </span>
-        )}
+        <span
+          class={`state health ${look.tone}`}
+          data-health={health}
+          title={health === "refused_in_use" ? "The provider refused this key on its last real call (401/403)." : (k.last_test ?? "Not tested yet")}
+        >
+          <span class="dot" aria-hidden="true" />
+          {look.word}
+        </span>
       </div>
       {k.base_url && <div class="fine">Base URL: {k.base_url}</div>}
       {k.last_test && (
