@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::canonical::{read_request, role, text_of, ChatRequest, Fields, RequestError};
 use super::failure::provider_message;
-use super::upstream::{Piece, StreamError};
+use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
 use crate::prices::Tokens;
 

@@ -3,10 +3,10 @@
 //! rendered by each protocol's module.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use specta::Type;
 
-use super::{anthropic_messages, openai_chat, Protocol};
+use super::Protocol;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -82,26 +82,6 @@ impl ChatRequest {
     /// How many answers this request makes the provider write: each may use the output cap.
     pub fn outputs(&self) -> u32 {
         self.choices.max(1)
-    }
-
-    /// The body for a step: the caller's own if the protocols match (only the model changes),
-    /// else the translation.
-    pub fn body_for(&self, protocol: Protocol, model: &str, provider_is_openai: bool) -> Value {
-        if let Some(raw) = self.raw.as_ref().filter(|r| r.protocol == protocol) {
-            let mut body = raw.body.clone();
-            body["model"] = json!(model);
-            // The output cap the budget reserved is the one sent, whatever the caller wrote or
-            // left out: an uncapped passthrough could spend past the budget.
-            match protocol {
-                Protocol::AnthropicMessages => anthropic_messages::prepare_passthrough(&mut body, self.max_tokens),
-                _ => openai_chat::prepare_passthrough(&mut body, self.max_tokens, provider_is_openai),
-            }
-            return body;
-        }
-        match protocol {
-            Protocol::AnthropicMessages => anthropic_messages::render_request(self, model),
-            _ => openai_chat::render_request(self, model, provider_is_openai),
-        }
     }
 }
 
@@ -223,6 +203,7 @@ pub(crate) fn sample_request() -> ChatRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn req() -> ChatRequest {
         sample_request()
@@ -232,7 +213,7 @@ mod tests {
     fn a_raw_body_passes_through_to_its_own_protocol_only() {
         let raw = json!({ "model": "x", "stream": true, "messages": [{ "role": "user", "content": "Hi" }], "tools": [{ "type": "function" }], "seed": 7 });
         let r = ChatRequest { raw: Some(RawBody::new(Protocol::OpenAiChat, raw)), ..req() };
-        let same = r.body_for(Protocol::OpenAiChat, "gpt-4o", true);
+        let same = Protocol::OpenAiChat.body_for(&r, "gpt-4o", true);
         assert_eq!(same["tools"], json!([{ "type": "function" }]));
         assert_eq!((same["model"].as_str(), same["seed"].as_i64()), (Some("gpt-4o"), Some(7)));
         assert_eq!(same["stream_options"]["include_usage"], true);
@@ -241,9 +222,9 @@ mod tests {
             raw: Some(RawBody::new(Protocol::OpenAiChat, json!({ "model": "x", "messages": [] }))),
             ..req()
         };
-        let body = plain.body_for(Protocol::OpenAiChat, "gpt-4o", true);
+        let body = Protocol::OpenAiChat.body_for(&plain, "gpt-4o", true);
         assert!(body.get("stream").is_none() && body.get("stream_options").is_none(), "{body}");
-        let other = r.body_for(Protocol::AnthropicMessages, "claude-haiku-4-5", false);
+        let other = Protocol::AnthropicMessages.body_for(&r, "claude-haiku-4-5", false);
         assert!(other.get("tools").is_none());
         assert_eq!(other["system"], "Be brief.");
     }

@@ -11,6 +11,7 @@ pub mod framing;
 pub mod ollama;
 pub mod openai_chat;
 pub mod probe;
+pub mod stream;
 pub mod upstream;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
@@ -141,6 +142,26 @@ impl Protocol {
         match self {
             Protocol::AnthropicMessages => anthropic_messages::error_body(status, message),
             _ => openai_chat::error_body(status, message),
+        }
+    }
+
+    /// The body for a step in this protocol: the caller's own if it spoke it (only the model
+    /// changes), else the translation.
+    pub fn body_for(self, req: &canonical::ChatRequest, model: &str, provider_is_openai: bool) -> serde_json::Value {
+        if let Some(raw) = req.raw.as_ref().filter(|r| r.protocol == self) {
+            let mut body = raw.body.clone();
+            body["model"] = serde_json::json!(model);
+            // The output cap the budget reserved is the one sent, whatever the caller wrote or
+            // left out: an uncapped passthrough could spend past the budget.
+            match self {
+                Protocol::AnthropicMessages => anthropic_messages::prepare_passthrough(&mut body, req.max_tokens),
+                _ => openai_chat::prepare_passthrough(&mut body, req.max_tokens, provider_is_openai),
+            }
+            return body;
+        }
+        match self {
+            Protocol::AnthropicMessages => anthropic_messages::render_request(req, model),
+            _ => openai_chat::render_request(req, model, provider_is_openai),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::canonical::{ChatRequest, Role};
 use super::failure::provider_message;
 use super::framing::LineSplitter;
-use super::upstream::{self, Failure, Piece, Pieces, StreamError};
+use super::stream::{Failure, Piece, Pieces, StreamError};
 use crate::ledger::Outcome;
 use crate::prices::Tokens;
 
@@ -50,11 +50,11 @@ pub async fn start(
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
         .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true })?;
     body["stream"] = Value::Bool(true);
-    let client = upstream::shared_client(connect_timeout)?;
-    let resp = client.post(url).json(&body).send().await.map_err(|e| upstream::unreachable(&e))?;
+    let client = super::stream::shared_client(connect_timeout)?;
+    let resp = client.post(url).json(&body).send().await.map_err(|e| super::stream::unreachable(&e))?;
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
-        return Err(upstream::redirected(status, resp.headers(), None));
+        return Err(super::stream::redirected(status, resp.headers(), None));
     }
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();

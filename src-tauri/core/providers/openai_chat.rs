@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::canonical::{read_request, role, ChatRequest, Fields, RequestError};
 use super::failure::provider_message;
-use super::upstream::{Piece, StreamError};
+use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
 use crate::prices::Tokens;
 

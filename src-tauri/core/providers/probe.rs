@@ -129,7 +129,7 @@ pub async fn test(provider: &Provider, base_url: &str, secret: Option<&str>, tim
         };
         let status = resp.status().as_u16();
         if resp.status().is_redirection() {
-            let detail = super::upstream::redirect_detail(status, resp.headers(), secret);
+            let detail = super::stream::redirect_detail(status, resp.headers(), secret);
             return Verdict::Unexpected { status: Some(status), detail };
         }
         let retry_after =

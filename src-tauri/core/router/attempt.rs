@@ -170,7 +170,7 @@ impl<'a> Call<'a> {
         if days == 0 {
             return;
         }
-        let body = req.body_for(provider.protocol, &step.model, provider.id == "openai").to_string();
+        let body = provider.protocol.body_for(req, &step.model, provider.id == "openai").to_string();
         let kept = self
             .ws
             .with_unlocked(|c, u| outbound::record(c, u, days, &self.agent.name, &step.provider, &step.model, &body));
