@@ -10,16 +10,15 @@ use serde_json::json;
 use super::output::{Failure, Output};
 use super::place::Place;
 use super::term;
-use keyhold_core::agents::{self, AgentSpec, WhenOver};
-use keyhold_core::budget;
+use keyhold_core::agents::{AgentCard, AgentSpec, WhenOver};
+use keyhold_core::app::{self, usage::ExportFormat};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
-use keyhold_core::ledger::{self, Filter, Mode};
 use keyhold_core::money::Money;
-use keyhold_core::prices::{self, Price};
+use keyhold_core::prices::Price;
 use keyhold_core::providers::canonical::{Role, Turn};
 use keyhold_core::router;
-use keyhold_core::workspace::{Workspace, WorkspaceError};
+use keyhold_core::workspace::Workspace;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentsCommand {
@@ -131,16 +130,15 @@ pub enum Format {
     Json,
 }
 
-fn describe(a: &agents::Agent, conn: &rusqlite::Connection) -> serde_json::Value {
-    let today = budget::today(conn, a);
-    let key_label =
-        |id: &str| keyhold_core::keys::find(conn, id).map(|k| k.label).unwrap_or_else(|_| format!("{id} (missing)"));
+/// An agent's card (the window's, from core) as the command line shows it.
+fn describe(c: &AgentCard) -> serde_json::Value {
+    let a = &c.agent;
     json!({
         "name": a.name, "model": a.model,
-        "key": a.key_id.as_deref().map(key_label).unwrap_or_else(|| "provider default".into()),
-        "fallback": a.fallback.iter().map(|s| format!("{}:{}", key_label(&s.key_id), s.model)).collect::<Vec<_>>(),
-        "budget_usd": today.budget_usd, "when_over": a.when_over,
-        "spent_today_usd": today.spent_usd, "system": a.system_prompt, "temperature": a.temperature,
+        "key": c.key_label.clone().unwrap_or_else(|| "provider default".into()),
+        "fallback": c.fallback_labels,
+        "budget_usd": c.budget_usd, "budget_state": c.budget_state, "when_over": a.when_over,
+        "spent_today_usd": c.spent_today_usd, "system": a.system_prompt, "temperature": a.temperature,
         "max_tokens": a.max_tokens, "privacy": a.privacy,
     })
 }
@@ -191,11 +189,11 @@ pub fn agents(
                 }),
                 privacy: privacy.map(Into::into),
             };
-            let saved = ws.with_unlocked(|c, u| agents::add(c, u, &spec))?;
+            let saved = app::agents::save(&ws, None, &spec)?;
             for w in &saved.warnings {
                 crate::errln!("keyhold: note: {w}");
             }
-            let value = describe(&saved.agent, &ws.conn());
+            let value = describe(&app::agents::card(&ws, &saved.agent.id)?);
             out.success(
                 &format!("Added agent {}.", saved.agent.name),
                 json!({ "ok": true, "agent": value, "warnings": saved.warnings }),
@@ -214,45 +212,33 @@ pub fn agents(
             max_tokens,
             privacy,
         } => {
-            let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
-            let steps = if *no_fallback {
-                Vec::new()
-            } else if fallback.is_empty() {
-                a.fallback.iter().map(|s| format!("{}:{}", s.key_id, s.model)).collect()
-            } else {
-                fallback.clone()
-            };
-            let spec = AgentSpec {
-                name: name.clone().unwrap_or_else(|| a.name.clone()),
-                model: model.clone().unwrap_or_else(|| a.model.clone()),
-                key: key.clone().or_else(|| a.key_id.clone()),
-                system_prompt: system.clone().or_else(|| a.system_prompt.clone()),
-                temperature: a.temperature,
-                max_tokens: max_tokens.or(Some(a.max_tokens)),
-                fallback: steps,
-                budget_usd: match budget_usd.as_deref() {
-                    Some("none") => None,
-                    Some(b) => Some(b.to_string()),
-                    None => a.budget.map(|b| b.to_string()),
+            let edit = app::agents::AgentEdit {
+                name: name.clone(),
+                model: model.clone(),
+                key: key.clone(),
+                fallback: if *no_fallback {
+                    Some(Vec::new())
+                } else {
+                    (!fallback.is_empty()).then(|| fallback.clone())
                 },
-                when_over: Some(match when_over {
-                    Some(WhenOverArg::Local) => WhenOver::Local,
-                    Some(WhenOverArg::Refuse) => WhenOver::Refuse,
-                    None => a.when_over,
+                budget_usd: budget_usd.as_deref().map(|b| (b != "none").then(|| b.to_string())),
+                when_over: when_over.map(|w| match w {
+                    WhenOverArg::Local => WhenOver::Local,
+                    WhenOverArg::Refuse => WhenOver::Refuse,
                 }),
-                privacy: Some(privacy.map(Into::into).unwrap_or(a.privacy)),
+                system_prompt: system.clone(),
+                max_tokens: *max_tokens,
+                privacy: privacy.map(Into::into),
             };
-            let saved = ws.with_unlocked(|c, u| agents::update(c, u, &a.id, &spec))?;
+            let saved = app::agents::edit(&ws, agent, edit)?;
             for w in &saved.warnings {
                 crate::errln!("keyhold: note: {w}");
             }
-            let value = describe(&saved.agent, &ws.conn());
+            let value = describe(&app::agents::card(&ws, &saved.agent.id)?);
             out.success(&format!("Saved agent {}.", saved.agent.name), json!({ "ok": true, "agent": value }));
         }
         AgentsCommand::List => {
-            let conn = ws.conn();
-            let list = agents::list(&conn).map_err(WorkspaceError::from)?;
-            let rows: Vec<serde_json::Value> = list.iter().map(|a| describe(a, &conn)).collect();
+            let rows: Vec<serde_json::Value> = app::agents::cards(&ws)?.iter().map(describe).collect();
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "agents": rows }));
             } else if rows.is_empty() {
@@ -272,9 +258,7 @@ pub fn agents(
             }
         }
         AgentsCommand::Show { agent } => {
-            let conn = ws.conn();
-            let a = agents::find(&conn, agent).map_err(WorkspaceError::from)?;
-            let v = describe(&a, &conn);
+            let v = describe(&app::agents::card(&ws, agent)?);
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "agent": v }));
             } else {
@@ -289,7 +273,7 @@ pub fn agents(
             }
         }
         AgentsCommand::Token { agent, label } => {
-            let issued = ws.with_unlocked(|c, u| agents::tokens::issue(c, u, agent, label.as_deref()))?;
+            let issued = app::agents::issue_token(&ws, agent, label.as_deref())?;
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "token": issued.token, "info": issued.info }));
             } else {
@@ -298,7 +282,7 @@ pub fn agents(
             }
         }
         AgentsCommand::Tokens { agent } => {
-            let list = agents::tokens::list(&ws.conn(), agent.as_deref()).map_err(WorkspaceError::from)?;
+            let list = app::agents::tokens(&ws, agent.as_deref())?;
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "tokens": list }));
             } else {
@@ -317,11 +301,11 @@ pub fn agents(
             }
         }
         AgentsCommand::Revoke { token_id } => {
-            let t = ws.with_unlocked(|c, u| agents::tokens::revoke(c, u, token_id))?;
+            let t = app::agents::revoke_token(&ws, token_id)?;
             out.success(&format!("Revoked {} ({}, agent {}).", t.id, t.label, t.agent), json!({ "ok": true }));
         }
         AgentsCommand::Remove { agent } => {
-            let a = ws.with_unlocked(|c, u| agents::remove(c, u, agent))?;
+            let a = app::agents::remove(&ws, agent)?;
             out.success(&format!("Deleted agent {}. Its ledger rows are kept.", a.name), json!({ "ok": true }));
         }
     }
@@ -336,21 +320,22 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, place: &Place<'_>, out:
         ));
     }
     let ws = place.workspace()?;
-    let a = agents::find(&ws.conn(), agent).map_err(WorkspaceError::from)?;
+    app::agents::find(&ws, agent)?;
     let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
     place.unlock(&ws, &p)?;
+    let a = app::chat::agent(&ws, agent)?;
     if term::stdin_is_terminal() {
         crate::errln!("Type your message, then Ctrl-D.");
     }
     let prompt = term::with(|t| t.read_stdin())
         .map_err(|e| Failure::from_message(ErrorKind::Input, format!("Could not read the prompt: {e}")))?;
-    let req = router::agent_request(&a, vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }]);
+    let turns = vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }];
     let json = out.json;
     // On a terminal, the answer is shown as text only: no escape sequence in it drives the
     // terminal. Piped, it goes out as the model wrote it.
     let screen = term::stdout_is_terminal().then(super::terminal::TerminalFilter::default);
     let mut sink = Stdout { answer: String::new(), screen, json };
-    let result = place.block_on(router::call(&ws, &a, req, Mode::Agent, &mut sink))?;
+    let result = place.block_on(app::chat::send(&ws, &a, turns, &mut sink))?;
     let answer = sink.answer;
     match result {
         Ok(reply) => {
@@ -427,8 +412,7 @@ pub fn prices(
 ) -> Result<(), Failure> {
     match command {
         PricesCommand::List => {
-            let conn = keyhold_core::db::open(&place.dir().db_path())?;
-            let list = prices::list(&conn)?;
+            let list = app::prices::list(&*place.workspace()?)?;
             if out.json {
                 crate::outln!(
                     "{}",
@@ -465,12 +449,12 @@ pub fn prices(
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
             let price = Price::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
             let ws = place.unlocked(passphrase_file, "Setting a price")?;
-            ws.with_unlocked(|c, u| prices::set(c, u, model, price))?;
+            app::prices::set(&ws, model, price)?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));
         }
         PricesCommand::Remove { model } => {
             let ws = place.unlocked(passphrase_file, "Removing a price")?;
-            let removed = ws.with_unlocked(|c, u| prices::remove(c, u, model))?;
+            let removed = app::prices::remove(&ws, model)?;
             let said = if removed {
                 format!("Your price for {model} is removed; the price file's applies again.")
             } else {
@@ -505,19 +489,12 @@ pub fn usage(
             ));
         }
     }
-    // Reading only: no writer lock, so this works while the app runs.
-    let conn = keyhold_core::db::open(&dir.db_path())?;
-    let filter = Filter {
-        agent: agent.map(str::to_string),
-        since: since.map(ledger::local_midnight_utc),
-        // --until is inclusive: up to the end of that local day.
-        until: until.and_then(|u| u.succ_opt()).map(ledger::local_midnight_utc),
-        ..Default::default()
-    };
-    let rows = ledger::export(&conn, &filter).map_err(|e| Failure::from_message(ErrorKind::Database, e.to_string()))?;
+    // Reading only: no writer lock, so this works beside any Keyhold.
+    let selection = app::usage::Selection { agent: agent.map(str::to_string), since, until };
+    let rows = app::usage::rows_in(&dir, &selection)?;
     match format {
-        Format::Csv => crate::out!("{}", ledger::to_csv(&rows)),
-        Format::Json => crate::outln!("{}", serde_json::to_string(&rows).expect("rows serialize")),
+        Format::Csv => crate::out!("{}", ExportFormat::Csv.render(&rows, false)),
+        Format::Json => crate::outln!("{}", ExportFormat::Json.render(&rows, false)),
         Format::Table => {
             if rows.is_empty() {
                 crate::outln!("No usage recorded for this selection.");
@@ -566,24 +543,19 @@ pub fn usage(
 
 /// `keyhold serve`: the proxy alone, headless, until Ctrl-C.
 pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
-    use keyhold_core::proxy;
     let ws = std::sync::Arc::new(Workspace::open(dir)?);
     let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
     ws.unlock(&p)?;
-    let mut settings = proxy::config::load(&ws.conn());
-    if let Some(port) = port {
-        settings.port = port;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::from_message(ErrorKind::Internal, format!("Could not start the network runtime: {e}")))?;
     runtime.block_on(async {
-        let port = settings.port;
-        let running = proxy::start(std::sync::Arc::clone(&ws), settings).await.map_err(|e| {
-            Failure::from_message(ErrorKind::Proxy, format!("Could not listen on 127.0.0.1:{port}: {e}. Choose another with --port."))
+        // Not remembered: the app's "run the proxy at launch" is the app's.
+        let proxy = app::proxy::ProxyHandle::default();
+        let addr = app::proxy::start(&ws, &proxy, port, false).await.map_err(|e| {
+            Failure::from_message(e.kind(), format!("{e} (--port chooses it)"))
         })?;
-        let addr = running.addr;
         // Commands typed in other terminals are run by this Keyhold from now on.
         let host = super::remote::Host {
             workspace: std::sync::Arc::clone(&ws),
@@ -605,7 +577,7 @@ pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, ou
         );
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;
-        running.stop().await;
+        app::proxy::shut_down(&proxy).await;
         crate::errln!("keyhold: proxy stopped.");
         Ok(())
     })

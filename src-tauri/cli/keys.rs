@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 use super::output::{Failure, Output};
 use super::place::Place;
 use super::term;
+use keyhold_core::app;
 use keyhold_core::error::ErrorKind;
 use keyhold_core::keys::{self, KeySummary, Reach, Saved};
 use keyhold_core::providers::AuthStyle;
@@ -119,18 +120,18 @@ pub fn run(
             let ws = place.unlocked(passphrase_file, "Adding a key")?;
             let secret = if needs_key { Some(read_key(passphrase_file)?) } else { None };
             let reach = Reach { allow_insecure_http: *allow_insecure_http, marked_local: *local };
-            let s = ws.with_unlocked(|c, u| keys::add(c, u, provider, label, base_url.as_deref(), secret, reach))?;
+            let s = app::keys::add(&ws, provider, label, base_url.as_deref(), secret, reach)?;
             saved(out, "Added", &s);
         }
         KeysCommand::Rotate { key } => {
             let ws = place.unlocked(passphrase_file, "Replacing a key")?;
             let secret = read_key(passphrase_file)?;
-            let s = ws.with_unlocked(|c, u| keys::rotate(c, u, key, secret))?;
+            let s = app::keys::rotate(&ws, key, secret)?;
             saved(out, "Replaced the key of", &s);
         }
         KeysCommand::List => {
             let ws = place.workspace()?;
-            let list = ws.with_db(|c| keys::list(c))?;
+            let list = app::keys::list(&ws)?;
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "keys": list }));
             } else if list.is_empty() {
@@ -150,7 +151,7 @@ pub fn run(
         }
         KeysCommand::Test { key } => {
             let ws = place.unlocked(passphrase_file, "Testing a key")?;
-            let (k, verdict) = place.block_on(ws.test_key(key, KEY_TEST_TIMEOUT))??;
+            let (k, verdict) = place.block_on(app::keys::test(&ws, key, KEY_TEST_TIMEOUT))??;
             let sentence = k.last_test.clone().unwrap_or_default();
             if !verdict.is_valid() {
                 if out.json {
@@ -162,7 +163,7 @@ pub fn run(
             out.success(&format!("{}: {sentence}", k.label), json!({ "ok": true, "key": k, "verdict": verdict }));
         }
         KeysCommand::Models { key } => {
-            let k = place.workspace()?.with_db(|c| keys::find(c, key))?;
+            let k = app::keys::find(&*place.workspace()?, key)?;
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "models": k.models, "fetched_at": k.models_fetched_at }));
             } else if k.models.is_empty() {
@@ -172,9 +173,7 @@ pub fn run(
             }
         }
         KeysCommand::Default { key } => {
-            let k = place
-                .unlocked(passphrase_file, "Choosing the default key")?
-                .with_unlocked(|c, u| keys::set_default(c, u, key))?;
+            let k = app::keys::set_default(&*place.unlocked(passphrase_file, "Choosing the default key")?, key)?;
             out.success(
                 &format!("{} is now the default {} key.", k.label, k.provider),
                 json!({ "ok": true, "key": k }),
@@ -183,21 +182,20 @@ pub fn run(
         KeysCommand::Deactivate { key } | KeysCommand::Activate { key } => {
             let active = matches!(command, KeysCommand::Activate { .. });
             let action = if active { "Reactivating a key" } else { "Deactivating a key" };
-            let k =
-                place.unlocked(passphrase_file, action)?.with_unlocked(|c, u| keys::set_active(c, u, key, active))?;
+            let k = app::keys::set_active(&*place.unlocked(passphrase_file, action)?, key, active)?;
             let state = if active { "active again" } else { "deactivated: it will not be sent anywhere" };
             out.success(&format!("{} is {state}.", k.label), json!({ "ok": true, "key": k }));
         }
         KeysCommand::Remove { key, yes } => {
             let ws = place.unlocked(passphrase_file, "Deleting a key")?;
-            let k = ws.with_db(|c| keys::find(c, key))?;
+            let k = app::keys::find(&ws, key)?;
             if !yes {
                 confirm(&format!(
                     "Delete the key {} ({}, {})? This cannot be undone. [y/N] ",
                     k.label, k.provider, k.masked
                 ))?;
             }
-            let k = ws.with_unlocked(|c, u| keys::remove(c, u, &k.id))?;
+            let k = app::keys::remove(&ws, &k.id)?;
             out.success(&format!("Deleted {}.", k.label), json!({ "ok": true, "key": k }));
         }
     }

@@ -21,7 +21,6 @@ use serde_json::json;
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::logging;
-use keyhold_core::workspace;
 use output::{Failure, Output};
 use place::Place;
 
@@ -216,7 +215,7 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
         }
         Command::Vault { command: VaultCommand::Check } => {
             let p = input::passphrase(cli.passphrase_file.as_deref(), "Vault passphrase: ")?;
-            let report = workspace::check(&dir, &p)?;
+            let report = keyhold_core::app::vault::check(&dir, &p)?;
             let value = json!({ "ok": report.keys_failed.is_empty() && report.changed_outside.is_empty(),
                                 "data_dir": dir.path().display().to_string(),
                                 "unlock_ms": report.unlock_ms, "keys_total": report.keys_total,

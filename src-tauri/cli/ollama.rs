@@ -69,10 +69,7 @@ pub fn run(command: &OllamaCommand, place: &Place<'_>, out: &Output) -> Result<(
 /// The address given, else that of the user's Ollama key (reading the database needs no lock),
 /// else Ollama's default.
 fn address(url: &Option<String>, dir: &DataDir) -> String {
-    url.clone().unwrap_or_else(|| {
-        let key = keyhold_core::db::open(&dir.db_path()).ok().and_then(|c| ollama::users_key(&c));
-        ollama::address_of(key.as_ref())
-    })
+    keyhold_core::app::local::address_in(dir, url.as_deref())
 }
 
 fn status(url: &str, place: &Place<'_>, out: &Output) -> Result<(), Failure> {

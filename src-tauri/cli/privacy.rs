@@ -8,10 +8,9 @@ use zeroize::Zeroizing;
 
 use super::output::{Failure, Output};
 use super::place::Place;
-use keyhold_core::agents;
+use keyhold_core::app::{self, privacy, privacy::PolicyOf};
 use keyhold_core::error::ErrorKind;
-use keyhold_core::privacy::{dictionary, Dictionary, Policy, Redactor, Rules};
-use keyhold_core::workspace::WorkspaceError;
+use keyhold_core::privacy::Policy;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PolicyArg {
@@ -75,36 +74,32 @@ pub fn redact(
         (Some(_), Some(_)) => {
             return Err(Failure::from_message(ErrorKind::Usage, "Give --agent or --policy, not both.".into()))
         }
-        (Some(a), None) => agents::find(&ws.conn(), a).map_err(WorkspaceError::from)?.privacy,
+        (Some(a), None) => app::agents::find(&ws, a)?.privacy,
         (None, Some(p)) => p.into(),
         (None, None) => Policy::default(),
     };
     // The dictionary is sealed in the vault: it applies when the passphrase is at hand.
-    let mut terms = Vec::new();
-    if policy.uses_dictionary() {
-        match passphrase_file {
-            Some(_) => {
-                let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
-                place.unlock(&ws, &p)?;
-                terms = ws.with_unlocked(|c, u| dictionary::load(c, u))?;
-            }
-            None => crate::errln!(
-                "keyhold: note: your dictionary was not applied (it is sealed in the vault): give --passphrase-file FILE to include it."
-            ),
-        }
+    let with_dictionary = passphrase_file.is_some() && policy.uses_dictionary();
+    if with_dictionary {
+        let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
+        place.unlock(&ws, &p)?;
     }
-    let dict = Dictionary::new(&terms);
-    let mut r = Redactor::new(Rules::builtin(), policy, &dict);
-    let redacted = r.redact(&text, "the text");
+    let r = privacy::redact(&ws, &text, PolicyOf::Given(policy), with_dictionary)?;
+    if r.policy.uses_dictionary() && !r.dictionary_applied {
+        crate::errln!(
+            "keyhold: note: your dictionary was not applied (it is sealed in the vault): give --passphrase-file FILE to include it."
+        );
+    }
+    let (redacted, policy) = (&r.text, r.policy);
     if out.json {
-        crate::outln!("{}", json!({ "text": redacted, "policy": policy, "findings": r.findings() }));
+        crate::outln!("{}", json!({ "text": redacted, "policy": policy, "findings": r.findings }));
     } else {
         crate::out!("{redacted}");
         if !redacted.ends_with('\n') {
             crate::outln!();
         }
-        crate::errln!("keyhold: {} policy: replaced {}.", policy.as_str(), r.counts().sentence());
-        if policy == Policy::Block && !r.counts().is_empty() {
+        crate::errln!("keyhold: {} policy: replaced {}.", policy.as_str(), r.counts.sentence());
+        if policy == Policy::Block && !r.counts.is_empty() {
             crate::errln!("keyhold: with the block policy, a cloud step would refuse this text.");
         }
     }
@@ -123,7 +118,7 @@ pub fn dictionary(
             let ws = place.unlocked(passphrase_file, "Adding dictionary terms")?;
             let text = read_stdin("the terms")?;
             let terms: Vec<Zeroizing<String>> = text.lines().map(|l| Zeroizing::new(l.to_string())).collect();
-            let added = ws.with_unlocked(|c, u| dictionary::add(c, u, &terms))?;
+            let added = privacy::add_terms(&ws, &terms)?;
             out.success(
                 &format!(
                     "Added {} term(s) to your dictionary: {}.",
@@ -135,7 +130,7 @@ pub fn dictionary(
         }
         DictionaryCommand::List => {
             let ws = place.unlocked(passphrase_file, "Listing the dictionary")?;
-            let list = ws.with_unlocked(|c, u| dictionary::list(c, u))?;
+            let list = privacy::dictionary(&ws)?;
             if out.json {
                 crate::outln!("{}", json!({ "ok": true, "terms": list }));
             } else if list.is_empty() {
@@ -151,7 +146,7 @@ pub fn dictionary(
         }
         DictionaryCommand::Remove { id } => {
             let ws = place.unlocked(passphrase_file, "Removing a dictionary term")?;
-            ws.with_unlocked(|c, u| dictionary::remove(c, u, id))?;
+            privacy::remove_term(&ws, id)?;
             out.success(&format!("Removed {id} from your dictionary."), json!({ "ok": true }));
         }
     }

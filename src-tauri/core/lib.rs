@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod agents;
+pub mod app;
 pub mod autostart;
 pub mod budget;
 pub mod conversations;

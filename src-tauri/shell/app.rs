@@ -7,9 +7,9 @@ use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
 use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
-use crate::shell::proxy::ProxyHandle;
 use crate::shell::state::{refresh_ollama, ChatSink, Environment, SaveDialog};
 use crate::shell::tray::{self, Tray, TrayRefresh};
+use keyhold_core::app::proxy::ProxyHandle;
 use keyhold_core::datadir::DataDir;
 use keyhold_core::workspace::Workspace;
 
@@ -173,12 +173,12 @@ pub fn run(dir: DataDir) -> Result<(), String> {
 
             // The proxy runs again if it ran when Keyhold last quit (it answers "locked" until
             // the vault is unlocked).
-            if keyhold_core::proxy::config::enabled(&workspace.conn()) {
+            if keyhold_core::app::proxy::was_running(&workspace) {
                 let (handle, ws, r) = (app.handle().clone(), Arc::clone(&workspace), Arc::clone(&redraw));
                 tauri::async_runtime::spawn(async move {
                     let proxy = handle.state::<ProxyHandle>();
-                    if let Err(e) = crate::shell::proxy::start(&ws, &proxy, None).await {
-                        tracing::warn!(error = %e.message, "could not restart the proxy");
+                    if let Err(e) = keyhold_core::app::proxy::start(&ws, &proxy, None, true).await {
+                        tracing::warn!(error = %e, "could not restart the proxy");
                     }
                     r();
                 });
@@ -208,10 +208,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
 fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) -> impl Fn() + Send + Sync + 'static {
     move || {
         if let Some(t) = &tray {
-            let proxy_on = handle
-                .try_state::<ProxyHandle>()
-                .and_then(|p| p.0.try_lock().ok().map(|g| g.is_some()))
-                .unwrap_or(false);
+            let proxy_on = handle.try_state::<ProxyHandle>().is_some_and(|p| p.running_now());
             t.refresh(proxy_on);
         }
     }

@@ -1,13 +1,13 @@
 //! The desktop shell: window, tray and the thin commands the front-end calls.
 
 //! Dependencies run one way: `error`, `events` and `state` import no other shell module;
-//! `proxy` only `error`; `commands` those; `tray` `proxy` and `state`; `app` wires it all.
+//! `commands` those; `tray` `state`; `app` wires it all. Everything a command does is a call
+//! into `keyhold_core::app`; no shell module holds the database.
 
 pub mod app;
 pub mod commands;
 pub mod error;
 pub mod events;
-pub mod proxy;
 pub mod state;
 pub mod tray;
 

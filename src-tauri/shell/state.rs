@@ -5,7 +5,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use keyhold_core::ollama::{self, OllamaStatus};
-use keyhold_core::providers::probe::Verdict;
 use keyhold_core::workspace::Workspace;
 
 use crate::shell::events::ChatDelta;
@@ -50,14 +49,7 @@ pub struct SaveDialog(pub std::sync::Arc<dyn Fn(&'static str) -> Option<std::pat
 /// Looks at the Ollama of the user's Ollama key (or the default address), remembers it, and
 /// keeps that key's model list current for the agent form's picker.
 pub async fn refresh_ollama(ws: &Workspace, env: &Environment) -> OllamaStatus {
-    let key = ollama::users_key(&ws.conn());
-    let status = ollama::status(&ollama::address_of(key.as_ref())).await;
-    if let (Some(k), true) = (&key, status.running) {
-        // A running Ollama is a passed test: the same verdict (and sentence) as testing the key.
-        let verdict = Verdict::Valid { models: status.models.iter().map(|m| m.name.clone()).collect() };
-        let sentence = verdict.sentence_for("Ollama", true);
-        let _ = keyhold_core::keys::record_test(&ws.conn(), &k.id, &verdict, &sentence);
-    }
+    let status = keyhold_core::app::local::look(ws).await;
     *env.ollama.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
     status
 }

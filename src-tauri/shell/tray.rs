@@ -53,10 +53,10 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
                 let app = app.clone();
                 let ws = Arc::clone(&ws);
                 tauri::async_runtime::spawn(async move {
-                    let handle = app.state::<crate::shell::proxy::ProxyHandle>();
-                    match crate::shell::proxy::toggle(&ws, &handle).await {
+                    let handle = app.state::<keyhold_core::app::proxy::ProxyHandle>();
+                    match keyhold_core::app::proxy::toggle(&ws, &handle).await {
                         Ok(on) => tracing::info!(on, "proxy toggled from the tray"),
-                        Err(e) => tracing::warn!(error = %e.message, "could not toggle the proxy"),
+                        Err(e) => tracing::warn!(error = %e, "could not toggle the proxy"),
                     }
                     if let Some(tray) = app.try_state::<TrayRefresh>() {
                         (tray.0)();

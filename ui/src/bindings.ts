@@ -76,6 +76,7 @@ export const commands = {
 	 */
 	payloadLogOpen: (id: string) => typedError<string, CommandError>(__TAURI_INVOKE("payload_log_open", { id })),
 	proxyStatus: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_status")),
+	/**  Starts the proxy (on `port`, else the saved one) and remembers it runs at the next launch. */
 	proxyStart: (port: number | null) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_start", { port })),
 	proxyStop: () => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_stop")),
 	/**
@@ -382,6 +383,7 @@ export type ErrorKind =
 /**  A fault in Keyhold itself. */
 "internal";
 
+/**  An export's format. */
 export type ExportFormat = "csv" | "json";
 
 /**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */

@@ -265,7 +265,7 @@ fn save(
     when_over: WhenOver,
     privacy: Policy,
 ) -> Result<SavedAgent, AgentError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
@@ -331,7 +331,7 @@ pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Resul
         n += 1;
     }
     let id = new_id();
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
         "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
          SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy FROM agents WHERE id = ?1",

@@ -448,7 +448,7 @@ pub fn set_default(conn: &mut Connection, u: &Unlocked, k: &str) -> Result<KeySu
         return Err(KeyError::Inactive(key.label));
     }
     verify(conn, u, &key)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let others: Vec<String> = {
         let mut stmt = tx.prepare_cached("SELECT id FROM provider_keys WHERE provider = ?1 AND is_default = 1")?;
         let ids = stmt.query_map([&key.provider], |r| r.get(0))?.collect::<Result<_, _>>()?;

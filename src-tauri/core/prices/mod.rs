@@ -90,6 +90,8 @@ pub enum PriceError {
         "\"{0}\" is not a price: give USD per million tokens, like 3 or 0.075 (at most 9 decimals, not negative)."
     )]
     NotAPrice(String),
+    #[error("Give the model's id.")]
+    NoModel,
     #[error(transparent)]
     Changed(#[from] crate::integrity::Tampered),
     #[error("Database error: {0}")]
@@ -105,7 +107,7 @@ impl From<rusqlite::Error> for PriceError {
 impl crate::error::Kinded for PriceError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
-            PriceError::NotAPrice(_) => crate::error::ErrorKind::BadPrice,
+            PriceError::NotAPrice(_) | PriceError::NoModel => crate::error::ErrorKind::BadPrice,
             PriceError::Changed(_) => crate::error::ErrorKind::ChangedOutsideKeyhold,
             PriceError::Db(_) => crate::error::ErrorKind::Database,
         }
@@ -264,7 +266,7 @@ pub fn verify(conn: &Connection, u: &Unlocked) -> Result<(), PriceError> {
 
 /// Sets the user's price for a model (all providers that serve it under that id).
 pub fn set(conn: &mut Connection, u: &Unlocked, model: &str, price: Price) -> Result<(), PriceError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     overrides(&tx, u)?;
     tx.execute(
         "INSERT INTO price_overrides (model, input, output, cache_read, cache_write) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -280,7 +282,7 @@ pub fn set(conn: &mut Connection, u: &Unlocked, model: &str, price: Price) -> Re
 /// Removes the user's price for a model: the price file's applies again. Refused if the table
 /// was changed outside Keyhold (a remove must not bless a forged row).
 pub fn remove(conn: &mut Connection, u: &Unlocked, model: &str) -> Result<bool, PriceError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     overrides(&tx, u)?;
     let n = tx.execute("DELETE FROM price_overrides WHERE model = ?1", [model])?;
     retag(&tx, u)?;

@@ -103,7 +103,7 @@ pub fn add(conn: &mut Connection, u: &Unlocked, terms: &[Zeroizing<String>]) -> 
     if terms.is_empty() {
         return Err(DictionaryError::Empty);
     }
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     verify(&tx, u)?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut added = Vec::new();
@@ -141,7 +141,7 @@ pub fn list(conn: &Connection, u: &Unlocked) -> Result<Vec<TermInfo>, Dictionary
 }
 
 pub fn remove(conn: &mut Connection, u: &Unlocked, id: &str) -> Result<(), DictionaryError> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     verify(&tx, u)?;
     if tx.execute("DELETE FROM dictionary_terms WHERE id = ?1", [id])? == 0 {
         return Err(DictionaryError::NotFound(id.into()));

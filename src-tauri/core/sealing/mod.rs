@@ -13,7 +13,31 @@ use crate::integrity::{self, Tampered, Unlocked, PROTECTED_SETTINGS};
 use crate::keys;
 use crate::prices;
 use crate::seal::{self, RowBinding, Sealed};
-use crate::workspace::WorkspaceError;
+
+/// Why the configuration could not be tagged, checked or re-sealed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SealingError {
+    /// Records that do not hold under the authority they were written with: nothing was changed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))]
+    Changed(Vec<Tampered>),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error(transparent)]
+    Agents(#[from] agents::AgentError),
+    #[error("Could not save the configuration's tags in Keyhold's database: {0}")]
+    Save(#[from] rusqlite::Error),
+}
+
+impl crate::error::Kinded for SealingError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            SealingError::Changed(_) => crate::error::ErrorKind::ChangedOutsideKeyhold,
+            SealingError::Keys(e) => e.kind(),
+            SealingError::Agents(e) => e.kind(),
+            SealingError::Save(_) => crate::error::ErrorKind::Database,
+        }
+    }
+}
 
 /// Where the database says which master secret its records are under (a public fingerprint).
 pub const MASTER_ID: &str = "integrity.master_id";
@@ -35,14 +59,17 @@ pub(crate) fn retag_everything(
     conn: &mut Connection,
     u: &Unlocked,
     verified: Option<&Unlocked>,
-) -> Result<(), WorkspaceError> {
-    let tx = conn.transaction().map_err(db)?;
+) -> Result<(), SealingError> {
+    // IMMEDIATE: the writer lock first. A deferred transaction that reads, then writes after
+    // another connection (the background usage rollup) committed, fails with SQLITE_BUSY_SNAPSHOT,
+    // which no busy timeout waits out.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
     retag_in(&tx, u, verified)?;
     tx.commit().map_err(db)
 }
 
 /// [`retag_everything`]'s body, on a transaction the caller commits.
-fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Result<(), WorkspaceError> {
+fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Result<(), SealingError> {
     let mut bad = keys::retag_all(tx, u, verified)?;
     bad.extend(agents::retag_all(tx, u, verified)?);
     bad.extend(tokens::retag_all(tx, u, verified)?);
@@ -75,7 +102,7 @@ fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Resul
         }
     }
     if !bad.is_empty() {
-        return Err(WorkspaceError::Changed(bad));
+        return Err(SealingError::Changed(bad));
     }
     tx.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -86,7 +113,7 @@ fn retag_in(tx: &Connection, u: &Unlocked, verified: Option<&Unlocked>) -> Resul
 }
 
 /// Every protected record whose tag fails, named (for `keyhold vault check`).
-pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, WorkspaceError> {
+pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>, SealingError> {
     let mut bad = keys::changed(conn, u)?;
     bad.extend(agents::check_all(conn, u)?);
     bad.extend(tokens::check_all(conn, u)?);
@@ -107,9 +134,9 @@ pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>
 
 /// Re-seals every stored key from `old` to `new`, then retags everything under `new` (checked
 /// under `old` first), in one transaction: the rotation's database half.
-pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> Result<(), WorkspaceError> {
+pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> Result<(), SealingError> {
     {
-        let tx = conn.transaction().map_err(db)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
         type Row = (String, String, Vec<u8>, Vec<u8>, Vec<u8>);
         let rows: Vec<Row> = {
             let mut stmt = tx
@@ -141,13 +168,11 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
             .map_err(db)?;
         }
         if !bad.is_empty() {
-            return Err(WorkspaceError::Changed(bad));
+            return Err(SealingError::Changed(bad));
         }
         crate::privacy::dictionary::reseal(&tx, old, new).map_err(|e| match e {
-            crate::privacy::dictionary::DictionaryError::Changed(t) => WorkspaceError::Changed(vec![t]),
-            other => {
-                WorkspaceError::Changed(vec![Tampered::new(other.to_string(), "Remove it and add the term again.")])
-            }
+            crate::privacy::dictionary::DictionaryError::Changed(t) => SealingError::Changed(vec![t]),
+            other => SealingError::Changed(vec![Tampered::new(other.to_string(), "Remove it and add the term again.")]),
         })?;
         crate::privacy::outbound::reseal(&tx, old, new).map_err(db)?;
         crate::conversations::reseal(&tx, old, new).map_err(db)?;
@@ -157,8 +182,8 @@ pub(crate) fn rotate(conn: &mut Connection, old: &Unlocked, new: &Unlocked) -> R
     Ok(())
 }
 
-fn db(source: rusqlite::Error) -> WorkspaceError {
-    WorkspaceError::Save { what: "the configuration's tags", source }
+fn db(source: rusqlite::Error) -> SealingError {
+    SealingError::Save(source)
 }
 
 /// Which of two master secrets the database's records are under, by its stored fingerprint.

@@ -17,7 +17,7 @@ use crate::prices::{self, Price};
 use crate::providers::canonical::{ChatRequest, Role, Turn};
 use crate::router;
 use crate::vault::{kdf::KdfParams, snapshot};
-use crate::workspace::{self, Workspace};
+use crate::workspace::Workspace;
 use keyhold_sim::{self as sim, Flavor};
 
 const KEY: &str = "sk-sim-tamper-CANARY-openai";
@@ -93,7 +93,7 @@ async fn an_untouched_configuration_works_and_vault_check_finds_nothing() {
     let r = rig().await;
     r.chat().await.unwrap();
     assert_eq!(r.provider.requests().len(), 1);
-    let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     assert!(report.configuration_tagged);
     assert!(report.changed_outside.is_empty(), "{:?}", report.changed_outside);
 }
@@ -107,12 +107,12 @@ async fn a_key_address_changed_by_hand_sends_nothing_anywhere() {
     let err = r.chat().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ChangedOutsideKeyhold, "{err}");
     assert!(err.to_string().contains("The key \"work\" was changed outside Keyhold"), "{err}");
-    let err = r.ws.test_key("work", std::time::Duration::from_secs(5)).await.unwrap_err();
+    let err = crate::app::keys::test(&r.ws, "work", std::time::Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ChangedOutsideKeyhold, "{err}");
     r.nothing_reached_the_attacker();
     assert!(r.provider.requests().is_empty());
 
-    let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     assert_eq!(report.changed_outside.len(), 1, "{:?}", report.changed_outside);
     assert!(report.changed_outside[0].contains("The key \"work\""));
     assert!(!report.changed_outside[0].contains("CANARY"));
@@ -122,7 +122,7 @@ async fn a_key_address_changed_by_hand_sends_nothing_anywhere() {
 async fn a_key_reactivated_or_moved_to_another_provider_by_hand_is_refused() {
     let r = rig().await;
     r.outside().execute("UPDATE provider_keys SET active = 1 WHERE label = 'spare'", []).unwrap();
-    let err = r.ws.test_key("spare", std::time::Duration::from_secs(5)).await.unwrap_err();
+    let err = crate::app::keys::test(&r.ws, "spare", std::time::Duration::from_secs(5)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ChangedOutsideKeyhold, "{err}");
     r.outside().execute("UPDATE provider_keys SET allow_insecure_http = 1 WHERE label = 'work'", []).unwrap();
     assert_eq!(r.chat().await.unwrap_err().kind(), ErrorKind::ChangedOutsideKeyhold);
@@ -144,7 +144,7 @@ async fn an_agent_chain_budget_or_key_changed_by_hand_is_refused() {
         assert_eq!(err.kind(), ErrorKind::ChangedOutsideKeyhold, "{edit}: {err}");
         assert!(err.to_string().contains("The agent \"bot\" was changed outside Keyhold"), "{err}");
         assert!(r.provider.requests().is_empty(), "{edit}: a request was sent");
-        let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+        let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
         assert_eq!(report.changed_outside.len(), 1, "{edit}: {:?}", report.changed_outside);
     }
 }
@@ -195,7 +195,7 @@ async fn a_proxy_token_forged_or_moved_by_hand_does_not_authenticate() {
         }
     }
     r.nothing_reached_the_attacker();
-    let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     // The moved token and the forged row.
     assert_eq!(report.changed_outside.len(), 2, "{:?}", report.changed_outside);
 }
@@ -242,14 +242,14 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
     )
     .unwrap();
     drop(o);
-    let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     assert!(!report.configuration_tagged);
     r.ws.lock();
     r.ws.unlock(&Passphrase::new(PASS.into())).unwrap();
     assert!(r.ws.info().changed_outside.is_empty(), "{:?}", r.ws.info().changed_outside);
     r.chat().await.unwrap();
     assert_eq!(r.ws.with_unlocked(|c, u| tokens::authenticate(c, u, &r.token)).unwrap().unwrap().name, "bot");
-    let report = workspace::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     assert!(report.configuration_tagged && report.changed_outside.is_empty(), "{report:?}");
     // Once adopted, a later hand edit is caught: the mark lives in the vault, not the database.
     r.outside().execute("UPDATE agents SET budget_nano = NULL", []).unwrap();
@@ -264,7 +264,7 @@ async fn rotating_the_master_secret_keeps_everything_working_and_retires_the_old
     r.ws.rotate_master(&pass).unwrap();
     r.chat().await.unwrap();
     assert_eq!(r.ws.with_unlocked(|c, u| tokens::authenticate(c, u, &r.token)).unwrap().unwrap().name, "bot");
-    let report = workspace::check(&r.dir(), &pass).unwrap();
+    let report = crate::app::vault::check(&r.dir(), &pass).unwrap();
     assert!(report.keys_failed.is_empty() && report.changed_outside.is_empty(), "{report:?}");
     // The old master secret (an old copy of the vault file, an old passphrase) opens nothing now.
     let old = crate::integrity::Unlocked::new(&before.contents.master, before.contents.token_key.as_ref().unwrap());
@@ -281,7 +281,7 @@ async fn a_rotation_refuses_to_bless_a_record_changed_outside_keyhold() {
     assert_eq!(err.kind(), ErrorKind::ChangedOutsideKeyhold, "{err}");
     assert!(err.to_string().contains("The agent \"bot\""), "{err}");
     // Nothing moved: the key still opens, and the agent is still refused.
-    r.ws.test_key("work", std::time::Duration::from_secs(5)).await.unwrap();
+    crate::app::keys::test(&r.ws, "work", std::time::Duration::from_secs(5)).await.unwrap();
     assert_eq!(r.chat().await.unwrap_err().kind(), ErrorKind::ChangedOutsideKeyhold);
 }
 
@@ -309,7 +309,7 @@ async fn a_rotation_killed_half_way_is_settled_by_the_next_unlock() {
         r.chat().await.unwrap();
         let settled = crate::vault::open(&r.dir().vault_paths(), &pass).unwrap();
         assert!(settled.contents.pending.is_none(), "{stage:?}: the rotation was settled");
-        let report = workspace::check(&r.dir(), &pass).unwrap();
+        let report = crate::app::vault::check(&r.dir(), &pass).unwrap();
         assert!(report.keys_failed.is_empty() && report.changed_outside.is_empty(), "{stage:?}: {report:?}");
     }
 }

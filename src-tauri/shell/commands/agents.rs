@@ -1,36 +1,34 @@
 //! Agents: their cards, and creating, editing, copying and deleting them.
 
-use keyhold_core::agents::{self, Agent, AgentCard, AgentSpec, SavedAgent};
+use keyhold_core::agents::{Agent, AgentCard, AgentSpec, SavedAgent};
+use keyhold_core::app;
 
 use crate::shell::error::{blocking, CommandError, Ws};
 
 #[tauri::command]
 #[specta::specta]
 pub fn agents_list(ws: Ws<'_>) -> Result<Vec<AgentCard>, CommandError> {
-    let conn = ws.conn_unlocked()?;
-    Ok(agents::cards(&conn)?)
+    ws.require_unlocked()?;
+    Ok(app::agents::cards(&ws)?)
 }
 
 /// Creates an agent (`id` empty) or replaces one's settings.
 #[tauri::command]
 #[specta::specta]
 pub fn agents_save(ws: Ws<'_>, id: Option<String>, spec: AgentSpec) -> Result<SavedAgent, CommandError> {
-    Ok(ws.with_unlocked(|c, u| match id.filter(|i| !i.is_empty()) {
-        Some(id) => agents::update(c, u, &id, &spec),
-        None => agents::add(c, u, &spec),
-    })?)
+    Ok(app::agents::save(&ws, id.as_deref(), &spec)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn agents_duplicate(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
-    Ok(ws.with_unlocked(|c, u| agents::duplicate(c, u, &id))?)
+    Ok(app::agents::duplicate(&ws, &id)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn agents_remove(ws: Ws<'_>, id: String) -> Result<Agent, CommandError> {
-    Ok(ws.with_unlocked(|c, u| agents::remove(c, u, &id))?)
+    Ok(app::agents::remove(&ws, &id)?)
 }
 
 /// The Overview page: spend, agents' states, keys and what they are used by.

@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use tauri::State;
 
-use keyhold_core::agents;
-use keyhold_core::conversations::{self, Conversation, ConversationInfo, SavedLine};
-use keyhold_core::ledger::Mode;
+use keyhold_core::app::chat;
+use keyhold_core::conversations::{Conversation, ConversationInfo, SavedLine};
 use keyhold_core::providers::canonical::Turn;
-use keyhold_core::router::{self, AnswerSink, Flow, Reply};
-use keyhold_core::workspace::WorkspaceError;
+use keyhold_core::router::{AnswerSink, Flow, Reply};
 
 use crate::shell::error::{CommandError, Ws};
 use crate::shell::events::ChatDelta;
@@ -28,15 +26,11 @@ pub async fn chat_send(
     turns: Vec<Turn>,
 ) -> Result<Reply, CommandError> {
     let ws = Arc::clone(&ws);
-    let a = {
-        let conn = ws.conn_unlocked()?;
-        agents::find(&conn, &agent).map_err(WorkspaceError::from)?
-    };
-    let req = router::agent_request(&a, turns);
+    let a = chat::agent(&ws, &agent)?;
     let stop = tokio::sync::watch::Sender::new(false);
     stops.0.lock().unwrap_or_else(|p| p.into_inner()).insert(chat_id.clone(), stop.clone());
     let mut emit = Emit { sink: &sink, chat_id: &chat_id, stop };
-    let result = router::call(&ws, &a, req, Mode::Agent, &mut emit).await;
+    let result = chat::send(&ws, &a, turns, &mut emit).await;
     stops.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&chat_id);
     Ok(result?)
 }
@@ -82,16 +76,13 @@ pub fn chat_stop(stops: State<'_, ChatStops>, chat_id: String) -> bool {
 #[tauri::command]
 #[specta::specta]
 pub fn conversations_list(ws: Ws<'_>, agent: String) -> Result<Vec<ConversationInfo>, CommandError> {
-    Ok(ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        let a = agents::find(c, &agent)?;
-        Ok(conversations::list(c, u, &a.id)?)
-    })?)
+    Ok(chat::conversations(&ws, &agent)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn conversation_open(ws: Ws<'_>, id: String) -> Result<Conversation, CommandError> {
-    Ok(ws.with_unlocked(|c, u| conversations::open(c, u, &id))?)
+    Ok(chat::open(&ws, &id)?)
 }
 
 /// Saves a conversation (a new one when `id` is None), sealed under the vault.
@@ -103,14 +94,11 @@ pub fn conversation_save(
     id: Option<String>,
     lines: Vec<SavedLine>,
 ) -> Result<ConversationInfo, CommandError> {
-    Ok(ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        let a = agents::find(c, &agent)?;
-        Ok(conversations::save(c, u, &a.id, id.as_deref(), lines)?)
-    })?)
+    Ok(chat::save(&ws, &agent, id.as_deref(), lines)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn conversation_remove(ws: Ws<'_>, id: String) -> Result<(), CommandError> {
-    Ok(ws.with_unlocked(|c, _| conversations::remove(c, &id))?)
+    Ok(chat::remove(&ws, &id)?)
 }

@@ -8,7 +8,8 @@ use serde::Serialize;
 use specta::Type;
 use zeroize::Zeroizing;
 
-use keyhold_core::keys::{self, KeySummary, Reach, Saved};
+use keyhold_core::app;
+use keyhold_core::keys::{KeySummary, Reach, Saved};
 use keyhold_core::providers::{self, probe::Verdict, Provider};
 
 use crate::shell::error::{CommandError, Ws};
@@ -22,7 +23,8 @@ pub fn providers_catalog() -> Vec<Provider> {
 #[tauri::command]
 #[specta::specta]
 pub fn keys_list(ws: Ws<'_>) -> Result<Vec<KeySummary>, CommandError> {
-    Ok(ws.with_unlocked(|c, _| keys::list(c))?)
+    ws.require_unlocked()?;
+    Ok(app::keys::list(&ws)?)
 }
 
 #[tauri::command]
@@ -38,7 +40,7 @@ pub fn keys_add(
     let secret = Zeroizing::new(secret);
     let base_url = base_url.filter(|u| !u.trim().is_empty());
     let secret = (!secret.is_empty()).then_some(secret);
-    Ok(ws.with_unlocked(|c, u| keys::add(c, u, &provider, &label, base_url.as_deref(), secret, reach))?)
+    Ok(app::keys::add(&ws, &provider, &label, base_url.as_deref(), secret, reach)?)
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -51,7 +53,7 @@ pub struct KeyTest {
 #[specta::specta]
 pub async fn keys_test(ws: Ws<'_>, id: String) -> Result<KeyTest, CommandError> {
     let ws = Arc::clone(&ws);
-    let (key, verdict) = ws.test_key(&id, std::time::Duration::from_secs(20)).await?;
+    let (key, verdict) = app::keys::test(&ws, &id, std::time::Duration::from_secs(20)).await?;
     Ok(KeyTest { key, verdict })
 }
 
@@ -59,23 +61,23 @@ pub async fn keys_test(ws: Ws<'_>, id: String) -> Result<KeyTest, CommandError> 
 #[specta::specta]
 pub fn keys_rotate(ws: Ws<'_>, id: String, secret: String) -> Result<Saved, CommandError> {
     let secret = Zeroizing::new(secret);
-    Ok(ws.with_unlocked(|c, u| keys::rotate(c, u, &id, secret))?)
+    Ok(app::keys::rotate(&ws, &id, secret)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_set_active(ws: Ws<'_>, id: String, active: bool) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_unlocked(|c, u| keys::set_active(c, u, &id, active))?)
+    Ok(app::keys::set_active(&ws, &id, active)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_set_default(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_unlocked(|c, u| keys::set_default(c, u, &id))?)
+    Ok(app::keys::set_default(&ws, &id)?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn keys_remove(ws: Ws<'_>, id: String) -> Result<KeySummary, CommandError> {
-    Ok(ws.with_unlocked(|c, u| keys::remove(c, u, &id))?)
+    Ok(app::keys::remove(&ws, &id)?)
 }

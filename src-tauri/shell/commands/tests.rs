@@ -27,7 +27,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .manage(crate::shell::state::ChatStops::default())
         .manage(crate::shell::state::OllamaEvents { pull: Box::new(|_| {}), changed: Box::new(|_| {}) })
         .manage(crate::shell::state::SaveDialog(Arc::new(|_| None)))
-        .manage(crate::shell::proxy::ProxyHandle::default())
+        .manage(keyhold_core::app::proxy::ProxyHandle::default())
         .manage(crate::shell::state::Environment::default())
         .build(mock_context(noop_assets()))
         .unwrap();

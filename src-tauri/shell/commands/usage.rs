@@ -1,11 +1,8 @@
 //! The Usage page and its exports.
 
-use serde::{Deserialize, Serialize};
-use specta::Type;
-
+use keyhold_core::app::usage::{self, ExportFormat, Exported};
 use keyhold_core::error::ErrorKind;
-use keyhold_core::ledger;
-use keyhold_core::usage::{self, UsageQuery, UsageView};
+use keyhold_core::usage::{UsageQuery, UsageView};
 
 use crate::shell::error::{CommandError, Ws};
 use crate::shell::state::SaveDialog;
@@ -14,31 +11,7 @@ use crate::shell::state::SaveDialog;
 #[tauri::command]
 #[specta::specta]
 pub fn usage_view(ws: Ws<'_>, query: UsageQuery) -> Result<UsageView, CommandError> {
-    let conn = ws.conn_unlocked()?;
-    Ok(usage::view(&conn, &query, chrono::Utc::now())?)
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Type)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Csv,
-    Json,
-}
-
-impl ExportFormat {
-    fn extension(self) -> &'static str {
-        match self {
-            ExportFormat::Csv => "csv",
-            ExportFormat::Json => "json",
-        }
-    }
-}
-
-/// A finished export: where it went (the place the user chose), and how many rows.
-#[derive(Debug, Clone, Serialize, Type)]
-pub struct Exported {
-    pub path: String,
-    pub rows: u32,
+    Ok(usage::view(&ws, &query)?)
 }
 
 /// Exports the filtered ledger (every column, never a key) as csv or json, to the place the user
@@ -58,15 +31,5 @@ pub async fn usage_export(
         .await
         .map_err(|e| CommandError::new(ErrorKind::Internal, format!("The save dialog failed: {e}")))?;
     let Some(path) = chosen else { return Ok(None) };
-    let rows = {
-        let conn = ws.conn_unlocked()?;
-        ledger::export(&conn, &query.export_filter(chrono::Utc::now())?)
-            .map_err(|e| CommandError::new(ErrorKind::Database, e.to_string()))?
-    };
-    let text = match format {
-        ExportFormat::Json => serde_json::to_string_pretty(&rows).expect("rows serialize"),
-        ExportFormat::Csv => ledger::to_csv(&rows),
-    };
-    usage::write_export(&path, &text)?;
-    Ok(Some(Exported { path: path.display().to_string(), rows: rows.len() as u32 }))
+    Ok(Some(usage::export(&ws, &query, format, &path)?))
 }

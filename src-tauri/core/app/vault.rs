@@ -1,0 +1,67 @@
+//! `keyhold vault check`: the vault and every stored key opened, every protected record checked.
+
+use serde::Serialize;
+
+use crate::datadir::DataDir;
+use crate::db;
+use crate::integrity::Unlocked;
+use crate::keys;
+use crate::passphrase::Passphrase;
+use crate::vault;
+use crate::workspace::WorkspaceError;
+
+/// What `keyhold vault check` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub unlock_ms: u64,
+    pub keys_total: usize,
+    /// Labels of stored keys that did not open.
+    pub keys_failed: Vec<String>,
+    /// Every protected record changed outside Keyhold, as the sentence naming it.
+    pub changed_outside: Vec<String>,
+    /// False for a database from before tags, until the next unlock by the app or a command
+    /// that changes something (which tags it).
+    pub configuration_tagged: bool,
+}
+
+/// Opens the vault and every stored key, reading only, without the writer lock: it works while
+/// the app is running. Fails on the first thing that would stop Keyhold from working.
+pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, WorkspaceError> {
+    let started = std::time::Instant::now();
+    let opened = vault::open(&dir.vault_paths(), passphrase)?;
+    let unlock_ms = started.elapsed().as_millis() as u64;
+    // An interrupted passphrase change is finished here too, when no running Keyhold holds the
+    // writer lock (one that does finished it when it was unlocked).
+    if let (Some(header), Ok(_writer)) = (&opened.settled_header, dir.lock_for_writing()) {
+        match header.write(&dir.vault_paths().header) {
+            Ok(()) => tracing::info!("finished an interrupted passphrase change"),
+            Err(e) => tracing::warn!(error = %e, "could not finish an interrupted passphrase change"),
+        }
+    }
+    let conn = db::open(&dir.db_path())?;
+    let vault::Contents { master, pending, token_key, .. } = &opened.contents;
+    // Mid-rotation, the records are under whichever master the database says.
+    let current = match (pending, token_key) {
+        (Some(next), Some(t)) if crate::sealing::is_current(&conn, &Unlocked::new(next, t)) => next,
+        _ => master,
+    };
+    let Some(token_key) = token_key else {
+        let keys_total = keys::list(&conn)?.len();
+        let failed = keys::list(&conn)?
+            .into_iter()
+            .filter(|k| keys::open_row_for_check(&conn, current, k).is_err())
+            .map(|k| k.label)
+            .collect();
+        return Ok(CheckReport {
+            unlock_ms,
+            keys_total,
+            keys_failed: failed,
+            changed_outside: Vec::new(),
+            configuration_tagged: false,
+        });
+    };
+    let u = Unlocked::new(current, token_key);
+    let (keys_total, keys_failed) = keys::check_all(&conn, &u)?;
+    let changed_outside = crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
+    Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
+}
