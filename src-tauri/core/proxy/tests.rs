@@ -703,6 +703,33 @@ async fn within<T>(limit: Duration, mut found: impl FnMut() -> Option<T>) -> Opt
 }
 
 #[tokio::test]
+async fn a_client_that_hangs_up_before_the_first_byte_ends_the_call_at_once() {
+    let r = rig().await;
+    // The provider takes 4 s to answer at all.
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(4_000), times: Some(1), ..Default::default() }]);
+    let send = c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send();
+    assert!(tokio::time::timeout(Duration::from_millis(300), send).await.is_err(), "nothing came back yet");
+    let hung_up = std::time::Instant::now();
+
+    let row = within(Duration::from_secs(3), || {
+        crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().into_iter().next()
+    })
+    .await
+    .expect("the attempt is in the ledger");
+    assert!(
+        hung_up.elapsed() < Duration::from_millis(1_500),
+        "the call ended {:?} after the hang-up",
+        hung_up.elapsed()
+    );
+    assert_eq!(row.outcome, "cut", "the caller left: not a provider failure");
+    assert_eq!(row.output_tokens, 0);
+    assert!(row.estimated);
+    let idle =
+        r.ws.agent_statuses().into_iter().any(|s| s.name == "bot" && s.state == crate::activity::AgentState::Idle);
+    assert!(idle, "the agent is idle again: {:?}", r.ws.agent_statuses());
+}
+
+#[tokio::test]
 async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_call_and_is_metered_as_cut() {
     let r = rig().await;
     // A 10 s answer: forty words, a quarter of a second apart.

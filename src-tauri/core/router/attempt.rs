@@ -356,37 +356,48 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         call.log_outbound(&step, endpoint.provider, req);
     }
     let secret = endpoint.secret.as_deref().map(String::as_str);
-    let upstream = tokio::time::timeout_at(
+    let start = tokio::time::timeout_at(
         call.deadline,
         upstream::start(endpoint.provider, &endpoint.base_url, secret, &step.model, req, CONNECT_TIMEOUT),
-    )
-    .await;
+    );
+    // A caller that goes away while the provider has not answered yet ends the call there: the
+    // request is dropped, and with it the connection. (A stop signal whose sender is gone is no
+    // stop: that branch is then disabled.)
+    let upstream = match sink.stop_signal() {
+        Some(mut stop) => tokio::select! {
+            r = start => Some(r),
+            Ok(_) = stop.wait_for(|stopped| *stopped) => None,
+        },
+        None => Some(start.await),
+    };
     let limit = super::call_limit(call.mode).as_secs();
     let pieces = match upstream {
-        Err(_) => {
+        None => None,
+        Some(Err(_)) => {
             let detail = format!("no answer within {limit} s, Keyhold's limit for one call");
             return Attempted::Next(call.fail(&step, started, Outcome::Unreachable(Unreachable::Timeout), detail));
         }
-        Ok(Ok(p)) => p,
-        Ok(Err(f)) if f.request_fault => {
+        Some(Ok(Ok(p))) => Some(p),
+        Some(Ok(Err(f))) if f.request_fault => {
             let failure = call.fail(&step, started, f.kind, f.detail.clone());
             return Attempted::Stop(Stop::Refused { provider: step.provider.clone(), detail: f.detail, failure });
         }
-        Ok(Err(f)) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
+        Some(Ok(Err(f))) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
     };
 
     // The answer goes back with the user's values restored, a placeholder split across events
     // included.
     let restore_with = redacted.filter(|r| !r.counts.is_empty()).map(|r| r.restorer.clone());
-    let (streamed, unknown_placeholders) = match restore_with {
-        Some(restorer) => {
+    let (streamed, unknown_placeholders) = match (pieces, restore_with) {
+        (None, _) => (Streamed { broken: Some(StreamError::Stopped), ..Default::default() }, 0),
+        (Some(pieces), Some(restorer)) => {
             let mut restoring =
                 Restoring { raw: RawRestorer::new(restorer.clone(), protocol), text: restorer, inner: sink };
             let s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
             restoring.finish();
             (s, restoring.unknown())
         }
-        None => (stream(pieces, sink, started, call.deadline, limit).await, 0),
+        (Some(pieces), None) => (stream(pieces, sink, started, call.deadline, limit).await, 0),
     };
     // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
     // is redacted like any other message.
@@ -401,6 +412,9 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let cost = ready.price.map(|p| p.cost(tokens));
     let outcome = match (&streamed.broken, streamed.delivered) {
         (None, _) => Outcome::Ok,
+        // The caller stopped it (or went away): not a provider failure, whether or not any of
+        // the answer had arrived.
+        (Some(StreamError::Stopped), _) => Outcome::Cut,
         (Some(_), true) => Outcome::Cut,
         (Some(_), false) => Outcome::BrokenBeforeAnswer,
     };
@@ -430,6 +444,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 redacted: redacted.map(|r| r.counts.clone()).unwrap_or_default(),
                 unknown_placeholders,
                 stopped,
+                fallback_note: None,
             })
         }
         Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
