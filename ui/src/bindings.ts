@@ -916,6 +916,11 @@ export type Reply_Deserialize = {
 	unknown_placeholders: number,
 	/**  The user stopped the answer before it ended: the text is what arrived until then. */
 	stopped: boolean,
+	/**
+	 *  The fallback in plain words ("Anthropic claude-haiku-4-5 was overloaded, so OpenAI
+	 *  gpt-4o-mini answered."); None when the first step answered.
+	 */
+	fallback_note?: string | null,
 };
 
 /**  The answer's bill of lading: who answered, what it cost, what failed before. */
@@ -943,6 +948,11 @@ export type Reply_Serialize = {
 	unknown_placeholders: number,
 	/**  The user stopped the answer before it ended: the text is what arrived until then. */
 	stopped: boolean,
+	/**
+	 *  The fallback in plain words ("Anthropic claude-haiku-4-5 was overloaded, so OpenAI
+	 *  gpt-4o-mini answered."); None when the first step answered.
+	 */
+	fallback_note: string | null,
 };
 
 export type Resolution = "hour" | "day";
@@ -1106,6 +1116,17 @@ export type Tokens = {
 	cache_write: number,
 };
 
+/**  A period's totals (money exact). */
+export type Totals = {
+	cost_usd: string,
+	requests: number,
+	failures: number,
+	/**  Every token class together. */
+	tokens: number,
+	/**  Attempts whose price was unknown (their cost is not in `cost_usd`). */
+	unknown_cost: number,
+};
+
 export type Turn = {
 	role: Role,
 	text: string,
@@ -1149,6 +1170,8 @@ export type UsageView_Deserialize = {
 	budgets: BudgetLine_Deserialize[],
 	recent: ExportRow_Deserialize[],
 	anomalies: Anomaly[],
+	/**  The period's totals, from the same points the charts draw. */
+	totals: Totals,
 };
 
 export type UsageView_Serialize = {
@@ -1163,6 +1186,8 @@ export type UsageView_Serialize = {
 	budgets: BudgetLine_Serialize[],
 	recent: ExportRow_Serialize[],
 	anomalies: Anomaly[],
+	/**  The period's totals, from the same points the charts draw. */
+	totals: Totals,
 };
 
 /**  The vault was created, unlocked or locked (from the window, the tray, or a timer). */

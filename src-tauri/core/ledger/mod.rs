@@ -70,6 +70,29 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Why a step did not answer, in the words a person uses ("was overloaded").
+    pub fn why_not(&self) -> String {
+        match self {
+            Outcome::Offline => "was skipped (offline mode)".into(),
+            Outcome::Blocked => "was not sent (the privacy policy blocks it)".into(),
+            Outcome::Budget => "would have gone over the daily budget".into(),
+            Outcome::PriceUnknown => "has no known price, so the budget could not be held".into(),
+            Outcome::KeyInactive => "uses a deactivated key".into(),
+            Outcome::KeyMissing => "has no key".into(),
+            Outcome::KeyUnusable => "has a key that would not open".into(),
+            Outcome::ToolsUnsupported => "speaks another protocol and the request uses tools".into(),
+            Outcome::Unreachable(crate::providers::failure::Unreachable::Timeout) => "did not answer in time".into(),
+            Outcome::Unreachable(_) => "could not be reached".into(),
+            Outcome::Http(503 | 529) => "was overloaded".into(),
+            Outcome::Http(429) => "was rate-limited".into(),
+            Outcome::Http(401 | 403) => "rejected the key".into(),
+            Outcome::Http(s) if *s >= 500 => "had a server error".into(),
+            Outcome::ModelMissing => "does not have the model".into(),
+            Outcome::BrokenBeforeAnswer => "broke off before answering".into(),
+            other => format!("failed ({})", other.as_str()),
+        }
+    }
+
     pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
         use std::borrow::Cow::Borrowed;
         match self {

@@ -119,6 +119,31 @@ pub struct Reply {
     pub unknown_placeholders: u32,
     /// The user stopped the answer before it ended: the text is what arrived until then.
     pub stopped: bool,
+    /// The fallback in plain words ("Anthropic claude-haiku-4-5 was overloaded, so OpenAI
+    /// gpt-4o-mini answered."); None when the first step answered.
+    pub fallback_note: Option<String>,
+}
+
+/// "Anthropic claude-haiku-4-5 was overloaded; offline mode skipped the cloud step, so Ollama
+/// llama3.2:1b (on this machine) answered."
+fn fallback_note(reply: &Reply) -> Option<String> {
+    if reply.earlier.is_empty() {
+        return None;
+    }
+    // The catalog's "Local Ollama" is "Ollama" here: the note says where each step ran.
+    let name = |id: &str| {
+        crate::providers::find(id).map_or_else(|| id.to_string(), |p| p.name.trim_start_matches("Local ").to_string())
+    };
+    let (skipped, failed): (Vec<_>, Vec<_>) = reply.earlier.iter().partition(|f| f.outcome == Outcome::Offline);
+    let mut parts: Vec<String> =
+        failed.iter().map(|f| format!("{} {} {}", name(&f.provider), f.model, f.outcome.why_not())).collect();
+    match skipped.len() {
+        0 => {}
+        1 => parts.push("offline mode skipped the cloud step".into()),
+        n => parts.push(format!("offline mode skipped {n} cloud steps")),
+    }
+    let here = if reply.local { " (on this machine)" } else { "" };
+    Some(format!("{}, so {} {}{here} answered.", parts.join("; "), name(&reply.provider), reply.model))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -336,6 +361,7 @@ async fn run_chain(
                 reply.cloud_unreachable =
                     reply.local && failures.iter().any(|f| !f.local && f.outcome.is_unreachable());
                 reply.earlier = failures;
+                reply.fallback_note = fallback_note(&reply);
                 return Ok(reply);
             }
             Attempted::Next(failure) => failures.push(failure),

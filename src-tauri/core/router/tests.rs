@@ -158,6 +158,12 @@ async fn every_failure_before_the_first_byte_moves_to_the_next_step_and_is_recor
         assert_eq!((reply.step, reply.provider.as_str()), (1, "openai"), "{status}");
         assert_eq!(reply.earlier[0].outcome.to_string(), format!("http_{status}"));
         assert_eq!(text, sim::ANSWER);
+        if status == 529 {
+            assert_eq!(
+                reply.fallback_note.as_deref(),
+                Some("Anthropic claude-haiku-4-5 was overloaded, so OpenAI gpt-4o-mini answered.")
+            );
+        }
     }
     let rows = ledger(&r);
     assert_eq!(rows.len(), 12, "one row per attempt, failed or not");
@@ -341,6 +347,8 @@ async fn offline_mode_sends_nothing_to_any_cloud_provider() {
     assert_eq!(text, sim::ANSWER);
     assert!(r.openai.requests().is_empty() && r.anthropic.requests().is_empty(), "nothing left the machine");
     assert_eq!(reply.earlier.iter().map(|f| f.outcome.as_str()).collect::<Vec<_>>(), ["offline", "offline"]);
+    let note = reply.fallback_note.clone().unwrap();
+    assert_eq!(note, "offline mode skipped 2 cloud steps, so Ollama llama3.2:1b (on this machine) answered.");
     let cloud_only = agent(&r, "L", "gpt-4o-mini", "oa", &[], None, WhenOver::Local);
     assert!(matches!(run(&r, &cloud_only, "hi").await.0, Err(RouterError::OfflineNoLocal { .. })));
     r.ws.set_offline(false).unwrap();

@@ -140,11 +140,15 @@ fn the_page_gets_every_bucket_of_its_range_so_empty_days_and_hours_are_gaps_on_a
     assert_eq!(week.buckets.len(), 7);
     assert_eq!(week.buckets.last().unwrap(), &today.to_string());
     assert!(week.series.iter().all(|p| week.buckets.contains(&p.bucket)), "every point sits on the axis");
+    // The totals are the charts' points summed, in core (money exact).
+    assert_eq!((week.totals.requests, week.totals.failures, week.totals.tokens), (2, 0, 4));
+    assert_eq!(week.totals.cost_usd, week.series.iter().map(|p| p.cost_usd).sum());
     let day = view(&conn, &query("24h", Resolution::Hour), now).unwrap();
     assert!((24..=25).contains(&day.buckets.len()), "{}", day.buckets.len());
     assert!(day.series.iter().all(|p| day.buckets.contains(&p.bucket)));
     // The agent filter applies to the budgets too.
     let only_a = view(&conn, &UsageQuery { agent: Some("a".into()), ..query("30d", Resolution::Day) }, now).unwrap();
     assert!(only_a.series.iter().all(|p| p.agent == "a"));
+    assert_eq!(only_a.totals.requests, 1);
     assert_eq!(only_a.buckets.len(), 30);
 }

@@ -10,6 +10,7 @@ use super::{UsageError, RECENT_ROWS};
 use crate::agents;
 use crate::budget;
 use crate::ledger::{self, ExportRow};
+use crate::money::Money;
 
 #[derive(Debug, Clone, Deserialize, Type)]
 pub struct UsageQuery {
@@ -41,6 +42,33 @@ pub struct UsageView {
     pub budgets: Vec<BudgetLine>,
     pub recent: Vec<ExportRow>,
     pub anomalies: Vec<Anomaly>,
+    /// The period's totals, from the same points the charts draw.
+    pub totals: Totals,
+}
+
+/// A period's totals (money exact).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Type)]
+pub struct Totals {
+    pub cost_usd: Money,
+    pub requests: u32,
+    pub failures: u32,
+    /// Every token class together.
+    #[specta(type = specta_typescript::Number)]
+    pub tokens: i64,
+    /// Attempts whose price was unknown (their cost is not in `cost_usd`).
+    pub unknown_cost: u32,
+}
+
+impl Totals {
+    pub fn of(points: &[Point]) -> Totals {
+        points.iter().fold(Totals::default(), |t, p| Totals {
+            cost_usd: t.cost_usd + p.cost_usd,
+            requests: t.requests + p.requests,
+            failures: t.failures + p.failures,
+            tokens: t.tokens + p.tokens.input + p.tokens.output + p.tokens.cache_read + p.tokens.cache_write,
+            unknown_cost: t.unknown_cost + p.unknown_cost,
+        })
+    }
 }
 
 impl UsageQuery {
@@ -89,6 +117,7 @@ pub fn view(conn: &Connection, query: &UsageQuery, now: DateTime<Utc>) -> Result
     };
     let filter = RecentFilter { agent: agent.map(str::to_string), ..query.filter.clone() };
     Ok(UsageView {
+        totals: Totals::of(&chart),
         buckets: buckets(&range, query.resolution),
         anomalies: anomalies(conn, &range, &daily)?.into_iter().filter(|a| wanted(&a.agent)).collect(),
         series: chart,

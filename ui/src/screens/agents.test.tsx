@@ -76,7 +76,9 @@ describe("agents", () => {
     await waitFor(() => expect(document.querySelector(".chat-line.assistant .chat-text")!.textContent).toBe("Hi there"));
     finish({ status: "ok", data: { step: 1, provider: "ollama", model: "llama3.2:1b", key_label: "local", tokens: { input: 3, output: 2, cache_read: 0, cache_write: 0 }, cost_usd: "0", estimated: false, local: true, latency_ms: 5, ttft_ms: 1,
       redacted: {}, unknown_placeholders: 0,
-      earlier: [{ step: 0, provider: "openai", model: "gpt-4o-mini", outcome: "connect", detail: "refused" }] } });
+      earlier: [{ step: 0, provider: "openai", model: "gpt-4o-mini", outcome: "connect", detail: "refused" }],
+      // The note is the core's (router::fallback_note): the window shows it as given.
+      fallback_note: "OpenAI gpt-4o-mini could not be reached, so Ollama llama3.2:1b (on this machine) answered." } });
     await waitFor(() => expect(document.querySelector(".reply-meta")!.textContent).toContain("stayed on this machine"));
     expect(document.querySelector(".reply-meta")!.textContent).toContain("ollama · llama3.2:1b · in 3 · out 2 · cache read 0 · cache write 0 · $0");
     expect(document.querySelector(".fallback-note")!.textContent).toBe("OpenAI gpt-4o-mini could not be reached, so Ollama llama3.2:1b (on this machine) answered.");

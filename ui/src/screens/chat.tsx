@@ -8,37 +8,6 @@ import { usd } from "../lib/money";
 
 type ChatLine = { role: "user" | "assistant"; text: string; reply?: Reply; error?: string };
 
-/** Why an earlier step did not answer, in words a person uses. */
-function whyNot(outcome: string): string {
-  if (outcome === "offline") return "was skipped (offline mode)";
-  if (outcome === "blocked") return "was not sent (the privacy policy blocks it)";
-  if (outcome === "budget") return "would have gone over the daily budget";
-  if (outcome === "price_unknown") return "has no known price, so the budget could not be held";
-  if (outcome === "key_inactive") return "uses a deactivated key";
-  if (outcome === "key_missing") return "has no key";
-  if (outcome === "tools_unsupported") return "speaks another protocol and the request uses tools";
-  if (outcome === "timeout") return "did not answer in time";
-  if (["dns", "connect", "tls"].includes(outcome)) return "could not be reached";
-  if (outcome === "http_529" || outcome === "http_503") return "was overloaded";
-  if (outcome === "http_429") return "was rate-limited";
-  if (outcome === "http_401" || outcome === "http_403") return "rejected the key";
-  if (outcome.startsWith("http_5")) return "had a server error";
-  return `failed (${outcome})`;
-}
-
-const PROVIDER_NAMES: Record<string, string> = { openai: "OpenAI", anthropic: "Anthropic", ollama: "Ollama", mistral: "Mistral", gemini: "Gemini" };
-const providerName = (id: string) => PROVIDER_NAMES[id] ?? id;
-
-/** "Anthropic was overloaded, so OpenAI gpt-4o-mini answered." */
-export function fallbackWords(r: Reply): string {
-  const skipped = r.earlier.filter((f) => f.outcome === "offline");
-  const failed = r.earlier.filter((f) => f.outcome !== "offline");
-  const who = `${providerName(r.provider)} ${r.model}${r.local ? " (on this machine)" : ""}`;
-  const parts = failed.map((f) => `${providerName(f.provider)} ${f.model} ${whyNot(f.outcome)}`);
-  if (skipped.length > 0) parts.push(`offline mode skipped ${skipped.length === 1 ? "the cloud step" : `${skipped.length} cloud steps`}`);
-  return `${parts.join("; ")}, so ${who} answered.`;
-}
-
 function replyNote(r: Reply): string {
   const t = r.tokens;
   const cost = r.cost_usd === null ? "cost unknown (no price for this model)" : usd(r.cost_usd);
@@ -293,9 +262,9 @@ export function Chat({ agent, agents, onAgent, onClose }: { agent: string; agent
                           </button>
                         </div>
                       )}
-                      {l.reply.earlier.length > 0 && (
+                      {l.reply.fallback_note && (
                         <div class="fallback-note" role="note">
-                          {fallbackWords(l.reply)}
+                          {l.reply.fallback_note}
                         </div>
                       )}
                     </>

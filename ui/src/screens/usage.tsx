@@ -42,24 +42,6 @@ export function sums(buckets: string[], points: Point[], pick: (p: Point) => num
   return out;
 }
 
-/** Totals for the period, from the same points the charts draw. Money summed exactly in nanos. */
-export function totals(points: Point[]) {
-  let nanos = 0n;
-  let requests = 0;
-  let failures = 0;
-  let tokens = 0;
-  for (const p of points) {
-    const [w, f = ""] = p.cost_usd.split(".");
-    nanos += BigInt(w) * 1_000_000_000n + BigInt((f + "000000000").slice(0, 9));
-    requests += p.requests;
-    failures += p.failures;
-    tokens += p.tokens.input + p.tokens.output + p.tokens.cache_read + p.tokens.cache_write;
-  }
-  const whole = nanos / 1_000_000_000n;
-  const frac = (nanos % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  return { cost: frac ? `${whole}.${frac}` : `${whole}`, requests, failures, tokens };
-}
-
 function compact(n: number): string {
   return Math.abs(n) >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : Math.abs(n) >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : `${+n.toFixed(2)}`;
 }
@@ -199,7 +181,7 @@ export function Usage() {
   const agents = Array.from(new Set(points.map((p) => p.agent))).sort();
   const tokenSeries = CLASSES.map((c) => ({ name: c.replace("_", " "), values: sums(buckets, points, (p) => p.tokens[c]) }));
   const costSeries = agents.map((a) => ({ name: a, values: sums(buckets, points, (p) => Number(p.cost_usd), a) }));
-  const total = totals(points);
+  const total = view?.totals ?? { cost_usd: "0", requests: 0, failures: 0, tokens: 0, unknown_cost: 0 };
   const recent = view?.recent ?? [];
   const pages = Math.max(1, Math.ceil(recent.length / PAGE));
 
@@ -268,7 +250,7 @@ export function Usage() {
         <div class="totals" id="usage-totals">
           <div>
             <span class="tile-label">Spent</span>
-            <strong title={`${total.cost} USD`}>{usd(total.cost)}</strong>
+            <strong title={`${total.cost_usd} USD`}>{usd(total.cost_usd)}</strong>
           </div>
           <div>
             <span class="tile-label">Requests</span>
