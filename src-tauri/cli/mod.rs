@@ -342,7 +342,13 @@ fn status(place: &Place<'_>, out: &Output) -> Result<(), Failure> {
             };
             let pid = std::process::id();
             out.success(
-                &format!("{} is running (pid {pid}) on {data_dir}, {state}. Commands typed here are run by it.", h.front_name()),
+                &format!(
+                    "{} is running (pid {pid}) on {data_dir}, {state}. Commands typed here are run by it.",
+                    match h.front {
+                        remote::Front::App => "The Keyhold app",
+                        remote::Front::Serve => "`keyhold serve`",
+                    }
+                ),
                 json!({ "ok": true, "running": true, "front": h.front, "pid": pid, "vault": vault, "data_dir": data_dir }),
             );
         }
