@@ -14,7 +14,48 @@ use super::openai::{prompt_text, sse};
 use super::{error, gate, tokens, tools, Behavior, Flavor, Shared};
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/v1/models", get(models)).route("/v1/messages", post(messages))
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
+}
+
+/// A beta field without its `anthropic-beta` flag, refused as the real API refuses it.
+fn beta_refusal(req: &Value, headers: &HeaderMap) -> Option<Response> {
+    let betas = headers.get("anthropic-beta").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let flagged = |prefix: &str| betas.split(',').any(|b| b.trim().starts_with(prefix));
+    (req.get("context_management").is_some() && !flagged("context-management-")).then(|| {
+        (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "context_management: Extra inputs are not permitted" } }))).into_response()
+    })
+}
+
+/// `POST /v1/messages/count_tokens`: the request's input tokens, as the real API counts them
+/// (no `max_tokens`, which it does not take).
+async fn count_tokens(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "There was an issue with your request body: it is not valid JSON." } }))).into_response();
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Err(r) = gate(&s, "POST", "/v1/messages/count_tokens", &headers, Some(model.clone()), false).await {
+        return r;
+    }
+    s.note_fields(&req);
+    if let Some(r) = beta_refusal(&req, &headers) {
+        return r;
+    }
+    if req.get("max_tokens").is_some() {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Extra inputs are not permitted" } }))).into_response();
+    }
+    if !s.models.contains(&model) {
+        return error(Flavor::Anthropic, 404, None);
+    }
+    let system = match req.get("system") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v @ Value::Array(_)) => prompt_text(Some(&json!([{ "content": v }]))),
+        _ => String::new(),
+    };
+    let prompt = format!("{system} {}", prompt_text(req.get("messages")));
+    Json(json!({ "input_tokens": tokens(&prompt) })).into_response()
 }
 
 async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -51,6 +92,11 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     s.note_fields(&req);
     if !s.models.contains(&model) {
         return error(Flavor::Anthropic, 404, None);
+    }
+    // A beta field is refused without its beta flag, as the real API does (Claude Code's first
+    // request carries `context_management` under `anthropic-beta: context-management-…`).
+    if let Some(r) = beta_refusal(&req, &headers) {
+        return r;
     }
     if req.get("max_tokens").and_then(Value::as_u64).is_none() {
         return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Field required" } }))).into_response();

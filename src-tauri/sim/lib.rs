@@ -77,6 +77,10 @@ pub struct Seen {
     /// The JSON body as it arrived (it never holds the credential, which travels in headers).
     #[serde(default)]
     pub body: Option<serde_json::Value>,
+    /// The protocol's own request headers as they arrived (`anthropic-*`, `openai-*`): what a
+    /// gateway must forward. Never the credential.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +186,11 @@ pub(crate) async fn gate(
         stream,
         fields: Vec::new(),
         body: None,
+        headers: headers
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("anthropic-") || k.as_str().starts_with("openai-"))
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
     });
     let b = state.take_behavior();
     if let Some(ms) = b.delay_ms {

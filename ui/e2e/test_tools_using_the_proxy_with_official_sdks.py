@@ -72,6 +72,25 @@ def test_the_openai_sdk_chats_plain_and_streaming_through_the_proxy(proxy):
     assert PROVIDER_KEY not in json.dumps(rows)
 
 
+def test_the_anthropic_sdk_counts_tokens_and_its_beta_flags_reach_the_provider(proxy):
+    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+    n = client.messages.count_tokens(model="claude-haiku-4-5", messages=[{"role": "user", "content": "count me, please"}])
+    assert n.input_tokens > 0
+    # A beta field with its flag, as Claude Code sends it: answered at once, with no refused
+    # attempt in the ledger first.
+    m = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}],
+                               extra_headers={"anthropic-beta": "context-management-2025-06-27"},
+                               extra_body={"context_management": {"edits": []}})
+    assert m.content[0].text == ANSWER
+    # Without the flag the provider refuses, and the SDK reads the provider's own words.
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}],
+                               extra_body={"context_management": {"edits": []}})
+    assert refused.value.body["error"]["message"] == "context_management: Extra inputs are not permitted"
+    rows = ledger(proxy["data"])
+    assert [r["outcome"] for r in rows] == ["ok", "http_400"], rows
+
+
 def test_the_anthropic_sdk_streams_and_falls_back_through_the_proxy(proxy):
     client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
     m = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}])

@@ -24,7 +24,7 @@ pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
         r.reset_tally();
         let mut body = raw.body.clone();
         redact_body(&mut body, raw.protocol, r);
-        out.raw = Some(RawBody { protocol: raw.protocol, body, size: raw.size });
+        out.raw = Some(RawBody { protocol: raw.protocol, body, size: raw.size, headers: raw.headers.clone() });
     }
     out
 }

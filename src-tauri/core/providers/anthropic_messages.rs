@@ -32,8 +32,8 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
 }
 
 /// An error in Anthropic's format.
-pub fn error_body(status: u16, message: &str) -> Value {
-    json!({ "type": "error", "error": { "type": super::error_type(status), "message": message } })
+pub fn error_body(kind: &str, message: &str) -> Value {
+    json!({ "type": "error", "error": { "type": kind, "message": message } })
 }
 
 /// Usage as Anthropic writes it.
@@ -95,7 +95,7 @@ impl ClientWriter for Writer {
     }
 
     fn error(&self, message: &str) -> String {
-        Self::event("error", error_body(502, message))
+        Self::event("error", error_body(super::error_type(502), message))
     }
 
     fn whole(&self, text: &str, usage: Tokens) -> Value {

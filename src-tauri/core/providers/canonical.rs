@@ -42,13 +42,17 @@ pub struct RawBody {
     pub body: Value,
     /// The body's size in bytes, as the caller sent it: the budget's worst case counts it whole.
     pub size: usize,
+    /// The caller's own headers of this protocol (`anthropic-beta`, `anthropic-version`, …;
+    /// see [`Protocol::forwarded_headers`]): they go with the body to a step of the same
+    /// protocol, and nowhere else.
+    pub headers: Vec<(String, String)>,
 }
 
 impl RawBody {
     /// A body whose bytes are not at hand: measured by writing it out once.
     pub fn new(protocol: Protocol, body: Value) -> Self {
         let size = serde_json::to_vec(&body).map_or(0, |b| b.len());
-        RawBody { protocol, body, size }
+        RawBody { protocol, body, size, headers: Vec::new() }
     }
 
     /// True when the body declares tools, or any message holds a tool call or a tool result
@@ -170,7 +174,7 @@ pub(super) fn read_request(
         temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
         stop,
         choices,
-        raw: Some(RawBody { protocol, body, size }),
+        raw: Some(RawBody { protocol, body, size, headers: Vec::new() }),
     })
 }
 

@@ -139,9 +139,15 @@ impl Protocol {
 
     /// An error body in this protocol's format.
     pub fn error_body(self, status: u16, message: &str) -> serde_json::Value {
+        self.error_body_typed(status, None, message)
+    }
+
+    /// An error body with the error type given (a provider's own), else the one for `status`.
+    pub fn error_body_typed(self, status: u16, kind: Option<&str>, message: &str) -> serde_json::Value {
+        let kind = kind.unwrap_or_else(|| error_type(status));
         match self {
-            Protocol::AnthropicMessages => anthropic_messages::error_body(status, message),
-            _ => openai_chat::error_body(status, message),
+            Protocol::AnthropicMessages => anthropic_messages::error_body(kind, message),
+            _ => openai_chat::error_body(status, kind, message),
         }
     }
 
@@ -163,6 +169,23 @@ impl Protocol {
             Protocol::AnthropicMessages => anthropic_messages::render_request(req, model),
             _ => openai_chat::render_request(req, model, provider_is_openai),
         }
+    }
+
+    /// The caller's headers that belong to this protocol and go with its body to a step of the
+    /// same protocol: every `anthropic-*` header for Messages (`anthropic-beta` carries the
+    /// features a request uses, `anthropic-version` its version); `openai-beta` for chat
+    /// completions. Never a credential, never a hop-by-hop header, never to another protocol.
+    pub fn forwarded_headers(self, headers: &HeaderMap) -> Vec<(String, String)> {
+        let wanted = |name: &str| match self {
+            Protocol::AnthropicMessages => name.starts_with("anthropic-"),
+            Protocol::OpenAiChat => name == "openai-beta",
+            Protocol::Ollama => false,
+        };
+        headers
+            .iter()
+            .filter(|(k, _)| wanted(k.as_str()))
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect()
     }
 
     /// A writer for answers translated into this protocol.

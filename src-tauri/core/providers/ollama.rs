@@ -28,6 +28,7 @@ pub async fn start(
     let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/'))).map_err(|e| Failure {
         kind: Outcome::BadUrl,
         detail: format!("the Ollama address is not a URL: {e}"),
+        upstream: None,
         request_fault: false,
     })?;
     let mut messages = Vec::new();
@@ -48,7 +49,7 @@ pub async fn start(
         options = options.stop(req.stop.clone());
     }
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
-        .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true })?;
+        .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true, upstream: None })?;
     body["stream"] = Value::Bool(true);
     let client = super::stream::shared_client(connect_timeout)?;
     let resp = client.post(url).json(&body).send().await.map_err(|e| super::stream::unreachable(&e))?;
@@ -61,7 +62,7 @@ pub async fn start(
         let detail = provider_message(&text);
         let kind =
             if status == 404 || detail.contains("not found") { Outcome::ModelMissing } else { Outcome::Http(status) };
-        return Err(Failure { kind, detail, request_fault: status == 400 });
+        return Err(Failure { kind, detail, request_fault: status == 400, upstream: None });
     }
     let lines = futures_util::stream::unfold(
         (Box::pin(resp.bytes_stream()), LineSplitter::default(), false, false),

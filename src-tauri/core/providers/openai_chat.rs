@@ -27,8 +27,8 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
 }
 
 /// An error in OpenAI's format.
-pub fn error_body(status: u16, message: &str) -> Value {
-    json!({ "error": { "message": message, "type": super::error_type(status), "param": null, "code": status.to_string() } })
+pub fn error_body(status: u16, kind: &str, message: &str) -> Value {
+    json!({ "error": { "message": message, "type": kind, "param": null, "code": status.to_string() } })
 }
 
 /// Usage as OpenAI writes it: `prompt_tokens` includes the cached (and, for a translated
@@ -104,7 +104,7 @@ impl ClientWriter for Writer {
     }
 
     fn error(&self, message: &str) -> String {
-        format!("data: {}\n\n", error_body(502, message))
+        format!("data: {}\n\n", error_body(502, super::error_type(502), message))
     }
 
     fn whole(&self, text: &str, usage: Tokens) -> Value {

@@ -32,6 +32,18 @@ pub struct Failure {
     pub detail: String,
     /// 400/422: the request itself is at fault, another step would fail the same way.
     pub request_fault: bool,
+    /// The provider's own error, when it answered with one: handed to a caller as the provider
+    /// wrote it (its recovery may match on the wording).
+    pub upstream: Option<UpstreamError>,
+}
+
+/// An error as the provider wrote it (any run of the key already removed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamError {
+    pub status: u16,
+    /// Its `error.type` (`invalid_request_error`, …), when it gave one.
+    pub kind: Option<String>,
+    pub message: String,
 }
 
 /// Why a stream stopped before the provider finished its answer.
@@ -58,20 +70,30 @@ pub type Pieces = Pin<Box<dyn Stream<Item = Result<Piece, StreamError>> + Send>>
 /// A transport failure (DNS, connect, TLS, timeout): the next step may answer.
 pub(crate) fn unreachable(e: &reqwest::Error) -> Failure {
     let (reason, detail) = classify(e);
-    Failure { kind: Outcome::Unreachable(reason), detail, request_fault: false }
+    Failure { kind: Outcome::Unreachable(reason), detail, request_fault: false, upstream: None }
 }
 
 pub(crate) fn http_failure(status: u16, body: &str, secret: Option<&str>) -> Failure {
+    let detail = redact(&provider_message(body), secret);
+    let kind = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/type").and_then(|t| t.as_str()).map(str::to_string));
     Failure {
         kind: Outcome::Http(status),
-        detail: redact(&provider_message(body), secret),
+        upstream: Some(UpstreamError { status, kind, message: detail.clone() }),
+        detail,
         request_fault: matches!(status, 400 | 413 | 422),
     }
 }
 
 /// A redirect, refused: it names where the provider pointed, and nothing is sent there.
 pub(crate) fn redirected(status: u16, headers: &reqwest::header::HeaderMap, secret: Option<&str>) -> Failure {
-    Failure { kind: Outcome::Http(status), detail: redirect_detail(status, headers, secret), request_fault: false }
+    Failure {
+        kind: Outcome::Http(status),
+        detail: redirect_detail(status, headers, secret),
+        request_fault: false,
+        upstream: None,
+    }
 }
 
 /// Why a redirect was not followed, with its target (any echo of the key removed).
@@ -107,5 +129,6 @@ pub(crate) fn shared_client(connect_timeout: Duration) -> Result<reqwest::Client
             kind: Outcome::Internal,
             detail: "Keyhold could not start its HTTP client (TLS setup failed; see the log)".into(),
             request_fault: true,
+            upstream: None,
         })
 }

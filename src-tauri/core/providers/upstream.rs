@@ -39,13 +39,18 @@ pub async fn start(
     let body = provider.protocol.body_for(req, model, provider.id == "openai");
     let passthrough = req.raw.as_ref().is_some_and(|r| r.protocol == provider.protocol);
     let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let resp = client
-        .post(url)
-        .headers(provider.auth.headers(secret))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| unreachable(&e))?;
+    let mut headers = provider.auth.headers(secret);
+    if let Some(raw) = req.raw.as_ref().filter(|_| passthrough) {
+        // The caller's own protocol headers (its anthropic-version replaces the default).
+        for (k, v) in &raw.headers {
+            if let (Ok(k), Ok(v)) =
+                (reqwest::header::HeaderName::from_bytes(k.as_bytes()), reqwest::header::HeaderValue::from_str(v))
+            {
+                headers.insert(k, v);
+            }
+        }
+    }
+    let resp = client.post(url).headers(headers).json(&body).send().await.map_err(|e| unreachable(&e))?;
     let status = resp.status().as_u16();
     if resp.status().is_redirection() {
         return Err(redirected(status, resp.headers(), secret));
@@ -62,6 +67,7 @@ pub async fn start(
             kind: Outcome::BadReply,
             detail: format!("{} sent a reply that is not JSON", provider.name),
             request_fault: false,
+            upstream: None,
         })?;
         let (usage, text) = match protocol {
             Protocol::AnthropicMessages => {

@@ -153,8 +153,10 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/messages/count_tokens", post(count_tokens))
         // The Anthropic SDK appends /v1/messages to its base URL: accept a base that ends in /v1.
         .route("/v1/v1/messages", post(anthropic_messages))
+        .route("/v1/v1/messages/count_tokens", post(count_tokens))
         .layer(middleware::from_fn_with_state(ctx.clone(), guard))
         .with_state(ctx);
     let (tx, rx) = oneshot::channel::<()>();
@@ -240,7 +242,7 @@ fn add_cors(h: &mut HeaderMap, origin: Option<&str>) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, x-api-key, content-type, anthropic-version"),
+            HeaderValue::from_static("authorization, x-api-key, content-type, anthropic-version, anthropic-beta"),
         );
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
     }
@@ -309,6 +311,65 @@ async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
             .map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name) }))
             .collect();
         Json(json!({ "object": "list", "data": data })).into_response()
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: the agent's Anthropic step counts (the request redacted as
+/// a call would be); otherwise Keyhold estimates, and says so in `x-keyhold-estimate`. Not a
+/// model call: no budget, no ledger row.
+async fn count_tokens(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
+    let protocol = Protocol::AnthropicMessages;
+    let agent = match authenticate(&ctx, &headers, protocol) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
+        }
+    };
+    let mut value = value;
+    if value.get("max_tokens").is_none() {
+        // count_tokens takes no max_tokens; the Messages reader wants one.
+        value["max_tokens"] = json!(1);
+    }
+    let mut req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
+        Ok(r) => r,
+        Err(why) => {
+            return error(
+                protocol,
+                StatusCode::BAD_REQUEST,
+                &format!("The request is not a valid Messages request: {why}."),
+            )
+        }
+    };
+    if let Some(raw) = req.raw.as_mut() {
+        raw.headers = protocol.forwarded_headers(&headers);
+    }
+    match router::count_tokens(&ctx.ws, &agent, &req).await {
+        Ok(router::Counted::Provider(v)) => Json(v).into_response(),
+        Ok(router::Counted::Refused(u)) => {
+            let status = StatusCode::from_u16(u.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Json(protocol.error_body_typed(u.status, u.kind.as_deref(), &u.message))).into_response()
+        }
+        Ok(router::Counted::Estimate { input_tokens, why }) => {
+            let mut r = Json(json!({ "input_tokens": input_tokens })).into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("true; {why}")) {
+                r.headers_mut().insert("x-keyhold-estimate", v);
+            }
+            r
+        }
+        Err(e) if e.kind() == ErrorKind::Locked => error(
+            protocol,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Keyhold is locked: unlock it in the app (or start `keyhold serve`) and try again.",
+        ),
+        Err(e) => error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -403,6 +464,18 @@ fn status_for(e: &RouterError) -> StatusCode {
     }
 }
 
+/// A call that ended in an error, in the caller's protocol. A request the provider refused goes
+/// back as the provider wrote it (its status, its message; its error type too when the caller
+/// speaks the provider's protocol): a client's recovery may match on the wording.
+fn router_error(protocol: Protocol, e: &RouterError) -> Response {
+    if let RouterError::Refused { upstream: Some((spoken, u)), .. } = e {
+        let status = StatusCode::from_u16(u.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let kind = u.kind.as_deref().filter(|_| *spoken == protocol);
+        return (status, Json(protocol.error_body_typed(u.status, kind, &u.message))).into_response();
+    }
+    error(protocol, status_for(e), &e.to_string())
+}
+
 fn too_large(protocol: Protocol) -> Response {
     let message = format!("The request body is larger than Keyhold's limit of {} MiB.", BODY_LIMIT / 1024 / 1024);
     error(protocol, StatusCode::PAYLOAD_TOO_LARGE, &message)
@@ -443,7 +516,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     };
     let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
+    let mut req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
         Ok(r) => r,
         Err(why) => {
             return error(
@@ -456,6 +529,9 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
             )
         }
     };
+    if let Some(raw) = req.raw.as_mut() {
+        raw.headers = protocol.forwarded_headers(&headers);
+    }
 
     // The router runs in its own task; its output comes back through a channel so the response
     // can start with the first byte and not before. The router owns the call's one deadline.
@@ -487,7 +563,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     let passthrough = matches!(first, Some(Msg::Raw(_)));
     match first {
         None => error(protocol, StatusCode::INTERNAL_SERVER_ERROR, "Keyhold's router stopped without an answer."),
-        Some(Msg::Done(Err(e))) => error(protocol, status_for(&e), &e.to_string()),
+        Some(Msg::Done(Err(e))) => router_error(protocol, &e),
         Some(first) if stream => stream_response(protocol, agent, first, rx, passthrough, include_usage),
         Some(first) => whole_response(protocol, agent, first, rx, passthrough).await,
     }
@@ -576,7 +652,7 @@ async fn whole_response(
         match msg {
             Msg::Raw(r) => raw.extend_from_slice(&r),
             Msg::Text(t) => text.push_str(&t),
-            Msg::Done(Err(e)) => return error(protocol, status_for(&e), &e.to_string()),
+            Msg::Done(Err(e)) => return router_error(protocol, &e),
             Msg::Done(Ok(reply)) => {
                 return if passthrough {
                     ([(header::CONTENT_TYPE, "application/json")], raw).into_response()

@@ -159,6 +159,119 @@ async fn a_same_protocol_stream_is_forwarded_byte_for_byte() {
     assert_eq!(proxied, direct);
 }
 
+#[tokio::test]
+async fn claude_codes_beta_headers_reach_an_anthropic_step_and_its_first_request_answers() {
+    let r = rig().await;
+    // Claude Code's first request: beta fields, and the flags that allow them.
+    let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "stream": true,
+                       "context_management": { "edits": [] },
+                       "messages": [{ "role": "user", "content": "hi" }] });
+    let betas = "interleaved-thinking-2025-05-14,context-management-2025-06-27,claude-code-20250219";
+    let res = c()
+        .post(r.url("/v1/messages"))
+        .header("x-api-key", &r.anthropic_token)
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", betas)
+        .header("anthropic-dangerous-direct-browser-access", "true")
+        .header("x-stainless-lang", "js")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert!(res.text().await.unwrap().contains("event: message_stop"));
+    let seen = r.anthropic.requests().into_iter().find(|s| s.path == "/v1/messages").unwrap();
+    assert!(seen.authorized, "the step's own key, never the caller's token");
+    assert_eq!(seen.headers.get("anthropic-beta").map(String::as_str), Some(betas));
+    assert_eq!(seen.headers.get("anthropic-version").map(String::as_str), Some("2023-06-01"));
+    assert_eq!(seen.headers.get("anthropic-dangerous-direct-browser-access").map(String::as_str), Some("true"));
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.outcome.as_str()).collect::<Vec<_>>(),
+        ["ok"],
+        "one call, no refused attempt first"
+    );
+}
+
+#[tokio::test]
+async fn a_request_the_provider_refuses_comes_back_as_the_provider_wrote_it() {
+    let r = rig().await;
+    // A beta field without its flag: the provider refuses, and the caller reads its own words.
+    let body = json!({ "model": "claude-haiku-4-5", "max_tokens": 50, "context_management": { "edits": [] },
+                       "messages": [{ "role": "user", "content": "hi" }] });
+    let res = c()
+        .post(r.url("/v1/messages"))
+        .header("x-api-key", &r.anthropic_token)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let got: Value = res.json().await.unwrap();
+    assert_eq!(
+        got,
+        json!({ "type": "error", "error": { "type": "invalid_request_error",
+                "message": "context_management: Extra inputs are not permitted" } })
+    );
+}
+
+#[tokio::test]
+async fn count_tokens_is_asked_of_the_anthropic_step_and_estimated_for_another_and_never_billed() {
+    let r = rig().await;
+    let body = json!({ "model": "claude-sonnet-4-5", "system": "Be brief.",
+                       "messages": [{ "role": "user", "content": "How many tokens is this question?" }] });
+    // The agent's step speaks Messages: the provider counts, with the caller's beta flags.
+    let res = c()
+        .post(r.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &r.anthropic_token)
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "token-counting-2024-11-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("x-keyhold-estimate").is_none(), "the provider counted");
+    let counted: Value = res.json().await.unwrap();
+    assert!(counted["input_tokens"].as_u64().unwrap() > 0, "{counted}");
+    let seen = r.anthropic.requests().into_iter().find(|s| s.path == "/v1/messages/count_tokens").unwrap();
+    assert!(seen.authorized);
+    assert_eq!(seen.model.as_deref(), Some("claude-haiku-4-5"), "the agent's model, as for a call");
+    assert_eq!(seen.headers.get("anthropic-beta").map(String::as_str), Some("token-counting-2024-11-01"));
+
+    // An agent on OpenAI: Keyhold estimates, and says so; nothing is sent anywhere.
+    let res =
+        c().post(r.url("/v1/messages/count_tokens")).header("x-api-key", &r.token).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["x-keyhold-estimate"].to_str().unwrap().starts_with("true"));
+    let estimated: Value = res.json().await.unwrap();
+    assert!(estimated["input_tokens"].as_i64().unwrap() > 0);
+    assert!(r.openai.requests().is_empty());
+
+    // A count is not a model call: no ledger row, nothing reserved.
+    assert!(crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_anthropic_header_never_crosses_into_a_step_of_another_protocol() {
+    let r = rig().await;
+    // The OpenAI token's agent speaks chat completions; an Anthropic caller of it is translated.
+    let body = json!({ "model": "x", "max_tokens": 50, "messages": [{ "role": "user", "content": "hi" }] });
+    let res = c()
+        .post(r.url("/v1/messages"))
+        .header("x-api-key", &r.token)
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "context-management-2025-06-27")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = r.openai.requests().into_iter().find(|s| s.path.ends_with("/chat/completions")).unwrap();
+    assert!(seen.headers.is_empty(), "{:?}", seen.headers);
+}
+
 const NON_ASCII: &str = "Grüße aus 東京 🦊 café";
 
 /// Every event written in two writes cut inside a character (or between `\r` and `\n`).

@@ -17,6 +17,7 @@ use crate::privacy::restore::RawRestorer;
 use crate::privacy::{self, dictionary, outbound, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::ChatRequest;
 use crate::providers::failure::{redact, Unreachable};
+use crate::providers::stream::UpstreamError;
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
 use crate::providers::{self, Protocol};
 use crate::workspace::Workspace;
@@ -67,7 +68,7 @@ pub(super) enum Stop {
     /// The call would exceed the budget and the agent refuses rather than go on locally.
     Budget { budget: Money, over: WouldExceed, failure: StepFailure },
     /// The provider refused the request itself (400, 413, 422): another step would too.
-    Refused { provider: String, detail: String, failure: StepFailure },
+    Refused { provider: String, detail: String, failure: StepFailure, upstream: Option<(Protocol, UpstreamError)> },
     /// The answer broke off after it had started: never a silent switch.
     Broken { provider: String, detail: String },
 }
@@ -79,9 +80,9 @@ impl Stop {
                 failures.push(failure);
                 RouterError::budget_reached(agent, budget, over, failures)
             }
-            Stop::Refused { provider, detail, failure } => {
+            Stop::Refused { provider, detail, failure, upstream } => {
                 failures.push(failure);
-                RouterError::Refused { provider, detail, failures }
+                RouterError::Refused { provider, detail, failures, upstream }
             }
             Stop::Broken { provider, detail } => RouterError::Broken { provider, detail },
         }
@@ -380,7 +381,13 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Some(Ok(Ok(p))) => Some(p),
         Some(Ok(Err(f))) if f.request_fault => {
             let failure = call.fail(&step, started, f.kind, f.detail.clone());
-            return Attempted::Stop(Stop::Refused { provider: step.provider.clone(), detail: f.detail, failure });
+            let upstream = f.upstream.map(|u| (endpoint.provider.protocol, u));
+            return Attempted::Stop(Stop::Refused {
+                provider: step.provider.clone(),
+                detail: f.detail,
+                failure,
+                upstream,
+            });
         }
         Some(Ok(Err(f))) => return Attempted::Next(call.fail(&step, started, f.kind, f.detail)),
     };

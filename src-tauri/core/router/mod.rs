@@ -8,6 +8,9 @@
 //! `call` is the chain; `attempt` is one step.
 
 mod attempt;
+mod count;
+
+pub use count::{count_tokens, Counted};
 
 use std::time::Duration;
 
@@ -157,7 +160,14 @@ pub enum RouterError {
     #[error(
         "{provider} refused the request ({detail}); another step would refuse it too, so Keyhold did not fall back."
     )]
-    Refused { provider: String, detail: String, failures: Vec<StepFailure> },
+    Refused {
+        provider: String,
+        detail: String,
+        failures: Vec<StepFailure>,
+        /// The provider's own error, and the protocol it spoke: a caller of that protocol gets it
+        /// as written.
+        upstream: Option<(crate::providers::Protocol, crate::providers::stream::UpstreamError)>,
+    },
     #[error("The answer from {provider} broke off after it had started ({detail}). Keyhold never switches provider mid-answer; the attempt is in the ledger.")]
     Broken { provider: String, detail: String },
     #[error("Offline mode is on and agent {agent} has no local step. Add one (local:MODEL) to its chain, or switch offline mode off.")]
