@@ -12,6 +12,7 @@
 mod anthropic;
 mod ollama;
 mod openai;
+mod responses;
 pub mod tools;
 
 use std::collections::VecDeque;

@@ -18,7 +18,10 @@ use serde_json::{json, Value};
 use super::{error, gate, tokens, tools, Behavior, Flavor, Shared, StreamEnd};
 
 pub fn routes() -> Router<Shared> {
-    Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(chat))
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/responses", post(super::responses::responses))
 }
 
 async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {

@@ -72,6 +72,23 @@ def test_the_openai_sdk_chats_plain_and_streaming_through_the_proxy(proxy):
     assert PROVIDER_KEY not in json.dumps(rows)
 
 
+def test_the_openai_sdk_uses_the_responses_api_through_the_proxy_as_codex_does(proxy):
+    # coder runs on OpenAI (which speaks Responses): passed through; writer on Anthropic: translated.
+    for agent in ("coder", "writer"):
+        client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"][agent], max_retries=0)
+        r = client.responses.create(model="gpt-4o-mini", instructions="Be brief.", input="hello there")
+        assert r.output_text == ANSWER, agent
+        assert r.usage.output_tokens > 0
+        with client.responses.stream(model="gpt-4o-mini", input=[{"role": "user", "content": "hi"}]) as s:
+            deltas = [e.delta for e in s if e.type == "response.output_text.delta"]
+            final = s.get_final_response()
+        assert "".join(deltas) == ANSWER, agent
+        assert final.output_text == ANSWER and final.status == "completed", agent
+    rows = ledger(proxy["data"])
+    assert [(r["agent"], r["provider"], r["outcome"]) for r in rows] == \
+        [("coder", "openai", "ok")] * 2 + [("writer", "anthropic", "ok")] * 2, rows
+
+
 def test_the_anthropic_sdk_counts_tokens_and_its_beta_flags_reach_the_provider(proxy):
     client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
     n = client.messages.count_tokens(model="claude-haiku-4-5", messages=[{"role": "user", "content": "count me, please"}])

@@ -30,6 +30,9 @@ pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
 }
 
 fn redact_body(body: &mut Value, protocol: Protocol, r: &mut Redactor<'_>) {
+    if protocol == Protocol::OpenAiResponses {
+        return redact_responses(body, r);
+    }
     if protocol == Protocol::AnthropicMessages {
         // Anthropic's system: a string, or text blocks.
         text_or_blocks(body.get_mut("system"), r, "the system prompt");
@@ -43,6 +46,45 @@ fn redact_body(body: &mut Value, protocol: Protocol, r: &mut Redactor<'_>) {
                 *args = r.redact(args, &place);
             }
         }
+    }
+}
+
+/// The Responses API's text: `instructions`, and `input` (a string, or items: messages with a
+/// string or text parts, function calls' arguments, function call outputs).
+fn redact_responses(body: &mut Value, r: &mut Redactor<'_>) {
+    if let Some(Value::String(s)) = body.get_mut("instructions") {
+        *s = r.redact(s, "the instructions");
+    }
+    match body.get_mut("input") {
+        Some(Value::String(s)) => *s = r.redact(s, "message 1"),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let place = format!("message {}", i + 1);
+                match item.get("type").and_then(Value::as_str).unwrap_or("message") {
+                    "message" => match item.get_mut("content") {
+                        Some(Value::String(s)) => *s = r.redact(s, &place),
+                        Some(Value::Array(parts)) => {
+                            for part in parts {
+                                if let Some(Value::String(s)) = part.get_mut("text") {
+                                    *s = r.redact(s, &place);
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                    "function_call" | "custom_tool_call" => {
+                        for field in ["arguments", "input"] {
+                            if let Some(Value::String(s)) = item.get_mut(field) {
+                                *s = r.redact(s, &place);
+                            }
+                        }
+                    }
+                    "function_call_output" | "custom_tool_call_output" => strings_in(item.get_mut("output"), r, &place),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
     }
 }
 

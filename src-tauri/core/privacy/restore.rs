@@ -117,11 +117,14 @@ pub struct RawRestorer {
     protocol: Protocol,
     fields: HashMap<String, Restorer>,
     unknown: u32,
+    /// Responses events carry a `sequence_number`: events this restorer adds (a held-back tail
+    /// sent before its `.done`) shift the ones after them.
+    added: u64,
 }
 
 impl RawRestorer {
     pub fn new(base: Restorer, protocol: Protocol) -> Self {
-        RawRestorer { base, protocol, fields: HashMap::new(), unknown: 0 }
+        RawRestorer { base, protocol, fields: HashMap::new(), unknown: 0, added: 0 }
     }
 
     pub fn unknown(&self) -> u32 {
@@ -149,6 +152,12 @@ impl RawRestorer {
         let mut v: Value = serde_json::from_str(text).ok()?;
         let mut r = self.base.clone();
         match self.protocol {
+            Protocol::OpenAiResponses => {
+                let mut j = r.for_json();
+                restore_response(&mut v, &mut r, &mut j);
+                restore_str(v.get_mut("output_text"), &mut r);
+                self.unknown += j.unknown();
+            }
             Protocol::AnthropicMessages => {
                 for block in v.get_mut("content").and_then(Value::as_array_mut).into_iter().flatten() {
                     match block.get("type").and_then(Value::as_str) {
@@ -194,6 +203,7 @@ impl RawRestorer {
         let mut v: Value = serde_json::from_str(&data).ok()?;
         let mut before = Vec::new();
         match self.protocol {
+            Protocol::OpenAiResponses => before.extend(self.responses_event(&mut v)),
             Protocol::AnthropicMessages => match v.get("type").and_then(Value::as_str) {
                 Some("content_block_delta") => {
                     let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -291,6 +301,69 @@ impl RawRestorer {
         out
     }
 
+    /// One Responses event: deltas through their field's restorer; a `.done` after the held-back
+    /// tail of its field (sent first, as its own delta); every whole text and argument string
+    /// of `.done` and terminal events restored; sequence numbers shifted past added events.
+    fn responses_event(&mut self, v: &mut Value) -> Vec<Bytes> {
+        let mut before = Vec::new();
+        let at = |v: &Value, f: &str| v.get(f).and_then(Value::as_u64).unwrap_or(0);
+        let (o, c) = (at(v, "output_index"), at(v, "content_index"));
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+        match kind.as_str() {
+            "response.output_text.delta" => self.stream_field(format!("r{o}.{c}"), false, v.get_mut("delta")),
+            "response.function_call_arguments.delta" => self.stream_field(format!("f{o}"), true, v.get_mut("delta")),
+            "response.output_text.done" | "response.function_call_arguments.done" => {
+                let text = kind == "response.output_text.done";
+                let key = if text { format!("r{o}.{c}") } else { format!("f{o}") };
+                let tail = self.fields.get_mut(&key).map(Restorer::finish).unwrap_or_default();
+                if !tail.is_empty() {
+                    let mut delta = v.clone();
+                    if let Some(d) = delta.as_object_mut() {
+                        d.remove("text");
+                        d.remove("arguments");
+                        d.insert("delta".into(), Value::String(tail));
+                        let t =
+                            if text { "response.output_text.delta" } else { "response.function_call_arguments.delta" };
+                        d.insert("type".into(), Value::String(t.into()));
+                    }
+                    if let Some(n) = delta.get("sequence_number").and_then(Value::as_u64) {
+                        delta["sequence_number"] = Value::from(n + self.added);
+                        self.added += 1;
+                    }
+                    let name = delta["type"].as_str().unwrap_or("").to_string();
+                    before.push(Bytes::from(format!("event: {name}\ndata: {delta}\n\n")));
+                }
+                let mut r = if text { self.base.clone() } else { self.base.for_json() };
+                restore_str(v.get_mut(if text { "text" } else { "arguments" }), &mut r);
+                self.unknown += r.unknown();
+            }
+            "response.content_part.done" => {
+                let mut r = self.base.clone();
+                restore_str(v.pointer_mut("/part/text"), &mut r);
+                self.unknown += r.unknown();
+            }
+            "response.output_item.done" => {
+                let (mut r, mut j) = (self.base.clone(), self.base.for_json());
+                if let Some(item) = v.get_mut("item") {
+                    restore_item(item, &mut r, &mut j);
+                }
+                self.unknown += r.unknown() + j.unknown();
+            }
+            "response.completed" | "response.incomplete" => {
+                let (mut r, mut j) = (self.base.clone(), self.base.for_json());
+                if let Some(resp) = v.get_mut("response") {
+                    restore_response(resp, &mut r, &mut j);
+                }
+                self.unknown += r.unknown() + j.unknown();
+            }
+            _ => {}
+        }
+        if let Some(n) = v.get("sequence_number").and_then(Value::as_u64) {
+            v["sequence_number"] = Value::from(n + self.added);
+        }
+        before
+    }
+
     /// Held-back text of Anthropic block `index`, as a delta event before its stop.
     fn flush_anthropic(&mut self, index: u64) -> Vec<Bytes> {
         let Some(r) = self.fields.get_mut(&format!("b{index}")) else { return Vec::new() };
@@ -307,6 +380,21 @@ impl RawRestorer {
         let event = serde_json::json!({ "type": "content_block_delta", "index": index, "delta": delta });
         vec![Bytes::from(format!("event: content_block_delta\ndata: {event}\n\n"))]
     }
+}
+
+/// A Responses object's output items.
+fn restore_response(resp: &mut Value, r: &mut Restorer, j: &mut Restorer) {
+    for item in resp.get_mut("output").and_then(Value::as_array_mut).into_iter().flatten() {
+        restore_item(item, r, j);
+    }
+}
+
+/// One Responses output item: a message's text parts, a function call's arguments.
+fn restore_item(item: &mut Value, r: &mut Restorer, j: &mut Restorer) {
+    for part in item.get_mut("content").and_then(Value::as_array_mut).into_iter().flatten() {
+        restore_str(part.get_mut("text"), r);
+    }
+    restore_str(item.get_mut("arguments"), j);
 }
 
 fn restore_str(field: Option<&mut Value>, r: &mut Restorer) {

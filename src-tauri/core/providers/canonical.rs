@@ -60,6 +60,9 @@ impl RawBody {
     /// canonical form carries text only, so such a body must not be translated: it would reach
     /// the other protocol without its tools.
     pub fn carries_tools(&self) -> bool {
+        if self.protocol == Protocol::OpenAiResponses {
+            return super::openai_responses::carries_tools(&self.body);
+        }
         let tools = self.body.get("tools").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
         let in_messages = self.body.get("messages").and_then(Value::as_array).is_some_and(|ms| {
             ms.iter().any(|m| {
@@ -78,6 +81,9 @@ impl RawBody {
     /// True when the body has at least one message: what a provider needs to answer. Its last
     /// message may hold only a tool result, which is not empty.
     pub fn has_messages(&self) -> bool {
+        if self.protocol == Protocol::OpenAiResponses {
+            return super::openai_responses::has_input(&self.body);
+        }
         self.body.get("messages").and_then(Value::as_array).is_some_and(|m| !m.is_empty())
     }
 }

@@ -10,6 +10,7 @@ pub mod failure;
 pub mod framing;
 pub mod ollama;
 pub mod openai_chat;
+pub mod openai_responses;
 pub mod probe;
 pub mod stream;
 pub mod upstream;
@@ -24,6 +25,10 @@ use crate::prices;
 pub enum Protocol {
     #[serde(rename = "openai-chat")]
     OpenAiChat,
+    /// OpenAI's Responses API (Codex): a caller's protocol, and a step's where the provider
+    /// speaks it (the catalog's `responses`).
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
     #[serde(rename = "anthropic-messages")]
     AnthropicMessages,
     #[serde(rename = "ollama")]
@@ -35,6 +40,7 @@ impl Protocol {
     pub fn label(self) -> &'static str {
         match self {
             Protocol::OpenAiChat => "OpenAI chat completions",
+            Protocol::OpenAiResponses => "OpenAI Responses",
             Protocol::AnthropicMessages => "Anthropic Messages",
             Protocol::Ollama => "Ollama chat",
         }
@@ -88,6 +94,21 @@ pub struct Provider {
     pub auth: AuthStyle,
     /// What keys usually start with: a hint for a warning, never a refusal (shapes change).
     pub key_prefix: Option<String>,
+    /// It also speaks OpenAI's Responses API (`…/v1/responses`): a Responses caller's body goes
+    /// to it as it is.
+    #[serde(default)]
+    pub responses: bool,
+}
+
+impl Provider {
+    /// The protocol a step on this provider speaks for a caller of `caller`'s protocol: its own,
+    /// or the Responses API when the caller speaks it and the provider does too.
+    pub fn step_protocol(&self, caller: Option<Protocol>) -> Protocol {
+        match caller {
+            Some(Protocol::OpenAiResponses) if self.responses => Protocol::OpenAiResponses,
+            _ => self.protocol,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -133,6 +154,7 @@ impl Protocol {
     ) -> Result<canonical::ChatRequest, canonical::RequestError> {
         match self {
             Protocol::AnthropicMessages => anthropic_messages::parse_request(body, size, default_max_tokens),
+            Protocol::OpenAiResponses => openai_responses::parse_request(body, size, default_max_tokens),
             _ => openai_chat::parse_request(body, size, default_max_tokens),
         }
     }
@@ -161,6 +183,7 @@ impl Protocol {
             // left out: an uncapped passthrough could spend past the budget.
             match self {
                 Protocol::AnthropicMessages => anthropic_messages::prepare_passthrough(&mut body, req.max_tokens),
+                Protocol::OpenAiResponses => openai_responses::prepare_passthrough(&mut body, req.max_tokens),
                 _ => openai_chat::prepare_passthrough(&mut body, req.max_tokens, provider_is_openai),
             }
             return body;
@@ -178,7 +201,7 @@ impl Protocol {
     pub fn forwarded_headers(self, headers: &HeaderMap) -> Vec<(String, String)> {
         let wanted = |name: &str| match self {
             Protocol::AnthropicMessages => name.starts_with("anthropic-"),
-            Protocol::OpenAiChat => name == "openai-beta",
+            Protocol::OpenAiChat | Protocol::OpenAiResponses => name == "openai-beta",
             Protocol::Ollama => false,
         };
         headers
@@ -192,6 +215,7 @@ impl Protocol {
     pub fn writer(self, model: &str, include_usage: bool) -> Box<dyn ClientWriter> {
         match self {
             Protocol::AnthropicMessages => Box::new(anthropic_messages::Writer::new(model)),
+            Protocol::OpenAiResponses => Box::new(openai_responses::Writer::new(model)),
             _ => Box::new(openai_chat::Writer::new(model, include_usage)),
         }
     }

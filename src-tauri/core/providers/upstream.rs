@@ -14,7 +14,7 @@ use super::framing::{SseEvent, SseSplitter};
 use super::stream::http_failure;
 pub(crate) use super::stream::{redirected, shared_client, unreachable};
 pub use super::stream::{Failure, Piece, Pieces, StreamError};
-use super::{ollama, openai_chat, Protocol, Provider};
+use super::{ollama, openai_chat, openai_responses, Protocol, Provider};
 use crate::ledger::Outcome;
 
 /// Starts one upstream call. Returns the stream of pieces once the provider has accepted the
@@ -27,17 +27,18 @@ pub async fn start(
     req: &ChatRequest,
     connect_timeout: Duration,
 ) -> Result<Pieces, Failure> {
-    match provider.protocol {
-        Protocol::Ollama => return ollama::start(base_url, model, req, connect_timeout).await,
-        Protocol::OpenAiChat | Protocol::AnthropicMessages => {}
+    let protocol = provider.step_protocol(req.raw.as_ref().map(|r| r.protocol));
+    if protocol == Protocol::Ollama {
+        return ollama::start(base_url, model, req, connect_timeout).await;
     }
     let client = shared_client(connect_timeout)?;
-    let url = match provider.protocol {
+    let url = match protocol {
         Protocol::AnthropicMessages => anthropic_messages::messages_url(base_url),
+        Protocol::OpenAiResponses => openai_responses::responses_url(base_url),
         _ => openai_chat::chat_url(base_url),
     };
-    let body = provider.protocol.body_for(req, model, provider.id == "openai");
-    let passthrough = req.raw.as_ref().is_some_and(|r| r.protocol == provider.protocol);
+    let body = protocol.body_for(req, model, provider.id == "openai");
+    let passthrough = req.raw.as_ref().is_some_and(|r| r.protocol == protocol);
     let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let mut headers = provider.auth.headers(secret);
     if let Some(raw) = req.raw.as_ref().filter(|_| passthrough) {
@@ -59,7 +60,6 @@ pub async fn start(
         let body = resp.text().await.unwrap_or_default();
         return Err(http_failure(status, &body, secret));
     }
-    let protocol = provider.protocol;
     if !streamed {
         // A non-streamed passthrough: the whole body goes back as it is; usage is read from it.
         let body = resp.bytes().await.map_err(|e| unreachable(&e))?;
@@ -72,6 +72,9 @@ pub async fn start(
         let (usage, text) = match protocol {
             Protocol::AnthropicMessages => {
                 (anthropic_messages::read_whole_usage(&v), anthropic_messages::read_whole_text(&v))
+            }
+            Protocol::OpenAiResponses => {
+                (openai_responses::read_whole_usage(&v), openai_responses::read_whole_text(&v))
             }
             _ => (openai_chat::read_whole_usage(&v), openai_chat::read_whole_text(&v)),
         };
@@ -175,6 +178,7 @@ fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) ->
         serde_json::from_str(data).map_err(|_| StreamError::NotJson(data.chars().take(80).collect::<String>()))?;
     match protocol {
         Protocol::OpenAiChat => openai_chat::read_event(&v, data),
+        Protocol::OpenAiResponses => openai_responses::read_event(&v, data),
         Protocol::AnthropicMessages => anthropic_messages::read_event(&v, data, usage),
         Protocol::Ollama => Ok(Vec::new()),
     }
@@ -186,7 +190,7 @@ fn parse_event(event: &SseEvent, protocol: Protocol, usage: &mut StreamUsage) ->
 pub fn estimate_tokens(protocol: Protocol, text: &str) -> i64 {
     static O200K: std::sync::OnceLock<Option<tiktoken_rs::CoreBPE>> = std::sync::OnceLock::new();
     match (protocol, O200K.get_or_init(|| tiktoken_rs::o200k_base().ok())) {
-        (Protocol::OpenAiChat, Some(bpe)) => bpe.encode_ordinary(text).len() as i64,
+        (Protocol::OpenAiChat | Protocol::OpenAiResponses, Some(bpe)) => bpe.encode_ordinary(text).len() as i64,
         _ => text.len().div_ceil(4) as i64,
     }
 }

@@ -152,6 +152,7 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         .route("/health", get(health))
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(openai_chat))
+        .route("/v1/responses", post(openai_responses))
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         // The Anthropic SDK appends /v1/messages to its base URL: accept a base that ends in /v1.
@@ -377,6 +378,10 @@ async fn openai_chat(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> 
     chat(ctx, Protocol::OpenAiChat, headers, body).await
 }
 
+async fn openai_responses(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
+    chat(ctx, Protocol::OpenAiResponses, headers, body).await
+}
+
 async fn anthropic_messages(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
     chat(ctx, Protocol::AnthropicMessages, headers, body).await
 }
@@ -522,10 +527,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
             return error(
                 protocol,
                 StatusCode::BAD_REQUEST,
-                &format!(
-                    "The request is not a valid {} request: {why}.",
-                    if protocol == Protocol::AnthropicMessages { "Messages" } else { "chat completions" }
-                ),
+                &format!("The request is not a valid {} request: {why}.", protocol.label()),
             )
         }
     };

@@ -884,3 +884,115 @@ async fn a_client_that_hangs_up_mid_stream_ends_the_upstream_call_and_is_metered
     .await;
     assert!(idle.is_some(), "the agent is idle again: {:?}", r.ws.agent_statuses());
 }
+
+/// The text of a Responses answer: its deltas when streamed, its output's text when whole.
+fn responses_text(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(v) => v["output"][0]["content"][0]["text"].as_str().unwrap_or("").to_string(),
+        Err(_) => body
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .filter(|v| v["type"] == "response.output_text.delta")
+            .map(|v| v["delta"].as_str().unwrap_or("").to_string())
+            .collect(),
+    }
+}
+
+fn responses_events(body: &str) -> Vec<Value> {
+    body.lines().filter_map(|l| l.strip_prefix("data: ")).filter_map(|d| serde_json::from_str(d).ok()).collect()
+}
+
+#[tokio::test]
+async fn a_responses_request_passes_through_to_openai_byte_for_byte_and_is_metered_exactly() {
+    let r = rig().await;
+    for stream in [true, false] {
+        let body = json!({ "model": "gpt-4o-mini", "stream": stream, "instructions": "Be brief. cache-me",
+                           "input": [{ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "hi" }] }] });
+        let direct =
+            c().post(format!("{}/responses", r.openai.base_url())).bearer_auth(KEY).json(&body).send().await.unwrap();
+        assert_eq!(direct.status(), 200);
+        let direct = direct.text().await.unwrap();
+        let proxied = c().post(r.url("/v1/responses")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+        assert_eq!(proxied.status(), 200);
+        let proxied = proxied.text().await.unwrap();
+        assert_eq!(proxied, direct, "stream={stream}");
+        assert_eq!(responses_text(&proxied), sim::ANSWER);
+    }
+    let seen: Vec<_> = r.openai.requests().into_iter().filter(|s| s.path == "/v1/responses").collect();
+    assert!(seen.iter().all(|s| s.authorized && s.model.as_deref() == Some("gpt-4o-mini")));
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!((row.outcome.as_str(), row.estimated), ("ok", false));
+        // input_tokens includes the cached half: Keyhold keeps them apart.
+        assert!(row.cache_read_tokens > 0 && row.input_tokens > 0, "{row:?}");
+        assert_eq!(row.output_tokens, 8);
+    }
+}
+
+#[tokio::test]
+async fn a_responses_caller_of_an_anthropic_agent_gets_the_published_event_sequence() {
+    let r = rig().await;
+    let body = json!({ "model": "whatever", "stream": true, "input": "hi" });
+    let res = c().post(r.url("/v1/responses")).bearer_auth(&r.anthropic_token).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let events = responses_events(&text);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"response.created"));
+    assert_eq!(kinds.last(), Some(&"response.completed"));
+    assert!(events.iter().enumerate().all(|(i, e)| e["sequence_number"] == i as u64), "{text}");
+    assert_eq!(responses_text(&text), sim::ANSWER);
+    assert!(events.last().unwrap()["response"]["usage"]["output_tokens"].as_i64().unwrap() > 0);
+    // Not streamed: one Response object.
+    let whole: Value = c()
+        .post(r.url("/v1/responses"))
+        .bearer_auth(&r.anthropic_token)
+        .json(&json!({ "model": "x", "input": "hi" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((whole["object"].as_str(), whole["status"].as_str()), (Some("response"), Some("completed")));
+    assert_eq!(whole["output"][0]["content"][0]["text"], sim::ANSWER);
+    // With tools, a step of another protocol is skipped rather than sent without them.
+    let tools = json!({ "model": "x", "input": "hi", "tools": [{ "type": "function", "name": "shell", "parameters": { "type": "object" } }] });
+    let res = c().post(r.url("/v1/responses")).bearer_auth(&r.anthropic_token).json(&tools).send().await.unwrap();
+    assert_ne!(res.status(), 200);
+    assert!(
+        r.anthropic.requests().iter().filter(|s| s.path == "/v1/messages").count() == 2,
+        "the tool request was not sent"
+    );
+}
+
+#[tokio::test]
+async fn a_pii_agent_hides_private_values_in_a_responses_passthrough_and_restores_them_in_the_events() {
+    let r = rig().await;
+    let oa = pii_agent(&r, "p-resp", "gpt-4o-mini", "oa");
+    for stream in [true, false] {
+        r.openai.set_behavior(vec![Behavior { echo: Some(true), ..Default::default() }]);
+        let before = r.openai.requests().len();
+        let body = json!({ "model": "x", "stream": stream,
+                           "input": [{ "type": "message", "role": "user", "content": [{ "type": "input_text", "text": PRIVATE }] }] });
+        let res = c().post(r.url("/v1/responses")).bearer_auth(&oa).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let text = res.text().await.unwrap();
+        assert_eq!(responses_text(&text), PRIVATE, "stream={stream}: {text}");
+        if stream {
+            let events = responses_events(&text);
+            assert!(events.iter().enumerate().all(|(i, e)| e["sequence_number"] == i as u64), "{text}");
+            let done = events.iter().find(|e| e["type"] == "response.output_text.done").unwrap();
+            assert_eq!(done["text"], PRIVATE);
+            assert_eq!(events.last().unwrap()["response"]["output"][0]["content"][0]["text"], PRIVATE);
+        }
+        let sent =
+            r.openai.requests()[before..].iter().map(|s| s.body.as_ref().unwrap().to_string()).collect::<String>();
+        for v in PRIVATE_VALUES {
+            assert!(!sent.contains(v), "{v} reached the provider: {sent}");
+        }
+        assert!(sent.contains("[EMAIL_1]") && sent.contains("[SECRET_1]"), "{sent}");
+    }
+}

@@ -171,7 +171,8 @@ impl<'a> Call<'a> {
         if days == 0 {
             return;
         }
-        let body = provider.protocol.body_for(req, &step.model, provider.id == "openai").to_string();
+        let protocol = provider.step_protocol(req.raw.as_ref().map(|r| r.protocol));
+        let body = protocol.body_for(req, &step.model, provider.id == "openai").to_string();
         let kept = self
             .ws
             .with_unlocked(|c, u| outbound::record(c, u, days, &self.agent.name, &step.provider, &step.model, &body));
@@ -325,7 +326,8 @@ fn prepare<'a>(
 /// Runs one step of the chain.
 pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn AnswerSink) -> Attempted {
     let started = Instant::now();
-    let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.protocol);
+    let caller = call.req.raw.as_ref().map(|r| r.protocol);
+    let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.step_protocol(caller));
     let ready = match prepare(call, &step, protocol, started) {
         Ok(r) => r,
         Err(end) => return *end,
@@ -381,7 +383,7 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
         Some(Ok(Ok(p))) => Some(p),
         Some(Ok(Err(f))) if f.request_fault => {
             let failure = call.fail(&step, started, f.kind, f.detail.clone());
-            let upstream = f.upstream.map(|u| (endpoint.provider.protocol, u));
+            let upstream = f.upstream.map(|u| (protocol, u));
             return Attempted::Stop(Stop::Refused {
                 provider: step.provider.clone(),
                 detail: f.detail,

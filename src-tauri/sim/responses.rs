@@ -1,0 +1,135 @@
+//! OpenAI's Responses API (`POST /v1/responses`, what Codex speaks): a whole Response, or its
+//! published event sequence (`response.created`, `response.in_progress`,
+//! `response.output_item.added`, `response.content_part.added`, `response.output_text.delta`…,
+//! `….output_text.done`, `….content_part.done`, `….output_item.done`, `response.completed`),
+//! each event with its `sequence_number`, and no `[DONE]`. Usage: `input_tokens` includes
+//! `input_tokens_details.cached_tokens`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::openai::sse;
+use super::{error, gate, tokens, Flavor, Shared};
+
+/// The input as chat-style messages (what the steering helpers read).
+fn as_messages(req: &Value) -> Value {
+    let text = |c: Option<&Value>| match c {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(" ")
+        }
+        _ => String::new(),
+    };
+    let mut out = Vec::new();
+    if let Some(i) = req.get("instructions").and_then(Value::as_str) {
+        out.push(json!({ "role": "system", "content": i }));
+    }
+    match req.get("input") {
+        Some(Value::String(s)) => out.push(json!({ "role": "user", "content": s })),
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item.get("type").and_then(Value::as_str).unwrap_or("message") {
+                    "message" => out.push(json!({ "role": item.get("role").cloned().unwrap_or(json!("user")),
+                                                 "content": text(item.get("content")) })),
+                    "function_call_output" => out.push(json!({ "role": "user", "content": text(item.get("output")) })),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    Value::Array(out)
+}
+
+pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": format!("We could not parse the JSON body of your request. ({e})"), "type": "invalid_request_error", "param": null, "code": null } }))).into_response()
+        }
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let behavior = match gate(&s, "POST", "/v1/responses", &headers, Some(model.clone()), stream).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    s.note_fields(&req);
+    if !s.models.contains(&model) {
+        return error(Flavor::OpenAi, 404, None);
+    }
+    if req.get("input").is_none() {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": "Missing required parameter: 'input'.", "type": "invalid_request_error", "param": "input", "code": "missing_required_parameter" } }))).into_response();
+    }
+    let messages = as_messages(&req);
+    let prompt = super::openai::prompt_text(Some(&messages));
+    let input_tokens = tokens(&prompt);
+    let cached = if prompt.contains("cache-me") { input_tokens / 2 } else { 0 };
+    let answer = behavior.answer_to(Some(&messages));
+    let output_tokens = tokens(&answer);
+    let usage = json!({ "input_tokens": input_tokens, "input_tokens_details": { "cached_tokens": cached },
+                        "output_tokens": output_tokens, "output_tokens_details": { "reasoning_tokens": 0 },
+                        "total_tokens": input_tokens + output_tokens });
+    let (id, item) = ("resp_sim0001", "msg_sim0001");
+    let message = |status: &str, text: Option<&str>| {
+        let content = match text {
+            Some(t) => json!([{ "type": "output_text", "text": t, "annotations": [] }]),
+            None => json!([]),
+        };
+        json!({ "id": item, "type": "message", "status": status, "role": "assistant", "content": content })
+    };
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({ "id": id, "object": "response", "created_at": 1_764_200_000u64, "status": status, "model": model,
+                "output": output, "error": null, "incomplete_details": null, "usage": usage,
+                "instructions": req.get("instructions").cloned().unwrap_or(Value::Null) })
+    };
+    if !stream {
+        return Json(response("completed", json!([message("completed", Some(&answer))]), usage)).into_response();
+    }
+    let mut seq = 0u64;
+    let mut event = |kind: &str, mut data: Value| {
+        data["type"] = json!(kind);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        format!("event: {kind}\ndata: {data}\n\n")
+    };
+    let started = response("in_progress", json!([]), Value::Null);
+    let mut events = vec![
+        event("response.created", json!({ "response": started })),
+        event("response.in_progress", json!({ "response": started })),
+        event("response.output_item.added", json!({ "output_index": 0, "item": message("in_progress", None) })),
+        event(
+            "response.content_part.added",
+            json!({ "item_id": item, "output_index": 0, "content_index": 0,
+                                                     "part": { "type": "output_text", "text": "", "annotations": [] } }),
+        ),
+    ];
+    let pieces = behavior.pieces(&answer);
+    let cut = behavior.cut_after_chunks;
+    for (i, text) in pieces.iter().enumerate() {
+        if cut.is_some_and(|n| i >= n) {
+            return sse(events, &behavior, &s);
+        }
+        events.push(event(
+            "response.output_text.delta",
+            json!({ "item_id": item, "output_index": 0, "content_index": 0, "delta": text }),
+        ));
+    }
+    events.push(event(
+        "response.output_text.done",
+        json!({ "item_id": item, "output_index": 0, "content_index": 0, "text": answer }),
+    ));
+    events.push(event("response.content_part.done", json!({ "item_id": item, "output_index": 0, "content_index": 0,
+                                                            "part": { "type": "output_text", "text": answer, "annotations": [] } })));
+    events.push(event(
+        "response.output_item.done",
+        json!({ "output_index": 0, "item": message("completed", Some(&answer)) }),
+    ));
+    let done = response("completed", json!([message("completed", Some(&answer))]), usage);
+    events.push(event("response.completed", json!({ "response": done })));
+    sse(events, &behavior, &s)
+}
