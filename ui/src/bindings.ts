@@ -790,7 +790,12 @@ export type PriceEntry_Serialize = {
 	source: string,
 };
 
-export type Protocol = "openai-chat" | "anthropic-messages" | "ollama";
+export type Protocol = "openai-chat" | 
+/**
+ *  OpenAI's Responses API (Codex): a caller's protocol, and a step's where the provider
+ *  speaks it (the catalog's `responses`).
+ */
+"openai-responses" | "anthropic-messages" | "ollama";
 
 export type Provider = Provider_Serialize | Provider_Deserialize;
 
@@ -804,6 +809,11 @@ export type Provider_Deserialize = {
 	auth: AuthStyle,
 	/**  What keys usually start with: a hint for a warning, never a refusal (shapes change). */
 	key_prefix?: string | null,
+	/**
+	 *  It also speaks OpenAI's Responses API (`…/v1/responses`): a Responses caller's body goes
+	 *  to it as it is.
+	 */
+	responses?: boolean,
 };
 
 export type Provider_Serialize = {
@@ -816,6 +826,11 @@ export type Provider_Serialize = {
 	auth: AuthStyle,
 	/**  What keys usually start with: a hint for a warning, never a refusal (shapes change). */
 	key_prefix: string | null,
+	/**
+	 *  It also speaks OpenAI's Responses API (`…/v1/responses`): a Responses caller's body goes
+	 *  to it as it is.
+	 */
+	responses: boolean,
 };
 
 export type ProxyStatus = ProxyStatus_Serialize | ProxyStatus_Deserialize;
