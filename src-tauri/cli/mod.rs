@@ -71,6 +71,18 @@ enum Command {
         /// The agent's name.
         agent: String,
     },
+    /// What a coding agent or client needs to use your keys through the proxy: the proxy's
+    /// address and a new token for the agent (issued now; it needs the passphrase).
+    Connect {
+        #[arg(value_enum)]
+        tool: ConnectTool,
+        /// The agent the tool runs as (default: the only agent, if there is one).
+        #[arg(long, value_name = "A")]
+        agent: Option<String>,
+        /// The proxy's address, when it is not on its saved port (`serve --port P`).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// The local proxy alone, headless, until Ctrl-C.
     Serve {
         /// Port on 127.0.0.1 (default: the saved one, else 11500).
@@ -121,6 +133,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: agents::Format,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ConnectTool {
+    ClaudeCode,
+    Codex,
+    Aider,
+    Continue,
+    OpenWebui,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -291,6 +312,9 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
         Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), &place, out)?,
         Command::Ollama { command } => ollama::run(command, &place, out)?,
         Command::Status => status(&place, out)?,
+        Command::Connect { tool, agent, url } => {
+            connect(*tool, agent.as_deref(), url.as_deref(), cli.passphrase_file.as_deref(), &place, out)?
+        }
         Command::Offline { mode } => {
             // Turning offline mode on keeps data on the machine and needs nothing; turning it off
             // lets data leave again, and needs the passphrase.
@@ -325,6 +349,64 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
             agents::usage(agent.as_deref(), since.as_deref(), until.as_deref(), format, dir)?
         }
     }
+    Ok(())
+}
+
+/// `keyhold connect TOOL`: the tool's settings, with a token issued for it now.
+fn connect(
+    tool: ConnectTool,
+    agent: Option<&str>,
+    url: Option<&str>,
+    passphrase_file: Option<&std::path::Path>,
+    place: &Place<'_>,
+    out: &Output,
+) -> Result<(), Failure> {
+    use keyhold_core::app::connect::{self, Tool};
+    let tool = match tool {
+        ConnectTool::ClaudeCode => Tool::ClaudeCode,
+        ConnectTool::Codex => Tool::Codex,
+        ConnectTool::Aider => Tool::Aider,
+        ConnectTool::Continue => Tool::Continue,
+        ConnectTool::OpenWebui => Tool::OpenWebui,
+    };
+    let agent = match agent {
+        Some(a) => a.to_string(),
+        None => {
+            let cards = keyhold_core::app::agents::cards(&*place.workspace()?)?;
+            match cards.as_slice() {
+                [only] => only.agent.name.clone(),
+                [] => {
+                    return Err(Failure::from_message(
+                        ErrorKind::AgentNotFound,
+                        "No agents yet: create one with `keyhold agents add --name N --model M`, then connect the tool to it.".into(),
+                    ))
+                }
+                _ => {
+                    return Err(Failure::from_message(
+                        ErrorKind::Usage,
+                        format!(
+                            "Say which agent {} runs as: --agent A (one of {}).",
+                            tool.name(),
+                            cards.iter().map(|c| c.agent.name.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let ws = place.unlocked(passphrase_file, "Issuing a token for a tool")?;
+    let c = connect::connect(&ws, tool, &agent, url)?;
+    let head = match c.file {
+        Some(f) => format!("# {} runs as agent {agent}. In {f}:\n", tool.name()),
+        None => format!("# {} runs as agent {agent}. In its shell:\n", tool.name()),
+    };
+    out.success(
+        &format!(
+            "{head}{}# The token is shown only now (id {}; revoke it with `keyhold agents revoke {}`). The proxy must be running: the app's Proxy page, or `keyhold serve`.",
+            c.text, c.token_id, c.token_id
+        ),
+        json!({ "ok": true, "tool": c.tool, "agent": agent, "file": c.file, "text": c.text, "token_id": c.token_id }),
+    );
     Ok(())
 }
 

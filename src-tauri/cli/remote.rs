@@ -11,7 +11,7 @@
 //!
 //! One JSON object per line, both ways.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -220,6 +220,11 @@ fn session(conn: UnixStream, host: Host) {
     let Ok(writer) = conn.try_clone() else { return };
     let mut remote =
         Remote { reader: BufReader::new(conn), writer: NoSigpipe(writer), stdin_tty: false, stdout_tty: false };
+    // The terminal's first words are read before anything is answered (a refusal written while
+    // the terminal is still sending would reach it as a broken pipe, not as the refusal). At
+    // most 1 MiB: a command line, not a file.
+    let mut line = Zeroizing::new(String::new());
+    let read = (&mut remote.reader).take(1 << 20).read_line(&mut line).unwrap_or(0);
     match peer_uid(remote.reader.get_ref()) {
         Ok(uid) if uid == me => {}
         Ok(uid) => {
@@ -235,8 +240,7 @@ fn session(conn: UnixStream, host: Host) {
             return;
         }
     }
-    let mut line = Zeroizing::new(String::new());
-    if remote.reader.read_line(&mut line).unwrap_or(0) == 0 {
+    if read == 0 {
         return;
     }
     let Ok(hello) = serde_json::from_str::<Hello>(&line) else { return };

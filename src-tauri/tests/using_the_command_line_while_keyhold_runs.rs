@@ -78,6 +78,16 @@ fn a_user_scripts_keyhold_from_a_terminal_while_it_runs() {
     assert_eq!(json(&o)["agent"]["max_tokens"], 300, "{}", text(&o));
     let o = run.keyhold(&["prices", "set", "gpt-4o-mini", "--input", "1", "--output", "2"], "");
     assert!(o.status.success(), "{}", text(&o));
+    // A tool's settings, with a token issued for it now (the only agent is the default).
+    let o = run.keyhold(&["connect", "claude-code"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out(&o).contains("export ANTHROPIC_AUTH_TOKEN=kh-") && out(&o).contains("ANTHROPIC_BASE_URL=http://127.0.0.1:"),
+        "{}",
+        text(&o)
+    );
+    let o = run.keyhold(&["--json", "agents", "tokens", "bot"], "");
+    assert!(json(&o)["tokens"].as_array().unwrap().iter().any(|t| t["label"] == "Claude Code"), "{}", text(&o));
 
     // Chat streams through the running Keyhold; two terminals at once.
     let o = run.keyhold(&["chat", "bot"], "hello");

@@ -40,30 +40,33 @@ def serving(tmp_path, provider_sim):
         assert r.returncode == 0, r.stderr
     for name, model, key in [("codex", "gpt-4o-mini", "oa"), ("claude", "claude-haiku-4-5", "an")]:
         assert kh(data, "agents", "add", "--name", name, "--model", model, "--key", key).returncode == 0
-    tokens = {a: kh(data, "agents", "token", a).stdout.strip() for a in ("codex", "claude")}
     server = subprocess.Popen([BIN, "--data-dir", str(data), "--passphrase-file", str(tmp_path / "pass"), "--json", "serve", "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     info = json.loads(server.stdout.readline())
     # Each client's home is the test's own: no user config, no login, no update check.
     home = tmp_path / "home"
     home.mkdir()
-    yield {"data": data, "url": info["address"], "tokens": tokens, "sim": provider_sim, "home": home}
+    yield {"data": data, "url": info["address"], "sim": provider_sim, "home": home}
     server.terminate()
     server.wait(timeout=10)
 
 
+def connect(serving, tool, agent):
+    """What `keyhold connect TOOL` says to write, as the user copies it."""
+    r = kh(serving["data"], "--json", "connect", tool, "--agent", agent, "--url", serving["url"])
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
 def test_codex_answers_through_keyhold_over_the_responses_api(serving):
+    # The user runs `keyhold connect codex` and puts what it says in Codex's config.
+    c = connect(serving, "codex", "codex")
+    assert c["file"] == "~/.codex/config.toml" and 'wire_api = "responses"' in c["text"]
+    token = next(l.split("=", 1)[1] for l in c["text"].splitlines() if l.startswith("# export KEYHOLD_TOKEN="))
     codex_home = serving["home"] / "codex"
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(
-        'model = "gpt-4o-mini"\nmodel_provider = "keyhold"\n\n'
-        "[model_providers.keyhold]\n"
-        'name = "Keyhold"\n'
-        f'base_url = "{serving["url"]}/v1"\n'
-        'env_key = "KEYHOLD_TOKEN"\n'
-        'wire_api = "responses"\n'
-    )
-    env = {**os.environ, "HOME": str(serving["home"]), "CODEX_HOME": str(codex_home), "KEYHOLD_TOKEN": serving["tokens"]["codex"]}
+    (codex_home / "config.toml").write_text(c["text"])
+    env = {**os.environ, "HOME": str(serving["home"]), "CODEX_HOME": str(codex_home), "KEYHOLD_TOKEN": token}
     r = subprocess.run([str(CLIENTS / "codex"), "exec", "--skip-git-repo-check", "say hi"], env=env, cwd=serving["home"],
                        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -76,9 +79,12 @@ def test_codex_answers_through_keyhold_over_the_responses_api(serving):
 
 
 def test_claude_code_answers_through_keyhold_with_its_beta_flags_and_no_refused_call(serving):
-    env = {**os.environ, "HOME": str(serving["home"]), "ANTHROPIC_BASE_URL": serving["url"],
-           "ANTHROPIC_AUTH_TOKEN": serving["tokens"]["claude"], "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-           "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1"}
+    # The user runs `keyhold connect claude-code` and exports what it says.
+    c = connect(serving, "claude-code", "claude")
+    exports = dict(l.removeprefix("export ").split("=", 1) for l in c["text"].splitlines() if l.startswith("export "))
+    assert set(exports) == {"ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"}, exports
+    env = {**os.environ, **exports, "HOME": str(serving["home"]),
+           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1"}
     env.pop("ANTHROPIC_API_KEY", None)
     r = subprocess.run([str(CLIENTS / "claude"), "-p", "say hi", "--model", "claude-haiku-4-5"], env=env, cwd=serving["home"],
                        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)

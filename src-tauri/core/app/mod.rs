@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod chat;
+pub mod connect;
 pub mod keys;
 pub mod local;
 pub mod prices;

@@ -462,7 +462,9 @@ enum Msg {
 
 fn status_for(e: &RouterError) -> StatusCode {
     match e {
-        RouterError::EmptyPrompt | RouterError::Refused { .. } => StatusCode::BAD_REQUEST,
+        RouterError::EmptyPrompt | RouterError::Refused { .. } | RouterError::ToolsNowhere { .. } => {
+            StatusCode::BAD_REQUEST
+        }
         RouterError::BudgetReached { .. } => StatusCode::TOO_MANY_REQUESTS,
         RouterError::Workspace(w) if w.kind() == ErrorKind::Locked => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,

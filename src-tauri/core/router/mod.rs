@@ -174,6 +174,8 @@ pub enum RouterError {
     OfflineNoLocal { agent: String },
     #[error("Nothing was sent: agent {agent}'s privacy policy is block, and {detail}. Remove those values, or choose the pii policy to send them replaced by placeholders.")]
     Blocked { agent: String, detail: String, failures: Vec<StepFailure> },
+    #[error("The request uses tools, and no step of agent {agent}'s chain speaks {protocol}: Keyhold does not translate tools between protocols yet, so nothing was sent. Give the agent a step of that protocol, or send the request without tools.")]
+    ToolsNowhere { agent: String, protocol: &'static str, failures: Vec<StepFailure> },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
 }
@@ -205,6 +207,7 @@ impl Kinded for RouterError {
             RouterError::Broken { .. } => ErrorKind::StreamBroken,
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
+            RouterError::ToolsNowhere { .. } => ErrorKind::Refused,
             RouterError::Workspace(w) => w.kind(),
         }
     }
@@ -399,6 +402,20 @@ async fn run_chain(
             .map(|f| f.detail.trim_start_matches("not sent: the agent's privacy policy is block, and ").to_string())
             .unwrap_or_default();
         return Err(RouterError::Blocked { agent: agent.name.clone(), detail, failures });
+    }
+    // Every step skipped for the caller's tools: the request, not a provider, is what failed (a
+    // client that retries a 502 would only repeat it).
+    if let Some(caller) = req.raw.as_ref().filter(|_| {
+        !failures.is_empty()
+            && failures.iter().all(|f| matches!(f.outcome, Outcome::ToolsUnsupported | Outcome::Offline))
+    }) {
+        if failures.iter().any(|f| f.outcome == Outcome::ToolsUnsupported) {
+            return Err(RouterError::ToolsNowhere {
+                agent: agent.name.clone(),
+                protocol: caller.protocol.label(),
+                failures,
+            });
+        }
     }
     let summary = failures
         .iter()
