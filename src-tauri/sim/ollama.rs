@@ -20,6 +20,7 @@ pub fn routes() -> Router<Shared> {
         .route("/api/tags", get(tags))
         .route("/api/ps", get(ps))
         .route("/api/chat", post(chat))
+        .route("/api/embed", post(super::responses::ollama_embed))
         .route("/api/pull", post(pull))
         .route("/api/delete", axum::routing::delete(delete))
 }

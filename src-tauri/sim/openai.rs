@@ -22,6 +22,7 @@ pub fn routes() -> Router<Shared> {
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/responses", post(super::responses::responses))
+        .route("/v1/embeddings", post(super::responses::embeddings))
 }
 
 async fn models(State(s): State<Shared>, headers: HeaderMap) -> Response {

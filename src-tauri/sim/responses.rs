@@ -133,3 +133,65 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
     events.push(event("response.completed", json!({ "response": done })));
     sse(events, &behavior, &s)
 }
+
+/// A deterministic vector for a text (8 dimensions): the same text, the same embedding.
+fn vector(text: &str) -> Vec<f64> {
+    let mut h: u64 = 1469598103934665603;
+    (0..8)
+        .map(|i| {
+            for b in text.bytes().chain([i as u8]) {
+                h ^= b as u64;
+                h = h.wrapping_mul(1099511628211);
+            }
+            (h % 2000) as f64 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn inputs(req: &Value) -> Vec<String> {
+    match req.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// OpenAI's `POST /v1/embeddings` (models `text-embedding-*`).
+pub(crate) async fn embeddings(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": null, "code": null } }))).into_response();
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Err(r) = gate(&s, "POST", "/v1/embeddings", &headers, Some(model.clone()), false).await {
+        return r;
+    }
+    s.note_fields(&req);
+    if !model.starts_with("text-embedding-") {
+        return error(Flavor::OpenAi, 404, None);
+    }
+    let texts = inputs(&req);
+    let n: u64 = texts.iter().map(|t| tokens(t)).sum();
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({ "object": "embedding", "index": i, "embedding": vector(t) }))
+        .collect();
+    Json(json!({ "object": "list", "data": data, "model": model, "usage": { "prompt_tokens": n, "total_tokens": n } }))
+        .into_response()
+}
+
+/// Ollama's `POST /api/embed`.
+pub(crate) async fn ollama_embed(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "invalid JSON" }))).into_response();
+    };
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Err(r) = gate(&s, "POST", "/api/embed", &headers, Some(model.clone()), false).await {
+        return r;
+    }
+    s.note_fields(&req);
+    let texts = inputs(&req);
+    let n: u64 = texts.iter().map(|t| tokens(t)).sum();
+    Json(json!({ "model": model, "embeddings": texts.iter().map(|t| vector(t)).collect::<Vec<_>>(), "prompt_eval_count": n }))
+        .into_response()
+}

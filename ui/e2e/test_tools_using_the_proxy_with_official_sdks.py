@@ -89,6 +89,22 @@ def test_the_openai_sdk_uses_the_responses_api_through_the_proxy_as_codex_does(p
         [("coder", "openai", "ok")] * 2 + [("writer", "anthropic", "ok")] * 2, rows
 
 
+def test_the_openai_sdk_embeds_through_the_proxy_on_openai_and_on_a_local_ollama(proxy):
+    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["coder"], max_retries=0)
+    e = client.embeddings.create(model="text-embedding-3-small", input=["first", "second"])
+    assert len(e.data) == 2 and len(e.data[0].embedding) > 1
+    assert e.usage.prompt_tokens > 0
+    # An agent on the local Ollama, added while serve runs (the CLI goes through it).
+    assert kh(proxy["data"], "agents", "add", "--name", "indexer", "--model", "llama3.2:1b", "--key", "local").returncode == 0
+    token = kh(proxy["data"], "agents", "token", "indexer").stdout.strip()
+    local = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=token, max_retries=0)
+    e = local.embeddings.create(model="nomic-embed-text", input="index me")
+    assert len(e.data) == 1 and len(e.data[0].embedding) > 1
+    rows = [(r["agent"], r["provider"], r["model"], r["outcome"], r["local"]) for r in ledger(proxy["data"])]
+    assert rows == [("coder", "openai", "text-embedding-3-small", "ok", False),
+                    ("indexer", "ollama", "nomic-embed-text", "ok", True)], rows
+
+
 def test_the_anthropic_sdk_counts_tokens_and_its_beta_flags_reach_the_provider(proxy):
     client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
     n = client.messages.count_tokens(model="claude-haiku-4-5", messages=[{"role": "user", "content": "count me, please"}])

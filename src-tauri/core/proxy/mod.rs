@@ -153,6 +153,7 @@ pub async fn start(ws: Arc<Workspace>, settings: Settings) -> std::io::Result<Ru
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/responses", post(openai_responses))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(count_tokens))
         // The Anthropic SDK appends /v1/messages to its base URL: accept a base that ends in /v1.
@@ -376,6 +377,33 @@ async fn count_tokens(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) ->
 
 async fn openai_chat(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
     chat(ctx, Protocol::OpenAiChat, headers, body).await
+}
+
+/// `POST /v1/embeddings`, OpenAI's shape: through the router's `embed` (the agent's key, policy,
+/// budget and ledger).
+async fn embeddings(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
+    let protocol = Protocol::OpenAiChat;
+    let agent = match authenticate(&ctx, &headers, protocol) {
+        Ok(a) => a,
+        Err(r) => return *r,
+    };
+    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
+        }
+    };
+    if value.get("model").and_then(Value::as_str).is_none_or(str::is_empty) || value.get("input").is_none() {
+        return error(protocol, StatusCode::BAD_REQUEST, "An embeddings request needs \"model\" and \"input\".");
+    }
+    match router::embed(&ctx.ws, &agent, value).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => router_error(protocol, &e),
+    }
 }
 
 async fn openai_responses(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {

@@ -996,3 +996,49 @@ async fn a_pii_agent_hides_private_values_in_a_responses_passthrough_and_restore
         assert!(sent.contains("[EMAIL_1]") && sent.contains("[SECRET_1]"), "{sent}");
     }
 }
+
+#[tokio::test]
+async fn embeddings_go_through_the_agents_key_are_metered_and_hide_private_values() {
+    let r = rig().await;
+    let body = json!({ "model": "text-embedding-3-small", "input": ["first text", "second text"] });
+    let res = c().post(r.url("/v1/embeddings")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert!(v["data"][0]["embedding"].as_array().unwrap().len() > 1);
+    let seen = r.openai.requests().into_iter().find(|s| s.path == "/v1/embeddings").unwrap();
+    assert!(seen.authorized, "the agent's own key");
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].outcome.as_str(), rows[0].model.as_str(), rows[0].mode.as_str()),
+        ("ok", "text-embedding-3-small", "proxy")
+    );
+    assert_eq!(rows[0].input_tokens, v["usage"]["prompt_tokens"].as_i64().unwrap(), "metered as the provider counted");
+
+    // A pii agent's values never reach the provider: their placeholders are what is embedded.
+    let pii = pii_agent(&r, "p-emb", "gpt-4o-mini", "oa");
+    let before = r.openai.requests().len();
+    let res = c()
+        .post(r.url("/v1/embeddings"))
+        .bearer_auth(&pii)
+        .json(&json!({ "model": "text-embedding-3-small", "input": PRIVATE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let sent = r.openai.requests()[before..].iter().map(|s| s.body.as_ref().unwrap().to_string()).collect::<String>();
+    for v in PRIVATE_VALUES {
+        assert!(!sent.contains(v), "{v} reached the provider: {sent}");
+    }
+    // An agent on Anthropic (no embeddings) says so, and sends nothing.
+    let res = c()
+        .post(r.url("/v1/embeddings"))
+        .bearer_auth(&r.anthropic_token)
+        .json(&json!({ "model": "text-embedding-3-small", "input": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    assert!(res.text().await.unwrap().contains("can embed"));
+}

@@ -9,8 +9,10 @@
 
 mod attempt;
 mod count;
+mod embed;
 
 pub use count::{count_tokens, Counted};
+pub use embed::embed;
 
 use std::time::Duration;
 
