@@ -1042,3 +1042,23 @@ async fn embeddings_go_through_the_agents_key_are_metered_and_hide_private_value
     assert_eq!(res.status(), 502);
     assert!(res.text().await.unwrap().contains("can embed"));
 }
+
+#[tokio::test]
+async fn a_responses_stream_cut_inside_characters_and_crlf_passes_through_byte_for_byte() {
+    let r = rig().await;
+    for crlf in [false, true] {
+        let body = json!({ "model": "gpt-4o-mini", "stream": true, "input": "hi" });
+        r.openai.set_behavior(cut_writes(crlf));
+        let direct =
+            c().post(format!("{}/responses", r.openai.base_url())).bearer_auth(KEY).json(&body).send().await.unwrap();
+        let direct = direct.text().await.unwrap();
+        r.openai.set_behavior(cut_writes(crlf));
+        let proxied = c().post(r.url("/v1/responses")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+        assert_eq!(proxied.status(), 200);
+        let proxied = proxied.text().await.unwrap();
+        assert_eq!(proxied, direct, "crlf={crlf}");
+        assert_eq!(responses_text(&proxied.replace("\r\n", "\n")), NON_ASCII);
+    }
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert!(rows.iter().all(|row| row.outcome == "ok" && !row.estimated), "{rows:?}");
+}
