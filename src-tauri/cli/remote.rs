@@ -256,6 +256,8 @@ fn session(conn: UnixStream, host: Host) {
             101
         });
     drop(installed);
+    // Whatever the command changed, the window reads again.
+    host.workspace.configuration_changed();
     let _ = send(&mut exit, &ToTerminal::Exit(code));
 }
 

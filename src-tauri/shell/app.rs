@@ -6,7 +6,7 @@ use std::time::Duration;
 use tauri::{Manager, WindowEvent};
 use tauri_specta::Event;
 
-use crate::shell::events::{LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
+use crate::shell::events::{ConfigurationChanged, LedgerChanged, OfflineChanged, OllamaChanged, VaultChanged};
 use crate::shell::state::{refresh_ollama, ChatSink, Environment, SaveDialog};
 use crate::shell::tray::{self, Tray, TrayRefresh};
 use keyhold_core::app::proxy::ProxyHandle;
@@ -131,6 +131,15 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                     let revision = *ledger.borrow_and_update() as u32;
                     r();
                     let _ = (LedgerChanged { revision }).emit(&handle);
+                }
+            });
+            let mut configuration = workspace.subscribe_configuration();
+            let (handle, r) = (app.handle().clone(), Arc::clone(&redraw));
+            tauri::async_runtime::spawn(async move {
+                while configuration.changed().await.is_ok() {
+                    let revision = *configuration.borrow_and_update() as u32;
+                    r();
+                    let _ = (ConfigurationChanged { revision }).emit(&handle);
                 }
             });
             let mut activity = workspace.activity().subscribe();

@@ -24,6 +24,13 @@ pub struct LedgerChanged {
     pub revision: u32,
 }
 
+/// Keys, agents, tokens, prices or settings may have changed outside the window (a command from a
+/// terminal, run by the app): the open page reads them again.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct ConfigurationChanged {
+    pub revision: u32,
+}
+
 /// The local Ollama was looked at.
 #[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
 pub struct OllamaChanged {

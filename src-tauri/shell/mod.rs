@@ -72,6 +72,7 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             events::VaultChanged,
             events::ChatDelta,
             events::LedgerChanged,
+            events::ConfigurationChanged,
             events::OllamaChanged,
             events::OfflineChanged,
             events::OllamaPull

@@ -20,18 +20,20 @@ def test_a_user_scripts_keyhold_from_a_terminal_while_the_app_is_open(app, provi
 
     status = json.loads(kh(data, "--json", "status").stdout)
     assert (status["running"], status["front"], status["vault"]) == (True, "app", "unlocked"), status
+    # The Agents page stays open while the terminal works.
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, "#agents")
 
     r = kh(data, "keys", "add", "--provider", "openai", "--label", "oa", "--base-url", provider_sim["OpenAI"], stdin=PROVIDER_KEY)
     assert r.returncode == 0, r.stderr
     r = kh(data, "agents", "add", "--name", "scripted", "--model", "gpt-4o-mini", "--key", "oa")
     assert r.returncode == 0, r.stderr
+    # What the terminal did shows in the open page, without going anywhere.
+    wait_for(d, 'li.agent-card[data-agent="scripted"]', timeout=10)
     r = kh(data, "chat", "scripted", stdin="hello from a terminal")
     assert r.returncode == 0, r.stderr
     assert r.stdout == ANSWER + "\n"
 
-    # What the terminal did is in the window.
-    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
-    wait_for(d, 'li.agent-card[data-agent="scripted"]')
 
     # The window locked: a command with the passphrase unlocks it, and says so.
     d.find_element(By.CSS_SELECTOR, "#lock-button").click()

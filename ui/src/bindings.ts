@@ -111,6 +111,7 @@ export const commands = {
 /** Events */
 export const events = {
 	chatDelta: makeEvent<ChatDelta, ChatDelta>("chat-delta"),
+	configurationChanged: makeEvent<ConfigurationChanged, ConfigurationChanged>("configuration-changed"),
 	ledgerChanged: makeEvent<LedgerChanged, LedgerChanged>("ledger-changed"),
 	offlineChanged: makeEvent<OfflineChanged, OfflineChanged>("offline-changed"),
 	ollamaChanged: makeEvent<OllamaChanged_Serialize, OllamaChanged_Deserialize>("ollama-changed"),
@@ -325,6 +326,14 @@ export type ChatDelta = {
 export type CommandError = {
 	kind: ErrorKind,
 	message: string,
+};
+
+/**
+ *  Keys, agents, tokens, prices or settings may have changed outside the window (a command from a
+ *  terminal, run by the app): the open page reads them again.
+ */
+export type ConfigurationChanged = {
+	revision: number,
 };
 
 export type Conversation = Conversation_Serialize | Conversation_Deserialize;

@@ -83,6 +83,9 @@ pub struct Workspace {
     ledger: crate::ledger::Writer,
     /// Bumped whenever a ledger row is written, for live views.
     ledger_rev: watch::Sender<u64>,
+    /// Bumped when the configuration may have changed from elsewhere (a command from a terminal,
+    /// run by this Keyhold), so the window's pages read it again.
+    config_rev: watch::Sender<u64>,
     /// Offline mode: every agent runs on its local steps only.
     offline: std::sync::atomic::AtomicBool,
     /// What each agent is doing now, for the tray.
@@ -126,6 +129,7 @@ impl Workspace {
             budgets: Budgets::default(),
             ledger,
             ledger_rev: watch::Sender::new(0),
+            config_rev: watch::Sender::new(0),
             offline: std::sync::atomic::AtomicBool::new(offline),
             activity: Activity::default(),
             _writer: writer,
@@ -236,6 +240,16 @@ impl Workspace {
     /// Ticks whenever the ledger gets a row.
     pub fn subscribe_ledger(&self) -> watch::Receiver<u64> {
         self.ledger_rev.subscribe()
+    }
+
+    /// Says the configuration may have changed from elsewhere (a terminal's command ended).
+    pub fn configuration_changed(&self) {
+        self.config_rev.send_modify(|r| *r += 1);
+    }
+
+    /// Ticks whenever [`Workspace::configuration_changed`] is said.
+    pub fn subscribe_configuration(&self) -> watch::Receiver<u64> {
+        self.config_rev.subscribe()
     }
 
     /// Like [`Workspace::with_unlocked`], for reads only, in one read transaction: the records

@@ -7,6 +7,7 @@ vi.mock("../bindings", () => ({
   commands: { agentsList: vi.fn(), keysList: vi.fn(), agentsSave: vi.fn(), chatSend: vi.fn(), agentsDuplicate: vi.fn(), agentsRemove: vi.fn(), privacyPreview: vi.fn(), conversationsList: vi.fn(), conversationOpen: vi.fn(), conversationSave: vi.fn(), conversationRemove: vi.fn(), chatStop: vi.fn(), overview: vi.fn() },
   events: {
     ledgerChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
+    configurationChanged: { listen: vi.fn(() => Promise.resolve(() => {})) },
     chatDelta: {
       listen: vi.fn((cb: (e: { payload: unknown }) => void) => {
         listeners.chatDelta = cb;

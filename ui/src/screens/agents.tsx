@@ -32,9 +32,9 @@ export function Agents() {
 
   useEffect(() => {
     reload();
-    const stop = events.ledgerChanged.listen(() => reload());
+    const stops = [events.ledgerChanged.listen(() => reload()), events.configurationChanged.listen(() => reload())];
     return () => {
-      stop.then((u) => u());
+      stops.forEach((s) => s.then((u) => u()));
     };
   }, []);
 

@@ -39,7 +39,11 @@ export function Overview({ go }: { go: Go }) {
   };
   useEffect(() => {
     load();
-    const stops = [events.ledgerChanged.listen(() => load()), events.ollamaChanged.listen(() => load())];
+    const stops = [
+      events.ledgerChanged.listen(() => load()),
+      events.ollamaChanged.listen(() => load()),
+      events.configurationChanged.listen(() => load()),
+    ];
     return () => stops.forEach((s) => s.then((u) => u()));
   }, []);
   if (error) return <p class="error" role="alert">{error}</p>;

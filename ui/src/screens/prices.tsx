@@ -1,6 +1,6 @@
 // Prices: what Keyhold charges each token class at, and the user's own overrides.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type PriceEntry } from "../bindings";
+import { commands, events, type CommandError, type PriceEntry } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 
@@ -15,6 +15,10 @@ export function Prices() {
   };
   useEffect(() => {
     reload();
+    const stop = events.configurationChanged.listen(() => reload());
+    return () => {
+      stop.then((u) => u());
+    };
   }, []);
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   const submit = async (e: Event) => {

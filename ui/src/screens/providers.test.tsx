@@ -15,6 +15,7 @@ vi.mock("../bindings", () => ({
     keysRemove: vi.fn(),
     overview: vi.fn(),
   },
+  events: { configurationChanged: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
 
 import { commands } from "../bindings";

@@ -1,7 +1,7 @@
 // Settings → LLM Providers: add, test, set default, replace, deactivate, delete. Keys go in;
 // only masked forms come back.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type KeyHealth, type KeyLine, type KeySummary, type Provider } from "../bindings";
+import { commands, events, type CommandError, type KeyHealth, type KeyLine, type KeySummary, type Provider } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 type Result<T> = { status: "ok"; data: T } | { status: "error"; error: CommandError };
@@ -23,6 +23,11 @@ export function Providers() {
   useEffect(() => {
     commands.providersCatalog().then(setCatalog);
     reload();
+    // A key added or changed from a terminal (run by the app) shows at once.
+    const stop = events.configurationChanged.listen(() => reload());
+    return () => {
+      stop.then((u) => u());
+    };
   }, []);
 
   /** Runs a key command, shows its error if any, and reloads the list. */

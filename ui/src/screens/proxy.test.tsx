@@ -6,6 +6,7 @@ afterEach(cleanup);
 
 vi.mock("../bindings", () => ({
   commands: { proxyStatus: vi.fn(), agentsList: vi.fn(), proxyStart: vi.fn() },
+  events: { configurationChanged: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
 
 import { commands } from "../bindings";

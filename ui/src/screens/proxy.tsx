@@ -1,6 +1,6 @@
 // Proxy: the local endpoint other tools use with an agent's token, never the provider key.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { commands, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
+import { commands, events, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { CopyButton } from "../lib/markdown";
 
@@ -51,6 +51,10 @@ export function Proxy() {
   };
   useEffect(() => {
     reload();
+    const stop = events.configurationChanged.listen(() => reload());
+    return () => {
+      stop.then((u) => u());
+    };
   }, []);
 
   const run = async (p: Promise<{ status: "ok"; data: ProxyStatus } | { status: "error"; error: CommandError }>) => {
