@@ -223,8 +223,11 @@ fn session(conn: UnixStream, host: Host) {
     // The terminal's first words are read before anything is answered (a refusal written while
     // the terminal is still sending would reach it as a broken pipe, not as the refusal). At
     // most 1 MiB: a command line, not a file.
+    // A peer that connects and says nothing is not waited for past 10 s.
+    let _ = remote.reader.get_ref().set_read_timeout(Some(std::time::Duration::from_secs(10)));
     let mut line = Zeroizing::new(String::new());
     let read = (&mut remote.reader).take(1 << 20).read_line(&mut line).unwrap_or(0);
+    let _ = remote.reader.get_ref().set_read_timeout(None);
     match peer_uid(remote.reader.get_ref()) {
         Ok(uid) if uid == me => {}
         Ok(uid) => {
