@@ -321,26 +321,15 @@ async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
 /// model call: no budget, no ledger row.
 async fn count_tokens(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
     let protocol = Protocol::AnthropicMessages;
-    let agent = match authenticate(&ctx, &headers, protocol) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
-        Ok(b) => b,
+    let (agent, size, mut value) = match authenticated_json(&ctx, protocol, &headers, body).await {
+        Ok(r) => r,
         Err(r) => return r,
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
-        }
-    };
-    let mut value = value;
     if value.get("max_tokens").is_none() {
         // count_tokens takes no max_tokens; the Messages reader wants one.
         value["max_tokens"] = json!(1);
     }
-    let mut req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
+    let mut req = match protocol.parse_request(value, size, agent.max_tokens) {
         Ok(r) => r,
         Err(why) => {
             return error(
@@ -383,19 +372,9 @@ async fn openai_chat(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> 
 /// budget and ledger).
 async fn embeddings(State(ctx): State<Ctx>, headers: HeaderMap, body: Body) -> Response {
     let protocol = Protocol::OpenAiChat;
-    let agent = match authenticate(&ctx, &headers, protocol) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
-        Ok(b) => b,
+    let (agent, _, value) = match authenticated_json(&ctx, protocol, &headers, body).await {
+        Ok(r) => r,
         Err(r) => return r,
-    };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
-        }
     };
     if value.get("model").and_then(Value::as_str).is_none_or(str::is_empty) || value.get("input").is_none() {
         return error(protocol, StatusCode::BAD_REQUEST, "An embeddings request needs \"model\" and \"input\".");
@@ -528,30 +507,34 @@ async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<By
     }
 }
 
-async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> Response {
-    let agent = match authenticate(&ctx, &headers, protocol) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
-    // A declared length past the limit is refused before a byte of the body is waited for.
+/// What every POST endpoint does first: the token's agent, then the body (a declared length past
+/// the limit refused before a byte is waited for), as JSON; with the body's size as received.
+async fn authenticated_json(
+    ctx: &Ctx,
+    protocol: Protocol,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Agent, usize, Value), Response> {
+    let agent = authenticate(ctx, headers, protocol).map_err(|r| *r)?;
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return too_large(protocol);
+        return Err(too_large(protocol));
     }
-    let bytes = match read_body(body, protocol, ctx.body_timeout).await {
-        Ok(b) => b,
+    let bytes = read_body(body, protocol, ctx.body_timeout).await?;
+    let value = serde_json::from_slice(&bytes)
+        .map_err(|e| error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}.")))?;
+    Ok((agent, bytes.len(), value))
+}
+
+async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> Response {
+    let (agent, size, value) = match authenticated_json(&ctx, protocol, &headers, body).await {
+        Ok(r) => r,
         Err(r) => return r,
-    };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(protocol, StatusCode::BAD_REQUEST, &format!("The request body is not valid JSON: {e}."))
-        }
     };
     let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = value.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let mut req = match protocol.parse_request(value, bytes.len(), agent.max_tokens) {
+    let mut req = match protocol.parse_request(value, size, agent.max_tokens) {
         Ok(r) => r,
         Err(why) => {
             return error(
