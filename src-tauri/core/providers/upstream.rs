@@ -42,14 +42,7 @@ pub async fn start(
     let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let mut headers = provider.auth.headers(secret);
     if let Some(raw) = req.raw.as_ref().filter(|_| passthrough) {
-        // The caller's own protocol headers (its anthropic-version replaces the default).
-        for (k, v) in &raw.headers {
-            if let (Ok(k), Ok(v)) =
-                (reqwest::header::HeaderName::from_bytes(k.as_bytes()), reqwest::header::HeaderValue::from_str(v))
-            {
-                headers.insert(k, v);
-            }
-        }
+        add_caller_headers(&mut headers, raw);
     }
     let resp = client.post(url).headers(headers).json(&body).send().await.map_err(|e| unreachable(&e))?;
     let status = resp.status().as_u16();
@@ -90,6 +83,18 @@ pub async fn start(
     }
     let bytes = resp.bytes_stream();
     Ok(Box::pin(sse_pieces(bytes, protocol, passthrough)))
+}
+
+/// The caller's own protocol headers ([`super::Protocol::forwarded_headers`]), for a step of
+/// its protocol: they replace Keyhold's of the same name (its `anthropic-version`).
+pub(crate) fn add_caller_headers(headers: &mut reqwest::header::HeaderMap, raw: &super::canonical::RawBody) {
+    for (k, v) in &raw.headers {
+        if let (Ok(k), Ok(v)) =
+            (reqwest::header::HeaderName::from_bytes(k.as_bytes()), reqwest::header::HeaderValue::from_str(v))
+        {
+            headers.insert(k, v);
+        }
+    }
 }
 
 /// Cuts an SSE byte stream into whole events (in bytes, so a character split across network

@@ -6,13 +6,13 @@
 
 use serde_json::Value;
 
-use super::plan;
-use crate::agents::{self, Agent};
+use super::checked_plan;
+use crate::agents::Agent;
 use crate::keys;
 use crate::privacy::{self, dictionary, Dictionary, Policy, Redactor, Rules};
 use crate::providers::canonical::ChatRequest;
-use crate::providers::stream::{shared_client, UpstreamError};
-use crate::providers::{anthropic_messages, failure::redact, upstream, Protocol};
+use crate::providers::stream::{http_failure, shared_client, UpstreamError};
+use crate::providers::{anthropic_messages, upstream, Protocol};
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// What a count found.
@@ -28,14 +28,7 @@ pub enum Counted {
 
 pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> Result<Counted, WorkspaceError> {
     let estimate = |why| Counted::Estimate { input_tokens: estimate(req), why };
-    let steps = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        agents::verify(c, u, agent)?;
-        let steps = plan(c, agent)?;
-        for k in steps.iter().filter_map(|s| s.key.as_ref()) {
-            keys::verify(c, u, k)?;
-        }
-        Ok(steps)
-    })?;
+    let steps = ws.read_unlocked(|c, u| checked_plan(c, u, agent))?;
     let offline = ws.offline();
     let Some(step) = steps.into_iter().find(|s| s.key.as_ref().is_some_and(|k| k.active) && (!offline || s.local))
     else {
@@ -71,12 +64,8 @@ pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> R
     }
     let secret = endpoint.secret.as_deref().map(String::as_str);
     let mut headers = endpoint.provider.auth.headers(secret);
-    for (k, v) in sent.raw.iter().flat_map(|r| r.headers.iter()) {
-        if let (Ok(k), Ok(v)) =
-            (reqwest::header::HeaderName::from_bytes(k.as_bytes()), reqwest::header::HeaderValue::from_str(v))
-        {
-            headers.insert(k, v);
-        }
+    if let Some(raw) = &sent.raw {
+        upstream::add_caller_headers(&mut headers, raw);
     }
     let url = format!("{}/count_tokens", anthropic_messages::messages_url(&endpoint.base_url));
     let Ok(client) = shared_client(super::CONNECT_TIMEOUT) else {
@@ -90,13 +79,10 @@ pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> R
         200 => Ok(serde_json::from_str(&text)
             .map(Counted::Provider)
             .unwrap_or_else(|_| estimate("the provider's count was not JSON"))),
-        400 | 413 | 422 => {
-            let message = redact(&crate::providers::failure::provider_message(&text), secret);
-            let kind = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.pointer("/error/type").and_then(Value::as_str).map(str::to_string));
-            Ok(Counted::Refused(UpstreamError { status, kind, message }))
-        }
+        400 | 413 | 422 => match http_failure(status, &text, secret).upstream {
+            Some(u) => Ok(Counted::Refused(u)),
+            None => Ok(estimate("the provider did not count it")),
+        },
         _ => Ok(estimate("the provider did not count it")),
     }
 }

@@ -7,14 +7,13 @@
 
 use serde_json::{json, Value};
 
-use super::{plan, RouterError, StepFailure};
-use crate::agents::{self, Agent};
+use super::{checked_plan, RouterError, StepFailure};
+use crate::agents::Agent;
 use crate::keys;
 use crate::ledger::{Attempt, Mode, Outcome};
 use crate::prices::{self, Tokens};
 use crate::privacy::{dictionary, Dictionary, Policy, Redactor, Rules};
-use crate::providers::failure::{provider_message, redact};
-use crate::providers::stream::{shared_client, UpstreamError};
+use crate::providers::stream::{http_failure, shared_client};
 use crate::providers::{upstream, Protocol};
 use crate::workspace::{Workspace, WorkspaceError};
 
@@ -37,12 +36,7 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
     let started = std::time::Instant::now();
     let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_string();
     let (steps, overrides) = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        agents::verify(c, u, agent)?;
-        let steps = plan(c, agent)?;
-        for k in steps.iter().filter_map(|s| s.key.as_ref()) {
-            keys::verify(c, u, k)?;
-        }
-        Ok((steps, prices::Overrides::load(c, u)?))
+        Ok((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?))
     })?;
     let offline = ws.offline();
     let step = steps
@@ -156,15 +150,12 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
     let text = resp.text().await.unwrap_or_default();
     if status != 200 {
         record(row(Outcome::Http(status), Tokens::default(), false)).await;
-        let message = redact(&provider_message(&text), secret);
-        let kind = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.pointer("/error/type").and_then(Value::as_str).map(str::to_string));
+        let f = http_failure(status, &text, secret);
         return Err(RouterError::Refused {
             provider: provider.id.clone(),
-            detail: message.clone(),
+            detail: f.detail,
             failures: Vec::new(),
-            upstream: Some((Protocol::OpenAiChat, UpstreamError { status, kind, message })),
+            upstream: f.upstream.map(|u| (Protocol::OpenAiChat, u)),
         });
     }
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);

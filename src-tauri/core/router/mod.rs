@@ -259,6 +259,21 @@ struct Planned {
     local: bool,
 }
 
+/// [`plan`], for an agent and keys whose signatures hold: nothing is sent for an agent, or on a
+/// key, that was changed outside Keyhold.
+fn checked_plan(
+    c: &rusqlite::Connection,
+    u: &crate::integrity::Unlocked,
+    agent: &Agent,
+) -> Result<Vec<Planned>, WorkspaceError> {
+    agents::verify(c, u, agent)?;
+    let steps = plan(c, agent)?;
+    for k in steps.iter().filter_map(|s| s.key.as_ref()) {
+        keys::verify(c, u, k)?;
+    }
+    Ok(steps)
+}
+
 /// The chain: the agent's own step (its key, or the default key of its model's provider),
 /// then its fallback steps in order.
 fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, WorkspaceError> {
@@ -356,13 +371,7 @@ async fn run_chain(
     // Nothing is sent for an agent, or on a key, that was changed outside Keyhold: checked for
     // the whole chain before the first step, so the user gets one clear refusal.
     let (steps, overrides) = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        agents::verify(c, u, agent)?;
-        let overrides = prices::Overrides::load(c, u)?;
-        let steps = plan(c, agent)?;
-        for k in steps.iter().filter_map(|s| s.key.as_ref()) {
-            keys::verify(c, u, k)?;
-        }
-        Ok((steps, overrides))
+        Ok((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?))
     })?;
     let offline = ws.offline();
     if offline && !steps.iter().any(|s| s.local) {
