@@ -98,6 +98,13 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     if let Some(r) = beta_refusal(&req, &headers) {
         return r;
     }
+    if let Some(why) = tools::anthropic_refusal(&req) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": why } })),
+        )
+            .into_response();
+    }
     if req.get("max_tokens").and_then(Value::as_u64).is_none() {
         return (StatusCode::BAD_REQUEST, Json(json!({ "type": "error", "error": { "type": "invalid_request_error", "message": "max_tokens: Field required" } }))).into_response();
     }
@@ -120,8 +127,8 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     let id = "msg_sim0001";
     let usage = json!({ "input_tokens": input_tokens, "output_tokens": output_tokens,
                         "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read });
-    if let tools::Turn::Call { name } = &turn {
-        return tool_use(&model, name, stream, usage, &behavior, &s);
+    if let tools::Turn::Call { name, arguments } = &turn {
+        return tool_use(&model, name, arguments, stream, usage, &behavior, &s);
     }
     if !stream {
         return Json(json!({
@@ -170,9 +177,17 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
 }
 
 /// The model calls `name`: one tool_use block, its input streamed as two input_json_delta pieces.
-fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Behavior, s: &Shared) -> Response {
+fn tool_use(
+    model: &str,
+    name: &str,
+    arguments: &str,
+    stream: bool,
+    usage: Value,
+    behavior: &Behavior,
+    s: &Shared,
+) -> Response {
     let (id, tool_id) = ("msg_sim0002", "toolu_sim0001");
-    let input: Value = serde_json::from_str(tools::ARGUMENTS).expect("the arguments are JSON");
+    let input: Value = serde_json::from_str(arguments).expect("the arguments are JSON");
     if !stream {
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
@@ -181,7 +196,7 @@ fn tool_use(model: &str, name: &str, stream: bool, usage: Value, behavior: &Beha
         }))
         .into_response();
     }
-    let (a, b) = tools::ARGUMENTS.split_at(tools::ARGUMENTS.len() / 2);
+    let (a, b) = tools::halves(arguments);
     let mut start_usage = usage.clone();
     start_usage["output_tokens"] = json!(1);
     let events = vec![

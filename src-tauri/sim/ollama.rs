@@ -149,13 +149,30 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
             .into_response();
     }
     let prompt_eval_count = tokens(&prompt_text(req.get("messages")));
-    let answer = behavior.answer();
+    let turn = super::tools::ollama(&req);
+    let answer = match &turn {
+        super::tools::Turn::AfterResult(r) => super::tools::after(r),
+        _ => behavior.answer(),
+    };
     let eval_count = tokens(&answer);
     let at = "2026-11-27T10:00:00.000000000Z";
     let done = json!({ "model": model, "created_at": at, "message": { "role": "assistant", "content": if stream { "" } else { answer.as_str() } },
         "done": true, "done_reason": "stop", "total_duration": 480_000_000u64, "load_duration": 20_000_000u64,
         "prompt_eval_count": prompt_eval_count, "prompt_eval_duration": 60_000_000u64,
         "eval_count": eval_count, "eval_duration": 400_000_000u64 });
+    if let super::tools::Turn::Call { name, arguments } = &turn {
+        // Ollama sends a call whole, in one message, with its arguments as an object.
+        let args: Value = serde_json::from_str(arguments).expect("the arguments are JSON");
+        let message = json!({ "role": "assistant", "content": "", "tool_calls": [{ "function": { "name": name, "arguments": args } }] });
+        let mut whole = done.clone();
+        whole["message"] = message.clone();
+        if !stream {
+            return Json(whole).into_response();
+        }
+        let first = json!({ "model": model, "created_at": at, "message": message, "done": false });
+        let lines = vec![format!("{first}\n"), format!("{done}\n")];
+        return ndjson(sse(lines, &Behavior { crlf: None, ..behavior.clone() }, &s));
+    }
     if !stream {
         return Json(done).into_response();
     }

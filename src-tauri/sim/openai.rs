@@ -82,6 +82,9 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     if !s.models.contains(&model) {
         return error(Flavor::OpenAi, 404, None);
     }
+    if let Some(why) = tools::openai_refusal(&req) {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": why, "type": "invalid_request_error", "param": "messages", "code": null } }))).into_response();
+    }
     let prompt = prompt_text(req.get("messages"));
     let prompt_tokens = tokens(&prompt);
     // "cache-me" in the prompt makes half of it a cache hit, as a repeated prefix would be.
@@ -101,8 +104,8 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     });
     let id = "chatcmpl-sim0001";
     let created = 1_764_200_000u64;
-    if let tools::Turn::Call { name } = &turn {
-        return tool_call(&model, name, stream, &usage, &behavior, &s);
+    if let tools::Turn::Call { name, arguments } = &turn {
+        return tool_call(&model, (name, arguments), stream, &usage, &behavior, &s);
     }
     if !stream {
         let mut whole = json!({
@@ -146,13 +149,20 @@ async fn chat(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
 }
 
 /// The model calls `name`: one tool call, its arguments streamed in two pieces.
-fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Behavior, s: &Shared) -> Response {
+fn tool_call(
+    model: &str,
+    (name, arguments): (&str, &str),
+    stream: bool,
+    usage: &Value,
+    behavior: &Behavior,
+    s: &Shared,
+) -> Response {
     let (id, created, call_id) = ("chatcmpl-sim0002", 1_764_200_000u64, "call_sim0001");
     if !stream {
         return Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": null, "refusal": null,
-                "tool_calls": [{ "id": call_id, "type": "function", "function": { "name": name, "arguments": tools::ARGUMENTS } }] },
+                "tool_calls": [{ "id": call_id, "type": "function", "function": { "name": name, "arguments": arguments } }] },
                 "logprobs": null, "finish_reason": "tool_calls" }],
             "usage": usage
         }))
@@ -165,7 +175,7 @@ fn tool_call(model: &str, name: &str, stream: bool, usage: &Value, behavior: &Be
                     "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }] })
         )
     };
-    let (a, b) = tools::ARGUMENTS.split_at(tools::ARGUMENTS.len() / 2);
+    let (a, b) = tools::halves(arguments);
     let events = vec![
         chunk(
             json!({ "role": "assistant", "content": null,

@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::openai::sse;
-use super::{error, gate, tokens, Flavor, Shared};
+use super::{error, gate, tokens, tools, Flavor, Shared};
 
 /// The input as chat-style messages (what the steering helpers read).
 fn as_messages(req: &Value) -> Value {
@@ -35,7 +35,9 @@ fn as_messages(req: &Value) -> Value {
                 match item.get("type").and_then(Value::as_str).unwrap_or("message") {
                     "message" => out.push(json!({ "role": item.get("role").cloned().unwrap_or(json!("user")),
                                                  "content": text(item.get("content")) })),
-                    "function_call_output" => out.push(json!({ "role": "user", "content": text(item.get("output")) })),
+                    "function_call_output" | "custom_tool_call_output" => {
+                        out.push(json!({ "role": "user", "content": text(item.get("output")) }))
+                    }
                     _ => {}
                 }
             }
@@ -65,11 +67,24 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
     if req.get("input").is_none() {
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": { "message": "Missing required parameter: 'input'.", "type": "invalid_request_error", "param": "input", "code": "missing_required_parameter" } }))).into_response();
     }
+    if let Some(why) = tools::responses_refusal(&req) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(
+                json!({ "error": { "message": why, "type": "invalid_request_error", "param": "input", "code": null } }),
+            ),
+        )
+            .into_response();
+    }
     let messages = as_messages(&req);
     let prompt = super::openai::prompt_text(Some(&messages));
     let input_tokens = tokens(&prompt);
     let cached = if prompt.contains("cache-me") { input_tokens / 2 } else { 0 };
-    let answer = behavior.answer_to(Some(&messages));
+    let turn = tools::responses(&req);
+    let answer = match &turn {
+        tools::Turn::AfterResult(r) => tools::after(r),
+        _ => behavior.answer_to(Some(&messages)),
+    };
     let output_tokens = tokens(&answer);
     let usage = json!({ "input_tokens": input_tokens, "input_tokens_details": { "cached_tokens": cached },
                         "output_tokens": output_tokens, "output_tokens_details": { "reasoning_tokens": 0 },
@@ -87,8 +102,19 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
                 "output": output, "error": null, "incomplete_details": null, "usage": usage,
                 "instructions": req.get("instructions").cloned().unwrap_or(Value::Null) })
     };
+    let (name, arguments) = match &turn {
+        tools::Turn::Call { name, arguments } => (name.as_str(), arguments.as_str()),
+        _ => ("", ""),
+    };
+    let call = |status: &str, args: &str| {
+        json!({ "id": "fc_sim0001", "type": "function_call", "status": status, "call_id": "call_sim0001",
+                "name": name, "arguments": args })
+    };
+    let calling = matches!(turn, tools::Turn::Call { .. });
     if !stream {
-        return Json(response("completed", json!([message("completed", Some(&answer))]), usage)).into_response();
+        let output =
+            if calling { json!([call("completed", arguments)]) } else { json!([message("completed", Some(&answer))]) };
+        return Json(response("completed", output, usage)).into_response();
     }
     let mut seq = 0u64;
     let mut event = |kind: &str, mut data: Value| {
@@ -98,6 +124,31 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
         format!("event: {kind}\ndata: {data}\n\n")
     };
     let started = response("in_progress", json!([]), Value::Null);
+    if calling {
+        let (a, b) = tools::halves(arguments);
+        let mut events = vec![
+            event("response.created", json!({ "response": started })),
+            event("response.in_progress", json!({ "response": started })),
+            event("response.output_item.added", json!({ "output_index": 0, "item": call("in_progress", "") })),
+        ];
+        for d in [a, b] {
+            events.push(event(
+                "response.function_call_arguments.delta",
+                json!({ "item_id": "fc_sim0001", "output_index": 0, "delta": d }),
+            ));
+        }
+        events.push(event(
+            "response.function_call_arguments.done",
+            json!({ "item_id": "fc_sim0001", "output_index": 0, "arguments": arguments }),
+        ));
+        events.push(event(
+            "response.output_item.done",
+            json!({ "output_index": 0, "item": call("completed", arguments) }),
+        ));
+        let done = response("completed", json!([call("completed", arguments)]), usage);
+        events.push(event("response.completed", json!({ "response": done })));
+        return sse(events, &behavior, &s);
+    }
     let mut events = vec![
         event("response.created", json!({ "response": started })),
         event("response.in_progress", json!({ "response": started })),
