@@ -329,7 +329,7 @@ pub fn chat(agent: &str, passphrase_file: Option<&Path>, place: &Place<'_>, out:
     }
     let prompt = term::with(|t| t.read_stdin())
         .map_err(|e| Failure::from_message(ErrorKind::Input, format!("Could not read the prompt: {e}")))?;
-    let turns = vec![Turn { role: Role::User, text: prompt.trim_end().to_string() }];
+    let turns = vec![Turn::new(Role::User, prompt.trim_end().to_string())];
     let json = out.json;
     // On a terminal, the answer is shown as text only: no escape sequence in it drives the
     // terminal. Piped, it goes out as the model wrote it.

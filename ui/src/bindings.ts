@@ -1151,6 +1151,10 @@ export type Totals = {
 	unknown_cost: number,
 };
 
+/**
+ *  One turn of a conversation. The window's chat has text only; a caller's tool use travels in
+ *  `calls` (an assistant's) and `results` (the user's, answering them), which never cross IPC.
+ */
 export type Turn = {
 	role: Role,
 	text: string,

@@ -16,7 +16,15 @@ pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
         out.system = Some(r.redact(s, "the system prompt"));
     }
     for (i, t) in out.turns.iter_mut().enumerate() {
-        t.text = r.redact(&t.text, &format!("message {}", i + 1));
+        let place = format!("message {}", i + 1);
+        t.text = r.redact(&t.text, &place);
+        // Tool results are the user's data; earlier calls' arguments were shown restored.
+        for result in &mut t.results {
+            result.content = r.redact(&result.content, &place);
+        }
+        for call in &mut t.calls {
+            call.arguments = r.redact(&call.arguments, &place);
+        }
     }
     if let Some(raw) = &req.raw {
         // The caller's body holds the same text as the canonical turns: count it once, as the

@@ -1,6 +1,8 @@
-//! The small canonical form a request takes between protocols: system, multi-turn text,
-//! max tokens, temperature, stop. Built from an agent's chat or read from a caller's body, and
-//! rendered by each protocol's module.
+//! The canonical form a request takes between protocols: system, turns of text, tool calls and
+//! tool results, the caller's function tools and tool choice, max tokens, temperature, stop.
+//! Built from an agent's chat or read from a caller's body, and rendered by each protocol's
+//! module; the answer's side (tool calls streamed back, why the model stopped) is
+//! [`AnswerPart`], written by each protocol's `Writer`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,17 +10,160 @@ use specta::Type;
 
 use super::Protocol;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    #[default]
     User,
     Assistant,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+/// One turn of a conversation. The window's chat has text only; a caller's tool use travels in
+/// `calls` (an assistant's) and `results` (the user's, answering them), which never cross IPC.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Turn {
     pub role: Role,
     pub text: String,
+    /// The tools the assistant called in this turn, after its text.
+    #[serde(skip)]
+    pub calls: Vec<ToolCall>,
+    /// What the caller's tools answered, before the user's text.
+    #[serde(skip)]
+    pub results: Vec<ToolResult>,
+}
+
+impl Turn {
+    pub fn new(role: Role, text: impl Into<String>) -> Self {
+        Turn { role, text: text.into(), ..Default::default() }
+    }
+}
+
+/// A tool the model called: the provider's id for the call, the function, and its arguments
+/// as JSON text (Anthropic's `input` object written out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// A caller's tool's answer to one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolResult {
+    pub call_id: String,
+    pub content: String,
+    pub is_error: bool,
+}
+
+/// A function tool the caller offers the model. Every protocol has these; provider-side tools
+/// (web search, code interpreter, computer use) are not, and stay in
+/// [`ChatRequest::untranslatable`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: Option<String>,
+    /// A JSON Schema of the arguments (an object schema).
+    pub parameters: Value,
+    /// A Responses `custom` tool (free-form text input, Codex's `apply_patch`): elsewhere a
+    /// function of one string argument, `input`.
+    pub freeform: bool,
+}
+
+impl ToolSpec {
+    /// The arguments' schema, as an object schema (what Anthropic requires of `input_schema`).
+    pub fn schema(&self) -> Value {
+        if self.freeform {
+            return serde_json::json!({ "type": "object", "properties": { "input": { "type": "string",
+                "description": "The tool's whole input, as free-form text" } }, "required": ["input"] });
+        }
+        match &self.parameters {
+            Value::Object(o) if !o.is_empty() => self.parameters.clone(),
+            _ => serde_json::json!({ "type": "object", "properties": {} }),
+        }
+    }
+}
+
+/// Which tool the model must use, as every protocol can say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// Some tool (OpenAI `required`, Anthropic `any`).
+    Required,
+    Named(String),
+}
+
+/// Why the model stopped, in each protocol's words when written back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StopReason {
+    #[default]
+    EndTurn,
+    /// It called tools: the caller runs them and sends the results.
+    ToolUse,
+    /// It reached the output cap.
+    MaxTokens,
+}
+
+/// What a translated answer holds besides its text, as it streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerPart {
+    /// A tool call begins: its place among the answer's calls (0, 1, …), id and function.
+    CallStart { index: u32, id: String, name: String },
+    /// More of a call's arguments (JSON text, cut anywhere).
+    CallArgs { index: u32, json: String },
+    /// Why the model stopped.
+    Stop(StopReason),
+}
+
+/// A whole translated answer, gathered from its text and parts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub calls: Vec<ToolCall>,
+    pub stop: StopReason,
+}
+
+impl Answer {
+    pub fn push_text(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    pub fn push_part(&mut self, part: &AnswerPart) {
+        match part {
+            AnswerPart::CallStart { id, name, .. } => {
+                self.calls.push(ToolCall { id: id.clone(), name: name.clone(), arguments: String::new() })
+            }
+            AnswerPart::CallArgs { index, json } => {
+                if let Some(c) = self.calls.get_mut(*index as usize) {
+                    c.arguments.push_str(json);
+                }
+            }
+            AnswerPart::Stop(s) => self.stop = *s,
+        }
+    }
+
+    /// Why it stopped: a tool call is a tool-use stop whatever the provider said.
+    pub fn stop_reason(&self) -> StopReason {
+        if self.calls.is_empty() {
+            self.stop
+        } else {
+            StopReason::ToolUse
+        }
+    }
+}
+
+/// A call's arguments as a JSON object (Anthropic's `input`, Ollama's `arguments`): an empty or
+/// broken text reads as `{}`, never as a refusal of the whole answer.
+pub fn arguments_object(arguments: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => serde_json::json!({}),
+    }
+}
+
+/// An id for a call the provider gave none (Ollama's): unique within the answer.
+pub fn call_id(prefix: &str, index: u32) -> String {
+    format!("{prefix}kh{}{index}", super::random_suffix())
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,9 +175,18 @@ pub struct ChatRequest {
     pub stop: Vec<String>,
     /// How many answers the caller asked for (OpenAI's `n`); 0 reads as 1.
     pub choices: u32,
+    /// The caller's function tools: offered to every step, in its protocol's words.
+    pub tools: Vec<ToolSpec>,
+    /// None: the protocol's default (auto when tools are offered).
+    pub tool_choice: Option<ToolChoice>,
+    /// What a translation to another protocol would lose, named for the user: provider-side
+    /// tools (`web_search`, `code_interpreter`, `computer_20250124`, …) and a Responses
+    /// `previous_response_id` (the earlier turn is kept at OpenAI, not here). Non-empty: only a
+    /// step of the caller's own protocol may take the request.
+    pub untranslatable: Vec<String>,
     /// The caller's own body, when it came in a provider's protocol (proxy mode). A step that
     /// speaks the same protocol gets it as it is, with only the model (and streaming) changed,
-    /// so tools, images and new fields survive; other steps get the canonical translation.
+    /// so images and new fields survive; other steps get the canonical translation.
     pub raw: Option<RawBody>,
 }
 
@@ -53,29 +207,6 @@ impl RawBody {
     pub fn new(protocol: Protocol, body: Value) -> Self {
         let size = serde_json::to_vec(&body).map_or(0, |b| b.len());
         RawBody { protocol, body, size, headers: Vec::new() }
-    }
-
-    /// True when the body declares tools, or any message holds a tool call or a tool result
-    /// (OpenAI `tool_calls` / `role: tool`; Anthropic `tool_use` / `tool_result` blocks). The
-    /// canonical form carries text only, so such a body must not be translated: it would reach
-    /// the other protocol without its tools.
-    pub fn carries_tools(&self) -> bool {
-        if self.protocol == Protocol::OpenAiResponses {
-            return super::openai_responses::carries_tools(&self.body);
-        }
-        let tools = self.body.get("tools").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
-        let in_messages = self.body.get("messages").and_then(Value::as_array).is_some_and(|ms| {
-            ms.iter().any(|m| {
-                m.get("role").and_then(Value::as_str) == Some("tool")
-                    || m.get("tool_calls").and_then(Value::as_array).is_some_and(|c| !c.is_empty())
-                    || m.get("content").and_then(Value::as_array).is_some_and(|parts| {
-                        parts
-                            .iter()
-                            .any(|p| matches!(p.get("type").and_then(Value::as_str), Some("tool_use" | "tool_result")))
-                    })
-            })
-        });
-        tools || in_messages
     }
 
     /// True when the body has at least one message: what a provider needs to answer. Its last
@@ -117,16 +248,21 @@ pub enum RequestError {
     UnknownRole { index: usize, role: String },
 }
 
-/// Reads a caller's `messages` into turns; system (and developer) messages join `system`.
-/// Tool results count as the user's turn.
+/// Reads a caller's `messages` (OpenAI chat or Anthropic Messages: their shapes do not
+/// collide) into turns; system (and developer) messages join `system`. An assistant's tool
+/// calls (OpenAI `tool_calls` and the older `function_call`, Anthropic `tool_use` blocks) go
+/// with its turn; tool results (OpenAI `role: tool` messages, which follow one another,
+/// Anthropic `tool_result` blocks) with the user's. Thinking blocks stay behind: they are the
+/// provider's own and another provider refuses them.
 pub fn turns_from_messages(
     messages: &[Value],
     mut system: Option<String>,
 ) -> Result<(Option<String>, Vec<Turn>), RequestError> {
-    let mut turns = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         let role = m.get("role").and_then(Value::as_str).ok_or(RequestError::NoRole(i))?;
-        let text = text_of(m.get("content"));
+        let content = m.get("content");
+        let text = text_of(content);
         match role {
             "system" | "developer" => {
                 system = Some(match system {
@@ -134,12 +270,69 @@ pub fn turns_from_messages(
                     None => text,
                 })
             }
-            "user" | "tool" => turns.push(Turn { role: Role::User, text }),
-            "assistant" => turns.push(Turn { role: Role::Assistant, text }),
+            "tool" | "function" => {
+                let call_id = m.get("tool_call_id").or_else(|| m.get("name")).and_then(Value::as_str);
+                let result = ToolResult { call_id: call_id.unwrap_or_default().into(), content: text, is_error: false };
+                match turns.last_mut() {
+                    Some(t) if t.role == Role::User && t.text.is_empty() && !t.results.is_empty() => {
+                        t.results.push(result)
+                    }
+                    _ => turns.push(Turn { role: Role::User, results: vec![result], ..Default::default() }),
+                }
+            }
+            "user" => turns.push(Turn { role: Role::User, text, results: results_in(content), ..Default::default() }),
+            "assistant" => {
+                let mut calls = calls_in(content);
+                for c in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    calls.push(ToolCall {
+                        id: str_at(c, "/id"),
+                        name: str_at(c, "/function/name"),
+                        arguments: str_at(c, "/function/arguments"),
+                    });
+                }
+                if let Some(f) = m.get("function_call") {
+                    calls.push(ToolCall {
+                        id: str_at(f, "/name"),
+                        name: str_at(f, "/name"),
+                        arguments: str_at(f, "/arguments"),
+                    });
+                }
+                turns.push(Turn { role: Role::Assistant, text, calls, ..Default::default() })
+            }
             other => return Err(RequestError::UnknownRole { index: i, role: other.to_string() }),
         }
     }
     Ok((system, turns))
+}
+
+fn str_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+/// Anthropic `tool_use` blocks of an assistant's content.
+fn calls_in(content: Option<&Value>) -> Vec<ToolCall> {
+    let blocks = content.and_then(Value::as_array).into_iter().flatten();
+    blocks
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+        .map(|b| ToolCall {
+            id: str_at(b, "/id"),
+            name: str_at(b, "/name"),
+            arguments: b.get("input").map_or_else(|| "{}".into(), Value::to_string),
+        })
+        .collect()
+}
+
+/// Anthropic `tool_result` blocks of a user's content.
+fn results_in(content: Option<&Value>) -> Vec<ToolResult> {
+    let blocks = content.and_then(Value::as_array).into_iter().flatten();
+    blocks
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+        .map(|b| ToolResult {
+            call_id: str_at(b, "/tool_use_id"),
+            content: text_of(b.get("content")),
+            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        })
+        .collect()
 }
 
 /// Where a protocol keeps the fields both protocols have.
@@ -181,6 +374,7 @@ pub(super) fn read_request(
         stop,
         choices,
         raw: Some(RawBody { protocol, body, size, headers: Vec::new() }),
+        ..Default::default()
     })
 }
 
@@ -197,16 +391,12 @@ pub fn role(r: Role) -> &'static str {
 pub(crate) fn sample_request() -> ChatRequest {
     ChatRequest {
         system: Some("Be brief.".into()),
-        turns: vec![
-            Turn { role: Role::User, text: "Hi".into() },
-            Turn { role: Role::Assistant, text: "Hello".into() },
-            Turn { role: Role::User, text: "Bye?".into() },
-        ],
+        turns: vec![Turn::new(Role::User, "Hi"), Turn::new(Role::Assistant, "Hello"), Turn::new(Role::User, "Bye?")],
         max_tokens: 64,
         temperature: Some(0.5),
         stop: vec!["END".into()],
         choices: 1,
-        raw: None,
+        ..Default::default()
     }
 }
 

@@ -135,12 +135,14 @@ pub fn find(id: &str) -> Option<&'static Provider> {
 pub trait ClientWriter: Send {
     /// Events for one piece of text (with the opening events before the first).
     fn text(&mut self, text: &str) -> String;
+    /// Events for a tool call's start or arguments; a stop reason is kept for the end.
+    fn part(&mut self, part: &canonical::AnswerPart) -> String;
     /// The closing events, with the usage the router metered.
     fn finish(&mut self, usage: prices::Tokens) -> String;
     /// An error after the stream started, in the caller's stream format.
     fn error(&self, message: &str) -> String;
     /// A whole, non-streamed answer in the caller's shape.
-    fn whole(&self, text: &str, usage: prices::Tokens) -> serde_json::Value;
+    fn whole(&self, answer: &canonical::Answer, usage: prices::Tokens) -> serde_json::Value;
 }
 
 impl Protocol {
@@ -211,11 +213,12 @@ impl Protocol {
             .collect()
     }
 
-    /// A writer for answers translated into this protocol.
-    pub fn writer(self, model: &str, include_usage: bool) -> Box<dyn ClientWriter> {
+    /// A writer for answers translated into this protocol, for a request offering `tools` (a
+    /// Responses caller's free-form tools get their calls back as `custom_tool_call`s).
+    pub fn writer(self, model: &str, include_usage: bool, tools: &[canonical::ToolSpec]) -> Box<dyn ClientWriter> {
         match self {
             Protocol::AnthropicMessages => Box::new(anthropic_messages::Writer::new(model)),
-            Protocol::OpenAiResponses => Box::new(openai_responses::Writer::new(model)),
+            Protocol::OpenAiResponses => Box::new(openai_responses::Writer::new(model, tools)),
             _ => Box::new(openai_chat::Writer::new(model, include_usage)),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::canonical::{ChatRequest, Role};
+use super::canonical::{arguments_object, call_id, AnswerPart, ChatRequest, Role, StopReason};
 use super::failure::provider_message;
 use super::framing::LineSplitter;
 use super::stream::{Failure, Piece, Pieces, StreamError};
@@ -24,6 +24,7 @@ pub async fn start(
     connect_timeout: Duration,
 ) -> Result<Pieces, Failure> {
     use ollama_rs::generation::chat::{request::ChatMessageRequest, ChatMessage, ChatMessageResponse};
+    use ollama_rs::generation::tools::{ToolCall, ToolCallFunction};
     use ollama_rs::models::ModelOptions;
     let url = reqwest::Url::parse(&format!("{}/api/chat", base_url.trim_end_matches('/'))).map_err(|e| Failure {
         kind: Outcome::BadUrl,
@@ -35,10 +36,31 @@ pub async fn start(
     if let Some(s) = &req.system {
         messages.push(ChatMessage::system(s.clone()));
     }
+    // Which function each call id named: Ollama's tool messages carry the tool's name.
+    let names: std::collections::HashMap<&str, &str> =
+        req.turns.iter().flat_map(|t| &t.calls).map(|c| (c.id.as_str(), c.name.as_str())).collect();
+    let mut tool_names = Vec::new();
     for t in &req.turns {
+        for r in &t.results {
+            messages.push(ChatMessage::tool(r.content.clone()));
+            tool_names.push((messages.len() - 1, names.get(r.call_id.as_str()).map(|n| n.to_string())));
+        }
+        if !t.results.is_empty() && t.text.is_empty() {
+            continue;
+        }
         messages.push(match t.role {
             Role::User => ChatMessage::user(t.text.clone()),
-            Role::Assistant => ChatMessage::assistant(t.text.clone()),
+            Role::Assistant => {
+                let mut m = ChatMessage::assistant(t.text.clone());
+                m.tool_calls = t
+                    .calls
+                    .iter()
+                    .map(|c| ToolCall {
+                        function: ToolCallFunction { name: c.name.clone(), arguments: arguments_object(&c.arguments) },
+                    })
+                    .collect();
+                m
+            }
         });
     }
     let mut options = ModelOptions::default().num_predict(req.max_tokens.min(i32::MAX as u32) as i32);
@@ -51,6 +73,24 @@ pub async fn start(
     let mut body = serde_json::to_value(ChatMessageRequest::new(model.to_string(), messages).options(options))
         .map_err(|e| Failure { kind: Outcome::Internal, detail: e.to_string(), request_fault: true, upstream: None })?;
     body["stream"] = Value::Bool(true);
+    for (i, name) in tool_names {
+        if let (Some(m), Some(name)) = (body.pointer_mut(&format!("/messages/{i}")), name) {
+            m["tool_name"] = Value::String(name);
+        }
+    }
+    // Tools as Ollama's chat API takes them (OpenAI's function shape); written here rather than
+    // through ollama-rs's `ToolInfo`, whose schema type cannot hold a caller's schema as given.
+    if !req.tools.is_empty() {
+        let tools: Vec<Value> = req
+            .tools
+            .iter()
+            .map(|t| {
+                serde_json::json!({ "type": "function", "function": { "name": t.name,
+                    "description": t.description.clone().unwrap_or_default(), "parameters": t.schema() } })
+            })
+            .collect();
+        body["tools"] = Value::Array(tools);
+    }
     let client = super::stream::shared_client(connect_timeout)?;
     let resp = client.post(url).json(&body).send().await.map_err(|e| super::stream::unreachable(&e))?;
     let status = resp.status().as_u16();
@@ -62,7 +102,10 @@ pub async fn start(
         let detail = provider_message(&text);
         let kind =
             if status == 404 || detail.contains("not found") { Outcome::ModelMissing } else { Outcome::Http(status) };
-        return Err(Failure { kind, detail, request_fault: status == 400, upstream: None });
+        // A model that cannot use tools is this step's limit, not the request's fault: the next
+        // step may serve it.
+        let step_limit = detail.contains("does not support tools");
+        return Err(Failure { kind, detail, request_fault: status == 400 && !step_limit, upstream: None });
     }
     let lines = futures_util::stream::unfold(
         (Box::pin(resp.bytes_stream()), LineSplitter::default(), false, false),
@@ -87,8 +130,9 @@ pub async fn start(
             }
         },
     );
+    let mut calls = 0u32;
     let pieces = lines
-        .map(|line| -> Vec<Result<Piece, StreamError>> {
+        .map(move |line| -> Vec<Result<Piece, StreamError>> {
             let line = match line {
                 Ok(l) if l.iter().all(u8::is_ascii_whitespace) => return Vec::new(),
                 Ok(l) => l,
@@ -101,6 +145,17 @@ pub async fn start(
             let mut v = Vec::new();
             if !r.message.content.is_empty() {
                 v.push(Ok(Piece::Text(r.message.content)));
+            }
+            // Ollama sends each call whole, with no id.
+            for c in r.message.tool_calls {
+                let index = calls;
+                calls += 1;
+                let (id, name) = (call_id("call_", index), c.function.name);
+                v.push(Ok(Piece::Part(AnswerPart::CallStart { index, id, name })));
+                v.push(Ok(Piece::Part(AnswerPart::CallArgs { index, json: c.function.arguments.to_string() })));
+            }
+            if r.done && calls > 0 {
+                v.push(Ok(Piece::Part(AnswerPart::Stop(StopReason::ToolUse))));
             }
             if let Some(f) = r.final_data {
                 v.push(Ok(Piece::Usage(Tokens {

@@ -6,7 +6,9 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{read_request, role, ChatRequest, Fields, RequestError};
+use super::canonical::{
+    read_request, role, Answer, AnswerPart, ChatRequest, Fields, RequestError, Role, StopReason, ToolChoice, ToolSpec,
+};
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
@@ -23,7 +25,57 @@ pub fn chat_url(base_url: &str) -> String {
 /// protocol; the canonical form carries the text.
 pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
     let fields = Fields { max_tokens: &["max_completion_tokens", "max_tokens"], stop: "stop" };
-    read_request(Protocol::OpenAiChat, body, size, None, fields, default_max_tokens)
+    let mut req = read_request(Protocol::OpenAiChat, body, size, None, fields, default_max_tokens)?;
+    if let Some(raw) = &req.raw {
+        let (tools, untranslatable) = read_tools(&raw.body);
+        req.tool_choice = read_tool_choice(&raw.body);
+        req.tools = tools;
+        req.untranslatable = untranslatable;
+    }
+    Ok(req)
+}
+
+/// A caller's function tools (`tools[].function`, and the older `functions`), and the types of
+/// any others (which no other protocol has).
+fn read_tools(body: &Value) -> (Vec<ToolSpec>, Vec<String>) {
+    let (mut tools, mut other) = (Vec::new(), Vec::new());
+    for t in body.get("tools").and_then(Value::as_array).into_iter().flatten() {
+        match t.get("type").and_then(Value::as_str).unwrap_or("function") {
+            "function" => tools.push(spec(t.get("function").unwrap_or(t), false)),
+            "custom" => tools.push(spec(t.get("custom").unwrap_or(t), true)),
+            kind => other.push(kind.to_string()),
+        }
+    }
+    for f in body.get("functions").and_then(Value::as_array).into_iter().flatten() {
+        tools.push(spec(f, false));
+    }
+    (tools, other)
+}
+
+fn spec(f: &Value, freeform: bool) -> ToolSpec {
+    ToolSpec {
+        name: f.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+        description: f.get("description").and_then(Value::as_str).map(str::to_string),
+        parameters: f.get("parameters").cloned().unwrap_or(Value::Null),
+        freeform,
+    }
+}
+
+/// `tool_choice` (or the older `function_call`): a word, or the one function to call.
+fn read_tool_choice(body: &Value) -> Option<ToolChoice> {
+    match body.get("tool_choice").or_else(|| body.get("function_call"))? {
+        Value::String(s) => Some(match s.as_str() {
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            _ => ToolChoice::Auto,
+        }),
+        v => v
+            .pointer("/function/name")
+            .or_else(|| v.pointer("/custom/name"))
+            .or_else(|| v.get("name"))
+            .and_then(Value::as_str)
+            .map(|n| ToolChoice::Named(n.to_string())),
+    }
 }
 
 /// An error in OpenAI's format.
@@ -56,6 +108,17 @@ pub struct Writer {
     created: i64,
     include_usage: bool,
     started: bool,
+    calls: u32,
+    stop: StopReason,
+}
+
+/// A stop reason in OpenAI's words.
+fn finish_reason(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn => "stop",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::MaxTokens => "length",
+    }
 }
 
 impl Writer {
@@ -66,7 +129,17 @@ impl Writer {
             created: chrono::Utc::now().timestamp(),
             include_usage,
             started: false,
+            calls: 0,
+            stop: StopReason::EndTurn,
         }
+    }
+
+    fn start(&mut self) -> String {
+        if self.started {
+            return String::new();
+        }
+        self.started = true;
+        self.chunk(json!({ "role": "assistant", "content": "" }), Value::Null)
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> String {
@@ -80,18 +153,33 @@ impl Writer {
 
 impl ClientWriter for Writer {
     fn text(&mut self, text: &str) -> String {
-        let mut out = String::new();
-        if !self.started {
-            self.started = true;
-            out.push_str(&self.chunk(json!({ "role": "assistant", "content": "" }), Value::Null));
-        }
+        let mut out = self.start();
         out.push_str(&self.chunk(json!({ "content": text }), Value::Null));
         out
     }
 
+    fn part(&mut self, part: &AnswerPart) -> String {
+        let mut out = self.start();
+        match part {
+            AnswerPart::CallStart { index, id, name } => {
+                self.calls += 1;
+                let call = json!({ "index": index, "id": id, "type": "function",
+                                   "function": { "name": name, "arguments": "" } });
+                out.push_str(&self.chunk(json!({ "tool_calls": [call] }), Value::Null));
+            }
+            AnswerPart::CallArgs { index, json: args } => {
+                let call = json!({ "index": index, "function": { "arguments": args } });
+                out.push_str(&self.chunk(json!({ "tool_calls": [call] }), Value::Null));
+            }
+            AnswerPart::Stop(s) => self.stop = *s,
+        }
+        out
+    }
+
     fn finish(&mut self, usage: Tokens) -> String {
-        let mut out = if self.started { String::new() } else { self.text("") };
-        out.push_str(&self.chunk(json!({}), json!("stop")));
+        let mut out = self.start();
+        let stop = if self.calls > 0 { StopReason::ToolUse } else { self.stop };
+        out.push_str(&self.chunk(json!({}), json!(finish_reason(stop))));
         if self.include_usage {
             out.push_str(&format!(
                 "data: {}\n\n",
@@ -107,9 +195,21 @@ impl ClientWriter for Writer {
         format!("data: {}\n\n", error_body(502, super::error_type(502), message))
     }
 
-    fn whole(&self, text: &str, usage: Tokens) -> Value {
+    fn whole(&self, answer: &Answer, usage: Tokens) -> Value {
+        let mut message = json!({ "role": "assistant", "content": answer.text });
+        if !answer.calls.is_empty() {
+            if answer.text.is_empty() {
+                message["content"] = Value::Null;
+            }
+            message["tool_calls"] = json!(answer
+                .calls
+                .iter()
+                .map(|c| json!({ "id": c.id, "type": "function",
+                "function": { "name": c.name, "arguments": c.arguments } }))
+                .collect::<Vec<_>>());
+        }
         json!({ "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
+            "choices": [{ "index": 0, "message": message, "finish_reason": finish_reason(answer.stop_reason()) }],
             "usage": write_usage(usage) })
     }
 }
@@ -124,10 +224,48 @@ pub fn render_request(req: &ChatRequest, model: &str, provider_is_openai: bool) 
         messages.push(json!({ "role": "system", "content": s }));
     }
     for t in &req.turns {
-        messages.push(json!({ "role": role(t.role), "content": t.text }));
+        // Tool results are messages of their own, right after the call's assistant message.
+        for r in &t.results {
+            messages.push(json!({ "role": "tool", "tool_call_id": r.call_id, "content": r.content }));
+        }
+        if t.role == Role::Assistant && !t.calls.is_empty() {
+            let calls: Vec<Value> = t
+                .calls
+                .iter()
+                .map(|c| {
+                    let args = if c.arguments.trim().is_empty() { "{}" } else { c.arguments.as_str() };
+                    json!({ "id": c.id, "type": "function", "function": { "name": c.name, "arguments": args } })
+                })
+                .collect();
+            let content = if t.text.is_empty() { Value::Null } else { json!(t.text) };
+            messages.push(json!({ "role": "assistant", "content": content, "tool_calls": calls }));
+        } else if t.results.is_empty() || !t.text.is_empty() {
+            messages.push(json!({ "role": role(t.role), "content": t.text }));
+        }
     }
     let mut body = json!({ "model": model, "messages": messages, "stream": true,
                             "stream_options": { "include_usage": true } });
+    if !req.tools.is_empty() {
+        body["tools"] = json!(req
+            .tools
+            .iter()
+            .map(|t| {
+                let mut f = json!({ "name": t.name, "parameters": t.schema() });
+                if let Some(d) = &t.description {
+                    f["description"] = json!(d);
+                }
+                json!({ "type": "function", "function": f })
+            })
+            .collect::<Vec<_>>());
+        if let Some(choice) = &req.tool_choice {
+            body["tool_choice"] = match choice {
+                ToolChoice::Auto => json!("auto"),
+                ToolChoice::None => json!("none"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Named(n) => json!({ "type": "function", "function": { "name": n } }),
+            };
+        }
+    }
     body[if provider_is_openai { "max_completion_tokens" } else { "max_tokens" }] = json!(req.max_tokens);
     if let Some(t) = req.temperature {
         body["temperature"] = json!(t);
@@ -194,6 +332,27 @@ pub fn read_event(v: &Value, data: &str) -> Result<Vec<Piece>, StreamError> {
             out.push(Piece::Text(t.to_string()));
         }
     }
+    for (i, call) in
+        v.pointer("/choices/0/delta/tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate()
+    {
+        // Servers that send each call whole sometimes leave out its index.
+        let index = call.get("index").and_then(Value::as_u64).unwrap_or(i as u64) as u32;
+        if let Some(id) = call.get("id").and_then(Value::as_str) {
+            let name = call.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
+            out.push(Piece::Part(AnswerPart::CallStart { index, id: id.into(), name: name.into() }));
+        }
+        if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str).filter(|a| !a.is_empty()) {
+            out.push(Piece::Part(AnswerPart::CallArgs { index, json: args.into() }));
+        }
+    }
+    if let Some(reason) = v.pointer("/choices/0/finish_reason").and_then(Value::as_str) {
+        let stop = match reason {
+            "tool_calls" | "function_call" => StopReason::ToolUse,
+            "length" => StopReason::MaxTokens,
+            _ => StopReason::EndTurn,
+        };
+        out.push(Piece::Part(AnswerPart::Stop(stop)));
+    }
     if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
         out.push(Piece::Usage(read_usage(u)));
     }
@@ -239,6 +398,48 @@ mod tests {
             w.text("Hel") + &w.text("lo") + &w.finish(Tokens { input: 3, output: 2, cache_read: 1, cache_write: 0 });
         assert!(s.ends_with("data: [DONE]\n\n"));
         assert!(s.contains("\"prompt_tokens\":4"), "{s}");
+    }
+
+    #[test]
+    fn tool_calls_read_from_a_stream_and_render_as_tool_messages() {
+        let start = json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [{ "index": 0, "id": "call_1",
+            "type": "function", "function": { "name": "lookup", "arguments": "" } }] }, "finish_reason": null }] });
+        assert_eq!(
+            read_event(&start, "").unwrap(),
+            [Piece::Part(AnswerPart::CallStart { index: 0, id: "call_1".into(), name: "lookup".into() })]
+        );
+        let more = json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [{ "index": 0, "function": { "arguments": "{}" } }] }, "finish_reason": "tool_calls" }] });
+        assert_eq!(
+            read_event(&more, "").unwrap(),
+            [
+                Piece::Part(AnswerPart::CallArgs { index: 0, json: "{}".into() }),
+                Piece::Part(AnswerPart::Stop(StopReason::ToolUse))
+            ]
+        );
+        let mut req = req();
+        req.turns.push(crate::providers::canonical::Turn {
+            role: Role::Assistant,
+            calls: vec![crate::providers::canonical::ToolCall {
+                id: "t1".into(),
+                name: "lookup".into(),
+                arguments: String::new(),
+            }],
+            ..Default::default()
+        });
+        req.turns.push(crate::providers::canonical::Turn {
+            role: Role::User,
+            results: vec![crate::providers::canonical::ToolResult {
+                call_id: "t1".into(),
+                content: "ok".into(),
+                is_error: false,
+            }],
+            ..Default::default()
+        });
+        let b = render_request(&req, "gpt-4o", true);
+        let n = b["messages"].as_array().unwrap().len();
+        assert_eq!(b["messages"][n - 2]["tool_calls"][0]["function"]["arguments"], "{}", "arguments are never empty");
+        assert_eq!(b["messages"][n - 2]["content"], Value::Null);
+        assert_eq!(b["messages"][n - 1], json!({ "role": "tool", "tool_call_id": "t1", "content": "ok" }));
     }
 
     #[test]

@@ -10,7 +10,10 @@
 
 use serde_json::{json, Value};
 
-use super::canonical::{ChatRequest, RawBody, RequestError, Role, Turn};
+use super::canonical::{
+    Answer, AnswerPart, ChatRequest, RawBody, RequestError, Role, StopReason, ToolCall, ToolChoice, ToolResult,
+    ToolSpec, Turn,
+};
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
@@ -38,15 +41,21 @@ fn content_text(content: Option<&Value>) -> String {
 }
 
 /// Reads a caller's Responses body: `instructions` and system/developer messages are the system
-/// prompt; `input` (a string, or items) the turns. Function calls and their outputs travel in
-/// the raw body (which [`RawBody::carries_tools`] then reports); a function call's output counts
-/// as the user's turn.
+/// prompt; `input` (a string, or items) the turns. Function calls (and Codex's free-form
+/// `custom_tool_call`s) join the assistant's turn, their outputs the user's; reasoning items
+/// are OpenAI's own and stay behind. `previous_response_id` and item references point at turns
+/// OpenAI keeps: only a Responses step can serve those (they are marked untranslatable).
 pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Result<ChatRequest, RequestError> {
     let mut system: Vec<String> =
         body.get("instructions").and_then(Value::as_str).map(str::to_string).into_iter().collect();
-    let mut turns = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
+    let mut untranslatable = Vec::new();
+    if body.get("previous_response_id").is_some_and(|v| !v.is_null()) {
+        untranslatable.push("previous_response_id".to_string());
+    }
+    let at = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
     match body.get("input") {
-        Some(Value::String(s)) => turns.push(Turn { role: Role::User, text: s.clone() }),
+        Some(Value::String(s)) => turns.push(Turn::new(Role::User, s.clone())),
         Some(Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
                 let kind = item.get("type").and_then(Value::as_str).unwrap_or("message");
@@ -55,23 +64,62 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
                         let text = content_text(item.get("content"));
                         match item.get("role").and_then(Value::as_str) {
                             Some("system" | "developer") => system.push(text),
-                            Some("user") => turns.push(Turn { role: Role::User, text }),
-                            Some("assistant") => turns.push(Turn { role: Role::Assistant, text }),
+                            Some("user") => turns.push(Turn::new(Role::User, text)),
+                            Some("assistant") => turns.push(Turn::new(Role::Assistant, text)),
                             Some(other) => return Err(RequestError::UnknownRole { index, role: other.into() }),
                             None => return Err(RequestError::NoRole(index)),
                         }
                     }
-                    "function_call_output" => {
-                        let text = item.get("output").map(|o| content_text(Some(o))).unwrap_or_default();
-                        turns.push(Turn { role: Role::User, text });
+                    "function_call" | "custom_tool_call" => {
+                        let arguments = if kind == "function_call" {
+                            at(item, "arguments")
+                        } else {
+                            json!({ "input": at(item, "input") }).to_string()
+                        };
+                        let call = ToolCall { id: at(item, "call_id"), name: at(item, "name"), arguments };
+                        match turns.last_mut() {
+                            Some(t) if t.role == Role::Assistant => t.calls.push(call),
+                            _ => turns.push(Turn { role: Role::Assistant, calls: vec![call], ..Default::default() }),
+                        }
                     }
-                    // Function calls, reasoning and other items travel in the raw body.
-                    _ => {}
+                    "function_call_output" | "custom_tool_call_output" => {
+                        let content = item.get("output").map(|o| content_text(Some(o))).unwrap_or_default();
+                        let result = ToolResult { call_id: at(item, "call_id"), content, is_error: false };
+                        match turns.last_mut() {
+                            Some(t) if t.role == Role::User && t.text.is_empty() => t.results.push(result),
+                            _ => turns.push(Turn { role: Role::User, results: vec![result], ..Default::default() }),
+                        }
+                    }
+                    "reasoning" => {}
+                    other => untranslatable.push(other.to_string()),
                 }
             }
         }
         _ => return Err(RequestError::NoMessages),
     }
+    let mut tools = Vec::new();
+    for t in body.get("tools").and_then(Value::as_array).into_iter().flatten() {
+        match t.get("type").and_then(Value::as_str).unwrap_or("function") {
+            kind @ ("function" | "custom") => tools.push(ToolSpec {
+                name: at(t, "name"),
+                description: t.get("description").and_then(Value::as_str).map(str::to_string),
+                parameters: t.get("parameters").cloned().unwrap_or(Value::Null),
+                freeform: kind == "custom",
+            }),
+            kind => untranslatable.push(kind.to_string()),
+        }
+    }
+    let tool_choice = body.get("tool_choice").and_then(|c| match c {
+        Value::String(s) => Some(match s.as_str() {
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            _ => ToolChoice::Auto,
+        }),
+        v => match v.get("type").and_then(Value::as_str) {
+            Some("function" | "custom") => v.get("name").and_then(Value::as_str).map(|n| ToolChoice::Named(n.into())),
+            _ => Some(ToolChoice::Auto),
+        },
+    });
     let max_tokens = body
         .get("max_output_tokens")
         .and_then(Value::as_u64)
@@ -84,23 +132,11 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
         temperature: body.get("temperature").and_then(Value::as_f64).map(|t| t as f32),
         stop: Vec::new(),
         choices: 1,
+        tools,
+        tool_choice,
+        untranslatable,
         raw: Some(RawBody { protocol: Protocol::OpenAiResponses, body, size, headers: Vec::new() }),
     })
-}
-
-/// True when a Responses body uses tools: declared tools, or function calls and their outputs
-/// among its items.
-pub fn carries_tools(body: &Value) -> bool {
-    let tools = body.get("tools").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
-    let items = body.get("input").and_then(Value::as_array).is_some_and(|items| {
-        items.iter().any(|i| {
-            matches!(
-                i.get("type").and_then(Value::as_str),
-                Some("function_call" | "function_call_output" | "custom_tool_call" | "custom_tool_call_output")
-            )
-        })
-    });
-    tools || items
 }
 
 /// True when the body asks for something: a non-empty `input`.
@@ -126,30 +162,47 @@ pub fn write_usage(t: Tokens) -> Value {
 }
 
 /// Writes a translated answer as the Responses API's event sequence: `response.created`,
-/// `response.in_progress`, `response.output_item.added`, `response.content_part.added`, the
-/// `response.output_text.delta`s, then `….output_text.done`, `….content_part.done`,
-/// `….output_item.done` and `response.completed` with the usage.
+/// `response.in_progress`, then each output item in turn (a message: `….output_item.added`,
+/// `….content_part.added`, the `….output_text.delta`s, `….output_text.done`,
+/// `….content_part.done`, `….output_item.done`; a function call: `….output_item.added`, the
+/// `….function_call_arguments.delta`s, `….function_call_arguments.done`,
+/// `….output_item.done`), and `response.completed` with the usage (`response.incomplete` when
+/// the output cap cut it).
 pub struct Writer {
     id: String,
-    item: String,
+    suffix: String,
     model: String,
     created: i64,
     sequence: u64,
     started: bool,
-    text: String,
+    /// The caller's free-form tools: their calls go back as `custom_tool_call`s.
+    freeform: Vec<String>,
+    /// The items written whole, for `response.completed`.
+    done: Vec<Value>,
+    open: Option<Open>,
+    stop: StopReason,
+}
+
+/// The output item being written.
+enum Open {
+    Text { id: String, text: String },
+    Call { call: u32, id: String, call_id: String, name: String, args: String, freeform: bool },
 }
 
 impl Writer {
-    pub fn new(model: &str) -> Self {
+    pub fn new(model: &str, tools: &[ToolSpec]) -> Self {
         let suffix = super::random_suffix();
         Writer {
             id: format!("resp_kh{suffix}"),
-            item: format!("msg_kh{suffix}"),
+            suffix,
             model: model.into(),
             created: chrono::Utc::now().timestamp(),
             sequence: 0,
             started: false,
-            text: String::new(),
+            freeform: tools.iter().filter(|t| t.freeform).map(|t| t.name.clone()).collect(),
+            done: Vec::new(),
+            open: None,
+            stop: StopReason::EndTurn,
         }
     }
 
@@ -160,67 +213,185 @@ impl Writer {
         format!("event: {kind}\ndata: {data}\n\n")
     }
 
-    fn message(&self, status: &str) -> Value {
-        let content = if status == "completed" {
-            json!([{ "type": "output_text", "text": self.text, "annotations": [] }])
-        } else {
-            json!([])
-        };
-        json!({ "id": self.item, "type": "message", "status": status, "role": "assistant", "content": content })
+    fn response(&self, status: &str, output: Vec<Value>, usage: Option<Tokens>) -> Value {
+        let incomplete = (status == "incomplete").then(|| json!({ "reason": "max_output_tokens" }));
+        json!({ "id": self.id, "object": "response", "created_at": self.created, "status": status,
+                "model": self.model, "output": output, "error": null, "incomplete_details": incomplete,
+                "usage": usage.map(write_usage) })
     }
 
-    fn response(&self, status: &str, usage: Option<Tokens>) -> Value {
-        let output = if status == "completed" { json!([self.message("completed")]) } else { json!([]) };
-        json!({ "id": self.id, "object": "response", "created_at": self.created, "status": status,
-                "model": self.model, "output": output, "error": null, "incomplete_details": null,
-                "usage": usage.map(write_usage) })
+    fn start(&mut self) -> String {
+        if self.started {
+            return String::new();
+        }
+        self.started = true;
+        let r = self.response("in_progress", Vec::new(), None);
+        let mut out = self.event("response.created", json!({ "response": r }));
+        out.push_str(&self.event("response.in_progress", json!({ "response": r })));
+        out
+    }
+
+    fn index(&self) -> usize {
+        self.done.len()
+    }
+
+    fn open_text(&mut self) -> String {
+        let id = format!("msg_kh{}{}", self.suffix, self.index());
+        let (o, item) = (
+            self.index(),
+            json!({ "id": id, "type": "message", "status": "in_progress",
+                                                 "role": "assistant", "content": [] }),
+        );
+        let mut out = self.event("response.output_item.added", json!({ "output_index": o, "item": item }));
+        out.push_str(&self.event(
+            "response.content_part.added",
+            json!({ "item_id": id, "output_index": o, "content_index": 0,
+                    "part": { "type": "output_text", "text": "", "annotations": [] } }),
+        ));
+        self.open = Some(Open::Text { id, text: String::new() });
+        out
+    }
+
+    /// Ends the open item, if any, with its closing events.
+    fn close(&mut self) -> String {
+        let o = self.index();
+        let mut out = String::new();
+        let item = match self.open.take() {
+            None => return out,
+            Some(Open::Text { id, text }) => {
+                let part = json!({ "type": "output_text", "text": text, "annotations": [] });
+                out.push_str(&self.event(
+                    "response.output_text.done",
+                    json!({ "item_id": id, "output_index": o, "content_index": 0, "text": text }),
+                ));
+                out.push_str(&self.event(
+                    "response.content_part.done",
+                    json!({ "item_id": id, "output_index": o, "content_index": 0, "part": part }),
+                ));
+                json!({ "id": id, "type": "message", "status": "completed", "role": "assistant", "content": [part] })
+            }
+            Some(Open::Call { id, call_id, name, args, freeform: false, .. }) => {
+                out.push_str(&self.event(
+                    "response.function_call_arguments.done",
+                    json!({ "item_id": id, "output_index": o, "arguments": args }),
+                ));
+                json!({ "id": id, "type": "function_call", "status": "completed", "call_id": call_id,
+                        "name": name, "arguments": args })
+            }
+            Some(Open::Call { id, call_id, name, args, freeform: true, .. }) => {
+                // The input of a free-form call is the `input` the translation asked for.
+                let input = free_input(&args);
+                out.push_str(&self.event(
+                    "response.custom_tool_call_input.delta",
+                    json!({ "item_id": id, "output_index": o, "delta": input }),
+                ));
+                out.push_str(&self.event(
+                    "response.custom_tool_call_input.done",
+                    json!({ "item_id": id, "output_index": o, "input": input }),
+                ));
+                json!({ "id": id, "type": "custom_tool_call", "status": "completed", "call_id": call_id,
+                        "name": name, "input": input })
+            }
+        };
+        out.push_str(&self.event("response.output_item.done", json!({ "output_index": o, "item": item })));
+        self.done.push(item);
+        out
+    }
+
+    fn call_item(&self, call: &ToolCall, index: usize) -> Value {
+        if self.freeform.contains(&call.name) {
+            json!({ "id": format!("ctc_kh{}{index}", self.suffix), "type": "custom_tool_call", "status": "completed",
+                    "call_id": call.id, "name": call.name, "input": free_input(&call.arguments) })
+        } else {
+            json!({ "id": format!("fc_kh{}{index}", self.suffix), "type": "function_call", "status": "completed",
+                    "call_id": call.id, "name": call.name, "arguments": call.arguments })
+        }
+    }
+}
+
+/// A free-form tool's input, from the arguments a translated call carries (`{"input": …}`).
+fn free_input(args: &str) -> String {
+    match serde_json::from_str::<Value>(args) {
+        Ok(v) => v.get("input").and_then(Value::as_str).map_or_else(|| args.to_string(), str::to_string),
+        Err(_) => args.to_string(),
     }
 }
 
 impl ClientWriter for Writer {
     fn text(&mut self, text: &str) -> String {
-        let mut out = String::new();
-        if !self.started {
-            self.started = true;
-            let r = self.response("in_progress", None);
-            out.push_str(&self.event("response.created", json!({ "response": r })));
-            out.push_str(&self.event("response.in_progress", json!({ "response": r })));
-            let m = self.message("in_progress");
-            out.push_str(&self.event("response.output_item.added", json!({ "output_index": 0, "item": m })));
-            let item = self.item.clone();
-            out.push_str(&self.event(
-                "response.content_part.added",
-                json!({ "item_id": item, "output_index": 0, "content_index": 0,
-                        "part": { "type": "output_text", "text": "", "annotations": [] } }),
-            ));
+        let mut out = self.start();
+        if !matches!(self.open, Some(Open::Text { .. })) {
+            out.push_str(&self.close());
+            out.push_str(&self.open_text());
         }
         if !text.is_empty() {
-            self.text.push_str(text);
-            let item = self.item.clone();
+            let o = self.index();
+            let Some(Open::Text { id, text: all }) = self.open.as_mut() else { return out };
+            all.push_str(text);
+            let id = id.clone();
             out.push_str(&self.event(
                 "response.output_text.delta",
-                json!({ "item_id": item, "output_index": 0, "content_index": 0, "delta": text }),
+                json!({ "item_id": id, "output_index": o, "content_index": 0, "delta": text }),
             ));
         }
         out
     }
 
+    fn part(&mut self, part: &AnswerPart) -> String {
+        let mut out = self.start();
+        match part {
+            AnswerPart::CallStart { index, id, name } => {
+                out.push_str(&self.close());
+                let freeform = self.freeform.contains(name);
+                let o = self.index();
+                let item_id = format!("{}_kh{}{o}", if freeform { "ctc" } else { "fc" }, self.suffix);
+                let item = if freeform {
+                    json!({ "id": item_id, "type": "custom_tool_call", "status": "in_progress", "call_id": id,
+                            "name": name, "input": "" })
+                } else {
+                    json!({ "id": item_id, "type": "function_call", "status": "in_progress", "call_id": id,
+                            "name": name, "arguments": "" })
+                };
+                out.push_str(&self.event("response.output_item.added", json!({ "output_index": o, "item": item })));
+                self.open = Some(Open::Call {
+                    call: *index,
+                    id: item_id,
+                    call_id: id.clone(),
+                    name: name.clone(),
+                    args: String::new(),
+                    freeform,
+                });
+            }
+            AnswerPart::CallArgs { index, json: delta } => {
+                let o = self.index();
+                match self.open.as_mut() {
+                    Some(Open::Call { call, id, args, freeform, .. }) if call == index => {
+                        args.push_str(delta);
+                        if !*freeform {
+                            let id = id.clone();
+                            out.push_str(&self.event(
+                                "response.function_call_arguments.delta",
+                                json!({ "item_id": id, "output_index": o, "delta": delta }),
+                            ));
+                        }
+                    }
+                    _ => tracing::warn!(call = index, "tool call arguments arrived after their call's item closed"),
+                }
+            }
+            AnswerPart::Stop(s) => self.stop = *s,
+        }
+        out
+    }
+
     fn finish(&mut self, usage: Tokens) -> String {
-        let mut out = if self.started { String::new() } else { self.text("") };
-        let (item, text) = (self.item.clone(), self.text.clone());
-        out.push_str(&self.event(
-            "response.output_text.done",
-            json!({ "item_id": item, "output_index": 0, "content_index": 0, "text": text }),
-        ));
-        out.push_str(&self.event(
-            "response.content_part.done",
-            json!({ "item_id": item, "output_index": 0, "content_index": 0,
-                    "part": { "type": "output_text", "text": text, "annotations": [] } }),
-        ));
-        let m = self.message("completed");
-        out.push_str(&self.event("response.output_item.done", json!({ "output_index": 0, "item": m })));
-        let r = self.response("completed", Some(usage));
-        out.push_str(&self.event("response.completed", json!({ "response": r })));
+        let mut out = self.start();
+        if self.done.is_empty() && self.open.is_none() {
+            out.push_str(&self.open_text());
+        }
+        out.push_str(&self.close());
+        let status = if self.stop == StopReason::MaxTokens { "incomplete" } else { "completed" };
+        let r = self.response(status, self.done.clone(), Some(usage));
+        out.push_str(&self.event(&format!("response.{status}"), json!({ "response": r })));
         out
     }
 
@@ -232,11 +403,18 @@ impl ClientWriter for Writer {
         format!("event: response.failed\ndata: {data}\n\n")
     }
 
-    fn whole(&self, text: &str, usage: Tokens) -> Value {
-        let mut w = Writer { text: text.to_string(), ..Writer::new(&self.model) };
-        w.id.clone_from(&self.id);
-        let mut r = w.response("completed", Some(usage));
-        r["output_text"] = json!(text);
+    fn whole(&self, answer: &Answer, usage: Tokens) -> Value {
+        let mut output = Vec::new();
+        if !answer.text.is_empty() || answer.calls.is_empty() {
+            output.push(json!({ "id": format!("msg_kh{}0", self.suffix), "type": "message", "status": "completed",
+                "role": "assistant", "content": [{ "type": "output_text", "text": answer.text, "annotations": [] }] }));
+        }
+        for (i, c) in answer.calls.iter().enumerate() {
+            output.push(self.call_item(c, output.len() + i));
+        }
+        let status = if answer.stop == StopReason::MaxTokens { "incomplete" } else { "completed" };
+        let mut r = self.response(status, output, Some(usage));
+        r["output_text"] = json!(answer.text);
         r
     }
 }
@@ -322,11 +500,72 @@ mod tests {
             ] });
         let r = parse_request(body, 10, 64).unwrap();
         assert_eq!(r.system.as_deref(), Some("Be brief.\n\nUse tools."));
-        assert_eq!(r.turns.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["List files", "a.txt"]);
+        assert_eq!(r.turns.iter().map(|t| t.role).collect::<Vec<_>>(), [Role::User, Role::Assistant, Role::User]);
+        assert_eq!(r.turns[0].text, "List files");
+        let call = &r.turns[1].calls[0];
+        assert_eq!(
+            (call.id.as_str(), call.name.as_str(), call.arguments.as_str()),
+            ("c1", "shell", "{\"cmd\":\"ls\"}")
+        );
+        assert_eq!(r.turns[2].results[0].content, "a.txt");
         assert_eq!(r.max_tokens, 300);
-        assert!(carries_tools(&r.raw.as_ref().unwrap().body));
+        assert_eq!(r.turns[2].results[0].call_id, "c1");
         assert!(parse_request(json!({ "model": "m", "input": "hi" }), 2, 64).unwrap().turns[0].text == "hi");
         assert!(matches!(parse_request(json!({ "model": "m" }), 2, 64), Err(RequestError::NoMessages)));
+    }
+
+    #[test]
+    fn a_translated_function_call_and_free_form_call_are_items_of_their_own() {
+        let tools =
+            [ToolSpec { name: "apply_patch".into(), description: None, parameters: Value::Null, freeform: true }];
+        let mut w = Writer::new("claude", &tools);
+        let out = w.text("Patching.")
+            + &w.part(&AnswerPart::CallStart { index: 0, id: "toolu_1".into(), name: "shell".into() })
+            + &w.part(&AnswerPart::CallArgs { index: 0, json: "{\"cmd\":\"ls\"}".into() })
+            + &w.part(&AnswerPart::CallStart { index: 1, id: "toolu_2".into(), name: "apply_patch".into() })
+            + &w.part(&AnswerPart::CallArgs { index: 1, json: "{\"input\":\"*** Begin Patch\"}".into() })
+            + &w.finish(Tokens::default());
+        let events: Vec<Value> = out
+            .split("\n\n")
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        assert!(events.iter().enumerate().all(|(i, e)| e["sequence_number"] == i as u64));
+        let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds[8..],
+            [
+                "response.output_item.added",
+                "response.function_call_arguments.delta",
+                "response.function_call_arguments.done",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.custom_tool_call_input.delta",
+                "response.custom_tool_call_input.done",
+                "response.output_item.done",
+                "response.completed"
+            ]
+        );
+        let output = &events.last().unwrap()["response"]["output"];
+        assert_eq!(output[1]["type"], "function_call");
+        assert_eq!((output[1]["call_id"].as_str(), output[1]["output_index"].as_u64()), (Some("toolu_1"), None));
+        assert_eq!(output[2]["type"], "custom_tool_call");
+        assert_eq!(output[2]["input"], "*** Begin Patch");
+        assert_eq!(events[8]["output_index"], 1);
+    }
+
+    #[test]
+    fn custom_tools_read_as_one_string_argument_and_stored_turns_are_untranslatable() {
+        let body = json!({ "model": "m", "previous_response_id": "resp_1",
+            "tools": [{ "type": "custom", "name": "apply_patch" }, { "type": "web_search" }],
+            "input": [{ "type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "diff" },
+                      { "type": "custom_tool_call_output", "call_id": "c1", "output": "done" }] });
+        let r = parse_request(body, 10, 64).unwrap();
+        assert_eq!(r.untranslatable, ["previous_response_id", "web_search"]);
+        assert!(r.tools[0].freeform);
+        assert_eq!(r.tools[0].schema()["required"], json!(["input"]));
+        assert_eq!(r.turns[0].calls[0].arguments, "{\"input\":\"diff\"}");
+        assert_eq!(r.turns[1].results[0].content, "done");
     }
 
     #[test]
@@ -339,7 +578,7 @@ mod tests {
 
     #[test]
     fn a_translated_answer_is_the_published_event_sequence_numbered_in_order() {
-        let mut w = Writer::new("claude-haiku-4-5");
+        let mut w = Writer::new("claude-haiku-4-5", &[]);
         let out =
             w.text("Hel") + &w.text("lo") + &w.finish(Tokens { input: 3, output: 2, cache_read: 0, cache_write: 0 });
         let events: Vec<Value> = out

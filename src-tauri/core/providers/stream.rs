@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 
+use super::canonical::AnswerPart;
 use super::failure::{classify, provider_message, redact};
 use super::framing::FramingError;
 use crate::ledger::Outcome;
@@ -19,6 +20,8 @@ pub enum Piece {
     /// when the caller speaks the step's protocol: forwarded byte for byte.
     Raw(bytes::Bytes),
     Text(String),
+    /// A tool call, or why the model stopped, for an answer translated into another protocol.
+    Part(AnswerPart),
     /// Usage as the provider reported it so far, already in Keyhold's classes.
     Usage(Tokens),
     End,

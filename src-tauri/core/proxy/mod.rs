@@ -74,6 +74,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::agents::{tokens, Agent};
 use crate::error::{ErrorKind, Kinded};
 use crate::ledger::Mode;
+use crate::providers::canonical::{Answer, AnswerPart, ToolSpec};
 use crate::providers::{openai_chat, Protocol};
 use crate::router::{self, AnswerSink, Flow, Reply, RouterError};
 use crate::workspace::{VaultStatus, Workspace};
@@ -446,6 +447,10 @@ impl AnswerSink for ChannelSink {
         self.push(Msg::Raw(event.clone()))
     }
 
+    fn part(&mut self, part: &AnswerPart) -> Flow {
+        self.push(Msg::Part(part.clone()))
+    }
+
     fn ready(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
         Box::pin(async move {
             if self.flush().await {
@@ -464,6 +469,7 @@ impl AnswerSink for ChannelSink {
 enum Msg {
     Raw(Bytes),
     Text(String),
+    Part(AnswerPart),
     Done(Result<Reply, RouterError>),
 }
 
@@ -547,6 +553,7 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     if let Some(raw) = req.raw.as_mut() {
         raw.headers = protocol.forwarded_headers(&headers);
     }
+    let tools = req.tools.clone();
 
     // The router runs in its own task; its output comes back through a channel so the response
     // can start with the first byte and not before. The router owns the call's one deadline.
@@ -579,8 +586,8 @@ async fn chat(ctx: Ctx, protocol: Protocol, headers: HeaderMap, body: Body) -> R
     match first {
         None => error(protocol, StatusCode::INTERNAL_SERVER_ERROR, "Keyhold's router stopped without an answer."),
         Some(Msg::Done(Err(e))) => router_error(protocol, &e),
-        Some(first) if stream => stream_response(protocol, agent, first, rx, passthrough, include_usage),
-        Some(first) => whole_response(protocol, agent, first, rx, passthrough).await,
+        Some(first) if stream => stream_response(protocol, agent, first, rx, passthrough, include_usage, &tools),
+        Some(first) => whole_response(protocol, &tools, first, rx, passthrough).await,
     }
 }
 
@@ -593,8 +600,9 @@ fn stream_response(
     rx: mpsc::Receiver<Msg>,
     passthrough: bool,
     include_usage: bool,
+    tools: &[ToolSpec],
 ) -> Response {
-    let renderer = protocol.writer(&agent.model, include_usage);
+    let renderer = protocol.writer(&agent.model, include_usage, tools);
     let state = (Some(first), rx, renderer, false);
     let body = futures_util::stream::unfold(state, move |(mut pending, mut rx, mut r, done)| async move {
         if done {
@@ -614,8 +622,15 @@ fn stream_response(
                     e
                 }
                 Msg::Raw(_) => continue,
-                Msg::Text(_) if passthrough => continue,
+                Msg::Text(_) | Msg::Part(_) if passthrough => continue,
                 Msg::Text(t) => Bytes::from(r.text(&t)),
+                Msg::Part(p) => {
+                    let s = r.part(&p);
+                    if s.is_empty() {
+                        continue;
+                    }
+                    Bytes::from(s)
+                }
                 Msg::Done(Ok(reply)) => {
                     if passthrough {
                         return None;
@@ -642,13 +657,13 @@ fn stream_response(
 /// Collects a non-streamed answer: the upstream body as it was, or the translation.
 async fn whole_response(
     protocol: Protocol,
-    _agent: Agent,
+    tools: &[ToolSpec],
     first: Msg,
     mut rx: mpsc::Receiver<Msg>,
     passthrough: bool,
 ) -> Response {
     let mut raw = Vec::new();
-    let mut text = String::new();
+    let mut answer = Answer::default();
     let mut next = Some(first);
     loop {
         let msg = match next.take() {
@@ -666,13 +681,14 @@ async fn whole_response(
         };
         match msg {
             Msg::Raw(r) => raw.extend_from_slice(&r),
-            Msg::Text(t) => text.push_str(&t),
+            Msg::Text(t) => answer.push_text(&t),
+            Msg::Part(p) => answer.push_part(&p),
             Msg::Done(Err(e)) => return router_error(protocol, &e),
             Msg::Done(Ok(reply)) => {
                 return if passthrough {
                     ([(header::CONTENT_TYPE, "application/json")], raw).into_response()
                 } else {
-                    Json(protocol.writer(&reply.model, false).whole(&text, reply.tokens)).into_response()
+                    Json(protocol.writer(&reply.model, false, tools).whole(&answer, reply.tokens)).into_response()
                 };
             }
         }
@@ -681,3 +697,5 @@ async fn whole_response(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tool_tests;

@@ -15,7 +15,7 @@ use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::privacy::restore::RawRestorer;
 use crate::privacy::{self, dictionary, outbound, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
-use crate::providers::canonical::ChatRequest;
+use crate::providers::canonical::{AnswerPart, ChatRequest};
 use crate::providers::failure::{redact, Unreachable};
 use crate::providers::stream::UpstreamError;
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
@@ -29,9 +29,9 @@ pub(super) struct Call<'a> {
     req: &'a ChatRequest,
     mode: Mode,
     offline: bool,
-    /// The caller's protocol when its body carries tools: only a step of that protocol may take
-    /// it, since the canonical form would arrive without them.
-    tools_of: Option<Protocol>,
+    /// The caller's protocol when its request holds what no translation carries (provider-side
+    /// tools, a stored earlier turn): only a step of that protocol may take it.
+    untranslatable: Option<Protocol>,
     input_estimate: i64,
     /// When the whole call must have ended, every step and stream included.
     deadline: tokio::time::Instant,
@@ -124,7 +124,7 @@ impl<'a> Call<'a> {
             req,
             mode,
             offline,
-            tools_of: req.raw.as_ref().filter(|r| r.carries_tools()).map(|r| r.protocol),
+            untranslatable: req.raw.as_ref().filter(|_| !req.untranslatable.is_empty()).map(|r| r.protocol),
             input_estimate: estimate_input(req),
             deadline: tokio::time::Instant::now() + super::call_limit(mode),
             redacted: std::sync::OnceLock::new(),
@@ -274,12 +274,12 @@ fn prepare<'a>(
     if call.offline && !step.is_local() {
         return Err(Box::new(Attempted::Next(step.failure(Outcome::Offline, "offline mode is on: skipped".into()))));
     }
-    if let Some(caller) = call.tools_of.filter(|c| *c != protocol) {
+    if let Some(caller) = call.untranslatable.filter(|c| *c != protocol) {
         let detail = format!(
-            "the request uses tools and this step speaks {}, not the caller's {}; Keyhold does not translate tools \
-             between protocols, so it skipped the step rather than send it without them",
+            "the request uses {} of {}, which {} has no equivalent of; skipped rather than sent without it",
+            call.req.untranslatable.join(", "),
+            caller.label(),
             protocol.label(),
-            caller.label()
         );
         return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::ToolsUnsupported, detail))));
     }
@@ -400,8 +400,12 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let (streamed, unknown_placeholders) = match (pieces, restore_with) {
         (None, _) => (Streamed { broken: Some(StreamError::Stopped), ..Default::default() }, 0),
         (Some(pieces), Some(restorer)) => {
-            let mut restoring =
-                Restoring { raw: RawRestorer::new(restorer.clone(), protocol), text: restorer, inner: sink };
+            let mut restoring = Restoring {
+                raw: RawRestorer::new(restorer.clone(), protocol),
+                args: Default::default(),
+                text: restorer,
+                inner: sink,
+            };
             let s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
             restoring.finish();
             (s, restoring.unknown())
@@ -465,6 +469,8 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
 struct Restoring<'s> {
     text: Restorer,
     raw: RawRestorer,
+    /// Each tool call's arguments (JSON text) by the call's index, restored JSON-escaped.
+    args: std::collections::BTreeMap<u32, Restorer>,
     inner: &'s mut dyn AnswerSink,
 }
 
@@ -476,10 +482,23 @@ impl Restoring<'_> {
             // The last words: the stream is over whatever the caller answers.
             let _ = self.inner.text(&tail);
         }
+        // As for the text: the stream is over whatever the caller answers.
+        let _ = self.flush_args();
+    }
+
+    /// Each call's held-back arguments, before the answer ends.
+    fn flush_args(&mut self) -> Flow {
+        for (index, r) in std::mem::take(&mut self.args) {
+            let tail = { r }.finish();
+            if !tail.is_empty() && self.inner.part(&AnswerPart::CallArgs { index, json: tail }) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
     }
 
     fn unknown(&self) -> u32 {
-        self.text.unknown() + self.raw.unknown()
+        self.text.unknown() + self.raw.unknown() + self.args.values().map(Restorer::unknown).sum::<u32>()
     }
 }
 
@@ -490,6 +509,33 @@ impl AnswerSink for Restoring<'_> {
             return Flow::Continue;
         }
         self.inner.text(&out)
+    }
+
+    fn part(&mut self, part: &AnswerPart) -> Flow {
+        match part {
+            AnswerPart::CallArgs { index, json } => {
+                let base = &self.text;
+                let out = self.args.entry(*index).or_insert_with(|| base.for_json()).push(json);
+                if out.is_empty() {
+                    return Flow::Continue;
+                }
+                self.inner.part(&AnswerPart::CallArgs { index: *index, json: out })
+            }
+            AnswerPart::CallStart { .. } => {
+                // The text before a call ends where the call begins.
+                let tail = self.text.finish();
+                if !tail.is_empty() && self.inner.text(&tail) == Flow::Stop {
+                    return Flow::Stop;
+                }
+                self.inner.part(part)
+            }
+            AnswerPart::Stop(_) => {
+                if self.flush_args() == Flow::Stop {
+                    return Flow::Stop;
+                }
+                self.inner.part(part)
+            }
+        }
     }
 
     fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
@@ -547,6 +593,14 @@ async fn stream(
                 s.delivered = true;
                 s.received.push_str(&t);
                 sink.text(&t)
+            }
+            Ok(Piece::Part(p)) => {
+                if let AnswerPart::CallStart { name: t, .. } | AnswerPart::CallArgs { json: t, .. } = &p {
+                    s.ttft_ms.get_or_insert_with(|| started.elapsed().as_millis() as i64);
+                    s.delivered = true;
+                    s.received.push_str(t);
+                }
+                sink.part(&p)
             }
             Ok(Piece::Usage(u)) => {
                 s.usage = Some(u);

@@ -66,6 +66,13 @@ pub trait AnswerSink: Send {
         Flow::Continue
     }
 
+    /// A tool call (its start, more of its arguments) or why the model stopped, for a caller
+    /// whose answer is translated into its protocol. Agent mode offers no tools, so its sinks
+    /// never get calls.
+    fn part(&mut self, _part: &canonical::AnswerPart) -> Flow {
+        Flow::Continue
+    }
+
     /// Waits until the caller has taken what it was handed (a bounded channel has room again),
     /// or says it is gone. The router asks before it reads the provider's next piece, so a slow
     /// reader slows the provider's stream down instead of filling memory.
@@ -176,8 +183,8 @@ pub enum RouterError {
     OfflineNoLocal { agent: String },
     #[error("Nothing was sent: agent {agent}'s privacy policy is block, and {detail}. Remove those values, or choose the pii policy to send them replaced by placeholders.")]
     Blocked { agent: String, detail: String, failures: Vec<StepFailure> },
-    #[error("The request uses tools, and no step of agent {agent}'s chain speaks {protocol}: Keyhold does not translate tools between protocols yet, so nothing was sent. Give the agent a step of that protocol, or send the request without tools.")]
-    ToolsNowhere { agent: String, protocol: &'static str, failures: Vec<StepFailure> },
+    #[error("The request uses {what}, which only {protocol} has, and no step of agent {agent}'s chain speaks it, so nothing was sent. Give the agent a step of that protocol, or send the request without {what}.")]
+    ToolsNowhere { agent: String, protocol: &'static str, what: String, failures: Vec<StepFailure> },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
 }
@@ -330,7 +337,7 @@ pub fn agent_request(agent: &Agent, turns: Vec<canonical::Turn>) -> ChatRequest 
         temperature: agent.temperature,
         stop: Vec::new(),
         choices: 1,
-        raw: None,
+        ..Default::default()
     }
 }
 
@@ -424,6 +431,7 @@ async fn run_chain(
             return Err(RouterError::ToolsNowhere {
                 agent: agent.name.clone(),
                 protocol: caller.protocol.label(),
+                what: req.untranslatable.join(", "),
                 failures,
             });
         }

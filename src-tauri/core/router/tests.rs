@@ -77,7 +77,7 @@ fn agent(
 }
 
 fn ask(text: &str) -> ChatRequest {
-    ChatRequest { turns: vec![Turn { role: Role::User, text: text.into() }], max_tokens: 100, ..Default::default() }
+    ChatRequest { turns: vec![Turn::new(Role::User, text)], max_tokens: 100, ..Default::default() }
 }
 
 async fn run(r: &Rig, a: &Agent, text: &str) -> (Result<Reply, RouterError>, String) {

@@ -43,11 +43,7 @@ impl Rig {
 
     async fn chat(&self) -> Result<router::Reply, router::RouterError> {
         let a = agents::find(&self.ws.conn(), "bot").unwrap();
-        let req = ChatRequest {
-            turns: vec![Turn { role: Role::User, text: "hello".into() }],
-            max_tokens: 50,
-            ..Default::default()
-        };
+        let req = ChatRequest { turns: vec![Turn::new(Role::User, "hello")], max_tokens: 50, ..Default::default() };
         router::call(&self.ws, &a, req, Mode::Agent, &mut |_: &str| ()).await
     }
 
