@@ -196,9 +196,9 @@ ANTHROPIC_TOOLS = [{"name": "lookup", "description": "Look a thing up",
                     "input_schema": {"type": "object", "properties": {"input": {"type": "string"}}}}]
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_the_openai_sdk_completes_a_tool_call_round_trip_through_the_proxy(proxy, stream):
-    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"]["coder"], max_retries=0)
+def openai_round_trip(proxy, agent, stream):
+    """A tool call and its result with the OpenAI SDK, as an agent framework does it."""
+    client = openai.OpenAI(base_url=proxy["url"] + "/v1", api_key=proxy["tokens"][agent], max_retries=0)
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     if stream:
         calls = {}
@@ -225,12 +225,11 @@ def test_the_openai_sdk_completes_a_tool_call_round_trip_through_the_proxy(proxy
     else:
         text = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=OPENAI_TOOLS).choices[0].message.content
     assert text == "The tool said: 18 °C and sunny"
-    assert [r["outcome"] for r in ledger(proxy["data"])] == ["ok", "ok"]
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_the_anthropic_sdk_completes_a_tool_use_round_trip_through_the_proxy(proxy, stream):
-    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
+def anthropic_round_trip(proxy, agent, stream):
+    """A tool use and its result with the Anthropic SDK."""
+    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"][agent], max_retries=0)
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     if stream:
         with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=messages, tools=ANTHROPIC_TOOLS) as s:
@@ -250,12 +249,32 @@ def test_the_anthropic_sdk_completes_a_tool_use_round_trip_through_the_proxy(pro
     assert text == "The tool said: 18 °C and sunny"
 
 
-def test_a_fallback_step_of_the_other_protocol_is_skipped_not_sent_without_the_tools(proxy):
-    client = anthropic.Anthropic(base_url=proxy["url"], api_key=proxy["tokens"]["writer"], max_retries=0)
-    steer(proxy["sim"]["Anthropic"], [{"status": 529, "times": 1}])
-    with pytest.raises(anthropic.APIStatusError) as failed:
-        client.messages.create(model="claude-haiku-4-5", max_tokens=100, tools=ANTHROPIC_TOOLS,
-                               messages=[{"role": "user", "content": "What is the weather in Paris?"}])
-    assert "the request uses tools" in str(failed.value)
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_openai_sdk_completes_a_tool_call_round_trip_through_the_proxy(proxy, stream):
+    openai_round_trip(proxy, "coder", stream)
+    assert [r["outcome"] for r in ledger(proxy["data"])] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_anthropic_sdk_completes_a_tool_use_round_trip_through_the_proxy(proxy, stream):
+    anthropic_round_trip(proxy, "writer", stream)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_openai_sdk_tool_round_trip_falls_back_to_anthropic_translated(proxy, stream):
+    # coder is OpenAI first, Anthropic second: with OpenAI down, Anthropic serves the tools.
+    steer(proxy["sim"]["OpenAI"], [{"status": 529, "times": 2}])
+    openai_round_trip(proxy, "coder", stream)
     rows = ledger(proxy["data"])
-    assert [(r["provider"], r["outcome"]) for r in rows] == [("anthropic", "http_529"), ("openai", "tools_unsupported")]
+    assert [(r["provider"], r["outcome"]) for r in rows] == [("openai", "http_529"), ("anthropic", "ok")] * 2
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_anthropic_sdk_tool_round_trip_falls_back_to_openai_translated(proxy, stream):
+    # writer is Anthropic first, OpenAI second.
+    steer(proxy["sim"]["Anthropic"], [{"status": 529, "times": 2}])
+    anthropic_round_trip(proxy, "writer", stream)
+    rows = ledger(proxy["data"])
+    assert [(r["provider"], r["outcome"]) for r in rows] == [("anthropic", "http_529"), ("openai", "ok")] * 2
+
+

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::canonical::{
     arguments_object, read_request, role, text_of, Answer, AnswerPart, ChatRequest, Fields, RequestError, Role,
-    StopReason, ToolChoice, ToolSpec, Turn,
+    StopReason, ToolChoice, ToolSpec, Turn, WebSearch,
 };
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
@@ -35,14 +35,20 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
     if let Some(raw) = &req.raw {
         for t in raw.body.get("tools").and_then(Value::as_array).into_iter().flatten() {
             match t.get("type").and_then(Value::as_str) {
-                // Typed tools are Anthropic's own (web search, code execution, computer use,
-                // its text editor and bash): no other provider has them.
+                // Its web search is OpenAI's too; other typed tools are Anthropic's own (code
+                // execution, computer use, its text editor and bash): no other provider has them.
+                Some(kind) if kind.starts_with("web_search_") => {
+                    let domains = t.get("allowed_domains").and_then(Value::as_array).into_iter().flatten();
+                    let allowed_domains = domains.filter_map(Value::as_str).map(str::to_string).collect();
+                    req.web_search = Some(WebSearch { allowed_domains });
+                }
                 Some(kind) if kind != "custom" => req.untranslatable.push(kind.to_string()),
                 _ => req.tools.push(ToolSpec {
                     name: t.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
                     description: t.get("description").and_then(Value::as_str).map(str::to_string),
                     parameters: t.get("input_schema").cloned().unwrap_or(Value::Null),
                     freeform: false,
+                    namespace: None,
                 }),
             }
         }
@@ -250,18 +256,24 @@ pub fn render_request(req: &ChatRequest, model: &str) -> Value {
         }
     }
     let mut body = json!({ "model": model, "messages": messages, "max_tokens": req.max_tokens, "stream": true });
+    if let Some(search) = &req.web_search {
+        let mut tool = json!({ "type": "web_search_20250305", "name": "web_search" });
+        if !search.allowed_domains.is_empty() {
+            tool["allowed_domains"] = json!(search.allowed_domains);
+        }
+        body["tools"] = json!([tool]);
+    }
     if !req.tools.is_empty() {
-        body["tools"] = json!(req
-            .tools
-            .iter()
-            .map(|t| {
-                let mut tool = json!({ "name": t.name, "input_schema": t.schema() });
-                if let Some(d) = &t.description {
-                    tool["description"] = json!(d);
-                }
-                tool
-            })
-            .collect::<Vec<_>>());
+        let tools = req.tools.iter().map(|t| {
+            let mut tool = json!({ "name": t.wire_name(), "input_schema": t.schema() });
+            if let Some(d) = &t.description {
+                tool["description"] = json!(d);
+            }
+            tool
+        });
+        let mut all: Vec<Value> = body.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+        all.extend(tools);
+        body["tools"] = json!(all);
         if let Some(choice) = &req.tool_choice {
             body["tool_choice"] = match choice {
                 ToolChoice::Auto => json!({ "type": "auto" }),
@@ -524,7 +536,7 @@ mod tests {
                     { "type": "tool_use", "id": "toolu_1", "name": "lookup", "input": { "q": 1 } }] },
                 { "role": "user", "content": [{ "type": "tool_result", "tool_use_id": "toolu_1", "content": [{ "type": "text", "text": "sunny" }], "is_error": true }] } ] });
         let r = parse_request(body, 100, 64).unwrap();
-        assert_eq!(r.untranslatable, ["web_search_20250305"]);
+        assert!(r.untranslatable.is_empty() && r.web_search.is_some(), "{:?}", r.untranslatable);
         assert_eq!((r.tools.len(), r.tool_choice.clone()), (1, Some(ToolChoice::Required)));
         assert_eq!(r.turns[1].calls[0].arguments, "{\"q\":1}");
         assert_eq!(
@@ -543,7 +555,8 @@ mod tests {
         );
         assert_eq!(out["messages"][2]["content"][0]["is_error"], true);
         assert_eq!(out["tool_choice"], json!({ "type": "any" }));
-        assert_eq!(out["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(out["tools"][0]["type"], "web_search_20250305");
+        assert_eq!(out["tools"][1]["name"], "lookup");
     }
 
     #[test]

@@ -67,9 +67,33 @@ pub struct ToolSpec {
     /// A Responses `custom` tool (free-form text input, Codex's `apply_patch`): elsewhere a
     /// function of one string argument, `input`.
     pub freeform: bool,
+    /// The Responses namespace it was offered in (Codex's `multi_agent_v1`): elsewhere its name
+    /// is `namespace__name`, and a call of that name goes back with its namespace.
+    pub namespace: Option<String>,
+}
+
+/// How a namespaced function is named where namespaces do not exist.
+pub fn namespaced(namespace: &str, name: &str) -> String {
+    format!("{namespace}__{name}")
+}
+
+/// A provider's own web search the caller offers the model (OpenAI's `web_search`, Anthropic's
+/// `web_search_2025…`): the one provider-side tool two protocols share. A translated step of
+/// Anthropic Messages gets Anthropic's; a step with none is skipped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebSearch {
+    pub allowed_domains: Vec<String>,
 }
 
 impl ToolSpec {
+    /// Its name where it is offered as a plain function (namespaced ones joined).
+    pub fn wire_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => namespaced(ns, &self.name),
+            None => self.name.clone(),
+        }
+    }
+
     /// The arguments' schema, as an object schema (what Anthropic requires of `input_schema`).
     pub fn schema(&self) -> Value {
         if self.freeform {
@@ -177,6 +201,8 @@ pub struct ChatRequest {
     pub choices: u32,
     /// The caller's function tools: offered to every step, in its protocol's words.
     pub tools: Vec<ToolSpec>,
+    /// The provider's web search, when the caller offers it.
+    pub web_search: Option<WebSearch>,
     /// None: the protocol's default (auto when tools are offered).
     pub tool_choice: Option<ToolChoice>,
     /// What a translation to another protocol would lose, named for the user: provider-side
@@ -223,6 +249,19 @@ impl ChatRequest {
     /// How many answers this request makes the provider write: each may use the output cap.
     pub fn outputs(&self) -> u32 {
         self.choices.max(1)
+    }
+
+    /// What a step speaking `protocol` could not be given, by name (empty: it can serve the
+    /// request). The caller's own protocol gets its body as it is, so it loses nothing.
+    pub fn lost_on(&self, protocol: Protocol) -> Vec<String> {
+        if self.raw.as_ref().is_none_or(|r| r.protocol == protocol) {
+            return Vec::new();
+        }
+        let mut lost = self.untranslatable.clone();
+        if self.web_search.is_some() && protocol != Protocol::AnthropicMessages {
+            lost.push("web search".into());
+        }
+        lost
     }
 }
 

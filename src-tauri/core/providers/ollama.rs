@@ -85,7 +85,7 @@ pub async fn start(
             .tools
             .iter()
             .map(|t| {
-                serde_json::json!({ "type": "function", "function": { "name": t.name,
+                serde_json::json!({ "type": "function", "function": { "name": t.wire_name(),
                     "description": t.description.clone().unwrap_or_default(), "parameters": t.schema() } })
             })
             .collect();

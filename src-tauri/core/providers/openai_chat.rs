@@ -58,6 +58,7 @@ fn spec(f: &Value, freeform: bool) -> ToolSpec {
         description: f.get("description").and_then(Value::as_str).map(str::to_string),
         parameters: f.get("parameters").cloned().unwrap_or(Value::Null),
         freeform,
+        namespace: None,
     }
 }
 
@@ -250,7 +251,7 @@ pub fn render_request(req: &ChatRequest, model: &str, provider_is_openai: bool) 
             .tools
             .iter()
             .map(|t| {
-                let mut f = json!({ "name": t.name, "parameters": t.schema() });
+                let mut f = json!({ "name": t.wire_name(), "parameters": t.schema() });
                 if let Some(d) = &t.description {
                     f["description"] = json!(d);
                 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::canonical::{
     Answer, AnswerPart, ChatRequest, RawBody, RequestError, Role, StopReason, ToolCall, ToolChoice, ToolResult,
-    ToolSpec, Turn,
+    ToolSpec, Turn, WebSearch,
 };
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
@@ -76,7 +76,11 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
                         } else {
                             json!({ "input": at(item, "input") }).to_string()
                         };
-                        let call = ToolCall { id: at(item, "call_id"), name: at(item, "name"), arguments };
+                        let name = match item.get("namespace").and_then(Value::as_str) {
+                            Some(ns) => super::canonical::namespaced(ns, &at(item, "name")),
+                            None => at(item, "name"),
+                        };
+                        let call = ToolCall { id: at(item, "call_id"), name, arguments };
                         match turns.last_mut() {
                             Some(t) if t.role == Role::Assistant => t.calls.push(call),
                             _ => turns.push(Turn { role: Role::Assistant, calls: vec![call], ..Default::default() }),
@@ -98,14 +102,32 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
         _ => return Err(RequestError::NoMessages),
     }
     let mut tools = Vec::new();
+    let mut web_search = None;
+    let spec = |t: &Value, namespace: Option<&str>| ToolSpec {
+        name: at(t, "name"),
+        description: t.get("description").and_then(Value::as_str).map(str::to_string),
+        parameters: t.get("parameters").cloned().unwrap_or(Value::Null),
+        freeform: t.get("type").and_then(Value::as_str) == Some("custom"),
+        namespace: namespace.map(str::to_string),
+    };
     for t in body.get("tools").and_then(Value::as_array).into_iter().flatten() {
         match t.get("type").and_then(Value::as_str).unwrap_or("function") {
-            kind @ ("function" | "custom") => tools.push(ToolSpec {
-                name: at(t, "name"),
-                description: t.get("description").and_then(Value::as_str).map(str::to_string),
-                parameters: t.get("parameters").cloned().unwrap_or(Value::Null),
-                freeform: kind == "custom",
-            }),
+            "function" | "custom" => tools.push(spec(t, None)),
+            "namespace" => {
+                let ns = at(t, "name");
+                for inner in t.get("tools").and_then(Value::as_array).into_iter().flatten() {
+                    tools.push(spec(inner, Some(&ns)));
+                }
+            }
+            // Live search only: a cached-only search has no equivalent elsewhere.
+            "web_search" | "web_search_preview"
+                if t.get("external_web_access").and_then(Value::as_bool) != Some(false) =>
+            {
+                let domains = t.pointer("/filters/allowed_domains").and_then(Value::as_array);
+                let allowed_domains =
+                    domains.into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
+                web_search = Some(WebSearch { allowed_domains });
+            }
             kind => untranslatable.push(kind.to_string()),
         }
     }
@@ -133,6 +155,7 @@ pub fn parse_request(body: Value, size: usize, default_max_tokens: u32) -> Resul
         stop: Vec::new(),
         choices: 1,
         tools,
+        web_search,
         tool_choice,
         untranslatable,
         raw: Some(RawBody { protocol: Protocol::OpenAiResponses, body, size, headers: Vec::new() }),
@@ -177,6 +200,8 @@ pub struct Writer {
     started: bool,
     /// The caller's free-form tools: their calls go back as `custom_tool_call`s.
     freeform: Vec<String>,
+    /// Namespaced functions by the name they had elsewhere: (namespace, name).
+    namespaced: Vec<(String, String, String)>,
     /// The items written whole, for `response.completed`.
     done: Vec<Value>,
     open: Option<Open>,
@@ -199,7 +224,14 @@ impl Writer {
             created: chrono::Utc::now().timestamp(),
             sequence: 0,
             started: false,
-            freeform: tools.iter().filter(|t| t.freeform).map(|t| t.name.clone()).collect(),
+            freeform: tools.iter().filter(|t| t.freeform && t.namespace.is_none()).map(|t| t.name.clone()).collect(),
+            namespaced: tools
+                .iter()
+                .filter_map(|t| {
+                    let ns = t.namespace.as_ref()?;
+                    Some((super::canonical::namespaced(ns, &t.name), ns.clone(), t.name.clone()))
+                })
+                .collect(),
             done: Vec::new(),
             open: None,
             stop: StopReason::EndTurn,
@@ -275,8 +307,10 @@ impl Writer {
                     "response.function_call_arguments.done",
                     json!({ "item_id": id, "output_index": o, "arguments": args }),
                 ));
-                json!({ "id": id, "type": "function_call", "status": "completed", "call_id": call_id,
-                        "name": name, "arguments": args })
+                let mut item = json!({ "id": id, "type": "function_call", "status": "completed", "call_id": call_id,
+                        "name": name, "arguments": args });
+                self.name_in_namespace(&mut item, &name);
+                item
             }
             Some(Open::Call { id, call_id, name, args, freeform: true, .. }) => {
                 // The input of a free-form call is the `input` the translation asked for.
@@ -300,11 +334,20 @@ impl Writer {
 
     fn call_item(&self, call: &ToolCall, index: usize) -> Value {
         if self.freeform.contains(&call.name) {
-            json!({ "id": format!("ctc_kh{}{index}", self.suffix), "type": "custom_tool_call", "status": "completed",
-                    "call_id": call.id, "name": call.name, "input": free_input(&call.arguments) })
-        } else {
-            json!({ "id": format!("fc_kh{}{index}", self.suffix), "type": "function_call", "status": "completed",
-                    "call_id": call.id, "name": call.name, "arguments": call.arguments })
+            return json!({ "id": format!("ctc_kh{}{index}", self.suffix), "type": "custom_tool_call",
+                    "status": "completed", "call_id": call.id, "name": call.name, "input": free_input(&call.arguments) });
+        }
+        let mut item = json!({ "id": format!("fc_kh{}{index}", self.suffix), "type": "function_call",
+                "status": "completed", "call_id": call.id, "name": call.name, "arguments": call.arguments });
+        self.name_in_namespace(&mut item, &call.name);
+        item
+    }
+
+    /// A call of a namespaced function goes back under its own name, with its namespace.
+    fn name_in_namespace(&self, item: &mut Value, name: &str) {
+        if let Some((_, ns, inner)) = self.namespaced.iter().find(|(joined, _, _)| joined == name) {
+            item["name"] = json!(inner);
+            item["namespace"] = json!(ns);
         }
     }
 }
@@ -349,8 +392,10 @@ impl ClientWriter for Writer {
                     json!({ "id": item_id, "type": "custom_tool_call", "status": "in_progress", "call_id": id,
                             "name": name, "input": "" })
                 } else {
-                    json!({ "id": item_id, "type": "function_call", "status": "in_progress", "call_id": id,
-                            "name": name, "arguments": "" })
+                    let mut item = json!({ "id": item_id, "type": "function_call", "status": "in_progress",
+                                           "call_id": id, "name": name, "arguments": "" });
+                    self.name_in_namespace(&mut item, name);
+                    item
                 };
                 out.push_str(&self.event("response.output_item.added", json!({ "output_index": o, "item": item })));
                 self.open = Some(Open::Call {
@@ -516,8 +561,13 @@ mod tests {
 
     #[test]
     fn a_translated_function_call_and_free_form_call_are_items_of_their_own() {
-        let tools =
-            [ToolSpec { name: "apply_patch".into(), description: None, parameters: Value::Null, freeform: true }];
+        let tools = [ToolSpec {
+            name: "apply_patch".into(),
+            description: None,
+            parameters: Value::Null,
+            freeform: true,
+            namespace: None,
+        }];
         let mut w = Writer::new("claude", &tools);
         let out = w.text("Patching.")
             + &w.part(&AnswerPart::CallStart { index: 0, id: "toolu_1".into(), name: "shell".into() })
@@ -561,7 +611,8 @@ mod tests {
             "input": [{ "type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": "diff" },
                       { "type": "custom_tool_call_output", "call_id": "c1", "output": "done" }] });
         let r = parse_request(body, 10, 64).unwrap();
-        assert_eq!(r.untranslatable, ["previous_response_id", "web_search"]);
+        assert_eq!(r.untranslatable, ["previous_response_id"]);
+        assert_eq!(r.web_search, Some(WebSearch::default()), "OpenAI's search is Anthropic's too");
         assert!(r.tools[0].freeform);
         assert_eq!(r.tools[0].schema()["required"], json!(["input"]));
         assert_eq!(r.turns[0].calls[0].arguments, "{\"input\":\"diff\"}");

@@ -116,10 +116,10 @@ fn read_responses(body: &str) -> Got {
     for item in output["output"].as_array().into_iter().flatten() {
         match item["type"].as_str().unwrap() {
             "message" => g.text.push_str(item["content"][0]["text"].as_str().unwrap_or("")),
-            "function_call" => g.calls.push((
+            "function_call" | "custom_tool_call" => g.calls.push((
                 item["call_id"].as_str().unwrap().into(),
                 item["name"].as_str().unwrap().into(),
-                item["arguments"].as_str().unwrap().into(),
+                item["arguments"].as_str().or(item["input"].as_str()).unwrap().into(),
             )),
             other => panic!("unexpected item {other}"),
         }
@@ -302,13 +302,13 @@ async fn a_provider_side_tool_still_skips_a_step_of_another_protocol_and_the_not
     let t = chained(&r, "searcher", "claude-haiku-4-5", "an", "oa:gpt-4o-mini");
     down(&r.anthropic);
     let ask = json!({ "model": "x", "max_tokens": 50, "messages": [{ "role": "user", "content": "News?" }],
-        "tools": [{ "type": "web_search_20250305", "name": "web_search", "max_uses": 2 },
+        "tools": [{ "type": "code_execution_20250522", "name": "code_execution" },
                   { "name": "lookup", "input_schema": { "type": "object" } }] });
     let resp = c().post(r.url("/v1/messages")).header("x-api-key", &t).json(&ask).send().await.unwrap();
     assert_eq!(resp.status(), 502);
     let text = resp.text().await.unwrap();
-    assert!(text.contains("web_search_20250305"), "{text}");
-    assert!(r.openai.requests().is_empty(), "nothing went to the step that would have lost the search");
+    assert!(text.contains("code_execution_20250522"), "{text}");
+    assert!(r.openai.requests().is_empty(), "nothing went to the step that would have lost the code execution");
     assert_eq!(outcomes(&r), ["http_529", "tools_unsupported"]);
 }
 
@@ -370,4 +370,61 @@ async fn a_translated_tool_call_stream_cut_inside_characters_and_crlf_arrives_wh
     let got = read_openai(&resp.text().await.unwrap());
     assert_eq!(got.calls.len(), 1, "{got:?}");
     assert_eq!((got.calls[0].2.as_str(), got.stop.as_str()), (sim::tools::ARGUMENTS, "tool_calls"));
+}
+
+#[tokio::test]
+async fn codex_tools_reach_anthropic_namespaced_and_with_its_web_search_and_calls_come_back_in_their_namespace() {
+    let r = rig().await;
+    let tools = json!([
+        { "type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents",
+          "tools": [{ "type": "function", "name": "spawn", "parameters": { "type": "object" } }] },
+        { "type": "web_search", "external_web_access": true, "filters": { "allowed_domains": ["docs.rs"] } } ]);
+    for stream in [true, false] {
+        let ask = json!({ "model": "x", "stream": stream, "tools": tools, "input": "[tool:multi_agent_v1__spawn] go" });
+        let resp = c().post(r.url("/v1/responses")).bearer_auth(&r.anthropic_token).json(&ask).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = resp.text().await.unwrap();
+        let whole = match serde_json::from_str::<Value>(&body) {
+            Ok(v) => v,
+            Err(_) => events(&body).last().unwrap()["response"].clone(),
+        };
+        let item = &whole["output"][0];
+        assert_eq!(
+            (item["name"].as_str(), item["namespace"].as_str()),
+            (Some("spawn"), Some("multi_agent_v1")),
+            "{whole}"
+        );
+        let sent = r.anthropic.requests().last().unwrap().body.clone().unwrap();
+        assert_eq!(
+            sent["tools"][0],
+            json!({ "type": "web_search_20250305", "name": "web_search", "allowed_domains": ["docs.rs"] })
+        );
+        assert_eq!(sent["tools"][1]["name"], "multi_agent_v1__spawn");
+        // The next turn names the call in its namespace: it reaches Anthropic joined again.
+        let next = json!({ "model": "x", "stream": stream, "tools": tools, "input": [
+            { "type": "message", "role": "user", "content": "go" },
+            { "type": "function_call", "call_id": item["call_id"], "namespace": "multi_agent_v1", "name": "spawn", "arguments": "{}" },
+            { "type": "function_call_output", "call_id": item["call_id"], "output": "spawned" } ] });
+        let resp = c().post(r.url("/v1/responses")).bearer_auth(&r.anthropic_token).json(&next).send().await.unwrap();
+        assert_eq!(read_responses(&resp.text().await.unwrap()).text, "The tool said: spawned");
+        let sent = r.anthropic.requests().last().unwrap().body.clone().unwrap();
+        assert_eq!(sent["messages"][1]["content"][0]["name"], "multi_agent_v1__spawn");
+    }
+}
+
+#[tokio::test]
+async fn a_web_search_skips_a_step_without_one_and_the_note_says_so() {
+    let r = rig().await;
+    let ask = json!({ "model": "x", "tools": [{ "type": "web_search" }], "input": "news?" });
+    // The bot agent is on OpenAI, whose Responses step takes the body as it is; a chain of only
+    // chat-completions steps has no search.
+    let t = chained(&r, "chat-only", "claude-haiku-4-5", "an", "oa:gpt-4o-mini");
+    down(&r.anthropic);
+    let ask_chat = json!({ "model": "x", "max_tokens": 20, "tools": [{ "type": "web_search_20250305", "name": "web_search" }],
+                           "messages": [{ "role": "user", "content": "news?" }] });
+    let resp = c().post(r.url("/v1/messages")).header("x-api-key", &t).json(&ask_chat).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert!(resp.text().await.unwrap().contains("web search"));
+    let resp = c().post(r.url("/v1/responses")).bearer_auth(&r.token).json(&ask).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "OpenAI's own step takes its search as it is");
 }

@@ -29,9 +29,7 @@ pub(super) struct Call<'a> {
     req: &'a ChatRequest,
     mode: Mode,
     offline: bool,
-    /// The caller's protocol when its request holds what no translation carries (provider-side
-    /// tools, a stored earlier turn): only a step of that protocol may take it.
-    untranslatable: Option<Protocol>,
+
     input_estimate: i64,
     /// When the whole call must have ended, every step and stream included.
     deadline: tokio::time::Instant,
@@ -124,7 +122,6 @@ impl<'a> Call<'a> {
             req,
             mode,
             offline,
-            untranslatable: req.raw.as_ref().filter(|_| !req.untranslatable.is_empty()).map(|r| r.protocol),
             input_estimate: estimate_input(req),
             deadline: tokio::time::Instant::now() + super::call_limit(mode),
             redacted: std::sync::OnceLock::new(),
@@ -274,10 +271,11 @@ fn prepare<'a>(
     if call.offline && !step.is_local() {
         return Err(Box::new(Attempted::Next(step.failure(Outcome::Offline, "offline mode is on: skipped".into()))));
     }
-    if let Some(caller) = call.untranslatable.filter(|c| *c != protocol) {
+    let lost = call.req.lost_on(protocol);
+    if let Some(caller) = call.req.raw.as_ref().map(|r| r.protocol).filter(|_| !lost.is_empty()) {
         let detail = format!(
             "the request uses {} of {}, which {} has no equivalent of; skipped rather than sent without it",
-            call.req.untranslatable.join(", "),
+            lost.join(", "),
             caller.label(),
             protocol.label(),
         );

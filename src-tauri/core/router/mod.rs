@@ -431,7 +431,11 @@ async fn run_chain(
             return Err(RouterError::ToolsNowhere {
                 agent: agent.name.clone(),
                 protocol: caller.protocol.label(),
-                what: req.untranslatable.join(", "),
+                what: {
+                    let mut lost = req.untranslatable.clone();
+                    lost.extend(req.web_search.as_ref().map(|_| "web search".to_string()));
+                    lost.join(", ")
+                },
                 failures,
             });
         }
