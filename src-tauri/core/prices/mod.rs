@@ -127,6 +127,9 @@ struct FileEntry {
     output: String,
     cache_read: String,
     cache_write: String,
+    /// The model's context window in tokens, where its provider publishes one.
+    #[serde(default)]
+    context: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +167,20 @@ fn file() -> &'static [PriceEntry] {
             })
             .collect()
     })
+}
+
+/// A model's context window in tokens, from the price file (None: not published there).
+pub fn context_window(model: &str) -> Option<u64> {
+    static CONTEXT: std::sync::OnceLock<Vec<(String, u64)>> = std::sync::OnceLock::new();
+    CONTEXT
+        .get_or_init(|| {
+            let f: PriceFile =
+                serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
+            f.models.into_iter().filter_map(|e| Some((e.model, e.context?))).collect()
+        })
+        .iter()
+        .find(|(m, _)| m == model)
+        .map(|(_, n)| *n)
 }
 
 /// The provider a model id belongs to, from the price file (used to find a default key).

@@ -292,6 +292,10 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Ag
     }
 }
 
+/// `GET /v1/models`: every model the token's agent may reach (its model, then its chain's), in
+/// OpenAI's list shape, or Anthropic's when the caller sends `anthropic-version`. Each entry
+/// also says, where Keyhold knows it, its context window and the price the budget counts it at
+/// (USD per million tokens); clients ignore fields they do not know.
 async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
     let anthropic = headers.contains_key("anthropic-version");
     let protocol = if anthropic { Protocol::AnthropicMessages } else { Protocol::OpenAiChat };
@@ -299,19 +303,34 @@ async fn models(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
         Ok(a) => a,
         Err(r) => return *r,
     };
-    let mut ids = vec![agent.model.clone()];
-    ids.extend(agent.fallback.iter().map(|s| s.model.clone()));
-    ids.dedup();
+    let reachable = match router::reachable(&ctx.ws, &agent) {
+        Ok(r) => r,
+        Err(e) => return error(protocol, StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let about = |r: &router::Reachable| {
+        let price = r.price.map(|p| {
+            json!({ "input": p.input.to_string(), "output": p.output.to_string(),
+                    "cache_read": p.cache_read.to_string(), "cache_write": p.cache_write.to_string() })
+        });
+        json!({ "provider": r.provider, "local": r.local, "usd_per_million_tokens": price })
+    };
     if anthropic {
-        let data: Vec<Value> = ids
+        let data: Vec<Value> = reachable
             .iter()
-            .map(|m| json!({ "type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z" }))
+            .map(|r| {
+                json!({ "type": "model", "id": r.model, "display_name": r.model, "created_at": "1970-01-01T00:00:00Z",
+                        "max_input_tokens": r.context_window, "keyhold": about(r) })
+            })
             .collect();
-        Json(json!({ "data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last() })).into_response()
+        let (first, last) = (reachable.first().map(|r| &r.model), reachable.last().map(|r| &r.model));
+        Json(json!({ "data": data, "has_more": false, "first_id": first, "last_id": last })).into_response()
     } else {
-        let data: Vec<Value> = ids
+        let data: Vec<Value> = reachable
             .iter()
-            .map(|m| json!({ "id": m, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name) }))
+            .map(|r| {
+                json!({ "id": r.model, "object": "model", "created": 0, "owned_by": format!("keyhold:{}", agent.name),
+                        "context_window": r.context_window, "keyhold": about(r) })
+            })
             .collect();
         Json(json!({ "object": "list", "data": data })).into_response()
     }

@@ -428,3 +428,33 @@ async fn a_web_search_skips_a_step_without_one_and_the_note_says_so() {
     let resp = c().post(r.url("/v1/responses")).bearer_auth(&r.token).json(&ask).send().await.unwrap();
     assert_eq!(resp.status(), 200, "OpenAI's own step takes its search as it is");
 }
+
+#[tokio::test]
+async fn the_model_list_holds_every_model_of_the_chain_with_context_window_and_price_in_both_shapes() {
+    let r = rig().await;
+    let t = chained(&r, "listed", "gpt-4o-mini", "oa", "an:claude-haiku-4-5");
+    let openai: Value = c().get(r.url("/v1/models")).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = openai["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["gpt-4o-mini", "claude-haiku-4-5"]);
+    let first = &openai["data"][0];
+    assert_eq!((first["object"].as_str(), first["context_window"].as_u64()), (Some("model"), Some(128_000)));
+    assert_eq!(first["keyhold"]["usd_per_million_tokens"]["input"], "0.15");
+    assert_eq!(first["keyhold"]["provider"], "openai");
+    let anthropic: Value = c()
+        .get(r.url("/v1/models"))
+        .header("x-api-key", &t)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (anthropic["first_id"].as_str(), anthropic["last_id"].as_str()),
+        (Some("gpt-4o-mini"), Some("claude-haiku-4-5"))
+    );
+    assert_eq!(anthropic["data"][1]["type"], "model");
+    assert_eq!(anthropic["data"][1]["max_input_tokens"], 200_000);
+    assert_eq!(anthropic["data"][1]["keyhold"]["usd_per_million_tokens"]["output"], "5");
+}

@@ -281,6 +281,39 @@ fn checked_plan(
     Ok(steps)
 }
 
+/// A model an agent's token may reach, for `GET /v1/models`: a step of its chain, with what
+/// Keyhold knows of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reachable {
+    pub model: String,
+    pub provider: String,
+    /// The step stays on this machine.
+    pub local: bool,
+    /// The price the budget counts it at (overrides applied), USD per million tokens.
+    pub price: Option<prices::Price>,
+    pub context_window: Option<u64>,
+}
+
+/// Every model the agent's chain may answer with, in chain order, each once.
+pub fn reachable(ws: &Workspace, agent: &Agent) -> Result<Vec<Reachable>, WorkspaceError> {
+    let (steps, overrides) =
+        ws.read_unlocked(|c, u| Ok::<_, WorkspaceError>((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?)))?;
+    let mut out: Vec<Reachable> = Vec::new();
+    for s in steps {
+        if out.iter().any(|r| r.model == s.model) {
+            continue;
+        }
+        out.push(Reachable {
+            price: overrides.price(&s.provider, &s.model, s.local),
+            context_window: prices::context_window(&s.model),
+            model: s.model,
+            provider: s.provider,
+            local: s.local,
+        });
+    }
+    Ok(out)
+}
+
 /// The chain: the agent's own step (its key, or the default key of its model's provider),
 /// then its fallback steps in order.
 fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, WorkspaceError> {
