@@ -82,6 +82,15 @@ enum Command {
         /// The proxy's address, when it is not on its saved port (`serve --port P`).
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// Make the change in the tool's own config file (shown first; other settings kept).
+        #[arg(long)]
+        write: bool,
+        /// With --write: do not ask before writing.
+        #[arg(long, requires = "write")]
+        yes: bool,
+        /// The tool's config file (default: where the tool's environment says).
+        #[arg(long, value_name = "PATH", requires = "write")]
+        config_file: Option<std::path::PathBuf>,
     },
     /// The local proxy alone, headless, until Ctrl-C.
     Serve {
@@ -182,7 +191,24 @@ pub fn main() -> i32 {
     // A command typed while Keyhold runs is run by that Keyhold (the window and `serve` are
     // Keyholds of their own).
     if cli.command.as_ref().is_some_and(|c| !matches!(c, Command::Serve { .. })) {
-        let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        let mut args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        // `connect --write` writes the tool's file where this shell's environment puts it, not
+        // the running app's (CODEX_HOME, CLAUDE_CONFIG_DIR), and relative to where the user is.
+        if let Some(Command::Connect { tool, write: true, config_file, .. }) = &cli.command {
+            let path = match config_file {
+                Some(p) => std::env::current_dir().map(|d| d.join(p)).ok(),
+                None => keyhold_core::app::connect::config_path(tool.tool(), |k| std::env::var(k).ok()),
+            };
+            if let Some(p) = path {
+                args.retain(|a| a != "--config-file" && !a.starts_with("--config-file="));
+                if let Some(i) =
+                    config_file.as_ref().and_then(|f| args.iter().position(|a| std::path::Path::new(a) == f))
+                {
+                    args.remove(i);
+                }
+                args.extend(["--config-file".to_string(), p.display().to_string()]);
+            }
+        }
         if let Some(code) = remote::run_on_running(&dir, args) {
             return code;
         }
@@ -312,8 +338,9 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
         Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), &place, out)?,
         Command::Ollama { command } => ollama::run(command, &place, out)?,
         Command::Status => status(&place, out)?,
-        Command::Connect { tool, agent, url } => {
-            connect(*tool, agent.as_deref(), url.as_deref(), cli.passphrase_file.as_deref(), &place, out)?
+        Command::Connect { tool, agent, url, write, yes, config_file } => {
+            let write = write.then_some(Write { yes: *yes, file: config_file.as_deref() });
+            connect(*tool, agent.as_deref(), url.as_deref(), write, cli.passphrase_file.as_deref(), &place, out)?
         }
         Command::Offline { mode } => {
             // Turning offline mode on keeps data on the machine and needs nothing; turning it off
@@ -352,22 +379,56 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `connect --write`: whether to ask, and the file (resolved where the user typed).
+struct Write<'a> {
+    yes: bool,
+    file: Option<&'a std::path::Path>,
+}
+
+impl ConnectTool {
+    fn tool(self) -> keyhold_core::app::connect::Tool {
+        use keyhold_core::app::connect::Tool;
+        match self {
+            ConnectTool::ClaudeCode => Tool::ClaudeCode,
+            ConnectTool::Codex => Tool::Codex,
+            ConnectTool::Aider => Tool::Aider,
+            ConnectTool::Continue => Tool::Continue,
+            ConnectTool::OpenWebui => Tool::OpenWebui,
+        }
+    }
+}
+
 /// `keyhold connect TOOL`: the tool's settings, with a token issued for it now.
 fn connect(
     tool: ConnectTool,
     agent: Option<&str>,
     url: Option<&str>,
+    write: Option<Write<'_>>,
     passphrase_file: Option<&std::path::Path>,
     place: &Place<'_>,
     out: &Output,
 ) -> Result<(), Failure> {
-    use keyhold_core::app::connect::{self, Tool};
-    let tool = match tool {
-        ConnectTool::ClaudeCode => Tool::ClaudeCode,
-        ConnectTool::Codex => Tool::Codex,
-        ConnectTool::Aider => Tool::Aider,
-        ConnectTool::Continue => Tool::Continue,
-        ConnectTool::OpenWebui => Tool::OpenWebui,
+    use keyhold_core::app::connect;
+    let tool = tool.tool();
+    // A file that cannot be written is said before a token is issued for it.
+    let target = match &write {
+        Some(w) => Some(
+            match w
+                .file
+                .map(std::path::Path::to_path_buf)
+                .or_else(|| connect::config_path(tool, |k| std::env::var(k).ok()))
+            {
+                Some(p) => p,
+                None => {
+                    let why = connect::not_written(tool).map_or_else(
+                    || format!("HOME is not set, so Keyhold cannot tell where {} keeps its settings: give the file with --config-file.", tool.name()),
+                    |e| e.to_string(),
+                );
+                    return Err(Failure::from_message(ErrorKind::Usage, why));
+                }
+            },
+        ),
+        None => None,
     };
     let agent = match agent {
         Some(a) => a.to_string(),
@@ -396,7 +457,10 @@ fn connect(
     };
     let ws = place.unlocked(passphrase_file, "Issuing a token for a tool")?;
     let c = connect::connect(&ws, tool, &agent, url)?;
-    let head = match c.file {
+    if let (Some(w), Some(path)) = (write, target) {
+        return write_connection(&ws, &c, &agent, w.yes, &path, out);
+    }
+    let head = match &c.file {
         Some(f) => format!("# {} runs as agent {agent}. In {f}:\n", tool.name()),
         None => format!("# {} runs as agent {agent}. In its shell:\n", tool.name()),
     };
@@ -406,6 +470,63 @@ fn connect(
             c.text, c.token_id, c.token_id
         ),
         json!({ "ok": true, "tool": c.tool, "agent": agent, "file": c.file, "text": c.text, "token_id": c.token_id }),
+    );
+    Ok(())
+}
+
+/// `connect --write`: shows the change, asks (unless --yes), writes it; on no or on any error,
+/// the token just issued is revoked again, so nothing is left behind.
+fn write_connection(
+    ws: &keyhold_core::workspace::Workspace,
+    c: &keyhold_core::app::connect::Connection,
+    agent: &str,
+    yes: bool,
+    path: &std::path::Path,
+    out: &Output,
+) -> Result<(), Failure> {
+    use keyhold_core::app::connect;
+    let revoke = || {
+        let _ = keyhold_core::app::agents::revoke_token(ws, &c.token_id);
+    };
+    let change = match connect::change(c, path) {
+        Ok(ch) => ch,
+        Err(e) => {
+            revoke();
+            return Err(Failure::from_message(ErrorKind::WriteFailed, e.to_string()));
+        }
+    };
+    let shown = path.display();
+    let diff = change.diff();
+    if !out.json {
+        let what = if change.before.is_some() { "change" } else { "create" };
+        crate::err!("{} runs as agent {agent}. Keyhold will {what} {shown}:\n{diff}", c.tool.name());
+    }
+    if !yes {
+        if !term::stdin_is_terminal() {
+            revoke();
+            return Err(Failure::from_message(
+                ErrorKind::Usage,
+                format!("Writing {shown} needs confirmation: add --yes (nothing was written)."),
+            ));
+        }
+        crate::err!("Write it? [y/N]");
+        let answer =
+            term::with(|t| t.read_line()).map_err(|e| Failure::from_message(ErrorKind::Input, e.to_string()))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            revoke();
+            return Err(Failure::from_message(ErrorKind::Cancelled, format!("Nothing was written to {shown}.")));
+        }
+    }
+    if let Err(e) = connect::write(&change) {
+        revoke();
+        return Err(Failure::from_message(ErrorKind::WriteFailed, e.to_string()));
+    }
+    out.success(
+        &format!(
+            "Wrote {shown}: {} now uses Keyhold as agent {agent} (token id {}; revoke it with `keyhold agents revoke {}`). The proxy must be running: the app's Proxy page, or `keyhold serve`.",
+            c.tool.name(), c.token_id, c.token_id
+        ),
+        json!({ "ok": true, "tool": c.tool, "agent": agent, "written": shown.to_string(), "diff": diff, "token_id": c.token_id }),
     );
     Ok(())
 }

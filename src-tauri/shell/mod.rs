@@ -59,6 +59,7 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::proxy::proxy_set_origins,
             commands::proxy::tokens_issue,
             commands::proxy::tokens_revoke,
+            commands::proxy::connect_tool,
             commands::environment::app_environment,
             commands::environment::set_offline,
             commands::environment::ollama_refresh,

@@ -89,6 +89,32 @@ fn a_user_scripts_keyhold_from_a_terminal_while_it_runs() {
     let o = run.keyhold(&["--json", "agents", "tokens", "bot"], "");
     assert!(json(&o)["tokens"].as_array().unwrap().iter().any(|t| t["label"] == "Claude Code"), "{}", text(&o));
 
+    // `connect --write` edits the tool's own file where this terminal's environment puts it
+    // (not the running Keyhold's), keeping the user's settings.
+    let codex_home = run.dir.path().join("codex-home");
+    std::fs::create_dir(&codex_home).unwrap();
+    std::fs::write(codex_home.join("config.toml"), "# mine\napproval_policy = \"on-request\"\n").unwrap();
+    run.envs.push(("CODEX_HOME".into(), codex_home.display().to_string()));
+    let active = |run: &mut Run| {
+        let all = json(&run.keyhold(&["--json", "agents", "tokens", "bot"], ""));
+        all["tokens"].as_array().unwrap().iter().filter(|t| t["revoked_at"].is_null()).count()
+    };
+    let tokens_before = active(&mut run);
+    let o = run.keyhold(&["connect", "codex", "--write"], "");
+    assert!(!o.status.success() && text(&o).contains("needs confirmation: add --yes"), "{}", text(&o));
+    assert_eq!(active(&mut run), tokens_before, "a refused write leaves no usable token behind");
+    let o = run.keyhold(&["connect", "codex", "--write", "--yes"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("+ wire_api = \"responses\""), "the change is shown: {}", text(&o));
+    let written = std::fs::read_to_string(codex_home.join("config.toml")).unwrap();
+    assert!(written.starts_with("# mine\napproval_policy = \"on-request\""), "{written}");
+    assert!(
+        written.contains("[model_providers.keyhold]") && written.contains("experimental_bearer_token = \"kh-"),
+        "{written}"
+    );
+    let o = run.keyhold(&["connect", "continue", "--write", "--yes"], "");
+    assert!(!o.status.success() && text(&o).contains("add the block"), "{}", text(&o));
+
     // Chat streams through the running Keyhold; two terminals at once.
     let o = run.keyhold(&["chat", "bot"], "hello");
     assert!(o.status.success(), "{}", text(&o));

@@ -65,3 +65,34 @@ def test_a_user_issues_a_token_and_a_tool_uses_the_proxy_with_it(app, provider_s
     wait_text(d, "li[data-token-id]", "revoked")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_a_user_connects_claude_code_from_the_proxy_page_with_the_real_port_and_a_fresh_token(app, provider_sim):
+    data = app.data_dir
+    (data.parent / "pass").write_text("connect window passphrase")
+    assert kh(data, "vault", "init").returncode == 0
+    assert kh(data, "keys", "add", "--provider", "anthropic", "--label", "an", "--base-url", provider_sim["Anthropic"], stdin=PROVIDER_KEY).returncode == 0
+    assert kh(data, "agents", "add", "--name", "claude", "--model", "claude-haiku-4-5", "--key", "an").returncode == 0
+
+    d = app.start()
+    submit(d, "#unlock-button", {"#unlock-passphrase": "connect window passphrase"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-proxy").click()
+    wait_text(d, "#proxy-state", "Stopped")
+    port = free_port()
+    type_into(d, "#proxy-port", str(port))
+    d.find_element(By.CSS_SELECTOR, "#proxy-start").click()
+    wait_text(d, "#proxy-state", "Running", timeout=30)
+    # The tool list starts on Claude Code; the only agent is chosen.
+    d.find_element(By.CSS_SELECTOR, "#connect-show").click()
+    text = wait_for(d, "#connect-text").text
+    assert f"export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}\n" in text + "\n", text
+    token = next(l.split("=", 1)[1] for l in text.splitlines() if l.startswith("export ANTHROPIC_AUTH_TOKEN="))
+    assert "In the shell you start it from" in d.find_element(By.CSS_SELECTOR, "#connect-result").text
+    # The token works, as Claude Code would use it (the Anthropic SDK, the same headers).
+    import anthropic
+    client = anthropic.Anthropic(base_url=f"http://127.0.0.1:{port}", api_key=token, max_retries=0)
+    r = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+    assert r.content[0].text == ANSWER
+    # It is listed as Claude Code's, to revoke later.
+    wait_text(d, "li[data-token-id]", "Claude Code")

@@ -86,6 +86,11 @@ export const commands = {
 	proxySetOrigins: (origins: string[]) => typedError<ProxyStatus_Serialize, CommandError>(__TAURI_INVOKE("proxy_set_origins", { origins })),
 	tokensIssue: (agent: string, label: string | null) => typedError<Issued_Serialize, CommandError>(__TAURI_INVOKE("tokens_issue", { agent, label })),
 	tokensRevoke: (id: string) => typedError<TokenInfo_Serialize, CommandError>(__TAURI_INVOKE("tokens_revoke", { id })),
+	/**
+	 *  What `tool` needs to use Keyhold as `agent`, with a token issued for it now and the proxy's
+	 *  own port (the Proxy page's "Connect a tool").
+	 */
+	connectTool: (tool: Tool, agent: string) => typedError<Connection_Serialize, CommandError>(__TAURI_INVOKE("connect_tool", { tool, agent })),
 	appEnvironment: () => __TAURI_INVOKE<AppEnvironment_Serialize>("app_environment"),
 	setOffline: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_offline", { on })),
 	/**  Looks at the local Ollama now (the app also does every 30 s). */
@@ -334,6 +339,29 @@ export type CommandError = {
  */
 export type ConfigurationChanged = {
 	revision: number,
+};
+
+/**  What to put where for one tool. */
+export type Connection = Connection_Serialize | Connection_Deserialize;
+
+/**  What to put where for one tool. */
+export type Connection_Deserialize = {
+	tool: Tool,
+	/**  The file the text goes in, when it is a file (else the shell's environment). */
+	file?: string | null,
+	text: string,
+	/**  The token's id, to revoke it later (`keyhold agents revoke ID`). */
+	token_id: string,
+};
+
+/**  What to put where for one tool. */
+export type Connection_Serialize = {
+	tool: Tool,
+	/**  The file the text goes in, when it is a file (else the shell's environment). */
+	file: string | null,
+	text: string,
+	/**  The token's id, to revoke it later (`keyhold agents revoke ID`). */
+	token_id: string,
 };
 
 export type Conversation = Conversation_Serialize | Conversation_Deserialize;
@@ -1139,6 +1167,9 @@ export type Tokens = {
 	cache_read: number,
 	cache_write: number,
 };
+
+/**  The tools Keyhold knows how to connect. */
+export type Tool = "claude-code" | "codex" | "aider" | "continue" | "open-webui";
 
 /**  A period's totals (money exact). */
 export type Totals = {

@@ -3,6 +3,7 @@
 use tauri::State;
 
 use keyhold_core::agents::tokens::{Issued, TokenInfo};
+use keyhold_core::app::connect::{Connection, Tool};
 use keyhold_core::app::{self, proxy::ProxyHandle, proxy::ProxyStatus};
 
 use crate::shell::error::{CommandError, Ws};
@@ -54,4 +55,12 @@ pub fn tokens_issue(ws: Ws<'_>, agent: String, label: Option<String>) -> Result<
 #[specta::specta]
 pub fn tokens_revoke(ws: Ws<'_>, id: String) -> Result<TokenInfo, CommandError> {
     Ok(app::agents::revoke_token(&ws, &id)?)
+}
+
+/// What `tool` needs to use Keyhold as `agent`, with a token issued for it now and the proxy's
+/// own port (the Proxy page's "Connect a tool").
+#[tauri::command]
+#[specta::specta]
+pub fn connect_tool(ws: Ws<'_>, tool: Tool, agent: String) -> Result<Connection, CommandError> {
+    Ok(app::connect::connect(&ws, tool, &agent, None)?)
 }

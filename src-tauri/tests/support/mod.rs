@@ -9,6 +9,8 @@ use std::process::{Command, Output, Stdio};
 pub struct Run {
     pub dir: tempfile::TempDir,
     pub seen: Vec<String>,
+    /// The terminal's own environment, beyond the data dir and log level.
+    pub envs: Vec<(String, String)>,
 }
 
 impl Run {
@@ -16,7 +18,7 @@ impl Run {
     pub fn new(passphrase: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pass"), passphrase).unwrap();
-        Run { dir, seen: Vec::new() }
+        Run { dir, seen: Vec::new(), envs: Vec::new() }
     }
 
     pub fn data(&self) -> PathBuf {
@@ -40,6 +42,7 @@ impl Run {
             .args(args)
             .env("KEYHOLD_DATA_DIR", self.data())
             .env("KEYHOLD_LOG", "debug")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -5,7 +5,7 @@ import { render, screen, fireEvent, waitFor, cleanup } from "@testing-library/pr
 afterEach(cleanup);
 
 vi.mock("../bindings", () => ({
-  commands: { proxyStatus: vi.fn(), agentsList: vi.fn(), proxyStart: vi.fn() },
+  commands: { proxyStatus: vi.fn(), agentsList: vi.fn(), proxyStart: vi.fn(), connectTool: vi.fn() },
   events: { configurationChanged: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
 
@@ -52,6 +52,28 @@ describe("the proxy's port field", () => {
     await waitFor(() => expect(screen.getByText("Stopped")).toBeTruthy());
     await new Promise((r) => setTimeout(r, 0));
     expect((document.getElementById("proxy-port") as HTMLInputElement).value).toBe("5123");
+  });
+});
+
+describe("connecting a tool", () => {
+  beforeEach(() => vi.clearAllMocks());
+
+  it("shows what the chosen tool needs, for the chosen agent, and where it goes", async () => {
+    mocked.proxyStatus.mockResolvedValue({ status: "ok", data: stopped });
+    mocked.agentsList.mockResolvedValue({ status: "ok", data: [{ agent: { id: "a1", name: "coder" } }, { agent: { id: "a2", name: "writer" } }] });
+    mocked.connectTool.mockResolvedValue({
+      status: "ok",
+      data: { tool: "codex", file: "~/.codex/config.toml", text: 'wire_api = "responses"\n', token_id: "t9" },
+    });
+    render(<Proxy />);
+    await waitFor(() => expect((document.getElementById("connect-agent") as HTMLSelectElement).options.length).toBe(2));
+    fireEvent.change(document.getElementById("connect-tool")!, { target: { value: "codex" } });
+    fireEvent.change(document.getElementById("connect-agent")!, { target: { value: "writer" } });
+    fireEvent.click(screen.getByText("Show settings"));
+    await waitFor(() => expect(document.getElementById("connect-result")).toBeTruthy());
+    expect(mocked.connectTool).toHaveBeenCalledWith("codex", "writer");
+    expect(document.getElementById("connect-result")!.textContent).toContain("Codex runs as writer. In ~/.codex/config.toml:");
+    expect(document.getElementById("connect-text")!.textContent).toContain('wire_api = "responses"');
   });
 });
 

@@ -1,6 +1,6 @@
 // Proxy: the local endpoint other tools use with an agent's token, never the provider key.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { commands, events, type AgentCard, type CommandError, type Issued, type ProxyStatus } from "../bindings";
+import { commands, events, type AgentCard, type CommandError, type Connection, type Issued, type ProxyStatus, type Tool } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { CopyButton } from "../lib/markdown";
 
@@ -24,6 +24,20 @@ export function parsePort(text: string): number | null | "bad" {
   return n >= 1 && n <= 65535 ? n : "bad";
 }
 
+/** The tools Keyhold knows how to connect, as the user knows them. */
+export const TOOLS: { id: Tool; name: string }[] = [
+  { id: "claude-code", name: "Claude Code" },
+  { id: "codex", name: "Codex" },
+  { id: "aider", name: "Aider" },
+  { id: "continue", name: "Continue" },
+  { id: "open-webui", name: "Open WebUI" },
+];
+
+/** Where a tool's settings go, in words. */
+export function whereItGoes(c: Pick<Connection, "file">): string {
+  return c.file ? `In ${c.file}:` : "In the shell you start it from:";
+}
+
 export function Proxy() {
   const [status, setStatus] = useState<ProxyStatus | null>(null);
   const [agents, setAgents] = useState<AgentCard[]>([]);
@@ -34,6 +48,8 @@ export function Proxy() {
   const [agent, setAgent] = useState("");
   const [label, setLabel] = useState("");
   const [origins, setOrigins] = useState("");
+  const [tool, setTool] = useState<Tool>("claude-code");
+  const [connection, setConnection] = useState<Connection | null>(null);
   // Once the user has typed a port, a status arriving later does not overwrite it.
   const portEdited = useRef(false);
 
@@ -168,6 +184,7 @@ export function Proxy() {
                     if (r.status === "error") setError(r.error);
                     // A revoked token leaves the snippets: they would no longer work.
                     else if (issued?.info.id === t.id) setIssued(null);
+                    if (connection?.token_id === t.id) setConnection(null);
                     await reload();
                   }}
                 >
@@ -187,7 +204,49 @@ export function Proxy() {
         </button>
       )}
 
-      <h3>Use it</h3>
+      <h3>Connect a tool</h3>
+      <p class="fine">What the tool needs, with this proxy's port and a token issued for it now (shown once). From a terminal, `keyhold connect TOOL --write` makes the same change in the tool's own config file.</p>
+      <form
+        class="row"
+        id="connect-form"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          setError(null);
+          const r = await commands.connectTool(tool, agent);
+          if (r.status === "ok") setConnection(r.data);
+          else setError(r.error);
+          await reload();
+        }}
+      >
+        <select id="connect-tool" aria-label="Tool" value={tool} onChange={(e) => setTool((e.target as HTMLSelectElement).value as Tool)}>
+          {TOOLS.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.name}
+            </option>
+          ))}
+        </select>
+        <select id="connect-agent" aria-label="Runs as agent" value={agent} onChange={(e) => setAgent((e.target as HTMLSelectElement).value)}>
+          {agents.map((a) => (
+            <option key={a.agent.id} value={a.agent.name}>
+              {a.agent.name}
+            </option>
+          ))}
+        </select>
+        <button type="submit" id="connect-show" disabled={!agent}>
+          Show settings
+        </button>
+      </form>
+      {connection && (
+        <div class="issued" role="status" id="connect-result">
+          <p>
+            {TOOLS.find((t) => t.id === connection.tool)?.name} runs as <strong>{agent}</strong>. {whereItGoes(connection)}
+          </p>
+          <Snippet id="connect-text" text={connection.text} />
+          <p class="fine">The token is shown only now; revoke it above when the tool no longer needs it.</p>
+        </div>
+      )}
+
+      <h3>Use it from code</h3>
       <Snippet id="snippet-openai" text={`from openai import OpenAI
 client = OpenAI(base_url="${base}/v1", api_key="${token}")`} />
       <Snippet id="snippet-anthropic" text={`from anthropic import Anthropic
