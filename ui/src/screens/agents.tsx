@@ -333,7 +333,11 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
           <option value="block">Refuse to send anything that holds secrets or personal data</option>
           <option value="off">Send everything as typed</option>
         </select>
-        <span class="fine">Replaced on this machine before any cloud step, and restored in the answer. Local models get the original.</span>
+        <span class="fine">
+          Replaced on this machine before any cloud step, and restored in the answer. Local models get the original. For a
+          tool's embeddings through the proxy, the placeholders are what gets embedded (a search then finds "[EMAIL_1]", not
+          the address): choose "Send everything" for an agent that indexes text you are willing to send as it is.
+        </span>
       </label>
       <ErrorNote error={error} />
       {warnings.map((w) => (
