@@ -138,4 +138,5 @@ fn main() {
         }
     });
     let _ = serve.kill();
+    let _ = serve.wait();
 }

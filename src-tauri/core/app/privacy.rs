@@ -30,8 +30,7 @@ pub struct Preview {
 pub fn preview(ws: &Workspace, agent: &str, turns: Vec<Turn>) -> Result<Preview, WorkspaceError> {
     ws.with_unlocked(|c, u| -> Result<Preview, WorkspaceError> {
         let a = crate::agents::find(c, agent)?;
-        let terms = if a.privacy.uses_dictionary() { dictionary::load(c, u)? } else { Vec::new() };
-        let dict = Dictionary::new(&terms);
+        let dict = dictionary::for_policy(c, u, a.privacy)?;
         let mut r = Redactor::new(Rules::builtin(), a.privacy, &dict);
         let req = router::agent_request(&a, turns);
         if let Some(s) = &req.system {
@@ -78,8 +77,10 @@ pub fn redact(ws: &Workspace, text: &str, of: PolicyOf<'_>, with_dictionary: boo
         PolicyOf::Given(p) => p,
     };
     let applied = with_dictionary && policy.uses_dictionary();
-    let terms = if applied { ws.with_unlocked(|c, u| dictionary::load(c, u))? } else { Vec::new() };
-    let dict = Dictionary::new(&terms);
+    let dict = match with_dictionary {
+        true => ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy))?,
+        false => Dictionary::new::<&str>(&[]),
+    };
     let mut r = Redactor::new(Rules::builtin(), policy, &dict);
     let redacted = r.redact(text, "the text");
     Ok(Redacted {

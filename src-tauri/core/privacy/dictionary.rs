@@ -168,6 +168,17 @@ fn open_row(u: &Unlocked, (id, salt, nonce, ct): SealedRow) -> Result<(String, Z
 }
 
 /// Every term, opened for one call, in zeroizing memory.
+/// The dictionary `policy` redacts with: the user's terms when it uses them, else none. Every
+/// redaction (a call, a count, an embedding, the previews) starts here.
+pub(crate) fn for_policy(
+    conn: &Connection,
+    u: &Unlocked,
+    policy: super::Policy,
+) -> Result<super::Dictionary, DictionaryError> {
+    let terms = if policy.uses_dictionary() { load(conn, u)? } else { Vec::new() };
+    Ok(super::Dictionary::new(&terms))
+}
+
 pub fn load(conn: &Connection, u: &Unlocked) -> Result<Vec<Zeroizing<String>>, DictionaryError> {
     verify(conn, u)?;
     sealed_rows(conn)?.into_iter().map(|row| open_row(u, row).map(|(_, t)| t)).collect()

@@ -14,7 +14,7 @@ use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
 use crate::prices::{self, Price, Tokens};
 use crate::privacy::restore::RawRestorer;
-use crate::privacy::{self, dictionary, outbound, Counts, Dictionary, Policy, Redactor, Restorer, Rules};
+use crate::privacy::{self, dictionary, outbound, Counts, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::{AnswerPart, ChatRequest};
 use crate::providers::failure::{redact, Unreachable};
 use crate::providers::stream::UpstreamError;
@@ -139,13 +139,8 @@ impl<'a> Call<'a> {
             if policy == Policy::Off {
                 return Ok(None);
             }
-            let terms = if policy.uses_dictionary() {
-                self.ws.with_unlocked(|c, u| dictionary::load(c, u)).map_err(|e| e.to_string())?
-            } else {
-                Vec::new()
-            };
-            let dictionary = Dictionary::new(&terms);
-            drop(terms);
+            let dictionary =
+                self.ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy)).map_err(|e| e.to_string())?;
             let mut r = Redactor::new(Rules::builtin(), policy, &dictionary);
             let req = privacy::request::redact(self.req, &mut r);
             let blocked = (policy == Policy::Block && !r.counts().is_empty()).then(|| r.where_found());

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::checked_plan;
 use crate::agents::Agent;
 use crate::keys;
-use crate::privacy::{self, dictionary, Dictionary, Policy, Redactor, Rules};
+use crate::privacy::{self, dictionary, Policy, Redactor, Rules};
 use crate::providers::canonical::ChatRequest;
 use crate::providers::stream::{http_failure, shared_client, UpstreamError};
 use crate::providers::{anthropic_messages, upstream, Protocol};
@@ -44,9 +44,7 @@ pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> R
     let sent = if policy == Policy::Off || step.local {
         req.clone()
     } else {
-        let terms =
-            if policy.uses_dictionary() { ws.with_unlocked(|c, u| dictionary::load(c, u))? } else { Vec::new() };
-        let dict = Dictionary::new(&terms);
+        let dict = ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy))?;
         let mut r = Redactor::new(Rules::builtin(), policy, &dict);
         let sent = privacy::request::redact(req, &mut r);
         if policy == Policy::Block && !r.counts().is_empty() {

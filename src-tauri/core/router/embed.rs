@@ -12,7 +12,7 @@ use crate::agents::Agent;
 use crate::keys;
 use crate::ledger::{Attempt, Mode, Outcome};
 use crate::prices::{self, Tokens};
-use crate::privacy::{dictionary, Dictionary, Policy, Redactor, Rules};
+use crate::privacy::{dictionary, Policy, Redactor, Rules};
 use crate::providers::stream::{http_failure, shared_client};
 use crate::providers::{upstream, Protocol};
 use crate::workspace::{Workspace, WorkspaceError};
@@ -58,12 +58,7 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
     // What leaves the machine: the input with the agent's policy applied.
     let mut counts = crate::privacy::Counts::default();
     if !step.local && agent.privacy != Policy::Off {
-        let terms = if agent.privacy.uses_dictionary() {
-            ws.with_unlocked(|c, u| dictionary::load(c, u)).map_err(RouterError::from)?
-        } else {
-            Vec::new()
-        };
-        let dict = Dictionary::new(&terms);
+        let dict = ws.with_unlocked(|c, u| dictionary::for_policy(c, u, agent.privacy)).map_err(RouterError::from)?;
         let mut r = Redactor::new(Rules::builtin(), agent.privacy, &dict);
         for (i, s) in body.get_mut("input").map(texts_mut).unwrap_or_default().into_iter().enumerate() {
             *s = r.redact(s, &format!("input {}", i + 1));
