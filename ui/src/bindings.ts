@@ -654,6 +654,11 @@ export type KeyTest_Serialize = {
 
 /**  The kinds of value Keyhold replaces. */
 export type Kind = "secret" | "email" | "phone" | "payment_card" | "iban" | "ip" | "address" | 
+/**
+ *  A national identifier (US SSN, UK NINO, German Steuer-ID, French NIR, Spanish DNI/NIE,
+ *  Italian codice fiscale, Dutch BSN), each checked by its own rule (`national`).
+ */
+"national_id" | 
 /**  A term of the user's dictionary. */
 "custom";
 

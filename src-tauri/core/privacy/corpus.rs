@@ -199,6 +199,72 @@ fn iban(rng: &mut StdRng) -> String {
     }
 }
 
+/// A valid national identifier of one of the seven countries, and how it is written (with the
+/// word its country's documents put before it, in that country's language).
+fn national_id(rng: &mut StdRng) -> (String, String) {
+    use super::national as n;
+    const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    loop {
+        let (v, written, ok) = match rng.gen_range(0..7) {
+            0 => {
+                let v = format!("{}-{}-{}", digits(rng, 3), digits(rng, 2), digits(rng, 4));
+                (v.clone(), format!("SSN {v}"), n::us_ssn(&v))
+            }
+            1 => {
+                let v = format!(
+                    "{}{} {} {} {} {}",
+                    chars(rng, b"ABCEGHJKLMNPRSTWXYZ", 1),
+                    chars(rng, b"ABCEGHJKLMNPRSTWXYZ", 1),
+                    digits(rng, 2),
+                    digits(rng, 2),
+                    digits(rng, 2),
+                    chars(rng, b"ABCD", 1)
+                );
+                (v.clone(), format!("NI number {v}"), n::uk_nino(&v))
+            }
+            2 => {
+                let v = format!("{}{}", rng.gen_range(1..10), digits(rng, 10));
+                (v.clone(), format!("Steuer-ID {v}"), n::de_steuer_id(&v))
+            }
+            3 => {
+                let v = format!(
+                    "{}{}{:02}{}{}",
+                    rng.gen_range(1..3),
+                    digits(rng, 2),
+                    rng.gen_range(1..13),
+                    digits(rng, 8),
+                    digits(rng, 2)
+                );
+                (v.clone(), format!("n° de sécurité sociale {v}"), n::fr_nir(&v))
+            }
+            4 => {
+                let v = format!("{}{}", digits(rng, 8), chars(rng, UPPER, 1));
+                (v.clone(), format!("DNI {v}"), n::es_dni(&v))
+            }
+            5 => {
+                let v = format!(
+                    "{}{}{}{}{}{}{}",
+                    chars(rng, UPPER, 6),
+                    digits(rng, 2),
+                    chars(rng, b"ABCDEHLMPRST", 1),
+                    digits(rng, 2),
+                    chars(rng, UPPER, 1),
+                    digits(rng, 3),
+                    chars(rng, UPPER, 1)
+                );
+                (v.clone(), format!("codice fiscale {v}"), n::it_codice_fiscale(&v))
+            }
+            _ => {
+                let v = digits(rng, 9);
+                (v.clone(), format!("BSN {v}"), n::nl_bsn(&v))
+            }
+        };
+        if ok {
+            return (v, written);
+        }
+    }
+}
+
 fn ip(rng: &mut StdRng) -> String {
     if rng.gen_bool(0.75) {
         format!(
@@ -264,6 +330,11 @@ const NEGATIVES: &[&str] = &[
     "Die Rechnung INV-2026-{n5} über 1.299,00 € ist bezahlt.",
     "Le colis {n5}-{n4} arrivera le 30/11/2026.",
     "ISBN 978-3-16-148410-0, {n} Seiten, Auflage {n}.",
+    "Test data uses 666-{n2}-{n4} and 000-{n2}-{n4}, which are never issued.",
+    "Die Sendungsnummer {n11} ist unterwegs.",
+    "Référence client {n5}{n5}{n5} à rappeler.",
+    "Pedido {n5}{n4}Q confirmado.",
+    "Batch {n9} finished with exit code 0.",
     "Listening on localhost:{port} (pid {n5}).",
     "Set password to ******** in the form, then press Save.",
     "api_key = os.environ[\"OPENAI_API_KEY\"]",
@@ -337,6 +408,9 @@ fn fill_negative(rng: &mut StdRng, frame: &str) -> String {
         ("{n16}", Box::new(|r: &mut StdRng| format!("{}{}", r.gen_range(1..10), digits(r, 15)))),
         ("{hex2}", Box::new(|r: &mut StdRng| chars(r, HEX, 2))),
         ("{n5}", Box::new(|r: &mut StdRng| digits(r, 5))),
+        ("{n11}", Box::new(|r: &mut StdRng| format!("{}{}", r.gen_range(1..10), digits(r, 10)))),
+        ("{n9}", Box::new(|r: &mut StdRng| digits(r, 9))),
+        ("{n2}", Box::new(|r: &mut StdRng| digits(r, 2))),
         ("{n4}", Box::new(|r: &mut StdRng| digits(r, 4))),
         ("{n}", Box::new(|r: &mut StdRng| r.gen_range(2..500).to_string())),
     ];
@@ -378,6 +452,7 @@ pub fn generate(n: usize, negatives: usize) -> (Vec<Sample>, Vec<String>) {
                 let v = address(&mut rng);
                 (v.clone(), v)
             }
+            Kind::NationalId => national_id(&mut rng),
             Kind::Custom => {
                 let v = DICTIONARY.choose(&mut rng).unwrap().to_string();
                 (v.clone(), v)

@@ -26,6 +26,13 @@ enum Validator {
     Ip,
     Entropy,
     NotPlaceholder,
+    UsSsn,
+    UkNino,
+    DeSteuerId,
+    FrNir,
+    EsDni,
+    ItCodiceFiscale,
+    NlBsn,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +189,13 @@ fn validate(v: Validator, value: &str) -> bool {
         Validator::Ip => value.parse::<std::net::IpAddr>().is_ok_and(|ip| !ip.is_unspecified()),
         Validator::Entropy => entropy(value) >= 3.5,
         Validator::NotPlaceholder => !is_placeholder_value(value),
+        Validator::UsSsn => super::national::us_ssn(value),
+        Validator::UkNino => super::national::uk_nino(value),
+        Validator::DeSteuerId => super::national::de_steuer_id(value),
+        Validator::FrNir => super::national::fr_nir(value),
+        Validator::EsDni => super::national::es_dni(value),
+        Validator::ItCodiceFiscale => super::national::it_codice_fiscale(value),
+        Validator::NlBsn => super::national::nl_bsn(value),
     }
 }
 

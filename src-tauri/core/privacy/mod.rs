@@ -11,6 +11,7 @@
 
 pub mod detect;
 pub mod dictionary;
+pub mod national;
 pub mod outbound;
 pub mod request;
 pub mod restore;
@@ -77,13 +78,25 @@ pub enum Kind {
     Iban,
     Ip,
     Address,
+    /// A national identifier (US SSN, UK NINO, German Steuer-ID, French NIR, Spanish DNI/NIE,
+    /// Italian codice fiscale, Dutch BSN), each checked by its own rule (`national`).
+    NationalId,
     /// A term of the user's dictionary.
     Custom,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] =
-        [Kind::Secret, Kind::Email, Kind::Phone, Kind::PaymentCard, Kind::Iban, Kind::Ip, Kind::Address, Kind::Custom];
+    pub const ALL: [Kind; 9] = [
+        Kind::Secret,
+        Kind::Email,
+        Kind::Phone,
+        Kind::PaymentCard,
+        Kind::Iban,
+        Kind::Ip,
+        Kind::Address,
+        Kind::NationalId,
+        Kind::Custom,
+    ];
 
     /// The placeholder's tag: `[EMAIL_1]`.
     pub fn tag(self) -> &'static str {
@@ -95,6 +108,7 @@ impl Kind {
             Kind::Iban => "IBAN",
             Kind::Ip => "IP",
             Kind::Address => "ADDRESS",
+            Kind::NationalId => "ID",
             Kind::Custom => "TERM",
         }
     }
@@ -108,6 +122,7 @@ impl Kind {
             Kind::Iban => "iban",
             Kind::Ip => "ip",
             Kind::Address => "address",
+            Kind::NationalId => "national_id",
             Kind::Custom => "custom",
         }
     }
@@ -122,6 +137,7 @@ impl Kind {
             Kind::Iban => ("IBAN", "IBANs"),
             Kind::Ip => ("IP address", "IP addresses"),
             Kind::Address => ("postal address", "postal addresses"),
+            Kind::NationalId => ("national ID number", "national ID numbers"),
             Kind::Custom => ("dictionary term", "dictionary terms"),
         };
         format!("{n} {}", if n == 1 { one } else { many })

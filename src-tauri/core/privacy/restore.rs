@@ -17,7 +17,7 @@ const MAX_PLACEHOLDER: usize = 16;
 fn placeholder_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\[(?:SECRET|EMAIL|PHONE|CARD|IBAN|IP|ADDRESS|TERM)_[0-9]{1,6}\]").expect("placeholder regex")
+        Regex::new(r"\[(?:SECRET|EMAIL|PHONE|CARD|IBAN|IP|ADDRESS|ID|TERM)_[0-9]{1,6}\]").expect("placeholder regex")
     })
 }
 

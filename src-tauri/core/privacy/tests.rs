@@ -69,7 +69,7 @@ fn precision_and_recall_on_the_labelled_corpus_meet_their_floors() {
             kind.as_str()
         ));
         let (min_recall, min_precision) = match kind {
-            Kind::Secret | Kind::Email | Kind::PaymentCard | Kind::Iban | Kind::Ip => (0.98, 0.97),
+            Kind::Secret | Kind::Email | Kind::PaymentCard | Kind::Iban | Kind::Ip | Kind::NationalId => (0.98, 0.97),
             Kind::Phone => (0.95, 0.0),
             _ => (0.0, 0.0),
         };
@@ -221,4 +221,33 @@ fn a_mistral_key_is_recognised_next_to_its_name() {
     // 32 letters and digits without the name nearby (a hash, an id) are left alone.
     let mut fresh = Redactor::new(rules, Policy::Secrets, &none);
     assert_eq!(fresh.redact("id Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J", "m"), "id Xk2pQ9vLm3Nz8Rt5Wy7Ab4Cd6Ef1Gh0J");
+}
+
+#[test]
+fn national_identifiers_in_five_languages_are_replaced_and_look_alikes_are_not() {
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let mut r = Redactor::new(rules, Policy::Pii, &none);
+    let cases = [
+        ("My SSN is 536-22-1187, please update the form.", "My SSN is [ID_1], please update the form."),
+        ("Meine Steuer-ID lautet 86095742719.", "Meine Steuer-ID lautet [ID_2]."),
+        ("Mon numéro de sécurité sociale : 1 85 05 78 006 084 91", "Mon numéro de sécurité sociale : [ID_3]"),
+        ("Mi DNI es 12345678Z y el NIE de mi socio X1234567L.", "Mi DNI es [ID_4] y el NIE de mi socio [ID_5]."),
+        ("Il codice fiscale è RSSMRA85T10A562S.", "Il codice fiscale è [ID_6]."),
+        ("NI number AB 12 34 56 C; BSN 111222333.", "NI number [ID_7]; BSN [ID_8]."),
+    ];
+    for (text, want) in cases {
+        assert_eq!(r.redact(text, "message"), want);
+    }
+    for look_alike in [
+        "Test range 666-12-3456 and 000-12-3456 are never issued.",
+        "Sendungsnummer 86095742718 ist unterwegs.",
+        "Pedido 12345678A confirmado.",
+        "Batch 123456789 finished.",
+        "Codice RSSMRA85T10A562T (sbagliato).",
+    ] {
+        assert_eq!(r.redact(look_alike, "message"), look_alike, "a look-alike is left as it is");
+    }
+    let mut back = r.restorer();
+    assert_eq!(back.restore_all("[ID_1] and [ID_6]"), "536-22-1187 and RSSMRA85T10A562S");
 }

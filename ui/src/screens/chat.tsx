@@ -38,6 +38,7 @@ function countsText(c: Counts): string {
     email: ["e-mail address", "e-mail addresses"],
     phone: ["phone number", "phone numbers"],
     payment_card: ["card number", "card numbers"],
+    national_id: ["ID number", "ID numbers"],
     iban: ["IBAN", "IBANs"],
     ip: ["IP address", "IP addresses"],
     address: ["postal address", "postal addresses"],
