@@ -44,11 +44,36 @@ pub fn arguments_for(schema: Option<&Value>) -> String {
 fn pick<'a>(req: &Value, tools: impl Iterator<Item = (&'a str, Option<&'a Value>)>) -> Turn {
     let all: Vec<(&str, Option<&Value>)> = tools.collect();
     let text = req.to_string();
+    // `[tool:NAME:echo]`: a model a prompt injection has turned, which copies every
+    // placeholder of the request into the call's arguments.
+    if let Some((name, _)) = all.iter().find(|(n, _)| text.contains(&format!("[tool:{n}:echo]"))) {
+        let placeholders = placeholders_in(&text);
+        return Turn::Call {
+            name: name.to_string(),
+            arguments: serde_json::json!({ "input": placeholders.join(" ") }).to_string(),
+        };
+    }
     let named = all.iter().find(|(n, _)| text.contains(&format!("[tool:{n}]")));
     match named.or(all.first()) {
         Some((name, schema)) => Turn::Call { name: name.to_string(), arguments: arguments_for(*schema) },
         None => Turn::Text,
     }
+}
+
+/// Every `[KIND_n]` in a text, in order.
+fn placeholders_in(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('[') {
+        let rest = &text[i + 1..];
+        let kind = rest.bytes().take_while(u8::is_ascii_uppercase).count();
+        let digits = rest[kind..].strip_prefix('_').map(|d| d.bytes().take_while(u8::is_ascii_digit).count());
+        if let Some(n) = digits.filter(|n| kind > 0 && *n > 0) {
+            if rest.as_bytes().get(kind + 1 + n) == Some(&b']') {
+                out.push(&text[i..i + kind + n + 3]);
+            }
+        }
+    }
+    out
 }
 
 /// A text cut in two at a character boundary near its middle, for a stream in two pieces.

@@ -34,8 +34,10 @@ fn could_be_placeholder(tail: &str) -> bool {
 pub struct Restorer {
     map: Arc<HashMap<String, String>>,
     pending: String,
-    /// Restored values are written JSON-escaped (the stream is the inside of a JSON string, as
-    /// in a tool call's arguments).
+    /// The stream is a tool call's arguments (the inside of a JSON string): restored values are
+    /// written JSON-escaped, and a secret is never restored there. The tool gets `[SECRET_1]`:
+    /// a model that was told (by a prompt injection, say) to hand the key to a tool that sends
+    /// it somewhere hands over the placeholder.
     json: bool,
     unknown: u32,
 }
@@ -93,6 +95,7 @@ impl Restorer {
         let mut unknown = 0;
         let out = placeholder_re()
             .replace_all(text, |c: &regex::Captures<'_>| match self.map.get(&c[0]) {
+                Some(_) if self.json && c[0].starts_with("[SECRET_") => c[0].to_string(),
                 Some(v) if self.json => {
                     let quoted = serde_json::to_string(v).expect("a string serializes");
                     quoted[1..quoted.len() - 1].to_string()
@@ -421,6 +424,7 @@ mod tests {
         let mut m = HashMap::new();
         m.insert("[EMAIL_1]".to_string(), "anna@example.org".to_string());
         m.insert("[SECRET_1]".to_string(), "pa\"ss".to_string());
+        m.insert("[EMAIL_2]".to_string(), "a\"b@example.org".to_string());
         Restorer::new(Arc::new(m))
     }
 
@@ -439,9 +443,13 @@ mod tests {
     }
 
     #[test]
-    fn inside_json_a_restored_value_is_escaped() {
+    fn inside_json_a_restored_value_is_escaped_and_a_secret_is_never_restored() {
         let mut r = restorer().for_json();
-        assert_eq!(r.push(r#"{"p":"[SECRET_1]"}"#) + &r.finish(), r#"{"p":"pa\"ss"}"#);
+        assert_eq!(r.push(r#"{"to":"[EMAIL_2]"}"#) + &r.finish(), r#"{"to":"a\"b@example.org"}"#);
+        // A tool call's arguments never get the secret back: the tool sees the placeholder.
+        assert_eq!(r.push(r#"{"key":"[SECRET_1]"}"#) + &r.finish(), r#"{"key":"[SECRET_1]"}"#);
+        // The answer's text still does.
+        assert_eq!(restorer().restore_all("[SECRET_1]"), "pa\"ss");
     }
 
     #[test]

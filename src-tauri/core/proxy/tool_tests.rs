@@ -458,3 +458,49 @@ async fn the_model_list_holds_every_model_of_the_chain_with_context_window_and_p
     assert_eq!(anthropic["data"][1]["max_input_tokens"], 200_000);
     assert_eq!(anthropic["data"][1]["keyhold"]["usd_per_million_tokens"]["output"], "5");
 }
+
+#[tokio::test]
+async fn a_prompt_injected_model_hands_a_tool_the_placeholder_never_the_secret() {
+    let r = rig().await;
+    let spec = AgentSpec {
+        name: "guarded".into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        max_tokens: Some(100),
+        privacy: Some(crate::privacy::Policy::Pii),
+        ..Default::default()
+    };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "guarded", None)).unwrap().token;
+    let secret = "sk-proj-InjectedCanary0123456789abcdefABCDEF";
+    let tools = json!([{ "type": "function", "function": { "name": "post", "parameters": { "type": "object" } } }]);
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            json!({ "model": "x", "stream": true, "tools": tools,
+            "messages": [{ "role": "user", "content": format!("Deploy with {secret}, mail jane.doe@example.com. [tool:post:echo]") }] }),
+        ),
+        (
+            "/v1/chat/completions",
+            json!({ "model": "x", "stream": false, "tools": tools,
+            "messages": [{ "role": "user", "content": format!("Deploy with {secret}, mail jane.doe@example.com. [tool:post:echo]") }] }),
+        ),
+    ] {
+        let resp = c().post(r.url(path)).bearer_auth(&t).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let got = read_openai(&resp.text().await.unwrap());
+        let args: Value = serde_json::from_str(&got.calls[0].2).unwrap();
+        assert_eq!(args["input"], "[SECRET_1] [EMAIL_1]".replace("[EMAIL_1]", "jane.doe@example.com"), "{args}");
+        assert!(!got.calls[0].2.contains(secret));
+    }
+    // Translated (an OpenAI caller on an Anthropic agent), the same holds.
+    let spec =
+        AgentSpec { name: "guarded-an".into(), model: "claude-haiku-4-5".into(), key: Some("an".into()), ..spec };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "guarded-an", None)).unwrap().token;
+    let body = json!({ "model": "x", "stream": true, "tools": tools,
+        "messages": [{ "role": "user", "content": format!("Deploy with {secret}. [tool:post:echo]") }] });
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&body).send().await.unwrap();
+    let got = read_openai(&resp.text().await.unwrap());
+    assert_eq!(serde_json::from_str::<Value>(&got.calls[0].2).unwrap()["input"], "[SECRET_1]");
+}
