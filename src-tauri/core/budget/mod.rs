@@ -71,10 +71,12 @@ impl Budgets {
         agent: &Agent,
         budget: Money,
         worst: Money,
+        unlanded: Money,
     ) -> Result<Reservation<'a>, WouldExceed> {
         let mut held = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
         // A spend that cannot be read is taken as the whole budget: refuse rather than overspend.
-        let spent = spent_today(conn, agent).unwrap_or(budget);
+        // Rows whose commit failed are spent too, until they land.
+        let spent = spent_today(conn, agent).unwrap_or(budget) + unlanded;
         let reserved = held.get(&agent.id).copied().unwrap_or_default();
         if spent + reserved + worst > budget {
             return Err(WouldExceed { spent, reserved });

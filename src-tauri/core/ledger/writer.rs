@@ -28,6 +28,10 @@ type Ack = oneshot::Sender<Result<(), String>>;
 pub struct Writer {
     conn: Mutex<rusqlite::Connection>,
     queue: Mutex<VecDeque<(Attempt, Ack)>>,
+    /// Rows whose commit failed (the database locked by another program, a full disk): kept
+    /// here, counted against their agent's budget ([`Writer::unlanded_cost`]), and written
+    /// first with the next commit, until they land.
+    unlanded: Mutex<Vec<Attempt>>,
 }
 
 /// A row on its way to the database.
@@ -48,7 +52,16 @@ impl Writer {
         // Checkpoints are the background thread's (`db::checkpoint_in_background`), not a
         // commit's: one here would hold every waiting row up.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
-        Ok(Writer { conn: Mutex::new(conn), queue: Mutex::new(VecDeque::new()) })
+        Ok(Writer { conn: Mutex::new(conn), queue: Mutex::new(VecDeque::new()), unlanded: Mutex::new(Vec::new()) })
+    }
+
+    /// What rows not yet in the database cost `agent_id`: spent, even if not written yet.
+    pub fn unlanded_cost(&self, agent_id: &str) -> crate::money::Money {
+        let rows = self.unlanded.lock().unwrap_or_else(|p| p.into_inner());
+        rows.iter()
+            .filter(|r| r.agent_id == agent_id)
+            .filter_map(|r| r.cost)
+            .fold(crate::money::Money::ZERO, |a, b| a + b)
     }
 
     /// Queues a row, and commits the queue when no one else is. Rows are committed in the
@@ -72,10 +85,14 @@ impl Writer {
             if batch.is_empty() {
                 break;
             }
-            let written = write(&mut conn, &batch);
+            let earlier = std::mem::take(&mut *self.unlanded.lock().unwrap_or_else(|p| p.into_inner()));
+            let written = write(&mut conn, &earlier, &batch);
             drop(conn);
             if let Err(e) = &written {
-                tracing::error!(error = %e, rows = batch.len(), "could not write ledger rows");
+                tracing::error!(error = %e, rows = batch.len() + earlier.len(), "could not write ledger rows; kept to write with the next");
+                let mut kept = self.unlanded.lock().unwrap_or_else(|p| p.into_inner());
+                kept.extend(earlier);
+                kept.extend(batch.iter().map(|(row, _)| row.clone()));
             }
             for (_, ack) in batch {
                 let _ = ack.send(written.clone());
@@ -88,11 +105,12 @@ impl Writer {
     }
 }
 
-fn write(conn: &mut rusqlite::Connection, batch: &[(Attempt, Ack)]) -> Result<(), String> {
+fn write(conn: &mut rusqlite::Connection, earlier: &[Attempt], batch: &[(Attempt, Ack)]) -> Result<(), String> {
     // BEGIN and COMMIT through the statement cache: parsed once, not per commit.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
     run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
-    let written = batch.iter().try_for_each(|(row, _)| record(conn, row).map(|_| ())).and_then(|_| run("COMMIT"));
+    let rows = earlier.iter().chain(batch.iter().map(|(row, _)| row));
+    let written = rows.into_iter().try_for_each(|row| record(conn, row).map(|_| ())).and_then(|_| run("COMMIT"));
     if let Err(e) = written {
         let _ = conn.execute_batch("ROLLBACK");
         return Err(e.to_string());
@@ -153,8 +171,11 @@ mod tests {
         let blocked = w.record(attempt("a", Some(5), chrono::Utc::now()));
         let err = tokio::time::timeout(std::time::Duration::from_secs(20), blocked.committed()).await.unwrap();
         assert!(err.unwrap_err().contains("locked"), "the error says the database was locked");
+        // Not lost: held against the agent's budget until it lands, with the next commit.
+        assert_eq!(w.unlanded_cost("id-a"), attempt("a", Some(5), chrono::Utc::now()).cost.unwrap());
         other.execute_batch("ROLLBACK").unwrap();
         w.record(attempt("a", Some(5), chrono::Utc::now())).committed().await.unwrap();
-        assert_eq!(ok_rows(&path), 1);
+        assert_eq!(ok_rows(&path), 2, "the held row landed with the next one");
+        assert_eq!(w.unlanded_cost("id-a"), crate::money::Money::ZERO);
     }
 }

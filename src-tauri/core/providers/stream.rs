@@ -19,6 +19,10 @@ pub enum Piece {
     /// One upstream event exactly as received (or the whole body of a non-streamed reply),
     /// when the caller speaks the step's protocol: forwarded byte for byte.
     Raw(bytes::Bytes),
+    /// The closing event of a passed-through stream (`[DONE]`, `message_stop`,
+    /// `response.completed`): held back until the call's ledger row is written, so a caller
+    /// never sees a finished answer whose spend was not recorded.
+    Final(bytes::Bytes),
     Text(String),
     /// A tool call, or why the model stopped, for an answer translated into another protocol.
     Part(AnswerPart),

@@ -132,11 +132,12 @@ fn sse_pieces(
                 Ok(Some(event)) => {
                     match parse_event(&event, protocol, &mut st.usage) {
                         Ok(pieces) => {
-                            if pieces.contains(&Piece::End) {
+                            let last = pieces.contains(&Piece::End);
+                            if last {
                                 st.ended = true;
                             }
                             if passthrough {
-                                st.queue.push_back(Piece::Raw(event.raw));
+                                st.queue.push_back(if last { Piece::Final(event.raw) } else { Piece::Raw(event.raw) });
                             }
                             st.queue.extend(pieces);
                         }

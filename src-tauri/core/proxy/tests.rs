@@ -1023,3 +1023,38 @@ async fn a_responses_stream_cut_inside_characters_and_crlf_passes_through_byte_f
     let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert!(rows.iter().all(|row| row.outcome == "ok" && !row.estimated), "{rows:?}");
 }
+
+#[tokio::test]
+async fn a_call_whose_ledger_row_cannot_be_written_gets_no_success_and_its_spend_still_counts() {
+    let r = rig().await;
+    // Another program holds the database's write lock past Keyhold's busy timeout.
+    let other = crate::db::open(&r.ws.data_dir().db_path()).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let whole =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(whole.status(), 503);
+    let text = whole.text().await.unwrap();
+    assert!(text.contains("could not write this call to its ledger"), "{text}");
+    // Streamed, same protocol: the answer's events arrive, its closing [DONE] does not; an error
+    // in OpenAI's stream format ends it instead.
+    let streamed =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send().await.unwrap();
+    let body = streamed.text().await.unwrap();
+    assert!(!body.contains("[DONE]"), "{body}");
+    assert!(body.contains("could not write this call to its ledger"), "{body}");
+    // Both spends are held against the budget until they land.
+    let agent = crate::agents::find(&r.ws.conn(), "bot").unwrap();
+    assert!(r.ws.unlanded_cost(&agent.id) > Money::ZERO);
+    other.execute_batch("ROLLBACK").unwrap();
+    drop(other);
+    let ok =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+    assert_eq!(
+        rows.iter().filter(|row| row.agent == "bot" && row.outcome == "ok").count(),
+        3,
+        "the held rows landed with the next"
+    );
+    assert_eq!(r.ws.unlanded_cost(&agent.id), Money::ZERO);
+}

@@ -69,6 +69,8 @@ pub(super) enum Stop {
     Refused { provider: String, detail: String, failure: StepFailure, upstream: Option<(Protocol, UpstreamError)> },
     /// The answer broke off after it had started: never a silent switch.
     Broken { provider: String, detail: String },
+    /// The answer arrived but its ledger row could not be written: it is not reported complete.
+    Unrecorded { detail: String },
 }
 
 impl Stop {
@@ -83,6 +85,7 @@ impl Stop {
                 RouterError::Refused { provider, detail, failures, upstream }
             }
             Stop::Broken { provider, detail } => RouterError::Broken { provider, detail },
+            Stop::Unrecorded { detail } => RouterError::NotRecorded { detail },
         }
     }
 }
@@ -105,6 +108,8 @@ struct Streamed {
     /// Why the stream ended before the provider finished.
     broken: Option<StreamError>,
     ttft_ms: Option<i64>,
+    /// The passthrough's closing event (already restored), sent once the row is written.
+    held: Vec<bytes::Bytes>,
 }
 
 impl<'a> Call<'a> {
@@ -213,14 +218,14 @@ impl<'a> Call<'a> {
         *self.last_row.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
     }
 
-    /// Waits until every row this call queued is committed: nothing is answered before.
-    pub(super) async fn committed(&self) {
+    /// Waits until every row this call queued is committed: nothing is answered before. A row
+    /// that could not be written is kept by the ledger writer (and counted against the budget)
+    /// until it lands; `Err` says why it is not in the database yet.
+    pub(super) async fn committed(&self) -> Result<(), String> {
         let last = self.last_row.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(Err(e)) = match last {
-            Some(p) => Some(p.committed().await),
-            None => None,
-        } {
-            tracing::error!(error = %e, "could not write a ledger row");
+        match last {
+            Some(p) => p.committed().await.inspect_err(|e| tracing::error!(error = %e, "could not write a ledger row")),
+            None => Ok(()),
         }
     }
 
@@ -297,7 +302,8 @@ fn prepare<'a>(
             };
             let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
             let worst = worst_case(&price, call.input_estimate, cap);
-            let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst);
+            let unlanded = call.ws.unlanded_cost(&call.agent.id);
+            let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst, unlanded);
             match reserved {
                 Ok(r) => Some(r),
                 Err(over) if call.agent.when_over == WhenOver::Refuse => {
@@ -399,8 +405,10 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
                 text: restorer,
                 inner: sink,
             };
-            let s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
+            let mut s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
             restoring.finish();
+            // The closing event goes through the same restorer, after everything before it.
+            s.held = std::mem::take(&mut s.held).iter().flat_map(|b| restoring.raw.piece(b)).collect();
             (s, restoring.unknown())
         }
         (Some(pieces), None) => (stream(pieces, sink, started, call.deadline, limit).await, 0),
@@ -428,8 +436,15 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let mut row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
     row.redacted = redacted.map(|r| r.counts.to_ledger()).unwrap_or_default();
     call.record(&row);
-    call.committed().await;
+    let recorded = call.committed().await;
     call.ws.ledger_changed();
+    if let Err(e) = recorded {
+        return Attempted::Stop(Stop::Unrecorded { detail: e });
+    }
+    for b in &streamed.held {
+        // The last words: the row is written whatever the caller does with them.
+        let _ = sink.raw(b);
+    }
     match broke {
         None => {
             tracing::debug!(agent = %call.agent.name, step = step.index, provider = %step.provider,
@@ -580,6 +595,11 @@ async fn stream(
             Ok(Piece::Raw(r)) => {
                 s.delivered = true;
                 sink.raw(&r)
+            }
+            Ok(Piece::Final(r)) => {
+                s.delivered = true;
+                s.held.push(r);
+                Flow::Continue
             }
             Ok(Piece::Text(t)) => {
                 s.ttft_ms.get_or_insert_with(|| started.elapsed().as_millis() as i64);

@@ -87,7 +87,7 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
                 });
             };
             let worst = p.cost(Tokens { input: estimate * 2, ..Default::default() });
-            match ws.budgets().reserve(&ws.conn(), agent, budget, worst) {
+            match ws.budgets().reserve(&ws.conn(), agent, budget, worst, ws.unlanded_cost(&agent.id)) {
                 Ok(r) => Some(r),
                 Err(over) => return Err(RouterError::budget_reached(agent, budget, over, Vec::<StepFailure>::new())),
             }

@@ -179,6 +179,8 @@ pub enum RouterError {
     },
     #[error("The answer from {provider} broke off after it had started ({detail}). Keyhold never switches provider mid-answer; the attempt is in the ledger.")]
     Broken { provider: String, detail: String },
+    #[error("Keyhold could not write this call to its ledger ({detail}), so the answer is not reported as complete. Its cost is counted against the budget all the same and is written with the next call; if this goes on, check the disk and that no other program holds Keyhold's database.")]
+    NotRecorded { detail: String },
     #[error("Offline mode is on and agent {agent} has no local step. Add one (local:MODEL) to its chain, or switch offline mode off.")]
     OfflineNoLocal { agent: String },
     #[error("Nothing was sent: agent {agent}'s privacy policy is block, and {detail}. Remove those values, or choose the pii policy to send them replaced by placeholders.")]
@@ -214,6 +216,7 @@ impl Kinded for RouterError {
             RouterError::AllFailed { .. } => ErrorKind::AllStepsFailed,
             RouterError::Refused { .. } => ErrorKind::Refused,
             RouterError::Broken { .. } => ErrorKind::StreamBroken,
+            RouterError::NotRecorded { .. } => ErrorKind::Database,
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
             RouterError::ToolsNowhere { .. } => ErrorKind::Refused,
@@ -430,13 +433,14 @@ async fn run_chain(
             }
             Attempted::Next(failure) => failures.push(failure),
             Attempted::Stop(stop) => {
-                call.committed().await;
+                let _ = call.committed().await;
                 ws.ledger_changed();
                 return Err(stop.into_error(agent, failures));
             }
         }
     }
-    call.committed().await;
+    // The failed steps' rows: kept by the writer until they land if this commit fails.
+    let _ = call.committed().await;
     ws.ledger_changed();
     let over_budget = |f: &StepFailure| matches!(f.outcome, Outcome::Budget | Outcome::PriceUnknown);
     if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {

@@ -192,6 +192,11 @@ impl Workspace {
         self.ledger.record(row)
     }
 
+    /// What `agent_id`'s rows that could not be written yet cost: spent all the same.
+    pub(crate) fn unlanded_cost(&self, agent_id: &str) -> crate::money::Money {
+        self.ledger.unlanded_cost(agent_id)
+    }
+
     pub(crate) fn ledger_changed(&self) {
         self.ledger_rev.send_modify(|r| *r += 1);
     }
