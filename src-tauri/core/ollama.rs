@@ -192,6 +192,13 @@ pub async fn remove(url: &str, model: &str) -> Result<(), ModelError> {
         .map_err(|e| ModelError::RemoveFailed { model: model.into(), detail: words(url, e) })
 }
 
+/// Whether Ollama serves `model` from elsewhere: its cloud models (`gpt-oss:120b-cloud`,
+/// `qwen3-coder:480b-cloud`, a `…:cloud` tag) run on ollama.com, not on this machine.
+pub fn served_remotely(model: &str) -> bool {
+    let tag = model.rsplit_once(':').map_or(model, |(_, t)| t);
+    tag == "cloud" || tag.ends_with("-cloud") || model.ends_with("-cloud")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

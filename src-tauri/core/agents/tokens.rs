@@ -28,10 +28,17 @@ pub struct TokenInfo {
 }
 
 /// A freshly issued token: the only time its value exists outside the caller.
-#[derive(Debug, Clone, Serialize, Type)]
+#[derive(Clone, Serialize, Type)]
 pub struct Issued {
     pub info: TokenInfo,
     pub token: String,
+}
+
+/// Never the token itself: a debug line or a panic message may end up in a log.
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued").field("info", &self.info).field("token", &"[redacted]").finish()
+    }
 }
 
 /// The digest tokens issued before tags were stored as.
@@ -229,5 +236,24 @@ mod tests {
         assert!(matches!(authenticate(&conn, &u, &real.token), Err(AgentError::Changed(_))));
         let listed = check_all(&conn, &u).unwrap();
         assert_eq!(listed.len(), 2, "{listed:?}");
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn an_issued_tokens_debug_form_holds_no_token() {
+        let issued = super::Issued {
+            info: super::TokenInfo {
+                id: "t1".into(),
+                agent: "a".into(),
+                label: "l".into(),
+                hint: "kh-…0001".into(),
+                created_at: String::new(),
+                revoked_at: None,
+            },
+            token: "kh-canary-token-value".into(),
+        };
+        assert!(!format!("{issued:?}").contains("canary"));
     }
 }

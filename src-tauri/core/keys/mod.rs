@@ -179,10 +179,22 @@ fn new_id() -> String {
     format!("k_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
 }
 
+/// A URL as it may be shown: any `user:password@` before the host replaced, so an error never
+/// echoes credentials someone pasted into it.
+fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[scheme_end..];
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{}[credentials removed]@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Checks a base URL (parsed by the WHATWG URL standard): http(s), a host, no credentials,
 /// query or fragment; trailing slashes dropped.
 pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
-    let bad = |why: &str| KeyError::BadBaseUrl { url: url.into(), why: why.into() };
+    let bad = |why: &str| KeyError::BadBaseUrl { url: without_credentials(url), why: why.into() };
     let trimmed = url.trim().trim_end_matches('/');
     if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
         return Err(bad("it must start with http:// or https://"));

@@ -129,3 +129,12 @@ fn masks_never_show_most_of_a_key() {
     assert_eq!(mask("short", p), "…rt");
     assert_eq!(mask("x", p), "…x");
 }
+
+#[test]
+fn a_base_url_error_never_echoes_the_credentials_pasted_into_it() {
+    let e = normalize_base_url("https://user:sk-canary-pass-0001@api.example.com/v1").unwrap_err().to_string();
+    assert!(!e.contains("sk-canary-pass-0001") && !e.contains("user:"), "{e}");
+    assert!(e.contains("https://[credentials removed]@api.example.com/v1"), "{e}");
+    let e = normalize_base_url("ftp://me:secret-canary@host").unwrap_err().to_string();
+    assert!(!e.contains("secret-canary"), "{e}");
+}

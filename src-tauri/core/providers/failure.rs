@@ -89,7 +89,19 @@ const KEPT: usize = 4;
 pub fn redact(message: &str, secret: Option<&str>) -> String {
     let Some(secret) = secret.filter(|s| s.chars().count() > KEPT) else { return message.to_string() };
     use base64::Engine;
-    let forms = [secret.to_string(), base64::engine::general_purpose::STANDARD.encode(secret)];
+    // As written, and as a provider or a proxy in between might echo it: base64, hex (either
+    // case), upper or lower case, or spaced out one character at a time.
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let spaced: String = secret.chars().map(String::from).collect::<Vec<_>>().join(" ");
+    let forms = [
+        secret.to_string(),
+        base64::engine::general_purpose::STANDARD.encode(secret),
+        hex.to_uppercase(),
+        hex,
+        secret.to_uppercase(),
+        secret.to_lowercase(),
+        spaced,
+    ];
     let mut out = message.to_string();
     for form in &forms {
         out = redact_runs(&out, form);
@@ -152,5 +164,26 @@ mod tests {
         let out = redact(&format!("Authorization: Basic {basic} was refused"), Some(KEY));
         assert!(!out.contains(&basic[..12]), "{out}");
         assert_eq!(out, "Authorization: Basic [redacted] was refused");
+    }
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::redact;
+
+    #[test]
+    fn a_key_echoed_in_hex_upper_case_or_spaced_out_is_redacted_too() {
+        let key = "sk-Canary-Echo-0123456789";
+        let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+        for echoed in [
+            format!("invalid key {hex}"),
+            format!("invalid key {}", hex.to_uppercase()),
+            format!("INVALID KEY {}", key.to_uppercase()),
+            format!("key: {}", key.chars().map(String::from).collect::<Vec<_>>().join(" ")),
+        ] {
+            let out = redact(&echoed, Some(key));
+            assert!(out.contains("[redacted]"), "{out}");
+            assert!(!out.contains("0123456789") && !out.to_lowercase().contains("canary-echo"), "{out}");
+        }
     }
 }

@@ -521,6 +521,19 @@ fn too_large(protocol: Protocol) -> Response {
     error(protocol, StatusCode::PAYLOAD_TOO_LARGE, &message)
 }
 
+/// Whether reading a body failed because it passed the size limit (http-body's
+/// `LengthLimitError`, somewhere in the error's chain).
+fn over_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.to_string().contains("length limit exceeded") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<Bytes, Response> {
     match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
         Err(_) => Err(error(
@@ -528,7 +541,14 @@ async fn read_body(body: Body, protocol: Protocol, limit: Duration) -> Result<By
             StatusCode::REQUEST_TIMEOUT,
             &format!("The request body did not arrive within {} s.", limit.as_secs_f32()),
         )),
-        Ok(Err(_)) => Err(too_large(protocol)),
+        Ok(Err(e)) if over_limit(&e) => Err(too_large(protocol)),
+        // A body that breaks off or is badly framed (a malformed chunk) is the request's fault,
+        // and not a size.
+        Ok(Err(_)) => Err(error(
+            protocol,
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read: it broke off or its chunked framing is malformed.",
+        )),
         Ok(Ok(b)) => Ok(b),
     }
 }

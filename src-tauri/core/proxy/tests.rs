@@ -1058,3 +1058,15 @@ async fn a_call_whose_ledger_row_cannot_be_written_gets_no_success_and_its_spend
     );
     assert_eq!(r.ws.unlanded_cost(&agent.id), Money::ZERO);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_is_a_bad_request_not_a_size() {
+    let r = rig().await;
+    let (addr, port, token) = (r.proxy.addr, r.proxy.addr.port(), r.token.clone());
+    let bad = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{{}}\r\n0\r\n\r\n"
+    );
+    let resp = tokio::task::spawn_blocking(move || raw_http(addr, &bad)).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("chunked framing is malformed") && !resp.contains("MiB"), "{resp}");
+}

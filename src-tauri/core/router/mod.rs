@@ -333,11 +333,15 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
             .or_else(|| prices::provider_of(model).map(str::to_string))
             .unwrap_or_else(|| "unknown".into())
     };
-    let local = |k: &Option<KeySummary>| k.as_ref().is_some_and(|k| k.local);
+    // A model Ollama forwards to ollama.com (`gpt-oss:120b-cloud`) leaves the machine: it is a
+    // cloud step (offline mode skips it, the privacy policy applies), whatever the address.
+    let local = |k: &Option<KeySummary>, model: &str| {
+        k.as_ref().is_some_and(|k| k.local && !(k.provider == "ollama" && crate::ollama::served_remotely(model)))
+    };
     let mut steps = vec![Planned {
         index: 0,
         provider: provider_of(&first_key, &agent.model),
-        local: local(&first_key),
+        local: local(&first_key, &agent.model),
         key: first_key,
         model: agent.model.clone(),
     }];
@@ -346,7 +350,7 @@ fn plan(conn: &rusqlite::Connection, agent: &Agent) -> Result<Vec<Planned>, Work
         steps.push(Planned {
             index: i as u32 + 1,
             provider: provider_of(&key, &s.model),
-            local: local(&key),
+            local: local(&key, &s.model),
             key,
             model: s.model.clone(),
         });

@@ -725,3 +725,19 @@ async fn a_sink_that_says_stop_ends_the_call_at_that_piece_and_it_is_metered_as_
     assert_eq!(rows[0].outcome, "cut");
     assert!(rows[0].estimated && rows[0].output_tokens > 0);
 }
+
+#[tokio::test]
+async fn an_ollama_cloud_model_is_a_cloud_step_offline_mode_skips() {
+    let r = rig().await;
+    let a =
+        agent(&r, "C", "gpt-4o-mini", "oa", &["local:gpt-oss:120b-cloud", "local:llama3.2:1b"], None, WhenOver::Local);
+    r.ws.set_offline(true).unwrap();
+    let (res, _) = run(&r, &a, "stay here").await;
+    let reply = res.unwrap();
+    assert_eq!((reply.step, reply.model.as_str(), reply.local), (2, "llama3.2:1b", true));
+    assert_eq!(reply.earlier.iter().map(|f| f.outcome.as_str()).collect::<Vec<_>>(), ["offline", "offline"]);
+    assert!(r.ollama.requests().iter().all(|s| s.model.as_deref() != Some("gpt-oss:120b-cloud")), "never sent");
+    r.ws.set_offline(false).unwrap();
+    assert!(crate::ollama::served_remotely("qwen3-coder:480b-cloud") && crate::ollama::served_remotely("x:cloud"));
+    assert!(!crate::ollama::served_remotely("llama3.2:1b") && !crate::ollama::served_remotely("cloudy-model:7b"));
+}
