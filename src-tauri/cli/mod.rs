@@ -165,7 +165,12 @@ enum VaultCommand {
     /// Create the vault; refuses if one exists.
     Init,
     /// Unlock the vault, open every stored key, and report; exits non-zero if anything fails.
-    Check,
+    Check {
+        /// Take the database as it is now as Keyhold's configuration (after you have seen what
+        /// `vault check` names and made those changes yourself).
+        #[arg(long)]
+        accept: bool,
+    },
     /// Change the vault passphrase (the current one is required).
     ChangePassphrase {
         /// Read the new passphrase from FILE ("-" for standard input); else prompt twice.
@@ -260,7 +265,17 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
                 json!({ "ok": true, "data_dir": info.data_dir, "created_at": info.vault_created_at }),
             );
         }
-        Command::Vault { command: VaultCommand::Check } => {
+        Command::Vault { command: VaultCommand::Check { accept: true } } => {
+            let ws = place.unlocked(cli.passphrase_file.as_deref(), "Accepting the configuration")?;
+            let taken = ws.accept_configuration()?;
+            let text = if taken.is_empty() {
+                "Nothing to accept: the database is the configuration Keyhold saved.".to_string()
+            } else {
+                format!("Accepted as Keyhold's configuration now:\n  - {}", taken.join("\n  - "))
+            };
+            out.success(&text, json!({ "ok": true, "accepted": taken }));
+        }
+        Command::Vault { command: VaultCommand::Check { accept: false } } => {
             let p = input::passphrase(cli.passphrase_file.as_deref(), "Vault passphrase: ")?;
             let report = keyhold_core::app::vault::check(&dir, &p)?;
             let value = json!({ "ok": report.keys_failed.is_empty() && report.changed_outside.is_empty(),

@@ -13,6 +13,7 @@ pub mod integrity;
 pub mod keys;
 pub mod ledger;
 pub mod logging;
+pub mod manifest;
 pub mod money;
 pub mod ollama;
 pub mod overview;

@@ -286,3 +286,43 @@ fn a_passphrase_change_killed_at_any_moment_loses_nothing_and_leaves_nothing() {
         assert!(!t.contains("CANARY"), "a passphrase came back: {t}");
     }
 }
+
+#[test]
+fn a_revoked_token_written_back_by_another_program_is_named_by_vault_check_until_the_user_accepts() {
+    let mut run = Run::new();
+    let pass = run.file("pass", CANARY);
+    let p = pass.to_str().unwrap();
+    assert!(run.keyhold(&["--passphrase-file", p, "vault", "init"], None).status.success());
+    let o = run.keyhold(&["--passphrase-file", p, "agents", "add", "--name", "bot", "--model", "gpt-4o-mini"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run.keyhold(&["--passphrase-file", p, "--json", "agents", "token", "bot", "--label", "editor"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let db = DataDir::resolve(Some(run.data())).unwrap().db_path();
+    let other = rusqlite::Connection::open(&db).unwrap();
+    let (id, mac): (String, Vec<u8>) =
+        other.query_row("SELECT id, mac FROM agent_tokens", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let o = run.keyhold(&["--passphrase-file", p, "agents", "revoke", &id], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The token's earlier row, tag and all, written back.
+    other
+        .execute("UPDATE agent_tokens SET revoked_at = NULL, mac = ?1 WHERE id = ?2", rusqlite::params![mac, id])
+        .unwrap();
+    let o = run.keyhold(&["--passphrase-file", p, "vault", "check"], None);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("token \"editor of agent bot\" was replaced by an earlier or altered copy"),
+        "{}",
+        stderr(&o)
+    );
+    // The user says they did it: accepted, named once more, and the check is clean.
+    let o = run.keyhold(&["--passphrase-file", p, "vault", "check", "--accept"], None);
+    assert!(
+        o.status.success() && stdout(&o).contains("Accepted as Keyhold's configuration"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = run.keyhold(&["--passphrase-file", p, "vault", "check"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.seen.iter().all(|s| !s.contains(CANARY)));
+}

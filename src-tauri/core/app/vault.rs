@@ -62,6 +62,14 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
     };
     let u = Unlocked::new(current, token_key);
     let (keys_total, keys_failed) = keys::check_all(&conn, &u)?;
-    let changed_outside = crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
+    let mut changed_outside: Vec<String> =
+        crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
+    // Rows that verify on their own but are not the ones Keyhold saved last: replayed, brought
+    // back, deleted (the saved configuration is the snapshot's manifest).
+    if let Some(saved) = opened.contents.manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes) {
+        let now = crate::manifest::Manifest::read(&conn)
+            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+        changed_outside.extend(saved.differences(&now));
+    }
     Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
 }

@@ -277,6 +277,13 @@ fn authenticate(ctx: &Ctx, headers: &HeaderMap, protocol: Protocol) -> Result<Ag
             "No Keyhold token: send an agent's local token as the API key (Authorization: Bearer or x-api-key).",
         )));
     };
+    // A token row written back after its revocation verifies on its own; the saved
+    // configuration says it is not the current one.
+    if let Err(e) = ctx.ws.check_configuration() {
+        if e.kind() == ErrorKind::ChangedOutsideKeyhold {
+            return Err(Box::new(error(protocol, StatusCode::FORBIDDEN, &e.to_string())));
+        }
+    }
     match ctx.ws.read_unlocked(|c, u| tokens::authenticate(c, u, presented)) {
         Ok(Some(agent)) => Ok(agent),
         Ok(None) => Err(Box::new(error(protocol, StatusCode::UNAUTHORIZED, "This Keyhold token is not valid (unknown or revoked). Issue a token for the agent in Keyhold's Proxy page."))),

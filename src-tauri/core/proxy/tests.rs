@@ -1070,3 +1070,78 @@ async fn a_malformed_chunked_body_is_a_bad_request_not_a_size() {
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     assert!(resp.contains("chunked framing is malformed") && !resp.contains("MiB"), "{resp}");
 }
+
+/// An outside program's own connection to Keyhold's database (an AI coding agent with shell
+/// access, say): it can write any row, and has no passphrase.
+fn outsider(r: &Rig) -> rusqlite::Connection {
+    crate::db::open(&r.ws.data_dir().db_path()).unwrap()
+}
+
+#[tokio::test]
+async fn a_revoked_token_written_back_with_its_earlier_tag_is_refused_and_named() {
+    let r = rig().await;
+    let issued = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "bot", Some("editor"))).unwrap();
+    let before: (Option<String>, Vec<u8>) = outsider(&r)
+        .query_row("SELECT revoked_at, mac FROM agent_tokens WHERE id = ?1", [&issued.info.id], |x| {
+            Ok((x.get(0)?, x.get(1)?))
+        })
+        .unwrap();
+    crate::app::agents::revoke_token(&r.ws, &issued.info.id).unwrap();
+    let resp = c().get(r.url("/v1/models")).bearer_auth(&issued.token).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "revoked");
+    // The earlier row, tag and all, written back.
+    outsider(&r)
+        .execute(
+            "UPDATE agent_tokens SET revoked_at = ?1, mac = ?2 WHERE id = ?3",
+            rusqlite::params![before.0, before.1, issued.info.id],
+        )
+        .unwrap();
+    let resp = c().get(r.url("/v1/models")).bearer_auth(&issued.token).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("token \\\"editor of agent bot\\\" was replaced by an earlier or altered copy"), "{text}");
+    // Every token is refused until it is resolved (fail closed), and a lock and unlock does not
+    // forget it: the saved configuration is in the vault, not the database.
+    let resp =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    r.ws.lock();
+    r.ws.unlock(&Passphrase::new("proxy passphrase".into())).unwrap();
+    assert!(r.ws.check_configuration().is_err());
+    // Revoking it again in Keyhold resolves it.
+    crate::app::agents::revoke_token(&r.ws, &issued.info.id).unwrap();
+    assert!(r.ws.configuration_differences().unwrap().is_empty());
+    let resp =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn a_removed_key_brought_back_a_deleted_agent_and_a_replayed_offline_off_are_each_named() {
+    let r = rig().await;
+    let o = outsider(&r);
+    o.execute_batch("CREATE TABLE kept AS SELECT * FROM provider_keys WHERE label = 'an'").unwrap();
+    r.ws.with_unlocked(|c, u| agents::remove(c, u, "claude")).unwrap();
+    crate::app::keys::remove(&r.ws, "an").unwrap();
+    o.execute_batch("INSERT INTO provider_keys SELECT * FROM kept").unwrap();
+    o.execute("DELETE FROM agents WHERE name = 'bot'", []).unwrap();
+    // Offline mode off (signed), then on; the signed "off" is written back.
+    r.ws.set_offline(false).unwrap();
+    let off: (String, Vec<u8>) = o
+        .query_row("SELECT value, mac FROM settings WHERE key = 'offline'", [], |x| Ok((x.get(0)?, x.get(1)?)))
+        .unwrap();
+    r.ws.set_offline(true).unwrap();
+    o.execute("UPDATE settings SET value = ?1, mac = ?2 WHERE key = 'offline'", rusqlite::params![off.0, off.1])
+        .unwrap();
+    let lines = r.ws.configuration_differences().unwrap();
+    assert!(lines.iter().any(|l| l == "key \"an\" was added or brought back outside Keyhold"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "agent \"bot\" was deleted outside Keyhold"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l == "setting \"offline mode\" was replaced by an earlier or altered copy"),
+        "{lines:?}"
+    );
+    // The user made these changes: accepting takes the database as it is, and says what it took.
+    let accepted = r.ws.accept_configuration().unwrap();
+    assert_eq!(accepted, lines);
+    assert!(r.ws.check_configuration().is_ok());
+}

@@ -28,6 +28,7 @@ pub enum Counted {
 
 pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> Result<Counted, WorkspaceError> {
     let estimate = |why| Counted::Estimate { input_tokens: estimate(req), why };
+    ws.check_configuration()?;
     let steps = ws.read_unlocked(|c, u| checked_plan(c, u, agent))?;
     let offline = ws.offline();
     let Some(step) = steps.into_iter().find(|s| s.key.as_ref().is_some_and(|k| k.active) && (!offline || s.local))

@@ -35,6 +35,7 @@ fn texts_mut(input: &mut Value) -> Vec<&mut String> {
 pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Value, RouterError> {
     let started = std::time::Instant::now();
     let model = body.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    ws.check_configuration()?;
     let (steps, overrides) = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
         Ok((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?))
     })?;

@@ -299,6 +299,7 @@ pub struct Reachable {
 
 /// Every model the agent's chain may answer with, in chain order, each once.
 pub fn reachable(ws: &Workspace, agent: &Agent) -> Result<Vec<Reachable>, WorkspaceError> {
+    ws.check_configuration()?;
     let (steps, overrides) =
         ws.read_unlocked(|c, u| Ok::<_, WorkspaceError>((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?)))?;
     let mut out: Vec<Reachable> = Vec::new();
@@ -416,7 +417,10 @@ async fn run_chain(
         return Err(RouterError::EmptyPrompt);
     }
     // Nothing is sent for an agent, or on a key, that was changed outside Keyhold: checked for
-    // the whole chain before the first step, so the user gets one clear refusal.
+    // the whole chain before the first step, so the user gets one clear refusal. Nor while any
+    // signed record differs from the configuration Keyhold saved (a row replayed, brought
+    // back or deleted outside it).
+    ws.check_configuration()?;
     let (steps, overrides) = ws.read_unlocked(|c, u| -> Result<_, WorkspaceError> {
         Ok((checked_plan(c, u, agent)?, prices::Overrides::load(c, u)?))
     })?;

@@ -192,8 +192,10 @@ async fn a_proxy_token_forged_or_moved_by_hand_does_not_authenticate() {
     }
     r.nothing_reached_the_attacker();
     let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
-    // The moved token and the forged row.
-    assert_eq!(report.changed_outside.len(), 2, "{:?}", report.changed_outside);
+    // The moved token and the forged row by their tags, and the forged row as one Keyhold never
+    // saved (the configuration manifest in the vault).
+    assert_eq!(report.changed_outside.len(), 3, "{:?}", report.changed_outside);
+    assert!(report.changed_outside.iter().any(|l| l == "token \"forged of agent bot\" was added or brought back outside Keyhold"));
 }
 
 #[tokio::test]
@@ -222,8 +224,13 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
     // Tags wiped, and the vault's mark removed, as a 0.1 vault and database would be.
     let paths = r.dir().vault_paths();
     let opened = crate::vault::open(&paths, &Passphrase::new(PASS.into())).unwrap();
-    let old =
-        crate::vault::Contents { master: opened.contents.master, pending: None, token_key: None, stretched: false };
+    let old = crate::vault::Contents {
+        master: opened.contents.master,
+        pending: None,
+        token_key: None,
+        stretched: false,
+        manifest: None,
+    };
     crate::vault::rewrite(&paths, &opened.key, &old).unwrap();
     let o = r.outside();
     for table in ["provider_keys", "agents", "agent_tokens", "settings"] {

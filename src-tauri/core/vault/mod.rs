@@ -111,7 +111,7 @@ pub(crate) fn new_slot(passphrase: &Passphrase, params: KdfParams) -> Result<(Sl
 }
 
 /// Creates a new vault with a fresh master secret. Refuses if any vault file exists.
-pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) -> Result<Contents, VaultError> {
+pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) -> Result<Opened, VaultError> {
     passphrase::check_new(passphrase, None)?;
     if paths.exists() {
         return Err(VaultError::AlreadyExists { dir: parent(&paths.snapshot) });
@@ -119,14 +119,15 @@ pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) ->
     let (slot, key) = new_slot(passphrase, params)?;
     let master = MasterSecret::generate();
     // A new vault's configuration is authenticated from the first row on.
-    let contents = Contents { master, pending: None, token_key: Some(MasterSecret::generate()), stretched: false };
+    let contents =
+        Contents { master, pending: None, token_key: Some(MasterSecret::generate()), stretched: false, manifest: None };
     write_snapshot(&paths.snapshot, &key, &contents)?;
     if let Err(e) = Header::new(vec![slot]).write(&paths.header) {
         // The snapshot we just wrote is useless without its header and holds nothing yet.
         let _ = std::fs::remove_file(&paths.snapshot);
         return Err(e.into());
     }
-    Ok(contents)
+    Ok(Opened { contents, settled_header: None, key })
 }
 
 /// Opens the vault with a passphrase. Reads only; never writes.
@@ -171,7 +172,7 @@ pub fn change_passphrase(
     old: &Passphrase,
     new: &Passphrase,
     params: KdfParams,
-) -> Result<(), VaultError> {
+) -> Result<VaultKey, VaultError> {
     passphrase::check_new(new, None)?;
     if old.expose() == new.expose() {
         return Err(PassphraseError::Unchanged.into());
@@ -188,7 +189,8 @@ pub fn change_passphrase(
     write_snapshot(&paths.snapshot, &key, &opened.contents)?;
     slot.pending = false;
     Header::new(vec![slot]).write(&paths.header)?;
-    Ok(())
+    // The new snapshot key: whoever keeps the configuration manifest rewrites with it now.
+    Ok(key)
 }
 
 /// Rewrites the snapshot in place under the same key (the same passphrase): to mark the

@@ -36,12 +36,16 @@ pub struct Contents {
     pub token_key: Option<MasterSecret>,
     /// Read back: the snapshot was written with the old second stretch and should be rewritten.
     pub stretched: bool,
+    /// The configuration manifest (`crate::manifest`): which signed records exist and their
+    /// tags, where a database edit cannot reach it. None in snapshots written before it.
+    pub manifest: Option<Vec<u8>>,
 }
 
 const PENDING_RECORD: &[u8] = b"workspace-master-secret/pending";
 const CONFIG_RECORD: &[u8] = b"config-integrity/v1";
 /// Present in snapshots written without the second stretch (see [`SNAPSHOT_WORK_FACTOR`]).
 const FORMAT_RECORD: &[u8] = b"snapshot-format/unstretched-v2";
+const MANIFEST_RECORD: &[u8] = b"config-manifest/v1";
 
 /// The work factor of Stronghold's own age/scrypt layer when it writes a snapshot: none. The
 /// snapshot key is already Argon2id-stretched (128 MiB, 7 passes) from the passphrase into 256
@@ -85,6 +89,9 @@ pub fn write_with_work_factor(
     if work_factor == SNAPSHOT_WORK_FACTOR {
         put(FORMAT_RECORD, vec![1])?;
     }
+    if let Some(m) = &contents.manifest {
+        put(MANIFEST_RECORD, m.clone())?;
+    }
     stronghold
         .commit_with_keyprovider(&SnapshotPath::from_path(path), &key_provider(key)?)
         .map_err(|e| SnapshotError::Unreadable(e.to_string()))
@@ -110,7 +117,8 @@ pub fn read(path: &Path, key: &VaultKey) -> Result<Contents, SnapshotError> {
         None => None,
     };
     let stretched = get(FORMAT_RECORD)?.is_none();
-    Ok(Contents { master, pending, token_key, stretched })
+    let manifest = get(MANIFEST_RECORD)?.map(|m| m.to_vec());
+    Ok(Contents { master, pending, token_key, stretched, manifest })
 }
 
 /// Kept for the tests that call it: snapshots are written without a second stretch everywhere

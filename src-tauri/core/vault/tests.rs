@@ -39,7 +39,7 @@ fn same_master(a: &MasterSecret, b: &MasterSecret) -> bool {
 #[test]
 fn a_created_vault_opens_with_its_passphrase_and_keeps_its_master_secret() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().contents.master;
     let opened = open(&paths, &pass(PASS)).unwrap();
     assert!(same_master(&master, opened.master()));
     assert!(opened.settled_header.is_none());
@@ -108,7 +108,7 @@ fn missing_or_damaged_files_are_named() {
 #[test]
 fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().contents.master;
     let new = "a brand new passphrase 42";
     let err =
         change_passphrase(&paths, &pass("wrong old passphrase"), &pass(new), KdfParams::FAST_FOR_TESTS).err().unwrap();
@@ -128,7 +128,7 @@ fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
 #[test]
 fn an_interrupted_passphrase_change_still_opens_and_says_which_passphrase() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().contents.master;
     let old_slot = Header::read(&paths.header).unwrap().slots[0].clone();
     // Crash after the header gained the pending slot, before the snapshot was replaced.
     let (mut pending, _key) = new_slot(&pass("the new passphrase 77"), KdfParams::FAST_FOR_TESTS).unwrap();
@@ -148,7 +148,7 @@ fn an_interrupted_passphrase_change_still_opens_and_says_which_passphrase() {
 #[test]
 fn neither_file_contains_the_passphrase_or_the_master_secret() {
     let (_d, paths) = fresh();
-    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().master;
+    let master = create(&paths, &pass(PASS), KdfParams::FAST_FOR_TESTS).unwrap().contents.master;
     for file in [&paths.snapshot, &paths.header] {
         let bytes = std::fs::read(file).unwrap();
         assert!(!bytes.windows(PASS.len()).any(|w| w == PASS.as_bytes()), "{file:?}");

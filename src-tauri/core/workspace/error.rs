@@ -18,6 +18,8 @@ pub enum WorkspaceError {
     Db(#[from] DbError),
     #[error("Keyhold is locked. Unlock it with your passphrase first.")]
     Locked,
+    #[error("Keyhold's configuration was changed outside Keyhold since it last saved it: {}. Nothing is sent until this is resolved: re-save or remove the named items in Keyhold, or, if you made these changes yourself, accept the database as it is with `keyhold vault check --accept`.", lines.join("; "))]
+    ConfigurationChanged { lines: Vec<String> },
     #[error("Keyhold is already unlocked.")]
     AlreadyUnlocked,
     #[error(transparent)]
@@ -90,7 +92,9 @@ impl Kinded for WorkspaceError {
             WorkspaceError::Dictionary(d) => d.kind(),
             WorkspaceError::Outbound(o) => o.kind(),
             WorkspaceError::Conversation(c) => c.kind(),
-            WorkspaceError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
+            WorkspaceError::Changed(_) | WorkspaceError::ConfigurationChanged { .. } => {
+                ErrorKind::ChangedOutsideKeyhold
+            }
             WorkspaceError::OfflineOffNeedsUnlock => ErrorKind::Locked,
             WorkspaceError::Listen { .. } => ErrorKind::Proxy,
             WorkspaceError::BadOrigin(_) => ErrorKind::BadOrigin,

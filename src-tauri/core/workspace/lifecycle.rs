@@ -15,7 +15,7 @@ impl Workspace {
     /// First run: creates the vault and leaves Keyhold unlocked.
     pub fn create_vault(&self, new: &Passphrase, confirm: Option<&Passphrase>) -> Result<(), WorkspaceError> {
         passphrase::check_new(new, confirm)?;
-        let contents = vault::create(&self.dir.vault_paths(), new, self.kdf)?;
+        let vault::Opened { contents, key, .. } = vault::create(&self.dir.vault_paths(), new, self.kdf)?;
         tracing::info!("vault created");
         let token_key = contents.token_key.expect("a new vault has a token key");
         // Rows a command line wrote before the vault existed are the user's own: tag them now.
@@ -23,7 +23,10 @@ impl Workspace {
         crate::sealing::retag_everything(&mut self.conn(), &u, None)?;
         drop(u);
         self.record_time(CREATED_AT);
-        self.set_unlocked(Secrets { master: contents.master, token_key });
+        let manifest = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
+        let secrets = Secrets::new(contents.master, token_key, key, manifest);
+        self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        self.set_unlocked(secrets);
         Ok(())
     }
 
@@ -53,6 +56,11 @@ impl Workspace {
         *self.changed.lock().unwrap_or_else(|p| p.into_inner()) = changed;
         self.record_time(LAST_UNLOCK);
         self.set_unlocked(secrets);
+        if self.offline() {
+            // Turned on while locked: the saved configuration takes "on" (it only keeps data
+            // here). An "off" is never taken this way: it is signed, and checked.
+            self.note_offline();
+        }
         release_kdf_memory();
         tracing::info!("vault unlocked");
         Ok(())
@@ -62,15 +70,17 @@ impl Workspace {
     /// interrupted master-secret rotation (keeping the master the database's records are under),
     /// and adopts a database written before tags (tags every record, then marks the snapshot).
     fn settle(&self, opened: vault::Opened) -> Result<Secrets, WorkspaceError> {
-        let paths = self.dir.vault_paths();
         let vault::Opened { contents, key, .. } = opened;
-        let vault::Contents { master, pending, token_key, stretched } = contents;
+        let vault::Contents { master, pending, token_key, stretched, manifest } = contents;
         // A snapshot written with the old second stretch is rewritten without it, once.
         let mut rewrite = stretched;
+        // Every record's tag changed (a rotation, a first tagging): the manifest is read again.
+        let mut retagged = false;
         let master = match pending {
             None => master,
             Some(next) => {
                 rewrite = true;
+                retagged = true;
                 let adopted = token_key
                     .as_ref()
                     .is_some_and(|t| crate::sealing::is_current(&self.conn(), &Unlocked::new(&next, t)));
@@ -90,21 +100,29 @@ impl Workspace {
                 crate::sealing::retag_everything(&mut self.conn(), &Unlocked::new(&master, &t), None)?;
                 tracing::info!("configuration tagged under the vault (first unlock of this version)");
                 rewrite = true;
+                retagged = true;
                 t
             }
         };
+        // The saved configuration. A snapshot from before manifests adopts what the database
+        // holds now, once (said in the log; the security model in the README says what that
+        // trusts); a rotation re-tagged every record, so it is read again too.
+        let manifest = match manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes) {
+            Some(m) if !retagged => m,
+            _ => {
+                tracing::info!("configuration manifest taken from the database (first unlock of this version)");
+                rewrite = true;
+                crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?
+            }
+        };
+        let secrets = Secrets::new(master, token_key, key, manifest);
         if rewrite {
-            let contents = vault::Contents { master, pending: None, token_key: Some(token_key), stretched: false };
             // The vault opened and the database is consistent with `master`: a snapshot that
             // cannot be rewritten now (a full disk) must not keep the user out. The next unlock
             // tries again.
-            if let Err(e) = vault::rewrite(&paths, &key, &contents) {
-                tracing::warn!(error = %e, "could not rewrite the vault snapshot; the next unlock will try again");
-            }
-            let vault::Contents { master, token_key, .. } = contents;
-            return Ok(Secrets { master, token_key: token_key.expect("just set") });
+            self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
         }
-        Ok(Secrets { master, token_key })
+        Ok(secrets)
     }
 
     /// Checks the protected settings after an unlock. Offline mode whose "off" does not hold is
@@ -171,7 +189,16 @@ impl Workspace {
         confirm: Option<&Passphrase>,
     ) -> Result<(), WorkspaceError> {
         passphrase::check_new(new, confirm)?;
-        vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
+        // Held for the change: no manifest is written under the old key after the new one
+        // took over.
+        let mut guard = self.secrets.write().unwrap_or_else(|p| p.into_inner());
+        let key = vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
+        if let Some(s) = guard.as_mut() {
+            s.key = key;
+            // The snapshot was rewritten from its file: it carries the manifest as saved there.
+            let saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            self.write_manifest(s, &saved);
+        }
         tracing::info!("vault passphrase changed");
         Ok(())
     }
@@ -199,11 +226,13 @@ impl Workspace {
         let vault::Contents { master: old, token_key, .. } = opened.contents;
         let token_key = token_key.ok_or(WorkspaceError::Locked)?;
         let next = MasterSecret::generate();
+        let kept = opened.contents.manifest.clone();
         let pending = vault::Contents {
             master: old.copy(),
             pending: Some(next.copy()),
             token_key: Some(token_key.copy()),
             stretched: false,
+            manifest: kept.clone(),
         };
         vault::rewrite(&paths, &opened.key, &pending)?;
         if stop == RotationStage::SnapshotPending {
@@ -216,20 +245,37 @@ impl Workspace {
         );
         if let Err(e) = moved {
             // Nothing moved: the snapshot goes back to the one secret.
-            let back = vault::Contents { master: old, pending: None, token_key: Some(token_key), stretched: false };
+            let back = vault::Contents {
+                master: old,
+                pending: None,
+                token_key: Some(token_key),
+                stretched: false,
+                manifest: kept,
+            };
             if let Err(w) = vault::rewrite(&paths, &opened.key, &back) {
                 tracing::warn!(error = %w, "could not roll the snapshot back; the next unlock will");
             }
             return Err(e.into());
         }
+        // Every tag changed: the saved configuration moves with exactly what the rotation did.
+        let before = guard.as_ref().map(|s| s.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        let after = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
+        let manifest = before.unwrap_or_else(|| after.clone());
         if stop == RotationStage::DatabaseDone {
-            *guard = Some(Secrets { master: next, token_key });
+            *guard = Some(Secrets::new(next, token_key, opened.key, after));
+            let _ = manifest;
             return Ok(());
         }
-        let done =
-            vault::Contents { master: next.copy(), pending: None, token_key: Some(token_key.copy()), stretched: false };
+        let done = vault::Contents {
+            master: next.copy(),
+            pending: None,
+            token_key: Some(token_key.copy()),
+            stretched: false,
+            manifest: Some(after.to_bytes()),
+        };
         vault::rewrite(&paths, &opened.key, &done)?;
-        *guard = Some(Secrets { master: next, token_key });
+        let _ = manifest;
+        *guard = Some(Secrets::new(next, token_key, opened.key, after));
         tracing::info!("master secret rotated");
         Ok(())
     }

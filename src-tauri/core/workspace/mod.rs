@@ -58,6 +58,38 @@ const LAST_UNLOCK: &str = "vault.last_unlocked_at";
 struct Secrets {
     master: MasterSecret,
     token_key: MasterSecret,
+    /// The snapshot key the passphrase derived, to rewrite the snapshot's manifest after a
+    /// change without asking again.
+    key: crate::vault::kdf::VaultKey,
+    /// The configuration as Keyhold last saved it (`crate::manifest`), also in the snapshot.
+    manifest: std::sync::Mutex<crate::manifest::Manifest>,
+    /// The database's manifest as last read, and the `data_version` it was read at: read again
+    /// only once another connection (or program) has committed.
+    seen: std::sync::Mutex<Option<(i64, crate::manifest::Manifest)>>,
+}
+
+impl Secrets {
+    fn new(
+        master: MasterSecret,
+        token_key: MasterSecret,
+        key: crate::vault::kdf::VaultKey,
+        manifest: crate::manifest::Manifest,
+    ) -> Self {
+        Secrets { master, token_key, key, manifest: std::sync::Mutex::new(manifest), seen: std::sync::Mutex::new(None) }
+    }
+
+    /// What the database's signed records are now (cached until another connection commits).
+    fn current(&self, conn: &rusqlite::Connection) -> rusqlite::Result<crate::manifest::Manifest> {
+        let version: i64 = conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, m)) = seen.as_ref().filter(|(v, _)| *v == version) {
+            let _ = v;
+            return Ok(m.clone());
+        }
+        let m = crate::manifest::Manifest::read(conn)?;
+        *seen = Some((version, m.clone()));
+        Ok(m)
+    }
 }
 
 /// What [`Workspace::unlock_or_verify`] did.
@@ -216,6 +248,7 @@ impl Workspace {
             integrity::set_setting(&self.conn(), &Unlocked::new(&s.master, &s.token_key), OFFLINE, "off")
         };
         saved.map_err(|source| WorkspaceError::Save { what: "offline mode", source })?;
+        self.note_offline();
         self.offline.store(on, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(on, "offline mode");
         self.activity.changed();
@@ -297,7 +330,109 @@ impl Workspace {
         let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
         let u = Unlocked::new(&s.master, &s.token_key);
         let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(f(&mut conn, &u)?)
+        let before = s.current(&conn).map_err(|e| self.db_error(e))?;
+        let changes = conn.total_changes();
+        let out = f(&mut conn, &u);
+        if conn.total_changes() != changes {
+            self.saved_change(s, &conn, &before);
+        }
+        Ok(out?)
+    }
+
+    /// After a change of Keyhold's own: the manifest takes exactly what the change touched, and
+    /// the snapshot keeps it. A snapshot that cannot be written now (a full disk) is written with
+    /// the next change; until then the running Keyhold holds the manifest in memory.
+    fn saved_change(&self, s: &Secrets, conn: &rusqlite::Connection, before: &crate::manifest::Manifest) {
+        let after = match crate::manifest::Manifest::read(conn) {
+            Ok(m) => m,
+            Err(e) => return tracing::error!(error = %e, "could not read the configuration after a change"),
+        };
+        if let Ok(version) = conn.pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0)) {
+            *s.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, after.clone()));
+        }
+        if &after == before {
+            return;
+        }
+        let mut saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        saved.apply(before, &after);
+        self.write_manifest(s, &saved);
+    }
+
+    fn write_manifest(&self, s: &Secrets, manifest: &crate::manifest::Manifest) {
+        let contents = crate::vault::Contents {
+            master: s.master.copy(),
+            pending: None,
+            token_key: Some(s.token_key.copy()),
+            stretched: false,
+            manifest: Some(manifest.to_bytes()),
+        };
+        if let Err(e) = crate::vault::rewrite(&self.dir.vault_paths(), &s.key, &contents) {
+            tracing::error!(error = %e, "could not save the configuration manifest in the vault; it is kept in memory");
+        }
+    }
+
+    /// Offline mode was switched by Keyhold (on needs no passphrase): the saved configuration
+    /// takes its row as it is now, so an earlier signed "off" cannot be written back over it.
+    /// Switched on while locked, the next unlock does this (and nothing is sent before).
+    pub(crate) fn note_offline(&self) {
+        let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = guard.as_ref() else { return };
+        let now = match crate::manifest::Manifest::read(&self.conn()) {
+            Ok(m) => m,
+            Err(e) => return tracing::error!(error = %e, "could not read the configuration"),
+        };
+        // Written on this connection: its data_version did not move, so the cached read is stale.
+        *s.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let mut saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        let key = crate::manifest::offline_key();
+        if saved.0.get(&key) != now.0.get(&key) {
+            match now.0.get(&key) {
+                Some(e) => saved.0.insert(key, e.clone()),
+                None => saved.0.remove(&key),
+            };
+            self.write_manifest(s, &saved);
+        }
+    }
+
+    fn db_error(&self, e: rusqlite::Error) -> WorkspaceError {
+        WorkspaceError::Db(DbError::Sqlite { path: self.dir.db_path(), detail: e.to_string() })
+    }
+
+    /// How the database's signed records differ from the configuration Keyhold last saved (a
+    /// replayed, resurrected or deleted record), one line each; empty when they agree. Model
+    /// calls and proxy tokens are refused while any difference stands
+    /// ([`Workspace::check_configuration`]).
+    pub fn configuration_differences(&self) -> Result<Vec<String>, WorkspaceError> {
+        let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+        let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
+        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let now = s.current(&conn).map_err(|e| self.db_error(e))?;
+        let lines = s.manifest.lock().unwrap_or_else(|p| p.into_inner()).differences(&now);
+        Ok(lines)
+    }
+
+    /// Refuses while the configuration differs from the one Keyhold saved.
+    pub fn check_configuration(&self) -> Result<(), WorkspaceError> {
+        let lines = self.configuration_differences()?;
+        if lines.is_empty() {
+            Ok(())
+        } else {
+            Err(WorkspaceError::ConfigurationChanged { lines })
+        }
+    }
+
+    /// Takes the database's signed records as they are now as the saved configuration, after the
+    /// user has seen the differences (`keyhold vault check --accept`).
+    pub fn accept_configuration(&self) -> Result<Vec<String>, WorkspaceError> {
+        let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+        let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
+        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::manifest::Manifest::read(&conn).map_err(|e| self.db_error(e))?;
+        let mut saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        let lines = saved.differences(&now);
+        *saved = now;
+        self.write_manifest(s, &saved);
+        Ok(lines)
     }
 
     fn set_unlocked(&self, secrets: Secrets) {
@@ -466,8 +601,12 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::WrongPassphrase);
         ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2")))
             .unwrap();
+        // A change after it saves the configuration under the new passphrase's key.
+        let spec = crate::agents::AgentSpec { name: "after".into(), model: "gpt-4o-mini".into(), ..Default::default() };
+        ws.with_unlocked(|c, u| crate::agents::add(c, u, &spec)).unwrap();
         ws.lock();
         assert!(ws.unlock(&p("first passphrase 1")).is_err());
         ws.unlock(&p("second passphrase 2")).unwrap();
+        assert_eq!(ws.configuration_differences().unwrap(), Vec::<String>::new());
     }
 }
