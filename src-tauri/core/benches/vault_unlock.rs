@@ -10,11 +10,24 @@ fn unlock(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let paths = VaultPaths::in_dir(dir.path());
     let pass = Passphrase::new("bench passphrase orbit velvet".into());
-    vault::create(&paths, &pass, KdfParams::DEFAULT).expect("create vault");
+    let created = vault::create(&paths, &pass, KdfParams::DEFAULT).expect("create vault");
     let mut group = c.benchmark_group("vault");
     group.sample_size(10);
     group.bench_function("unlock (Argon2id + Stronghold snapshot)", |b| {
         b.iter(|| vault::open(&paths, &pass).expect("unlock"))
+    });
+    // What each configuration change adds: the snapshot rewritten with its manifest (200
+    // signed records), under the key kept while unlocked.
+    let entries = (0..200)
+        .map(|i| {
+            let e = keyhold_core::manifest::Entry { tag: "ab".repeat(32), name: format!("record {i}") };
+            (("key".to_string(), format!("k_{i:04}")), e)
+        })
+        .collect();
+    let manifest = keyhold_core::manifest::Manifest(entries).to_bytes();
+    let contents = vault::Contents { manifest: Some(manifest), ..created.contents };
+    group.bench_function("snapshot rewrite with a 200-record manifest", |b| {
+        b.iter(|| vault::rewrite(&paths, &created.key, &contents).expect("rewrite"))
     });
     group.bench_function("argon2id derive only", |b| {
         b.iter(|| vault::kdf::derive(&pass, b"0123456789abcdef", KdfParams::DEFAULT).expect("derive"))

@@ -195,7 +195,10 @@ async fn a_proxy_token_forged_or_moved_by_hand_does_not_authenticate() {
     // The moved token and the forged row by their tags, and the forged row as one Keyhold never
     // saved (the configuration manifest in the vault).
     assert_eq!(report.changed_outside.len(), 3, "{:?}", report.changed_outside);
-    assert!(report.changed_outside.iter().any(|l| l == "token \"forged of agent bot\" was added or brought back outside Keyhold"));
+    assert!(report
+        .changed_outside
+        .iter()
+        .any(|l| l == "token \"forged of agent bot\" was added or brought back outside Keyhold"));
 }
 
 #[tokio::test]
