@@ -1145,3 +1145,15 @@ async fn a_removed_key_brought_back_a_deleted_agent_and_a_replayed_offline_off_a
     assert_eq!(accepted, lines);
     assert!(r.ws.check_configuration().is_ok());
 }
+
+#[tokio::test]
+async fn the_window_is_told_what_was_put_back_outside_keyhold() {
+    let r = rig().await;
+    outsider(&r).execute("DELETE FROM agents WHERE name = 'claude'", []).unwrap();
+    let info = r.ws.info();
+    assert!(
+        info.changed_outside.iter().any(|l| l == "agent \"claude\" was deleted outside Keyhold"),
+        "{:?}",
+        info.changed_outside
+    );
+}

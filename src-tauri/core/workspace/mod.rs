@@ -191,7 +191,12 @@ impl Workspace {
             data_dir: self.dir.path().display().to_string(),
             vault_created_at: created,
             last_unlocked_at: last,
-            changed_outside: self.changed_outside().iter().map(ToString::to_string).collect(),
+            changed_outside: {
+                let mut lines: Vec<String> = self.changed_outside().iter().map(ToString::to_string).collect();
+                // Rows put back, brought back or deleted: nothing is sent until they are resolved.
+                lines.extend(self.configuration_differences().unwrap_or_default());
+                lines
+            },
         }
     }
 

@@ -100,8 +100,9 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
         {info.changed_outside.length > 0 && (
           <div class="notice danger" id="changed-outside" role="alert">
             <p>
-              <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold,
-              so they are not used and nothing is sent for them:
+              <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold.
+              Nothing is sent for them, and while a record was put back, brought back or deleted nothing is sent at all: re-save
+              or remove it here, or, if you changed it yourself, run <code>keyhold vault check --accept</code>.
             </p>
             <ul>
               {info.changed_outside.map((c) => (
