@@ -204,6 +204,9 @@ pub struct Redactor<'a> {
     counts: Counts,
     /// Where each finding was, for `block`'s refusal: "message 2", "the system prompt".
     places: Vec<(Kind, String)>,
+    /// Text of the user's own that reads like a placeholder (`[EMAIL_1]`): Keyhold's
+    /// placeholders skip these, and the answer gives them back as they were.
+    literals: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Redactor<'a> {
@@ -218,6 +221,17 @@ impl<'a> Redactor<'a> {
             numbers: BTreeMap::new(),
             counts: Counts::default(),
             places: Vec::new(),
+            literals: Default::default(),
+        }
+    }
+
+    /// Notes the placeholder-like text in `text` before anything is numbered (a request's every
+    /// text, so a literal in its last message is known when its first is redacted).
+    pub fn reserve_literals(&mut self, text: &str) {
+        for p in restore::placeholders_in(text) {
+            if !self.by_placeholder.contains_key(p) {
+                self.literals.insert(p.to_string());
+            }
         }
     }
 
@@ -232,6 +246,7 @@ impl<'a> Redactor<'a> {
 
     /// The redacted text and where each placeholder sits in it.
     pub fn redact_with_spans(&mut self, text: &str, place: &str) -> (String, Vec<Span>) {
+        self.reserve_literals(text);
         let mut found = self.rules.find(text, self.policy, self.dictionary);
         // A value found earlier in the conversation is replaced wherever it appears again, even
         // where no rule would see it (a key first written next to its name, then alone).
@@ -288,8 +303,14 @@ impl<'a> Redactor<'a> {
             return p.clone();
         }
         let n = self.numbers.entry(kind).or_insert(0);
-        *n += 1;
-        let p = format!("[{}_{n}]", kind.tag());
+        let mut p;
+        loop {
+            *n += 1;
+            p = format!("[{}_{n}]", kind.tag());
+            if !self.literals.contains(&p) {
+                break;
+            }
+        }
         self.by_value.insert(value.to_string(), p.clone());
         self.by_placeholder.insert(p.clone(), value.to_string());
         self.order.push(Finding { kind, value: value.to_string(), placeholder: p.clone() });
@@ -326,7 +347,13 @@ impl<'a> Redactor<'a> {
 
     /// A restorer for the answer to this request.
     pub fn restorer(&self) -> Restorer {
-        Restorer::new(Arc::new(self.by_placeholder.clone()))
+        // The user's own placeholder-like text comes back as it was (and is not counted as a
+        // placeholder the model made up).
+        let mut map = self.by_placeholder.clone();
+        for l in &self.literals {
+            map.entry(l.clone()).or_insert_with(|| l.clone());
+        }
+        Restorer::new(Arc::new(map))
     }
 }
 

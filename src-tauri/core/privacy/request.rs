@@ -11,6 +11,18 @@ use crate::providers::Protocol;
 
 /// The request as a cloud step receives it.
 pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
+    // The user's own placeholder-like text anywhere in the request is known before numbering.
+    if let Some(s) = &req.system {
+        r.reserve_literals(s);
+    }
+    for t in &req.turns {
+        r.reserve_literals(&t.text);
+        t.results.iter().for_each(|x| r.reserve_literals(&x.content));
+        t.calls.iter().for_each(|x| r.reserve_literals(&x.arguments));
+    }
+    if let Some(raw) = &req.raw {
+        r.reserve_literals(&raw.body.to_string());
+    }
     let mut out = req.clone();
     if let Some(s) = &req.system {
         out.system = Some(r.redact(s, "the system prompt"));

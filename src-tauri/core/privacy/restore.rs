@@ -21,6 +21,14 @@ fn placeholder_re() -> &'static Regex {
     })
 }
 
+/// Every text in `text` that reads like one of Keyhold's placeholders.
+pub fn placeholders_in(text: &str) -> Vec<&str> {
+    if !text.contains('[') {
+        return Vec::new();
+    }
+    placeholder_re().find_iter(text).map(|m| m.as_str()).collect()
+}
+
 /// Could `tail` (starting with `[`) still grow into a placeholder?
 fn could_be_placeholder(tail: &str) -> bool {
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -251,3 +251,33 @@ fn national_identifiers_in_five_languages_are_replaced_and_look_alikes_are_not()
     let mut back = r.restorer();
     assert_eq!(back.restore_all("[ID_1] and [ID_6]"), "536-22-1187 and RSSMRA85T10A562S");
 }
+
+#[test]
+fn the_users_own_placeholder_like_text_never_collides_and_comes_back_unchanged() {
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let mut r = Redactor::new(rules, Policy::Pii, &none);
+    // The literal comes later in the request than the address it would collide with.
+    let req = crate::providers::canonical::ChatRequest {
+        turns: vec![
+            crate::providers::canonical::Turn::new(
+                crate::providers::canonical::Role::User,
+                "Write to anna@example.org",
+            ),
+            crate::providers::canonical::Turn::new(
+                crate::providers::canonical::Role::User,
+                "Our template uses [EMAIL_1] as its field name.",
+            ),
+        ],
+        ..Default::default()
+    };
+    let out = crate::privacy::request::redact(&req, &mut r);
+    assert_eq!(out.turns[0].text, "Write to [EMAIL_2]");
+    assert_eq!(out.turns[1].text, "Our template uses [EMAIL_1] as its field name.");
+    let mut back = r.restorer();
+    assert_eq!(
+        back.restore_all("Sent to [EMAIL_2]; the field [EMAIL_1] is kept."),
+        "Sent to anna@example.org; the field [EMAIL_1] is kept."
+    );
+    assert_eq!(back.unknown(), 0, "the user's own text is not a made-up placeholder");
+}
