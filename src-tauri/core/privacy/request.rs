@@ -50,8 +50,18 @@ pub fn redact(req: &ChatRequest, r: &mut Redactor<'_>) -> ChatRequest {
 }
 
 fn redact_body(body: &mut Value, protocol: Protocol, r: &mut Redactor<'_>) {
+    // Free text a caller may put beside the messages: OpenAI's `user` and `metadata`,
+    // Anthropic's `metadata.user_id`, OpenAI's predicted output.
+    strings_in(body.get_mut("user"), r, "the user field");
+    strings_in(body.get_mut("metadata"), r, "the metadata");
     if protocol == Protocol::OpenAiResponses {
         return redact_responses(body, r);
+    }
+    match body.pointer_mut("/prediction/content") {
+        Some(Value::Array(parts)) => {
+            parts.iter_mut().for_each(|p| strings_in(p.get_mut("text"), r, "the predicted output"))
+        }
+        other => strings_in(other, r, "the predicted output"),
     }
     if protocol == Protocol::AnthropicMessages {
         // Anthropic's system: a string, or text blocks.
@@ -60,12 +70,16 @@ fn redact_body(body: &mut Value, protocol: Protocol, r: &mut Redactor<'_>) {
     for (i, m) in body.get_mut("messages").and_then(Value::as_array_mut).into_iter().flatten().enumerate() {
         let place = format!("message {}", i + 1);
         text_or_blocks(m.get_mut("content"), r, &place);
-        // OpenAI: an assistant's earlier tool calls carry their arguments as JSON text.
+        // OpenAI: a participant's name (often a person's).
+        strings_in(m.get_mut("name"), r, &place);
+        // OpenAI: an assistant's earlier tool calls carry their arguments as JSON text, and the
+        // older `function_call` too.
         for call in m.get_mut("tool_calls").and_then(Value::as_array_mut).into_iter().flatten() {
             if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
                 *args = r.redact(args, &place);
             }
         }
+        strings_in(m.pointer_mut("/function_call/arguments"), r, &place);
     }
 }
 
@@ -125,6 +139,20 @@ fn text_or_blocks(content: Option<&mut Value>, r: &mut Redactor<'_>, place: &str
                     Some("tool_result") => text_or_blocks(part.get_mut("content"), r, place),
                     // Anthropic: an earlier tool call's input.
                     Some("tool_use") => strings_in(part.get_mut("input"), r, place),
+                    // Anthropic: a document given as text (or as blocks), with its title and
+                    // context; a search result's title and text.
+                    Some("document") => {
+                        if part.pointer("/source/type").and_then(Value::as_str) == Some("text") {
+                            strings_in(part.pointer_mut("/source/data"), r, place);
+                        }
+                        text_or_blocks(part.pointer_mut("/source/content"), r, place);
+                        strings_in(part.get_mut("title"), r, place);
+                        strings_in(part.get_mut("context"), r, place);
+                    }
+                    Some("search_result") => {
+                        strings_in(part.get_mut("title"), r, place);
+                        text_or_blocks(part.get_mut("content"), r, place);
+                    }
                     _ => {}
                 }
             }

@@ -281,3 +281,36 @@ fn the_users_own_placeholder_like_text_never_collides_and_comes_back_unchanged()
     );
     assert_eq!(back.unknown(), 0, "the user's own text is not a made-up placeholder");
 }
+
+#[test]
+fn every_text_bearing_field_is_redacted_and_block_sees_them_all() {
+    use crate::providers::canonical::{ChatRequest, RawBody};
+    use crate::providers::Protocol;
+    use serde_json::json;
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    let canary = "leak.canary@example.org";
+    let anthropic = json!({ "model": "m", "max_tokens": 10, "metadata": { "user_id": canary },
+        "messages": [{ "role": "user", "content": [
+            { "type": "document", "source": { "type": "text", "media_type": "text/plain", "data": format!("Contract for {canary}") },
+              "title": format!("Notes of {canary}"), "context": format!("from {canary}") },
+            { "type": "document", "source": { "type": "content", "content": [{ "type": "text", "text": format!("see {canary}") }] } },
+            { "type": "search_result", "source": "https://example.org", "title": format!("{canary} profile"),
+              "content": [{ "type": "text", "text": format!("contact {canary}") }] } ] }] });
+    let openai = json!({ "model": "m", "user": canary, "metadata": { "owner": canary },
+        "prediction": { "type": "content", "content": format!("Dear {canary}") },
+        "messages": [
+            { "role": "user", "name": canary, "content": "hi" },
+            { "role": "assistant", "content": null, "function_call": { "name": "mail", "arguments": format!("{{\"to\":\"{canary}\"}}") } },
+            { "role": "function", "name": "mail", "content": "sent" } ] });
+    for (protocol, body) in [(Protocol::AnthropicMessages, anthropic), (Protocol::OpenAiChat, openai)] {
+        let req = ChatRequest { raw: Some(RawBody::new(protocol, body)), ..Default::default() };
+        let mut r = Redactor::new(rules, Policy::Pii, &none);
+        let out = crate::privacy::request::redact(&req, &mut r);
+        let sent = out.raw.unwrap().body.to_string();
+        assert!(!sent.contains(canary), "{protocol:?}: {sent}");
+        let mut b = Redactor::new(rules, Policy::Block, &none);
+        crate::privacy::request::redact(&req, &mut b);
+        assert!(!b.counts().is_empty(), "block sees them");
+    }
+}
