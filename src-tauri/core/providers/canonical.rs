@@ -235,6 +235,39 @@ impl RawBody {
         RawBody { protocol, body, size, headers: Vec::new() }
     }
 
+    /// True when the body makes the provider fetch input whose size Keyhold cannot see: a
+    /// document, image or file by URL or by file id (Anthropic `source.type` url/file, OpenAI
+    /// `image_url` with an http(s) URL, `file_id`, `file_url`). A few hundred bytes may bill
+    /// a whole context window.
+    pub fn fetches_input(&self) -> bool {
+        fn walk(v: &Value) -> bool {
+            match v {
+                Value::Object(o) => {
+                    let source_type = o.get("type").and_then(Value::as_str);
+                    let is_source = o.contains_key("media_type") || o.contains_key("url") || o.contains_key("file_id");
+                    if is_source && matches!(source_type, Some("url" | "file")) {
+                        return true;
+                    }
+                    if o.get("file_id").is_some_and(|f| f.is_string())
+                        || o.get("file_url").is_some_and(|f| f.is_string())
+                    {
+                        return true;
+                    }
+                    let remote = |u: Option<&Value>| {
+                        u.and_then(Value::as_str).is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+                    };
+                    if remote(o.get("image_url")) || remote(o.get("image_url").and_then(|i| i.get("url"))) {
+                        return true;
+                    }
+                    o.values().any(walk)
+                }
+                Value::Array(a) => a.iter().any(walk),
+                _ => false,
+            }
+        }
+        ["messages", "input", "system"].iter().any(|k| self.body.get(*k).is_some_and(walk))
+    }
+
     /// True when the body has at least one message: what a provider needs to answer. Its last
     /// message may hold only a tool result, which is not empty.
     pub fn has_messages(&self) -> bool {

@@ -1157,3 +1157,38 @@ async fn the_window_is_told_what_was_put_back_outside_keyhold() {
         info.changed_outside
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_fetched_by_url_reserves_the_whole_context_window_under_concurrent_requests() {
+    let r = rig().await;
+    // gpt-4o-mini: a 128,000-token window at $0.15 per million is $0.0192 of input; a budget of
+    // $0.05 holds two such requests whatever their body says, and plenty of plain ones.
+    let spec = AgentSpec {
+        name: "reader".into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        max_tokens: Some(100),
+        budget_usd: Some("0.05".into()),
+        when_over: Some(WhenOver::Refuse),
+        ..Default::default()
+    };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "reader", None)).unwrap().token;
+    let by_url = json!({ "model": "x", "messages": [{ "role": "user", "content": [
+        { "type": "text", "text": "Summarise this" },
+        { "type": "image_url", "image_url": { "url": "https://example.org/a-huge-scan.png" } } ] }] });
+    // The simulator answers slowly, so all fifty are in flight together.
+    r.openai.set_behavior(vec![Behavior { delay_ms: Some(300), times: Some(100), ..Default::default() }]);
+    let all = (0..50).map(|_| {
+        let (url, t, b) = (r.url("/v1/chat/completions"), t.clone(), by_url.clone());
+        tokio::spawn(async move { c().post(url).bearer_auth(t).json(&b).send().await.unwrap().status().as_u16() })
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(all).await.into_iter().map(|s| s.unwrap()).collect();
+    let answered = statuses.iter().filter(|s| **s == 200).count();
+    assert!((1..=2).contains(&answered), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
+    // A plain request still fits beside them.
+    r.openai.set_behavior(vec![]);
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -301,7 +301,24 @@ fn prepare<'a>(
                 return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
             };
             let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
-            let worst = worst_case(&price, call.input_estimate, cap);
+            // Input the provider fetches (a document by URL, a file id) is billed at its size,
+            // which Keyhold cannot see: the model's whole context window is reserved for it, or
+            // the step is refused when that is unknown.
+            let mut input = call.input_estimate;
+            if call.req.raw.as_ref().is_some_and(|r| r.fetches_input()) {
+                match prices::context_window(&step.model) {
+                    Some(window) => input = input.max(window as i64),
+                    None => {
+                        let detail = format!(
+                            "the request has the provider fetch a document or file by URL or id, whose size Keyhold cannot see, \
+                             and {}'s context window is not known, so the daily budget cannot be held",
+                            step.model
+                        );
+                        return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
+                    }
+                }
+            }
+            let worst = worst_case(&price, input, cap);
             let unlanded = call.ws.unlanded_cost(&call.agent.id);
             let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst, unlanded);
             match reserved {
