@@ -1,8 +1,10 @@
 //! The proxy's accept loop: HTTP/1.1 connections served by hyper with limits that
 //! `axum::serve` does not offer.
 //!
-//! - a cap on open connections: one over it is closed at once, so a flood of idle sockets cannot
-//!   grow the process;
+//! - a cap on open connections, so a flood of sockets cannot grow the process. At the cap the
+//!   open connections are asked to yield (hyper's graceful shutdown: an idle keep-alive one
+//!   closes at once, a busy one after its answer), and the new one waits briefly for the slot
+//!   that frees; if none frees, it gets a 503 with a reason, never a silent close;
 //! - a header timeout: a client must send a request's headers within it, and an idle keep-alive
 //!   connection waiting for its next request is closed after it (hyper starts the same timer
 //!   then), so slow-header and idle connections give their slot back;
@@ -40,9 +42,28 @@ impl Default for Limits {
     }
 }
 
+/// How long a connection over the cap waits for a yielding one to free its slot.
+const WAIT_FOR_SLOT: Duration = Duration::from_secs(2);
+
+/// The open connections, oldest first, each with the signal that asks it to yield.
+type Open = Arc<std::sync::Mutex<std::collections::VecDeque<(u64, watch::Sender<bool>)>>>;
+
+/// A short reply for a connection no slot was freed for.
+async fn refuse_busy(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = r#"{"error":{"message":"Keyhold's proxy has every connection busy answering; try again in a moment.","type":"overloaded_error"}}"#;
+    let reply = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(reply.as_bytes())).await;
+}
+
 /// Serves `app` on `listener` until `stop` fires, then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stop: oneshot::Receiver<()>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let open: Open = Default::default();
+    let mut next_id = 0u64;
     let (closing_tx, closing) = watch::channel(false);
     let trimmer = tokio::spawn(release_memory_when_idle(Arc::clone(&slots), limits.max_connections));
     loop {
@@ -59,11 +80,29 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stop:
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::debug!(limit = limits.max_connections, "proxy connection refused: too many open");
-            drop(tcp);
-            continue;
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(s) => s,
+            Err(_) => {
+                // Every slot is held: ask the open connections to yield (idle ones close now),
+                // and give this one the first slot that frees.
+                for (_, ask) in open.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                    let _ = ask.send(true);
+                }
+                match tokio::time::timeout(WAIT_FOR_SLOT, Arc::clone(&slots).acquire_owned()).await {
+                    Ok(Ok(s)) => s,
+                    _ => {
+                        tracing::debug!(limit = limits.max_connections, "proxy connection refused: every one busy");
+                        tokio::spawn(refuse_busy(tcp));
+                        continue;
+                    }
+                }
+            }
         };
+        next_id += 1;
+        let id = next_id;
+        let (ask_tx, mut ask) = watch::channel(false);
+        open.lock().unwrap_or_else(|p| p.into_inner()).push_back((id, ask_tx));
+        let open_for_task = Arc::clone(&open);
         // No Nagle: each streamed event leaves at once instead of waiting ~40 ms for an ACK.
         let _ = tcp.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
@@ -83,7 +122,13 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut stop:
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
+                _ = ask.changed() => {
+                    // Asked to yield: an idle connection closes now, a busy one after its answer.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
             }
+            open_for_task.lock().unwrap_or_else(|p| p.into_inner()).retain(|(i, _)| *i != id);
             drop(slot);
         });
     }
