@@ -335,7 +335,8 @@ pub fn entropy(value: &str) -> f64 {
 fn is_placeholder_value(value: &str) -> bool {
     let v = value.trim_matches(|c| c == '"' || c == '\'');
     let lower = v.to_lowercase();
-    v.starts_with('$')
+    is_code_reference(v)
+        || v.starts_with('$')
         || v.starts_with('<')
         || v.starts_with('{')
         || v.starts_with('[')
@@ -364,6 +365,21 @@ fn is_placeholder_value(value: &str) -> bool {
         ]
         .iter()
         .any(|w| lower.contains(w))
+}
+
+/// The right side of an assignment in code that names where the secret comes from rather than
+/// holding it: a call (`getpass.getpass(...)`, `os.getenv("KEY")`), an attribute path
+/// (`settings.SECRET_KEY`, `self.api_key`), or a snake_case variable (`user_password`).
+fn is_code_reference(v: &str) -> bool {
+    let ident = |s: &str| {
+        let mut c = s.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+            && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+    };
+    let call = v.find('(').is_some_and(|i| i > 0 && v[..i].split('.').all(ident));
+    let path = v.contains('.') && v.split('.').all(ident);
+    let variable = v.contains('_') && v.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    call || path || variable
 }
 
 /// The user's own terms (client names, project code names, people), matched whole-word and

@@ -314,3 +314,21 @@ fn every_text_bearing_field_is_redacted_and_block_sees_them_all() {
         assert!(!b.counts().is_empty(), "block sees them");
     }
 }
+
+#[test]
+fn an_assignment_from_a_call_or_a_variable_is_code_not_a_secret() {
+    let rules = Rules::builtin();
+    let none = Dictionary::default();
+    for code in [
+        "password = getpass.getpass(\"Password: \")",
+        "api_key = os.getenv(\"OPENAI_API_KEY\")",
+        "secret = settings.SECRET_KEY",
+        "password = user_password",
+        "auth_token = self.auth_token",
+    ] {
+        let mut r = Redactor::new(rules, Policy::Secrets, &none);
+        assert_eq!(r.redact(code, "code"), code, "code is not a secret");
+    }
+    let mut r = Redactor::new(rules, Policy::Secrets, &none);
+    assert_eq!(r.redact("password = hunter2hunter2", "code"), "password = [SECRET_1]", "a literal still is");
+}
