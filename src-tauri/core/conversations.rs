@@ -81,23 +81,44 @@ fn title_of(lines: &[SavedLine]) -> String {
     }
 }
 
-fn seal_content(u: &Unlocked, id: &str, content: &Content) -> Sealed {
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(content).expect("strings serialize"));
-    seal::seal(u.master(), RowBinding { row_id: id, provider: BINDING }, &json)
+/// What a conversation's seal is bound to: its id and its agent's, so a row moved to another
+/// agent does not open there.
+fn binding_id(id: &str, agent_id: &str) -> String {
+    format!("{id}\u{1f}{agent_id}")
 }
 
-/// A stored row: salt, nonce, ciphertext, and when it was last saved.
-type StoredRow = (Vec<u8>, Vec<u8>, Vec<u8>, String);
+fn seal_content(u: &Unlocked, id: &str, agent_id: &str, content: &Content) -> Sealed {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(content).expect("strings serialize"));
+    seal::seal(u.master(), RowBinding { row_id: &binding_id(id, agent_id), provider: BINDING }, &json)
+}
+
+/// A stored row: its agent, salt, nonce, ciphertext, and when it was last saved.
+type StoredRow = (String, Vec<u8>, Vec<u8>, Vec<u8>, String);
 
 fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, String), ConversationError> {
     let row: Option<StoredRow> = conn
-        .prepare_cached("SELECT salt, nonce, ciphertext, updated_at FROM conversations WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .prepare_cached("SELECT agent_id, salt, nonce, ciphertext, updated_at FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
-    let (salt, nonce, ct, updated_at) = row.ok_or_else(|| ConversationError::NotFound(id.into()))?;
+    let (agent_id, salt, nonce, ct, updated_at) = row.ok_or_else(|| ConversationError::NotFound(id.into()))?;
     let sealed = Sealed::from_parts(&salt, &nonce, ct).map_err(|_| ConversationError::DoesNotOpen)?;
-    let bytes = seal::open(u.master(), RowBinding { row_id: id, provider: BINDING }, &sealed)
-        .map_err(|_| ConversationError::DoesNotOpen)?;
+    let bytes =
+        match seal::open(u.master(), RowBinding { row_id: &binding_id(id, &agent_id), provider: BINDING }, &sealed) {
+            Ok(b) => b,
+            Err(_) => {
+                // Sealed before the agent was bound: opened by its id alone once, and sealed again
+                // bound to its agent at once.
+                let b = seal::open(u.master(), RowBinding { row_id: id, provider: BINDING }, &sealed)
+                    .map_err(|_| ConversationError::DoesNotOpen)?;
+                let content: Content = serde_json::from_slice(&b).map_err(|_| ConversationError::DoesNotOpen)?;
+                let s = seal_content(u, id, &agent_id, &content);
+                conn.execute(
+                    "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
+                    params![id, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
+                )?;
+                b
+            }
+        };
     let content = serde_json::from_slice(&bytes).map_err(|_| ConversationError::DoesNotOpen)?;
     Ok((content, updated_at))
 }
@@ -120,7 +141,7 @@ pub fn save(
     };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let content = Content { title: title_of(&lines), lines };
-    let s = seal_content(u, &id, &content);
+    let s = seal_content(u, &id, agent_id, &content);
     conn.execute(
         "INSERT INTO conversations (id, agent_id, created_at, updated_at, salt, nonce, ciphertext)
          VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)
@@ -179,11 +200,13 @@ pub fn remove_for_agent(conn: &Connection, agent_id: &str) -> rusqlite::Result<u
 /// Re-seals every conversation from `old` to `new` (a master rotation). One that does not open
 /// is left as it is: it is the user's own record, and may open again from a backup.
 pub(crate) fn reseal(conn: &Connection, old: &Unlocked, new: &Unlocked) -> rusqlite::Result<()> {
-    let ids: Vec<String> =
-        conn.prepare("SELECT id FROM conversations")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    for id in ids {
+    let ids: Vec<(String, String)> = conn
+        .prepare("SELECT id, agent_id FROM conversations")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, agent_id) in ids {
         if let Ok((content, _)) = open_content(conn, old, &id) {
-            let s = seal_content(new, &id, &content);
+            let s = seal_content(new, &id, &agent_id, &content);
             conn.execute(
                 "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
                 params![id, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
@@ -243,5 +266,16 @@ mod tests {
         assert!(matches!(open(&conn, &u, &b.id), Err(ConversationError::DoesNotOpen)));
         let titles: Vec<String> = list(&conn, &u, "a_1").unwrap().into_iter().map(|c| c.title).collect();
         assert!(titles.contains(&"first".to_string()) && titles.iter().any(|t| t.contains("does not open")));
+    }
+
+    #[test]
+    fn a_conversation_moved_to_another_agent_does_not_open_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("m.db")).unwrap();
+        let u = crate::integrity::for_tests();
+        let info = save(&conn, &u, "a_1", None, vec![line("user", CANARY)]).unwrap();
+        assert!(open(&conn, &u, &info.id).is_ok());
+        conn.execute("UPDATE conversations SET agent_id = 'a_2' WHERE id = ?1", [&info.id]).unwrap();
+        assert!(matches!(open(&conn, &u, &info.id), Err(ConversationError::DoesNotOpen)));
     }
 }
