@@ -112,10 +112,12 @@ fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, S
                     .map_err(|_| ConversationError::DoesNotOpen)?;
                 let content: Content = serde_json::from_slice(&b).map_err(|_| ConversationError::DoesNotOpen)?;
                 let s = seal_content(u, id, &agent_id, &content);
-                conn.execute(
+                // Best effort (a read may run where the database is busy): tried again at the
+                // next open.
+                let _ = conn.execute(
                     "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
                     params![id, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
-                )?;
+                );
                 b
             }
         };
