@@ -122,10 +122,16 @@ pub fn check_everything(conn: &Connection, u: &Unlocked) -> Result<Vec<Tampered>
     }
     bad.extend(crate::privacy::dictionary::check(conn, u));
     for (key, what) in PROTECTED_SETTINGS {
+        let plain = crate::db::get_setting(conn, key).map_err(db)?;
+        // Offline mode "on" is written without a tag (it needs no passphrase: it only keeps data
+        // on this machine) and is always obeyed: not a change outside Keyhold.
+        if *key == "offline" && plain.as_deref() == Some("on") {
+            continue;
+        }
         if integrity::get_setting(conn, u, key).map_err(db)?.is_err() {
             bad.push(tampered_setting(key, what));
         }
-        if *key == "offline" && crate::db::get_setting(conn, key).map_err(db)?.is_none() {
+        if *key == "offline" && plain.is_none() {
             bad.push(tampered_setting(key, what));
         }
     }

@@ -319,3 +319,14 @@ async fn a_rotation_killed_half_way_is_settled_by_the_next_unlock() {
         assert!(report.keys_failed.is_empty() && report.changed_outside.is_empty(), "{stage:?}: {report:?}");
     }
 }
+
+#[tokio::test]
+async fn offline_mode_turned_on_in_keyhold_raises_no_warning_at_the_next_unlock() {
+    let r = rig().await;
+    r.ws.set_offline(true).unwrap();
+    r.ws.lock();
+    r.ws.set_offline(true).unwrap();
+    r.ws.unlock(&Passphrase::new(PASS.into())).unwrap();
+    assert!(r.ws.offline());
+    assert_eq!(r.ws.info().changed_outside, Vec::<String>::new(), "on needs no tag: it only keeps data here");
+}
