@@ -268,6 +268,16 @@ fn migrations() -> Migrations<'static> {
                  WHEN last_test LIKE '%unreachable%' THEN 'unreachable'
                  ELSE 'unexpected' END;",
         ),
+        // The ledger made tamper-evident (see `ledger::chain`): each row's tag covers the row and
+        // the tag of the row before it. Rows from before are chained by the next unlock. The
+        // no-negative backstop covers updates too, not only inserts.
+        M::up(
+            "ALTER TABLE ledger ADD COLUMN chain BLOB;
+             CREATE TRIGGER ledger_no_negative_updates BEFORE UPDATE ON ledger
+             WHEN NEW.input_tokens < 0 OR NEW.output_tokens < 0 OR NEW.cache_read_tokens < 0
+               OR NEW.cache_write_tokens < 0 OR NEW.cost_nano < 0 OR NEW.latency_ms < 0
+             BEGIN SELECT RAISE(ABORT, 'a ledger row cannot hold a negative count or cost'); END;",
+        ),
     ])
 }
 
@@ -289,7 +299,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 14;
+const MIGRATION_COUNT: usize = 15;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

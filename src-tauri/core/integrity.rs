@@ -105,6 +105,11 @@ impl Record {
         r.text(table).text(id)
     }
 
+    /// The encoded record, for a tag computed over more than the record (a ledger row's chain).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     pub fn text(mut self, s: &str) -> Self {
         self.0.push(b's');
         self.0.extend_from_slice(&(s.len() as u64).to_be_bytes());

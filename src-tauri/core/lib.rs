@@ -25,6 +25,8 @@ pub mod proxy;
 pub mod router;
 pub mod seal;
 pub mod sealing;
+#[cfg(any(test, feature = "test-support"))]
+pub mod tamper;
 pub mod usage;
 pub mod vault;
 pub mod workspace;

@@ -71,5 +71,14 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
             .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
         changed_outside.extend(saved.differences(&now));
     }
+    // The whole usage ledger against its chain and the snapshot's mark (a vault that never had a
+    // mark has an unchained ledger until the next unlock chains it).
+    if let Some(mark) = opened.contents.ledger.as_deref().and_then(crate::ledger::chain::Mark::from_bytes) {
+        use crate::ledger::chain;
+        let key = chain::ChainKey::new(token_key);
+        let checked = chain::check(&conn, &key, chain::Head::genesis(), Some(&mark), &|_| false)
+            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+        changed_outside.extend(checked.breaks.iter().map(ToString::to_string));
+    }
     Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
 }

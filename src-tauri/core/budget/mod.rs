@@ -34,6 +34,29 @@ pub struct WouldExceed {
     pub reserved: Money,
 }
 
+/// Why a budget step was not reserved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    Over(WouldExceed),
+    /// The usage ledger was changed outside Keyhold and the user has not acknowledged it: what
+    /// was found, one line each.
+    LedgerChanged(Vec<String>),
+}
+
+impl Refused {
+    /// The sentence a refused step's failure carries.
+    pub fn detail(&self, budget: Money) -> String {
+        match self {
+            Refused::Over(over) => format!("the daily budget would be exceeded ({} of {budget} USD spent)", over.spent),
+            Refused::LedgerChanged(lines) => format!(
+                "the usage ledger was changed outside Keyhold ({}), so the daily budget cannot be held: paid steps are \
+                 refused until you acknowledge it in the window or with `keyhold vault check --accept`",
+                lines.first().map(String::as_str).unwrap_or("a row does not verify")
+            ),
+        }
+    }
+}
+
 /// Reservations in flight and the alert channel, one per workspace.
 pub struct Budgets {
     /// What calls in flight have reserved, per agent id.
@@ -64,22 +87,35 @@ impl Drop for Reservation<'_> {
 
 impl Budgets {
     /// Reserves `worst` of `agent`'s daily budget (`budget`). Checked and taken
-    /// under one lock, so concurrent calls can never together spend past it.
+    /// under one lock, so concurrent calls can never together spend past it. While the usage
+    /// ledger stands changed outside Keyhold (`ledger::chain`), nothing is reserved: the spend
+    /// cannot be trusted, so the budget fails closed.
     pub fn reserve<'a>(
         &'a self,
         conn: &Connection,
         agent: &Agent,
         budget: Money,
         worst: Money,
-        unlanded: Money,
-    ) -> Result<Reservation<'a>, WouldExceed> {
+        ledger: &ledger::Writer,
+    ) -> Result<Reservation<'a>, Refused> {
         let mut held = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Utc::now();
         // A spend that cannot be read is taken as the whole budget: refuse rather than overspend.
+        let in_database = ledger::spent_today(conn, &agent.id, now).unwrap_or(budget);
+        // A database that says less than this Keyhold wrote today was changed.
+        let written = ledger.written_today(&agent.id, now);
+        if in_database < written {
+            ledger.note([ledger::chain::Break::Shrunk { agent: agent.name.clone(), in_database, written }]);
+        }
+        let breaks = ledger.breaks();
+        if !breaks.is_empty() {
+            return Err(Refused::LedgerChanged(breaks.iter().map(ToString::to_string).collect()));
+        }
         // Rows whose commit failed are spent too, until they land.
-        let spent = spent_today(conn, agent).unwrap_or(budget) + unlanded;
+        let spent = in_database.max(written) + ledger.unlanded_cost(&agent.id);
         let reserved = held.get(&agent.id).copied().unwrap_or_default();
         if spent + reserved + worst > budget {
-            return Err(WouldExceed { spent, reserved });
+            return Err(Refused::Over(WouldExceed { spent, reserved }));
         }
         let entry = held.entry(agent.id.clone()).or_default();
         *entry = *entry + worst;

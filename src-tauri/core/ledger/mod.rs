@@ -9,6 +9,7 @@ use crate::money::Money;
 use crate::prices::Tokens;
 use crate::providers::failure::Unreachable;
 
+pub mod chain;
 pub mod writer;
 pub use writer::{Pending, Writer};
 
@@ -20,7 +21,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Mode::Agent => "agent",
             Mode::Proxy => "proxy",
@@ -209,14 +210,31 @@ pub struct Attempt {
 }
 
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
+    insert(conn, a, &at_text(a.at), &a.outcome.as_str(), None)
+}
+
+/// How a row's time is stored (and chained).
+pub(crate) fn at_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Writes a row; `chained`: its id and chain tag (`ledger::chain`), when the writer holds the
+/// chain key.
+pub(crate) fn insert(
+    conn: &Connection,
+    a: &Attempt,
+    at: &str,
+    outcome: &str,
+    chained: Option<(i64, &[u8])>,
+) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-            agent_id, redacted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            agent_id, redacted, id, chain)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     )?
     .execute(params![
-        a.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at,
         a.agent,
         a.key_id,
         a.key_label,
@@ -224,7 +242,7 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.model,
         a.mode.as_str(),
         a.step,
-        a.outcome.as_str(),
+        outcome,
         a.tokens.input,
         a.tokens.output,
         a.tokens.cache_read,
@@ -235,7 +253,9 @@ pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
         a.ttft_ms,
         a.local,
         a.agent_id,
-        (!a.redacted.is_empty()).then_some(a.redacted.as_str())
+        (!a.redacted.is_empty()).then_some(a.redacted.as_str()),
+        chained.map(|(id, _)| id),
+        chained.map(|(_, tag)| tag)
     ])?;
     Ok(conn.last_insert_rowid())
 }

@@ -1236,3 +1236,72 @@ async fn at_the_cap_with_every_connection_busy_a_new_one_gets_a_503_not_a_silent
     assert_eq!(busy.await.unwrap().unwrap(), 200, "the busy one finished its answer");
     p.stop().await;
 }
+
+/// The agent "tight" with a budget that fits one call of [`chat_body`] and not two.
+fn one_call_budget(r: &Rig) -> String {
+    let price =
+        r.ws.with_unlocked(|c, u| crate::prices::lookup(c, u, "openai", "gpt-4o-mini", false)).unwrap().unwrap();
+    let input = serde_json::to_vec(&chat_body(false)).unwrap().len().div_ceil(2) as i64 + 8;
+    let worst = crate::budget::worst_case(&price, input, 100);
+    budgeted(r, "tight", "gpt-4o-mini", "oa", worst + Money::from_nanos(2_000))
+}
+
+async fn send(r: &Rig, token: &str) -> (u16, String) {
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(token).json(&chat_body(false)).send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn deleting_an_agents_ledger_rows_does_not_reopen_its_spent_budget_until_the_user_acknowledges() {
+    let r = rig().await;
+    let t = one_call_budget(&r);
+    assert_eq!(send(&r, &t).await.0, 200);
+    assert_eq!(send(&r, &t).await.0, 429, "spent");
+    // Something running as the user erases the agent's spend.
+    let agent = crate::agents::find(&r.ws.conn(), "tight").unwrap();
+    let outside = crate::db::open(&r.ws.data_dir().db_path()).unwrap();
+    outside.execute("DELETE FROM ledger WHERE agent_id = ?1", [&agent.id]).unwrap();
+    let (status, text) = send(&r, &t).await;
+    assert_ne!(status, 200, "{text}");
+    assert!(text.contains("usage ledger was changed outside Keyhold"), "{text}");
+    let shown = r.ws.info().changed_outside;
+    assert!(shown.iter().any(|l| l.contains("agent \"tight\"'s spend today")), "{shown:?}");
+    // An agent without a budget is not held back.
+    assert_eq!(send(&r, &r.token).await.0, 200);
+    // The user acknowledges: the ledger as it is now counts again.
+    let accepted = r.ws.accept_configuration().unwrap();
+    assert!(accepted.iter().any(|l| l.contains("spend today")), "{accepted:?}");
+    assert!(r.ws.info().changed_outside.is_empty());
+    assert_eq!(send(&r, &t).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_ledger_row_edited_while_locked_is_named_at_unlock_and_holds_budgets_closed() {
+    let r = rig().await;
+    let t = one_call_budget(&r);
+    assert_eq!(send(&r, &t).await.0, 200);
+    r.ws.lock();
+    let outside = crate::db::open(&r.ws.data_dir().db_path()).unwrap();
+    outside.execute("UPDATE ledger SET cost_nano = 0", []).unwrap();
+    r.ws.unlock(&Passphrase::new("proxy passphrase".into())).unwrap();
+    let shown = r.ws.info().changed_outside;
+    assert_eq!(shown, vec!["usage ledger row 1 was changed outside Keyhold".to_string()]);
+    let (status, text) = send(&r, &t).await;
+    assert_ne!(status, 200, "{text}");
+    assert!(text.contains("usage ledger row 1 was changed outside Keyhold"), "{text}");
+}
+
+#[tokio::test]
+async fn ledger_rows_deleted_from_the_end_while_locked_are_named_at_unlock() {
+    let r = rig().await;
+    for _ in 0..3 {
+        assert_eq!(send(&r, &r.token).await.0, 200);
+    }
+    r.ws.lock();
+    crate::db::open(&r.ws.data_dir().db_path()).unwrap().execute("DELETE FROM ledger WHERE id > 1", []).unwrap();
+    r.ws.unlock(&Passphrase::new("proxy passphrase".into())).unwrap();
+    assert_eq!(
+        r.ws.info().changed_outside,
+        vec!["the last usage ledger rows Keyhold wrote (rows 2 to 3) were deleted outside Keyhold".to_string()]
+    );
+}

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 
 use super::{estimate_input, AnswerSink, Flow, Planned, Reply, RouterError, StepFailure, CONNECT_TIMEOUT};
 use crate::agents::{Agent, WhenOver};
-use crate::budget::{worst_case, Reservation, WouldExceed};
+use crate::budget::{worst_case, Refused, Reservation, WouldExceed};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
@@ -319,17 +319,18 @@ fn prepare<'a>(
                 }
             }
             let worst = worst_case(&price, input, cap);
-            let unlanded = call.ws.unlanded_cost(&call.agent.id);
-            let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst, unlanded);
+            let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst, call.ws.ledger());
             match reserved {
                 Ok(r) => Some(r),
-                Err(over) if call.agent.when_over == WhenOver::Refuse => {
+                Err(Refused::Over(over)) if call.agent.when_over == WhenOver::Refuse => {
                     let failure =
                         call.fail(step, started, Outcome::Budget, "the daily budget would be exceeded".into());
                     return Err(Box::new(Attempted::Stop(Stop::Budget { budget, over, failure })));
                 }
-                Err(over) => {
-                    let detail = format!("the daily budget would be exceeded ({} of {budget} USD spent)", over.spent);
+                // A changed ledger holds every paid step back, and the chain goes on to its local
+                // steps: work goes on, on this machine.
+                Err(refused) => {
+                    let detail = refused.detail(budget);
                     return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::Budget, detail))));
                 }
             }

@@ -88,9 +88,18 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
                 });
             };
             let worst = p.cost(Tokens { input: estimate * 2, ..Default::default() });
-            match ws.budgets().reserve(&ws.conn(), agent, budget, worst, ws.unlanded_cost(&agent.id)) {
+            match ws.budgets().reserve(&ws.conn(), agent, budget, worst, ws.ledger()) {
                 Ok(r) => Some(r),
-                Err(over) => return Err(RouterError::budget_reached(agent, budget, over, Vec::<StepFailure>::new())),
+                Err(crate::budget::Refused::Over(over)) => {
+                    return Err(RouterError::budget_reached(agent, budget, over, Vec::<StepFailure>::new()))
+                }
+                Err(refused) => {
+                    return Err(RouterError::LedgerChanged {
+                        agent: agent.name.clone(),
+                        detail: refused.detail(budget),
+                        failures: Vec::new(),
+                    })
+                }
             }
         }
     };

@@ -187,6 +187,8 @@ pub enum RouterError {
     Blocked { agent: String, detail: String, failures: Vec<StepFailure> },
     #[error("The request uses {what}, which only {protocol} has, and no step of agent {agent}'s chain speaks it, so nothing was sent. Give the agent a step of that protocol, or send the request without {what}.")]
     ToolsNowhere { agent: String, protocol: &'static str, what: String, failures: Vec<StepFailure> },
+    #[error("Agent {agent}'s paid steps are held back: {detail}. Its local steps still run. If you made the change yourself, acknowledge it in the window (the notice at the top) or with `keyhold vault check --accept`.")]
+    LedgerChanged { agent: String, detail: String, failures: Vec<StepFailure> },
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
 }
@@ -220,6 +222,7 @@ impl Kinded for RouterError {
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
             RouterError::ToolsNowhere { .. } => ErrorKind::Refused,
+            RouterError::LedgerChanged { .. } => ErrorKind::ChangedOutsideKeyhold,
             RouterError::Workspace(w) => w.kind(),
         }
     }
@@ -451,6 +454,16 @@ async fn run_chain(
     let _ = call.committed().await;
     ws.ledger_changed();
     let over_budget = |f: &StepFailure| matches!(f.outcome, Outcome::Budget | Outcome::PriceUnknown);
+    // Held back because the ledger was changed, not because the budget is spent: said as such.
+    let changed = ws.ledger().breaks();
+    if !changed.is_empty() && failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget)
+    {
+        let detail = format!(
+            "the usage ledger was changed outside Keyhold ({}), so its daily budget cannot be held",
+            changed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        );
+        return Err(RouterError::LedgerChanged { agent: agent.name.clone(), detail, failures });
+    }
     if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {
         let over = WouldExceed {
             spent: budget::spent_today(&ws.conn(), agent).unwrap_or_default(),

@@ -224,7 +224,9 @@ async fn offline_mode_turned_off_by_hand_stays_on_after_the_next_unlock() {
 #[tokio::test]
 async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
     let r = rig().await;
-    // Tags wiped, and the vault's mark removed, as a 0.1 vault and database would be.
+    // Tags wiped, and the vault's mark removed, as a 0.1 vault and database would be (written
+    // while locked: locking writes the snapshot's ledger mark).
+    r.ws.lock();
     let paths = r.dir().vault_paths();
     let opened = crate::vault::open(&paths, &Passphrase::new(PASS.into())).unwrap();
     let old = crate::vault::Contents {
@@ -233,6 +235,7 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
         token_key: None,
         stretched: false,
         manifest: None,
+        ledger: None,
     };
     crate::vault::rewrite(&paths, &opened.key, &old).unwrap();
     let o = r.outside();
@@ -250,7 +253,6 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
     drop(o);
     let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
     assert!(!report.configuration_tagged);
-    r.ws.lock();
     r.ws.unlock(&Passphrase::new(PASS.into())).unwrap();
     assert!(r.ws.info().changed_outside.is_empty(), "{:?}", r.ws.info().changed_outside);
     r.chat().await.unwrap();

@@ -119,8 +119,14 @@ pub fn create(paths: &VaultPaths, passphrase: &Passphrase, params: KdfParams) ->
     let (slot, key) = new_slot(passphrase, params)?;
     let master = MasterSecret::generate();
     // A new vault's configuration is authenticated from the first row on.
-    let contents =
-        Contents { master, pending: None, token_key: Some(MasterSecret::generate()), stretched: false, manifest: None };
+    let contents = Contents {
+        master,
+        pending: None,
+        token_key: Some(MasterSecret::generate()),
+        stretched: false,
+        manifest: None,
+        ledger: None,
+    };
     write_snapshot(&paths.snapshot, &key, &contents)?;
     if let Err(e) = Header::new(vec![slot]).write(&paths.header) {
         // The snapshot we just wrote is useless without its header and holds nothing yet.

@@ -39,6 +39,9 @@ pub struct Contents {
     /// The configuration manifest (`crate::manifest`): which signed records exist and their
     /// tags, where a database edit cannot reach it. None in snapshots written before it.
     pub manifest: Option<Vec<u8>>,
+    /// The ledger's mark (`ledger::chain::Mark`): the last chained row Keyhold wrote, so rows
+    /// deleted from the end of the ledger are seen. None in snapshots written before it.
+    pub ledger: Option<Vec<u8>>,
 }
 
 const PENDING_RECORD: &[u8] = b"workspace-master-secret/pending";
@@ -46,6 +49,7 @@ const CONFIG_RECORD: &[u8] = b"config-integrity/v1";
 /// Present in snapshots written without the second stretch (see [`SNAPSHOT_WORK_FACTOR`]).
 const FORMAT_RECORD: &[u8] = b"snapshot-format/unstretched-v2";
 const MANIFEST_RECORD: &[u8] = b"config-manifest/v1";
+const LEDGER_RECORD: &[u8] = b"ledger-mark/v1";
 
 /// The work factor of Stronghold's own age/scrypt layer when it writes a snapshot: none. The
 /// snapshot key is already Argon2id-stretched (128 MiB, 7 passes) from the passphrase into 256
@@ -92,6 +96,9 @@ pub fn write_with_work_factor(
     if let Some(m) = &contents.manifest {
         put(MANIFEST_RECORD, m.clone())?;
     }
+    if let Some(m) = &contents.ledger {
+        put(LEDGER_RECORD, m.clone())?;
+    }
     stronghold
         .commit_with_keyprovider(&SnapshotPath::from_path(path), &key_provider(key)?)
         .map_err(|e| SnapshotError::Unreadable(e.to_string()))
@@ -118,7 +125,8 @@ pub fn read(path: &Path, key: &VaultKey) -> Result<Contents, SnapshotError> {
     };
     let stretched = get(FORMAT_RECORD)?.is_none();
     let manifest = get(MANIFEST_RECORD)?.map(|m| m.to_vec());
-    Ok(Contents { master, pending, token_key, stretched, manifest })
+    let ledger = get(LEDGER_RECORD)?.map(|m| m.to_vec());
+    Ok(Contents { master, pending, token_key, stretched, manifest, ledger })
 }
 
 /// Kept for the tests that call it: snapshots are written without a second stretch everywhere

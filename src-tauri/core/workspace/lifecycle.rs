@@ -2,6 +2,7 @@
 //! lock, passphrase change and master-secret rotation.
 
 use crate::integrity::{Tampered, Unlocked};
+use crate::ledger::chain::Mark;
 use crate::passphrase::{self, Passphrase};
 use crate::seal::MasterSecret;
 use crate::vault;
@@ -25,6 +26,8 @@ impl Workspace {
         self.record_time(CREATED_AT);
         let manifest = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
         let secrets = Secrets::new(contents.master, token_key, key, manifest);
+        // Rows written before the vault existed are chained now (there is no mark yet).
+        self.arm_ledger(&secrets, None);
         self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
         self.set_unlocked(secrets);
         Ok(())
@@ -49,7 +52,13 @@ impl Workspace {
                 Err(e) => tracing::warn!(error = %e, "could not finish an interrupted passphrase change"),
             }
         }
-        let secrets = self.settle(opened)?;
+        let (secrets, mark) = self.settle(opened)?;
+        let first_chain = mark.is_none();
+        self.arm_ledger(&secrets, mark);
+        if first_chain {
+            // The ledger was chained for the first time: the snapshot keeps where it ends.
+            self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        }
         let u = Unlocked::new(&secrets.master, &secrets.token_key);
         let changed = self.check_settings(&u);
         drop(u);
@@ -69,9 +78,11 @@ impl Workspace {
     /// Brings a freshly opened vault to the current state, holding the writer lock: finishes an
     /// interrupted master-secret rotation (keeping the master the database's records are under),
     /// and adopts a database written before tags (tags every record, then marks the snapshot).
-    fn settle(&self, opened: vault::Opened) -> Result<Secrets, WorkspaceError> {
+    fn settle(&self, opened: vault::Opened) -> Result<(Secrets, Option<Mark>), WorkspaceError> {
         let vault::Opened { contents, key, .. } = opened;
-        let vault::Contents { master, pending, token_key, stretched, manifest } = contents;
+        let vault::Contents { master, pending, token_key, stretched, manifest, ledger } = contents;
+        let mark = ledger.as_deref().and_then(Mark::from_bytes);
+        *self.saved_mark.lock().unwrap_or_else(|p| p.into_inner()) = mark.clone();
         // A snapshot written with the old second stretch is rewritten without it, once.
         let mut rewrite = stretched;
         // Every record's tag changed (a rotation, a first tagging): the manifest is read again.
@@ -122,7 +133,7 @@ impl Workspace {
             // tries again.
             self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
         }
-        Ok(secrets)
+        Ok((secrets, mark))
     }
 
     /// Checks the protected settings after an unlock. Offline mode whose "off" does not hold is
@@ -173,6 +184,9 @@ impl Workspace {
 
     /// Drops the master secret. Idempotent.
     pub fn lock(&self) {
+        // The snapshot keeps where the ledger ends before the key goes.
+        self.keep_ledger_mark();
+        self.ledger.disarm();
         let had = self.secrets.write().unwrap_or_else(|p| p.into_inner()).take().is_some();
         if had {
             self.status.send_replace(VaultStatus::Locked);
@@ -233,6 +247,7 @@ impl Workspace {
             token_key: Some(token_key.copy()),
             stretched: false,
             manifest: kept.clone(),
+            ledger: self.mark_to_keep().map(|m| m.to_bytes()),
         };
         vault::rewrite(&paths, &opened.key, &pending)?;
         if stop == RotationStage::SnapshotPending {
@@ -251,19 +266,17 @@ impl Workspace {
                 token_key: Some(token_key),
                 stretched: false,
                 manifest: kept,
+                ledger: self.mark_to_keep().map(|m| m.to_bytes()),
             };
             if let Err(w) = vault::rewrite(&paths, &opened.key, &back) {
                 tracing::warn!(error = %w, "could not roll the snapshot back; the next unlock will");
             }
             return Err(e.into());
         }
-        // Every tag changed: the saved configuration moves with exactly what the rotation did.
-        let before = guard.as_ref().map(|s| s.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        // Every tag changed: the saved configuration is what the rotation wrote.
         let after = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
-        let manifest = before.unwrap_or_else(|| after.clone());
         if stop == RotationStage::DatabaseDone {
             *guard = Some(Secrets::new(next, token_key, opened.key, after));
-            let _ = manifest;
             return Ok(());
         }
         let done = vault::Contents {
@@ -272,9 +285,9 @@ impl Workspace {
             token_key: Some(token_key.copy()),
             stretched: false,
             manifest: Some(after.to_bytes()),
+            ledger: self.mark_to_keep().map(|m| m.to_bytes()),
         };
         vault::rewrite(&paths, &opened.key, &done)?;
-        let _ = manifest;
         *guard = Some(Secrets::new(next, token_key, opened.key, after));
         tracing::info!("master secret rotated");
         Ok(())

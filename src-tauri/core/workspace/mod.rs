@@ -6,6 +6,7 @@
 //! as "a wrong passphrase changes nothing" holds the same way in both.
 
 mod error;
+mod ledger;
 mod lifecycle;
 
 pub use error::WorkspaceError;
@@ -122,6 +123,13 @@ pub struct Workspace {
     offline: std::sync::atomic::AtomicBool,
     /// What each agent is doing now, for the tray.
     activity: Activity,
+    /// The ledger's mark as the snapshot last kept it (`ledger::chain::Mark`), written again with
+    /// every snapshot even while the writer holds no chain (before the unlock's check).
+    saved_mark: Mutex<Option<crate::ledger::chain::Mark>>,
+    /// When the snapshot last took the ledger's mark.
+    mark_saved_at: Mutex<std::time::Instant>,
+    /// One snapshot rewrite at a time (a configuration change, the ledger's mark).
+    snapshot_lock: Mutex<()>,
     _writer: WriterLock,
 }
 
@@ -164,6 +172,9 @@ impl Workspace {
             config_rev: watch::Sender::new(0),
             offline: std::sync::atomic::AtomicBool::new(offline),
             activity: Activity::default(),
+            saved_mark: Mutex::new(None),
+            mark_saved_at: Mutex::new(std::time::Instant::now()),
+            snapshot_lock: Mutex::new(()),
             _writer: writer,
         })
     }
@@ -191,12 +202,9 @@ impl Workspace {
             data_dir: self.dir.path().display().to_string(),
             vault_created_at: created,
             last_unlocked_at: last,
-            changed_outside: {
-                let mut lines: Vec<String> = self.changed_outside().iter().map(ToString::to_string).collect();
-                // Rows put back, brought back or deleted: nothing is sent until they are resolved.
-                lines.extend(self.configuration_differences().unwrap_or_default());
-                lines
-            },
+            // Rows put back, brought back or deleted: nothing is sent until they are resolved; a
+            // changed ledger: no paid step of an agent with a budget until acknowledged.
+            changed_outside: self.everything_changed(),
         }
     }
 
@@ -230,12 +238,19 @@ impl Workspace {
     }
 
     /// What `agent_id`'s rows that could not be written yet cost: spent all the same.
+    #[cfg(test)]
     pub(crate) fn unlanded_cost(&self, agent_id: &str) -> crate::money::Money {
         self.ledger.unlanded_cost(agent_id)
     }
 
     pub(crate) fn ledger_changed(&self) {
         self.ledger_rev.send_modify(|r| *r += 1);
+        self.keep_ledger_mark_soon();
+    }
+
+    /// The ledger writer: its chain, its breaks, what it wrote today.
+    pub(crate) fn ledger(&self) -> &crate::ledger::Writer {
+        &self.ledger
     }
 
     pub fn offline(&self) -> bool {
@@ -364,15 +379,21 @@ impl Workspace {
     }
 
     fn write_manifest(&self, s: &Secrets, manifest: &crate::manifest::Manifest) {
+        let _one = self.snapshot_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mark = self.mark_to_keep();
         let contents = crate::vault::Contents {
             master: s.master.copy(),
             pending: None,
             token_key: Some(s.token_key.copy()),
             stretched: false,
             manifest: Some(manifest.to_bytes()),
+            ledger: mark.as_ref().map(crate::ledger::chain::Mark::to_bytes),
         };
-        if let Err(e) = crate::vault::rewrite(&self.dir.vault_paths(), &s.key, &contents) {
-            tracing::error!(error = %e, "could not save the configuration manifest in the vault; it is kept in memory");
+        match crate::vault::rewrite(&self.dir.vault_paths(), &s.key, &contents) {
+            Ok(()) => self.mark_kept(mark),
+            Err(e) => {
+                tracing::error!(error = %e, "could not save the configuration manifest in the vault; it is kept in memory")
+            }
         }
     }
 
@@ -416,6 +437,15 @@ impl Workspace {
         Ok(lines)
     }
 
+    /// Everything found changed outside Keyhold that the user has not resolved: protected
+    /// records, the saved configuration's differences, and the usage ledger's breaks.
+    fn everything_changed(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.changed_outside().iter().map(ToString::to_string).collect();
+        lines.extend(self.configuration_differences().unwrap_or_default());
+        lines.extend(self.ledger.breaks().iter().map(ToString::to_string));
+        lines
+    }
+
     /// Refuses while the configuration differs from the one Keyhold saved.
     pub fn check_configuration(&self) -> Result<(), WorkspaceError> {
         let lines = self.configuration_differences()?;
@@ -434,8 +464,12 @@ impl Workspace {
         let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let now = crate::manifest::Manifest::read(&conn).map_err(|e| self.db_error(e))?;
         let mut saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
-        let lines = saved.differences(&now);
+        let mut lines = saved.differences(&now);
         *saved = now;
+        drop(conn);
+        // The usage ledger as it is now, too: budgets count from it again.
+        let ledger = self.ledger.accept().map_err(|e| self.db_error(e))?;
+        lines.extend(ledger.iter().map(ToString::to_string));
         self.write_manifest(s, &saved);
         Ok(lines)
     }

@@ -1,0 +1,165 @@
+//! The chain against a real SQLite file, edited the way a process running as the user would.
+
+use std::path::Path;
+
+use super::*;
+use crate::db;
+use crate::ledger::tests::attempt;
+use crate::ledger::Writer;
+
+fn key() -> ChainKey {
+    ChainKey::new(&MasterSecret::from_slice(&[7u8; 32]).unwrap())
+}
+
+/// A writer armed on a fresh database with `n` rows written through it.
+async fn ledger_of(path: &Path, n: usize) -> Writer {
+    let w = Writer::start(path).unwrap();
+    w.arm(key(), None).unwrap();
+    for i in 0..n {
+        w.record(attempt(&format!("a{}", i % 2), Some(1_000 + i as i64), chrono::Utc::now()))
+            .committed()
+            .await
+            .unwrap();
+    }
+    w
+}
+
+fn full_check(path: &Path, mark: Option<&Mark>) -> Checked {
+    check(&db::open(path).unwrap(), &key(), Head::genesis(), mark, &|_| false).unwrap()
+}
+
+fn outside(path: &Path, sql: &str) {
+    db::open(path).unwrap().execute_batch(sql).unwrap();
+}
+
+#[tokio::test]
+async fn rows_keyhold_wrote_verify_and_the_mark_is_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 20).await;
+    let mark = w.mark().unwrap();
+    assert_eq!(mark.id, 20);
+    let c = full_check(&path, Some(&mark));
+    assert_eq!(c.breaks, Vec::new());
+    assert_eq!((c.rows, c.head.id), (20, 20));
+    assert_eq!(hex(&c.head.tag), mark.tag);
+}
+
+#[tokio::test]
+async fn a_row_deleted_edited_or_put_in_is_named_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 12).await;
+    let mark = w.mark().unwrap();
+    outside(&path, "DELETE FROM ledger WHERE id IN (3, 4)");
+    outside(&path, "UPDATE ledger SET cost_nano = 0 WHERE id = 7");
+    outside(&path, "UPDATE ledger SET at = '2020-01-01T00:00:00.000Z' WHERE id = 8");
+    outside(&path, "UPDATE ledger SET agent_id = 'someone-else' WHERE id = 9");
+    // Row 10's chain copied onto row 11: a valid tag, of another row. Row 12 then cannot be
+    // shown to follow row 11 either, and is named too.
+    outside(&path, "UPDATE ledger SET chain = (SELECT chain FROM ledger WHERE id = 10) WHERE id = 11");
+    let c = full_check(&path, Some(&mark));
+    assert_eq!(
+        c.breaks,
+        vec![
+            Break::Deleted { from: 3, to: 4 },
+            Break::Edited { id: 7 },
+            Break::Edited { id: 8 },
+            Break::Edited { id: 9 },
+            Break::Edited { id: 11 },
+            Break::Edited { id: 12 },
+        ]
+    );
+    assert_eq!(c.breaks[0].to_string(), "usage ledger rows 3 to 4 were deleted outside Keyhold");
+}
+
+#[tokio::test]
+async fn rows_deleted_from_the_end_are_seen_against_the_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 10).await;
+    let mark = w.mark().unwrap();
+    outside(&path, "DELETE FROM ledger WHERE id > 7");
+    assert_eq!(full_check(&path, Some(&mark)).breaks, vec![Break::Truncated { after: 7, to: 10 }]);
+    // Every row deleted: still seen.
+    outside(&path, "DELETE FROM ledger");
+    assert_eq!(full_check(&path, Some(&mark)).breaks, vec![Break::Truncated { after: 0, to: 10 }]);
+}
+
+#[tokio::test]
+async fn a_row_put_in_without_a_tag_is_named_and_keyholds_next_rows_still_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 3).await;
+    outside(
+        &path,
+        "INSERT INTO ledger (at, agent, provider, model, mode, step, outcome, input_tokens, output_tokens,
+           cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, local, agent_id)
+         VALUES ('2026-12-03T10:00:00.000Z', 'a0', 'openai', 'm', 'agent', 0, 'ok', 1, 1, 0, 0, 5, 0, 1, 0, 'id-a0')",
+    );
+    // The writer sees a row it did not write where its next would go, names it, and goes past.
+    w.record(attempt("a0", Some(9), chrono::Utc::now())).committed().await.unwrap();
+    assert_eq!(w.breaks(), vec![Break::Foreign { from: 4, to: 4 }]);
+    let c = full_check(&path, w.mark().as_ref());
+    assert_eq!(c.breaks, vec![Break::Unchained { id: 4 }]);
+    assert_eq!(c.head.id, 5);
+}
+
+#[tokio::test]
+async fn rows_from_before_chaining_are_adopted_once_then_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    {
+        let conn = db::open(&path).unwrap();
+        for i in 0..5 {
+            crate::ledger::record(&conn, &attempt("old", Some(i), chrono::Utc::now())).unwrap();
+        }
+    }
+    let w = Writer::start(&path).unwrap();
+    let c = w.arm(key(), None).unwrap();
+    assert_eq!((c.adopted, c.breaks.len()), (5, 0));
+    let mark = w.mark().unwrap();
+    assert_eq!(full_check(&path, Some(&mark)).breaks, Vec::new());
+    outside(&path, "UPDATE ledger SET cost_nano = 0 WHERE id = 2");
+    assert_eq!(full_check(&path, Some(&mark)).breaks, vec![Break::Edited { id: 2 }]);
+}
+
+#[tokio::test]
+async fn the_check_at_unlock_starts_at_the_days_first_row_and_sees_its_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 6).await;
+    let mark = w.mark().unwrap();
+    assert_eq!(mark.day_first, 1, "every row is today's");
+    drop(w);
+    // A row of today moved to another day, to leave today's sum.
+    outside(&path, "UPDATE ledger SET at = '2020-01-01T00:00:00.000Z' WHERE id = 2");
+    let again = Writer::start(&path).unwrap();
+    let c = again.arm(key(), Some(mark)).unwrap();
+    assert_eq!(c.breaks, vec![Break::Edited { id: 2 }]);
+    assert_eq!(again.breaks(), vec![Break::Edited { id: 2 }]);
+}
+
+#[tokio::test]
+async fn an_acknowledged_change_is_chained_as_it_is_and_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 8).await;
+    outside(&path, "DELETE FROM ledger WHERE id = 5; UPDATE ledger SET cost_nano = 1 WHERE id = 2");
+    let mark = w.mark().unwrap();
+    let found = full_check(&path, Some(&mark)).breaks;
+    w.note(found.clone());
+    assert_eq!(w.accept().unwrap(), found);
+    assert!(w.breaks().is_empty());
+    w.record(attempt("a0", Some(3), chrono::Utc::now())).committed().await.unwrap();
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
+}
+
+#[test]
+fn a_row_cannot_be_updated_to_a_negative_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = db::open(&dir.path().join("k.db")).unwrap();
+    crate::ledger::record(&conn, &attempt("a", Some(5), chrono::Utc::now())).unwrap();
+    let err = conn.execute("UPDATE ledger SET cost_nano = -1000000000", []).unwrap_err();
+    assert!(err.to_string().contains("negative"), "{err}");
+}
