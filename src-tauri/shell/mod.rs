@@ -23,6 +23,7 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::vault::unlock,
             commands::vault::lock,
             commands::vault::change_passphrase,
+            commands::vault::accept_changes,
             commands::keys::providers_catalog,
             commands::keys::keys_list,
             commands::keys::keys_add,

@@ -15,6 +15,15 @@ PASSPHRASE = "getting started passphrase 1"
 CANARY = "CANARY-conversation-heliotrope-5521"
 
 
+def create_vault_and_open_keys(d, passphrase):
+    """First run: the vault created, then the Keys page with its add form ready."""
+    submit(d, "#create-vault", {"#new-passphrase": passphrase, "#confirm-passphrase": passphrase})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    wait_for(d, '#add-provider option[value="openai"]')
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+
+
 def make_agent(d, name):
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, "#new-agent").click()
@@ -102,11 +111,7 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
 
 def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents_that_use_it(app, provider_sim):
     d = app.start()
-    submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
-    wait_text(d, "#status", "Unlocked", timeout=60)
-    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
-    wait_for(d, '#add-provider option[value="openai"]')
-    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
+    create_vault_and_open_keys(d, PASSPHRASE)
     # A key the simulator does not know: rejected when tested on save, and 401 on every call.
     submit(d, "#add-save", {"#add-label": "oa", "#add-key-secret": "sk-sim-e2e-revoked-key-0009",
                             "#add-base-url": provider_sim["OpenAI"]})

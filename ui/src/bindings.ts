@@ -15,6 +15,12 @@ export const commands = {
 	unlock: (passphrase: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("unlock", { passphrase })),
 	lock: () => __TAURI_INVOKE<WorkspaceInfo_Serialize>("lock"),
 	changePassphrase: (current: string, replacement: string, confirm: string, rotateMaster: boolean) => typedError<null, CommandError>(__TAURI_INVOKE("change_passphrase", { current, replacement, confirm, rotateMaster })),
+	/**
+	 *  The user has seen what was changed outside Keyhold (protected records, the usage ledger) and
+	 *  takes the database as it is now. Needs the passphrase, as `keyhold vault check --accept` does:
+	 *  an unattended unlocked window is not enough to bless an edit.
+	 */
+	acceptChanges: (passphrase: string) => typedError<WorkspaceInfo_Serialize, CommandError>(__TAURI_INVOKE("accept_changes", { passphrase })),
 	providersCatalog: () => __TAURI_INVOKE<Provider_Serialize[]>("providers_catalog"),
 	keysList: () => typedError<KeySummary_Serialize[], CommandError>(__TAURI_INVOKE("keys_list")),
 	keysAdd: (provider: string, label: string, baseUrl: string | null, secret: string, reach: Reach) => typedError<Saved_Serialize, CommandError>(__TAURI_INVOKE("keys_add", { provider, label, baseUrl, secret, reach })),

@@ -248,3 +248,22 @@ fn a_running_ollama_shows_its_key_healthy_after_a_status_refresh() {
     let overview = call(&w, "overview", json!({})).unwrap();
     assert_eq!(overview["keys"][0]["health"], "working", "{overview}");
 }
+
+#[test]
+fn acknowledging_a_change_made_outside_keyhold_needs_the_passphrase_and_clears_the_notice() {
+    let (tmp, _app, w) = app();
+    call(&w, "create_vault", json!({ "passphrase": CANARY, "confirm": CANARY })).unwrap();
+    call(&w, "agents_save", json!({ "id": null, "spec": { "name": "bot", "model": "gpt-4o-mini", "fallback": [] } }))
+        .unwrap();
+    // Deleted by something other than Keyhold: named until the user resolves it.
+    let db = DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap().db_path();
+    keyhold_core::tamper::edit_database(&db, "DELETE FROM agents");
+    let info = call(&w, "workspace_info", json!({})).unwrap();
+    assert_eq!(info["changed_outside"][0], "agent \"bot\" was deleted outside Keyhold", "{info}");
+    let wrong = call(&w, "accept_changes", json!({ "passphrase": "not it" })).unwrap_err();
+    assert_eq!(wrong["kind"], "wrong_passphrase", "{wrong}");
+    assert_eq!(call(&w, "workspace_info", json!({})).unwrap()["changed_outside"].as_array().unwrap().len(), 1);
+    let done = call(&w, "accept_changes", json!({ "passphrase": CANARY })).unwrap();
+    assert_eq!(done["changed_outside"], json!([]), "{done}");
+    assert!(!done.to_string().contains("CANARY") && !wrong.to_string().contains("CANARY"));
+}

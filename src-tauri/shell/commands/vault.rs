@@ -67,6 +67,21 @@ pub async fn change_passphrase(
     .await
 }
 
+/// The user has seen what was changed outside Keyhold (protected records, the usage ledger) and
+/// takes the database as it is now. Needs the passphrase, as `keyhold vault check --accept` does:
+/// an unattended unlocked window is not enough to bless an edit.
+#[tauri::command]
+#[specta::specta]
+pub async fn accept_changes(ws: Ws<'_>, passphrase: String) -> Result<WorkspaceInfo, CommandError> {
+    let p = Passphrase::new(passphrase);
+    blocking(&ws, move |ws| {
+        ws.unlock_or_verify(&p)?;
+        ws.accept_configuration()?;
+        Ok(ws.info())
+    })
+    .await
+}
+
 #[tauri::command]
 #[specta::specta]
 pub fn set_autostart(on: bool) -> Result<bool, CommandError> {

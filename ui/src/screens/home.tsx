@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { commands, events, type AppEnvironment, type CommandError, type WorkspaceInfo } from "../bindings";
+import { ChangedOutside } from "../components/changed-outside";
 import { ErrorNote } from "../components/error-note";
 import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
@@ -46,6 +47,24 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
     ];
     return () => stops.forEach((s) => s.then((u) => u()));
   }, []);
+  // A change outside Keyhold can be found while it runs (the usage ledger's spend shrank): looked
+  // for after new ledger rows, at most every two seconds.
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const seen = info.changed_outside.join("\n");
+    const stop = events.ledgerChanged.listen(() => {
+      if (timer) return;
+      timer = setTimeout(async () => {
+        timer = null;
+        const now = await commands.workspaceInfo();
+        if (now.changed_outside.join("\n") !== seen) onLocked(now);
+      }, 2000);
+    });
+    return () => {
+      if (timer) clearTimeout(timer);
+      stop.then((u) => u());
+    };
+  }, [info]);
   // Auto-lock: after the chosen minutes without a key press, click or scroll in this window.
   useEffect(() => {
     const minutes = Number(localStorage.getItem("keyhold.autolock") ?? "0");
@@ -97,20 +116,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
             Keyhold.
           </p>
         )}
-        {info.changed_outside.length > 0 && (
-          <div class="notice danger" id="changed-outside" role="alert">
-            <p>
-              <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold.
-              Nothing is sent for them, and while a record was put back, brought back or deleted nothing is sent at all: re-save
-              or remove it here, or, if you changed it yourself, run <code>keyhold vault check --accept</code>.
-            </p>
-            <ul>
-              {info.changed_outside.map((c) => (
-                <li key={c}>{c}</li>
-              ))}
-            </ul>
-          </div>
-        )}
+        {info.changed_outside.length > 0 && <ChangedOutside info={info} onAccepted={onLocked} />}
         {env?.offline && (
           <p class="notice offline" id="offline-notice">
             Offline mode: agents run on their local steps only. Nothing leaves this machine.
@@ -306,3 +312,4 @@ function Autostart() {
     </>
   );
 }
+
