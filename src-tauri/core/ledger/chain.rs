@@ -188,6 +188,8 @@ pub enum Break {
     Foreign { from: i64, to: i64 },
     /// The ledger could not be read to be checked.
     Unchecked { detail: String },
+    /// More breaks than are named one by one.
+    More { count: usize },
     /// Today's spend of an agent in the database fell below what Keyhold wrote.
     Shrunk { agent: String, in_database: crate::money::Money, written: crate::money::Money },
 }
@@ -211,6 +213,7 @@ impl std::fmt::Display for Break {
             Break::Foreign { from, to } => {
                 write!(f, "usage ledger rows {from} to {to} were put there by something other than Keyhold")
             }
+            Break::More { count } => write!(f, "and {count} more changes to the usage ledger"),
             Break::Unchecked { detail } => write!(f, "the usage ledger could not be checked ({detail})"),
             Break::Shrunk { agent, in_database, written } => write!(
                 f,
@@ -262,7 +265,13 @@ impl Head {
 const ROWS_AFTER: &str = "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
         output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
         agent_id, redacted, chain
-     FROM ledger WHERE id > ?1 ORDER BY id";
+     FROM ledger WHERE id > ?1 ORDER BY id LIMIT ?2";
+
+/// Rows read at a time: a check or a re-chaining of millions of rows holds a bounded amount.
+const CHUNK: i64 = 10_000;
+
+/// Breaks named one by one at most; the rest are counted ([`Break::More`]).
+const MOST_NAMED: usize = 20;
 
 /// Checks the rows after `from.id`, in order, the first chaining from `from.tag`. `mark`: the last row Keyhold chained, as the
 /// snapshot keeps it (rows deleted from the end are found against it). `adopt`: rows without a
@@ -275,8 +284,6 @@ pub fn check(
     mark: Option<&Mark>,
     adopt: &dyn Fn(i64) -> bool,
 ) -> rusqlite::Result<Checked> {
-    let mut stmt = conn.prepare(ROWS_AFTER)?;
-    let mut rows = stmt.query([from.id])?;
     let mut breaks = Vec::new();
     // A row verifies against the chain stored in the row before it (so an edited row is named
     // alone), or against the last row that verified (so a row put in between is named alone).
@@ -286,61 +293,76 @@ pub fn check(
     let mut last_id = from.id;
     let (mut checked, mut adopted) = (0u64, 0u64);
     let mark_tag = mark.and_then(Mark::tag_bytes);
-    let mut to_adopt: Vec<(i64, Vec<u8>)> = Vec::new();
-    while let Some(r) = rows.next()? {
-        checked += 1;
-        let id: i64 = r.get(0)?;
-        let gap = (id > expected).then_some(Break::Deleted { from: expected, to: id - 1 });
-        let chain: Option<Vec<u8>> = r.get(21)?;
-        let cols = read_columns(r);
-        let computed = |prev: &[u8]| cols.as_ref().map(|c| key.tag(prev, &c.with(id).record())).ok();
-        match chain {
-            None if adopt(id) => {
-                let tag = computed(&good_prev).unwrap_or_else(|| GENESIS.to_vec());
-                to_adopt.push((id, tag.clone()));
-                adopted += 1;
-                good_prev = tag.clone();
-                stored_prev = tag;
-            }
-            None => {
-                breaks.extend(gap);
-                breaks.push(Break::Unchained { id });
-                stored_prev = good_prev.clone();
-            }
-            Some(chain) => {
-                let ok = [&stored_prev, &good_prev].iter().any(|p| computed(p).as_deref() == Some(chain.as_slice()));
-                if ok {
-                    // Ids missing before a row that follows the last good one were never
-                    // Keyhold's rows (or their deletion was acknowledged, and re-chained).
-                    good_prev = chain.clone();
-                } else {
-                    breaks.push(gap.unwrap_or(Break::Edited { id }));
-                }
-                if let (Some(m), Some(t)) = (mark, &mark_tag) {
-                    if id == m.id && &chain != t && ok {
-                        breaks.push(Break::Edited { id });
+    loop {
+        let mut to_adopt: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut read = 0;
+        {
+            let mut stmt = conn.prepare_cached(ROWS_AFTER)?;
+            let mut rows = stmt.query(params![last_id, CHUNK])?;
+            while let Some(r) = rows.next()? {
+                read += 1;
+                let id: i64 = r.get(0)?;
+                let gap = (id > expected).then_some(Break::Deleted { from: expected, to: id - 1 });
+                let chain: Option<Vec<u8>> = r.get(21)?;
+                let cols = read_columns(r);
+                let computed = |prev: &[u8]| cols.as_ref().map(|c| key.tag(prev, &c.with(id).record())).ok();
+                match chain {
+                    None if adopt(id) => {
+                        let tag = computed(&good_prev).unwrap_or_else(|| GENESIS.to_vec());
+                        to_adopt.push((id, tag.clone()));
+                        adopted += 1;
+                        good_prev = tag.clone();
+                        stored_prev = tag;
+                    }
+                    None => {
+                        breaks.extend(gap);
+                        breaks.push(Break::Unchained { id });
+                        stored_prev = good_prev.clone();
+                    }
+                    Some(chain) => {
+                        let ok =
+                            [&stored_prev, &good_prev].iter().any(|p| computed(p).as_deref() == Some(chain.as_slice()));
+                        if ok {
+                            // Ids missing before a row that follows the last good one were never
+                            // Keyhold's rows (or their deletion was acknowledged, and re-chained).
+                            good_prev = chain.clone();
+                        } else {
+                            breaks.push(gap.unwrap_or(Break::Edited { id }));
+                        }
+                        if let (Some(m), Some(t)) = (mark, &mark_tag) {
+                            if id == m.id && &chain != t && ok {
+                                breaks.push(Break::Edited { id });
+                            }
+                        }
+                        stored_prev = chain;
                     }
                 }
-                stored_prev = chain;
+                last_id = id;
+                expected = id + 1;
             }
         }
-        last_id = id;
-        expected = id + 1;
+        checked += read;
+        if !to_adopt.is_empty() {
+            let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1 AND chain IS NULL")?;
+            for (id, tag) in &to_adopt {
+                up.execute(params![id, tag])?;
+            }
+        }
+        if (read as i64) < CHUNK {
+            break;
+        }
     }
-    drop(rows);
-    drop(stmt);
     if let Some(m) = mark {
         if m.id > last_id && mark_tag.is_some() {
             breaks.push(Break::Truncated { after: last_id, to: m.id });
         }
     }
-    if !to_adopt.is_empty() {
-        let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1 AND chain IS NULL")?;
-        for (id, tag) in &to_adopt {
-            up.execute(params![id, tag])?;
-        }
-    }
     breaks.dedup();
+    if breaks.len() > MOST_NAMED {
+        let more = breaks.len() - MOST_NAMED;
+        breaks.truncate(MOST_NAMED);
+        breaks.push(Break::More { count: more });
+    }
     Ok(Checked { head: Head { id: last_id, tag: good_prev }, breaks, rows: checked, adopted })
 }
 
@@ -427,23 +449,33 @@ pub fn rechain(conn: &Connection, key: &ChainKey, after: i64) -> rusqlite::Resul
     };
     let after = if prev == GENESIS { 0 } else { after };
     let mut head = Head { id: after, tag: prev };
-    let mut updates = Vec::new();
-    {
-        let mut stmt = conn.prepare(ROWS_AFTER)?;
-        let mut rows = stmt.query([after])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            // A row whose columns no longer read as a ledger row's keeps no tag, and is named
-            // again by the next check.
-            let Ok(cols) = read_columns(r) else { continue };
-            let tag = key.tag(&head.tag, &cols.with(id).record());
-            updates.push((id, tag.clone()));
-            head = Head { id, tag };
+    loop {
+        let mut updates = Vec::new();
+        let mut read = 0;
+        {
+            let mut stmt = conn.prepare_cached(ROWS_AFTER)?;
+            let mut rows = stmt.query(params![head.id, CHUNK])?;
+            while let Some(r) = rows.next()? {
+                read += 1;
+                let id: i64 = r.get(0)?;
+                // A row whose columns no longer read as a ledger row's keeps no tag, and is
+                // named again by the next check.
+                let Ok(cols) = read_columns(r) else {
+                    head.id = id;
+                    continue;
+                };
+                let tag = key.tag(&head.tag, &cols.with(id).record());
+                updates.push((id, tag.clone()));
+                head = Head { id, tag };
+            }
         }
-    }
-    let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1")?;
-    for (id, tag) in &updates {
-        up.execute(params![id, tag])?;
+        let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1")?;
+        for (id, tag) in &updates {
+            up.execute(params![id, tag])?;
+        }
+        if read < CHUNK {
+            break;
+        }
     }
     Ok(head)
 }

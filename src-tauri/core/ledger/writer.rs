@@ -233,7 +233,7 @@ impl Writer {
                 Break::Deleted { from, .. } | Break::Foreign { from, .. } => from - 1,
                 Break::Edited { id } | Break::Unchained { id } => id - 1,
                 Break::Truncated { after, .. } => *after,
-                Break::Shrunk { .. } | Break::Unchecked { .. } => 0,
+                Break::Shrunk { .. } | Break::Unchecked { .. } | Break::More { .. } => 0,
             })
             .min()
             .unwrap_or(0)
@@ -384,6 +384,10 @@ fn spent_since_by_agent(conn: &rusqlite::Connection, since: &str) -> rusqlite::R
 pub(crate) fn note(breaks: &Mutex<Vec<Break>>, found: impl IntoIterator<Item = Break>) {
     let mut held = breaks.lock().unwrap_or_else(|p| p.into_inner());
     for b in found {
+        // A ledger edited wholesale is named by its first changes, not a line per row.
+        if held.len() >= 40 {
+            break;
+        }
         if !held.contains(&b) {
             tracing::warn!(problem = %b, "the usage ledger was changed outside Keyhold");
             held.push(b);

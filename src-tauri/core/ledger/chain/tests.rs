@@ -155,6 +155,22 @@ async fn an_acknowledged_change_is_chained_as_it_is_and_checks_clean() {
     assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
 }
 
+#[tokio::test]
+async fn a_ledger_edited_wholesale_is_named_by_its_first_changes_and_checked_in_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    // More rows than one chunk, so the check goes on across chunks without a false break.
+    let w = ledger_of(&path, 10_500).await;
+    let mark = w.mark().unwrap();
+    assert_eq!(full_check(&path, Some(&mark)).breaks, Vec::new());
+    outside(&path, "UPDATE ledger SET cost_nano = 0 WHERE id % 100 = 0");
+    let c = full_check(&path, Some(&mark));
+    assert_eq!(c.rows, 10_500);
+    assert_eq!(c.breaks.len(), 21);
+    assert_eq!(c.breaks[0], Break::Edited { id: 100 });
+    assert_eq!(c.breaks[20].to_string(), "and 85 more changes to the usage ledger");
+}
+
 #[test]
 fn a_row_cannot_be_updated_to_a_negative_cost() {
     let dir = tempfile::tempdir().unwrap();
