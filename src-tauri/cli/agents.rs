@@ -578,6 +578,8 @@ pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, ou
         let _ = std::io::stdout().flush();
         let _ = tokio::signal::ctrl_c().await;
         app::proxy::shut_down(&proxy).await;
+        // The vault snapshot takes where the ledger ends before the process goes.
+        ws.keep_ledger_mark();
         crate::errln!("keyhold: proxy stopped.");
         Ok(())
     })

@@ -210,8 +210,18 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                 }
             }
         })
-        .run(tauri::generate_context!())
-        .map_err(|e| e.to_string())
+        .build(tauri::generate_context!())
+        .map_err(|e| e.to_string())?
+        .run(|handle, event| {
+            // Quitting: the vault snapshot takes where the ledger ends (rows written in the last
+            // second would otherwise be past the saved mark).
+            if let tauri::RunEvent::Exit = event {
+                if let Some(ws) = handle.try_state::<Arc<Workspace>>() {
+                    ws.keep_ledger_mark();
+                }
+            }
+        });
+    Ok(())
 }
 
 fn redraw_tray(handle: tauri::AppHandle, tray: Option<Arc<Tray<tauri::Wry>>>) -> impl Fn() + Send + Sync + 'static {

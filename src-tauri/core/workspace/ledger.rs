@@ -96,9 +96,4 @@ impl Workspace {
         let manifest = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
         self.write_manifest(s, &manifest);
     }
-
-    /// What was found changed in the usage ledger, not yet acknowledged, one line each.
-    pub fn ledger_changes(&self) -> Vec<String> {
-        self.ledger.breaks().iter().map(ToString::to_string).collect()
-    }
 }
