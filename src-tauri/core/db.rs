@@ -268,11 +268,76 @@ fn migrations() -> Migrations<'static> {
                  WHEN last_test LIKE '%unreachable%' THEN 'unreachable'
                  ELSE 'unexpected' END;",
         ),
-        // The ledger made tamper-evident (see `ledger::chain`): each row's tag covers the row and
-        // the tag of the row before it. Rows from before are chained by the next unlock. The
+        // The ledger made tamper-evident (see `ledger::chain`): each row's link covers its opening
+        // and the link of the row before it, its seal how it ended. An attempt is written in
+        // flight before it is sent and settled in place, so the rollups count a row when it
+        // settles, not when it opens. Rows from before are chained by the next unlock. The
         // no-negative backstop covers updates too, not only inserts.
         M::up(
             "ALTER TABLE ledger ADD COLUMN chain BLOB;
+             ALTER TABLE ledger ADD COLUMN seal BLOB;
+             ALTER TABLE ledger ADD COLUMN reserved_nano INTEGER;
+             CREATE INDEX ledger_unsettled ON ledger(id) WHERE outcome IN ('in_flight', 'interrupted');
+             DROP TRIGGER ledger_rollup;
+             CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger WHEN NEW.outcome <> 'in_flight' BEGIN
+                INSERT INTO ledger_hourly VALUES (
+                    substr(NEW.at, 1, 13) || ':00:00Z', NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (hour, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+             END;
+             CREATE TRIGGER ledger_rollup_settled AFTER UPDATE OF outcome ON ledger
+             WHEN OLD.outcome = 'in_flight' AND NEW.outcome <> 'in_flight' BEGIN
+                INSERT INTO ledger_hourly VALUES (
+                    substr(NEW.at, 1, 13) || ':00:00Z', NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (hour, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+             END;
+             DROP TRIGGER ledger_daily_rollup;
+             CREATE TRIGGER ledger_daily_rollup AFTER INSERT ON ledger WHEN NEW.outcome <> 'in_flight' BEGIN
+                INSERT INTO ledger_daily VALUES (
+                    date(NEW.at, 'localtime'), NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (day, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+             END;
+             CREATE TRIGGER ledger_daily_rollup_settled AFTER UPDATE OF outcome ON ledger
+             WHEN OLD.outcome = 'in_flight' AND NEW.outcome <> 'in_flight' BEGIN
+                INSERT INTO ledger_daily VALUES (
+                    date(NEW.at, 'localtime'), NEW.agent, NEW.provider, NEW.model, NEW.local, 1,
+                    NEW.outcome <> 'ok', NEW.input_tokens, NEW.output_tokens, NEW.cache_read_tokens,
+                    NEW.cache_write_tokens, COALESCE(NEW.cost_nano, 0), NEW.cost_nano IS NULL)
+                ON CONFLICT (day, agent, provider, model, local) DO UPDATE SET
+                    requests = requests + 1, failures = failures + excluded.failures,
+                    input_tokens = input_tokens + excluded.input_tokens,
+                    output_tokens = output_tokens + excluded.output_tokens,
+                    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                    cost_nano = cost_nano + excluded.cost_nano,
+                    unknown_cost = unknown_cost + excluded.unknown_cost;
+             END;
              CREATE TRIGGER ledger_no_negative_updates BEFORE UPDATE ON ledger
              WHEN NEW.input_tokens < 0 OR NEW.output_tokens < 0 OR NEW.cache_read_tokens < 0
                OR NEW.cache_write_tokens < 0 OR NEW.cost_nano < 0 OR NEW.latency_ms < 0

@@ -1,6 +1,7 @@
 //! What the tamper-evident ledger costs (`ledger::chain`): rows recorded per second through the
 //! group-commit writer with and without the chain (64 callers in flight, as under proxy load),
-//! and how fast a ledger is checked (the whole of it, as `keyhold vault check` and the
+//! attempts opened in flight then settled (two writes per attempt, as the router does for every
+//! attempt it sends), and how fast a ledger is checked (the whole of it, as `keyhold vault check` and the
 //! background check after unlock do). Rounds alternate so both sides share the machine's state.
 //! Run: `cargo bench -p keyhold-core --bench ledger_chain` (ROWS=N for the checked ledger).
 
@@ -58,10 +59,38 @@ fn record(rt: &tokio::runtime::Runtime, writer: &Writer, n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
+/// Attempts per second opened (in flight) then settled through a chained writer, 64 at a time.
+fn open_and_settle(rt: &tokio::runtime::Runtime, writer: &Writer, n: usize) -> f64 {
+    let t = Instant::now();
+    rt.block_on(async {
+        for start in (0..n).step_by(64) {
+            let ks: Vec<usize> = (start..(start + 64).min(n)).collect();
+            let opens: Vec<_> = ks
+                .iter()
+                .map(|&k| {
+                    writer.open(
+                        Attempt { outcome: Outcome::InFlight, cost: None, ..row(k) },
+                        Some(Money::from_nanos(90_000)),
+                    )
+                })
+                .collect();
+            let mut ids = Vec::new();
+            for o in opens {
+                ids.push(o.committed().await.unwrap());
+            }
+            let settles: Vec<_> = ks.iter().zip(ids).map(|(&k, id)| writer.settle(id, row(k))).collect();
+            for s in settles {
+                s.committed().await.unwrap();
+            }
+        }
+    });
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let n = 20_000;
-    let (mut plain, mut chained) = (Vec::new(), Vec::new());
+    let (mut plain, mut chained, mut settled) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let w = Writer::start(&dir.path().join("plain.db")).unwrap();
@@ -69,11 +98,16 @@ fn main() {
         let w = Writer::start(&dir.path().join("chained.db")).unwrap();
         w.arm(key(), None).unwrap();
         chained.push(record(&rt, &w, n));
+        let w = Writer::start(&dir.path().join("settled.db")).unwrap();
+        w.arm(key(), None).unwrap();
+        settled.push(open_and_settle(&rt, &w, n));
     }
-    let (p, c) = (median(plain), median(chained));
+    let (p, c, o) = (median(plain), median(chained), median(settled));
     println!(
-        "recording, 64 in flight: {p:.0} rows/s unchained, {c:.0} rows/s chained ({:+.1} %)",
-        (c / p - 1.0) * 100.0
+        "recording, 64 in flight: {p:.0} rows/s unchained, {c:.0} rows/s chained ({:+.1} %), \
+         {o:.0} attempts/s chained opened then settled ({:+.1} % against chained whole rows)",
+        (c / p - 1.0) * 100.0,
+        (o / c - 1.0) * 100.0
     );
 
     let rows: usize = std::env::var("ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(200_000);

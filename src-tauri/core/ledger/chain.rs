@@ -1,9 +1,19 @@
 //! A tamper-evident ledger. Budgets are sums of ledger rows, so a row deleted, edited (a lower
 //! cost, another day, another agent) or put there by something other than Keyhold would reopen a
-//! spent budget. Each row therefore carries `chain = HMAC(K_ledger, previous row's chain ‖ row)`,
-//! where `K_ledger = HKDF-SHA256(token_key, "keyhold/ledger-chain/v1")` and the row is every
-//! column with its id (the vault's token key, not the master secret: it survives a master
-//! rotation, so the chain needs no rewrite then). Only an unlocked Keyhold holds the key.
+//! spent budget. Each row therefore carries two tags under
+//! `K_ledger = HKDF-SHA256(token_key, "keyhold/ledger-chain/v1")` (the vault's token key, not the
+//! master secret: it survives a master rotation, so the chain needs no rewrite then); only an
+//! unlocked Keyhold holds the key:
+//!
+//! - `chain = HMAC(K_ledger, previous row's chain ‖ opening)`: the link. The opening is what is
+//!   known before the attempt's first byte goes upstream (id, time, agent, key, provider, model,
+//!   step, and `reserved_nano`, what the row counts if it never settles: the worst case reserved
+//!   for an attempt opened in flight, the cost itself for a row written whole).
+//! - `seal = HMAC(K_ledger, chain ‖ settlement)`: how it ended (outcome, tokens, cost, times,
+//!   what was redacted). An attempt is written `in_flight` with no seal before it is sent, and
+//!   settled in place when it ends, so a crash leaves a row; the next start settles what is left
+//!   as `interrupted` at its reservation ([`settle_left`]). Settling never moves the link, so the
+//!   rows after it still chain.
 //!
 //! A row is checked against the row before it, so checking is incremental: at unlock Keyhold
 //! checks from the start of the day (what budgets read) and the rest of the ledger in the
@@ -76,37 +86,80 @@ pub(crate) struct Columns<'a> {
     pub local: bool,
     pub agent_id: Option<&'a str>,
     pub redacted: Option<&'a str>,
+    pub reserved: Option<i64>,
 }
 
+/// The outcome of an attempt written before it is sent, until it is settled.
+pub const IN_FLIGHT: &str = "in_flight";
+/// The outcome of an attempt that was in flight when Keyhold stopped.
+pub const INTERRUPTED: &str = "interrupted";
+
 impl Columns<'_> {
-    fn record(&self) -> Record {
-        let mut r = Record::new("ledger", &self.id.to_string())
+    /// What the link covers: known before the attempt is sent, never changed after.
+    fn opening(&self) -> Record {
+        Record::new("ledger-open", &self.id.to_string())
             .text(self.at)
             .text(self.agent)
+            .opt_text(self.agent_id)
             .opt_text(self.key_id)
             .opt_text(self.key_label)
             .text(self.provider)
             .text(self.model)
             .text(self.mode)
             .int(self.step)
-            .text(self.outcome);
+            .flag(self.local)
+            .opt_int(self.reserved)
+    }
+
+    /// What the seal covers: how the attempt ended.
+    fn settlement(&self) -> Record {
+        let mut r = Record::new("ledger-settle", &self.id.to_string()).text(self.outcome);
         for t in self.tokens {
             r = r.int(t);
         }
-        r.opt_int(self.cost)
-            .flag(self.estimated)
-            .int(self.latency_ms)
-            .opt_int(self.ttft_ms)
-            .flag(self.local)
-            .opt_text(self.agent_id)
-            .opt_text(self.redacted)
+        r.opt_int(self.cost).flag(self.estimated).int(self.latency_ms).opt_int(self.ttft_ms).opt_text(self.redacted)
+    }
+
+    fn link(&self, key: &ChainKey, prev: &[u8]) -> Vec<u8> {
+        key.tag(prev, &self.opening())
+    }
+
+    fn seal(&self, key: &ChainKey, link: &[u8]) -> Vec<u8> {
+        key.tag(link, &self.settlement())
+    }
+
+    /// Not settled yet: no seal is expected.
+    fn unsettled(&self) -> bool {
+        self.outcome == IN_FLIGHT || self.outcome == INTERRUPTED
     }
 }
 
-/// The tag of `row`, about to be written with `id` after a row whose chain is `prev`. The
-/// columns are taken exactly as `ledger::record` writes them.
-pub(crate) fn tag_of(key: &ChainKey, prev: &[u8], id: i64, row: &Attempt, at: &str, outcome: &str) -> Vec<u8> {
-    let cols = Columns {
+/// The link and seal of `row`, about to be written with `id` after a row whose chain is `prev`
+/// (no seal for a row opened in flight). The columns are taken exactly as `ledger::insert`
+/// writes them.
+pub(crate) fn tags_of(
+    key: &ChainKey,
+    prev: &[u8],
+    id: i64,
+    row: &Attempt,
+    at: &str,
+    outcome: &str,
+    reserved: Option<i64>,
+) -> (Vec<u8>, Option<Vec<u8>>) {
+    let cols = columns_of(id, row, at, outcome, reserved);
+    let link = cols.link(key, prev);
+    let seal = (!cols.unsettled()).then(|| cols.seal(key, &link));
+    (link, seal)
+}
+
+/// The seal of `row` settled into the row `id` whose link is `link`.
+pub(crate) fn seal_of(key: &ChainKey, link: &[u8], id: i64, row: &Attempt, outcome: &str) -> Vec<u8> {
+    // The opening columns are not in the seal: the row keeps those it was opened with.
+    columns_of(id, row, "", outcome, None).seal(key, link)
+}
+
+fn columns_of<'a>(id: i64, row: &'a Attempt, at: &'a str, outcome: &'a str, reserved: Option<i64>) -> Columns<'a> {
+    Columns {
         id,
         at,
         agent: &row.agent,
@@ -125,8 +178,8 @@ pub(crate) fn tag_of(key: &ChainKey, prev: &[u8], id: i64, row: &Attempt, at: &s
         local: row.local,
         agent_id: Some(&row.agent_id),
         redacted: (!row.redacted.is_empty()).then_some(row.redacted.as_str()),
-    };
-    key.tag(prev, &cols.record())
+        reserved,
+    }
 }
 
 /// Where the chain ends: the last row's id, and the tag the next row chains from.
@@ -264,8 +317,14 @@ impl Head {
 /// A row's columns as [`read_columns`] reads them, then its chain.
 const ROWS_AFTER: &str = "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
         output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-        agent_id, redacted, chain
+        agent_id, redacted, reserved_nano, chain, seal
      FROM ledger WHERE id > ?1 ORDER BY id LIMIT ?2";
+
+/// One row, as [`ROWS_AFTER`] reads it.
+const ROW: &str = "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
+        output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
+        agent_id, redacted, reserved_nano, chain, seal
+     FROM ledger WHERE id = ?1";
 
 /// Rows read at a time: a check or a re-chaining of millions of rows holds a bounded amount.
 const CHUNK: i64 = 10_000;
@@ -294,7 +353,7 @@ pub fn check(
     let (mut checked, mut adopted) = (0u64, 0u64);
     let mark_tag = mark.and_then(Mark::tag_bytes);
     loop {
-        let mut to_adopt: Vec<(i64, Vec<u8>)> = Vec::new();
+        let mut to_adopt: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         let mut read = 0;
         {
             let mut stmt = conn.prepare_cached(ROWS_AFTER)?;
@@ -303,13 +362,20 @@ pub fn check(
                 read += 1;
                 let id: i64 = r.get(0)?;
                 let gap = (id > expected).then_some(Break::Deleted { from: expected, to: id - 1 });
-                let chain: Option<Vec<u8>> = r.get(21)?;
+                let chain: Option<Vec<u8>> = r.get(22)?;
+                let seal: Option<Vec<u8>> = r.get(23)?;
                 let cols = read_columns(r);
-                let computed = |prev: &[u8]| cols.as_ref().map(|c| key.tag(prev, &c.with(id).record())).ok();
+                let link = |prev: &[u8]| cols.as_ref().map(|c| c.with(id).link(key, prev)).ok();
                 match chain {
                     None if adopt(id) => {
-                        let tag = computed(&good_prev).unwrap_or_else(|| GENESIS.to_vec());
-                        to_adopt.push((id, tag.clone()));
+                        let tag = link(&good_prev).unwrap_or_else(|| GENESIS.to_vec());
+                        let sealed = cols
+                            .as_ref()
+                            .ok()
+                            .map(|c| c.with(id))
+                            .filter(|c| !c.unsettled())
+                            .map(|c| c.seal(key, &tag));
+                        to_adopt.push((id, tag.clone(), sealed));
                         adopted += 1;
                         good_prev = tag.clone();
                         stored_prev = tag;
@@ -321,11 +387,22 @@ pub fn check(
                     }
                     Some(chain) => {
                         let ok =
-                            [&stored_prev, &good_prev].iter().any(|p| computed(p).as_deref() == Some(chain.as_slice()));
+                            [&stored_prev, &good_prev].iter().any(|p| link(p).as_deref() == Some(chain.as_slice()));
                         if ok {
                             // Ids missing before a row that follows the last good one were never
                             // Keyhold's rows (or their deletion was acknowledged, and re-chained).
                             good_prev = chain.clone();
+                            // How it ended: sealed, or not settled yet (in flight now, or left by
+                            // a stop and settled at its reservation at the next unlock).
+                            let settled = cols.as_ref().ok().map(|c| c.with(id));
+                            let sealed_ok = match (&settled, &seal) {
+                                (Some(c), Some(s)) => c.seal(key, &chain) == *s,
+                                (Some(c), None) => c.unsettled(),
+                                (None, _) => false,
+                            };
+                            if !sealed_ok {
+                                breaks.push(Break::Edited { id });
+                            }
                         } else {
                             breaks.push(gap.unwrap_or(Break::Edited { id }));
                         }
@@ -343,9 +420,10 @@ pub fn check(
         }
         checked += read;
         if !to_adopt.is_empty() {
-            let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1 AND chain IS NULL")?;
-            for (id, tag) in &to_adopt {
-                up.execute(params![id, tag])?;
+            let mut up =
+                conn.prepare_cached("UPDATE ledger SET chain = ?2, seal = ?3 WHERE id = ?1 AND chain IS NULL")?;
+            for (id, tag, seal) in &to_adopt {
+                up.execute(params![id, tag, seal])?;
             }
         }
         if (read as i64) < CHUNK {
@@ -384,6 +462,7 @@ struct Owned {
     local: bool,
     agent_id: Option<String>,
     redacted: Option<String>,
+    reserved: Option<i64>,
 }
 
 impl Owned {
@@ -407,6 +486,7 @@ impl Owned {
             local: self.local,
             agent_id: self.agent_id.as_deref(),
             redacted: self.redacted.as_deref(),
+            reserved: self.reserved,
         }
     }
 }
@@ -431,6 +511,7 @@ fn read_columns(r: &rusqlite::Row) -> rusqlite::Result<Owned> {
         local: r.get(18)?,
         agent_id: r.get(19)?,
         redacted: r.get(20)?,
+        reserved: r.get(21)?,
     })
 }
 
@@ -464,20 +545,62 @@ pub fn rechain(conn: &Connection, key: &ChainKey, after: i64) -> rusqlite::Resul
                     head.id = id;
                     continue;
                 };
-                let tag = key.tag(&head.tag, &cols.with(id).record());
-                updates.push((id, tag.clone()));
+                let c = cols.with(id);
+                let tag = c.link(key, &head.tag);
+                // A row not settled yet keeps no seal (`settle_left` settles it).
+                updates.push((id, tag.clone(), (!c.unsettled()).then(|| c.seal(key, &tag))));
                 head = Head { id, tag };
             }
         }
-        let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2 WHERE id = ?1")?;
-        for (id, tag) in &updates {
-            up.execute(params![id, tag])?;
+        let mut up = conn.prepare_cached("UPDATE ledger SET chain = ?2, seal = ?3 WHERE id = ?1")?;
+        for (id, tag, seal) in &updates {
+            up.execute(params![id, tag, seal])?;
         }
         if read < CHUNK {
             break;
         }
     }
     Ok(head)
+}
+
+/// Attempts left in flight when Keyhold stopped (none of `live`, this process's own in flight):
+/// each becomes `interrupted`, counting what it reserved (the most it could have cost; a crash
+/// never lowers what a budget counts), its tokens marked estimated. With the chain key, the
+/// interrupted rows not sealed yet are sealed (their link, checked by the chain, covers the
+/// reservation). Returns how many attempts were settled now.
+pub fn settle_left(conn: &Connection, key: Option<&ChainKey>, live: &dyn Fn(i64) -> bool) -> rusqlite::Result<usize> {
+    let mut left = Vec::new();
+    {
+        // The partial index `ledger_unsettled` holds exactly these rows.
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, chain, seal IS NOT NULL FROM ledger WHERE outcome IN ('in_flight', 'interrupted')",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, chain, sealed): (i64, Option<Vec<u8>>, bool) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            if !sealed && !live(id) {
+                left.push((id, chain));
+            }
+        }
+    }
+    let mut settled = 0;
+    for (id, chain) in left {
+        settled += conn
+            .prepare_cached(
+                "UPDATE ledger SET outcome = 'interrupted', cost_nano = reserved_nano, estimated = 1
+                 WHERE id = ?1 AND outcome IN ('in_flight', 'interrupted') AND seal IS NULL",
+            )?
+            .execute([id])?;
+        let (Some(key), Some(link)) = (key, chain) else { continue };
+        let cols = conn.prepare_cached(ROW)?.query_row([id], read_columns)?;
+        let seal = cols.with(id).seal(key, &link);
+        conn.prepare_cached("UPDATE ledger SET seal = ?2 WHERE id = ?1 AND seal IS NULL")?
+            .execute(params![id, seal])?;
+    }
+    if settled > 0 {
+        tracing::warn!(attempts = settled, "attempts in flight when Keyhold stopped were settled as interrupted");
+    }
+    Ok(settled)
 }
 
 #[cfg(test)]

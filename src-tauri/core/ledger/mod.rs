@@ -68,6 +68,11 @@ pub enum Outcome {
     Blocked,
     /// A fault in Keyhold itself.
     Internal,
+    /// Sent, not ended yet: the row written before the first byte goes upstream.
+    InFlight,
+    /// Was in flight when Keyhold stopped (killed, crashed, the machine went down): settled at
+    /// the next start at what it reserved.
+    Interrupted,
 }
 
 impl Outcome {
@@ -90,6 +95,8 @@ impl Outcome {
             Outcome::Http(s) if *s >= 500 => "had a server error".into(),
             Outcome::ModelMissing => "does not have the model".into(),
             Outcome::BrokenBeforeAnswer => "broke off before answering".into(),
+            Outcome::InFlight => "is still answering".into(),
+            Outcome::Interrupted => "was cut off when Keyhold stopped".into(),
             other => format!("failed ({})", other.as_str()),
         }
     }
@@ -114,6 +121,8 @@ impl Outcome {
             Outcome::Offline => Borrowed("offline"),
             Outcome::Blocked => Borrowed("blocked"),
             Outcome::Internal => Borrowed("internal"),
+            Outcome::InFlight => Borrowed(chain::IN_FLIGHT),
+            Outcome::Interrupted => Borrowed(chain::INTERRUPTED),
         }
     }
 
@@ -153,6 +162,8 @@ impl std::str::FromStr for Outcome {
             Outcome::Offline,
             Outcome::Blocked,
             Outcome::Internal,
+            Outcome::InFlight,
+            Outcome::Interrupted,
         ];
         if let Some(o) = all.into_iter().find(|o| o.as_str() == s) {
             return Ok(o);
@@ -210,7 +221,7 @@ pub struct Attempt {
 }
 
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
-    insert(conn, a, &at_text(a.at), &a.outcome.as_str(), None)
+    insert(conn, a, &at_text(a.at), &a.outcome.as_str(), a.cost.map(|c| c.nanos()), None)
 }
 
 /// How a row's time is stored (and chained).
@@ -218,20 +229,28 @@ pub(crate) fn at_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Writes a row; `chained`: its id and chain tag (`ledger::chain`), when the writer holds the
-/// chain key.
+/// Chain tags of a row (`ledger::chain`), written when the writer holds the chain key.
+pub(crate) struct Chained<'a> {
+    pub id: i64,
+    pub link: &'a [u8],
+    pub seal: Option<&'a [u8]>,
+}
+
+/// Writes a row; `reserved`: what it counts if it never settles (`ledger::chain`).
 pub(crate) fn insert(
     conn: &Connection,
     a: &Attempt,
     at: &str,
     outcome: &str,
-    chained: Option<(i64, &[u8])>,
+    reserved: Option<i64>,
+    chained: Option<Chained>,
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-            agent_id, redacted, id, chain)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            agent_id, redacted, id, chain, seal, reserved_nano)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                 ?23, ?24)",
     )?
     .execute(params![
         at,
@@ -254,8 +273,10 @@ pub(crate) fn insert(
         a.local,
         a.agent_id,
         (!a.redacted.is_empty()).then_some(a.redacted.as_str()),
-        chained.map(|(id, _)| id),
-        chained.map(|(_, tag)| tag)
+        chained.as_ref().map(|c| c.id),
+        chained.as_ref().map(|c| c.link),
+        chained.as_ref().and_then(|c| c.seal),
+        reserved
     ])?;
     Ok(conn.last_insert_rowid())
 }

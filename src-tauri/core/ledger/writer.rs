@@ -9,6 +9,10 @@
 //! row is in the WAL file, so a killed process loses no answered request (WAL with
 //! `synchronous=NORMAL`: a commit is written to the file, which outlives the process; it is not
 //! fsynced, so a power cut may lose the last commits, as before).
+//!
+//! An attempt that goes upstream is [opened](Writer::open) first (a row `in_flight`, committed
+//! before its first byte is sent) and [settled](Writer::settle) in place when it ends, so a
+//! process killed meanwhile leaves a row, which the next start settles as `interrupted`.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -18,23 +22,48 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::chain::{self, Break, ChainKey, Checked, Head, Mark};
-use super::{at_text, insert, local_day_start, Attempt};
+use super::{at_text, insert, local_day_start, Attempt, Chained as Tags};
 use crate::db::{self, DbError};
 use crate::money::Money;
 
 /// Rows written in one transaction at most: a bound on how long the first waits for the last.
 const MOST_PER_COMMIT: usize = 512;
 
-type Ack = oneshot::Sender<Result<(), String>>;
+type Ack = oneshot::Sender<Result<i64, String>>;
+
+/// What a queued write does.
+#[derive(Debug, Clone)]
+enum Job {
+    /// A whole row: the attempt ended (or never went upstream).
+    Row(Attempt),
+    /// An attempt about to be sent, and what it counts if it never settles.
+    Open(Attempt, Option<Money>),
+    /// How the opened row `id` ended.
+    Settle(i64, Attempt),
+}
+
+impl Job {
+    /// What the job adds to its agent's spend.
+    fn spent(&self) -> Option<(&Attempt, Money)> {
+        match self {
+            Job::Row(a) | Job::Settle(_, a) => a.cost.map(|c| (a, c)),
+            Job::Open(..) => None,
+        }
+    }
+}
 
 /// The ledger's own connection and the rows waiting for it.
 pub struct Writer {
     inner: Mutex<Inner>,
-    queue: Mutex<VecDeque<(Attempt, Ack)>>,
+    queue: Mutex<VecDeque<(Job, Ack)>>,
     /// Rows whose commit failed (the database locked by another program, a full disk): kept
     /// here, counted against their agent's budget ([`Writer::unlanded_cost`]), and written
-    /// first with the next commit, until they land.
-    unlanded: Mutex<Vec<Attempt>>,
+    /// first with the next commit, until they land. (An opening that fails is not kept: its
+    /// attempt is not sent.)
+    unlanded: Mutex<Vec<Job>>,
+    /// Attempts this process opened and has not settled yet, with their link (None: opened
+    /// while locked).
+    live: Mutex<HashMap<i64, Option<Vec<u8>>>>,
     /// What was found changed in the ledger and not yet acknowledged (shared with the
     /// background check started at unlock).
     breaks: Arc<Mutex<Vec<Break>>>,
@@ -88,26 +117,32 @@ fn local_date(at: DateTime<Utc>) -> String {
 
 /// A row on its way to the database.
 #[must_use = "a row is only known to be committed once this is awaited"]
-pub struct Pending(oneshot::Receiver<Result<(), String>>);
+pub struct Pending(oneshot::Receiver<Result<i64, String>>);
 
 impl Pending {
-    /// Waits until the row's transaction committed. `Err` says why it could not be written.
-    pub async fn committed(self) -> Result<(), String> {
+    /// Waits until the row's transaction committed: the row's id. `Err` says why it could not
+    /// be written.
+    pub async fn committed(self) -> Result<i64, String> {
         self.0.await.unwrap_or_else(|_| Err("the ledger writer stopped".into()))
     }
 }
 
 impl Writer {
     /// Opens its own connection to the database at `path`.
+    /// Attempts a previous process left in flight are settled as `interrupted` now (the caller
+    /// holds the data dir's writer lock: no other process has attempts in flight).
     pub fn start(path: &Path) -> Result<Writer, DbError> {
         let conn = db::open(path)?;
         // Checkpoints are the background thread's (`db::checkpoint_in_background`), not a
         // commit's: one here would hold every waiting row up.
         let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
+        chain::settle_left(&conn, None, &|_| false)
+            .map_err(|e| DbError::Sqlite { path: path.to_path_buf(), detail: e.to_string() })?;
         Ok(Writer {
             inner: Mutex::new(Inner { conn, chain: None, own_unchained: Vec::new() }),
             queue: Mutex::new(VecDeque::new()),
             unlanded: Mutex::new(Vec::new()),
+            live: Mutex::new(Default::default()),
             breaks: Arc::new(Mutex::new(Vec::new())),
             today: Mutex::new(Today::default()),
             mark_moved: std::sync::atomic::AtomicBool::new(false),
@@ -117,7 +152,7 @@ impl Writer {
     /// What rows not yet in the database cost `agent_id`: spent, even if not written yet.
     pub fn unlanded_cost(&self, agent_id: &str) -> Money {
         let rows = self.unlanded.lock().unwrap_or_else(|p| p.into_inner());
-        rows.iter().filter(|r| r.agent_id == agent_id).filter_map(|r| r.cost).fold(Money::ZERO, |a, b| a + b)
+        rows.iter().filter_map(Job::spent).filter(|(r, _)| r.agent_id == agent_id).fold(Money::ZERO, |a, (_, c)| a + c)
     }
 
     /// What this Keyhold wrote to `agent_id`'s spend today (with what the ledger held at unlock).
@@ -173,6 +208,10 @@ impl Writer {
             let adopt_all = mark.is_none();
             let own = &inner.own_unchained;
             let checked = chain::check(conn, &key, from, mark.as_ref(), &|id| adopt_all || own.contains(&id))?;
+            // Interrupted attempts are sealed at their reservation (a lock and unlock while this
+            // process has attempts in flight leaves those alone).
+            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            chain::settle_left(conn, Some(&key), &|id| live.contains_key(&id))?;
             let first_today: Option<i64> = conn.query_row(
                 "SELECT MIN(id) FROM ledger WHERE id > ?1 AND at >= ?2",
                 rusqlite::params![after, since],
@@ -261,11 +300,27 @@ impl Writer {
         Ok(found)
     }
 
-    /// Queues a row, and commits the queue when no one else is. Rows are committed in the
-    /// order they were queued.
+    /// Queues a whole row (an attempt that ended, or never went upstream), and commits the
+    /// queue when no one else is. Rows are committed in the order they were queued.
     pub fn record(&self, row: Attempt) -> Pending {
+        self.enqueue(Job::Row(row))
+    }
+
+    /// Queues the row of an attempt about to go upstream: `in_flight`, counting `reserved` (the
+    /// most it can cost) if it never settles. Its commit gives the id to [`Writer::settle`];
+    /// nothing may be sent before it.
+    pub fn open(&self, row: Attempt, reserved: Option<Money>) -> Pending {
+        self.enqueue(Job::Open(row, reserved))
+    }
+
+    /// Queues how the opened attempt `id` ended (its opening columns stay as they were).
+    pub fn settle(&self, id: i64, row: Attempt) -> Pending {
+        self.enqueue(Job::Settle(id, row))
+    }
+
+    fn enqueue(&self, job: Job) -> Pending {
         let (ack, done) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back((row, ack));
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back((job, ack));
         // Whoever holds the connection checks the queue again after letting it go, so a row
         // queued while it committed is never left behind.
         loop {
@@ -285,21 +340,40 @@ impl Writer {
             let earlier = std::mem::take(&mut *self.unlanded.lock().unwrap_or_else(|p| p.into_inner()));
             let written = self.write(&mut inner, &earlier, &batch);
             drop(inner);
-            if let Err(e) = &written {
-                tracing::error!(error = %e, rows = batch.len() + earlier.len(), "could not write ledger rows; kept to write with the next");
-                let mut kept = self.unlanded.lock().unwrap_or_else(|p| p.into_inner());
-                kept.extend(earlier);
-                kept.extend(batch.iter().map(|(row, _)| row.clone()));
-            } else {
-                let mut t = self.today.lock().unwrap_or_else(|p| p.into_inner());
-                for row in earlier.iter().chain(batch.iter().map(|(row, _)| row)) {
-                    if let Some(cost) = row.cost {
+            match &written {
+                Err(e) => {
+                    tracing::error!(error = %e, rows = batch.len() + earlier.len(), "could not write ledger rows; kept to write with the next");
+                    let mut kept = self.unlanded.lock().unwrap_or_else(|p| p.into_inner());
+                    kept.extend(earlier);
+                    kept.extend(batch.iter().map(|(job, _)| job.clone()).filter(|j| !matches!(j, Job::Open(..))));
+                }
+                Ok(written) => {
+                    let mut t = self.today.lock().unwrap_or_else(|p| p.into_inner());
+                    for (row, cost) in earlier.iter().chain(batch.iter().map(|(job, _)| job)).filter_map(Job::spent) {
                         t.add(row.at, &row.agent_id, cost);
+                    }
+                    let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+                    for job in earlier.iter().chain(batch.iter().map(|(job, _)| job)) {
+                        if let Job::Settle(id, _) = job {
+                            live.remove(id);
+                        }
+                    }
+                    for (id, link) in &written.opened {
+                        live.insert(*id, link.clone());
                     }
                 }
             }
-            for (_, ack) in batch {
-                let _ = ack.send(written.clone());
+            match written {
+                Ok(written) => {
+                    for ((_, ack), id) in batch.into_iter().zip(written.ids) {
+                        let _ = ack.send(Ok(id));
+                    }
+                }
+                Err(e) => {
+                    for (_, ack) in batch {
+                        let _ = ack.send(Err(e.clone()));
+                    }
+                }
             }
             if self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
                 break;
@@ -308,20 +382,24 @@ impl Writer {
         Pending(done)
     }
 
-    fn write(&self, inner: &mut Inner, earlier: &[Attempt], batch: &[(Attempt, Ack)]) -> Result<(), String> {
+    /// Writes `earlier` (kept from a failed commit) then `batch` in one transaction.
+    fn write(&self, inner: &mut Inner, earlier: &[Job], batch: &[(Job, Ack)]) -> Result<Written, String> {
         let Inner { conn, chain, own_unchained } = inner;
         // BEGIN and COMMIT through the statement cache: parsed once, not per commit.
         let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
         run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
-        let rows = earlier.iter().chain(batch.iter().map(|(row, _)| row));
+        let jobs = earlier.iter().chain(batch.iter().map(|(job, _)| job));
         let mut found = Vec::new();
+        let mut ids = Vec::with_capacity(earlier.len() + batch.len());
+        let mut opened = Vec::new();
         let mut written_ids = Vec::new();
+        let links = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut moved: Option<(Head, String, i64)> = None;
         let result = (|| -> rusqlite::Result<()> {
-            match chain.as_ref() {
+            // The chain goes on from the last row Keyhold wrote. Rows that appeared after it, or
+            // rows of its that went, are named; the next id is past both.
+            let mut next = match chain.as_ref() {
                 Some(c) => {
-                    // The chain goes on from the last row Keyhold wrote. Rows that appeared after
-                    // it, or rows of its that went, are named; the next id is past both.
                     let max: i64 =
                         conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM ledger")?.query_row([], |r| r.get(0))?;
                     if max > c.head.id {
@@ -329,29 +407,56 @@ impl Writer {
                     } else if max < c.head.id {
                         found.push(Break::Truncated { after: max, to: c.head.id });
                     }
-                    let mut id = max.max(c.head.id);
-                    let mut prev = c.head.tag.clone();
-                    let (mut day, mut day_first) = (c.day.clone(), c.day_first);
-                    for row in rows {
-                        id += 1;
+                    Some((max.max(c.head.id), c.head.tag.clone(), c.day.clone(), c.day_first))
+                }
+                None => None,
+            };
+            for job in jobs {
+                let id = match job {
+                    Job::Row(row) | Job::Open(row, _) => {
+                        let (outcome, reserved) = match job {
+                            Job::Open(_, reserved) => (super::Outcome::InFlight.as_str(), reserved.map(|m| m.nanos())),
+                            // A whole row counts its cost whatever is done to its settlement.
+                            _ => (row.outcome.as_str(), row.cost.map(|c| c.nanos())),
+                        };
                         let at = at_text(row.at);
-                        let outcome = row.outcome.as_str();
-                        let tag = chain::tag_of(&c.key, &prev, id, row, &at, &outcome);
-                        insert(conn, row, &at, &outcome, Some((id, &tag)))?;
-                        let date = local_date(row.at);
-                        if date != day {
-                            day = date;
-                            day_first = id;
+                        match (chain.as_ref(), next.as_mut()) {
+                            (Some(c), Some((id, prev, day, day_first))) => {
+                                *id += 1;
+                                let (link, seal) = chain::tags_of(&c.key, prev, *id, row, &at, &outcome, reserved);
+                                let tags = Tags { id: *id, link: &link, seal: seal.as_deref() };
+                                insert(conn, row, &at, &outcome, reserved, Some(tags))?;
+                                if matches!(job, Job::Open(..)) {
+                                    opened.push((*id, Some(link.clone())));
+                                }
+                                let date = local_date(row.at);
+                                if date != *day {
+                                    *day = date;
+                                    *day_first = *id;
+                                }
+                                *prev = link;
+                                *id
+                            }
+                            _ => {
+                                let id = insert(conn, row, &at, &outcome, reserved, None)?;
+                                written_ids.push(id);
+                                if matches!(job, Job::Open(..)) {
+                                    opened.push((id, None));
+                                }
+                                id
+                            }
                         }
-                        prev = tag;
                     }
-                    moved = Some((Head { id, tag: prev }, day, day_first));
-                }
-                None => {
-                    for row in rows {
-                        written_ids.push(insert(conn, row, &at_text(row.at), &row.outcome.as_str(), None)?);
+                    Job::Settle(id, row) => {
+                        let link = links.get(id).cloned().flatten();
+                        settle(conn, chain.as_ref().map(|c| &c.key), *id, link, row, &mut found)?;
+                        *id
                     }
-                }
+                };
+                ids.push(id);
+            }
+            if let Some((id, prev, day, day_first)) = next {
+                moved = Some((Head { id, tag: prev }, day, day_first));
             }
             run("COMMIT")
         })();
@@ -362,13 +467,77 @@ impl Writer {
         }
         own_unchained.extend(written_ids);
         if let (Some(c), Some((head, day, day_first))) = (chain.as_mut(), moved) {
-            c.head = head;
-            c.day = day;
-            c.day_first = day_first;
-            self.mark_moved.store(true, std::sync::atomic::Ordering::Release);
+            if head.id != c.head.id {
+                c.head = head;
+                c.day = day;
+                c.day_first = day_first;
+                self.mark_moved.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
-        Ok(())
+        Ok(Written { ids: ids.split_off(earlier.len()), opened })
     }
+}
+
+/// What one commit wrote.
+struct Written {
+    /// The ids of the batch's rows, in order.
+    ids: Vec<i64>,
+    /// Attempts opened, with their link (None: written while locked).
+    opened: Vec<(i64, Option<Vec<u8>>)>,
+}
+
+/// Writes how the opened row `id` ended, sealed under `key` when the row is chained (`link`: its
+/// chain as written, when this process wrote it armed). A row that is no longer there, or no
+/// longer in flight (changed outside Keyhold meanwhile), is named; its spend is still counted.
+fn settle(
+    conn: &rusqlite::Connection,
+    key: Option<&ChainKey>,
+    id: i64,
+    link: Option<Vec<u8>>,
+    row: &Attempt,
+    found: &mut Vec<Break>,
+) -> rusqlite::Result<()> {
+    use rusqlite::OptionalExtension;
+    let link = match (key, link) {
+        (_, Some(link)) => Some(link),
+        // Opened while locked and chained at the unlock since: its chain is in the database.
+        (Some(_), None) => conn
+            .prepare_cached("SELECT chain FROM ledger WHERE id = ?1")?
+            .query_row([id], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten(),
+        (None, None) => None,
+    };
+    let outcome = row.outcome.as_str();
+    let seal = match (key, &link) {
+        (Some(key), Some(link)) => Some(chain::seal_of(key, link, id, row, &outcome)),
+        _ => None,
+    };
+    let changed = conn
+        .prepare_cached(
+            "UPDATE ledger SET outcome = ?2, input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5,
+            cache_write_tokens = ?6, cost_nano = ?7, estimated = ?8, latency_ms = ?9, ttft_ms = ?10, redacted = ?11,
+            seal = ?12
+         WHERE id = ?1 AND outcome = 'in_flight'",
+        )?
+        .execute(rusqlite::params![
+            id,
+            outcome,
+            row.tokens.input,
+            row.tokens.output,
+            row.tokens.cache_read,
+            row.tokens.cache_write,
+            row.cost,
+            row.estimated,
+            row.latency_ms,
+            row.ttft_ms,
+            (!row.redacted.is_empty()).then_some(row.redacted.as_str()),
+            seal
+        ])?;
+    if changed == 0 {
+        found.push(Break::Deleted { from: id, to: id });
+    }
+    Ok(())
 }
 
 /// What each agent spent since `since` (a stored time), as the database says.

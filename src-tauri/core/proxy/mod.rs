@@ -506,7 +506,7 @@ fn status_for(e: &RouterError) -> StatusCode {
         }
         RouterError::BudgetReached { .. } => StatusCode::TOO_MANY_REQUESTS,
         RouterError::LedgerChanged { .. } => StatusCode::FORBIDDEN,
-        RouterError::NotRecorded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        RouterError::NotRecorded { .. } | RouterError::NotOpened { .. } => StatusCode::SERVICE_UNAVAILABLE,
         RouterError::Workspace(w) if w.kind() == ErrorKind::Locked => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     }

@@ -797,10 +797,10 @@ async fn a_client_that_hangs_up_before_the_first_byte_ends_the_call_at_once() {
     let hung_up = std::time::Instant::now();
 
     let row = within(Duration::from_secs(3), || {
-        crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().into_iter().next()
+        crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().into_iter().find(|r| r.outcome != "in_flight")
     })
     .await
-    .expect("the attempt is in the ledger");
+    .expect("the attempt is in the ledger, settled");
     assert!(
         hung_up.elapsed() < Duration::from_millis(1_500),
         "the call ended {:?} after the hang-up",
@@ -1027,37 +1027,62 @@ async fn a_responses_stream_cut_inside_characters_and_crlf_passes_through_byte_f
     assert!(rows.iter().all(|row| row.outcome == "ok" && !row.estimated), "{rows:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_whose_ledger_row_cannot_be_written_gets_no_success_and_its_spend_still_counts() {
     let r = rig().await;
     // Another program holds the database's write lock past Keyhold's busy timeout.
     let other = crate::db::open(&r.ws.data_dir().db_path()).unwrap();
+    let rows = |r: &Rig| crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
+
+    // Before the call: its row cannot be opened, so nothing is sent at all.
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let whole =
+    let sent_before = r.openai.requests().len();
+    let refused =
         c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
-    assert_eq!(whole.status(), 503);
-    let text = whole.text().await.unwrap();
-    assert!(text.contains("could not write this call to its ledger"), "{text}");
-    // Streamed, same protocol: the answer's events arrive, its closing [DONE] does not; an error
-    // in OpenAI's stream format ends it instead.
-    let streamed =
-        c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(true)).send().await.unwrap();
-    let body = streamed.text().await.unwrap();
-    assert!(!body.contains("[DONE]"), "{body}");
-    assert!(body.contains("could not write this call to its ledger"), "{body}");
+    assert_eq!(refused.status(), 503);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("Nothing was sent") && text.contains("could not write this call to its ledger"), "{text}");
+    assert_eq!(r.openai.requests().len(), sent_before, "a call Keyhold cannot count is not made");
+    other.execute_batch("ROLLBACK").unwrap();
+
+    // While the provider answers: the row was opened, then the lock is taken, so how the call
+    // ended cannot be written.
+    for stream in [false, true] {
+        r.openai.set_behavior(vec![Behavior { delay_ms: Some(400), times: Some(1), ..Default::default() }]);
+        let (url, token) = (r.url("/v1/chat/completions"), r.token.clone());
+        let before = rows(&r).len();
+        let call = tokio::spawn(async move {
+            let resp = c().post(url).bearer_auth(token).json(&chat_body(stream)).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        });
+        within(Duration::from_secs(3), || (rows(&r).len() > before).then_some(()))
+            .await
+            .expect("the attempt's row is written before it is sent");
+        assert_eq!(rows(&r).last().map(|row| row.outcome.clone()).as_deref(), Some("in_flight"));
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (status, body) = call.await.unwrap();
+        if stream {
+            // Same protocol: the answer's events arrive, its closing [DONE] does not; an error
+            // in OpenAI's stream format ends it instead.
+            assert!(!body.contains("[DONE]"), "{body}");
+        } else {
+            assert_eq!(status, 503);
+        }
+        assert!(body.contains("could not write this call to its ledger"), "{body}");
+        other.execute_batch("ROLLBACK").unwrap();
+    }
     // Both spends are held against the budget until they land.
     let agent = crate::agents::find(&r.ws.conn(), "bot").unwrap();
     assert!(r.ws.unlanded_cost(&agent.id) > Money::ZERO);
-    other.execute_batch("ROLLBACK").unwrap();
     drop(other);
     let ok =
         c().post(r.url("/v1/chat/completions")).bearer_auth(&r.token).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(ok.status(), 200);
-    let rows = crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap();
     assert_eq!(
-        rows.iter().filter(|row| row.agent == "bot" && row.outcome == "ok").count(),
+        rows(&r).iter().filter(|row| row.agent == "bot" && row.outcome == "ok").count(),
         3,
-        "the held rows landed with the next"
+        "the held rows landed with the next: {:?}",
+        rows(&r).iter().map(|row| row.outcome.clone()).collect::<Vec<_>>()
     );
     assert_eq!(r.ws.unlanded_cost(&agent.id), Money::ZERO);
 }

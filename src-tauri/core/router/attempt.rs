@@ -41,6 +41,8 @@ pub(super) struct Call<'a> {
     overrides: prices::Overrides,
     /// The last ledger row queued: rows commit in order, so once it has, all of the call's have.
     last_row: std::sync::Mutex<Option<ledger::Pending>>,
+    /// The row of the step in flight, opened before it was sent: its end settles it.
+    opened: std::sync::Mutex<Option<i64>>,
 }
 
 /// The request with the agent's privacy policy applied, and how to restore the answer.
@@ -71,6 +73,8 @@ pub(super) enum Stop {
     Broken { provider: String, detail: String },
     /// The answer arrived but its ledger row could not be written: it is not reported complete.
     Unrecorded { detail: String },
+    /// The step's row could not be written before it was sent: it was not sent.
+    Unopened { detail: String },
 }
 
 impl Stop {
@@ -86,6 +90,7 @@ impl Stop {
             }
             Stop::Broken { provider, detail } => RouterError::Broken { provider, detail },
             Stop::Unrecorded { detail } => RouterError::NotRecorded { detail },
+            Stop::Unopened { detail } => RouterError::NotOpened { detail },
         }
     }
 }
@@ -94,6 +99,9 @@ impl Stop {
 struct Ready<'a> {
     key: KeySummary,
     price: Option<Price>,
+    /// The most the step can cost (None: its price is unknown); what its row counts if Keyhold
+    /// stops before it ends.
+    worst: Option<Money>,
     _reservation: Option<Reservation<'a>>,
 }
 
@@ -133,6 +141,7 @@ impl<'a> Call<'a> {
             log_days: std::sync::OnceLock::new(),
             overrides,
             last_row: std::sync::Mutex::new(None),
+            opened: std::sync::Mutex::new(None),
         }
     }
 
@@ -212,10 +221,32 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Queues the step's ledger row; [`Call::committed`] waits for it.
+    /// Queues the step's ledger row (settling the row opened for it, when it was sent);
+    /// [`Call::committed`] waits for it.
     fn record(&self, row: &Attempt) {
-        let pending = self.ws.record(row.clone());
+        let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let pending = match opened {
+            Some(id) => self.ws.ledger().settle(id, row.clone()),
+            None => self.ws.record(row.clone()),
+        };
         *self.last_row.lock().unwrap_or_else(|p| p.into_inner()) = Some(pending);
+    }
+
+    /// Writes the step's row as in flight, before its first byte goes upstream: a process
+    /// killed while it runs leaves the row, settled at `reserved` at the next start. `Err`: it
+    /// could not be written, and the step must not be sent.
+    async fn open(
+        &self,
+        step: &Planned,
+        key: &KeySummary,
+        reserved: Option<Money>,
+        started: Instant,
+    ) -> Result<(), String> {
+        let mut row = self.row(step, Some(key), Outcome::InFlight, Tokens::default(), None, true, started, None);
+        row.tokens.input = self.input_estimate;
+        let id = self.ws.ledger().open(row, reserved).committed().await?;
+        *self.opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+        Ok(())
     }
 
     /// Waits until every row this call queued is committed: nothing is answered before. A row
@@ -224,7 +255,11 @@ impl<'a> Call<'a> {
     pub(super) async fn committed(&self) -> Result<(), String> {
         let last = self.last_row.lock().unwrap_or_else(|p| p.into_inner()).take();
         match last {
-            Some(p) => p.committed().await.inspect_err(|e| tracing::error!(error = %e, "could not write a ledger row")),
+            Some(p) => p
+                .committed()
+                .await
+                .map(|_| ())
+                .inspect_err(|e| tracing::error!(error = %e, "could not write a ledger row")),
             None => Ok(()),
         }
     }
@@ -290,35 +325,36 @@ fn prepare<'a>(
         return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::KeyInactive, detail))));
     }
     let price = call.overrides.price(&step.provider, &step.model, step.is_local());
+    // The worst case: every output token the request allows, and its input. Input the provider
+    // fetches (a document by URL, a file id) is billed at its size, which Keyhold cannot see:
+    // the model's whole context window counts for it (unknown when the window is).
+    let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
+    let fetches = call.req.raw.as_ref().is_some_and(|r| r.fetches_input());
+    let window = prices::context_window(&step.model);
+    let worst = match (&price, fetches, window) {
+        _ if step.is_local() => Some(Money::ZERO),
+        (Some(price), false, _) => Some(worst_case(price, call.input_estimate, cap)),
+        (Some(price), true, Some(window)) => Some(worst_case(price, call.input_estimate.max(window as i64), cap)),
+        _ => None,
+    };
     // The budget: the worst case is reserved atomically with every other call of this agent.
     let reservation = match (call.agent.budget, step.is_local()) {
         (Some(budget), false) => {
-            let Some(price) = price else {
+            if price.is_none() {
                 let detail = format!(
                     "no price is known for {}, so the daily budget cannot be held: set one with `keyhold prices set`",
                     step.model
                 );
                 return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
-            };
-            let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
-            // Input the provider fetches (a document by URL, a file id) is billed at its size,
-            // which Keyhold cannot see: the model's whole context window is reserved for it, or
-            // the step is refused when that is unknown.
-            let mut input = call.input_estimate;
-            if call.req.raw.as_ref().is_some_and(|r| r.fetches_input()) {
-                match prices::context_window(&step.model) {
-                    Some(window) => input = input.max(window as i64),
-                    None => {
-                        let detail = format!(
-                            "the request has the provider fetch a document or file by URL or id, whose size Keyhold cannot see, \
-                             and {}'s context window is not known, so the daily budget cannot be held",
-                            step.model
-                        );
-                        return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
-                    }
-                }
             }
-            let worst = worst_case(&price, input, cap);
+            let Some(worst) = worst else {
+                let detail = format!(
+                    "the request has the provider fetch a document or file by URL or id, whose size Keyhold cannot see, \
+                     and {}'s context window is not known, so the daily budget cannot be held",
+                    step.model
+                );
+                return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::PriceUnknown, detail))));
+            };
             let reserved = call.ws.budgets().reserve(&call.ws.conn(), call.agent, budget, worst, call.ws.ledger());
             match reserved {
                 Ok(r) => Some(r),
@@ -337,7 +373,7 @@ fn prepare<'a>(
         }
         _ => None,
     };
-    Ok(Ready { key, price, _reservation: reservation })
+    Ok(Ready { key, price, worst, _reservation: reservation })
 }
 
 /// Runs one step of the chain.
@@ -374,6 +410,11 @@ pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn Answe
     let req = redacted.map_or(call.req, |r| &r.req);
     if !step.is_local() {
         call.log_outbound(&step, endpoint.provider, req);
+    }
+    // The attempt's row, before anything is sent: a stop from here on leaves it in the ledger.
+    if let Err(e) = call.open(&step, &ready.key, ready.worst, started).await {
+        tracing::error!(error = %e, "could not write a ledger row; the step is not sent");
+        return Attempted::Stop(Stop::Unopened { detail: e });
     }
     let secret = endpoint.secret.as_deref().map(String::as_str);
     let start = tokio::time::timeout_at(

@@ -136,25 +136,48 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
         local: step.local,
         redacted: counts.to_ledger(),
     };
+    // The attempt's row before anything is sent (a stop meanwhile leaves it, settled at the
+    // worst case at the next start), settled when the answer is in; a row that cannot be
+    // written is never answered with a 200.
+    let worst = if step.local {
+        Some(crate::money::Money::ZERO)
+    } else {
+        price.map(|p| p.cost(Tokens { input: estimate * 2, ..Default::default() }))
+    };
+    let opened = ws
+        .ledger()
+        .open(
+            Attempt {
+                cost: None,
+                estimated: true,
+                ..row(Outcome::InFlight, Tokens { input: estimate, ..Default::default() }, true)
+            },
+            worst,
+        )
+        .committed()
+        .await
+        .map_err(|detail| RouterError::NotOpened { detail })?;
     let answer = client.post(url).headers(provider.auth.headers(secret)).json(&sent).send().await;
     let record = |a: Attempt| async move {
-        if let Err(e) = ws.record(a).committed().await {
-            tracing::error!(error = %e, "could not write a ledger row");
-        }
+        let written = ws.ledger().settle(opened, a).committed().await;
         ws.ledger_changed();
+        written.map(|_| ()).map_err(|detail| {
+            tracing::error!(error = %detail, "could not write a ledger row");
+            RouterError::NotRecorded { detail }
+        })
     };
     let resp = match answer {
         Ok(r) => r,
         Err(e) => {
             let f = upstream::unreachable(&e);
-            record(row(f.kind, Tokens::default(), false)).await;
+            record(row(f.kind, Tokens::default(), false)).await?;
             return Err(RouterError::AllFailed { agent: agent.name.clone(), summary: f.detail, failures: Vec::new() });
         }
     };
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
     if status != 200 {
-        record(row(Outcome::Http(status), Tokens::default(), false)).await;
+        record(row(Outcome::Http(status), Tokens::default(), false)).await?;
         let f = http_failure(status, &text, secret);
         return Err(RouterError::Refused {
             provider: provider.id.clone(),
@@ -184,6 +207,6 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
             (v, Tokens { input: n, ..Default::default() }, counted.is_none())
         }
     };
-    record(row(Outcome::Ok, tokens, estimated)).await;
+    record(row(Outcome::Ok, tokens, estimated)).await?;
     Ok(reply)
 }

@@ -181,6 +181,8 @@ pub enum RouterError {
     Broken { provider: String, detail: String },
     #[error("Keyhold could not write this call to its ledger ({detail}), so the answer is not reported as complete. Its cost is counted against the budget all the same and is written with the next call; if this goes on, check the disk and that no other program holds Keyhold's database.")]
     NotRecorded { detail: String },
+    #[error("Nothing was sent: Keyhold could not write this call to its ledger before sending it ({detail}), and a call it cannot count is not made. Check the disk and that no other program holds Keyhold's database.")]
+    NotOpened { detail: String },
     #[error("Offline mode is on and agent {agent} has no local step. Add one (local:MODEL) to its chain, or switch offline mode off.")]
     OfflineNoLocal { agent: String },
     #[error("Nothing was sent: agent {agent}'s privacy policy is block, and {detail}. Remove those values, or choose the pii policy to send them replaced by placeholders.")]
@@ -218,7 +220,7 @@ impl Kinded for RouterError {
             RouterError::AllFailed { .. } => ErrorKind::AllStepsFailed,
             RouterError::Refused { .. } => ErrorKind::Refused,
             RouterError::Broken { .. } => ErrorKind::StreamBroken,
-            RouterError::NotRecorded { .. } => ErrorKind::Database,
+            RouterError::NotRecorded { .. } | RouterError::NotOpened { .. } => ErrorKind::Database,
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
             RouterError::ToolsNowhere { .. } => ErrorKind::Refused,

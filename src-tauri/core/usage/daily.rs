@@ -24,7 +24,7 @@ fn zone(conn: &Connection) -> rusqlite::Result<String> {
 const AGGREGATE: &str = "SELECT date(at, 'localtime'), agent, provider, model, local, COUNT(*), SUM(outcome <> 'ok'),
         SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
         SUM(COALESCE(cost_nano, 0)), SUM(cost_nano IS NULL)
-    FROM ledger WHERE id > ?1 AND id <= ?2 GROUP BY 1, agent, provider, model, local";
+    FROM ledger WHERE id > ?1 AND id <= ?2 AND outcome <> 'in_flight' GROUP BY 1, agent, provider, model, local";
 
 /// Makes sure the rollup is in the current zone, rebuilding it when not. Cheap when it is.
 ///

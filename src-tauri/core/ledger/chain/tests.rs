@@ -6,6 +6,7 @@ use super::*;
 use crate::db;
 use crate::ledger::tests::attempt;
 use crate::ledger::Writer;
+use crate::money::Money;
 
 fn key() -> ChainKey {
     ChainKey::new(&MasterSecret::from_slice(&[7u8; 32]).unwrap())
@@ -178,4 +179,61 @@ fn a_row_cannot_be_updated_to_a_negative_cost() {
     crate::ledger::record(&conn, &attempt("a", Some(5), chrono::Utc::now())).unwrap();
     let err = conn.execute("UPDATE ledger SET cost_nano = -1000000000", []).unwrap_err();
     assert!(err.to_string().contains("negative"), "{err}");
+}
+
+#[tokio::test]
+async fn an_attempt_opened_before_it_is_sent_and_settled_after_is_one_row_that_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 2).await;
+    let now = chrono::Utc::now();
+    let id = w.open(attempt("a0", None, now), Some(Money::from_nanos(90_000))).committed().await.unwrap();
+    // Written before the first byte goes upstream: in flight, counted by the reservation only.
+    let (outcome, cost): (String, Option<i64>) = db::open(&path)
+        .unwrap()
+        .query_row("SELECT outcome, cost_nano FROM ledger WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((outcome.as_str(), cost), ("in_flight", None));
+    // Another attempt is recorded while this one streams; then this one ends.
+    w.record(attempt("a1", Some(7), now)).committed().await.unwrap();
+    w.settle(id, attempt("a0", Some(4_321), now)).committed().await.unwrap();
+    let (outcome, cost, n): (String, Option<i64>, i64) = db::open(&path)
+        .unwrap()
+        .query_row("SELECT outcome, cost_nano, (SELECT count(*) FROM ledger) FROM ledger WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((outcome.as_str(), cost, n), ("ok", Some(4_321), 4));
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
+    // The settled row is as protected as any other.
+    outside(&path, &format!("UPDATE ledger SET cost_nano = 1 WHERE id = {id}"));
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, vec![Break::Edited { id }]);
+}
+
+#[tokio::test]
+async fn an_attempt_left_in_flight_by_a_crash_is_settled_as_interrupted_at_its_reservation_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 1).await;
+    let id =
+        w.open(attempt("a0", None, chrono::Utc::now()), Some(Money::from_nanos(90_000))).committed().await.unwrap();
+    let mark = w.mark();
+    // The process dies here: the row is never settled.
+    drop(w);
+    let w = Writer::start(&path).unwrap();
+    let checked = w.arm(key(), mark).unwrap();
+    assert_eq!(checked.breaks, Vec::new());
+    let (outcome, cost, estimated): (String, Option<i64>, bool) = db::open(&path)
+        .unwrap()
+        .query_row("SELECT outcome, cost_nano, estimated FROM ledger WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((outcome.as_str(), cost, estimated), ("interrupted", Some(90_000), true));
+    // Counted against the agent's budget from now on, and sealed like any other row.
+    assert_eq!(w.written_today("id-a0", chrono::Utc::now()), Money::from_nanos(1_000 + 90_000));
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
+    // The reservation it is settled at cannot be lowered beforehand.
+    outside(&path, &format!("UPDATE ledger SET reserved_nano = 0 WHERE id = {id}"));
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, vec![Break::Edited { id }]);
 }
