@@ -279,7 +279,7 @@ mod tests {
         assert!(o.agents.iter().all(|a| a.failing_keys.is_empty()));
         assert!(o.attention.is_empty(), "{:?}", o.attention);
         let valid = crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o-mini".into()] };
-        keys::record_test(&conn, &k.id, &valid, "Valid").unwrap();
+        keys::record_test(&conn, Some(&u), &k.id, &valid, "Valid").unwrap();
         assert_eq!(build(&conn, &[], None, Utc::now()).unwrap().keys[0].health, KeyHealth::Working);
     }
 
@@ -319,7 +319,7 @@ mod tests {
         };
         ledger::record(&conn, &refused_at(Utc::now() - chrono::Duration::seconds(30))).unwrap();
         let valid = crate::providers::probe::Verdict::Valid { models: vec![] };
-        keys::record_test(&conn, &k.id, &valid, "Valid").unwrap();
+        keys::record_test(&conn, Some(&u), &k.id, &valid, "Valid").unwrap();
         let o = build(&conn, &[], None, Utc::now()).unwrap();
         assert_eq!(o.keys[0].health, KeyHealth::Working, "tested valid after the refusal");
         ledger::record(&conn, &refused_at(Utc::now() + chrono::Duration::seconds(5))).unwrap();

@@ -73,7 +73,7 @@ fn a_model_the_key_does_not_list_is_a_warning_with_the_list() {
     let id = keys::find(&conn, "work").unwrap().id;
     let valid =
         crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o".to_string(), "gpt-4o-mini".to_string()] };
-    keys::record_test(&conn, &id, &valid, "Valid").unwrap();
+    keys::record_test(&conn, Some(&crate::integrity::for_tests()), &id, &valid, "Valid").unwrap();
     let saved = add(
         &mut conn,
         &crate::integrity::for_tests(),

@@ -54,6 +54,6 @@ pub async fn test(ws: &Workspace, key: &str, timeout: Duration) -> Result<(KeySu
     drop(ep.secret);
     let sentence = verdict.sentence_for(&ep.provider.name, ep.provider.auth == crate::providers::AuthStyle::None);
     tracing::info!(key = %ep.key.label, provider = %ep.provider.id, verdict = %sentence, "key tested");
-    let key = keys::record_test(&ws.conn(), &ep.key.id, &verdict, &sentence)?;
+    let key = ws.with_unlocked(|c, u| keys::record_test(c, Some(u), &ep.key.id, &verdict, &sentence))?;
     Ok((key, verdict))
 }

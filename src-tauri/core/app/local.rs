@@ -33,7 +33,14 @@ pub async fn look(ws: &Workspace) -> OllamaStatus {
     if let (Some(k), true) = (&key, status.running) {
         let verdict = Verdict::Valid { models: status.models.iter().map(|m| m.name.clone()).collect() };
         let sentence = verdict.sentence_for("Ollama", true);
-        if let Err(e) = keys::record_test(&ws.conn(), &k.id, &verdict, &sentence) {
+        // The model list routes, so it is signed: written only while unlocked.
+        let recorded = match ws.with_unlocked(|c, u| keys::record_test(c, Some(u), &k.id, &verdict, &sentence)) {
+            Err(crate::workspace::WorkspaceError::Locked) => {
+                keys::record_test(&ws.conn(), None, &k.id, &verdict, &sentence).map_err(Into::into)
+            }
+            other => other,
+        };
+        if let Err(e) = recorded {
             tracing::warn!(error = %e, "could not record what the Ollama status refresh found");
         }
     }

@@ -272,10 +272,17 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
 }
 
 /// What a key row's tag covers: everything that decides where its secret goes and whether it
-/// is used — its provider, address, state, default flag and transport consents. (The secret is
-/// sealed with the row's id and provider as associated data; labels and test results are
-/// display only.)
+/// is used — its provider, address, state, default flag, transport consents, and the models it
+/// listed at its last test (they decide which key serves an agent on its provider's default
+/// key). (The secret is sealed with the row's id and provider as associated data; labels and
+/// test results are display only.)
 fn record(k: &KeySummary) -> Record {
+    k.models.iter().fold(record_v1(k).text("models").int(k.models.len() as i64), |r, m| r.text(m))
+}
+
+/// The tag's cover before the model list was in it: accepted once, at the unlock that upgrades
+/// the row ([`upgrade_tags`]), and only for the tag the vault snapshot saved last.
+fn record_v1(k: &KeySummary) -> Record {
     Record::new("provider_keys", &k.id)
         .text(&k.provider)
         .opt_text(k.base_url.as_deref())
@@ -283,6 +290,30 @@ fn record(k: &KeySummary) -> Record {
         .flag(k.is_default)
         .flag(k.allow_insecure_http)
         .flag(k.marked_local)
+}
+
+/// Key rows tagged before the model list was covered, whose tag is the one the snapshot saved
+/// last (`saved`: the key's id → its saved tag), are tagged again with their list as it is:
+/// once, at the first unlock of this version. Returns the ids and new tags.
+pub(crate) fn upgrade_tags(
+    conn: &Connection,
+    u: &Unlocked,
+    saved: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
+    let mut upgraded = Vec::new();
+    for k in list(conn)? {
+        let mac: Option<Vec<u8>> =
+            conn.cached_row("SELECT mac FROM provider_keys WHERE id = ?1", [&k.id], |r| r.get(0))?;
+        let Some(mac) = mac else { continue };
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        if u.verify(&record(&k), Some(&mac)) || !u.verify(&record_v1(&k), Some(&mac)) || saved(&k.id) != Some(hex) {
+            continue;
+        }
+        let tag = u.tag(&record(&k));
+        conn.execute("UPDATE provider_keys SET mac = ?2 WHERE id = ?1", params![k.id, tag])?;
+        upgraded.push((k.id, tag));
+    }
+    Ok(upgraded)
 }
 
 /// Tags the key row `id` as it now is.
@@ -518,19 +549,34 @@ fn open_row(conn: &Connection, master: &MasterSecret, key: &KeySummary) -> Resul
 }
 
 /// Records a test's verdict (its kind and its sentence); a valid one also refreshes the cached
-/// model list.
-pub fn record_test(conn: &Connection, id: &str, verdict: &Verdict, sentence: &str) -> Result<KeySummary, KeyError> {
+/// model list, signed with the row (`u`: unlocked; while locked the list is left as it was: it
+/// routes, so it is never written unsigned).
+pub fn record_test(
+    conn: &Connection,
+    u: Option<&Unlocked>,
+    id: &str,
+    verdict: &Verdict,
+    sentence: &str,
+) -> Result<KeySummary, KeyError> {
     let at = now();
     conn.execute(
         "UPDATE provider_keys SET last_test = ?2, last_tested_at = ?3, last_verdict = ?4 WHERE id = ?1",
         params![id, sentence, at, verdict.kind()],
     )?;
-    if let Verdict::Valid { models } = verdict {
+    if let (Verdict::Valid { models }, Some(u)) = (verdict, u) {
+        let before = find(conn, id)?;
+        if before.models != *models {
+            // Only a row that verifies now is re-signed with its new list.
+            verify(conn, u, &before)?;
+        }
         let json = serde_json::to_string(models).expect("a list of strings serializes");
         conn.execute(
             "UPDATE provider_keys SET models = ?2, models_fetched_at = ?3 WHERE id = ?1",
             params![id, json, at],
         )?;
+        if before.models != *models {
+            return sign(conn, u, id);
+        }
     }
     find(conn, id)
 }

@@ -138,3 +138,30 @@ fn a_base_url_error_never_echoes_the_credentials_pasted_into_it() {
     let e = normalize_base_url("ftp://me:secret-canary@host").unwrap_err().to_string();
     assert!(!e.contains("secret-canary"), "{e}");
 }
+
+#[test]
+fn the_model_list_is_signed_and_a_row_tagged_before_it_was_is_upgraded_once_from_its_saved_tag() {
+    let (_dir, conn, u) = setup();
+    let k = add(&conn, &u, "openai", "Work", None, z("sk-proj-0123456789abcdef0123456789abcdef")).unwrap().key;
+    let valid = crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o-mini".into()] };
+    record_test(&conn, Some(&u), &k.id, &valid, "Valid").unwrap();
+    verify(&conn, &u, &find(&conn, "work").unwrap()).unwrap();
+    // Another program moves a model into the list: the row no longer verifies.
+    conn.execute("UPDATE provider_keys SET models = '[\"gpt-4o-mini\",\"o3\"]' WHERE id = ?1", [&k.id]).unwrap();
+    assert!(matches!(verify(&conn, &u, &find(&conn, "work").unwrap()), Err(KeyError::Changed(_))));
+    // A test while locked records the verdict and leaves the (signed) list alone.
+    conn.execute("UPDATE provider_keys SET models = '[\"gpt-4o-mini\"]' WHERE id = ?1", [&k.id]).unwrap();
+    let more = crate::providers::probe::Verdict::Valid { models: vec!["gpt-4o-mini".into(), "o3".into()] };
+    assert_eq!(record_test(&conn, None, &k.id, &more, "Valid").unwrap().models, ["gpt-4o-mini"]);
+
+    // A row from the version before: its tag covers no model list.
+    let old = u.tag(&record_v1(&find(&conn, "work").unwrap()));
+    conn.execute("UPDATE provider_keys SET mac = ?2 WHERE id = ?1", params![k.id, old]).unwrap();
+    let hex: String = old.iter().map(|b| format!("{b:02x}")).collect();
+    // Not the tag the snapshot saved (an older one written back): not upgraded.
+    assert!(upgrade_tags(&conn, &u, &|_| Some("00".into())).unwrap().is_empty());
+    // The saved one: tagged again with its list, once.
+    assert_eq!(upgrade_tags(&conn, &u, &|_| Some(hex.clone())).unwrap().len(), 1);
+    verify(&conn, &u, &find(&conn, "work").unwrap()).unwrap();
+    assert!(upgrade_tags(&conn, &u, &|_| Some(hex.clone())).unwrap().is_empty());
+}

@@ -1330,3 +1330,35 @@ async fn ledger_rows_deleted_from_the_end_while_locked_are_named_at_unlock() {
         vec!["the last usage ledger rows Keyhold wrote (rows 2 to 3) were deleted outside Keyhold".to_string()]
     );
 }
+
+#[tokio::test]
+async fn a_model_moved_into_another_keys_list_is_named_and_reroutes_nothing() {
+    let r = rig().await;
+    // An agent on its provider's default key: the key that lists its model decides where it goes.
+    let spec =
+        AgentSpec { name: "def".into(), model: "gpt-4o-mini".into(), max_tokens: Some(50), ..Default::default() };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+    let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "def", None)).unwrap().token;
+    // Another program lists the model under the Anthropic key.
+    outsider(&r).execute("UPDATE provider_keys SET models = '[\"gpt-4o-mini\"]' WHERE label = 'an'", []).unwrap();
+    let before = r.anthropic.requests().len();
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(r.anthropic.requests().len(), before, "the prompt was rerouted to another key: {body}");
+    assert_ne!(status, 200, "{body}");
+    let message = serde_json::from_str::<Value>(&body).unwrap()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("The key \"an\" was changed outside Keyhold"), "{message}");
+}
+
+#[tokio::test]
+async fn a_dictionary_wiped_with_its_tag_is_named() {
+    let r = rig().await;
+    r.ws.with_unlocked(|c, u| crate::privacy::dictionary::add(c, u, &[Zeroizing::new("Project Nightjar".into())]))
+        .unwrap();
+    outsider(&r)
+        .execute_batch("DELETE FROM dictionary_terms; DELETE FROM settings WHERE key = 'integrity.dictionary'")
+        .unwrap();
+    let lines = r.ws.configuration_differences().unwrap();
+    assert!(lines.iter().any(|l| l.contains("dictionary")), "{lines:?}");
+}

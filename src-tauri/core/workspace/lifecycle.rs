@@ -126,6 +126,19 @@ impl Workspace {
                 crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?
             }
         };
+        // Key rows tagged before their model list was covered are tagged again, once, when their
+        // tag is the one the snapshot saved last (a replayed older tag is not).
+        let mut manifest = manifest;
+        let upgraded = {
+            let saved = |id: &str| manifest.0.get(&("key".to_string(), id.to_string())).map(|e| e.tag.clone());
+            crate::keys::upgrade_tags(&self.conn(), &Unlocked::new(&master, &token_key), &saved)?
+        };
+        for (id, tag) in upgraded {
+            if let Some(e) = manifest.0.get_mut(&("key".to_string(), id)) {
+                e.tag = tag.iter().map(|b| format!("{b:02x}")).collect();
+            }
+            rewrite = true;
+        }
         let secrets = Secrets::new(master, token_key, key, manifest);
         if rewrite {
             // The vault opened and the database is consistent with `master`: a snapshot that
