@@ -81,8 +81,10 @@ pub async fn start(
     Ok(addr)
 }
 
-/// Stops the proxy (answers in flight are finished) and remembers it should stay stopped.
+/// Stops the proxy (answers in flight are finished) and remembers it should stay stopped. Only
+/// while unlocked: the user's tools depend on it, and a locked Keyhold changes nothing.
 pub async fn stop(ws: &Workspace, handle: &ProxyHandle) -> Result<(), WorkspaceError> {
+    ws.require_unlocked()?;
     if let Some(r) = handle.0.lock().await.take() {
         r.stop().await;
     }
@@ -126,5 +128,30 @@ pub async fn set_origins(ws: &Arc<Workspace>, handle: &ProxyHandle, origins: &[S
 pub async fn shut_down(handle: &ProxyHandle) {
     if let Some(r) = handle.0.lock().await.take() {
         r.stop().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::DataDir;
+    use crate::passphrase::Passphrase;
+    use crate::vault::{kdf::KdfParams, snapshot};
+
+    #[tokio::test]
+    async fn the_proxy_is_not_stopped_from_a_locked_keyhold() {
+        snapshot::use_fast_encryption_for_tests();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap();
+        let ws = Arc::new(Workspace::open_with(dir, KdfParams::FAST_FOR_TESTS).unwrap());
+        ws.create_vault(&Passphrase::new("proxy stop passphrase".into()), None).unwrap();
+        let handle = ProxyHandle::default();
+        start(&ws, &handle, Some(0), true).await.unwrap();
+        ws.lock();
+        // Someone at the locked window (or its tray) cannot turn the user's proxy off.
+        assert!(matches!(stop(&ws, &handle).await, Err(WorkspaceError::Locked)));
+        assert!(handle.running_now(), "still serving the user's tools");
+        assert!(was_running(&ws), "and still to be started at the next launch");
+        shut_down(&handle).await;
     }
 }

@@ -66,6 +66,9 @@ pub async fn ollama_pull(
     env: State<'_, Environment>,
     model: String,
 ) -> Result<OllamaStatus, CommandError> {
+    // The window changes the user's models only while unlocked (the terminal's `keyhold ollama`
+    // is the user's own shell, which could run `ollama` itself).
+    ws.require_unlocked()?;
     let url = ollama_url(&ws, &env).await;
     let pulled = ollama::pull(&url, &model, |progress| (events.pull)(progress)).await;
     let status = refresh_and_tell(&ws, &env, &events).await;
@@ -82,6 +85,7 @@ pub async fn ollama_remove(
     env: State<'_, Environment>,
     model: String,
 ) -> Result<OllamaStatus, CommandError> {
+    ws.require_unlocked()?;
     let url = ollama_url(&ws, &env).await;
     ollama::remove(&url, &model).await?;
     Ok(refresh_and_tell(&ws, &env, &events).await)
