@@ -130,6 +130,8 @@ pub enum KeyError {
     Tampered { label: String },
     #[error("The key \"{0}\" is deactivated. Reactivate it first.")]
     Inactive(String),
+    #[error("The key labelled \"{label}\" was changed outside Keyhold, so that label may be another key's. Check `keyhold keys list`, then remove it by its id: `keyhold keys remove {id}`.")]
+    LabelUnsure { label: String, id: String },
     #[error("The base URL \"{url}\" is plain http:// to another machine: the key would travel in clear. Use https://, or, for a gateway on your own network, allow it explicitly with --allow-insecure-http.")]
     InsecureHttp { url: String },
     #[error("{0} takes a key and bills for it, so it cannot be marked local: only a key-less model server (Ollama) on your own network can.")]
@@ -147,7 +149,7 @@ impl crate::error::Kinded for KeyError {
             KeyError::NotFound(_) => ErrorKind::KeyNotFound,
             KeyError::Tampered { .. } => ErrorKind::KeyTampered,
             KeyError::Inactive(_) => ErrorKind::KeyInactive,
-            KeyError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
+            KeyError::Changed(_) | KeyError::LabelUnsure { .. } => ErrorKind::ChangedOutsideKeyhold,
             KeyError::Db(_) => ErrorKind::Database,
             _ => ErrorKind::BadKeyInput,
         }
@@ -272,12 +274,13 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeySummary> {
 }
 
 /// What a key row's tag covers: everything that decides where its secret goes and whether it
-/// is used — its provider, address, state, default flag, transport consents, and the models it
+/// is used — its provider, address, state, default flag, transport consents, the models it
 /// listed at its last test (they decide which key serves an agent on its provider's default
-/// key). (The secret is sealed with the row's id and provider as associated data; labels and
-/// test results are display only.)
+/// key), and its label (what `rotate`, `remove` and agents' chains find it by). (The secret is
+/// sealed with the row's id and provider as associated data; test results are display only.)
 fn record(k: &KeySummary) -> Record {
-    k.models.iter().fold(record_v1(k).text("models").int(k.models.len() as i64), |r, m| r.text(m))
+    let r = record_v1(k).text("label").text(&k.label).text("models").int(k.models.len() as i64);
+    k.models.iter().fold(r, |r, m| r.text(m))
 }
 
 /// The tag's cover before the model list was in it: accepted once, at the unlock that upgrades
@@ -507,8 +510,12 @@ pub fn set_default(conn: &mut Connection, u: &Unlocked, k: &str) -> Result<KeySu
 }
 
 /// Deletes a key. Needs the unlocked vault like every other change, though it only takes away.
-pub fn remove(conn: &Connection, _u: &Unlocked, k: &str) -> Result<KeySummary, KeyError> {
+/// A row changed outside Keyhold is removed by its id only: its label may be another key's.
+pub fn remove(conn: &Connection, u: &Unlocked, k: &str) -> Result<KeySummary, KeyError> {
     let key = find(conn, k)?;
+    if key.id != k && verify(conn, u, &key).is_err() {
+        return Err(KeyError::LabelUnsure { label: key.label, id: key.id });
+    }
     conn.execute("DELETE FROM provider_keys WHERE id = ?1", [&key.id])?;
     Ok(key)
 }

@@ -165,3 +165,27 @@ fn the_model_list_is_signed_and_a_row_tagged_before_it_was_is_upgraded_once_from
     verify(&conn, &u, &find(&conn, "work").unwrap()).unwrap();
     assert!(upgrade_tags(&conn, &u, &|_| Some(hex.clone())).unwrap().is_empty());
 }
+
+#[test]
+fn labels_swapped_outside_keyhold_make_rotate_and_remove_by_label_refuse_and_hit_no_other_key() {
+    let (_dir, conn, u) = setup();
+    let work = add(&conn, &u, "openai", "Work", None, z("sk-proj-0123456789abcdef0123456789abcdef")).unwrap().key;
+    let home = add(&conn, &u, "openai", "Home", None, z("sk-proj-fedcba9876543210fedcba9876543210")).unwrap().key;
+    // Another program swaps the two labels.
+    conn.execute_batch(&format!(
+        "UPDATE provider_keys SET label = 'tmp' WHERE id = '{w}';
+         UPDATE provider_keys SET label = 'Work' WHERE id = '{h}';
+         UPDATE provider_keys SET label = 'Home' WHERE id = '{w}';",
+        w = work.id,
+        h = home.id
+    ))
+    .unwrap();
+    let fresh = Zeroizing::new("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_string());
+    assert!(matches!(rotate(&conn, &u, "Work", fresh), Err(KeyError::Changed(_))), "the wrong key was rotated");
+    let err = remove(&conn, &u, "Work").unwrap_err();
+    assert!(matches!(err, KeyError::LabelUnsure { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("keyhold keys remove {}", home.id)), "{err}");
+    assert_eq!(list(&conn).unwrap().len(), 2, "nothing was removed");
+    // By its id, the user's way out.
+    assert_eq!(remove(&conn, &u, &home.id).unwrap().id, home.id);
+}
