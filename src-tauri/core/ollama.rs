@@ -199,6 +199,35 @@ pub fn served_remotely(model: &str) -> bool {
     tag == "cloud" || tag.ends_with("-cloud") || model.ends_with("-cloud")
 }
 
+/// Where the Ollama at `url` serves `model` from, when not this machine: the `remote_host` of
+/// its `/api/show` (its cloud models, and copies of them under any name, `ollama cp
+/// gpt-oss:120b-cloud big`). Asked at most once a minute per address and model. An Ollama that
+/// does not answer within 2 s is taken at the model's name ([`served_remotely`]): the chat
+/// request that would follow fails there the same way.
+pub async fn remote_host(url: &str, model: &str) -> Option<String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::time::Instant;
+    type Seen = HashMap<(String, String), (Instant, Option<String>)>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let key = (url.trim().trim_end_matches('/').to_string(), model.to_string());
+    if let Some((at, host)) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if at.elapsed() < Duration::from_secs(60) {
+            return host.clone();
+        }
+    }
+    let asked = async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().ok()?;
+        let resp = client.post(format!("{}/api/show", key.0)).json(&serde_json::json!({ "model": model })).send().await;
+        let v: Value = resp.ok()?.json().await.ok()?;
+        v.get("remote_host").and_then(Value::as_str).filter(|h| !h.is_empty()).map(str::to_string)
+    }
+    .await;
+    seen.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (Instant::now(), asked.clone()));
+    asked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

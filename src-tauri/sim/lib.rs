@@ -99,6 +99,8 @@ pub struct SimState {
     pub models: Vec<String>,
     /// Ollama: the models installed now (pull adds, delete removes).
     pub installed: Mutex<Vec<String>>,
+    /// Ollama: installed models it forwards to ollama.com under a name of their own.
+    pub remote: Mutex<Vec<String>>,
     /// Every streamed answer that ended, in the order they ended.
     streams: Mutex<Vec<StreamEnd>>,
 }
@@ -344,6 +346,13 @@ impl Running {
         *self.state.behaviors.lock().unwrap_or_else(|p| p.into_inner()) = list.into();
     }
 
+    /// Ollama: installs `model` as a copy of a cloud model (`ollama cp gpt-oss:120b-cloud
+    /// big`): served from ollama.com, whatever its name says.
+    pub fn serve_remotely(&self, model: &str) {
+        self.state.installed.lock().unwrap_or_else(|p| p.into_inner()).push(model.to_string());
+        self.state.remote.lock().unwrap_or_else(|p| p.into_inner()).push(model.to_string());
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -371,6 +380,7 @@ pub async fn start(flavor: Flavor, addr: SocketAddr, valid_keys: Vec<String>) ->
         behaviors: Mutex::new(VecDeque::new()),
         seen: Mutex::new(Vec::new()),
         installed: Mutex::new(models.clone()),
+        remote: Mutex::new(Vec::new()),
         streams: Mutex::new(Vec::new()),
         models,
     });

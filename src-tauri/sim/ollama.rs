@@ -1,7 +1,10 @@
 //! Ollama's API: `/api/version`, `/api/tags`, `/api/ps`, `/api/chat` (NDJSON stream by default,
 //! `prompt_eval_count` / `eval_count` in the final object), `/api/pull` (NDJSON progress:
 //! `status`, and `digest`/`total`/`completed` while downloading; `{"error": …}` for a name the
-//! library does not have) and `/api/delete` (404 for a model that is not installed).
+//! library does not have), `/api/delete` (404 for a model that is not installed) and `/api/show`.
+//! A cloud model (`…-cloud`, or one copied from one under another name: [`super::Running::serve_remotely`])
+//! carries `remote_model` and `remote_host` in `/api/tags` and `/api/show`, as Ollama's do: Ollama
+//! forwards its requests to ollama.com.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,6 +26,33 @@ pub fn routes() -> Router<Shared> {
         .route("/api/embed", post(super::responses::ollama_embed))
         .route("/api/pull", post(pull))
         .route("/api/delete", axum::routing::delete(delete))
+        .route("/api/show", post(show))
+}
+
+/// Where Ollama serves `name` from, when not this machine.
+fn remote_of(s: &Shared, name: &str) -> Option<&'static str> {
+    let aliased = s.remote.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|m| m == name);
+    (aliased || name.ends_with("-cloud") || name.ends_with(":cloud")).then_some("https://ollama.com:443")
+}
+
+async fn show(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(name) = name_of(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "model is required" }))).into_response();
+    };
+    if let Err(r) = gate(&s, "POST", "/api/show", &headers, Some(name.clone()), false).await {
+        return r;
+    }
+    if !s.installed.lock().unwrap_or_else(|p| p.into_inner()).contains(&name) {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("model '{name}' not found") }))).into_response();
+    }
+    let mut v = json!({ "modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+        "details": model_entry(&name)["details"].clone(), "capabilities": ["completion"],
+        "modified_at": "2026-10-01T10:00:00.000000000Z" });
+    if let Some(host) = remote_of(&s, &name) {
+        v["remote_model"] = json!(name.trim_end_matches("-cloud"));
+        v["remote_host"] = json!(host);
+    }
+    Json(v).into_response()
 }
 
 /// What the simulated library has to pull.
@@ -104,7 +134,18 @@ async fn tags(State(s): State<Shared>, headers: HeaderMap) -> Response {
     match gate(&s, "GET", "/api/tags", &headers, None, false).await {
         Ok(_) => {
             let installed = s.installed.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Json(json!({ "models": installed.iter().map(|m| model_entry(m)).collect::<Vec<_>>() })).into_response()
+            let entries: Vec<Value> = installed
+                .iter()
+                .map(|m| {
+                    let mut e = model_entry(m);
+                    if let Some(host) = remote_of(&s, m) {
+                        e["remote_model"] = json!(m.trim_end_matches("-cloud"));
+                        e["remote_host"] = json!(host);
+                    }
+                    e
+                })
+                .collect();
+            Json(json!({ "models": entries })).into_response()
         }
         Err(r) => r,
     }

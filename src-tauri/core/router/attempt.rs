@@ -377,8 +377,17 @@ fn prepare<'a>(
 }
 
 /// Runs one step of the chain.
-pub(super) async fn attempt(call: &Call<'_>, step: Planned, sink: &mut dyn AnswerSink) -> Attempted {
+pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn AnswerSink) -> Attempted {
     let started = Instant::now();
+    // Ollama may serve a model from ollama.com under any name: asked before it counts as local
+    // (a cloud step: offline mode skips it, the privacy policy applies, its price is not 0).
+    if step.local && step.provider == "ollama" {
+        let url = crate::ollama::address_of(step.key.as_ref());
+        if let Some(host) = crate::ollama::remote_host(&url, &step.model).await {
+            tracing::info!(model = %step.model, host = %host, "Ollama serves this model from elsewhere: a cloud step");
+            step.local = false;
+        }
+    }
     let caller = call.req.raw.as_ref().map(|r| r.protocol);
     let protocol = providers::find(&step.provider).map_or(Protocol::OpenAiChat, |p| p.step_protocol(caller));
     let ready = match prepare(call, &step, protocol, started) {

@@ -241,7 +241,7 @@ async fn a_cross_protocol_chain_ends_on_the_local_model_and_streams_it() {
     assert_eq!(reply.tokens, Tokens { input: 3, output: 8, ..Default::default() });
     let outcomes: Vec<String> = reply.earlier.iter().map(|f| f.outcome.to_string()).collect();
     assert_eq!(outcomes, vec!["http_529", "http_500"]);
-    assert_eq!(r.ollama.requests().len(), 1);
+    assert_eq!(r.ollama.requests().iter().filter(|s| s.path == "/api/chat").count(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -740,4 +740,19 @@ async fn an_ollama_cloud_model_is_a_cloud_step_offline_mode_skips() {
     r.ws.set_offline(false).unwrap();
     assert!(crate::ollama::served_remotely("qwen3-coder:480b-cloud") && crate::ollama::served_remotely("x:cloud"));
     assert!(!crate::ollama::served_remotely("llama3.2:1b") && !crate::ollama::served_remotely("cloudy-model:7b"));
+}
+
+#[tokio::test]
+async fn a_model_ollama_serves_from_elsewhere_under_any_name_is_a_cloud_step() {
+    let r = rig().await;
+    // `ollama cp gpt-oss:120b-cloud big:latest`: the name says nothing, /api/show says where.
+    r.ollama.serve_remotely("big:latest");
+    let a = agent(&r, "R", "gpt-4o-mini", "oa", &["local:big:latest", "local:llama3.2:1b"], None, WhenOver::Local);
+    r.ws.set_offline(true).unwrap();
+    let (res, _) = run(&r, &a, "stay here").await;
+    let reply = res.unwrap();
+    assert_eq!((reply.step, reply.model.as_str(), reply.local), (2, "llama3.2:1b", true));
+    assert_eq!(reply.earlier.iter().map(|f| f.outcome.as_str()).collect::<Vec<_>>(), ["offline", "offline"]);
+    assert!(r.ollama.requests().iter().all(|s| !(s.path == "/api/chat" && s.model.as_deref() == Some("big:latest"))));
+    r.ws.set_offline(false).unwrap();
 }
