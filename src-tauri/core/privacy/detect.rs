@@ -158,17 +158,36 @@ impl Rules {
     }
 }
 
-/// Keeps a set of non-overlapping findings: secrets first, then longer, then earlier.
+/// Keeps a set of non-overlapping findings: secrets first, then longer, then earlier. In
+/// O(n log n): an 8 MiB body of short e-mails has hundreds of thousands of findings.
 fn resolve_overlaps(mut all: Vec<Found>) -> Vec<Found> {
     all.sort_by_key(|f| (f.kind != Kind::Secret, std::cmp::Reverse(f.end - f.start), f.start));
+    let mut taken = Taken::default();
     let mut kept: Vec<Found> = Vec::with_capacity(all.len());
     for f in all {
-        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+        if taken.take(f.start, f.end) {
             kept.push(f);
         }
     }
     kept.sort_by_key(|f| f.start);
     kept
+}
+
+/// Byte ranges that do not overlap, by start: whether a new one is free is one lookup.
+#[derive(Default)]
+pub(crate) struct Taken(std::collections::BTreeMap<usize, usize>);
+
+impl Taken {
+    /// Takes `start..end` if it overlaps nothing taken; whether it did.
+    pub(crate) fn take(&mut self, start: usize, end: usize) -> bool {
+        // The taken range that starts last before `end` is the only one that can overlap
+        // (the ones before it end before it starts).
+        let free = self.0.range(..end).next_back().is_none_or(|(_, &e)| e <= start);
+        if free {
+            self.0.insert(start, end);
+        }
+        free
+    }
 }
 
 /// Whether one of `words` appears within 40 characters before `at` (case-insensitive).

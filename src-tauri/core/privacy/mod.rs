@@ -207,7 +207,14 @@ pub struct Redactor<'a> {
     /// Text of the user's own that reads like a placeholder (`[EMAIL_1]`): Keyhold's
     /// placeholders skip these, and the answer gives them back as they were.
     literals: std::collections::BTreeSet<String>,
+    /// The values of `order` long enough to be looked for again, by their first 8 bytes: the
+    /// seen-before pass looks up each position of a text once, whatever the number of values.
+    seen: HashMap<[u8; SEEN_PREFIX], Vec<usize>>,
 }
+
+/// Values shorter than this are left to their own rule: as substrings they would hit inside
+/// other words (a three-letter name).
+const SEEN_PREFIX: usize = 8;
 
 impl<'a> Redactor<'a> {
     pub fn new(rules: &'a Rules, policy: Policy, dictionary: &'a Dictionary) -> Self {
@@ -222,6 +229,7 @@ impl<'a> Redactor<'a> {
             counts: Counts::default(),
             places: Vec::new(),
             literals: Default::default(),
+            seen: HashMap::new(),
         }
     }
 
@@ -241,29 +249,50 @@ impl<'a> Redactor<'a> {
 
     /// `text` with every finding replaced. `place` names where it is, for `block`'s message.
     pub fn redact(&mut self, text: &str, place: &str) -> String {
-        self.redact_with_spans(text, place).0
+        self.redact_keeping(text, place, false).0
     }
 
     /// The redacted text and where each placeholder sits in it.
     pub fn redact_with_spans(&mut self, text: &str, place: &str) -> (String, Vec<Span>) {
+        self.redact_keeping(text, place, true)
+    }
+
+    /// `spans`: whether to say where each placeholder sits (the window's preview; the request
+    /// path does not need them, and a body with 800,000 findings should not pay for them).
+    fn redact_keeping(&mut self, text: &str, place: &str, spans_wanted: bool) -> (String, Vec<Span>) {
         self.reserve_literals(text);
         let mut found = self.rules.find(text, self.policy, self.dictionary);
         // A value found earlier in the conversation is replaced wherever it appears again, even
-        // where no rule would see it (a key first written next to its name, then alone).
-        if !self.order.is_empty() {
-            let mut extra = Vec::new();
-            // Short values (a three-letter name) are left to their own rule: as substrings they
-            // would hit inside other words.
-            for f in self.order.iter().filter(|f| f.value.len() >= 8) {
-                for (at, _) in text.match_indices(f.value.as_str()) {
-                    let end = at + f.value.len();
-                    if found.iter().chain(extra.iter()).all(|g: &detect::Found| end <= g.start || at >= g.end) {
-                        extra.push(detect::Found { kind: f.kind, rule: "seen before", start: at, end });
+        // where no rule would see it (a key first written next to its name, then alone). Linear
+        // in the text: each position's first 8 bytes are looked up once.
+        if !self.seen.is_empty() && text.len() >= SEEN_PREFIX {
+            let bytes = text.as_bytes();
+            let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+            for at in 0..=bytes.len() - SEEN_PREFIX {
+                if !text.is_char_boundary(at) {
+                    continue;
+                }
+                let window: [u8; SEEN_PREFIX] = bytes[at..at + SEEN_PREFIX].try_into().expect("8 bytes");
+                if let Some(values) = self.seen.get(&window) {
+                    for &i in values {
+                        if bytes[at..].starts_with(self.order[i].value.as_bytes()) {
+                            candidates.push((i, at, at + self.order[i].value.len()));
+                        }
                     }
                 }
             }
-            if !extra.is_empty() {
-                found.extend(extra);
+            if !candidates.is_empty() {
+                // As before: value by value in the order they were first seen, each left to right.
+                candidates.sort_unstable();
+                let mut taken = detect::Taken::default();
+                for f in &found {
+                    taken.take(f.start, f.end);
+                }
+                for (i, at, end) in candidates {
+                    if taken.take(at, end) {
+                        found.push(detect::Found { kind: self.order[i].kind, rule: "seen before", start: at, end });
+                    }
+                }
                 found.sort_by_key(|f| f.start);
             }
         }
@@ -271,7 +300,7 @@ impl<'a> Redactor<'a> {
             return (text.to_string(), Vec::new());
         }
         let mut out = String::with_capacity(text.len());
-        let mut spans = Vec::with_capacity(found.len());
+        let mut spans = Vec::with_capacity(if spans_wanted { found.len() } else { 0 });
         let mut last = 0;
         // Character offsets, counted as we go (not from the start each time).
         let (mut out_chars, mut in_chars) = (0u32, 0usize);
@@ -282,11 +311,14 @@ impl<'a> Redactor<'a> {
             out_chars += n as u32;
             in_chars += n;
             let value = &text[f.start..f.end];
-            let placeholder = self.placeholder(f.kind, value);
+            let at = out.len();
+            self.placeholder_into(f.kind, value, &mut out);
             let start = out_chars;
-            out_chars += placeholder.chars().count() as u32;
-            out.push_str(&placeholder);
-            spans.push(Span { kind: f.kind, placeholder, start, end: out_chars });
+            // Placeholders are ASCII: bytes are characters.
+            out_chars += (out.len() - at) as u32;
+            if spans_wanted {
+                spans.push(Span { kind: f.kind, placeholder: out[at..].to_string(), start, end: out_chars });
+            }
             *self.counts.0.entry(f.kind).or_insert(0) += 1;
             if self.places.len() < 100 {
                 self.places.push((f.kind, format!("{place}, character {}", in_chars + 1)));
@@ -298,9 +330,11 @@ impl<'a> Redactor<'a> {
         (out, spans)
     }
 
-    fn placeholder(&mut self, kind: Kind, value: &str) -> String {
+    /// Writes `value`'s placeholder to `out` (a new one the first time the value is seen).
+    fn placeholder_into(&mut self, kind: Kind, value: &str, out: &mut String) {
         if let Some(p) = self.by_value.get(value) {
-            return p.clone();
+            out.push_str(p);
+            return;
         }
         let n = self.numbers.entry(kind).or_insert(0);
         let mut p;
@@ -313,8 +347,12 @@ impl<'a> Redactor<'a> {
         }
         self.by_value.insert(value.to_string(), p.clone());
         self.by_placeholder.insert(p.clone(), value.to_string());
-        self.order.push(Finding { kind, value: value.to_string(), placeholder: p.clone() });
-        p
+        if let Some(prefix) = value.as_bytes().get(..SEEN_PREFIX) {
+            let prefix: [u8; SEEN_PREFIX] = prefix.try_into().expect("8 bytes");
+            self.seen.entry(prefix).or_default().push(self.order.len());
+        }
+        out.push_str(&p);
+        self.order.push(Finding { kind, value: value.to_string(), placeholder: p });
     }
 
     /// Forgets what was counted so far (not the placeholders): for a second form of the same text.
