@@ -39,9 +39,9 @@ async fn show(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Respo
     let Some(name) = name_of(&body) else {
         return (StatusCode::BAD_REQUEST, Json(json!({ "error": "model is required" }))).into_response();
     };
-    if let Err(r) = gate(&s, "POST", "/api/show", &headers, Some(name.clone()), false).await {
-        return r;
-    }
+    // A look at a model's details, not a call: it neither records a request nor takes the
+    // behavior set for the next call (a test's "the next chat fails" stays for the chat).
+    let _ = headers;
     if !s.installed.lock().unwrap_or_else(|p| p.into_inner()).contains(&name) {
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("model '{name}' not found") }))).into_response();
     }
