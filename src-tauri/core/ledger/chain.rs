@@ -563,6 +563,24 @@ pub fn rechain(conn: &Connection, key: &ChainKey, after: i64) -> rusqlite::Resul
     Ok(head)
 }
 
+/// Seals the row `id` as it is now, when it is settled, chained and not sealed: an attempt
+/// opened while unlocked and settled while Keyhold was locked (no key to seal it then), sealed
+/// at the next unlock like the rows written while locked are chained then.
+pub fn seal_as_is(conn: &Connection, key: &ChainKey, id: i64) -> rusqlite::Result<()> {
+    let found = conn
+        .prepare_cached(ROW)?
+        .query_row([id], |r| Ok((read_columns(r)?, r.get::<_, Option<Vec<u8>>>(22)?, r.get::<_, Option<Vec<u8>>>(23)?)))
+        .optional()?;
+    let Some((cols, Some(link), None)) = found else { return Ok(()) };
+    let c = cols.with(id);
+    if c.unsettled() {
+        return Ok(());
+    }
+    let seal = c.seal(key, &link);
+    conn.prepare_cached("UPDATE ledger SET seal = ?2 WHERE id = ?1 AND seal IS NULL")?.execute(params![id, seal])?;
+    Ok(())
+}
+
 /// Attempts left in flight when Keyhold stopped (none of `live`, this process's own in flight):
 /// each becomes `interrupted`, counting what it reserved (the most it could have cost; a crash
 /// never lowers what a budget counts), its tokens marked estimated. With the chain key, the

@@ -79,6 +79,8 @@ struct Inner {
     chain: Option<Chained>,
     /// Rows written while locked (no key): chained at the next unlock.
     own_unchained: Vec<i64>,
+    /// Attempts settled while locked (no key to seal them): sealed at the next unlock.
+    own_unsealed: Vec<i64>,
 }
 
 struct Chained {
@@ -139,7 +141,7 @@ impl Writer {
         chain::settle_left(&conn, None, &|_| false)
             .map_err(|e| DbError::Sqlite { path: path.to_path_buf(), detail: e.to_string() })?;
         Ok(Writer {
-            inner: Mutex::new(Inner { conn, chain: None, own_unchained: Vec::new() }),
+            inner: Mutex::new(Inner { conn, chain: None, own_unchained: Vec::new(), own_unsealed: Vec::new() }),
             queue: Mutex::new(VecDeque::new()),
             unlanded: Mutex::new(Vec::new()),
             live: Mutex::new(Default::default()),
@@ -207,6 +209,9 @@ impl Writer {
             let after = from.id;
             let adopt_all = mark.is_none();
             let own = &inner.own_unchained;
+            for id in &inner.own_unsealed {
+                chain::seal_as_is(conn, &key, *id)?;
+            }
             let checked = chain::check(conn, &key, from, mark.as_ref(), &|id| adopt_all || own.contains(&id))?;
             // Interrupted attempts are sealed at their reservation (a lock and unlock while this
             // process has attempts in flight leaves those alone).
@@ -244,6 +249,7 @@ impl Writer {
             }
         }
         inner.own_unchained.clear();
+        inner.own_unsealed.clear();
         inner.chain = Some(Chained { key, head: checked.head.clone(), day: today, day_first });
         self.mark_moved.store(true, std::sync::atomic::Ordering::Release);
         self.note(checked.breaks.clone());
@@ -293,6 +299,10 @@ impl Writer {
             Today { start: Some(local_day_start(now)), by_agent: counts };
         if let Some(c) = inner.chain.as_mut() {
             c.head = head;
+        }
+        // Attempts in flight were chained again too: their settlement reads their new link.
+        for link in self.live.lock().unwrap_or_else(|p| p.into_inner()).values_mut() {
+            *link = None;
         }
         self.breaks.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.mark_moved.store(true, std::sync::atomic::Ordering::Release);
@@ -384,7 +394,7 @@ impl Writer {
 
     /// Writes `earlier` (kept from a failed commit) then `batch` in one transaction.
     fn write(&self, inner: &mut Inner, earlier: &[Job], batch: &[(Job, Ack)]) -> Result<Written, String> {
-        let Inner { conn, chain, own_unchained } = inner;
+        let Inner { conn, chain, own_unchained, own_unsealed } = inner;
         // BEGIN and COMMIT through the statement cache: parsed once, not per commit.
         let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ());
         run("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
@@ -393,6 +403,7 @@ impl Writer {
         let mut ids = Vec::with_capacity(earlier.len() + batch.len());
         let mut opened = Vec::new();
         let mut written_ids = Vec::new();
+        let mut unsealed = Vec::new();
         let links = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut moved: Option<(Head, String, i64)> = None;
         let result = (|| -> rusqlite::Result<()> {
@@ -450,6 +461,9 @@ impl Writer {
                     Job::Settle(id, row) => {
                         let link = links.get(id).cloned().flatten();
                         settle(conn, chain.as_ref().map(|c| &c.key), *id, link, row, &mut found)?;
+                        if chain.is_none() {
+                            unsealed.push(*id);
+                        }
                         *id
                     }
                 };
@@ -466,6 +480,7 @@ impl Writer {
             return Err(e.to_string());
         }
         own_unchained.extend(written_ids);
+        own_unsealed.extend(unsealed);
         if let (Some(c), Some((head, day, day_first))) = (chain.as_mut(), moved) {
             if head.id != c.head.id {
                 c.head = head;

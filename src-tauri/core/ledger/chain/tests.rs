@@ -237,3 +237,25 @@ async fn an_attempt_left_in_flight_by_a_crash_is_settled_as_interrupted_at_its_r
     outside(&path, &format!("UPDATE ledger SET reserved_nano = 0 WHERE id = {id}"));
     assert_eq!(full_check(&path, w.mark().as_ref()).breaks, vec![Break::Edited { id }]);
 }
+
+#[tokio::test]
+async fn an_attempt_settled_while_locked_or_after_an_acknowledgment_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let w = ledger_of(&path, 3).await;
+    // Opened while unlocked, settled after a lock (no key to seal it), sealed at the unlock.
+    let id = w.open(attempt("a0", None, chrono::Utc::now()), Some(Money::from_nanos(500))).committed().await.unwrap();
+    let mark = w.mark();
+    w.disarm();
+    w.settle(id, attempt("a0", Some(321), chrono::Utc::now())).committed().await.unwrap();
+    assert_eq!(w.arm(key(), mark).unwrap().breaks, Vec::new());
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
+    // Opened, then the user acknowledges a change (every row after it is chained again,
+    // the open one included), then it ends.
+    let id = w.open(attempt("a1", None, chrono::Utc::now()), Some(Money::from_nanos(500))).committed().await.unwrap();
+    outside(&path, "DELETE FROM ledger WHERE id = 2");
+    w.note(full_check(&path, w.mark().as_ref()).breaks);
+    assert!(!w.accept().unwrap().is_empty());
+    w.settle(id, attempt("a1", Some(654), chrono::Utc::now())).committed().await.unwrap();
+    assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
+}
