@@ -43,7 +43,8 @@ pub fn offline_key() -> (String, String) {
     ("setting".to_string(), "offline".to_string())
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as lower-case hex: how the manifest (and the ledger's mark) writes a tag.
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

@@ -308,8 +308,8 @@ pub(crate) fn upgrade_tags(
         let mac: Option<Vec<u8>> =
             conn.cached_row("SELECT mac FROM provider_keys WHERE id = ?1", [&k.id], |r| r.get(0))?;
         let Some(mac) = mac else { continue };
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        if u.verify(&record(&k), Some(&mac)) || !u.verify(&record_v1(&k), Some(&mac)) || saved(&k.id) != Some(hex) {
+        let saved_now = saved(&k.id) == Some(crate::manifest::hex(&mac));
+        if u.verify(&record(&k), Some(&mac)) || !u.verify(&record_v1(&k), Some(&mac)) || !saved_now {
             continue;
         }
         let tag = u.tag(&record(&k));

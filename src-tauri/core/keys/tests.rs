@@ -157,7 +157,7 @@ fn the_model_list_is_signed_and_a_row_tagged_before_it_was_is_upgraded_once_from
     // A row from the version before: its tag covers no model list.
     let old = u.tag(&record_v1(&find(&conn, "work").unwrap()));
     conn.execute("UPDATE provider_keys SET mac = ?2 WHERE id = ?1", params![k.id, old]).unwrap();
-    let hex: String = old.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::manifest::hex(&old);
     // Not the tag the snapshot saved (an older one written back): not upgraded.
     assert!(upgrade_tags(&conn, &u, &|_| Some("00".into())).unwrap().is_empty());
     // The saved one: tagged again with its list, once.

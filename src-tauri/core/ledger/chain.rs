@@ -222,9 +222,7 @@ impl Mark {
     }
 }
 
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub(crate) use crate::manifest::hex;
 
 /// Something found changed in the ledger, as the user is told it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,17 +312,21 @@ impl Head {
     }
 }
 
-/// A row's columns as [`read_columns`] reads them, then its chain.
-const ROWS_AFTER: &str = "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
-        output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-        agent_id, redacted, reserved_nano, chain, seal
-     FROM ledger WHERE id > ?1 ORDER BY id LIMIT ?2";
+/// A row's columns as [`read_columns`] reads them, then its chain and seal.
+macro_rules! select_row {
+    () => {
+        "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
+            output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
+            agent_id, redacted, reserved_nano, chain, seal
+         FROM ledger"
+    };
+}
 
-/// One row, as [`ROWS_AFTER`] reads it.
-const ROW: &str = "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
-        output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-        agent_id, redacted, reserved_nano, chain, seal
-     FROM ledger WHERE id = ?1";
+/// The rows after an id, in order, a chunk at a time.
+const ROWS_AFTER: &str = concat!(select_row!(), " WHERE id > ?1 ORDER BY id LIMIT ?2");
+
+/// One row.
+const ROW: &str = concat!(select_row!(), " WHERE id = ?1");
 
 /// Rows read at a time: a check or a re-chaining of millions of rows holds a bounded amount.
 const CHUNK: i64 = 10_000;
@@ -567,13 +569,18 @@ pub fn rechain(conn: &Connection, key: &ChainKey, after: i64) -> rusqlite::Resul
 /// opened while unlocked and settled while Keyhold was locked (no key to seal it then), sealed
 /// at the next unlock like the rows written while locked are chained then.
 pub fn seal_as_is(conn: &Connection, key: &ChainKey, id: i64) -> rusqlite::Result<()> {
+    seal_stored(conn, key, id, |c| !c.unsettled())
+}
+
+/// Seals the row `id` as stored, when it has a link, no seal, and its columns pass `wanted`.
+fn seal_stored(conn: &Connection, key: &ChainKey, id: i64, wanted: impl Fn(&Columns) -> bool) -> rusqlite::Result<()> {
     let found = conn
         .prepare_cached(ROW)?
         .query_row([id], |r| Ok((read_columns(r)?, r.get::<_, Option<Vec<u8>>>(22)?, r.get::<_, Option<Vec<u8>>>(23)?)))
         .optional()?;
     let Some((cols, Some(link), None)) = found else { return Ok(()) };
     let c = cols.with(id);
-    if c.unsettled() {
+    if !wanted(&c) {
         return Ok(());
     }
     let seal = c.seal(key, &link);
@@ -590,30 +597,28 @@ pub fn settle_left(conn: &Connection, key: Option<&ChainKey>, live: &dyn Fn(i64)
     let mut left = Vec::new();
     {
         // The partial index `ledger_unsettled` holds exactly these rows.
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, chain, seal IS NOT NULL FROM ledger WHERE outcome IN ('in_flight', 'interrupted')",
-        )?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, seal IS NOT NULL FROM ledger WHERE outcome IN ('in_flight', 'interrupted')")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let (id, chain, sealed): (i64, Option<Vec<u8>>, bool) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (id, sealed): (i64, bool) = (r.get(0)?, r.get(1)?);
             if !sealed && !live(id) {
-                left.push((id, chain));
+                left.push(id);
             }
         }
     }
     let mut settled = 0;
-    for (id, chain) in left {
+    for id in left {
         settled += conn
             .prepare_cached(
                 "UPDATE ledger SET outcome = 'interrupted', cost_nano = reserved_nano, estimated = 1
                  WHERE id = ?1 AND outcome IN ('in_flight', 'interrupted') AND seal IS NULL",
             )?
             .execute([id])?;
-        let (Some(key), Some(link)) = (key, chain) else { continue };
-        let cols = conn.prepare_cached(ROW)?.query_row([id], read_columns)?;
-        let seal = cols.with(id).seal(key, &link);
-        conn.prepare_cached("UPDATE ledger SET seal = ?2 WHERE id = ?1 AND seal IS NULL")?
-            .execute(params![id, seal])?;
+        if let Some(key) = key {
+            // Interrupted now: sealed as it stands.
+            seal_stored(conn, key, id, |_| true)?;
+        }
     }
     if settled > 0 {
         tracing::warn!(attempts = settled, "attempts in flight when Keyhold stopped were settled as interrupted");

@@ -404,7 +404,6 @@ impl Writer {
         let mut opened = Vec::new();
         let mut written_ids = Vec::new();
         let mut unsealed = Vec::new();
-        let links = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut moved: Option<(Head, String, i64)> = None;
         let result = (|| -> rusqlite::Result<()> {
             // The chain goes on from the last row Keyhold wrote. Rows that appeared after it, or
@@ -459,7 +458,7 @@ impl Writer {
                         }
                     }
                     Job::Settle(id, row) => {
-                        let link = links.get(id).cloned().flatten();
+                        let link = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned().flatten();
                         settle(conn, chain.as_ref().map(|c| &c.key), *id, link, row, &mut found)?;
                         if chain.is_none() {
                             unsealed.push(*id);

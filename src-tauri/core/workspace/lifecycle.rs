@@ -135,7 +135,7 @@ impl Workspace {
         };
         for (id, tag) in upgraded {
             if let Some(e) = manifest.0.get_mut(&("key".to_string(), id)) {
-                e.tag = tag.iter().map(|b| format!("{b:02x}")).collect();
+                e.tag = crate::manifest::hex(&tag);
             }
             rewrite = true;
         }
