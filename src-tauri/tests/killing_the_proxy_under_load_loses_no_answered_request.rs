@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,17 +18,8 @@ const KEY: &str = "sk-sim-kill-test-key-0001";
 
 /// Starts `keyhold serve` on `run`'s data dir: the process, and the proxy's OpenAI base URL.
 fn serve(run: &Run) -> (std::process::Child, String) {
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .args(["--passphrase-file", run.dir.path().join("pass").to_str().unwrap(), "--json", "serve", "--port", "0"])
-        .env("KEYHOLD_DATA_DIR", run.data())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap();
-    (serve, info["openai_base_url"].as_str().unwrap().to_string())
+    let (child, info) = run.serve();
+    (child, info["openai_base_url"].as_str().unwrap().to_string())
 }
 
 #[test]

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
 use keyhold_sim::{self as sim, Flavor};
@@ -28,17 +27,8 @@ impl Drop for Serving {
 }
 
 fn serve(run: &Run) -> Serving {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
-        .args(["--passphrase-file", run.dir.path().join("pass").to_str().unwrap(), "--json", "serve", "--port", "0"])
-        .env("KEYHOLD_DATA_DIR", run.data())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let info: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("serve said {line:?}"));
-    assert_eq!(info["ok"], true, "{line}");
+    let (child, info) = run.serve();
+    assert_eq!(info["ok"], true, "{info}");
     Serving(child)
 }
 

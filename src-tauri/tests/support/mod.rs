@@ -37,6 +37,30 @@ impl Run {
         self.spawn(args, stdin)
     }
 
+    /// Starts `keyhold --json serve --port 0` on this run's data dir: the process, and the JSON
+    /// line it prints once it listens.
+    pub fn serve(&self) -> (std::process::Child, serde_json::Value) {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
+            .args([
+                "--passphrase-file",
+                self.dir.path().join("pass").to_str().unwrap(),
+                "--json",
+                "serve",
+                "--port",
+                "0",
+            ])
+            .env("KEYHOLD_DATA_DIR", self.data())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let info = serde_json::from_str(&line).unwrap_or_else(|_| panic!("serve said {line:?}"));
+        (child, info)
+    }
+
     fn spawn(&mut self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keyhold"))
             .args(args)

@@ -29,6 +29,16 @@ fn full_check(path: &Path, mark: Option<&Mark>) -> Checked {
     check(&db::open(path).unwrap(), &key(), Head::genesis(), mark, &|_| false).unwrap()
 }
 
+/// Row `id`'s outcome, cost and whether its tokens are estimated, as the database has them.
+fn ended(path: &Path, id: i64) -> (String, Option<i64>, bool) {
+    db::open(path)
+        .unwrap()
+        .query_row("SELECT outcome, cost_nano, estimated FROM ledger WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+}
+
 fn outside(path: &Path, sql: &str) {
     db::open(path).unwrap().execute_batch(sql).unwrap();
 }
@@ -189,20 +199,13 @@ async fn an_attempt_opened_before_it_is_sent_and_settled_after_is_one_row_that_v
     let now = chrono::Utc::now();
     let id = w.open(attempt("a0", None, now), Some(Money::from_nanos(90_000))).committed().await.unwrap();
     // Written before the first byte goes upstream: in flight, counted by the reservation only.
-    let (outcome, cost): (String, Option<i64>) = db::open(&path)
-        .unwrap()
-        .query_row("SELECT outcome, cost_nano FROM ledger WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
+    let (outcome, cost, _) = ended(&path, id);
     assert_eq!((outcome.as_str(), cost), ("in_flight", None));
     // Another attempt is recorded while this one streams; then this one ends.
     w.record(attempt("a1", Some(7), now)).committed().await.unwrap();
     w.settle(id, attempt("a0", Some(4_321), now)).committed().await.unwrap();
-    let (outcome, cost, n): (String, Option<i64>, i64) = db::open(&path)
-        .unwrap()
-        .query_row("SELECT outcome, cost_nano, (SELECT count(*) FROM ledger) FROM ledger WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .unwrap();
+    let (outcome, cost, _) = ended(&path, id);
+    let n: i64 = db::open(&path).unwrap().query_row("SELECT count(*) FROM ledger", [], |r| r.get(0)).unwrap();
     assert_eq!((outcome.as_str(), cost, n), ("ok", Some(4_321), 4));
     assert_eq!(full_check(&path, w.mark().as_ref()).breaks, Vec::new());
     // The settled row is as protected as any other.
@@ -223,12 +226,7 @@ async fn an_attempt_left_in_flight_by_a_crash_is_settled_as_interrupted_at_its_r
     let w = Writer::start(&path).unwrap();
     let checked = w.arm(key(), mark).unwrap();
     assert_eq!(checked.breaks, Vec::new());
-    let (outcome, cost, estimated): (String, Option<i64>, bool) = db::open(&path)
-        .unwrap()
-        .query_row("SELECT outcome, cost_nano, estimated FROM ledger WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .unwrap();
+    let (outcome, cost, estimated) = ended(&path, id);
     assert_eq!((outcome.as_str(), cost, estimated), ("interrupted", Some(90_000), true));
     // Counted against the agent's budget from now on, and sealed like any other row.
     assert_eq!(w.written_today("id-a0", chrono::Utc::now()), Money::from_nanos(1_000 + 90_000));
