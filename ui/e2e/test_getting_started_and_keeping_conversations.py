@@ -78,6 +78,9 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     # Writer's budget lowered below what it spent today: over budget, in colour and words,
     # on its card, on the Overview and in what needs a look.
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    # The chat above the cards (still open with Writer) loads its conversation first: clicking
+    # before then could land where the Edit button was before the chat pushed it down.
+    wait_text(d, ".chat-line.user", CANARY)
     wait_for(d, 'li[data-agent="Writer"] .edit').click()
     type_into(d, "#agent-budget", "0.000001")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
