@@ -343,6 +343,9 @@ fn migrations() -> Migrations<'static> {
                OR NEW.cache_write_tokens < 0 OR NEW.cost_nano < 0 OR NEW.latency_ms < 0
              BEGIN SELECT RAISE(ABORT, 'a ledger row cannot hold a negative count or cost'); END;",
         ),
+        // Provider-side tools a reply used (`web_search:2`): their fees are in cost_nano; the
+        // column says what they were for. Sealed with the row when not empty.
+        M::up("ALTER TABLE ledger ADD COLUMN tools TEXT;"),
     ])
 }
 
@@ -364,7 +367,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 15;
+const MIGRATION_COUNT: usize = 16;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -246,6 +246,7 @@ mod tests {
             ttft_ms: None,
             local: false,
             redacted: String::new(),
+            tools: Default::default(),
         };
         ledger::record(&conn, &row(Outcome::Ok, 1_500_000)).unwrap();
         let o = build(&conn, &[], None, Utc::now()).unwrap();
@@ -316,6 +317,7 @@ mod tests {
             ttft_ms: None,
             local: false,
             redacted: String::new(),
+            tools: Default::default(),
         };
         ledger::record(&conn, &refused_at(Utc::now() - chrono::Duration::seconds(30))).unwrap();
         let valid = crate::providers::probe::Verdict::Valid { models: vec![] };

@@ -130,13 +130,27 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     if let tools::Turn::Call { name, arguments } = &turn {
         return tool_use(&model, name, arguments, stream, usage, &behavior, &s);
     }
+    let searches = crate::searches(&behavior, &req);
+    let server_tool_use = json!({ "web_search_requests": searches, "web_fetch_requests": 0 });
     if !stream {
+        // Each search is a server_tool_use block and its result, before the answer.
+        let mut content: Vec<Value> = (0..searches)
+            .flat_map(|i| {
+                let id = format!("srvtoolu_sim{i:04}");
+                [
+                    json!({ "type": "server_tool_use", "id": id, "name": "web_search", "input": { "query": "sim" } }),
+                    json!({ "type": "web_search_tool_result", "tool_use_id": id, "content": [] }),
+                ]
+            })
+            .collect();
+        content.push(json!({ "type": "text", "text": answer }));
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
-            "content": [{ "type": "text", "text": answer }],
+            "content": content,
             "stop_reason": "end_turn", "stop_sequence": null,
             "usage": { "input_tokens": input_tokens, "output_tokens": output_tokens,
-                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read }
+                       "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": cache_read,
+                       "server_tool_use": server_tool_use }
         }))
         .into_response();
     }
@@ -170,7 +184,7 @@ async fn messages(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     events.push(event(
         "message_delta",
         json!({ "type": "message_delta", "delta": { "stop_reason": "end_turn", "stop_sequence": null },
-        "usage": { "output_tokens": output_tokens } }),
+        "usage": { "output_tokens": output_tokens, "server_tool_use": server_tool_use } }),
     ));
     events.push(event("message_stop", json!({ "type": "message_stop" })));
     sse(events, &behavior, &s)

@@ -59,6 +59,10 @@ pub struct Behavior {
     /// End SSE lines with `\r\n`; with `split_writes`, an event is cut between its last `\r`
     /// and `\n`.
     pub crlf: Option<bool>,
+    /// When the request offers the provider's web search: the model searches this many times
+    /// (Anthropic's `usage.server_tool_use.web_search_requests`, Responses `web_search_call`
+    /// items), each billed per use by the real providers.
+    pub web_searches: Option<u32>,
     /// How many requests this applies to; then back to normal.
     pub times: Option<u32>,
 }
@@ -301,6 +305,21 @@ impl Behavior {
 }
 
 /// The text of the last user message: a string, or its text parts joined.
+/// The searches a request makes under `behavior`: none unless it offers a web search tool.
+pub(crate) fn searches(behavior: &Behavior, req: &serde_json::Value) -> u32 {
+    let offered = req
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .any(|t| t.get("type").and_then(|k| k.as_str()).is_some_and(|k| k.starts_with("web_search")));
+    if offered {
+        behavior.web_searches.unwrap_or(0)
+    } else {
+        0
+    }
+}
+
 pub(crate) fn last_user_text(messages: Option<&serde_json::Value>) -> String {
     use serde_json::Value;
     let Some(last) = messages

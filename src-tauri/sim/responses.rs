@@ -111,10 +111,21 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
                 "name": name, "arguments": args })
     };
     let calling = matches!(turn, tools::Turn::Call { .. });
+    // Each search is a web_search_call item of its own, before the answer.
+    let searches: Vec<Value> = (0..crate::searches(&behavior, &req))
+        .map(|i| {
+            json!({ "id": format!("ws_sim{i:04}"), "type": "web_search_call", "status": "completed",
+                    "action": { "type": "search", "query": "sim" } })
+        })
+        .collect();
+    let with_searches = |last: Value| {
+        let mut all = searches.clone();
+        all.push(last);
+        Value::Array(all)
+    };
     if !stream {
-        let output =
-            if calling { json!([call("completed", arguments)]) } else { json!([message("completed", Some(&answer))]) };
-        return Json(response("completed", output, usage)).into_response();
+        let output = if calling { call("completed", arguments) } else { message("completed", Some(&answer)) };
+        return Json(response("completed", with_searches(output), usage)).into_response();
     }
     let mut seq = 0u64;
     let mut event = |kind: &str, mut data: Value| {
@@ -152,13 +163,20 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
     let mut events = vec![
         event("response.created", json!({ "response": started })),
         event("response.in_progress", json!({ "response": started })),
-        event("response.output_item.added", json!({ "output_index": 0, "item": message("in_progress", None) })),
+    ];
+    for (i, item) in searches.iter().enumerate() {
+        events.push(event("response.output_item.added", json!({ "output_index": i, "item": item })));
+        events.push(event("response.output_item.done", json!({ "output_index": i, "item": item })));
+    }
+    let at = searches.len();
+    events.extend([
+        event("response.output_item.added", json!({ "output_index": at, "item": message("in_progress", None) })),
         event(
             "response.content_part.added",
-            json!({ "item_id": item, "output_index": 0, "content_index": 0,
+            json!({ "item_id": item, "output_index": at, "content_index": 0,
                                                      "part": { "type": "output_text", "text": "", "annotations": [] } }),
         ),
-    ];
+    ]);
     let pieces = behavior.pieces(&answer);
     let cut = behavior.cut_after_chunks;
     for (i, text) in pieces.iter().enumerate() {
@@ -167,20 +185,20 @@ pub(crate) async fn responses(State(s): State<Shared>, headers: HeaderMap, body:
         }
         events.push(event(
             "response.output_text.delta",
-            json!({ "item_id": item, "output_index": 0, "content_index": 0, "delta": text }),
+            json!({ "item_id": item, "output_index": at, "content_index": 0, "delta": text }),
         ));
     }
     events.push(event(
         "response.output_text.done",
-        json!({ "item_id": item, "output_index": 0, "content_index": 0, "text": answer }),
+        json!({ "item_id": item, "output_index": at, "content_index": 0, "text": answer }),
     ));
-    events.push(event("response.content_part.done", json!({ "item_id": item, "output_index": 0, "content_index": 0,
+    events.push(event("response.content_part.done", json!({ "item_id": item, "output_index": at, "content_index": 0,
                                                             "part": { "type": "output_text", "text": answer, "annotations": [] } })));
     events.push(event(
         "response.output_item.done",
-        json!({ "output_index": 0, "item": message("completed", Some(&answer)) }),
+        json!({ "output_index": at, "item": message("completed", Some(&answer)) }),
     ));
-    let done = response("completed", json!([message("completed", Some(&answer))]), usage);
+    let done = response("completed", with_searches(message("completed", Some(&answer))), usage);
     events.push(event("response.completed", json!({ "response": done })));
     sse(events, &behavior, &s)
 }

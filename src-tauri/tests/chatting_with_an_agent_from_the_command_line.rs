@@ -101,7 +101,7 @@ fn a_user_chats_with_an_agent_that_falls_back_and_exports_the_ledger() {
     let o = run.keyhold(&["usage", "--format", "csv"], "");
     let csv = out(&o);
     let mut lines = csv.lines();
-    assert_eq!(lines.next().unwrap(), "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local,redacted");
+    assert_eq!(lines.next().unwrap(), "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local,redacted,tools");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 5, "{csv}");
     let ok: Vec<&Vec<&str>> = rows.iter().filter(|r| r[7] == "ok").collect();

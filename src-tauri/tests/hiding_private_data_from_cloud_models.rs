@@ -80,7 +80,7 @@ fn a_pii_agent_keeps_secrets_and_names_from_the_cloud_and_nothing_private_is_lef
 
     let o = run.keyhold(&["usage", "--format", "csv"], "");
     let csv = stdout(&o);
-    assert!(csv.lines().nth(1).unwrap().ends_with("secret:1 email:1 custom:1"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with("secret:1 email:1 custom:1,"), "{csv}");
     // Nothing private in clear anywhere Keyhold wrote, nor in any output but the answer itself.
     for needle in [SECRET.as_bytes(), TERM.as_bytes()] {
         support::assert_no_file_holds(&run.data(), needle);

@@ -36,6 +36,7 @@ fn a_daylight_saving_day_has_23_hours_of_usage() {
             ttft_ms: None,
             local: false,
             redacted: String::new(),
+            tools: Default::default(),
         };
         ledger::record(&conn, &a).unwrap();
     }

@@ -26,6 +26,7 @@ fn row(at: chrono::DateTime<Utc>, cost: i64) -> Attempt {
         ttft_ms: None,
         local: false,
         redacted: String::new(),
+        tools: Default::default(),
     }
 }
 

@@ -457,6 +457,11 @@ export type ExportRow_Deserialize = {
 	 *  nothing was.
 	 */
 	redacted: string,
+	/**
+	 *  Provider-side tools the reply used, each billed per use and included in `cost_usd`:
+	 *  `web_search:2`, empty when none were.
+	 */
+	tools: string,
 };
 
 /**  One exported row: the columns in DESIGN.md, in order (the CSV header is these names). */
@@ -484,6 +489,11 @@ export type ExportRow_Serialize = {
 	 *  nothing was.
 	 */
 	redacted: string,
+	/**
+	 *  Provider-side tools the reply used, each billed per use and included in `cost_usd`:
+	 *  `web_search:2`, empty when none were.
+	 */
+	tools: string,
 };
 
 /**  A finished export: where it went (the place the user chose), and how many rows. */

@@ -38,6 +38,7 @@ fn row(k: usize) -> Attempt {
         ttft_ms: Some(4),
         local: false,
         redacted: String::new(),
+        tools: Default::default(),
     }
 }
 

@@ -44,6 +44,7 @@ fn attempt(rng: &mut rand::rngs::StdRng, at: chrono::DateTime<Utc>, agent: &str)
         ttft_ms: Some(rng.gen_range(20..800)),
         local: provider == "ollama",
         redacted: String::new(),
+        tools: Default::default(),
     }
 }
 

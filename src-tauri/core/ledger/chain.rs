@@ -87,6 +87,8 @@ pub(crate) struct Columns<'a> {
     pub agent_id: Option<&'a str>,
     pub redacted: Option<&'a str>,
     pub reserved: Option<i64>,
+    /// Provider-side tools used (`web_search:2`), in the ledger's form; None when none were.
+    pub tools: Option<&'a str>,
 }
 
 /// The outcome of an attempt written before it is sent, until it is settled.
@@ -117,7 +119,17 @@ impl Columns<'_> {
         for t in self.tokens {
             r = r.int(t);
         }
-        r.opt_int(self.cost).flag(self.estimated).int(self.latency_ms).opt_int(self.ttft_ms).opt_text(self.redacted)
+        let r = r
+            .opt_int(self.cost)
+            .flag(self.estimated)
+            .int(self.latency_ms)
+            .opt_int(self.ttft_ms)
+            .opt_text(self.redacted);
+        // Only when some were used, so rows from before the column seal as they did.
+        match self.tools {
+            Some(tools) => r.text("tools").text(tools),
+            None => r,
+        }
     }
 
     fn link(&self, key: &ChainKey, prev: &[u8]) -> Vec<u8> {
@@ -179,6 +191,7 @@ fn columns_of<'a>(id: i64, row: &'a Attempt, at: &'a str, outcome: &'a str, rese
         agent_id: Some(&row.agent_id),
         redacted: (!row.redacted.is_empty()).then_some(row.redacted.as_str()),
         reserved,
+        tools: (!row.tools.is_empty()).then_some(row.tools.as_str()),
     }
 }
 
@@ -317,7 +330,7 @@ macro_rules! select_row {
     () => {
         "SELECT id, at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-            agent_id, redacted, reserved_nano, chain, seal
+            agent_id, redacted, reserved_nano, chain, seal, tools
          FROM ledger"
     };
 }
@@ -465,6 +478,7 @@ struct Owned {
     agent_id: Option<String>,
     redacted: Option<String>,
     reserved: Option<i64>,
+    tools: Option<String>,
 }
 
 impl Owned {
@@ -489,6 +503,7 @@ impl Owned {
             agent_id: self.agent_id.as_deref(),
             redacted: self.redacted.as_deref(),
             reserved: self.reserved,
+            tools: self.tools.as_deref(),
         }
     }
 }
@@ -514,6 +529,7 @@ fn read_columns(r: &rusqlite::Row) -> rusqlite::Result<Owned> {
         agent_id: r.get(19)?,
         redacted: r.get(20)?,
         reserved: r.get(21)?,
+        tools: r.get(24)?,
     })
 }
 

@@ -218,6 +218,9 @@ pub struct Attempt {
     /// What was replaced in the request before it left (`email:2 secret:1`); empty when nothing
     /// was, or the step was local.
     pub redacted: String,
+    /// Provider-side tools the reply used, billed per use (`web_search:2`, see
+    /// [`crate::prices::ToolUses::to_ledger`]); their fees are in `cost`. Empty when none were.
+    pub tools: String,
 }
 
 pub fn record(conn: &Connection, a: &Attempt) -> rusqlite::Result<i64> {
@@ -248,9 +251,9 @@ pub(crate) fn insert(
     conn.prepare_cached(
         "INSERT INTO ledger (at, agent, key_id, key_label, provider, model, mode, step, outcome, input_tokens,
             output_tokens, cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-            agent_id, redacted, id, chain, seal, reserved_nano)
+            agent_id, redacted, id, chain, seal, reserved_nano, tools)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24)",
+                 ?23, ?24, ?25)",
     )?
     .execute(params![
         at,
@@ -276,7 +279,8 @@ pub(crate) fn insert(
         chained.as_ref().map(|c| c.id),
         chained.as_ref().map(|c| c.link),
         chained.as_ref().and_then(|c| c.seal),
-        reserved
+        reserved,
+        (!a.tools.is_empty()).then_some(a.tools.as_str()),
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -342,6 +346,9 @@ pub struct ExportRow {
     /// What was replaced before the request left this machine: `email:2 secret:1`, empty when
     /// nothing was.
     pub redacted: String,
+    /// Provider-side tools the reply used, each billed per use and included in `cost_usd`:
+    /// `web_search:2`, empty when none were.
+    pub tools: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -363,7 +370,7 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT at, agent, mode, step, provider, COALESCE(key_label, ''), model, outcome, input_tokens, output_tokens,
                 cache_read_tokens, cache_write_tokens, cost_nano, estimated, latency_ms, ttft_ms, local,
-                COALESCE(redacted, '')
+                COALESCE(redacted, ''), COALESCE(tools, '')
          FROM ledger
          WHERE (?1 IS NULL OR agent = ?1 COLLATE NOCASE) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)
            AND (?4 IS NULL OR provider = ?4) AND (?5 IS NULL OR model = ?5) AND (?6 IS NULL OR mode = ?6)
@@ -395,6 +402,7 @@ pub fn export(conn: &Connection, f: &Filter) -> rusqlite::Result<Vec<ExportRow>>
                 ttft_ms: r.get(15)?,
                 local: r.get(16)?,
                 redacted: r.get(17)?,
+                tools: r.get(18)?,
             })
         },
     )?;
@@ -442,6 +450,7 @@ pub(crate) mod tests {
             ttft_ms: Some(40),
             local: false,
             redacted: String::new(),
+            tools: String::new(),
         }
     }
 
@@ -468,7 +477,7 @@ pub(crate) mod tests {
         let csv = to_csv(&rows);
         let lines: Vec<&str> = csv.lines().collect();
         let header = "time,agent,mode,step,provider,key_label,model,outcome,input_tokens,output_tokens,\
-                      cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local,redacted";
+                      cache_read_tokens,cache_write_tokens,cost_usd,estimated,latency_ms,ttft_ms,local,redacted,tools";
         assert_eq!(lines[0], header, "the columns DESIGN.md names, in its order");
         assert!(
             lines[1].contains(",\"Work, main\",gpt-4o-mini,ok,10,5,2,0,0.000001234,false,120,40,false"),

@@ -531,7 +531,7 @@ fn settle(
         .prepare_cached(
             "UPDATE ledger SET outcome = ?2, input_tokens = ?3, output_tokens = ?4, cache_read_tokens = ?5,
             cache_write_tokens = ?6, cost_nano = ?7, estimated = ?8, latency_ms = ?9, ttft_ms = ?10, redacted = ?11,
-            seal = ?12
+            seal = ?12, tools = ?13
          WHERE id = ?1 AND outcome = 'in_flight'",
         )?
         .execute(rusqlite::params![
@@ -546,7 +546,8 @@ fn settle(
             row.latency_ms,
             row.ttft_ms,
             (!row.redacted.is_empty()).then_some(row.redacted.as_str()),
-            seal
+            seal,
+            (!row.tools.is_empty()).then_some(row.tools.as_str()),
         ])?;
     if changed == 0 {
         found.push(Break::Deleted { from: id, to: id });

@@ -136,6 +136,133 @@ struct FileEntry {
 struct PriceFile {
     as_of: String,
     models: Vec<FileEntry>,
+    #[serde(default)]
+    tool_fees: Vec<FeeEntry>,
+}
+
+#[derive(Deserialize)]
+struct FeeEntry {
+    provider: String,
+    tool: String,
+    #[serde(default)]
+    model_prefix: Option<String>,
+    per_thousand: String,
+}
+
+/// Provider-side tools a reply says were used: each use is billed on top of the tokens (a web
+/// search's fee; the results it brings in are input tokens, counted with the rest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Type)]
+pub struct ToolUses {
+    pub web_search: u32,
+    pub web_fetch: u32,
+    pub file_search: u32,
+}
+
+impl ToolUses {
+    pub fn is_empty(&self) -> bool {
+        *self == ToolUses::default()
+    }
+
+    /// Each count the larger of the two (a reply's running totals).
+    pub fn max(self, o: ToolUses) -> ToolUses {
+        ToolUses {
+            web_search: self.web_search.max(o.web_search),
+            web_fetch: self.web_fetch.max(o.web_fetch),
+            file_search: self.file_search.max(o.file_search),
+        }
+    }
+
+    /// Each count summed (uses reported one at a time).
+    pub fn plus(self, o: ToolUses) -> ToolUses {
+        ToolUses {
+            web_search: self.web_search.saturating_add(o.web_search),
+            web_fetch: self.web_fetch.saturating_add(o.web_fetch),
+            file_search: self.file_search.saturating_add(o.file_search),
+        }
+    }
+
+    fn each(&self) -> [(&'static str, u32); 3] {
+        [("web_search", self.web_search), ("web_fetch", self.web_fetch), ("file_search", self.file_search)]
+    }
+
+    /// How the ledger writes them: `web_search:3 file_search:1`, empty when none.
+    pub fn to_ledger(&self) -> String {
+        let used = self.each().into_iter().filter(|(_, n)| *n > 0);
+        used.map(|(tool, n)| format!("{tool}:{n}")).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Read back from the ledger's form (unknown names are ignored).
+    pub fn from_ledger(text: &str) -> ToolUses {
+        let mut t = ToolUses::default();
+        for (tool, n) in text.split_whitespace().filter_map(|w| w.split_once(':')) {
+            let n = n.parse().unwrap_or(0);
+            match tool {
+                "web_search" => t.web_search = n,
+                "web_fetch" => t.web_fetch = n,
+                "file_search" => t.file_search = n,
+                _ => {}
+            }
+        }
+        t
+    }
+}
+
+/// What provider-side tool uses cost on top of tokens, and whether every fee was in the price
+/// file (false: a fee was taken at the highest listed for that tool, so the cost is an
+/// estimate that does not undercount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolFee {
+    pub cost: Money,
+    pub known: bool,
+}
+
+/// One listed fee: a provider's tool (for models starting with a prefix, when given), in USD
+/// per 1,000 uses.
+struct Fee {
+    provider: String,
+    tool: String,
+    model_prefix: Option<String>,
+    per_thousand: Money,
+}
+
+fn fees() -> &'static [Fee] {
+    static FEES: std::sync::OnceLock<Vec<Fee>> = std::sync::OnceLock::new();
+    FEES.get_or_init(|| {
+        let f: PriceFile =
+            serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
+        f.tool_fees
+            .into_iter()
+            .map(|e| Fee {
+                per_thousand: parse_price(&e.per_thousand).expect("valid fee in prices.json"),
+                provider: e.provider,
+                tool: e.tool,
+                model_prefix: e.model_prefix,
+            })
+            .collect()
+    })
+}
+
+/// The fee for `uses` of provider-side tools on `provider`'s `model` (free on this machine).
+pub fn tool_fee(provider: &str, model: &str, uses: ToolUses, local: bool) -> ToolFee {
+    let mut fee = ToolFee { cost: Money::ZERO, known: true };
+    if local {
+        return fee;
+    }
+    for (tool, n) in uses.each().into_iter().filter(|(_, n)| *n > 0) {
+        let listed = fees().iter().find(|f| {
+            f.provider == provider && f.tool == tool && f.model_prefix.as_deref().is_none_or(|p| model.starts_with(p))
+        });
+        let per_thousand = match listed {
+            Some(f) => f.per_thousand,
+            None => {
+                fee.known = false;
+                fees().iter().filter(|f| f.tool == tool).map(|f| f.per_thousand).max().unwrap_or(Money::ZERO)
+            }
+        };
+        let nanos = per_thousand.nanos() as i128 * n as i128;
+        fee.cost = fee.cost.saturating_add(Money::from_nanos_i128((nanos + 500) / 1000));
+    }
+    fee
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -331,6 +458,40 @@ pub fn list(conn: &Connection) -> Result<Vec<PriceEntry>, PriceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_side_tools_are_priced_per_use_by_provider_and_model() {
+        let searches = |n| ToolUses { web_search: n, ..Default::default() };
+        // Anthropic: $10 per 1,000 searches, so one is a cent.
+        assert_eq!(tool_fee("anthropic", "claude-sonnet-4-5", searches(3), false).cost, Money::from_nanos(30_000_000));
+        // OpenAI's non-reasoning models pay more per search than gpt-5.
+        assert_eq!(tool_fee("openai", "gpt-4o-mini", searches(1), false).cost, Money::from_nanos(25_000_000));
+        assert_eq!(tool_fee("openai", "gpt-5", searches(1), false).cost, Money::from_nanos(10_000_000));
+        let files = ToolUses { file_search: 2, ..Default::default() };
+        assert_eq!(
+            tool_fee("openai", "gpt-5", files, false),
+            ToolFee { cost: Money::from_nanos(5_000_000), known: true }
+        );
+        // Web fetch is billed in tokens only.
+        let fetch = ToolUses { web_fetch: 5, ..Default::default() };
+        assert_eq!(tool_fee("anthropic", "claude-sonnet-4-5", fetch, false).cost, Money::ZERO);
+        // A provider with no listed fee is counted at the highest one listed, and says so.
+        assert_eq!(
+            tool_fee("xai", "grok-4", searches(1), false),
+            ToolFee { cost: Money::from_nanos(25_000_000), known: false }
+        );
+        // Nothing used, or on this machine: nothing owed.
+        assert_eq!(tool_fee("openai", "gpt-5", ToolUses::default(), false).cost, Money::ZERO);
+        assert_eq!(tool_fee("anthropic", "claude-sonnet-4-5", searches(9), true).cost, Money::ZERO);
+    }
+
+    #[test]
+    fn tool_uses_round_trip_through_the_ledger_form() {
+        let t = ToolUses { web_search: 3, web_fetch: 0, file_search: 1 };
+        assert_eq!(t.to_ledger(), "web_search:3 file_search:1");
+        assert_eq!(ToolUses::from_ledger(&t.to_ledger()), t);
+        assert_eq!(ToolUses::default().to_ledger(), "");
+    }
 
     #[test]
     fn a_price_that_is_not_an_amount_is_refused_in_prices_words() {

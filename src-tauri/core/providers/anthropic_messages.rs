@@ -14,7 +14,7 @@ use super::canonical::{
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
-use crate::prices::Tokens;
+use crate::prices::{Tokens, ToolUses};
 
 /// The API version header Anthropic's SDKs send.
 pub const VERSION: &str = "2023-06-01";
@@ -369,6 +369,29 @@ pub fn read_usage(u: &Value) -> Tokens {
 pub struct StreamUsage {
     pub tokens: Tokens,
     calls: Vec<(u64, u32)>,
+    /// Server tools used so far (`usage.server_tool_use`, a running total like the tokens).
+    tools: ToolUses,
+}
+
+/// Server tools as Anthropic's usage reports them (`server_tool_use`), a running total.
+pub fn read_tool_uses(u: &Value) -> Option<ToolUses> {
+    let s = u.get("server_tool_use").filter(|s| s.is_object())?;
+    let n = |f: &str| s.get(f).and_then(Value::as_u64).map_or(0, |n| n.min(u32::MAX as u64) as u32);
+    Some(ToolUses { web_search: n("web_search_requests"), web_fetch: n("web_fetch_requests"), file_search: 0 })
+}
+
+impl StreamUsage {
+    /// The uses past what was already counted, from a new running total.
+    fn tools_since(&mut self, total: ToolUses) -> Option<Piece> {
+        let total = total.max(self.tools);
+        let new = ToolUses {
+            web_search: total.web_search - self.tools.web_search,
+            web_fetch: total.web_fetch - self.tools.web_fetch,
+            file_search: total.file_search - self.tools.file_search,
+        };
+        self.tools = total;
+        (!new.is_empty()).then_some(Piece::ToolsUsed(new))
+    }
 }
 
 /// The pieces of one streamed event (its `data`, already parsed).
@@ -379,6 +402,7 @@ pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<
             if let Some(u) = v.pointer("/message/usage") {
                 usage.tokens = read_usage(u);
                 out.push(Piece::Usage(usage.tokens));
+                out.extend(read_tool_uses(u).and_then(|t| usage.tools_since(t)));
             }
         }
         Some("content_block_start") if v.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use") => {
@@ -425,6 +449,7 @@ pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<
                     usage.tokens.cache_write = n;
                 }
                 out.push(Piece::Usage(usage.tokens));
+                out.extend(read_tool_uses(u).and_then(|t| usage.tools_since(t)));
             }
         }
         Some("message_stop") => out.push(Piece::End),
@@ -439,6 +464,11 @@ pub fn read_event(v: &Value, data: &str, usage: &mut StreamUsage) -> Result<Vec<
 /// The usage of a whole (non-streamed) reply.
 pub fn read_whole_usage(v: &Value) -> Option<Tokens> {
     v.get("usage").map(read_usage)
+}
+
+/// The server tools a whole reply used.
+pub fn read_whole_tools(v: &Value) -> ToolUses {
+    v.get("usage").and_then(read_tool_uses).unwrap_or_default()
 }
 
 #[cfg(test)]

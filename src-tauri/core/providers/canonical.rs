@@ -9,6 +9,12 @@ use serde_json::Value;
 use specta::Type;
 
 use super::Protocol;
+use crate::prices::ToolUses;
+
+/// How many uses of a provider-side tool the budget's worst case counts when the request sets
+/// no bound (`max_uses`, `max_tool_calls`): more than a model takes for one answer in practice.
+/// The ledger counts what the provider reports, whatever this guess.
+pub const TOOL_USES_UNBOUNDED: u32 = 10;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -268,6 +274,34 @@ impl RawBody {
         ["messages", "input", "system"].iter().any(|k| self.body.get(*k).is_some_and(walk))
     }
 
+    /// The most provider-side tool uses the body allows, for the budget's worst case: a web
+    /// search (or fetch, or file search) offered counts its `max_uses` (Anthropic) or the
+    /// Responses `max_tool_calls`, else [`TOOL_USES_UNBOUNDED`]; a Chat Completions body with
+    /// `web_search_options` (OpenAI's search models) searches once per request.
+    pub fn tool_bound(&self) -> ToolUses {
+        let mut bound = ToolUses::default();
+        let tools = self.body.get("tools").and_then(Value::as_array).into_iter().flatten();
+        let cap = self.body.get("max_tool_calls").and_then(Value::as_u64);
+        let limit = |t: &Value| {
+            let n = t.get("max_uses").and_then(Value::as_u64).or(cap).unwrap_or(TOOL_USES_UNBOUNDED as u64);
+            n.min(u32::MAX as u64) as u32
+        };
+        for t in tools {
+            let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+            if kind.starts_with("web_search") {
+                bound.web_search = bound.web_search.saturating_add(limit(t));
+            } else if kind.starts_with("web_fetch") {
+                bound.web_fetch = bound.web_fetch.saturating_add(limit(t));
+            } else if kind == "file_search" {
+                bound.file_search = bound.file_search.saturating_add(limit(t));
+            }
+        }
+        if self.protocol == Protocol::OpenAiChat && self.body.get("web_search_options").is_some() {
+            bound.web_search = bound.web_search.max(1);
+        }
+        bound
+    }
+
     /// True when the body has at least one message: what a provider needs to answer. Its last
     /// message may hold only a tool result, which is not empty.
     pub fn has_messages(&self) -> bool {
@@ -436,8 +470,9 @@ pub(super) fn read_request(
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => Vec::new(),
     };
-    // OpenAI's `n` answers each may use the whole output cap (128 is its own limit).
-    let choices = body.get("n").and_then(Value::as_u64).map_or(1, |n| n.clamp(1, 128) as u32);
+    // OpenAI's `n` answers each may use the whole output cap: reserved as sent (OpenAI stops
+    // at 128, but an OpenAI-compatible server may take more).
+    let choices = body.get("n").and_then(Value::as_u64).map_or(1, |n| n.clamp(1, u32::MAX as u64) as u32);
     Ok(ChatRequest {
         system,
         turns,

@@ -17,7 +17,7 @@ use super::canonical::{
 use super::failure::provider_message;
 use super::stream::{Piece, StreamError};
 use super::{ClientWriter, Protocol};
-use crate::prices::Tokens;
+use crate::prices::{Tokens, ToolUses};
 
 /// The Responses endpoint under an OpenAI-style base URL (which ends in `/v1`).
 pub fn responses_url(base_url: &str) -> String {
@@ -492,6 +492,12 @@ pub fn read_event(v: &Value, data: &str) -> Result<Vec<Piece>, StreamError> {
             .map(|t| Piece::Text(t.into()))
             .into_iter()
             .collect()),
+        // Each provider-side tool call is an output item of its own; counted as it completes,
+        // so a stream cut later still counts the searches already made.
+        Some("response.output_item.done") => {
+            let used = v.get("item").map(tool_use_of).unwrap_or_default();
+            Ok(if used.is_empty() { Vec::new() } else { vec![Piece::ToolsUsed(used)] })
+        }
         Some("response.completed" | "response.incomplete") => {
             let mut out: Vec<Piece> = v
                 .pointer("/response/usage")
@@ -528,6 +534,21 @@ pub fn read_whole_text(v: &Value) -> String {
 /// The usage of a whole (non-streamed) reply.
 pub fn read_whole_usage(v: &Value) -> Option<Tokens> {
     v.get("usage").filter(|u| u.is_object()).map(read_usage)
+}
+
+/// The provider-side tool an output item is a call of (`web_search_call`, `file_search_call`).
+fn tool_use_of(item: &Value) -> ToolUses {
+    match item.get("type").and_then(Value::as_str) {
+        Some("web_search_call") => ToolUses { web_search: 1, ..Default::default() },
+        Some("file_search_call") => ToolUses { file_search: 1, ..Default::default() },
+        _ => ToolUses::default(),
+    }
+}
+
+/// The provider-side tools a whole reply used: one per call item in its output.
+pub fn read_whole_tools(v: &Value) -> ToolUses {
+    let items = v.get("output").and_then(Value::as_array).into_iter().flatten();
+    items.map(tool_use_of).fold(ToolUses::default(), ToolUses::plus)
 }
 
 #[cfg(test)]

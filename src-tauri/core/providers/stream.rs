@@ -28,6 +28,9 @@ pub enum Piece {
     Part(AnswerPart),
     /// Usage as the provider reported it so far, already in Keyhold's classes.
     Usage(Tokens),
+    /// Provider-side tools used since the last such piece (a web search, a file search): billed
+    /// per use on top of the tokens.
+    ToolsUsed(crate::prices::ToolUses),
     End,
 }
 

@@ -62,14 +62,18 @@ pub async fn start(
             request_fault: false,
             upstream: None,
         })?;
-        let (usage, text) = match protocol {
-            Protocol::AnthropicMessages => {
-                (anthropic_messages::read_whole_usage(&v), anthropic_messages::read_whole_text(&v))
-            }
-            Protocol::OpenAiResponses => {
-                (openai_responses::read_whole_usage(&v), openai_responses::read_whole_text(&v))
-            }
-            _ => (openai_chat::read_whole_usage(&v), openai_chat::read_whole_text(&v)),
+        let (usage, text, tools) = match protocol {
+            Protocol::AnthropicMessages => (
+                anthropic_messages::read_whole_usage(&v),
+                anthropic_messages::read_whole_text(&v),
+                anthropic_messages::read_whole_tools(&v),
+            ),
+            Protocol::OpenAiResponses => (
+                openai_responses::read_whole_usage(&v),
+                openai_responses::read_whole_text(&v),
+                openai_responses::read_whole_tools(&v),
+            ),
+            _ => (openai_chat::read_whole_usage(&v), openai_chat::read_whole_text(&v), Default::default()),
         };
         // The text too: a passthrough caller ignores it, and it is what a reply without usage
         // is counted from.
@@ -78,6 +82,9 @@ pub async fn start(
             pieces.push(Ok(Piece::Text(text)));
         }
         pieces.extend(usage.map(|u| Ok(Piece::Usage(u))));
+        if !tools.is_empty() {
+            pieces.push(Ok(Piece::ToolsUsed(tools)));
+        }
         pieces.push(Ok(Piece::End));
         return Ok(Box::pin(futures_util::stream::iter(pieces)));
     }

@@ -1362,3 +1362,78 @@ async fn a_dictionary_wiped_with_its_tag_is_named() {
     let lines = r.ws.configuration_differences().unwrap();
     assert!(lines.iter().any(|l| l.contains("dictionary")), "{lines:?}");
 }
+
+/// The last ledger row's cost, recomputed from its tokens at `price`, plus `fee`.
+fn tokens_of(row: &crate::ledger::ExportRow) -> crate::prices::Tokens {
+    crate::prices::Tokens {
+        input: row.input_tokens,
+        output: row.output_tokens,
+        cache_read: row.cache_read_tokens,
+        cache_write: row.cache_write_tokens,
+    }
+}
+
+#[tokio::test]
+async fn web_searches_the_provider_reports_are_metered_at_their_fee_whole_and_streamed() {
+    let r = rig().await;
+    let price =
+        |p: &str, m: &str| r.ws.with_unlocked(|c, u| crate::prices::lookup(c, u, p, m, false)).unwrap().unwrap();
+    let last = || crate::ledger::export(&r.ws.conn(), &Default::default()).unwrap().pop().unwrap();
+    for stream in [false, true] {
+        // Anthropic reports them in usage.server_tool_use: $10 per 1,000.
+        r.anthropic.set_behavior(vec![Behavior { web_searches: Some(3), times: Some(1), ..Default::default() }]);
+        let body = json!({ "model": "x", "max_tokens": 100, "stream": stream,
+            "tools": [{ "type": "web_search_20250305", "name": "web_search", "max_uses": 5 }],
+            "messages": [{ "role": "user", "content": "what is new today?" }] });
+        let resp =
+            c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
+        let row = last();
+        assert_eq!((row.outcome.as_str(), row.tools.as_str()), ("ok", "web_search:3"), "stream {stream}: {row:?}");
+        let fee = Money::from_nanos(30_000_000);
+        assert_eq!(row.cost_usd, Some(price("anthropic", "claude-haiku-4-5").cost(tokens_of(&row)) + fee));
+
+        // The Responses API makes each search an output item: gpt-4o-mini's are $25 per 1,000.
+        r.openai.set_behavior(vec![Behavior { web_searches: Some(2), times: Some(1), ..Default::default() }]);
+        let body = json!({ "model": "x", "stream": stream, "tools": [{ "type": "web_search" }], "input": "news?" });
+        let resp = c().post(r.url("/v1/responses")).bearer_auth(&r.token).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
+        let row = last();
+        assert_eq!(row.tools, "web_search:2", "stream {stream}: {row:?}");
+        let fee = Money::from_nanos(50_000_000);
+        assert_eq!(row.cost_usd, Some(price("openai", "gpt-4o-mini").cost(tokens_of(&row)) + fee));
+        assert!(!row.estimated, "both fees are in the price file");
+    }
+    // Offered but not used: no fee.
+    let body = json!({ "model": "x", "max_tokens": 100, "tools": [{ "type": "web_search_20250305", "name": "web_search" }],
+        "messages": [{ "role": "user", "content": "hello" }] });
+    c().post(r.url("/v1/messages")).header("x-api-key", &r.anthropic_token).json(&body).send().await.unwrap();
+    let row = last();
+    assert_eq!(row.tools, "");
+    assert_eq!(row.cost_usd, Some(price("anthropic", "claude-haiku-4-5").cost(tokens_of(&row))));
+}
+
+#[tokio::test]
+async fn a_budget_holds_the_fee_of_every_search_a_request_allows_and_the_results_it_brings_in() {
+    let r = rig().await;
+    // Search results are input Keyhold never sees: the model's context window counts for them
+    // (claude-haiku-4-5: 200,000 tokens at its dearest input rate, $1.25 per million, $0.25),
+    // and each allowed search adds its fee ($0.01). $0.30 fits three searches, not ten.
+    let token = budgeted(&r, "searcher", "claude-haiku-4-5", "an", Money::parse("0.30").unwrap());
+    let body = |max_uses: Option<u32>| {
+        let mut tool = json!({ "type": "web_search_20250305", "name": "web_search" });
+        if let Some(n) = max_uses {
+            tool["max_uses"] = json!(n);
+        }
+        json!({ "model": "x", "max_tokens": 100, "tools": [tool], "messages": [{ "role": "user", "content": "news?" }] })
+    };
+    let send = |b: Value| c().post(r.url("/v1/messages")).header("x-api-key", &token).json(&b).send();
+    assert_eq!(send(body(Some(10))).await.unwrap().status(), 429, "ten searches' fees do not fit");
+    assert_eq!(send(body(None)).await.unwrap().status(), 429, "no bound: ten are counted");
+    assert_eq!(send(body(Some(3))).await.unwrap().status(), 200, "three do");
+    // A plain request of the same size reserves only its own tokens.
+    let plain = json!({ "model": "x", "max_tokens": 100, "messages": [{ "role": "user", "content": "news?" }] });
+    assert_eq!(send(plain).await.unwrap().status(), 200);
+}

@@ -12,7 +12,7 @@ use crate::budget::{worst_case, Refused, Reservation, WouldExceed};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode, Outcome};
 use crate::money::Money;
-use crate::prices::{self, Price, Tokens};
+use crate::prices::{self, Price, Tokens, ToolUses};
 use crate::privacy::restore::RawRestorer;
 use crate::privacy::{self, dictionary, outbound, Counts, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::{AnswerPart, ChatRequest};
@@ -111,6 +111,8 @@ struct Streamed {
     /// Some of the answer reached the caller.
     delivered: bool,
     usage: Option<Tokens>,
+    /// Provider-side tools the reply used so far (each billed per use).
+    tools: ToolUses,
     /// The answer's text as it arrived, for an estimate when usage never came.
     received: String,
     /// Why the stream ended before the provider finished.
@@ -218,6 +220,7 @@ impl<'a> Call<'a> {
             ttft_ms,
             local: step.is_local(),
             redacted: String::new(),
+            tools: Default::default(),
         }
     }
 
@@ -328,15 +331,20 @@ fn prepare<'a>(
     // The worst case: every output token the request allows, and its input. Input the provider
     // fetches (a document by URL, a file id) is billed at its size, which Keyhold cannot see:
     // the model's whole context window counts for it (unknown when the window is).
+    // Provider-side tools (a web search) add their fee per use, as many uses as the request
+    // allows, and bring in input Keyhold does not see (the results), like a fetched document.
     let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
-    let fetches = call.req.raw.as_ref().is_some_and(|r| r.fetches_input());
+    let tool_bound = call.req.raw.as_ref().map(|r| r.tool_bound()).unwrap_or_default();
+    let fetches = call.req.raw.as_ref().is_some_and(|r| r.fetches_input()) || !tool_bound.is_empty();
     let window = prices::context_window(&step.model);
+    let fees = prices::tool_fee(&step.provider, &step.model, tool_bound, step.is_local()).cost;
     let worst = match (&price, fetches, window) {
         _ if step.is_local() => Some(Money::ZERO),
         (Some(price), false, _) => Some(worst_case(price, call.input_estimate, cap)),
         (Some(price), true, Some(window)) => Some(worst_case(price, call.input_estimate.max(window as i64), cap)),
         _ => None,
-    };
+    }
+    .map(|w| w.saturating_add(fees));
     // The budget: the worst case is reserved atomically with every other call of this agent.
     let reservation = match (call.agent.budget, step.is_local()) {
         (Some(budget), false) => {
@@ -490,8 +498,12 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
         .filter(|_| !stopped)
         .map(|b| redact(&b.to_string(), endpoint.secret.as_deref().map(String::as_str)));
     drop(endpoint.secret);
-    let (tokens, estimated) = meter(call.req, protocol, &streamed);
-    let cost = ready.price.map(|p| p.cost(tokens));
+    let (tokens, mut estimated) = meter(call.req, protocol, &streamed);
+    let tools = tools_used(call.req, protocol, &streamed);
+    let fee = prices::tool_fee(&step.provider, &step.model, tools, step.is_local());
+    // A fee not in the price file is taken at the highest listed: an estimate, never low.
+    estimated |= !fee.known;
+    let cost = ready.price.map(|p| p.cost(tokens).saturating_add(fee.cost));
     let outcome = match (&streamed.broken, streamed.delivered) {
         (None, _) => Outcome::Ok,
         // The caller stopped it (or went away): not a provider failure, whether or not any of
@@ -503,6 +515,7 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
     // The ledger row, then the reservation settles (when `ready` is dropped below).
     let mut row = call.row(&step, Some(&ready.key), outcome, tokens, cost, estimated, started, streamed.ttft_ms);
     row.redacted = redacted.map(|r| r.counts.to_ledger()).unwrap_or_default();
+    row.tools = tools.to_ledger();
     call.record(&row);
     let recorded = call.committed().await;
     call.ws.ledger_changed();
@@ -687,6 +700,10 @@ async fn stream(
                 s.usage = Some(u);
                 Flow::Continue
             }
+            Ok(Piece::ToolsUsed(t)) => {
+                s.tools = s.tools.plus(t);
+                Flow::Continue
+            }
             Ok(Piece::End) => break,
             Err(e) => {
                 s.broken = Some(e);
@@ -706,6 +723,19 @@ async fn stream(
         }
     }
     s
+}
+
+/// The provider-side tools an attempt used: what the reply reported, and for OpenAI's search
+/// models (`web_search_options` on Chat Completions, which report nothing) one search per answer.
+fn tools_used(req: &ChatRequest, protocol: Protocol, s: &Streamed) -> ToolUses {
+    let searched_once = protocol == Protocol::OpenAiChat
+        && s.delivered
+        && req.raw.as_ref().is_some_and(|r| r.protocol == protocol && r.body.get("web_search_options").is_some());
+    let mut t = s.tools;
+    if searched_once {
+        t.web_search = t.web_search.max(1);
+    }
+    t
 }
 
 /// The tokens of an attempt: the provider's own count, or Keyhold's estimate (marked so) when

@@ -135,6 +135,7 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
         ttft_ms: None,
         local: step.local,
         redacted: counts.to_ledger(),
+        tools: Default::default(),
     };
     // The attempt's row before anything is sent (a stop meanwhile leaves it, settled at the
     // worst case at the next start), settled when the answer is in; a row that cannot be

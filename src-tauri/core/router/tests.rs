@@ -299,6 +299,7 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
         ttft_ms: None,
         local: false,
         redacted: String::new(),
+        tools: Default::default(),
     };
     ledger::record(&r.ws.conn(), &row).unwrap();
     r.ws.budgets().check_alerts(&r.ws.conn(), &strict);

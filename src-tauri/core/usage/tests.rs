@@ -25,6 +25,7 @@ fn row(agent: &str, at: DateTime<Utc>, model: &str, outcome: &str, t: Tokens, co
         ttft_ms: Some(5),
         local: model.contains(':'),
         redacted: String::new(),
+        tools: Default::default(),
     }
 }
 

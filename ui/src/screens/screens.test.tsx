@@ -101,7 +101,7 @@ describe("unlock", () => {
   });
 });
 
-import { bucketTime, sums } from "./usage";
+import { bucketTime, sums, toolsText } from "./usage";
 
 describe("usage charts", () => {
   const point = (bucket: string, agent: string, cost: string, requests = 1) => ({
@@ -120,5 +120,13 @@ describe("usage charts", () => {
     expect(sums(buckets, pts, (p) => Number(p.cost_usd))).toEqual([0.5, 0, 1.25]);
     expect(sums(buckets, pts, (p) => Number(p.cost_usd), "a")).toEqual([0.5, 0, 1]);
     expect(bucketTime("2026-11-30T14:30") - bucketTime("2026-11-30")).toBe(14.5 * 3600);
+  });
+});
+
+describe("usage rows", () => {
+  it("says which provider-side tools a cost includes, in words", () => {
+    expect(toolsText("web_search:2 file_search:1")).toBe("2 web searches, 1 file search");
+    expect(toolsText("web_search:1")).toBe("1 web search");
+    expect(toolsText("")).toBe("");
   });
 });

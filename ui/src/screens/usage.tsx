@@ -370,7 +370,10 @@ export function Usage() {
                 {r.input_tokens}/{r.output_tokens}/{r.cache_read_tokens}+{r.cache_write_tokens}
                 {r.estimated ? " est." : ""}
               </td>
-              <td title={r.cost_usd ? `${r.cost_usd} USD` : ""}>{r.cost_usd === "" ? "unknown" : usd(r.cost_usd)}</td>
+              <td title={r.cost_usd ? `${r.cost_usd} USD${r.tools ? `, including the provider's fees for ${toolsText(r.tools)}` : ""}` : ""}>
+                {r.cost_usd === "" ? "unknown" : usd(r.cost_usd)}
+                {r.tools && <span class="fine tools"> incl. {toolsText(r.tools)}</span>}
+              </td>
               <td>{r.latency_ms} ms</td>
               <td>{r.local ? "local" : "cloud"}</td>
               <td class="replaced">{r.redacted ? r.redacted.replace(/_/g, " ").replace(/:/g, " ").split(" ").join(" ") : "–"}</td>
@@ -393,4 +396,22 @@ export function Usage() {
       )}
     </section>
   );
+}
+
+/** `web_search:2 file_search:1` as people read it: "2 web searches, 1 file search". */
+export function toolsText(tools: string): string {
+  const names: Record<string, [string, string]> = {
+    web_search: ["web search", "web searches"],
+    web_fetch: ["web fetch", "web fetches"],
+    file_search: ["file search", "file searches"],
+  };
+  return tools
+    .split(" ")
+    .filter((w) => w.includes(":"))
+    .map((w) => {
+      const [tool, n] = w.split(":");
+      const [one, many] = names[tool] ?? [tool.replace(/_/g, " "), tool.replace(/_/g, " ")];
+      return `${n} ${n === "1" ? one : many}`;
+    })
+    .join(", ");
 }
