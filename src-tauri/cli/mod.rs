@@ -167,8 +167,9 @@ enum VaultCommand {
     /// Unlock the vault, open every stored key, and report; exits non-zero if anything fails.
     Check {
         /// Take the database as it is now as Keyhold's configuration (after you have seen what
-        /// `vault check` names and made those changes yourself).
-        #[arg(long)]
+        /// `vault check` names and made those changes yourself). `--adopt` says the same of a
+        /// database this vault never signed.
+        #[arg(long, visible_alias = "adopt")]
         accept: bool,
     },
     /// Change the vault passphrase (the current one is required).
@@ -282,7 +283,18 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
                                 "data_dir": dir.path().display().to_string(),
                                 "unlock_ms": report.unlock_ms, "keys_total": report.keys_total,
                                 "keys_failed": report.keys_failed, "changed_outside": report.changed_outside,
-                                "configuration_tagged": report.configuration_tagged });
+                                "configuration_tagged": report.configuration_tagged,
+                                "never_signed": report.never_signed });
+            if report.never_signed {
+                return Err(Failure::from_message(
+                    ErrorKind::ChangedOutsideKeyhold,
+                    format!(
+                        "The vault opened, but {}:\n  - {}",
+                        report.changed_outside[0],
+                        report.changed_outside[1..].join("\n  - ")
+                    ),
+                ));
+            }
             if !report.changed_outside.is_empty() {
                 return Err(Failure::from_message(
                     ErrorKind::ChangedOutsideKeyhold,

@@ -48,6 +48,19 @@ pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// True when the database holds something a user would have to recognize before Keyhold uses
+/// it: a key, an agent, a proxy token, a dictionary term or a price override (a fresh database
+/// holds none; the tags of its empty tables do not count).
+pub fn database_holds_anything(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM provider_keys) OR EXISTS (SELECT 1 FROM agents)
+             OR EXISTS (SELECT 1 FROM agent_tokens) OR EXISTS (SELECT 1 FROM dictionary_terms)
+             OR EXISTS (SELECT 1 FROM price_overrides)",
+        [],
+        |r| r.get(0),
+    )
+}
+
 impl Manifest {
     /// The manifest of what the database holds now.
     pub fn read(conn: &Connection) -> rusqlite::Result<Manifest> {
@@ -90,6 +103,24 @@ impl Manifest {
             out.insert(("setting".to_string(), key), Entry { tag, name: name.to_string() });
         }
         Ok(Manifest(out))
+    }
+
+    /// What a database never signed by this vault holds, for the user to look over before
+    /// adopting it: a first line saying so, then each record by the name the user knows it by.
+    pub fn never_signed_lines(&self) -> Vec<String> {
+        let mut out = vec![
+            "this database was never signed by this vault (an older version's, a copy, or planted): nothing in it \
+             is used until you adopt it, in the window or with `keyhold vault check --adopt`. Adopt it only if \
+             you recognize everything below"
+                .to_string(),
+        ];
+        for ((table, id), e) in &self.0 {
+            if table == "setting" && (id == "offline" || e.tag == OFFLINE_ON) {
+                continue;
+            }
+            out.push(format!("{table} \"{}\" is in it", e.name));
+        }
+        out
     }
 
     /// Applies what one change of Keyhold's own did (`before` → `after`) to this manifest.

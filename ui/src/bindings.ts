@@ -1307,6 +1307,11 @@ export type WorkspaceInfo_Deserialize = {
 	 *  naming it and what to do. Not used until saved again in Keyhold.
 	 */
 	changed_outside: string[],
+	/**
+	 *  The database was never signed by this vault: `changed_outside` lists what it holds (its
+	 *  first line says so), and nothing in it is used until the user adopts it.
+	 */
+	never_signed: boolean,
 };
 
 export type WorkspaceInfo_Serialize = {
@@ -1320,6 +1325,11 @@ export type WorkspaceInfo_Serialize = {
 	 *  naming it and what to do. Not used until saved again in Keyhold.
 	 */
 	changed_outside: string[],
+	/**
+	 *  The database was never signed by this vault: `changed_outside` lists what it holds (its
+	 *  first line says so), and nothing in it is used until the user adopts it.
+	 */
+	never_signed: boolean,
 };
 
 /* Tauri Specta runtime */

@@ -22,6 +22,9 @@ pub struct CheckReport {
     /// False for a database from before tags, until the next unlock by the app or a command
     /// that changes something (which tags it).
     pub configuration_tagged: bool,
+    /// The database was never signed by this vault: `changed_outside` lists what it holds, and
+    /// nothing in it is used until the user adopts it (`vault check --adopt`, or the window).
+    pub never_signed: bool,
 }
 
 /// Opens the vault and every stored key, reading only, without the writer lock: it works while
@@ -52,12 +55,17 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
             .filter(|k| keys::open_row_for_check(&conn, current, k).is_err())
             .map(|k| k.label)
             .collect();
+        let now = crate::manifest::Manifest::read(&conn)
+            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+        let never_signed = crate::manifest::database_holds_anything(&conn)
+            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
         return Ok(CheckReport {
             unlock_ms,
             keys_total,
             keys_failed: failed,
-            changed_outside: Vec::new(),
+            changed_outside: if never_signed { now.never_signed_lines() } else { Vec::new() },
             configuration_tagged: false,
+            never_signed,
         });
     };
     let u = Unlocked::new(current, token_key);
@@ -66,10 +74,17 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
     // Rows that verify on their own but are not the ones Keyhold saved last: replayed, brought
     // back, deleted (the saved configuration is the snapshot's manifest).
-    if let Some(saved) = opened.contents.manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes) {
-        let now = crate::manifest::Manifest::read(&conn)
+    let now = crate::manifest::Manifest::read(&conn)
+        .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+    let saved = opened.contents.manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes);
+    let never_signed = saved.is_none()
+        && crate::manifest::database_holds_anything(&conn)
             .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
-        changed_outside.extend(saved.differences(&now));
+    match saved {
+        Some(saved) => changed_outside.extend(saved.differences(&now)),
+        // Never signed by this vault: what it holds, to look over before adopting it.
+        None if never_signed => changed_outside.extend(now.never_signed_lines()),
+        None => {}
     }
     // The whole usage ledger against its chain and the snapshot's mark (a vault that never had a
     // mark has an unchained ledger until the next unlock chains it).
@@ -80,5 +95,5 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
             .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
         changed_outside.extend(checked.breaks.iter().map(ToString::to_string));
     }
-    Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true })
+    Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true, never_signed })
 }

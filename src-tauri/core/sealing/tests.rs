@@ -222,7 +222,7 @@ async fn offline_mode_turned_off_by_hand_stays_on_after_the_next_unlock() {
 }
 
 #[tokio::test]
-async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
+async fn a_database_this_vault_never_signed_is_used_only_after_the_user_sees_what_it_holds_and_adopts_it() {
     let r = rig().await;
     // Tags wiped, and the vault's mark removed, as a 0.1 vault and database would be (written
     // while locked: locking writes the snapshot's ledger mark).
@@ -250,15 +250,45 @@ async fn a_database_from_before_tags_is_adopted_once_at_the_first_unlock() {
         }],
     )
     .unwrap();
+    // A row planted before the first unlock: it must be among what the user is shown.
+    o.execute(
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over,
+                             privacy, created_at, updated_at, mac)
+         SELECT 'planted-id', 'Planted', model, key_id, system_prompt, temperature, max_tokens, NULL, when_over,
+                'off', created_at, updated_at, NULL FROM agents WHERE name = 'bot'",
+        [],
+    )
+    .unwrap();
     drop(o);
     let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
-    assert!(!report.configuration_tagged);
+    assert!(!report.configuration_tagged && report.never_signed, "{report:?}");
+    assert!(report.changed_outside.iter().any(|l| l.contains("\"Planted\"")), "{report:?}");
+
+    // Unlocked, it is signed under this vault but not used: nothing is sent, no token works,
+    // and the window lists what the database holds, the planted agent with the rest.
     r.ws.unlock(&Passphrase::new(PASS.into())).unwrap();
+    let shown = r.ws.info().changed_outside;
+    assert!(shown[0].contains("never signed by this vault"), "{shown:?}");
+    for name in ["\"bot\"", "\"Planted\"", "\"work\""] {
+        assert!(shown.iter().any(|l| l.contains(name)), "{name} not shown: {shown:?}");
+    }
+    assert_eq!(r.chat().await.unwrap_err().kind(), ErrorKind::ChangedOutsideKeyhold);
+    assert!(r.provider.requests().is_empty(), "nothing reached the provider before adoption");
+    // Still not adopted at the next unlock: the question stands until the user answers it.
+    r.ws.lock();
+    r.ws.unlock(&Passphrase::new(PASS.into())).unwrap();
+    assert!(r.ws.info().changed_outside[0].contains("never signed"));
+    let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
+    assert!(report.never_signed, "{report:?}");
+
+    // The user adopts it, having seen it: it is the configuration now.
+    let adopted = r.ws.accept_configuration().unwrap();
+    assert!(adopted.iter().any(|l| l.contains("\"Planted\"")), "{adopted:?}");
     assert!(r.ws.info().changed_outside.is_empty(), "{:?}", r.ws.info().changed_outside);
     r.chat().await.unwrap();
     assert_eq!(r.ws.with_unlocked(|c, u| tokens::authenticate(c, u, &r.token)).unwrap().unwrap().name, "bot");
     let report = crate::app::vault::check(&r.dir(), &Passphrase::new(PASS.into())).unwrap();
-    assert!(report.configuration_tagged && report.changed_outside.is_empty(), "{report:?}");
+    assert!(report.configuration_tagged && !report.never_signed && report.changed_outside.is_empty(), "{report:?}");
     // Once adopted, a later hand edit is caught: the mark lives in the vault, not the database.
     r.outside().execute("UPDATE agents SET budget_nano = NULL", []).unwrap();
     assert_eq!(r.chat().await.unwrap_err().kind(), ErrorKind::ChangedOutsideKeyhold);

@@ -25,7 +25,15 @@ impl Workspace {
         drop(u);
         self.record_time(CREATED_AT);
         let manifest = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
-        let secrets = Secrets::new(contents.master, token_key, key, manifest);
+        // A database that already holds keys, agents or tokens was not written by this vault:
+        // the user looks it over and adopts it before any of it is used.
+        let held = crate::manifest::database_holds_anything(&self.conn()).map_err(|e| self.db_error(e))?;
+        let secrets = if held {
+            tracing::warn!("the new vault found a database it never signed: waiting for the user to adopt it");
+            Secrets::unadopted(contents.master, token_key, key)
+        } else {
+            Secrets::new(contents.master, token_key, key, manifest)
+        };
         // Rows written before the vault existed are chained now (there is no mark yet).
         self.arm_ledger(&secrets, None);
         self.write_manifest(&secrets, &secrets.manifest.lock().unwrap_or_else(|p| p.into_inner()).clone());
@@ -115,15 +123,28 @@ impl Workspace {
                 t
             }
         };
-        // The saved configuration. A snapshot from before manifests adopts what the database
-        // holds now, once (said in the log; the security model in the README says what that
-        // trusts); a rotation re-tagged every record, so it is read again too.
-        let manifest = match manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes) {
+        // The saved configuration. A snapshot with none (an older version's, or one put in place
+        // of this vault's) never signed this database: what it holds is shown to the user, and
+        // used only once they adopt it; a database holding nothing needs no look. A rotation
+        // re-tagged every record, so the manifest is read again.
+        let saved = manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes);
+        let mut adopted = true;
+        let manifest = match saved {
             Some(m) if !retagged => m,
-            _ => {
-                tracing::info!("configuration manifest taken from the database (first unlock of this version)");
+            Some(_) => {
                 rewrite = true;
                 crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?
+            }
+            None => {
+                let now = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
+                rewrite = true;
+                if crate::manifest::database_holds_anything(&self.conn()).map_err(|e| self.db_error(e))? {
+                    tracing::warn!("the vault has never signed this database: waiting for the user to adopt it");
+                    adopted = false;
+                    crate::manifest::Manifest::default()
+                } else {
+                    now
+                }
             }
         };
         // Key rows tagged before their model list was covered are tagged again, once, when their
@@ -139,7 +160,11 @@ impl Workspace {
             }
             rewrite = true;
         }
-        let secrets = Secrets::new(master, token_key, key, manifest);
+        let secrets = if adopted {
+            Secrets::new(master, token_key, key, manifest)
+        } else {
+            Secrets::unadopted(master, token_key, key)
+        };
         if rewrite {
             // The vault opened and the database is consistent with `master`: a snapshot that
             // cannot be rewritten now (a full disk) must not keep the user out. The next unlock

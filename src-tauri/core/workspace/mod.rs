@@ -47,6 +47,9 @@ pub struct WorkspaceInfo {
     /// Protected records found changed outside Keyhold at the last unlock, each as the sentence
     /// naming it and what to do. Not used until saved again in Keyhold.
     pub changed_outside: Vec<String>,
+    /// The database was never signed by this vault: `changed_outside` lists what it holds (its
+    /// first line says so), and nothing in it is used until the user adopts it.
+    pub never_signed: bool,
 }
 
 const CREATED_AT: &str = "vault.created_at";
@@ -67,6 +70,10 @@ struct Secrets {
     /// The database's manifest as last read, and the `data_version` it was read at: read again
     /// only once another connection (or program) has committed.
     seen: std::sync::Mutex<Option<(i64, crate::manifest::Manifest)>>,
+    /// False while the database was never signed by this vault and the user has not adopted
+    /// it: nothing in it is used, and the snapshot keeps no manifest, so the next unlock asks
+    /// again.
+    adopted: std::sync::atomic::AtomicBool,
 }
 
 impl Secrets {
@@ -76,7 +83,26 @@ impl Secrets {
         key: crate::vault::kdf::VaultKey,
         manifest: crate::manifest::Manifest,
     ) -> Self {
-        Secrets { master, token_key, key, manifest: std::sync::Mutex::new(manifest), seen: std::sync::Mutex::new(None) }
+        Secrets {
+            master,
+            token_key,
+            key,
+            manifest: std::sync::Mutex::new(manifest),
+            seen: std::sync::Mutex::new(None),
+            adopted: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    /// Secrets over a database this vault never signed: its saved configuration is empty until
+    /// the user adopts what the database holds.
+    fn unadopted(master: MasterSecret, token_key: MasterSecret, key: crate::vault::kdf::VaultKey) -> Self {
+        let s = Secrets::new(master, token_key, key, Default::default());
+        s.adopted.store(false, std::sync::atomic::Ordering::SeqCst);
+        s
+    }
+
+    fn is_adopted(&self) -> bool {
+        self.adopted.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What the database's signed records are now (cached until another connection commits).
@@ -205,6 +231,12 @@ impl Workspace {
             // Rows put back, brought back or deleted: nothing is sent until they are resolved; a
             // changed ledger: no paid step of an agent with a budget until acknowledged.
             changed_outside: self.everything_changed(),
+            never_signed: self
+                .secrets
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|s| !s.is_adopted()),
         }
     }
 
@@ -386,7 +418,8 @@ impl Workspace {
             pending: None,
             token_key: Some(s.token_key.copy()),
             stretched: false,
-            manifest: Some(manifest.to_bytes()),
+            // Not adopted yet: no manifest, so the next unlock shows the database again.
+            manifest: s.is_adopted().then(|| manifest.to_bytes()),
             ledger: mark.as_ref().map(crate::ledger::chain::Mark::to_bytes),
         };
         match crate::vault::rewrite(&self.dir.vault_paths(), &s.key, &contents) {
@@ -433,6 +466,9 @@ impl Workspace {
         let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
         let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let now = s.current(&conn).map_err(|e| self.db_error(e))?;
+        if !s.is_adopted() {
+            return Ok(now.never_signed_lines());
+        }
         let lines = s.manifest.lock().unwrap_or_else(|p| p.into_inner()).differences(&now);
         Ok(lines)
     }
@@ -461,11 +497,20 @@ impl Workspace {
     pub fn accept_configuration(&self) -> Result<Vec<String>, WorkspaceError> {
         let guard = self.secrets.read().unwrap_or_else(|p| p.into_inner());
         let s = guard.as_ref().ok_or(WorkspaceError::Locked)?;
-        let conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let adopting = !s.is_adopted();
+        if adopting {
+            // What the user looked over is signed as it is: every record, under this vault.
+            let u = Unlocked::new(&s.master, &s.token_key);
+            crate::sealing::retag_everything(&mut conn, &u, None).map_err(WorkspaceError::from)?;
+            *s.seen.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            self.changed.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
         let now = crate::manifest::Manifest::read(&conn).map_err(|e| self.db_error(e))?;
         let mut saved = s.manifest.lock().unwrap_or_else(|p| p.into_inner());
-        let mut lines = saved.differences(&now);
+        let mut lines = if adopting { now.never_signed_lines() } else { saved.differences(&now) };
         *saved = now;
+        s.adopted.store(true, std::sync::atomic::Ordering::SeqCst);
         drop(conn);
         // The usage ledger as it is now, too: budgets count from it again.
         let ledger = self.ledger.accept().map_err(|e| self.db_error(e))?;

@@ -11,7 +11,7 @@ import { commands } from "../bindings";
 import { ChangedOutside } from "./changed-outside";
 
 const mocked = commands as unknown as Record<string, ReturnType<typeof vi.fn>>;
-const base = { status: "unlocked", data_dir: "/tmp/k", vault_created_at: null, last_unlocked_at: null };
+const base = { status: "unlocked", data_dir: "/tmp/k", vault_created_at: null, last_unlocked_at: null, never_signed: false };
 const changed = { ...base, changed_outside: ["usage ledger rows 3 to 4 were deleted outside Keyhold"] };
 
 describe("changed outside Keyhold", () => {
@@ -37,5 +37,25 @@ describe("changed outside Keyhold", () => {
     fireEvent.submit(document.getElementById("accept-changes-form")!);
     await waitFor(() => expect(accepted).toHaveBeenCalled());
     expect(mocked.acceptChanges).toHaveBeenLastCalledWith("orbit velvet canyon");
+  });
+
+  it("shows what a database this vault never signed holds, and adopts it only with the passphrase", async () => {
+    mocked.acceptChanges.mockResolvedValueOnce({ status: "ok", data: { ...base, changed_outside: [] } });
+    const info = {
+      ...base,
+      never_signed: true,
+      changed_outside: ["this database was never signed by this vault: …", 'agent "Planted" is in it', 'key "oa" is in it'],
+    };
+    const accepted = vi.fn();
+    render(<ChangedOutside info={info as never} onAccepted={accepted} />);
+    const notice = screen.getByRole("alert");
+    expect(notice.textContent).toContain("never signed");
+    expect(screen.getByText('agent "Planted" is in it')).toBeTruthy();
+    expect(notice.querySelectorAll("li").length).toBe(2);
+    fireEvent.click(document.getElementById("accept-changes")!);
+    expect(document.getElementById("accept-changes-confirm")!.textContent).toBe("Adopt this database");
+    fireEvent.input(document.getElementById("accept-changes-passphrase")!, { target: { value: "orbit velvet canyon" } });
+    fireEvent.submit(document.getElementById("accept-changes-form")!);
+    await waitFor(() => expect(accepted).toHaveBeenCalled());
   });
 });

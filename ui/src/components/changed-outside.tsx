@@ -25,17 +25,27 @@ export function ChangedOutside({ info, onAccepted }: { info: WorkspaceInfo; onAc
     }
   };
   return (
-    <div class="notice danger" id="changed-outside" role="alert">
-      <p>
-        <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold.
-        Nothing is sent for them, and while a record was put back, brought back or deleted nothing is sent at all: re-save
-        or remove it here.
-        {ledger &&
-          " While the usage ledger stands changed, agents with a daily budget run on their local steps only: their spend cannot be trusted."}{" "}
-        If you made the change yourself, acknowledge it.
-      </p>
+    <div class="notice danger" id="changed-outside" role="alert" data-never-signed={info.never_signed ? "true" : undefined}>
+      {info.never_signed ? (
+        <p>
+          <strong>A database this vault never signed.</strong> Keyhold found keys, agents or tokens it did not write under
+          this vault: an older version's database, a copy, or rows put there by something else. Nothing in it is used, no
+          request is sent and no proxy token works, until you look it over and adopt it. Adopt it only if you recognize
+          every item below; otherwise quit and move the database away.
+        </p>
+      ) : (
+        <p>
+          <strong>Changed outside Keyhold.</strong> These were edited in Keyhold's files by something other than Keyhold.
+          Nothing is sent for them, and while a record was put back, brought back or deleted nothing is sent at all:
+          re-save or remove it here.
+          {ledger &&
+            " While the usage ledger stands changed, agents with a daily budget run on their local steps only: their spend cannot be trusted."}{" "}
+          If you made the change yourself, acknowledge it.
+        </p>
+      )}
       <ul>
-        {info.changed_outside.map((c) => (
+        {/* Never signed: the first line is the core's own statement of it, said above in full. */}
+        {(info.never_signed ? info.changed_outside.slice(1) : info.changed_outside).map((c) => (
           <li key={c}>{c}</li>
         ))}
       </ul>
@@ -52,7 +62,7 @@ export function ChangedOutside({ info, onAccepted }: { info: WorkspaceInfo; onAc
             />
           </label>
           <button id="accept-changes-confirm" type="submit" disabled={busy || passphrase.length === 0}>
-            Take the files as they are now
+            {info.never_signed ? "Adopt this database" : "Take the files as they are now"}
           </button>
           <button type="button" class="secondary" onClick={() => setAsking(false)}>
             Cancel
@@ -61,7 +71,7 @@ export function ChangedOutside({ info, onAccepted }: { info: WorkspaceInfo; onAc
         </form>
       ) : (
         <button id="accept-changes" class="secondary" onClick={() => setAsking(true)}>
-          I made these changes…
+          {info.never_signed ? "I recognize all of it…" : "I made these changes…"}
         </button>
       )}
     </div>
