@@ -42,6 +42,8 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         }
     }
     let conn = db::open(&dir.db_path())?;
+    let db_err =
+        |e: rusqlite::Error| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() });
     let vault::Contents { master, pending, token_key, .. } = &opened.contents;
     // Mid-rotation, the records are under whichever master the database says.
     let current = match (pending, token_key) {
@@ -55,10 +57,8 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
             .filter(|k| keys::open_row_for_check(&conn, current, k).is_err())
             .map(|k| k.label)
             .collect();
-        let now = crate::manifest::Manifest::read(&conn)
-            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
-        let never_signed = crate::manifest::database_holds_anything(&conn)
-            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+        let now = crate::manifest::Manifest::read(&conn).map_err(db_err)?;
+        let never_signed = crate::manifest::database_holds_anything(&conn).map_err(db_err)?;
         return Ok(CheckReport {
             unlock_ms,
             keys_total,
@@ -74,12 +74,9 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
         crate::sealing::check_everything(&conn, &u)?.iter().map(ToString::to_string).collect();
     // Rows that verify on their own but are not the ones Keyhold saved last: replayed, brought
     // back, deleted (the saved configuration is the snapshot's manifest).
-    let now = crate::manifest::Manifest::read(&conn)
-        .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+    let now = crate::manifest::Manifest::read(&conn).map_err(db_err)?;
     let saved = opened.contents.manifest.as_deref().and_then(crate::manifest::Manifest::from_bytes);
-    let never_signed = saved.is_none()
-        && crate::manifest::database_holds_anything(&conn)
-            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+    let never_signed = saved.is_none() && crate::manifest::database_holds_anything(&conn).map_err(db_err)?;
     match saved {
         Some(saved) => changed_outside.extend(saved.differences(&now)),
         // Never signed by this vault: what it holds, to look over before adopting it.
@@ -91,8 +88,7 @@ pub fn check(dir: &DataDir, passphrase: &Passphrase) -> Result<CheckReport, Work
     if let Some(mark) = opened.contents.ledger.as_deref().and_then(crate::ledger::chain::Mark::from_bytes) {
         use crate::ledger::chain;
         let key = chain::ChainKey::new(token_key);
-        let checked = chain::check(&conn, &key, chain::Head::genesis(), Some(&mark), &|_| false)
-            .map_err(|e| WorkspaceError::Db(db::DbError::Sqlite { path: dir.db_path(), detail: e.to_string() }))?;
+        let checked = chain::check(&conn, &key, chain::Head::genesis(), Some(&mark), &|_| false).map_err(db_err)?;
         changed_outside.extend(checked.breaks.iter().map(ToString::to_string));
     }
     Ok(CheckReport { unlock_ms, keys_total, keys_failed, changed_outside, configuration_tagged: true, never_signed })

@@ -225,18 +225,24 @@ struct Fee {
     per_thousand: Money,
 }
 
+/// The price file as shipped, parsed once for the prices, the context windows and the fees.
+fn price_file() -> &'static PriceFile {
+    static PARSED: std::sync::OnceLock<PriceFile> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests"))
+}
+
 fn fees() -> &'static [Fee] {
     static FEES: std::sync::OnceLock<Vec<Fee>> = std::sync::OnceLock::new();
     FEES.get_or_init(|| {
-        let f: PriceFile =
-            serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
-        f.tool_fees
-            .into_iter()
+        price_file()
+            .tool_fees
+            .iter()
             .map(|e| Fee {
                 per_thousand: parse_price(&e.per_thousand).expect("valid fee in prices.json"),
-                provider: e.provider,
-                tool: e.tool,
-                model_prefix: e.model_prefix,
+                provider: e.provider.clone(),
+                tool: e.tool.clone(),
+                model_prefix: e.model_prefix.clone(),
             })
             .collect()
     })
@@ -277,10 +283,9 @@ pub struct PriceEntry {
 fn file() -> &'static [PriceEntry] {
     static FILE: std::sync::OnceLock<Vec<PriceEntry>> = std::sync::OnceLock::new();
     FILE.get_or_init(|| {
-        let f: PriceFile =
-            serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
+        let f = price_file();
         f.models
-            .into_iter()
+            .iter()
             .map(|e| PriceEntry {
                 price: Price {
                     input: parse_price(&e.input).expect("valid price in prices.json"),
@@ -288,8 +293,8 @@ fn file() -> &'static [PriceEntry] {
                     cache_read: parse_price(&e.cache_read).expect("valid price in prices.json"),
                     cache_write: parse_price(&e.cache_write).expect("valid price in prices.json"),
                 },
-                provider: Some(e.provider),
-                model: e.model,
+                provider: Some(e.provider.clone()),
+                model: e.model.clone(),
                 source: format!("file {}", f.as_of),
             })
             .collect()
@@ -300,11 +305,7 @@ fn file() -> &'static [PriceEntry] {
 pub fn context_window(model: &str) -> Option<u64> {
     static CONTEXT: std::sync::OnceLock<Vec<(String, u64)>> = std::sync::OnceLock::new();
     CONTEXT
-        .get_or_init(|| {
-            let f: PriceFile =
-                serde_json::from_str(include_str!("prices.json")).expect("prices.json is checked by its tests");
-            f.models.into_iter().filter_map(|e| Some((e.model, e.context?))).collect()
-        })
+        .get_or_init(|| price_file().models.iter().filter_map(|e| Some((e.model.clone(), e.context?))).collect())
         .iter()
         .find(|(m, _)| m == model)
         .map(|(_, n)| *n)

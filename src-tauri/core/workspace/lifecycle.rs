@@ -136,14 +136,13 @@ impl Workspace {
                 crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?
             }
             None => {
-                let now = crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?;
                 rewrite = true;
                 if crate::manifest::database_holds_anything(&self.conn()).map_err(|e| self.db_error(e))? {
                     tracing::warn!("the vault has never signed this database: waiting for the user to adopt it");
                     adopted = false;
                     crate::manifest::Manifest::default()
                 } else {
-                    now
+                    crate::manifest::Manifest::read(&self.conn()).map_err(|e| self.db_error(e))?
                 }
             }
         };
