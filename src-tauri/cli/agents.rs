@@ -49,6 +49,10 @@ pub enum AgentsCommand {
         /// What its cloud steps are not sent: off, secrets (the default), pii, or block.
         #[arg(long, value_enum)]
         privacy: Option<super::privacy::PolicyArg>,
+        /// What a tool call the model writes gets back of the values the policy replaced:
+        /// restore (the default; secrets never) or placeholders (none).
+        #[arg(long, value_enum)]
+        tool_values: Option<super::privacy::ToolValuesArg>,
     },
     /// Change an agent: only the settings given change.
     Edit {
@@ -76,6 +80,8 @@ pub enum AgentsCommand {
         max_tokens: Option<u32>,
         #[arg(long, value_enum)]
         privacy: Option<super::privacy::PolicyArg>,
+        #[arg(long, value_enum)]
+        tool_values: Option<super::privacy::ToolValuesArg>,
     },
     /// List agents with today's spend.
     List,
@@ -139,7 +145,7 @@ fn describe(c: &AgentCard) -> serde_json::Value {
         "fallback": c.fallback_labels,
         "budget_usd": c.budget_usd, "budget_state": c.budget_state, "when_over": a.when_over,
         "spent_today_usd": c.spent_today_usd, "system": a.system_prompt, "temperature": a.temperature,
-        "max_tokens": a.max_tokens, "privacy": a.privacy,
+        "max_tokens": a.max_tokens, "privacy": a.privacy, "tool_values": a.tool_values,
     })
 }
 
@@ -173,6 +179,7 @@ pub fn agents(
             temperature,
             max_tokens,
             privacy,
+            tool_values,
         } => {
             let spec = AgentSpec {
                 name: name.clone(),
@@ -188,6 +195,7 @@ pub fn agents(
                     WhenOverArg::Refuse => WhenOver::Refuse,
                 }),
                 privacy: privacy.map(Into::into),
+                tool_values: tool_values.map(Into::into),
             };
             let saved = app::agents::save(&ws, None, &spec)?;
             for w in &saved.warnings {
@@ -211,6 +219,7 @@ pub fn agents(
             system,
             max_tokens,
             privacy,
+            tool_values,
         } => {
             let edit = app::agents::AgentEdit {
                 name: name.clone(),
@@ -229,6 +238,7 @@ pub fn agents(
                 system_prompt: system.clone(),
                 max_tokens: *max_tokens,
                 privacy: privacy.map(Into::into),
+                tool_values: tool_values.map(Into::into),
             };
             let saved = app::agents::edit(&ws, agent, edit)?;
             for w in &saved.warnings {

@@ -10,7 +10,7 @@ use super::output::{Failure, Output};
 use super::place::Place;
 use keyhold_core::app::{self, privacy, privacy::PolicyOf};
 use keyhold_core::error::ErrorKind;
-use keyhold_core::privacy::Policy;
+use keyhold_core::privacy::{Policy, ToolValues};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PolicyArg {
@@ -27,6 +27,24 @@ impl From<PolicyArg> for Policy {
             PolicyArg::Secrets => Policy::Secrets,
             PolicyArg::Pii => Policy::Pii,
             PolicyArg::Block => Policy::Block,
+        }
+    }
+}
+
+/// What an agent's tool calls get back of the values its policy replaced.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ToolValuesArg {
+    /// E-mail addresses, names and the rest come back; secrets never do.
+    Restore,
+    /// Every value stays a placeholder in tool calls.
+    Placeholders,
+}
+
+impl From<ToolValuesArg> for ToolValues {
+    fn from(t: ToolValuesArg) -> ToolValues {
+        match t {
+            ToolValuesArg::Restore => ToolValues::Restore,
+            ToolValuesArg::Placeholders => ToolValues::Placeholders,
         }
     }
 }

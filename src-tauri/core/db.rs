@@ -346,6 +346,9 @@ fn migrations() -> Migrations<'static> {
         // Provider-side tools a reply used (`web_search:2`): their fees are in cost_nano; the
         // column says what they were for. Sealed with the row when not empty.
         M::up("ALTER TABLE ledger ADD COLUMN tools TEXT;"),
+        // What an agent's tool calls get back of the values its policy replaced: `restore`
+        // (all but secrets) or `placeholders`. In the agent's tag when not `restore`.
+        M::up("ALTER TABLE agents ADD COLUMN tool_values TEXT NOT NULL DEFAULT 'restore';"),
     ])
 }
 
@@ -367,7 +370,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 16;
+const MIGRATION_COUNT: usize = 17;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -62,6 +62,14 @@ fn a_pii_agent_keeps_secrets_and_names_from_the_cloud_and_nothing_private_is_lef
     assert!(stdout(&o).contains("\"privacy\":\"secrets\""), "new agents hide secrets: {}", stdout(&o));
     let o = run.keyhold(&["agents", "edit", "Clerk", "--privacy", "pii"], "");
     assert!(o.status.success(), "{}", text(&o));
+    // What its tool calls get back: the user's values (never a secret) unless told otherwise.
+    let o = run.keyhold(&["--json", "agents", "show", "Clerk"], "");
+    assert!(stdout(&o).contains("\"tool_values\":\"restore\""), "{}", stdout(&o));
+    assert!(run.keyhold(&["agents", "edit", "Clerk", "--tool-values", "placeholders"], "").status.success());
+    let o = run.keyhold(&["--json", "agents", "show", "Clerk"], "");
+    assert!(stdout(&o).contains("\"tool_values\":\"placeholders\""), "{}", stdout(&o));
+    let o = run.keyhold(&["agents", "edit", "Clerk", "--tool-values", "everything"], "");
+    assert!(!o.status.success() && text(&o).contains("restore") && text(&o).contains("placeholders"), "{}", text(&o));
     assert!(run.keyhold(&["dictionary", "add"], &format!("{TERM}\n")).status.success());
     let o = run.keyhold(&["dictionary", "list"], "");
     assert!(stdout(&o).contains("O…d, 18 letters"), "{}", stdout(&o));

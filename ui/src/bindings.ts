@@ -209,6 +209,8 @@ export type AgentSpec_Deserialize = {
 	when_over?: WhenOver | null,
 	/**  None: `secrets` for a new agent, unchanged for an edit. */
 	privacy?: Policy | null,
+	/**  None: `restore` for a new agent, unchanged for an edit. */
+	tool_values?: ToolValues | null,
 };
 
 /**
@@ -229,6 +231,8 @@ export type AgentSpec_Serialize = {
 	when_over: WhenOver | null,
 	/**  None: `secrets` for a new agent, unchanged for an edit. */
 	privacy: Policy | null,
+	/**  None: `restore` for a new agent, unchanged for an edit. */
+	tool_values: ToolValues | null,
 };
 
 /**  What the tray shows for an agent. */
@@ -249,6 +253,8 @@ export type Agent_Deserialize = {
 	when_over: WhenOver,
 	/**  What its cloud steps are not sent (see [`crate::privacy`]). */
 	privacy: Policy,
+	/**  What its tool calls get back of the values the policy replaced (secrets never). */
+	tool_values: ToolValues,
 	created_at: string,
 };
 
@@ -267,6 +273,8 @@ export type Agent_Serialize = {
 	when_over: WhenOver,
 	/**  What its cloud steps are not sent (see [`crate::privacy`]). */
 	privacy: Policy,
+	/**  What its tool calls get back of the values the policy replaced (secrets never). */
+	tool_values: ToolValues,
 	created_at: string,
 };
 
@@ -1191,6 +1199,17 @@ export type Tokens = {
 
 /**  The tools Keyhold knows how to connect. */
 export type Tool = "claude-code" | "codex" | "aider" | "continue" | "open-webui";
+
+/**
+ *  What a tool call's arguments get back when the model writes a placeholder into them. A
+ *  secret never goes back into a tool call, whatever this says: a prompt-injected model that hands
+ *  `[SECRET_1]` to a tool that posts it somewhere hands over the placeholder.
+ */
+export type ToolValues = 
+/**  The user's other values (an e-mail address a mail tool needs) come back in tool calls. */
+"restore" | 
+/**  Every value stays a placeholder in tool calls; only the answer's text gets them back. */
+"placeholders";
 
 /**  A period's totals (money exact). */
 export type Totals = {

@@ -15,7 +15,7 @@ use crate::integrity::{Record, Tampered, Unlocked};
 use crate::keys::{self, KeyError, KeySummary};
 use crate::money::Money;
 use crate::prices;
-use crate::privacy::Policy;
+use crate::privacy::{Policy, ToolValues};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +49,8 @@ pub struct Agent {
     pub when_over: WhenOver,
     /// What its cloud steps are not sent (see [`crate::privacy`]).
     pub privacy: Policy,
+    /// What its tool calls get back of the values the policy replaced (secrets never).
+    pub tool_values: ToolValues,
     pub created_at: String,
 }
 
@@ -69,6 +71,8 @@ pub struct AgentSpec {
     pub when_over: Option<WhenOver>,
     /// None: `secrets` for a new agent, unchanged for an edit.
     pub privacy: Option<Policy>,
+    /// None: `restore` for a new agent, unchanged for an edit.
+    pub tool_values: Option<ToolValues>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,7 +255,19 @@ pub fn add(conn: &mut Connection, u: &Unlocked, spec: &AgentSpec) -> Result<Save
     }
     let c = check(conn, spec)?;
     let id = new_id();
-    save(conn, u, &id, spec, c, spec.when_over.unwrap_or(WhenOver::Local), spec.privacy.unwrap_or_default())
+    let settings = Settings {
+        when_over: spec.when_over.unwrap_or(WhenOver::Local),
+        privacy: spec.privacy.unwrap_or_default(),
+        tool_values: spec.tool_values.unwrap_or_default(),
+    };
+    save(conn, u, &id, spec, c, settings)
+}
+
+/// The settings an edit keeps when the spec leaves them out.
+struct Settings {
+    when_over: WhenOver,
+    privacy: Policy,
+    tool_values: ToolValues,
 }
 
 /// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
@@ -262,17 +278,16 @@ fn save(
     id: &str,
     spec: &AgentSpec,
     c: Checked,
-    when_over: WhenOver,
-    privacy: Policy,
+    settings: Settings,
 ) -> Result<SavedAgent, AgentError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, key_id = excluded.key_id,
            system_prompt = excluded.system_prompt, temperature = excluded.temperature, max_tokens = excluded.max_tokens,
            budget_nano = excluded.budget_nano, when_over = excluded.when_over, updated_at = excluded.updated_at,
-           privacy = excluded.privacy",
+           privacy = excluded.privacy, tool_values = excluded.tool_values",
         params![
             id,
             spec.name.trim(),
@@ -282,9 +297,10 @@ fn save(
             spec.temperature,
             c.max_tokens,
             c.budget,
-            when_over_str(when_over),
+            when_over_str(settings.when_over),
             now(),
-            privacy.as_str()
+            settings.privacy.as_str(),
+            settings.tool_values.as_str()
         ],
     )?;
     write_steps(&tx, id, &c.steps)?;
@@ -308,15 +324,12 @@ pub fn update(
         }
     }
     let c = check(conn, spec)?;
-    save(
-        conn,
-        u,
-        &current.id,
-        spec,
-        c,
-        spec.when_over.unwrap_or(current.when_over),
-        spec.privacy.unwrap_or(current.privacy),
-    )
+    let settings = Settings {
+        when_over: spec.when_over.unwrap_or(current.when_over),
+        privacy: spec.privacy.unwrap_or(current.privacy),
+        tool_values: spec.tool_values.unwrap_or(current.tool_values),
+    };
+    save(conn, u, &current.id, spec, c, settings)
 }
 
 /// Copies an agent under a new name ("X copy", "X copy 2", …).
@@ -333,8 +346,8 @@ pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Resul
     let id = new_id();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy)
-         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy FROM agents WHERE id = ?1",
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values)
+         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy, tool_values FROM agents WHERE id = ?1",
         params![a.id, id, name, now()],
     )?;
     write_steps(&tx, &id, &a.fallback)?;
@@ -353,7 +366,7 @@ pub fn remove(conn: &Connection, _u: &Unlocked, id_or_name: &str) -> Result<Agen
 }
 
 const COLUMNS: &str =
-    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, privacy";
+    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, privacy, tool_values";
 
 fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     let id: String = row.get(0)?;
@@ -374,6 +387,8 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         fallback,
         created_at: row.get(9)?,
         privacy: Policy::parse(&row.get::<_, String>(10)?).unwrap_or(Policy::Pii),
+        // Unknown text keeps every value out of tools (and fails the agent's tag).
+        tool_values: ToolValues::parse(&row.get::<_, String>(11)?).unwrap_or(ToolValues::Placeholders),
     })
 }
 
@@ -399,9 +414,14 @@ fn record(a: &Agent) -> Record {
     let r = a.fallback.iter().fold(r, |r, s| r.text(&s.key_id).text(&s.model));
     // Written only when not the default, so agents signed before the field existed (all
     // `secrets`) still verify, and any change from or to the default does not.
-    match a.privacy {
+    let r = match a.privacy {
         Policy::Secrets => r,
         p => r.text("privacy").text(p.as_str()),
+    };
+    // The same for what tool calls get back: agents signed before it existed restore.
+    match a.tool_values {
+        ToolValues::Restore => r,
+        t => r.text("tool_values").text(t.as_str()),
     }
 }
 

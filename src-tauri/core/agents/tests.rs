@@ -24,6 +24,7 @@ fn spec(name: &str) -> AgentSpec {
         budget_usd: Some("2.50".into()),
         when_over: None,
         privacy: None,
+        tool_values: None,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::agents::tokens::{self, Issued, TokenInfo};
 use crate::agents::{self, Agent, AgentCard, AgentSpec, SavedAgent, WhenOver};
-use crate::privacy::Policy;
+use crate::privacy::{Policy, ToolValues};
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// Every agent as its card shows it: key names, today's spend against the budget.
@@ -42,6 +42,7 @@ pub struct AgentEdit {
     pub system_prompt: Option<String>,
     pub max_tokens: Option<u32>,
     pub privacy: Option<Policy>,
+    pub tool_values: Option<ToolValues>,
 }
 
 /// Changes what `edit` gives and keeps the rest.
@@ -60,6 +61,7 @@ pub fn edit(ws: &Workspace, agent: &str, edit: AgentEdit) -> Result<SavedAgent, 
         budget_usd: edit.budget_usd.unwrap_or_else(|| a.budget.map(|b| b.to_string())),
         when_over: Some(edit.when_over.unwrap_or(a.when_over)),
         privacy: Some(edit.privacy.unwrap_or(a.privacy)),
+        tool_values: Some(edit.tool_values.unwrap_or(a.tool_values)),
     };
     save(ws, Some(&a.id), &spec)
 }

@@ -67,6 +67,36 @@ impl Policy {
     }
 }
 
+/// What a tool call's arguments get back when the model writes a placeholder into them. A
+/// secret never goes back into a tool call, whatever this says: a prompt-injected model that hands
+/// `[SECRET_1]` to a tool that posts it somewhere hands over the placeholder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolValues {
+    /// The user's other values (an e-mail address a mail tool needs) come back in tool calls.
+    #[default]
+    Restore,
+    /// Every value stays a placeholder in tool calls; only the answer's text gets them back.
+    Placeholders,
+}
+
+impl ToolValues {
+    pub fn parse(text: &str) -> Option<ToolValues> {
+        match text {
+            "restore" => Some(ToolValues::Restore),
+            "placeholders" => Some(ToolValues::Placeholders),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolValues::Restore => "restore",
+            ToolValues::Placeholders => "placeholders",
+        }
+    }
+}
+
 /// The kinds of value Keyhold replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Type)]
 #[serde(rename_all = "snake_case")]
@@ -383,7 +413,8 @@ impl<'a> Redactor<'a> {
         format!("{}{}", places.join("; "), if more > 0 { format!("; and {more} more") } else { String::new() })
     }
 
-    /// A restorer for the answer to this request.
+    /// A restorer for the answer to this request (tool calls get the values back as
+    /// [`ToolValues::Restore`] says; see [`Restorer::with_tool_values`]).
     pub fn restorer(&self) -> Restorer {
         // The user's own placeholder-like text comes back as it was (and is not counted as a
         // placeholder the model made up).

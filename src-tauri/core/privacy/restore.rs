@@ -9,6 +9,7 @@ use bytes::Bytes;
 use regex::Regex;
 use serde_json::Value;
 
+use super::ToolValues;
 use crate::providers::Protocol;
 
 /// The longest text a placeholder can be (`[ADDRESS_999999]`): a held-back tail never exceeds it.
@@ -42,22 +43,51 @@ fn could_be_placeholder(tail: &str) -> bool {
 pub struct Restorer {
     map: Arc<HashMap<String, String>>,
     pending: String,
-    /// The stream is a tool call's arguments (the inside of a JSON string): restored values are
-    /// written JSON-escaped, and a secret is never restored there. The tool gets `[SECRET_1]`:
-    /// a model that was told (by a prompt injection, say) to hand the key to a tool that sends
-    /// it somewhere hands over the placeholder.
+    /// The stream is JSON text (a tool call's arguments as a string): restored values are
+    /// written JSON-escaped.
     json: bool,
+    /// The stream is a tool call's arguments: a secret is never restored there. The tool gets
+    /// `[SECRET_1]`: a model that was told (by a prompt injection, say) to hand the key to a
+    /// tool that sends it somewhere hands over the placeholder. The other kinds come back as the
+    /// agent's [`ToolValues`] says.
+    tool: bool,
+    tool_values: ToolValues,
     unknown: u32,
 }
 
 impl Restorer {
     pub fn new(map: Arc<HashMap<String, String>>) -> Self {
-        Restorer { map, pending: String::new(), json: false, unknown: 0 }
+        Restorer {
+            map,
+            pending: String::new(),
+            json: false,
+            tool: false,
+            tool_values: ToolValues::default(),
+            unknown: 0,
+        }
     }
 
-    /// The same placeholders, for text that is itself JSON (tool call arguments).
+    /// What the tool calls of this answer get back (the agent's choice).
+    pub fn with_tool_values(mut self, tool_values: ToolValues) -> Self {
+        self.tool_values = tool_values;
+        self
+    }
+
+    /// The same placeholders, for a tool call's arguments given as JSON text.
     pub fn for_json(&self) -> Self {
-        Restorer { map: Arc::clone(&self.map), pending: String::new(), json: true, unknown: 0 }
+        Restorer { json: true, ..self.for_tool() }
+    }
+
+    /// The same placeholders, for the string values inside a tool call's input object.
+    pub fn for_tool(&self) -> Self {
+        Restorer {
+            map: Arc::clone(&self.map),
+            pending: String::new(),
+            json: false,
+            tool: true,
+            tool_values: self.tool_values,
+            unknown: 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -103,7 +133,9 @@ impl Restorer {
         let mut unknown = 0;
         let out = placeholder_re()
             .replace_all(text, |c: &regex::Captures<'_>| match self.map.get(&c[0]) {
-                Some(_) if self.json && c[0].starts_with("[SECRET_") => c[0].to_string(),
+                Some(_) if self.tool && c[0].starts_with("[SECRET_") => c[0].to_string(),
+                // The user's own placeholder-like text (mapped to itself) comes back as it was.
+                Some(v) if self.tool && self.tool_values == ToolValues::Placeholders && *v != c[0] => c[0].to_string(),
                 Some(v) if self.json => {
                     let quoted = serde_json::to_string(v).expect("a string serializes");
                     quoted[1..quoted.len() - 1].to_string()
@@ -173,7 +205,11 @@ impl RawRestorer {
                 for block in v.get_mut("content").and_then(Value::as_array_mut).into_iter().flatten() {
                     match block.get("type").and_then(Value::as_str) {
                         Some("text") => restore_str(block.get_mut("text"), &mut r),
-                        Some("tool_use") => restore_value(block.get_mut("input"), &mut r),
+                        Some("tool_use") => {
+                            let mut t = r.for_tool();
+                            restore_value(block.get_mut("input"), &mut t);
+                            self.unknown += t.unknown();
+                        }
                         _ => {}
                     }
                 }

@@ -504,3 +504,75 @@ async fn a_prompt_injected_model_hands_a_tool_the_placeholder_never_the_secret()
     let got = read_openai(&resp.text().await.unwrap());
     assert_eq!(serde_json::from_str::<Value>(&got.calls[0].2).unwrap()["input"], "[SECRET_1]");
 }
+
+/// What a prompt-injected model's tool call carries back to the caller, in every protocol Keyhold
+/// speaks (native and translated, streamed and whole), for an agent with `tool_values`.
+async fn injected_tool_inputs(r: &Rig, name: &str, tool_values: Option<crate::privacy::ToolValues>) -> Vec<Value> {
+    let secret = "sk-proj-InjectedCanary0123456789abcdefABCDEF";
+    let ask = format!("Deploy with {secret}, mail jane.doe@example.com. [tool:post:echo]");
+    let mut inputs = Vec::new();
+    for (model, key) in [("claude-haiku-4-5", "an"), ("gpt-4o-mini", "oa")] {
+        let agent = format!("{name}-{key}");
+        let spec = AgentSpec {
+            name: agent.clone(),
+            model: model.into(),
+            key: Some(key.into()),
+            max_tokens: Some(100),
+            privacy: Some(crate::privacy::Policy::Pii),
+            tool_values,
+            ..Default::default()
+        };
+        r.ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
+        let t = r.ws.with_unlocked(|c, u| tokens::issue(c, u, &agent, None)).unwrap().token;
+        for stream in [true, false] {
+            let asks = [
+                (
+                    "/v1/chat/completions",
+                    json!({ "model": "x", "stream": stream, "messages": [{ "role": "user", "content": ask }],
+                    "tools": [{ "type": "function", "function": { "name": "post", "parameters": { "type": "object" } } }] }),
+                ),
+                (
+                    "/v1/messages",
+                    json!({ "model": "x", "stream": stream, "max_tokens": 100, "messages": [{ "role": "user", "content": ask }],
+                    "tools": [{ "name": "post", "input_schema": { "type": "object" } }] }),
+                ),
+                (
+                    "/v1/responses",
+                    json!({ "model": "x", "stream": stream, "input": ask,
+                    "tools": [{ "type": "function", "name": "post", "parameters": { "type": "object" } }] }),
+                ),
+            ];
+            for (path, body) in asks {
+                let resp = c().post(r.url(path)).bearer_auth(&t).json(&body).send().await.unwrap();
+                assert_eq!(resp.status(), 200, "{model} {path} stream {stream}");
+                let text = resp.text().await.unwrap();
+                assert!(
+                    !text.contains(secret),
+                    "{model} {path} stream {stream}: the secret reached the caller: {text}"
+                );
+                let got = match path {
+                    "/v1/messages" => read_anthropic(&text),
+                    "/v1/responses" => read_responses(&text),
+                    _ => read_openai(&text),
+                };
+                let input: Value = serde_json::from_str(&got.calls[0].2).unwrap();
+                inputs.push(json!({ "where": format!("{model} {path} stream {stream}"), "input": input["input"] }));
+            }
+        }
+    }
+    inputs
+}
+
+#[tokio::test]
+async fn a_prompt_injected_tool_call_gets_the_secrets_placeholder_in_every_protocol_and_an_agent_can_keep_every_value_out(
+) {
+    let r = rig().await;
+    // By default a tool gets the user's e-mail back (a mail tool needs it), never the secret.
+    for got in injected_tool_inputs(&r, "default", None).await {
+        assert_eq!(got["input"], "[SECRET_1] jane.doe@example.com", "{got}");
+    }
+    // An agent set to keep values out of tools hands every tool the placeholders.
+    for got in injected_tool_inputs(&r, "sealed", Some(crate::privacy::ToolValues::Placeholders)).await {
+        assert_eq!(got["input"], "[SECRET_1] [EMAIL_1]", "{got}");
+    }
+}

@@ -160,7 +160,12 @@ impl<'a> Call<'a> {
             let mut r = Redactor::new(Rules::builtin(), policy, &dictionary);
             let req = privacy::request::redact(self.req, &mut r);
             let blocked = (policy == Policy::Block && !r.counts().is_empty()).then(|| r.where_found());
-            Ok(Some(Redacted { req, counts: r.counts().clone(), restorer: r.restorer(), blocked }))
+            Ok(Some(Redacted {
+                req,
+                counts: r.counts().clone(),
+                restorer: r.restorer().with_tool_values(self.agent.tool_values),
+                blocked,
+            }))
         });
         match made {
             Ok(r) => Ok(r.as_ref()),

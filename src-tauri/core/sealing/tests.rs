@@ -133,6 +133,9 @@ async fn an_agent_chain_budget_or_key_changed_by_hand_is_refused() {
         "UPDATE agents SET key_id = (SELECT id FROM provider_keys WHERE label = 'spare')",
         "INSERT INTO agent_steps (agent_id, idx, key_id, model) SELECT id, 0, (SELECT id FROM provider_keys WHERE label = 'work'), 'gpt-4o' FROM agents",
         "UPDATE agents SET max_tokens = 1000000",
+        "UPDATE agents SET privacy = 'off'",
+        // What the agent's tool calls get back (restore is the default, so this is a change).
+        "UPDATE agents SET tool_values = 'placeholders'",
     ] {
         let r = rig().await;
         r.outside().execute(edit, []).unwrap();

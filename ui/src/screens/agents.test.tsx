@@ -159,4 +159,23 @@ describe("agents", () => {
     expect(modelsOf().map((m) => m.value)).toEqual(["second", "first"]);
     expect((document.querySelectorAll(".step .step-up")[0] as HTMLButtonElement).disabled).toBe(true);
   });
+
+  it("offers what tool calls get back only when personal data is hidden, and saves the choice", async () => {
+    mocked.agentsSave.mockResolvedValue({ status: "ok", data: { agent, warnings: [] } });
+    render(<Agents />);
+    await waitFor(() => expect(document.getElementById("new-agent")).toBeTruthy());
+    fireEvent.click(document.getElementById("new-agent")!);
+    fireEvent.input(document.getElementById("agent-name")!, { target: { value: "Mailer" } });
+    fireEvent.input(document.getElementById("agent-model")!, { target: { value: "gpt-4o-mini" } });
+    // With secrets only, nothing else is replaced: there is nothing to choose.
+    expect(document.getElementById("agent-tool-values")).toBeNull();
+    fireEvent.change(document.getElementById("agent-privacy")!, { target: { value: "pii" } });
+    const choice = document.getElementById("agent-tool-values") as HTMLSelectElement;
+    expect(choice.value).toBe("restore");
+    expect(choice.closest("label")!.textContent).toContain('A secret always stays "[SECRET_1]" there');
+    fireEvent.change(choice, { target: { value: "placeholders" } });
+    fireEvent.submit(document.getElementById("agent-form")!);
+    await waitFor(() => expect(mocked.agentsSave).toHaveBeenCalled());
+    expect(mocked.agentsSave.mock.calls[0][1]).toMatchObject({ privacy: "pii", tool_values: "placeholders" });
+  });
 });

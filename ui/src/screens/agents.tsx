@@ -1,7 +1,7 @@
 // Agents: cards with today's spend against the budget and any failing key, a form to create or
 // edit one, and the chat (./chat) above them when open.
 import { useEffect, useState } from "preact/hooks";
-import { commands, events, type AgentCard, type CommandError, type KeySummary, type Policy } from "../bindings";
+import { commands, events, type AgentCard, type CommandError, type KeySummary, type Policy, type ToolValues } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { Chat } from "./chat";
 import { budgetLook, usd } from "../lib/money";
@@ -165,6 +165,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   const [budget, setBudget] = useState(card?.budget_usd ?? "");
   const [whenOver, setWhenOver] = useState<"local" | "refuse">(a?.when_over ?? "local");
   const [privacy, setPrivacy] = useState<Policy>(a?.privacy ?? "secrets");
+  const [toolValues, setToolValues] = useState<ToolValues>(a?.tool_values ?? "restore");
   const [error, setError] = useState<CommandError | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   // The chosen key's models are suggested first (the key comes before the model in the form).
@@ -184,6 +185,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
       budget_usd: budget || null,
       when_over: whenOver,
       privacy,
+      tool_values: toolValues,
     });
     if (r.status === "error") {
       setError(r.error);
@@ -339,6 +341,19 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
           the address): choose "Send everything" for an agent that indexes text you are willing to send as it is.
         </span>
       </label>
+      {(privacy === "pii" || privacy === "block") && (
+        <label>
+          What a tool call gets back
+          <select id="agent-tool-values" value={toolValues} onChange={(e) => setToolValues((e.target as HTMLSelectElement).value as ToolValues)}>
+            <option value="restore">Your values, except secrets (a mail tool gets the real address)</option>
+            <option value="placeholders">Placeholders only (no value of yours reaches a tool)</option>
+          </select>
+          <span class="fine">
+            When the model writes a placeholder into a tool call's arguments. A secret always stays "[SECRET_1]" there, so a
+            model talked into handing your key to a tool that sends it somewhere hands over the placeholder.
+          </span>
+        </label>
+      )}
       <ErrorNote error={error} />
       {warnings.map((w) => (
         <p class="warning" key={w}>
