@@ -121,6 +121,13 @@ enum Command {
         #[command(subcommand)]
         command: privacy::DictionaryCommand,
     },
+    /// The region whose national phone numbers (written without +country code) are hidden
+    /// without a context word: shows it, or sets it to a country code (DE, US …), `system` (the
+    /// locale's, the default) or `none`.
+    PhoneRegion {
+        #[arg(value_name = "REGION")]
+        region: Option<String>,
+    },
     /// Whether a Keyhold (the app, or `keyhold serve`) is running on this data dir, and whether
     /// it is locked. Commands typed while one runs are run by it.
     Status,
@@ -363,6 +370,9 @@ fn run(cli: &Cli, place: Place<'_>, out: &Output) -> Result<(), Failure> {
             privacy::redact(agent.as_deref(), *policy, cli.passphrase_file.as_deref(), &place, out)?
         }
         Command::Dictionary { command } => privacy::dictionary(command, cli.passphrase_file.as_deref(), &place, out)?,
+        Command::PhoneRegion { region } => {
+            privacy::phone_region(region.as_deref(), cli.passphrase_file.as_deref(), &place, out)?
+        }
         Command::Ollama { command } => ollama::run(command, &place, out)?,
         Command::Status => status(&place, out)?,
         Command::Connect { tool, agent, url, write, yes, config_file } => {

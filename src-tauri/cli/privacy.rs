@@ -170,3 +170,30 @@ pub fn dictionary(
     }
     Ok(())
 }
+
+/// `keyhold phone-region [REGION]`: shows the region whose phone numbers are found without a
+/// context word, or sets it (a country code, `system` or `none`).
+pub fn phone_region(
+    set: Option<&str>,
+    passphrase_file: Option<&Path>,
+    place: &Place<'_>,
+    out: &Output,
+) -> Result<(), Failure> {
+    let action = if set.is_some() { "Setting the phone region" } else { "Reading the phone region" };
+    let ws = place.unlocked(passphrase_file, action)?;
+    let r = match set {
+        Some(choice) => privacy::set_phone_region(&ws, choice)?,
+        None => privacy::phone_region(&ws)?,
+    };
+    let system = r.system.as_deref().unwrap_or("none (the locale names no country)");
+    let line = match (&r.region, r.choice.as_str()) {
+        (Some(code), "system") => format!("Phone numbers: {code}, the system's region."),
+        (None, "system") => "Phone numbers: no region (the system locale names no country), so a national number needs a context word such as \"call\" or \"Telefon\". Set one with: keyhold phone-region DE".to_string(),
+        (None, _) => format!(
+            "Phone numbers: no region, so a national number needs a context word such as \"call\" or \"Telefon\" (the system's is {system})."
+        ),
+        (Some(code), _) => format!("Phone numbers: {code} (the system's is {system})."),
+    };
+    out.success(&line, json!({ "ok": true, "phone_region": r }));
+    Ok(())
+}

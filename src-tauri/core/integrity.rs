@@ -225,6 +225,7 @@ pub const PROTECTED_SETTINGS: &[(&str, &str)] = &[
     ("offline", "offline mode"),
     ("proxy.allowed_origins", "the proxy's allowed browser origins"),
     ("privacy.payload_log_days", "the outbound payload log"),
+    ("privacy.phone_region", "the region for phone numbers"),
 ];
 
 /// One unlocked authority shared by a test process, for unit tests that work on a bare

@@ -51,6 +51,8 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             commands::privacy::dictionary_add,
             commands::privacy::dictionary_remove,
             commands::privacy::payload_log_days,
+            commands::privacy::phone_region_get,
+            commands::privacy::phone_region_set,
             commands::privacy::payload_log_set_days,
             commands::privacy::payload_log_list,
             commands::privacy::payload_log_open,

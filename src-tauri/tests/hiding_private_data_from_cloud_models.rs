@@ -86,6 +86,19 @@ fn a_pii_agent_keeps_secrets_and_names_from_the_cloud_and_nothing_private_is_lef
         assert!(!received.contains(v), "{v} reached the provider");
     }
 
+    // A national phone number with no word such as "call" before it is hidden once the user's
+    // region is set (the default is the system locale's country).
+    let o = run.keyhold(&["phone-region", "Narnia"], "");
+    assert!(!o.status.success() && text(&o).contains("\"Narnia\" is not a country code"), "{}", text(&o));
+    let o = run.keyhold(&["phone-region", "us"], "");
+    assert!(o.status.success() && stdout(&o).contains("Phone numbers: US"), "{}", text(&o));
+    let o = run.keyhold(&["--json", "phone-region"], "");
+    assert!(stdout(&o).contains("\"choice\":\"US\""), "{}", stdout(&o));
+    let o = run.keyhold(&["chat", "Clerk"], "Ping Dana at (415) 247-9263 today.");
+    assert_eq!(stdout(&o).trim(), "Ping Dana at (415) 247-9263 today.", "{}", text(&o));
+    let received = openai.requests().last().unwrap().body.as_ref().unwrap().to_string();
+    assert!(received.contains("Ping Dana at [PHONE_1] today.") && !received.contains("247-9263"), "{received}");
+
     let o = run.keyhold(&["usage", "--format", "csv"], "");
     let csv = stdout(&o);
     assert!(csv.lines().nth(1).unwrap().ends_with("secret:1 email:1 custom:1,"), "{csv}");

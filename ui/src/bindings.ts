@@ -72,6 +72,10 @@ export const commands = {
 	dictionaryRemove: (id: string) => typedError<TermInfo[], CommandError>(__TAURI_INVOKE("dictionary_remove", { id })),
 	/**  How many days the outbound payload log keeps (0: off). */
 	payloadLogDays: () => typedError<number, CommandError>(__TAURI_INVOKE("payload_log_days")),
+	/**  The region whose national phone numbers are hidden without a context word. */
+	phoneRegionGet: () => typedError<PhoneRegion_Serialize, CommandError>(__TAURI_INVOKE("phone_region_get")),
+	/**  Sets it: a country code (`DE`), `system` (the locale's) or `none`. */
+	phoneRegionSet: (choice: string) => typedError<PhoneRegion_Serialize, CommandError>(__TAURI_INVOKE("phone_region_set", { choice })),
 	/**  Turns the outbound payload log on (1 to 90 days) or off (0, which also empties it). */
 	payloadLogSetDays: (days: number) => typedError<number, CommandError>(__TAURI_INVOKE("payload_log_set_days", { days })),
 	/**  The newest logged requests (who, where, when, size; no bodies). */
@@ -788,6 +792,29 @@ export type PayloadInfo = {
 	provider: string,
 	model: string,
 	bytes: number,
+};
+
+/**  The setting as the window and `keyhold phone-region` show it. */
+export type PhoneRegion = PhoneRegion_Serialize | PhoneRegion_Deserialize;
+
+/**  The setting as the window and `keyhold phone-region` show it. */
+export type PhoneRegion_Deserialize = {
+	/**  `system`, `none`, or the country code chosen. */
+	choice: string,
+	/**  The country code in effect (none: national numbers need a context word). */
+	region?: string | null,
+	/**  The system locale's country, whatever the choice. */
+	system?: string | null,
+};
+
+/**  The setting as the window and `keyhold phone-region` show it. */
+export type PhoneRegion_Serialize = {
+	/**  `system`, `none`, or the country code chosen. */
+	choice: string,
+	/**  The country code in effect (none: national numbers need a context word). */
+	region: string | null,
+	/**  The system locale's country, whatever the choice. */
+	system: string | null,
 };
 
 /**  One bucket of one agent's usage. */

@@ -6,7 +6,9 @@ use serde::Serialize;
 use specta::Type;
 use zeroize::Zeroizing;
 
-use crate::privacy::{dictionary, outbound, Counts, Dictionary, Finding, Policy, Redactor, Rules, Span};
+use crate::privacy::{
+    dictionary, outbound, region, Counts, Dictionary, Finding, Policy, Redactor, Region, Rules, Span,
+};
 use crate::providers::canonical::Turn;
 use crate::router;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -30,8 +32,8 @@ pub struct Preview {
 pub fn preview(ws: &Workspace, agent: &str, turns: Vec<Turn>) -> Result<Preview, WorkspaceError> {
     ws.with_unlocked(|c, u| -> Result<Preview, WorkspaceError> {
         let a = crate::agents::find(c, agent)?;
-        let dict = dictionary::for_policy(c, u, a.privacy)?;
-        let mut r = Redactor::new(Rules::builtin(), a.privacy, &dict);
+        let (dict, region) = dictionary::for_policy(c, u, a.privacy)?;
+        let mut r = Redactor::new(Rules::builtin(), a.privacy, &dict).in_region(region);
         let req = router::agent_request(&a, turns);
         if let Some(s) = &req.system {
             r.redact(s, "the system prompt");
@@ -77,11 +79,12 @@ pub fn redact(ws: &Workspace, text: &str, of: PolicyOf<'_>, with_dictionary: boo
         PolicyOf::Given(p) => p,
     };
     let applied = with_dictionary && policy.uses_dictionary();
-    let dict = match with_dictionary {
+    // Without the passphrase checked, the system's region stands in for the signed setting.
+    let (dict, region) = match with_dictionary {
         true => ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy))?,
-        false => Dictionary::new::<&str>(&[]),
+        false => (Dictionary::new::<&str>(&[]), policy.uses_dictionary().then(Region::of_system).flatten()),
     };
-    let mut r = Redactor::new(Rules::builtin(), policy, &dict);
+    let mut r = Redactor::new(Rules::builtin(), policy, &dict).in_region(region);
     let redacted = r.redact(text, "the text");
     Ok(Redacted {
         text: redacted,
@@ -115,6 +118,18 @@ pub fn payload_log_days(ws: &Workspace) -> Result<u32, WorkspaceError> {
 pub fn set_payload_log_days(ws: &Workspace, days: u32) -> Result<u32, WorkspaceError> {
     ws.with_unlocked(|c, u| outbound::set_retention(c, u, days))?;
     payload_log_days(ws)
+}
+
+/// The region whose phone numbers are found without a context word.
+pub fn phone_region(ws: &Workspace) -> Result<region::PhoneRegion, WorkspaceError> {
+    ws.with_unlocked(|c, u| region::choice(c, u)).map(|c| (&c).into())
+}
+
+/// Sets it: a country code (`DE`), `system` (the locale's, the default) or `none`.
+pub fn set_phone_region(ws: &Workspace, choice: &str) -> Result<region::PhoneRegion, WorkspaceError> {
+    let choice = region::Choice::parse(choice)?;
+    ws.with_unlocked(|c, u| region::set(c, u, &choice))?;
+    phone_region(ws)
 }
 
 /// The newest logged requests (who, where, when, size; no bodies).

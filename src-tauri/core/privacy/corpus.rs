@@ -14,6 +14,8 @@ pub struct Sample {
     pub text: String,
     /// Planted values: kind and exact text.
     pub planted: Vec<(Kind, String)>,
+    /// The user's phone region the text is read in (national numbers without a context word).
+    pub region: Option<super::Region>,
 }
 
 /// "keyhold" in ASCII.
@@ -101,9 +103,9 @@ fn email(rng: &mut StdRng) -> String {
 
 /// A phone number the library itself calls valid, in the ways people write them; the context
 /// word (when national) is part of the text, not of the value.
-fn phone(rng: &mut StdRng) -> (String, String) {
+fn phone(rng: &mut StdRng) -> (String, String, Option<super::Region>) {
     loop {
-        let (value, context) = match rng.gen_range(0..8) {
+        let (value, context) = match rng.gen_range(0..13) {
             0 => (
                 format!(
                     "+1 {} {}-{}",
@@ -127,8 +129,30 @@ fn phone(rng: &mut StdRng) -> (String, String) {
             4 => (format!("+49 151 {}", digits(rng, 8)), ""),
             5 => (format!("030 {}", digits(rng, 7)), "Telefon:"),
             6 => (format!("+33 6 {} {} {} {}", digits(rng, 2), digits(rng, 2), digits(rng, 2), digits(rng, 2)), ""),
-            _ => (format!("+81 3-{}-{}", digits(rng, 4), digits(rng, 4)), ""),
+            7 => (format!("+81 3-{}-{}", digits(rng, 4), digits(rng, 4)), ""),
+            // National numbers with no context word, read in their region.
+            8 => (
+                format!(
+                    "({}) {}-{}",
+                    ["212", "415", "646"].choose(rng).unwrap(),
+                    rng.gen_range(200..999),
+                    digits(rng, 4)
+                ),
+                "US",
+            ),
+            9 => (format!("030 {}", digits(rng, 8)), "DE"),
+            10 => (format!("06 {} {} {} {}", digits(rng, 2), digits(rng, 2), digits(rng, 2), digits(rng, 2)), "FR"),
+            11 => (format!("6{} {} {} {}", digits(rng, 2), digits(rng, 2), digits(rng, 2), digits(rng, 2)), "ES"),
+            _ => (format!("03-{}-{}", digits(rng, 4), digits(rng, 4)), "JP"),
         };
+        if let Some(region) = super::Region::parse(context) {
+            let valid = phonenumber::parse(Some(context.parse().expect("a region")), &value)
+                .is_ok_and(|n| phonenumber::is_valid(&n));
+            if valid {
+                return (value.clone(), value, Some(region));
+            }
+            continue;
+        }
         let international = value.starts_with('+');
         let parsed = if international {
             phonenumber::parse(None, &value)
@@ -139,7 +163,7 @@ fn phone(rng: &mut StdRng) -> (String, String) {
         };
         if parsed.is_ok_and(|n| phonenumber::is_valid(&n)) {
             let written = if context.is_empty() { value.clone() } else { format!("{context} {value}") };
-            return (value, written);
+            return (value, written, None);
         }
     }
 }
@@ -429,13 +453,18 @@ pub fn generate(n: usize, negatives: usize) -> (Vec<Sample>, Vec<String>) {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let kind = Kind::ALL[rng.gen_range(0..Kind::ALL.len())];
+        let mut region = None;
         let (value, written) = match kind {
             Kind::Secret => secret(&mut rng),
             Kind::Email => {
                 let v = email(&mut rng);
                 (v.clone(), v)
             }
-            Kind::Phone => phone(&mut rng),
+            Kind::Phone => {
+                let (value, written, r) = phone(&mut rng);
+                region = r;
+                (value, written)
+            }
             Kind::PaymentCard => {
                 let v = card(&mut rng);
                 (v.clone(), format!("card {v}"))
@@ -459,7 +488,7 @@ pub fn generate(n: usize, negatives: usize) -> (Vec<Sample>, Vec<String>) {
             }
         };
         let frame = FRAMES.choose(&mut rng).unwrap();
-        samples.push(Sample { text: frame.replacen("{}", &written, 1), planted: vec![(kind, value)] });
+        samples.push(Sample { text: frame.replacen("{}", &written, 1), planted: vec![(kind, value)], region });
     }
     let negs = (0..negatives)
         .map(|_| {

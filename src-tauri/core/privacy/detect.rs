@@ -120,6 +120,25 @@ impl Rules {
     /// Every sensitive value in `text` under `policy`, plus the dictionary's terms (pii and
     /// block), without overlaps: where two overlap, a secret wins, then the longer match.
     pub fn find(&self, text: &str, policy: Policy, dictionary: &Dictionary) -> Vec<Found> {
+        self.find_in(text, policy, dictionary, None)
+    }
+
+    /// As [`Rules::find`], for a user in `region`: a phone number written the way that region
+    /// writes them is found without a context word (see [`Region::national_phone`]).
+    pub fn find_in(&self, text: &str, policy: Policy, dictionary: &Dictionary, region: Option<Region>) -> Vec<Found> {
+        self.find_counted(text, policy, dictionary, region, &mut Lookups::default())
+    }
+
+    /// As [`Rules::find_in`], drawing the phone-number library's lookups from `lookups` (one
+    /// budget per request: see [`Lookups`]).
+    pub(crate) fn find_counted(
+        &self,
+        text: &str,
+        policy: Policy,
+        dictionary: &Dictionary,
+        region: Option<Region>,
+        lookups: &mut Lookups,
+    ) -> Vec<Found> {
         if policy == Policy::Off || text.is_empty() {
             return Vec::new();
         }
@@ -139,12 +158,21 @@ impl Rules {
                 if m.as_str().is_empty() {
                     continue;
                 }
-                // The context first: it is cheap, and most candidates fail it.
+                // The context first: it is cheap, and most candidates fail it. A phone number
+                // without one counts when it is one of the user's region, as written there.
                 if !rule.context.is_empty() && !has_context(text, m.start(), &rule.context) {
-                    continue;
+                    let national = rule.validator == Some(Validator::Phone)
+                        && region.is_some_and(|r| r.national_phone(m.as_str(), lookups));
+                    if !national {
+                        continue;
+                    }
                 }
                 if let Some(v) = rule.validator {
-                    if !validate(v, m.as_str()) {
+                    let valid = match v {
+                        Validator::Phone => phone(m.as_str(), lookups),
+                        v => validate(v, m.as_str()),
+                    };
+                    if !valid {
                         continue;
                     }
                 }
@@ -204,7 +232,7 @@ fn validate(v: Validator, value: &str) -> bool {
     match v {
         Validator::Luhn => luhn(value),
         Validator::Mod97 => iban_mod97(value),
-        Validator::Phone => phone(value),
+        Validator::Phone => phone(value, &mut Lookups::default()),
         Validator::Ip => value.parse::<std::net::IpAddr>().is_ok_and(|ip| !ip.is_unspecified()),
         Validator::Entropy => entropy(value) >= 3.5,
         Validator::NotPlaceholder => !is_placeholder_value(value),
@@ -287,36 +315,66 @@ fn iban_length(country: &str) -> Option<usize> {
     })
 }
 
-/// A phone number the phone-number library accepts as valid (see [`phone_uncached`]). The
-/// library takes tens of microseconds per number, and a conversation re-sends its history on
-/// every call, so verdicts are remembered — by a keyed hash of the candidate, never the number
-/// itself — in a bounded table.
-fn phone(value: &str) -> bool {
-    use std::collections::HashMap;
-    use std::hash::BuildHasher;
-    use std::sync::Mutex;
-    static SEEN: OnceLock<(std::collections::hash_map::RandomState, Mutex<HashMap<u64, bool>>)> = OnceLock::new();
-    let (keys, table) = SEEN.get_or_init(Default::default);
-    let h = keys.hash_one(value);
-    if let Some(v) = table.lock().unwrap_or_else(|p| p.into_inner()).get(&h) {
-        return *v;
+/// A phone number the phone-number library accepts as valid (see [`phone_uncached`]).
+fn phone(value: &str, lookups: &mut Lookups) -> bool {
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    if !(7..=15).contains(&digits) || looks_like_date(value) {
+        return false;
     }
-    let verdict = phone_uncached(value);
-    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
-    if t.len() >= 8192 {
-        t.clear();
+    lookups.remembered(None, value, || phone_uncached(value))
+}
+
+/// How many times one request may ask the phone-number library. It takes about 20 µs a number,
+/// and a conversation re-sends its history on every call, so verdicts are remembered — by a
+/// keyed hash of the candidate, never the number itself — in a bounded table. A body of
+/// hundreds of thousands of new numbers would still stall a worker for seconds: past the budget
+/// a candidate of a phone number's shape is taken as one without asking (kept from the cloud,
+/// never let through unchecked).
+pub(crate) struct Lookups(u32);
+
+/// About 80 ms of the library's time per request at most.
+const PHONE_LOOKUPS: u32 = 4096;
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Lookups(PHONE_LOOKUPS)
     }
-    t.insert(h, verdict);
-    verdict
+}
+
+impl Lookups {
+    #[cfg(test)]
+    pub(crate) fn spent() -> Lookups {
+        Lookups(0)
+    }
+
+    fn remembered(&mut self, region: Option<Region>, value: &str, verdict: impl FnOnce() -> bool) -> bool {
+        use std::collections::HashMap;
+        use std::hash::BuildHasher;
+        use std::sync::Mutex;
+        type Table = (std::collections::hash_map::RandomState, Mutex<HashMap<u64, bool>>);
+        static SEEN: OnceLock<Table> = OnceLock::new();
+        let (keys, table) = SEEN.get_or_init(Default::default);
+        let h = keys.hash_one((region, value));
+        if let Some(v) = table.lock().unwrap_or_else(|p| p.into_inner()).get(&h) {
+            return *v;
+        }
+        if self.0 == 0 {
+            return true;
+        }
+        self.0 -= 1;
+        let v = verdict();
+        let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+        if t.len() >= 8192 {
+            t.clear();
+        }
+        t.insert(h, v);
+        v
+    }
 }
 
 /// In international form as written, or national form in one of the regions Keyhold's users
 /// write most.
 fn phone_uncached(value: &str) -> bool {
-    let digits = value.chars().filter(char::is_ascii_digit).count();
-    if !(7..=15).contains(&digits) || looks_like_date(value) {
-        return false;
-    }
     let international = value.trim_start().starts_with('+') || value.trim_start().starts_with("00");
     if international {
         let normalized = match value.trim_start().strip_prefix("00") {
@@ -329,6 +387,71 @@ fn phone_uncached(value: &str) -> bool {
     [Id::US, Id::GB, Id::DE, Id::FR, Id::ES, Id::IT, Id::NL, Id::JP, Id::CA, Id::AU]
         .into_iter()
         .any(|region| phonenumber::parse(Some(region), value).is_ok_and(|n| phonenumber::is_valid(&n)))
+}
+
+/// The user's region, for the phone numbers they write without a country code (a setting,
+/// defaulting to the system locale's country).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    /// An ISO 3166 country code the phone-number library knows ("DE", "us").
+    pub fn parse(code: &str) -> Option<Region> {
+        let code = code.trim().to_ascii_uppercase();
+        if code.len() != 2 {
+            return None;
+        }
+        code.parse().ok().map(Region)
+    }
+
+    pub fn code(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    /// The country of a POSIX locale name (`de_DE.UTF-8` → DE); none for `C`, `POSIX` or a
+    /// language alone.
+    pub fn from_locale(locale: &str) -> Option<Region> {
+        let name = locale.split(['.', '@']).next()?;
+        let (_, country) = name.split_once(['_', '-'])?;
+        Region::parse(country)
+    }
+
+    /// The system's: the first of `LC_ALL`, `LC_TELEPHONE` (the category for phone numbers),
+    /// `LANG` that is set and not empty.
+    pub fn of_system() -> Option<Region> {
+        ["LC_ALL", "LC_TELEPHONE", "LANG"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|v| !v.is_empty())
+            .and_then(|v| Region::from_locale(&v))
+    }
+
+    /// Whether `written` is a phone number of this region as people there write one: valid for
+    /// the region, in groups (a bare run of digits is an order or customer number as often),
+    /// and grouped as the region groups it — all groups as its national format has them, or
+    /// its area code as the first group, or pairs after a trunk 0 (`06 23 24 37 12`).
+    pub(crate) fn national_phone(self, written: &str, lookups: &mut Lookups) -> bool {
+        let groups: Vec<&str> = written.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+        let digits: usize = groups.iter().map(|g| g.len()).sum();
+        if groups.len() < 2 || !(7..=15).contains(&digits) || looks_like_date(written) {
+            return false;
+        }
+        lookups.remembered(Some(self), written, || {
+            let Ok(n) = phonenumber::parse(Some(self.0), written) else { return false };
+            if !phonenumber::is_valid(&n) || n.country().id() != Some(self.0) {
+                return false;
+            }
+            let national = n.format().mode(phonenumber::Mode::National).to_string();
+            let format: Vec<&str> = national.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+            // The library's area codes can run long (DE `01512 3456789`, written `0151 2345
+            // 6789`): a first group that starts the library's counts as the area code. Not the
+            // other way round: `2026-11-29 14` is no (202) 611-2914.
+            let area = format.first().is_some_and(|f| f.starts_with(groups[0]));
+            let pairs =
+                groups[0].starts_with('0') && groups.len() >= 4 && groups.iter().all(|g| (2..=3).contains(&g.len()));
+            groups == format || area || pairs
+        })
+    }
 }
 
 fn looks_like_date(value: &str) -> bool {

@@ -35,6 +35,8 @@ pub enum DictionaryError {
     DoesNotOpen(String),
     #[error(transparent)]
     Changed(#[from] Tampered),
+    #[error(transparent)]
+    Region(#[from] super::region::RegionError),
     #[error("Database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -46,6 +48,7 @@ impl crate::error::Kinded for DictionaryError {
             DictionaryError::Empty => ErrorKind::Usage,
             DictionaryError::NotFound(_) => ErrorKind::Usage,
             DictionaryError::DoesNotOpen(_) | DictionaryError::Changed(_) => ErrorKind::ChangedOutsideKeyhold,
+            DictionaryError::Region(r) => r.kind(),
             DictionaryError::Db(_) => ErrorKind::Database,
         }
     }
@@ -170,13 +173,19 @@ fn open_row(u: &Unlocked, (id, salt, nonce, ct): SealedRow) -> Result<(String, Z
 /// Every term, opened for one call, in zeroizing memory.
 /// The dictionary `policy` redacts with: the user's terms when it uses them, else none. Every
 /// redaction (a call, a count, an embedding, the previews) starts here.
+///
+/// With it comes the user's phone region (pii and block: see [`super::region`]).
 pub(crate) fn for_policy(
     conn: &Connection,
     u: &Unlocked,
     policy: super::Policy,
-) -> Result<super::Dictionary, DictionaryError> {
-    let terms = if policy.uses_dictionary() { load(conn, u)? } else { Vec::new() };
-    Ok(super::Dictionary::new(&terms))
+) -> Result<(super::Dictionary, Option<super::Region>), DictionaryError> {
+    if !policy.uses_dictionary() {
+        return Ok((super::Dictionary::default(), None));
+    }
+    let terms = load(conn, u)?;
+    let region = super::region::choice(conn, u)?.region();
+    Ok((super::Dictionary::new(&terms), region))
 }
 
 pub fn load(conn: &Connection, u: &Unlocked) -> Result<Vec<Zeroizing<String>>, DictionaryError> {

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod dictionary;
 pub mod national;
 pub mod outbound;
+pub mod region;
 pub mod request;
 pub mod restore;
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
-pub use detect::{Dictionary, Rules};
+pub use detect::{Dictionary, Region, Rules};
 pub use restore::Restorer;
 
 /// What an agent hides from cloud providers.
@@ -227,6 +228,10 @@ pub struct Redactor<'a> {
     rules: &'a Rules,
     policy: Policy,
     dictionary: &'a Dictionary,
+    /// The user's region: its national phone numbers need no context word.
+    region: Option<Region>,
+    /// What is left of this request's budget of phone-number lookups.
+    lookups: detect::Lookups,
     by_value: HashMap<String, String>,
     by_placeholder: HashMap<String, String>,
     order: Vec<Finding>,
@@ -252,6 +257,8 @@ impl<'a> Redactor<'a> {
             rules,
             policy,
             dictionary,
+            region: None,
+            lookups: Default::default(),
             by_value: HashMap::new(),
             by_placeholder: HashMap::new(),
             order: Vec::new(),
@@ -261,6 +268,12 @@ impl<'a> Redactor<'a> {
             literals: Default::default(),
             seen: HashMap::new(),
         }
+    }
+
+    /// Finds the national phone numbers of `region` without a context word.
+    pub fn in_region(mut self, region: Option<Region>) -> Self {
+        self.region = region;
+        self
     }
 
     /// Notes the placeholder-like text in `text` before anything is numbered (a request's every
@@ -291,7 +304,7 @@ impl<'a> Redactor<'a> {
     /// path does not need them, and a body with 800,000 findings should not pay for them).
     fn redact_keeping(&mut self, text: &str, place: &str, spans_wanted: bool) -> (String, Vec<Span>) {
         self.reserve_literals(text);
-        let mut found = self.rules.find(text, self.policy, self.dictionary);
+        let mut found = self.rules.find_counted(text, self.policy, self.dictionary, self.region, &mut self.lookups);
         // A value found earlier in the conversation is replaced wherever it appears again, even
         // where no rule would see it (a key first written next to its name, then alone). Linear
         // in the text: each position's first 8 bytes are looked up once.

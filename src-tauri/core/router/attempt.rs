@@ -155,9 +155,9 @@ impl<'a> Call<'a> {
             if policy == Policy::Off {
                 return Ok(None);
             }
-            let dictionary =
+            let (dictionary, region) =
                 self.ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy)).map_err(|e| e.to_string())?;
-            let mut r = Redactor::new(Rules::builtin(), policy, &dictionary);
+            let mut r = Redactor::new(Rules::builtin(), policy, &dictionary).in_region(region);
             let req = privacy::request::redact(self.req, &mut r);
             let blocked = (policy == Policy::Block && !r.counts().is_empty()).then(|| r.where_found());
             Ok(Some(Redacted {

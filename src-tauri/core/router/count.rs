@@ -45,8 +45,8 @@ pub async fn count_tokens(ws: &Workspace, agent: &Agent, req: &ChatRequest) -> R
     let sent = if policy == Policy::Off || step.local {
         req.clone()
     } else {
-        let dict = ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy))?;
-        let mut r = Redactor::new(Rules::builtin(), policy, &dict);
+        let (dict, region) = ws.with_unlocked(|c, u| dictionary::for_policy(c, u, policy))?;
+        let mut r = Redactor::new(Rules::builtin(), policy, &dict).in_region(region);
         let sent = privacy::request::redact(req, &mut r);
         if policy == Policy::Block && !r.counts().is_empty() {
             return Ok(estimate("the agent's privacy policy blocks this text"));

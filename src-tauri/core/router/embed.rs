@@ -59,8 +59,9 @@ pub async fn embed(ws: &Workspace, agent: &Agent, mut body: Value) -> Result<Val
     // What leaves the machine: the input with the agent's policy applied.
     let mut counts = crate::privacy::Counts::default();
     if !step.local && agent.privacy != Policy::Off {
-        let dict = ws.with_unlocked(|c, u| dictionary::for_policy(c, u, agent.privacy)).map_err(RouterError::from)?;
-        let mut r = Redactor::new(Rules::builtin(), agent.privacy, &dict);
+        let (dict, region) =
+            ws.with_unlocked(|c, u| dictionary::for_policy(c, u, agent.privacy)).map_err(RouterError::from)?;
+        let mut r = Redactor::new(Rules::builtin(), agent.privacy, &dict).in_region(region);
         for (i, s) in body.get_mut("input").map(texts_mut).unwrap_or_default().into_iter().enumerate() {
             *s = r.redact(s, &format!("input {}", i + 1));
         }

@@ -33,6 +33,8 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Outbound(#[from] crate::privacy::outbound::OutboundError),
     #[error(transparent)]
+    Region(#[from] crate::privacy::region::RegionError),
+    #[error(transparent)]
     Conversation(#[from] crate::conversations::ConversationError),
     #[error("{}", changed_sentence(.0))]
     Changed(Vec<Tampered>),
@@ -91,6 +93,7 @@ impl Kinded for WorkspaceError {
             WorkspaceError::Prices(p) => p.kind(),
             WorkspaceError::Dictionary(d) => d.kind(),
             WorkspaceError::Outbound(o) => o.kind(),
+            WorkspaceError::Region(r) => r.kind(),
             WorkspaceError::Conversation(c) => c.kind(),
             WorkspaceError::Changed(_) | WorkspaceError::ConfigurationChanged { .. } => {
                 ErrorKind::ChangedOutsideKeyhold

@@ -5,6 +5,7 @@
 use zeroize::Zeroizing;
 
 use keyhold_core::app::privacy::{self, Preview};
+use keyhold_core::privacy::region::PhoneRegion;
 use keyhold_core::privacy::{dictionary, outbound};
 use keyhold_core::providers::canonical::Turn;
 
@@ -52,6 +53,20 @@ pub fn payload_log_days(ws: Ws<'_>) -> Result<u32, CommandError> {
 #[specta::specta]
 pub fn payload_log_set_days(ws: Ws<'_>, days: u32) -> Result<u32, CommandError> {
     Ok(privacy::set_payload_log_days(&ws, days)?)
+}
+
+/// The region whose national phone numbers are hidden without a context word.
+#[tauri::command]
+#[specta::specta]
+pub fn phone_region_get(ws: Ws<'_>) -> Result<PhoneRegion, CommandError> {
+    Ok(privacy::phone_region(&ws)?)
+}
+
+/// Sets it: a country code (`DE`), `system` (the locale's) or `none`.
+#[tauri::command]
+#[specta::specta]
+pub fn phone_region_set(ws: Ws<'_>, choice: String) -> Result<PhoneRegion, CommandError> {
+    Ok(privacy::set_phone_region(&ws, &choice)?)
 }
 
 /// The newest logged requests (who, where, when, size; no bodies).

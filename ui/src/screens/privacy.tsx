@@ -1,7 +1,7 @@
 // Privacy: what each policy hides from cloud models, and the user's dictionary of names and
 // terms. Terms are sealed in the vault and never shown again in full: the list shows hints.
 import { useEffect, useState } from "preact/hooks";
-import { commands, type CommandError, type PayloadInfo, type TermInfo } from "../bindings";
+import { commands, type CommandError, type PayloadInfo, type PhoneRegion, type TermInfo } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 
 export function Privacy() {
@@ -69,8 +69,67 @@ export function Privacy() {
           ))}
         </ul>
       )}
+      <PhoneNumbers />
       <OutboundLog />
     </section>
+  );
+}
+
+// Countries offered for phone numbers (any other code works from `keyhold phone-region`).
+const COUNTRIES = ["US", "CA", "GB", "IE", "AU", "NZ", "DE", "AT", "CH", "FR", "BE", "NL", "LU", "ES", "PT", "IT", "SE", "NO", "DK", "FI", "PL", "CZ", "SK", "HU", "RO", "GR", "TR", "IL", "IN", "JP", "KR", "CN", "SG", "BR", "MX", "AR", "ZA"];
+
+function countryName(code: string): string {
+  try {
+    return new Intl.DisplayNames(undefined, { type: "region" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+/** The region whose national phone numbers are hidden without a word such as "call" before them. */
+function PhoneNumbers() {
+  const [region, setRegion] = useState<PhoneRegion | null>(null);
+  const [error, setError] = useState<CommandError | null>(null);
+  useEffect(() => {
+    commands.phoneRegionGet().then((r) => (r.status === "ok" ? setRegion(r.data) : setError(r.error)));
+  }, []);
+  const choose = async (choice: string) => {
+    setError(null);
+    const r = await commands.phoneRegionSet(choice);
+    if (r.status === "ok") setRegion(r.data);
+    else setError(r.error);
+  };
+  const codes = region && region.choice.length === 2 && !COUNTRIES.includes(region.choice) ? [region.choice, ...COUNTRIES] : COUNTRIES;
+  return (
+    <>
+      <h3>Phone numbers</h3>
+      <p class="fine">
+        Numbers with a country code (+49 …) are always hidden. A national number (030 12345678, (415) 247-9263) is hidden
+        when it is written the way your region writes them, or after a word such as "call" or "Telefon".
+      </p>
+      {region && (
+        <label>
+          Your region
+          <select id="phone-region" value={region.choice} onChange={(e) => choose((e.target as HTMLSelectElement).value)}>
+            <option value="system">
+              {region.system ? `From the system: ${countryName(region.system)}` : "From the system (it names no country)"}
+            </option>
+            <option value="none">None: only after a word such as "call"</option>
+            {codes.map((c) => (
+              <option key={c} value={c}>
+                {countryName(c)} ({c})
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {region && !region.region && (
+        <p class="warning" id="phone-region-none">
+          No region: a national phone number without a word such as "call" before it reaches cloud models as written.
+        </p>
+      )}
+      <ErrorNote error={error} />
+    </>
   );
 }
 
