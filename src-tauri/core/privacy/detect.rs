@@ -60,7 +60,8 @@ struct Rule {
     regex: Regex,
     group: usize,
     validator: Option<Validator>,
-    context: Vec<String>,
+    /// The context words, any case of ASCII letters, and each word also in capitals.
+    context: Option<aho_corasick::AhoCorasick>,
 }
 
 /// Why a rules file cannot be used.
@@ -97,6 +98,7 @@ impl Rules {
             if r.group >= regex.captures_len() {
                 return Err(RulesError::Group { name: r.name, group: r.group });
             }
+            let context = context_words(&r.name, &r.context)?;
             rules.push(Rule {
                 kind: r.kind,
                 // Rules live for the whole process.
@@ -105,7 +107,7 @@ impl Rules {
                 regex,
                 group: r.group,
                 validator: r.validator,
-                context: r.context.into_iter().map(|c| c.to_lowercase()).collect(),
+                context,
             });
         }
         Ok(Rules(rules))
@@ -145,6 +147,8 @@ impl Rules {
         let pii = matches!(policy, Policy::Pii | Policy::Block);
         let mut all = Vec::new();
         for rule in self.0.iter().filter(|r| r.policy == Policy::Secrets || pii) {
+            // The rule's context words in the whole text, found once at its first candidate.
+            let mut context: Option<ContextWords> = None;
             // The whole match first (the fast engines); capture groups only where one matched.
             for whole in rule.regex.find_iter(text) {
                 let m = if rule.group == 0 {
@@ -160,7 +164,10 @@ impl Rules {
                 }
                 // The context first: it is cheap, and most candidates fail it. A phone number
                 // without one counts when it is one of the user's region, as written there.
-                if !rule.context.is_empty() && !has_context(text, m.start(), &rule.context) {
+                let missing = rule.context.as_ref().is_some_and(|words| {
+                    !context.get_or_insert_with(|| ContextWords::find(text, words)).before(text, m.start())
+                });
+                if missing {
                     let national = rule.validator == Some(Validator::Phone)
                         && region.is_some_and(|r| r.national_phone(m.as_str(), lookups));
                     if !national {
@@ -189,6 +196,11 @@ impl Rules {
 /// Keeps a set of non-overlapping findings: secrets first, then longer, then earlier. In
 /// O(n log n): an 8 MiB body of short e-mails has hundreds of thousands of findings.
 fn resolve_overlaps(mut all: Vec<Found>) -> Vec<Found> {
+    // Most texts have no overlap at all: then the order by start is the answer.
+    all.sort_unstable_by_key(|f| (f.start, f.end));
+    if all.windows(2).all(|w| w[0].end <= w[1].start) {
+        return all;
+    }
     all.sort_by_key(|f| (f.kind != Kind::Secret, std::cmp::Reverse(f.end - f.start), f.start));
     let mut taken = Taken::default();
     let mut kept: Vec<Found> = Vec::with_capacity(all.len());
@@ -218,14 +230,44 @@ impl Taken {
     }
 }
 
-/// Whether one of `words` appears within 40 characters before `at` (case-insensitive).
-fn has_context(text: &str, at: usize, words: &[String]) -> bool {
-    let mut from = at.saturating_sub(40);
-    while !text.is_char_boundary(from) {
-        from -= 1;
+/// A rule's context words as one automaton: ASCII letters in any case, and each word also in
+/// lower case and in capitals (`TÉLÉPHONE`), so a candidate's context is checked without
+/// copying the text before it.
+fn context_words(rule: &str, words: &[String]) -> Result<Option<aho_corasick::AhoCorasick>, RulesError> {
+    if words.is_empty() {
+        return Ok(None);
     }
-    let before = text[from..at].to_lowercase();
-    words.iter().any(|w| before.contains(w.as_str()))
+    let forms: Vec<String> = words.iter().flat_map(|w| [w.to_lowercase(), w.to_uppercase()]).collect();
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(&forms)
+        .map(Some)
+        .map_err(|e| RulesError::Pattern { name: rule.to_string(), detail: e.to_string() })
+}
+
+/// Where a rule's context words are in a text: one pass of its automaton, then a lookup per
+/// candidate (not a search of the text before each of them).
+struct ContextWords(Vec<(usize, usize)>);
+
+impl ContextWords {
+    fn find(text: &str, words: &aho_corasick::AhoCorasick) -> ContextWords {
+        // Overlapping, so a word inside another (`tel` in `telefon`) is not hidden by it.
+        // Reported by where they end: sorted by where they start for the lookups.
+        let mut at: Vec<(usize, usize)> = words.find_overlapping_iter(text).map(|m| (m.start(), m.end())).collect();
+        at.sort_unstable();
+        ContextWords(at)
+    }
+
+    /// Whether a word lies within the 40 bytes before `at` (from the start of the character
+    /// there).
+    fn before(&self, text: &str, at: usize) -> bool {
+        let mut from = at.saturating_sub(40);
+        while !text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let first = self.0.partition_point(|&(start, _)| start < from);
+        self.0[first..].iter().take_while(|&&(start, _)| start < at).any(|&(_, end)| end <= at)
+    }
 }
 
 fn validate(v: Validator, value: &str) -> bool {

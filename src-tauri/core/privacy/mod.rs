@@ -18,6 +18,7 @@ pub mod request;
 pub mod restore;
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -232,9 +233,12 @@ pub struct Redactor<'a> {
     region: Option<Region>,
     /// What is left of this request's budget of phone-number lookups.
     lookups: detect::Lookups,
-    by_value: HashMap<String, String>,
-    by_placeholder: HashMap<String, String>,
+    /// Each distinct value once, in order of first appearance (its value and placeholder).
     order: Vec<Finding>,
+    /// Indices into `order` by value, and by placeholder: the texts live in `order` alone.
+    by_value: hashbrown::HashTable<u32>,
+    by_placeholder: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
     numbers: BTreeMap<Kind, u32>,
     counts: Counts,
     /// Where each finding was, for `block`'s refusal: "message 2", "the system prompt".
@@ -244,8 +248,13 @@ pub struct Redactor<'a> {
     literals: std::collections::BTreeSet<String>,
     /// The values of `order` long enough to be looked for again, by their first 8 bytes: the
     /// seen-before pass looks up each position of a text once, whatever the number of values.
-    seen: HashMap<[u8; SEEN_PREFIX], Vec<usize>>,
+    /// The newest value with a prefix is in `seen`; `seen_next[i]` is the one before value i.
+    seen: hashbrown::HashMap<[u8; SEEN_PREFIX], u32>,
+    seen_next: Vec<u32>,
 }
+
+/// No further value in a chain of `seen_next`.
+const NONE: u32 = u32::MAX;
 
 /// Values shorter than this are left to their own rule: as substrings they would hit inside
 /// other words (a three-letter name).
@@ -259,14 +268,16 @@ impl<'a> Redactor<'a> {
             dictionary,
             region: None,
             lookups: Default::default(),
-            by_value: HashMap::new(),
-            by_placeholder: HashMap::new(),
             order: Vec::new(),
+            by_value: Default::default(),
+            by_placeholder: Default::default(),
+            hasher: Default::default(),
             numbers: BTreeMap::new(),
             counts: Counts::default(),
             places: Vec::new(),
             literals: Default::default(),
-            seen: HashMap::new(),
+            seen: Default::default(),
+            seen_next: Vec::new(),
         }
     }
 
@@ -280,7 +291,7 @@ impl<'a> Redactor<'a> {
     /// text, so a literal in its last message is known when its first is redacted).
     pub fn reserve_literals(&mut self, text: &str) {
         for p in restore::placeholders_in(text) {
-            if !self.by_placeholder.contains_key(p) {
+            if self.index_of_placeholder(p).is_none() {
                 self.literals.insert(p.to_string());
             }
         }
@@ -311,28 +322,42 @@ impl<'a> Redactor<'a> {
         if !self.seen.is_empty() && text.len() >= SEEN_PREFIX {
             let bytes = text.as_bytes();
             let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
-            for at in 0..=bytes.len() - SEEN_PREFIX {
-                if !text.is_char_boundary(at) {
+            // Positions inside a finding are skipped: a value starting there would overlap it.
+            let mut next = found.iter().peekable();
+            let mut at = 0;
+            while at + SEEN_PREFIX <= bytes.len() {
+                if let Some(f) = next.next_if(|f| f.start <= at) {
+                    at = at.max(f.end);
                     continue;
                 }
+                let here = at;
+                at += 1;
+                if !text.is_char_boundary(here) {
+                    continue;
+                }
+                let at = here;
                 let window: [u8; SEEN_PREFIX] = bytes[at..at + SEEN_PREFIX].try_into().expect("8 bytes");
-                if let Some(values) = self.seen.get(&window) {
-                    for &i in values {
-                        if bytes[at..].starts_with(self.order[i].value.as_bytes()) {
-                            candidates.push((i, at, at + self.order[i].value.len()));
-                        }
+                let mut i = self.seen.get(&window).copied().unwrap_or(NONE);
+                while i != NONE {
+                    let value = self.order[i as usize].value.as_bytes();
+                    if bytes[at..].starts_with(value) {
+                        candidates.push((i as usize, at, at + value.len()));
                     }
+                    i = self.seen_next[i as usize];
                 }
             }
             if !candidates.is_empty() {
                 // As before: value by value in the order they were first seen, each left to right.
                 candidates.sort_unstable();
+                // No candidate starts inside a finding; one that runs into the next finding
+                // is dropped, and of the rest that overlap each other the first stays.
                 let mut taken = detect::Taken::default();
-                for f in &found {
-                    taken.take(f.start, f.end);
-                }
+                let rules_found = found.len();
                 for (i, at, end) in candidates {
-                    if taken.take(at, end) {
+                    let by_rules = &found[..rules_found];
+                    let runs_into =
+                        by_rules.get(by_rules.partition_point(|f| f.start < at)).is_some_and(|f| f.start < end);
+                    if !runs_into && taken.take(at, end) {
                         found.push(detect::Found { kind: self.order[i].kind, rule: "seen before", start: at, end });
                     }
                 }
@@ -345,14 +370,19 @@ impl<'a> Redactor<'a> {
         let mut out = String::with_capacity(text.len());
         let mut spans = Vec::with_capacity(if spans_wanted { found.len() } else { 0 });
         let mut last = 0;
-        // Character offsets, counted as we go (not from the start each time).
+        // Character offsets, counted as we go (not from the start each time), and only while
+        // something needs them (spans, or the first places `block` names).
         let (mut out_chars, mut in_chars) = (0u32, 0usize);
+        let mut per_kind = [0u32; Kind::ALL.len()];
         for f in found {
+            let counting = spans_wanted || self.places.len() < 100;
             let between = &text[last..f.start];
             out.push_str(between);
-            let n = between.chars().count();
-            out_chars += n as u32;
-            in_chars += n;
+            if counting {
+                let n = between.chars().count();
+                out_chars += n as u32;
+                in_chars += n;
+            }
             let value = &text[f.start..f.end];
             let at = out.len();
             self.placeholder_into(f.kind, value, &mut out);
@@ -362,12 +392,17 @@ impl<'a> Redactor<'a> {
             if spans_wanted {
                 spans.push(Span { kind: f.kind, placeholder: out[at..].to_string(), start, end: out_chars });
             }
-            *self.counts.0.entry(f.kind).or_insert(0) += 1;
+            per_kind[f.kind as usize] += 1;
             if self.places.len() < 100 {
                 self.places.push((f.kind, format!("{place}, character {}", in_chars + 1)));
             }
-            in_chars += value.chars().count();
+            if counting {
+                in_chars += value.chars().count();
+            }
             last = f.end;
+        }
+        for (kind, n) in Kind::ALL.into_iter().zip(per_kind).filter(|(_, n)| *n > 0) {
+            *self.counts.0.entry(kind).or_insert(0) += n;
         }
         out.push_str(&text[last..]);
         (out, spans)
@@ -375,27 +410,59 @@ impl<'a> Redactor<'a> {
 
     /// Writes `value`'s placeholder to `out` (a new one the first time the value is seen).
     fn placeholder_into(&mut self, kind: Kind, value: &str, out: &mut String) {
-        if let Some(p) = self.by_value.get(value) {
-            out.push_str(p);
+        let h = self.hasher.hash_one(value);
+        let order = &self.order;
+        if let Some(&i) = self.by_value.find(h, |&i| order[i as usize].value == value) {
+            out.push_str(&self.order[i as usize].placeholder);
             return;
         }
         let n = self.numbers.entry(kind).or_insert(0);
         let mut p;
         loop {
             *n += 1;
-            p = format!("[{}_{n}]", kind.tag());
+            // Written by hand, in one allocation: `format!` showed in profiles of bodies of new
+            // values.
+            let mut digits = [0u8; 10];
+            let (mut at, mut v) = (digits.len(), *n);
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            p = String::with_capacity(kind.tag().len() + 3 + digits.len() - at);
+            p.push('[');
+            p.push_str(kind.tag());
+            p.push('_');
+            p.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+            p.push(']');
             if !self.literals.contains(&p) {
                 break;
             }
         }
-        self.by_value.insert(value.to_string(), p.clone());
-        self.by_placeholder.insert(p.clone(), value.to_string());
-        if let Some(prefix) = value.as_bytes().get(..SEEN_PREFIX) {
-            let prefix: [u8; SEEN_PREFIX] = prefix.try_into().expect("8 bytes");
-            self.seen.entry(prefix).or_default().push(self.order.len());
-        }
+        let i = self.order.len() as u32;
+        let (hasher, order) = (&self.hasher, &self.order);
+        self.by_value.insert_unique(h, i, |&j| hasher.hash_one(order[j as usize].value.as_str()));
+        let hp = self.hasher.hash_one(p.as_str());
+        self.by_placeholder.insert_unique(hp, i, |&j| hasher.hash_one(order[j as usize].placeholder.as_str()));
+        let older = match value.as_bytes().get(..SEEN_PREFIX) {
+            Some(prefix) => {
+                let prefix: [u8; SEEN_PREFIX] = prefix.try_into().expect("8 bytes");
+                self.seen.insert(prefix, i).unwrap_or(NONE)
+            }
+            None => NONE,
+        };
+        self.seen_next.push(older);
         out.push_str(&p);
         self.order.push(Finding { kind, value: value.to_string(), placeholder: p });
+    }
+
+    /// The value a placeholder of this request stands for, by its index in `order`.
+    fn index_of_placeholder(&self, placeholder: &str) -> Option<usize> {
+        let h = self.hasher.hash_one(placeholder);
+        self.by_placeholder.find(h, |&i| self.order[i as usize].placeholder == placeholder).map(|&i| i as usize)
     }
 
     /// Forgets what was counted so far (not the placeholders): for a second form of the same text.
@@ -431,7 +498,8 @@ impl<'a> Redactor<'a> {
     pub fn restorer(&self) -> Restorer {
         // The user's own placeholder-like text comes back as it was (and is not counted as a
         // placeholder the model made up).
-        let mut map = self.by_placeholder.clone();
+        let mut map: HashMap<String, String> =
+            self.order.iter().map(|f| (f.placeholder.clone(), f.value.clone())).collect();
         for l in &self.literals {
             map.entry(l.clone()).or_insert_with(|| l.clone());
         }

@@ -439,3 +439,11 @@ fn past_its_budget_of_library_lookups_a_request_keeps_phone_shaped_numbers_from_
     let spent = rules.find_counted(text, Policy::Pii, &none, de, &mut detect::Lookups::spent());
     assert_eq!(spent.iter().map(|f| &text[f.start..f.end]).collect::<Vec<_>>(), ["000 0000048"]);
 }
+
+#[test]
+fn every_kind_sits_at_its_own_index_in_the_list_of_kinds() {
+    // The redactor counts per kind in an array indexed by the kind.
+    for (i, k) in Kind::ALL.into_iter().enumerate() {
+        assert_eq!(k as usize, i, "{k:?}");
+    }
+}
