@@ -48,3 +48,12 @@ pub struct OfflineChanged {
 pub struct OllamaPull {
     pub progress: keyhold_core::ollama::PullProgress,
 }
+
+/// Something asked from the tray could not be done (the proxy's port taken, offline mode turned
+/// off while locked): the window opens and says why, in the words a command's error uses.
+#[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
+pub struct TrayFailed {
+    /// What the user asked for ("Turning the proxy on").
+    pub action: String,
+    pub error: crate::shell::error::CommandError,
+}

@@ -79,7 +79,8 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             events::ConfigurationChanged,
             events::OllamaChanged,
             events::OfflineChanged,
-            events::OllamaPull
+            events::OllamaPull,
+            events::TrayFailed
         ])
 }
 

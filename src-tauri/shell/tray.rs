@@ -45,8 +45,10 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
             "open" => show_main_window(app),
             "lock" => ws.lock(),
             "offline" => {
-                if let Err(e) = ws.set_offline(!ws.offline()) {
-                    tracing::warn!(error = %e, "could not switch offline mode from the tray");
+                let on = !ws.offline();
+                if let Err(e) = ws.set_offline(on) {
+                    let action = if on { "Turning offline mode on" } else { "Turning offline mode off" };
+                    failed(app, action, e);
                 }
             }
             "proxy" => {
@@ -54,9 +56,13 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
                 let ws = Arc::clone(&ws);
                 tauri::async_runtime::spawn(async move {
                     let handle = app.state::<keyhold_core::app::proxy::ProxyHandle>();
+                    let was_running = handle.running_now();
                     match keyhold_core::app::proxy::toggle(&ws, &handle).await {
                         Ok(on) => tracing::info!(on, "proxy toggled from the tray"),
-                        Err(e) => tracing::warn!(error = %e, "could not toggle the proxy"),
+                        Err(e) => {
+                            let action = if was_running { "Stopping the proxy" } else { "Starting the proxy" };
+                            failed(&app, action, e);
+                        }
                     }
                     if let Some(tray) = app.try_state::<TrayRefresh>() {
                         (tray.0)();
@@ -73,6 +79,18 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, workspace: Arc<Workspace>) -> tau
         })
         .build(app)?;
     Ok(Tray { icon, app: app.clone(), workspace })
+}
+
+/// A tray action that failed: logged, and said in the window, which comes to the front (a
+/// tray menu has nowhere to show a sentence).
+fn failed<R: Runtime>(app: &AppHandle<R>, action: &str, e: keyhold_core::workspace::WorkspaceError) {
+    use tauri_specta::Event;
+    tracing::warn!(error = %e, "{action} from the tray failed");
+    let event = crate::shell::events::TrayFailed { action: action.to_string(), error: e.into() };
+    if let Err(e) = event.emit(app) {
+        tracing::warn!(error = %e, "could not tell the window");
+    }
+    show_main_window(app);
 }
 
 /// Redraws the tray from the outside (after the proxy was toggled).

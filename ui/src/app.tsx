@@ -4,6 +4,7 @@ import { commands, events, type VaultStatus, type WorkspaceInfo } from "./bindin
 import { FirstRun } from "./screens/first-run";
 import { Unlock } from "./screens/unlock";
 import { Home } from "./screens/home";
+import { TrayNotice } from "./components/tray-notice";
 
 export function App() {
   const [info, setInfo] = useState<WorkspaceInfo | null>(null);
@@ -32,12 +33,20 @@ export function App() {
     setInfo(next);
     setStatus(next.status);
   };
-  switch (status) {
-    case "no_vault":
-      return <FirstRun dataDir={info.data_dir} onCreated={done} />;
-    case "locked":
-      return <Unlock onUnlocked={done} />;
-    case "unlocked":
-      return <Home info={info} onLocked={done} />;
-  }
+  const screen = () => {
+    switch (status) {
+      case "no_vault":
+        return <FirstRun dataDir={info.data_dir} onCreated={done} />;
+      case "locked":
+        return <Unlock onUnlocked={done} />;
+      case "unlocked":
+        return <Home info={info} onLocked={done} />;
+    }
+  };
+  return (
+    <>
+      <TrayNotice />
+      {screen()}
+    </>
+  );
 }

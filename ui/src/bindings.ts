@@ -131,6 +131,7 @@ export const events = {
 	offlineChanged: makeEvent<OfflineChanged, OfflineChanged>("offline-changed"),
 	ollamaChanged: makeEvent<OllamaChanged_Serialize, OllamaChanged_Deserialize>("ollama-changed"),
 	ollamaPull: makeEvent<OllamaPull_Serialize, OllamaPull_Deserialize>("ollama-pull"),
+	trayFailed: makeEvent<TrayFailed, TrayFailed>("tray-failed"),
 	vaultChanged: makeEvent<VaultChanged, VaultChanged>("vault-changed"),
 };
 
@@ -1247,6 +1248,16 @@ export type Totals = {
 	tokens: number,
 	/**  Attempts whose price was unknown (their cost is not in `cost_usd`). */
 	unknown_cost: number,
+};
+
+/**
+ *  Something asked from the tray could not be done (the proxy's port taken, offline mode turned
+ *  off while locked): the window opens and says why, in the words a command's error uses.
+ */
+export type TrayFailed = {
+	/**  What the user asked for ("Turning the proxy on"). */
+	action: string,
+	error: CommandError,
 };
 
 /**
