@@ -31,6 +31,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("offline", "offline mode"),
     ("proxy.allowed_origins", "the proxy's allowed browser origins"),
     ("privacy.payload_log_days", "the outbound payload log"),
+    ("privacy.phone_region", "the region for phone numbers"),
     ("integrity.dictionary", "the privacy dictionary"),
     ("integrity.price_overrides", "your price overrides"),
 ];

@@ -1363,6 +1363,32 @@ async fn a_dictionary_wiped_with_its_tag_is_named() {
     assert!(lines.iter().any(|l| l.contains("dictionary")), "{lines:?}");
 }
 
+#[tokio::test]
+async fn a_phone_region_deleted_or_rolled_back_by_hand_is_named() {
+    use crate::privacy::region::{self, Choice};
+    let r = rig().await;
+    // Off first, then the user's country: the older row and its tag are what a replay writes back.
+    r.ws.with_unlocked(|c, u| region::set(c, u, &Choice::Off)).unwrap();
+    let older: (String, Vec<u8>) = outsider(&r)
+        .query_row("SELECT value, mac FROM settings WHERE key = 'privacy.phone_region'", [], |x| {
+            Ok((x.get(0)?, x.get(1)?))
+        })
+        .unwrap();
+    r.ws.with_unlocked(|c, u| region::set(c, u, &Choice::parse("DE").unwrap())).unwrap();
+    assert!(r.ws.configuration_differences().unwrap().is_empty());
+    outsider(&r)
+        .execute(
+            "UPDATE settings SET value = ?1, mac = ?2 WHERE key = 'privacy.phone_region'",
+            rusqlite::params![older.0, older.1],
+        )
+        .unwrap();
+    let lines = r.ws.configuration_differences().unwrap();
+    assert!(lines.iter().any(|l| l.contains("the region for phone numbers")), "a replayed row: {lines:?}");
+    outsider(&r).execute("DELETE FROM settings WHERE key = 'privacy.phone_region'", []).unwrap();
+    let lines = r.ws.configuration_differences().unwrap();
+    assert!(lines.iter().any(|l| l.contains("the region for phone numbers")), "a deleted row: {lines:?}");
+}
+
 /// The last ledger row's cost, recomputed from its tokens at `price`, plus `fee`.
 fn tokens_of(row: &crate::ledger::ExportRow) -> crate::prices::Tokens {
     crate::prices::Tokens {
