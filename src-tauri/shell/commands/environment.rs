@@ -4,6 +4,7 @@ use serde::Serialize;
 use specta::Type;
 use tauri::State;
 
+use keyhold_core::error::ErrorKind;
 use keyhold_core::ollama::{self, OllamaStatus};
 
 use crate::shell::error::{CommandError, Ws};
@@ -89,4 +90,49 @@ pub async fn ollama_remove(
     let url = ollama_url(&ws, &env).await;
     ollama::remove(&url, &model).await?;
     Ok(refresh_and_tell(&ws, &env, &events).await)
+}
+
+/// The address a link in an answer may open: a web page or a mail address, never a script, a
+/// file or anything the system would run.
+fn web_address(url: &str) -> Result<String, CommandError> {
+    let refuse = || {
+        CommandError::new(ErrorKind::Usage, "Only web (http, https) and mail addresses open from an answer; this one was not opened.")
+    };
+    let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(refuse)?;
+    let ok = match scheme.as_str() {
+        "http" | "https" => url[scheme.len()..].starts_with("://") && url.len() > scheme.len() + 3,
+        "mailto" => url.len() > "mailto:".len(),
+        _ => false,
+    };
+    if !ok || url.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(refuse());
+    }
+    Ok(url.to_string())
+}
+
+/// Opens a link from an answer in the user's browser (the window showed the address first).
+#[tauri::command]
+#[specta::specta]
+pub fn open_link(url: String) -> Result<(), CommandError> {
+    let url = web_address(&url)?;
+    tauri_plugin_opener::open_url(&url, None::<&str>).map_err(|e| {
+        tracing::warn!(error = %e, "opening a link failed");
+        CommandError::new(ErrorKind::Internal, "No browser opened the link: copy its address and open it yourself.")
+    })
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::web_address;
+
+    #[test]
+    fn only_web_and_mail_addresses_open_from_an_answer() {
+        assert!(web_address("https://docs.example.com/a?b=1").is_ok());
+        assert!(web_address("HTTP://example.com").is_ok());
+        assert!(web_address("mailto:a@example.com").is_ok());
+        for bad in ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,x", "https:", "https:/x", "ftp://x", "x", "https://a b", "https://a\nb"] {
+            let e = web_address(bad).unwrap_err();
+            assert!(e.message.contains("was not opened"), "{bad}");
+        }
+    }
 }
