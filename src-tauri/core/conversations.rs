@@ -1,4 +1,4 @@
-//! Chat history: the window's conversations, kept per agent. A conversation is as private as
+//! Chat history: the window's conversations, each with one agent. A conversation is as private as
 //! the keys, so its title and every line are sealed like a key row (AES-256-GCM under a key
 //! derived from the master secret, bound to the row's id); the database holds only the agent,
 //! the times and the ciphertext. A master rotation re-seals them.
@@ -31,9 +31,25 @@ pub struct SavedLine {
 pub struct ConversationInfo {
     pub id: String,
     pub title: String,
+    /// True when the user named it (the title no longer follows the first message).
+    pub renamed: bool,
+    /// The agent it is with (its id; `app::chat` lists the name beside it).
+    pub agent_id: String,
     /// RFC 3339, UTC.
     pub updated_at: String,
     pub lines: u32,
+    /// For a search: the first line that matched, cut around the match.
+    pub snippet: Option<String>,
+}
+
+/// Which conversations a list holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// Only this agent's (its id); every agent's when None.
+    pub agent_id: Option<&'a str>,
+    /// Only those whose title or any line holds this text (case and accents as typed are
+    /// ignored for ASCII letters; the rest matched as written, after lower-casing).
+    pub query: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]
@@ -45,7 +61,24 @@ pub struct Conversation {
 #[derive(Serialize, Deserialize)]
 struct Content {
     title: String,
+    /// The user named it: a later save keeps the title.
+    #[serde(default)]
+    renamed: bool,
     lines: Vec<SavedLine>,
+}
+
+impl Content {
+    fn info(&self, id: String, agent_id: String, updated_at: String) -> ConversationInfo {
+        ConversationInfo {
+            id,
+            title: self.title.clone(),
+            renamed: self.renamed,
+            agent_id,
+            updated_at,
+            lines: self.lines.len() as u32,
+            snippet: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +87,8 @@ pub enum ConversationError {
     NotFound(String),
     #[error("A conversation does not open: it was changed outside Keyhold.")]
     DoesNotOpen,
+    #[error("A conversation's name cannot be empty.")]
+    EmptyName,
     #[error("Database error: {0}")]
     Db(#[from] rusqlite::Error),
 }
@@ -62,7 +97,7 @@ impl crate::error::Kinded for ConversationError {
     fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            ConversationError::NotFound(_) => ErrorKind::Usage,
+            ConversationError::NotFound(_) | ConversationError::EmptyName => ErrorKind::Usage,
             ConversationError::DoesNotOpen => ErrorKind::ChangedOutsideKeyhold,
             ConversationError::Db(_) => ErrorKind::Database,
         }
@@ -95,7 +130,8 @@ fn seal_content(u: &Unlocked, id: &str, agent_id: &str, content: &Content) -> Se
 /// A stored row: its agent, salt, nonce, ciphertext, and when it was last saved.
 type StoredRow = (String, Vec<u8>, Vec<u8>, Vec<u8>, String);
 
-fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, String), ConversationError> {
+/// A stored conversation opened: its content, its agent's id, and when it was last saved.
+fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, String, String), ConversationError> {
     let row: Option<StoredRow> = conn
         .prepare_cached("SELECT agent_id, salt, nonce, ciphertext, updated_at FROM conversations WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
@@ -122,7 +158,11 @@ fn open_content(conn: &Connection, u: &Unlocked, id: &str) -> Result<(Content, S
             }
         };
     let content = serde_json::from_slice(&bytes).map_err(|_| ConversationError::DoesNotOpen)?;
-    Ok((content, updated_at))
+    Ok((content, agent_id, updated_at))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Saves a conversation of `agent_id` (a new one when `id` is None) and returns its summary.
@@ -141,8 +181,16 @@ pub fn save(
             format!("c_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
         }
     };
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let content = Content { title: title_of(&lines), lines };
+    let now = now();
+    // A title the user gave stays; otherwise it follows the first message.
+    let kept = match open_content(conn, u, &id) {
+        Ok((c, owner, _)) if c.renamed && owner == agent_id => Some(c.title),
+        _ => None,
+    };
+    let content = match kept {
+        Some(title) => Content { title, renamed: true, lines },
+        None => Content { title: title_of(&lines), renamed: false, lines },
+    };
     let s = seal_content(u, &id, agent_id, &content);
     conn.execute(
         "INSERT INTO conversations (id, agent_id, created_at, updated_at, salt, nonce, ciphertext)
@@ -151,28 +199,77 @@ pub fn save(
          WHERE agent_id = ?2",
         params![id, agent_id, now, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
     )?;
-    Ok(ConversationInfo { id, title: content.title, updated_at: now, lines: content.lines.len() as u32 })
+    Ok(content.info(id, agent_id.to_string(), now))
 }
 
-/// The agent's conversations, newest first. One that does not open is listed as such rather
-/// than hiding the others.
-pub fn list(conn: &Connection, u: &Unlocked, agent_id: &str) -> Result<Vec<ConversationInfo>, ConversationError> {
-    let ids: Vec<String> = conn
-        .prepare_cached("SELECT id FROM conversations WHERE agent_id = ?1 ORDER BY updated_at DESC")?
-        .query_map([agent_id], |r| r.get(0))?
+/// Names a conversation: the name stays through later saves.
+pub fn rename(conn: &Connection, u: &Unlocked, id: &str, title: &str) -> Result<ConversationInfo, ConversationError> {
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        return Err(ConversationError::EmptyName);
+    }
+    let (mut content, agent_id, updated_at) = open_content(conn, u, id)?;
+    content.title = title.chars().take(200).collect();
+    content.renamed = true;
+    let s = seal_content(u, id, &agent_id, &content);
+    conn.execute(
+        "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
+        params![id, s.salt.to_vec(), s.nonce.to_vec(), s.ciphertext],
+    )?;
+    Ok(content.info(id.into(), agent_id, updated_at))
+}
+
+/// Where `needle` (lower-cased) is in `text`, cut to about 80 characters around it.
+fn snippet(text: &str, needle: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    // Lower-casing can change lengths outside ASCII: the match is looked up in characters.
+    let at = lower.find(needle)?;
+    let chars_before = lower[..at].chars().count();
+    let chars: Vec<char> = text.chars().collect();
+    let start = chars_before.saturating_sub(30);
+    let end = (chars_before + needle.chars().count() + 50).min(chars.len());
+    let body: String = chars[start..end].iter().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(format!("{}{body}{}", if start > 0 { "…" } else { "" }, if end < chars.len() { "…" } else { "" }))
+}
+
+/// Conversations, newest first: one agent's or all, those a search finds. One that does not
+/// open is listed as such rather than hiding the others (a search skips it: it has no text).
+pub fn list(conn: &Connection, u: &Unlocked, filter: Filter<'_>) -> Result<Vec<ConversationInfo>, ConversationError> {
+    let rows: Vec<(String, String)> = conn
+        .prepare_cached(
+            "SELECT id, agent_id FROM conversations WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY updated_at DESC, id",
+        )?
+        .query_map([filter.agent_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
+    let needle = filter.query.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, agent_id) in rows {
         match open_content(conn, u, &id) {
-            Ok((c, updated_at)) => {
-                out.push(ConversationInfo { id, title: c.title, updated_at, lines: c.lines.len() as u32 })
+            Ok((c, agent_id, updated_at)) => {
+                let mut info = c.info(id, agent_id, updated_at);
+                if let Some(n) = &needle {
+                    let found = if c.title.to_lowercase().contains(n.as_str()) {
+                        Some(None)
+                    } else {
+                        c.lines.iter().find_map(|l| snippet(&l.text, n)).map(Some)
+                    };
+                    match found {
+                        Some(s) => info.snippet = s,
+                        None => continue,
+                    }
+                }
+                out.push(info)
             }
-            Err(ConversationError::DoesNotOpen) => out.push(ConversationInfo {
+            Err(ConversationError::DoesNotOpen) if needle.is_none() => out.push(ConversationInfo {
                 id,
                 title: "(changed outside Keyhold: does not open)".into(),
+                renamed: false,
+                agent_id,
                 updated_at: String::new(),
                 lines: 0,
+                snippet: None,
             }),
+            Err(ConversationError::DoesNotOpen) => {}
             Err(e) => return Err(e),
         }
     }
@@ -180,11 +277,8 @@ pub fn list(conn: &Connection, u: &Unlocked, agent_id: &str) -> Result<Vec<Conve
 }
 
 pub fn open(conn: &Connection, u: &Unlocked, id: &str) -> Result<Conversation, ConversationError> {
-    let (c, updated_at) = open_content(conn, u, id)?;
-    Ok(Conversation {
-        info: ConversationInfo { id: id.into(), title: c.title, updated_at, lines: c.lines.len() as u32 },
-        lines: c.lines,
-    })
+    let (c, agent_id, updated_at) = open_content(conn, u, id)?;
+    Ok(Conversation { info: c.info(id.into(), agent_id, updated_at), lines: c.lines })
 }
 
 pub fn remove(conn: &Connection, id: &str) -> Result<(), ConversationError> {
@@ -207,7 +301,7 @@ pub(crate) fn reseal(conn: &Connection, old: &Unlocked, new: &Unlocked) -> rusql
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (id, agent_id) in ids {
-        if let Ok((content, _)) = open_content(conn, old, &id) {
+        if let Ok((content, _, _)) = open_content(conn, old, &id) {
             let s = seal_content(new, &id, &agent_id, &content);
             conn.execute(
                 "UPDATE conversations SET salt = ?2, nonce = ?3, ciphertext = ?4 WHERE id = ?1",
@@ -228,6 +322,44 @@ mod tests {
         SavedLine { role: role.into(), text: text.into(), reply_json: None, error: None }
     }
 
+    fn of(agent_id: &str) -> Filter<'_> {
+        Filter { agent_id: Some(agent_id), query: None }
+    }
+
+    #[test]
+    fn one_list_across_agents_searches_titles_and_lines_and_a_name_given_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(&dir.path().join("s.db")).unwrap();
+        let u = crate::integrity::for_tests();
+        let a = save(&conn, &u, "a_1", None, vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one: Alfama")])
+            .unwrap();
+        let b = save(&conn, &u, "a_2", None, vec![line("user", "Fix the Rust build"), line("assistant", "Run cargo check ÜBER")])
+            .unwrap();
+        let all = list(&conn, &u, Filter::default()).unwrap();
+        assert_eq!(all.iter().map(|c| c.agent_id.as_str()).collect::<Vec<_>>(), ["a_2", "a_1"], "newest first, every agent");
+        let by_title = list(&conn, &u, Filter { agent_id: None, query: Some("lisbon") }).unwrap();
+        assert_eq!(by_title.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
+        assert_eq!(by_title[0].snippet, None, "a title match needs no snippet");
+        let by_line = list(&conn, &u, Filter { agent_id: None, query: Some("  über ") }).unwrap();
+        assert_eq!(by_line.len(), 1);
+        assert_eq!(by_line[0].id, b.id);
+        assert_eq!(by_line[0].snippet.as_deref(), Some("Run cargo check ÜBER"));
+        assert!(list(&conn, &u, Filter { agent_id: Some("a_1"), query: Some("cargo") }).unwrap().is_empty());
+
+        let named = rename(&conn, &u, &a.id, "  Lisbon,\n in May ").unwrap();
+        assert_eq!((named.title.as_str(), named.renamed), ("Lisbon, in May", true));
+        // The next answer saves the conversation again: the name stays.
+        let more = vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one"), line("user", "and day two?")];
+        assert_eq!(save(&conn, &u, "a_1", Some(&a.id), more).unwrap().title, "Lisbon, in May");
+        assert_eq!(open(&conn, &u, &a.id).unwrap().info.title, "Lisbon, in May");
+        assert!(matches!(rename(&conn, &u, &a.id, " \t"), Err(ConversationError::EmptyName)));
+        assert!(matches!(rename(&conn, &u, "c_gone", "x"), Err(ConversationError::NotFound(_))));
+        // Not in the file in clear either.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+        let file = std::fs::read(dir.path().join("s.db")).unwrap();
+        assert!(!file.windows(14).any(|w| w == b"Lisbon, in May"));
+    }
+
     #[test]
     fn a_conversation_comes_back_whole_and_is_not_in_the_file_in_clear() {
         let dir = tempfile::tempdir().unwrap();
@@ -241,8 +373,8 @@ mod tests {
         let more = [lines.clone(), vec![line("user", "and then?")]].concat();
         save(&conn, &u, "a_1", Some(&info.id), more.clone()).unwrap();
         assert_eq!(open(&conn, &u, &info.id).unwrap().lines, more);
-        assert_eq!(list(&conn, &u, "a_1").unwrap().len(), 1);
-        assert!(list(&conn, &u, "a_2").unwrap().is_empty(), "kept per agent");
+        assert_eq!(list(&conn, &u, of("a_1")).unwrap().len(), 1);
+        assert!(list(&conn, &u, of("a_2")).unwrap().is_empty(), "kept per agent");
         // Another agent cannot overwrite it by reusing its id.
         save(&conn, &u, "a_2", Some(&info.id), vec![line("user", "x")]).unwrap();
         assert_eq!(open(&conn, &u, &info.id).unwrap().lines, more);
@@ -266,7 +398,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(open(&conn, &u, &b.id), Err(ConversationError::DoesNotOpen)));
-        let titles: Vec<String> = list(&conn, &u, "a_1").unwrap().into_iter().map(|c| c.title).collect();
+        let titles: Vec<String> = list(&conn, &u, of("a_1")).unwrap().into_iter().map(|c| c.title).collect();
         assert!(titles.contains(&"first".to_string()) && titles.iter().any(|t| t.contains("does not open")));
     }
 

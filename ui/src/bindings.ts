@@ -44,12 +44,14 @@ export const commands = {
 	 *  that answer had already ended.
 	 */
 	chatStop: (chatId: string) => __TAURI_INVOKE<boolean>("chat_stop", { chatId }),
-	/**  The agent's saved conversations, newest first (titles are opened from the vault). */
-	conversationsList: (agent: string) => typedError<ConversationInfo[], CommandError>(__TAURI_INVOKE("conversations_list", { agent })),
+	/**  Saved conversations, newest first: every agent's (or one agent's), those holding `query`. */
+	conversationsList: (agent: string | null, query: string | null) => typedError<ConversationEntry_Serialize[], CommandError>(__TAURI_INVOKE("conversations_list", { agent, query })),
 	conversationOpen: (id: string) => typedError<Conversation_Serialize, CommandError>(__TAURI_INVOKE("conversation_open", { id })),
 	/**  Saves a conversation (a new one when `id` is None), sealed under the vault. */
-	conversationSave: (agent: string, id: string | null, lines: SavedLine_Deserialize[]) => typedError<ConversationInfo, CommandError>(__TAURI_INVOKE("conversation_save", { agent, id, lines })),
+	conversationSave: (agent: string, id: string | null, lines: SavedLine_Deserialize[]) => typedError<ConversationInfo_Serialize, CommandError>(__TAURI_INVOKE("conversation_save", { agent, id, lines })),
 	conversationRemove: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("conversation_remove", { id })),
+	/**  Names a conversation (the name stays through later answers). */
+	conversationRename: (id: string, title: string) => typedError<ConversationInfo_Serialize, CommandError>(__TAURI_INVOKE("conversation_rename", { id, title })),
 	/**
 	 *  The Overview page: spend, agents' states, keys and what they are used by.
 	 *  Off the UI thread: the first one after an update (or a move to another time zone) builds the
@@ -103,6 +105,8 @@ export const commands = {
 	connectTool: (tool: Tool, agent: string) => typedError<Connection_Serialize, CommandError>(__TAURI_INVOKE("connect_tool", { tool, agent })),
 	appEnvironment: () => __TAURI_INVOKE<AppEnvironment_Serialize>("app_environment"),
 	setOffline: (on: boolean) => typedError<boolean, CommandError>(__TAURI_INVOKE("set_offline", { on })),
+	/**  Opens a link from an answer in the user's browser (the window showed the address first). */
+	openLink: (url: string) => typedError<null, CommandError>(__TAURI_INVOKE("open_link", { url })),
 	/**  Looks at the local Ollama now (the app also does every 30 s). */
 	ollamaRefresh: () => typedError<OllamaStatus_Serialize, CommandError>(__TAURI_INVOKE("ollama_refresh")),
 	/**
@@ -385,21 +389,56 @@ export type Connection_Serialize = {
 
 export type Conversation = Conversation_Serialize | Conversation_Deserialize;
 
-export type ConversationInfo = {
+/**  A conversation in the window's list: with the name of the agent it is with. */
+export type ConversationEntry = ConversationEntry_Serialize | ConversationEntry_Deserialize;
+
+/**  A conversation in the window's list: with the name of the agent it is with. */
+export type ConversationEntry_Deserialize = {
+	agent: string,
+} & ConversationInfo_Deserialize;
+
+/**  A conversation in the window's list: with the name of the agent it is with. */
+export type ConversationEntry_Serialize = {
+	agent: string,
+} & ConversationInfo_Serialize;
+
+export type ConversationInfo = ConversationInfo_Serialize | ConversationInfo_Deserialize;
+
+export type ConversationInfo_Deserialize = {
 	id: string,
 	title: string,
+	/**  True when the user named it (the title no longer follows the first message). */
+	renamed: boolean,
+	/**  The agent it is with (its id; `app::chat` lists the name beside it). */
+	agent_id: string,
 	/**  RFC 3339, UTC. */
 	updated_at: string,
 	lines: number,
+	/**  For a search: the first line that matched, cut around the match. */
+	snippet?: string | null,
+};
+
+export type ConversationInfo_Serialize = {
+	id: string,
+	title: string,
+	/**  True when the user named it (the title no longer follows the first message). */
+	renamed: boolean,
+	/**  The agent it is with (its id; `app::chat` lists the name beside it). */
+	agent_id: string,
+	/**  RFC 3339, UTC. */
+	updated_at: string,
+	lines: number,
+	/**  For a search: the first line that matched, cut around the match. */
+	snippet: string | null,
 };
 
 export type Conversation_Deserialize = {
-	info: ConversationInfo,
+	info: ConversationInfo_Deserialize,
 	lines: SavedLine_Deserialize[],
 };
 
 export type Conversation_Serialize = {
-	info: ConversationInfo,
+	info: ConversationInfo_Serialize,
 	lines: SavedLine_Serialize[],
 };
 

@@ -24,12 +24,39 @@ pub async fn send(
     router::call(ws, agent, router::agent_request(agent, turns), Mode::Agent, sink).await
 }
 
-/// The agent's saved conversations, newest first (titles are opened from the vault).
-pub fn conversations(ws: &Workspace, agent: &str) -> Result<Vec<ConversationInfo>, WorkspaceError> {
+/// A conversation in the window's list: with the name of the agent it is with.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct ConversationEntry {
+    #[serde(flatten)]
+    pub info: ConversationInfo,
+    pub agent: String,
+}
+
+/// Saved conversations, newest first (titles are opened from the vault): one agent's, or every
+/// agent's when `agent` is None; only those holding `query` when one is given.
+pub fn conversations(
+    ws: &Workspace,
+    agent: Option<&str>,
+    query: Option<&str>,
+) -> Result<Vec<ConversationEntry>, WorkspaceError> {
     ws.with_unlocked(|c, u| -> Result<_, WorkspaceError> {
-        let a = crate::agents::find(c, agent)?;
-        Ok(conversations::list(c, u, &a.id)?)
+        let only = agent.map(|a| crate::agents::find(c, a)).transpose()?;
+        let names: std::collections::HashMap<String, String> =
+            crate::agents::list(c)?.into_iter().map(|a| (a.id, a.name)).collect();
+        let filter = conversations::Filter { agent_id: only.as_ref().map(|a| a.id.as_str()), query };
+        Ok(conversations::list(c, u, filter)?
+            .into_iter()
+            .map(|info| {
+                let agent = names.get(&info.agent_id).cloned().unwrap_or_else(|| "(a deleted agent)".into());
+                ConversationEntry { info, agent }
+            })
+            .collect())
     })
+}
+
+/// Names a conversation; the name stays through later answers.
+pub fn rename(ws: &Workspace, id: &str, title: &str) -> Result<ConversationInfo, WorkspaceError> {
+    ws.with_unlocked(|c, u| conversations::rename(c, u, id, title))
 }
 
 pub fn open(ws: &Workspace, id: &str) -> Result<Conversation, WorkspaceError> {

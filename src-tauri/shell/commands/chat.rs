@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tauri::State;
 
-use keyhold_core::app::chat;
+use keyhold_core::app::chat::{self, ConversationEntry};
 use keyhold_core::conversations::{Conversation, ConversationInfo, SavedLine};
 use keyhold_core::providers::canonical::Turn;
 use keyhold_core::router::{AnswerSink, Flow, Reply};
@@ -72,11 +72,22 @@ pub fn chat_stop(stops: State<'_, ChatStops>, chat_id: String) -> bool {
     }
 }
 
-/// The agent's saved conversations, newest first (titles are opened from the vault).
+/// Saved conversations, newest first: every agent's (or one agent's), those holding `query`.
 #[tauri::command]
 #[specta::specta]
-pub fn conversations_list(ws: Ws<'_>, agent: String) -> Result<Vec<ConversationInfo>, CommandError> {
-    Ok(chat::conversations(&ws, &agent)?)
+pub fn conversations_list(
+    ws: Ws<'_>,
+    agent: Option<String>,
+    query: Option<String>,
+) -> Result<Vec<ConversationEntry>, CommandError> {
+    Ok(chat::conversations(&ws, agent.as_deref(), query.as_deref())?)
+}
+
+/// Names a conversation (the name stays through later answers).
+#[tauri::command]
+#[specta::specta]
+pub fn conversation_rename(ws: Ws<'_>, id: String, title: String) -> Result<ConversationInfo, CommandError> {
+    Ok(chat::rename(&ws, &id, &title)?)
 }
 
 #[tauri::command]
