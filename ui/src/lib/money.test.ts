@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetLook, usd } from "./money";
+import { budgetLook, tokens, usd } from "./money";
 
 describe("money", () => {
   it("reads as people write it", () => {
@@ -20,5 +20,11 @@ describe("money", () => {
     expect(budgetLook("within", 25).tone).toBe("ok");
     expect(budgetLook("near", 80)).toEqual({ tone: "near", words: "near the budget (80 %)" });
     expect(budgetLook("over", 282)).toEqual({ tone: "over", words: "over budget (282 %)" });
+  });
+
+  it("writes token counts with separators", () => {
+    expect(tokens(627092)).toBe((627092).toLocaleString());
+    expect(tokens(627092)).not.toBe("627092");
+    expect(tokens(null)).toBe("unknown");
   });
 });

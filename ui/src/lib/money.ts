@@ -48,3 +48,8 @@ export function budgetLook(state: BudgetState, percent: number | null | undefine
     }
   }
 }
+
+/** A token count as people read it: `627,092` (the user's separators). */
+export function tokens(n: number | null | undefined): string {
+  return n === null || n === undefined ? "unknown" : Math.round(n).toLocaleString();
+}

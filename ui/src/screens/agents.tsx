@@ -1,22 +1,14 @@
 // Agents: cards with today's spend against the budget and any failing key, a form to create or
-// edit one, and the chat (./chat) above them when open.
+// edit one; Chat on a card opens the Chat page with that agent.
 import { useEffect, useState } from "preact/hooks";
 import { commands, events, type AgentCard, type CommandError, type KeySummary, type Policy, type ToolValues } from "../bindings";
 import { ErrorNote } from "../components/error-note";
-import { Chat } from "./chat";
 import { budgetLook, usd } from "../lib/money";
 
-export function Agents() {
+export function Agents({ onChat }: { onChat: (agent: string) => void }) {
   const [cards, setCards] = useState<AgentCard[]>([]);
   const [keys, setKeys] = useState<KeySummary[]>([]);
   const [editing, setEditing] = useState<AgentCard | "new" | null>(null);
-  // The chat stays open with its agent across pages and lock/unlock.
-  const [chatWith, setChatWith] = useState<string | null>(() => sessionStorage.getItem("keyhold.chat"));
-  const openChat = (name: string | null) => {
-    if (name) sessionStorage.setItem("keyhold.chat", name);
-    else sessionStorage.removeItem("keyhold.chat");
-    setChatWith(name);
-  };
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
 
@@ -47,15 +39,6 @@ export function Agents() {
 
   return (
     <div class="agents-page">
-      {chatWith && cards.some((c) => c.agent.name === chatWith) && (
-        <Chat
-          agent={chatWith}
-          key={chatWith}
-          agents={cards.map((c) => c.agent.name)}
-          onAgent={openChat}
-          onClose={() => openChat(null)}
-        />
-      )}
       <section class="card wide" id="agents">
         <h2>Agents</h2>
         <ErrorNote error={error} />
@@ -94,7 +77,7 @@ export function Agents() {
                 )}
               </div>
               <div class="actions">
-                <button class="chat-open" onClick={() => openChat(c.agent.name)}>
+                <button class="chat-open" onClick={() => onChat(c.agent.name)}>
                   Chat
                 </button>
                 <button class="secondary edit" onClick={() => setEditing(c)}>
@@ -117,7 +100,6 @@ export function Agents() {
                     class="danger confirm-delete-agent"
                     onClick={() => {
                       setConfirmDelete(null);
-                      if (chatWith === c.agent.name) openChat(null);
                       act(() => commands.agentsRemove(c.agent.id));
                     }}
                   >

@@ -4,6 +4,7 @@ import { ChangedOutside } from "../components/changed-outside";
 import { ErrorNote } from "../components/error-note";
 import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
+import { Chat, NEW_CHAT, OPEN_AGENT } from "./chat";
 import { Overview } from "./overview";
 import { Local } from "./local";
 import { Prices } from "./prices";
@@ -16,11 +17,12 @@ function when(rfc3339: string | null | undefined): string {
   return rfc3339 ? new Date(rfc3339).toLocaleString() : "never";
 }
 
-type Page = "overview" | "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault";
+type Page = "chat" | "overview" | "agents" | "usage" | "providers" | "local" | "proxy" | "privacy" | "prices" | "vault";
 
 const PAGES: [Page, string][] = [
+  ["chat", "Chat"],
   ["overview", "Overview"],
-  ["agents", "Agents & chat"],
+  ["agents", "Agents"],
   ["usage", "Usage"],
   ["providers", "Keys"],
   ["local", "Local models"],
@@ -31,13 +33,51 @@ const PAGES: [Page, string][] = [
 ];
 
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
-  // The page the user was on comes back after a lock and unlock.
-  const [page, setPageState] = useState<Page>(() => (sessionStorage.getItem("keyhold.page") as Page | null) ?? "overview");
+  // Keyhold opens on Chat; the page the user was on comes back after a lock and unlock.
+  const [page, setPageState] = useState<Page>(() => {
+    const kept = sessionStorage.getItem("keyhold.page") as Page | null;
+    return kept && PAGES.some(([p]) => p === kept) ? kept : "chat";
+  });
   const setPage = (p: Page) => {
     sessionStorage.setItem("keyhold.page", p);
     setPageState(p);
   };
   const [env, setEnv] = useState<AppEnvironment | null>(null);
+  const [help, setHelp] = useState(false);
+  // The Chat page opens a fresh copy of itself: with an agent from the Agents page or the
+  // Overview, or a new chat (Ctrl+N).
+  const [chatKey, setChatKey] = useState(0);
+  const chatWith = (agent: string | null) => {
+    if (agent) sessionStorage.setItem(OPEN_AGENT, agent);
+    else sessionStorage.setItem(NEW_CHAT, "1");
+    setChatKey((k) => k + 1);
+    setPage("chat");
+  };
+  const lock = async () => onLocked(await commands.lock());
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const mod = e.ctrlKey || e.metaKey;
+      if (mod && !e.altKey && !e.shiftKey && /^[0-9]$/.test(e.key)) {
+        const at = e.key === "0" ? 9 : Number(e.key) - 1;
+        if (PAGES[at]) {
+          e.preventDefault();
+          setPage(PAGES[at][0]);
+        }
+      } else if (mod && !e.shiftKey && e.key.toLowerCase() === "n") {
+        e.preventDefault();
+        if (page === "chat") window.dispatchEvent(new Event("keyhold:new-chat"));
+        else chatWith(null);
+      } else if (mod && e.shiftKey && e.key.toLowerCase() === "l") {
+        e.preventDefault();
+        lock();
+      } else if (e.key === "?" && !mod && !isTyping(e.target)) {
+        e.preventDefault();
+        setHelp((h) => !h);
+      } else if (e.key === "Escape" && help) setHelp(false);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [page, help]);
   const [autolock, setAutolock] = useState(() => localStorage.getItem("keyhold.autolock") ?? "0");
   useEffect(() => {
     commands.appEnvironment().then(setEnv);
@@ -106,7 +146,7 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
             />
             Offline mode
           </label>
-          <button id="lock-button" class="secondary" onClick={async () => onLocked(await commands.lock())}>
+          <button id="lock-button" class="secondary" onClick={lock} title="Lock (Ctrl+Shift+L)">
             Lock
           </button>
         </header>
@@ -125,10 +165,11 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
       </div>
       <div class="body">
       <nav class="sidebar" aria-label="Pages">
-        {PAGES.map(([id, title]) => (
+        {PAGES.map(([id, title], i) => (
           <button
             id={`nav-${id}`}
             key={id}
+            title={`${title} (Ctrl+${(i + 1) % 10})`}
             class={page === id ? "tab on" : "tab"}
             aria-current={page === id ? "page" : undefined}
             onClick={() => {
@@ -139,10 +180,14 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
             {title}
           </button>
         ))}
+        <button class="link shortcuts-open" id="shortcuts-open" onClick={() => setHelp(true)} title="Keyboard shortcuts (?)">
+          Shortcuts
+        </button>
       </nav>
-      <main class="page" id="main" tabIndex={-1}>
-        {page === "overview" && <Overview go={setPage} />}
-        {page === "agents" && <Agents />}
+      <main class={page === "chat" ? "page chat-page" : "page"} id="main" tabIndex={-1}>
+        {page === "chat" && <Chat key={chatKey} onGetStarted={() => setPage("overview")} />}
+        {page === "overview" && <Overview go={setPage} onChat={chatWith} />}
+        {page === "agents" && <Agents onChat={chatWith} />}
         {page === "usage" && <Usage />}
         {page === "providers" && <Providers />}
         {page === "local" && <Local />}
@@ -161,6 +206,46 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
           />
         )}
       </main>
+      </div>
+      {help && <Shortcuts onClose={() => setHelp(false)} />}
+    </div>
+  );
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
+}
+
+/** Every shortcut, in one place (also on each button's tooltip). */
+function Shortcuts({ onClose }: { onClose: () => void }) {
+  const rows: [string, string][] = [
+    ...PAGES.map(([, title], i): [string, string] => [`Ctrl+${(i + 1) % 10}`, title]),
+    ["Ctrl+N", "New chat"],
+    ["/", "Type a message (on Chat)"],
+    ["Enter · Shift+Enter", "Send · new line"],
+    ["Esc", "Stop the answer"],
+    ["Ctrl+Shift+L", "Lock"],
+    ["?", "These shortcuts"],
+  ];
+  return (
+    <div class="dialog-backdrop" onClick={onClose}>
+      <div class="card dialog" role="dialog" aria-modal="true" aria-labelledby="shortcuts-title" id="shortcuts" onClick={(e) => e.stopPropagation()}>
+        <h2 id="shortcuts-title">Keyboard shortcuts</h2>
+        <p class="fine">On a Mac, ⌘ works wherever Ctrl is written.</p>
+        <dl class="shortcut-list">
+          {rows.map(([k, what]) => (
+            <div key={k}>
+              <dt>
+                <kbd>{k}</kbd>
+              </dt>
+              <dd>{what}</dd>
+            </div>
+          ))}
+        </dl>
+        <button class="secondary" ref={(el) => el?.focus()} onClick={onClose}>
+          Close
+        </button>
       </div>
     </div>
   );

@@ -23,7 +23,7 @@ const STATE_WORDS: Record<AgentState, string> = {
   offline: "offline (local steps only)",
 };
 
-export function Overview({ go }: { go: Go }) {
+export function Overview({ go, onChat }: { go: Go; onChat: (agent: string | null) => void }) {
   const [o, setO] = useState<OverviewData | null>(null);
   const [keys, setKeys] = useState<KeySummary[]>([]);
   const [env, setEnv] = useState<AppEnvironment | null>(null);
@@ -76,7 +76,7 @@ export function Overview({ go }: { go: Go }) {
             </li>
             <li class={answered ? "done" : ""}>
               <span>Chat with it, or give its token to your tools through the proxy</span>
-              {hasAgent && !answered && <button onClick={() => go("agents")}>Open the chat</button>}
+              {hasAgent && !answered && <button onClick={() => onChat(null)}>Open the chat</button>}
             </li>
           </ol>
         </section>
@@ -141,6 +141,9 @@ export function Overview({ go }: { go: Go }) {
                       <span class="dot" /> key failing: {a.failing_keys.join(", ")}
                     </span>
                   )}
+                  <button class="secondary line-end overview-chat" onClick={() => onChat(a.name)} aria-label={`Chat with ${a.name}`}>
+                    Chat
+                  </button>
                 </li>
               );
             })}
