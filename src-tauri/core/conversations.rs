@@ -331,12 +331,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::db::open(&dir.path().join("s.db")).unwrap();
         let u = crate::integrity::for_tests();
-        let a = save(&conn, &u, "a_1", None, vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one: Alfama")])
-            .unwrap();
-        let b = save(&conn, &u, "a_2", None, vec![line("user", "Fix the Rust build"), line("assistant", "Run cargo check ÜBER")])
-            .unwrap();
+        let a = save(
+            &conn,
+            &u,
+            "a_1",
+            None,
+            vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one: Alfama")],
+        )
+        .unwrap();
+        let b = save(
+            &conn,
+            &u,
+            "a_2",
+            None,
+            vec![line("user", "Fix the Rust build"), line("assistant", "Run cargo check ÜBER")],
+        )
+        .unwrap();
         let all = list(&conn, &u, Filter::default()).unwrap();
-        assert_eq!(all.iter().map(|c| c.agent_id.as_str()).collect::<Vec<_>>(), ["a_2", "a_1"], "newest first, every agent");
+        assert_eq!(
+            all.iter().map(|c| c.agent_id.as_str()).collect::<Vec<_>>(),
+            ["a_2", "a_1"],
+            "newest first, every agent"
+        );
         let by_title = list(&conn, &u, Filter { agent_id: None, query: Some("lisbon") }).unwrap();
         assert_eq!(by_title.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [a.id.as_str()]);
         assert_eq!(by_title[0].snippet, None, "a title match needs no snippet");
@@ -349,7 +365,8 @@ mod tests {
         let named = rename(&conn, &u, &a.id, "  Lisbon,\n in May ").unwrap();
         assert_eq!((named.title.as_str(), named.renamed), ("Lisbon, in May", true));
         // The next answer saves the conversation again: the name stays.
-        let more = vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one"), line("user", "and day two?")];
+        let more =
+            vec![line("user", "Plan the Lisbon trip"), line("assistant", "Day one"), line("user", "and day two?")];
         assert_eq!(save(&conn, &u, "a_1", Some(&a.id), more).unwrap().title, "Lisbon, in May");
         assert_eq!(open(&conn, &u, &a.id).unwrap().info.title, "Lisbon, in May");
         assert!(matches!(rename(&conn, &u, &a.id, " \t"), Err(ConversationError::EmptyName)));

@@ -96,7 +96,10 @@ pub async fn ollama_remove(
 /// file or anything the system would run.
 fn web_address(url: &str) -> Result<String, CommandError> {
     let refuse = || {
-        CommandError::new(ErrorKind::Usage, "Only web (http, https) and mail addresses open from an answer; this one was not opened.")
+        CommandError::new(
+            ErrorKind::Usage,
+            "Only web (http, https) and mail addresses open from an answer; this one was not opened.",
+        )
     };
     let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(refuse)?;
     let ok = match scheme.as_str() {
@@ -130,7 +133,17 @@ mod link_tests {
         assert!(web_address("https://docs.example.com/a?b=1").is_ok());
         assert!(web_address("HTTP://example.com").is_ok());
         assert!(web_address("mailto:a@example.com").is_ok());
-        for bad in ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,x", "https:", "https:/x", "ftp://x", "x", "https://a b", "https://a\nb"] {
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,x",
+            "https:",
+            "https:/x",
+            "ftp://x",
+            "x",
+            "https://a b",
+            "https://a\nb",
+        ] {
             let e = web_address(bad).unwrap_err();
             assert!(e.message.contains("was not opened"), "{bad}");
         }
