@@ -372,6 +372,7 @@ export function Chat({ onGetStarted }: { onGetStarted?: () => void }) {
           if (id === convId) fresh();
           loadList();
         }}
+        onClose={() => setListOpen(false)}
       />
       <div class="chat-main">
         <header class="chat-head">
@@ -561,6 +562,7 @@ function ConversationList({
   onOpen,
   onRenamed,
   onRemoved,
+  onClose,
 }: {
   convs: ConversationEntry[];
   current: string | null;
@@ -570,6 +572,8 @@ function ConversationList({
   onOpen: (c: ConversationEntry) => void;
   onRenamed: () => void;
   onRemoved: (id: string) => void;
+  /** Folds the list away again when it lies over the chat (narrow windows). */
+  onClose: () => void;
 }) {
   const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
   const [confirmRemove, setConfirmRemove] = useState<string | null>(null);
@@ -596,6 +600,9 @@ function ConversationList({
 
   return (
     <nav class="conversations" id="conversations" aria-label="Conversations">
+      <button class="secondary chat-list-close" id="chat-list-close" onClick={onClose}>
+        Close the list
+      </button>
       <input
         type="search"
         id="conv-search"

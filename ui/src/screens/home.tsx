@@ -5,6 +5,7 @@ import { ErrorNote } from "../components/error-note";
 import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
 import { Chat, NEW_CHAT, OPEN_AGENT } from "./chat";
+import { LOCK_REASON } from "./unlock";
 import { Overview } from "./overview";
 import { Local } from "./local";
 import { Prices } from "./prices";
@@ -53,7 +54,10 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
     setChatKey((k) => k + 1);
     setPage("chat");
   };
-  const lock = async () => onLocked(await commands.lock());
+  const lock = async () => {
+    sessionStorage.setItem(LOCK_REASON, "You locked Keyhold. Proxy requests wait for the passphrase.");
+    onLocked(await commands.lock());
+  };
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
@@ -114,7 +118,13 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
     const kinds = ["keydown", "pointerdown", "wheel", "mousemove"];
     kinds.forEach((k) => window.addEventListener(k, touch, { passive: true }));
     const timer = setInterval(async () => {
-      if (Date.now() - last >= minutes * 60_000) onLocked(await commands.lock());
+      if (Date.now() - last >= minutes * 60_000) {
+        sessionStorage.setItem(
+          LOCK_REASON,
+          `Locked after ${minutes} minutes without use of this window (Vault → Lock automatically). Proxy requests wait for the passphrase.`,
+        );
+        onLocked(await commands.lock());
+      }
     }, 15_000);
     return () => {
       clearInterval(timer);

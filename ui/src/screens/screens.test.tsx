@@ -90,6 +90,21 @@ describe("unlock", () => {
     expect(onUnlocked).not.toHaveBeenCalled();
   });
 
+  it("is ready for typing, says why it locked, and shows the passphrase on request", () => {
+    sessionStorage.setItem("keyhold.lock.reason", "Locked after 5 minutes without use of this window.");
+    render(<Unlock onUnlocked={() => {}} />);
+    const field = document.getElementById("unlock-passphrase") as HTMLInputElement;
+    expect(document.activeElement).toBe(field);
+    expect(document.getElementById("lock-reason")!.textContent).toBe("Locked after 5 minutes without use of this window.");
+    expect(sessionStorage.getItem("keyhold.lock.reason")).toBeNull();
+    expect(field.type).toBe("password");
+    fireEvent.click(document.getElementById("unlock-reveal")!);
+    expect(field.type).toBe("text");
+    expect(document.activeElement).toBe(field);
+    fireEvent.click(document.getElementById("unlock-reveal")!);
+    expect(field.type).toBe("password");
+  });
+
   it("clears the typed passphrase once unlocked", async () => {
     mocked.unlock.mockResolvedValue({ status: "ok", data: info });
     const onUnlocked = vi.fn();
