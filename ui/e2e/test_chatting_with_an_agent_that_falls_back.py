@@ -51,13 +51,16 @@ def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
     d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
     submit(d, "#chat-send", {"#chat-input": "Say hello cache-me please"})
     meta = wait_text(d, ".chat-line.assistant .reply-meta", "gpt-4o-mini", timeout=30)
-    assert "openai · gpt-4o-mini · in 2 · out 8 · cache read 2 · cache write 0 · $" in meta, meta
+    # In plain words: what it cost, who answered, the cached share; the token classes on hover.
+    assert "· OpenAI gpt-4o-mini · 2 cached tokens" in meta and "$0" in meta, meta
+    classes = d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .reply-meta").get_attribute("title")
+    assert "input 2 · output 8 · cache read 2 · cache write 0" in classes, classes
     assert "cloud" in meta
     note = d.find_element(By.CSS_SELECTOR, ".fallback-note").text
     assert note == "Anthropic claude-haiku-4-5 had a server error, so OpenAI gpt-4o-mini answered.", note
     assert d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text == ANSWER
-    # Today's spend moved off zero on the card (live, from the ledger).
-    wait_text(d, 'li[data-agent="Writer"] .spent', "0.000")
+    # Today's spend moved off zero in the chat's header (live, from the ledger).
+    wait_text(d, "#chat-agent-glance .spend", "today $0.0")
     shot(d, "agents-chat")
 
     # An empty message is not sent, as in any chat app: no new line, no request.

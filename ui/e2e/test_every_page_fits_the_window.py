@@ -13,7 +13,7 @@ from selenium.webdriver.support.ui import Select
 from test_first_run_lock_and_unlock import submit, type_into, wait_for, wait_text
 
 KEY = "sk-sim-e2e-openai-key-0001"
-PAGES = ["overview", "agents", "usage", "providers", "local", "proxy", "privacy", "prices", "vault"]
+PAGES = ["chat", "overview", "agents", "usage", "providers", "local", "proxy", "privacy", "prices", "vault"]
 COMMITTED = Path(__file__).resolve().parents[1] / "screenshots"
 
 # Elements wider than the box they sit in, outside anything that scrolls on purpose.

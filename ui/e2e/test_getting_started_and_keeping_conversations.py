@@ -1,5 +1,5 @@
-"""A new user lands on the Overview of an empty vault, follows its first steps (add a key, test
-it, create an agent, chat) to a first answer, and finds the conversation kept: after switching
+"""A new user lands on Chat with an empty vault, follows the first steps (add a key, test it,
+create an agent, chat) to a first answer, and finds the conversation kept: after switching
 agents, and after restarting Keyhold. The conversation is not readable in Keyhold's files."""
 import sqlite3
 import time
@@ -40,7 +40,9 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     wait_text(d, "#status", "Unlocked", timeout=60)
     # This desktop (Xvfb) has no tray host: the window says so, rather than hide into nothing.
     assert "closing it quits" in wait_for(d, "#no-tray").text
-    # The first page is the Overview, with the path to a first answer.
+    # Keyhold opens on Chat; with no agent yet it says so and leads to the first steps.
+    assert "No agents yet" in wait_for(d, "#chat-no-agents").text
+    wait_for(d, "#chat-get-started").click()
     steps = wait_for(d, "#first-steps")
     assert "Add a provider key" in steps.text
     shot(d, "overview-empty")
@@ -62,12 +64,15 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     assert CANARY in wait_for(d, "#conversations .conv").get_attribute("title")
     shot(d, "chat")
 
-    # Another agent has its own (empty) history; back to Writer, the conversation is there.
+    # Another agent starts a new chat; the list holds every agent's conversations, each naming
+    # its agent, and opening Writer's goes back to Writer.
     Select(d.find_element(By.CSS_SELECTOR, "#chat-agent")).select_by_visible_text("Editor")
-    wait_text(d, "#conversations", "No saved conversations with Editor")
+    wait_text(d, "#chat-empty", "A new chat with Editor")
     assert not d.find_elements(By.CSS_SELECTOR, ".chat-line")
-    Select(d.find_element(By.CSS_SELECTOR, "#chat-agent")).select_by_visible_text("Writer")
+    assert wait_for(d, "#conversations .conv-agent").text == "Writer"
+    d.find_element(By.CSS_SELECTOR, "#conversations .conv").click()
     wait_text(d, ".chat-line.user", CANARY)
+    assert Select(d.find_element(By.CSS_SELECTOR, "#chat-agent")).first_selected_option.text == "Writer"
 
     # The Overview now shows the spend and no first steps.
     d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
@@ -78,9 +83,6 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     # Writer's budget lowered below what it spent today: over budget, in colour and words,
     # on its card, on the Overview and in what needs a look.
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
-    # The chat above the cards (still open with Writer) loads its conversation first: clicking
-    # before then could land where the Edit button was before the chat pushed it down.
-    wait_text(d, ".chat-line.user", CANARY)
     wait_for(d, 'li[data-agent="Writer"] .edit').click()
     type_into(d, "#agent-budget", "0.000001")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
@@ -91,14 +93,13 @@ def test_a_new_user_goes_from_an_empty_vault_to_a_first_answer_and_keeps_the_con
     assert "Writer is over budget" in wait_for(d, "#attention").text
     shot(d, "overview")
 
-    # Restart: after unlock, the chat with its conversation comes back.
+    # Restart: Keyhold opens on Chat with the last conversation.
     app.stop()
     d = app.start()
     submit(d, "#unlock-button", {"#unlock-passphrase": PASSPHRASE})
     wait_text(d, "#status", "Unlocked", timeout=60)
-    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
-    wait_for(d, 'li[data-agent="Writer"] .chat-open').click()
     wait_text(d, ".chat-line.user", CANARY)
+    assert "nav-chat" == d.find_element(By.CSS_SELECTOR, '.sidebar [aria-current="page"]').get_attribute("id")
     assert "Hello from the simulator" in d.find_element(By.CSS_SELECTOR, ".chat-line.assistant").text
     app.stop()
 
@@ -124,7 +125,7 @@ def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents
     wait_for(d, "#chat-input").send_keys("hello", Keys.ENTER)
     wait_for(d, ".chat-line .error", timeout=30)
     # Flagged on the agent's card, on the key's card, and on the Overview.
-    d.find_element(By.CSS_SELECTOR, "#chat-close").click()
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_text(d, 'li[data-agent="Writer"] .key-failing', "Key failing: oa")
     d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
     wait_text(d, 'li[data-key-label="oa"] .health', "refused on its last call")

@@ -79,6 +79,7 @@ def test_a_user_sets_their_phone_region_and_what_tool_calls_get_back_in_the_wind
     assert preview == "Ping Dana at [PHONE_1] today"
 
     # The agent form says what a tool call gets back, and keeps the choice.
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, 'li[data-agent="dialer"] .edit').click()
     choice = Select(wait_for(d, "#agent-tool-values"))
     assert choice.first_selected_option.get_attribute("value") == "restore"

@@ -18,7 +18,8 @@ def cloud_requests(url):
 
 
 def chat(d, agent, text):
-    d.find_element(By.CSS_SELECTOR, f'li[data-agent="{agent}"] .chat-open').click()
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, f'li[data-agent="{agent}"] .chat-open').click()
     submit(d, "#chat-send", {"#chat-input": text})
     return wait_text(d, ".chat-line.assistant:last-child .reply-meta", "·", timeout=30)
 
@@ -45,7 +46,7 @@ def test_an_agent_keeps_answering_locally_when_the_cloud_is_gone(app, provider_s
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, 'li[data-agent="sovereign"]')
     meta = chat(d, "sovereign", "are you there?")
-    assert "stayed on this machine" in meta and "ollama · llama3.2:1b" in meta, meta
+    assert "stayed on this machine" in meta and "$0 · Local Ollama llama3.2:1b" in meta, meta
     assert d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text == ANSWER
     assert "OpenAI gpt-4o-mini could not be reached, so Ollama llama3.2:1b (on this machine) answered." == d.find_element(By.CSS_SELECTOR, ".fallback-note").text
     wait_for(d, "#offer-offline")
