@@ -16,6 +16,7 @@ import {
 } from "../bindings";
 import { CopyButton, Markdown } from "../lib/markdown";
 import { budgetLook, tokens, usd } from "../lib/money";
+import { isTyping } from "../lib/keyboard";
 
 type ChatLine = { role: "user" | "assistant"; text: string; reply?: Reply; error?: string };
 
@@ -103,11 +104,6 @@ function fromSaved(lines: SavedLine[]): ChatLine[] {
   }));
 }
 
-
-function isTyping(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  return !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
-}
 
 export function Chat({ onGetStarted }: { onGetStarted?: () => void }) {
   const [cards, setCards] = useState<AgentCard[] | null>(null);

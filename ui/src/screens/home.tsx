@@ -6,6 +6,7 @@ import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
 import { Chat, NEW_CHAT, OPEN_AGENT } from "./chat";
 import { LOCK_REASON } from "./unlock";
+import { isTyping } from "../lib/keyboard";
 import { Overview } from "./overview";
 import { Local } from "./local";
 import { Prices } from "./prices";
@@ -220,11 +221,6 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
       {help && <Shortcuts onClose={() => setHelp(false)} />}
     </div>
   );
-}
-
-function isTyping(target: EventTarget | null): boolean {
-  const el = target as HTMLElement | null;
-  return !!el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
 }
 
 /** Every shortcut, in one place (also on each button's tooltip). */
