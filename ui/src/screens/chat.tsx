@@ -312,7 +312,6 @@ export function Chat({ onGetStarted }: { onGetStarted?: () => void }) {
       setSaveError(null);
       loadList();
     } else setSaveError(`This conversation was not kept: ${saved.error.message}`);
-    reloadCards();
   };
 
   const send = async (e: Event) => {
