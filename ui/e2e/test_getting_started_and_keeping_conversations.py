@@ -11,6 +11,13 @@ from selenium.webdriver.support.ui import Select
 from test_first_run_lock_and_unlock import shot, submit, type_into, wait_for, wait_text
 
 KEY = "sk-sim-e2e-openai-key-0001"
+
+
+def wait_gone(d, css, timeout=10):
+    deadline = time.time() + timeout
+    while d.find_elements(By.CSS_SELECTOR, css):
+        assert time.time() < deadline, f"{css} is still shown"
+        time.sleep(0.1)
 PASSPHRASE = "getting started passphrase 1"
 CANARY = "CANARY-conversation-heliotrope-5521"
 
@@ -135,3 +142,18 @@ def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents
     assert "refused on its last call" in d.find_element(By.CSS_SELECTOR, '#overview-keys li[data-key="oa"]').text
     assert "Writer depends on it" in d.find_element(By.CSS_SELECTOR, "#attention").text
     shot(d, "overview-key-refused")
+
+    # The user replaces it with a key the provider accepts and tests it: every screen says so.
+    d.find_element(By.CSS_SELECTOR, "#nav-providers").click()
+    d.find_element(By.CSS_SELECTOR, 'li[data-key-label="oa"] .replace').click()
+    submit(d, 'li[data-key-label="oa"] .replace-save', {'li[data-key-label="oa"] .replace-secret': KEY})
+    d.find_element(By.CSS_SELECTOR, 'li[data-key-label="oa"] .test').click()
+    wait_text(d, 'li[data-key-label="oa"] .last-test', "Valid")
+    wait_text(d, 'li[data-key-label="oa"] .health', "working")
+    d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
+    wait_for(d, 'li[data-agent="Writer"]')
+    wait_gone(d, 'li[data-agent="Writer"] .key-failing')
+    d.find_element(By.CSS_SELECTOR, "#nav-overview").click()
+    wait_text(d, '#overview-keys li[data-key="oa"]', "working")
+    assert not d.find_elements(By.CSS_SELECTOR, '#overview-agents li[data-agent="Writer"] .key-failing')
+    assert "refused" not in d.find_element(By.CSS_SELECTOR, "#overview").text

@@ -217,6 +217,27 @@ pub fn normalize_base_url(url: &str) -> Result<String, KeyError> {
     Ok(trimmed.to_string())
 }
 
+/// The address Keyhold calls for `p`, from one a user pasted: a provider whose own paths begin
+/// with `/v1` (Anthropic) or `/api` (Ollama) is called at its root, so an address copied from an
+/// OpenAI-compatibility page (Ollama's `http://localhost:11434/v1`) is not a 404 that makes a
+/// working server look broken. The note says what was dropped.
+fn api_root(p: &Provider, url: &str) -> (String, Option<String>) {
+    let (api, endings): (&str, &[&str]) = match p.protocol {
+        providers::Protocol::Ollama => ("Ollama", &["/v1", "/api"]),
+        providers::Protocol::AnthropicMessages => ("Anthropic", &["/v1"]),
+        _ => return (url.to_string(), None),
+    };
+    for end in endings {
+        if let Some(root) = url.strip_suffix(end).filter(|r| r.contains("://") && !r.ends_with('/')) {
+            let note = format!(
+                "Keyhold speaks {api}'s own API at {root}, so the \"{end}\" ending was dropped from the address."
+            );
+            return (root.to_string(), Some(note));
+        }
+    }
+    (url.to_string(), None)
+}
+
 /// Whether `url`'s host is this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
 pub fn is_loopback(url: &str) -> bool {
     match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
@@ -396,8 +417,14 @@ pub fn add(
     if label.is_empty() {
         return Err(KeyError::EmptyLabel);
     }
+    let mut notes = Vec::new();
     let base_url = match base_url {
-        Some(u) => Some(normalize_base_url(u)?),
+        Some(u) => {
+            let url = normalize_base_url(u)?;
+            let (root, note) = api_root(p, &url);
+            notes.extend(note);
+            Some(root)
+        }
         None if p.default_base_url.is_none() => return Err(KeyError::BaseUrlRequired(p.name.clone())),
         None => None,
     };
@@ -411,7 +438,8 @@ pub fn add(
         return Err(KeyError::DuplicateLabel(label.into()));
     }
     let id = new_id();
-    let (sealed, masked, warnings) = seal_secret(u.master(), p, &id, secret)?;
+    let (sealed, masked, mut warnings) = seal_secret(u.master(), p, &id, secret)?;
+    warnings.extend(notes);
     let first_of_provider: bool =
         conn.cached_row("SELECT COUNT(*) = 0 FROM provider_keys WHERE provider = ?1", [&p.id], |r| r.get(0))?;
     conn.execute(

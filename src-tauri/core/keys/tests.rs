@@ -189,3 +189,22 @@ fn labels_swapped_outside_keyhold_make_rotate_and_remove_by_label_refuse_and_hit
     // By its id, the user's way out.
     assert_eq!(remove(&conn, &u, &home.id).unwrap().id, home.id);
 }
+
+#[test]
+fn an_address_pasted_with_the_openai_compatible_ending_is_kept_as_the_api_keyhold_speaks() {
+    // Ollama's docs give http://localhost:11434/v1 for OpenAI clients; Keyhold speaks Ollama's
+    // own API at the root, so /v1/api/tags would be a 404 and a working Ollama "unexpected".
+    let (_d, conn, u) = setup();
+    let saved = add(&conn, &u, "ollama", "mine", Some("http://localhost:11434/v1/"), None).unwrap();
+    assert_eq!(saved.key.base_url.as_deref(), Some("http://localhost:11434"));
+    assert!(saved.warnings.iter().any(|w| w.contains("/v1")), "{:?}", saved.warnings);
+    let saved = add(&conn, &u, "ollama", "api", Some("http://127.0.0.1:11434/api"), None).unwrap();
+    assert_eq!(saved.key.base_url.as_deref(), Some("http://127.0.0.1:11434"));
+    // Anthropic's paths carry /v1 themselves.
+    let saved = add(&conn, &u, "anthropic", "ant", Some("https://api.anthropic.com/v1"), z(CANARY)).unwrap();
+    assert_eq!(saved.key.base_url.as_deref(), Some("https://api.anthropic.com"));
+    // An OpenAI-compatible address keeps its /v1: it is part of the API's root there.
+    let saved = add(&conn, &u, "custom", "gw", Some("https://gw.example.com/v1"), z("sk-test-1")).unwrap();
+    assert_eq!(saved.key.base_url.as_deref(), Some("https://gw.example.com/v1"));
+    assert!(saved.warnings.iter().all(|w| !w.contains("/v1")));
+}
