@@ -33,7 +33,7 @@ def _tauri_driver():
 class App:
     """Starts (and restarts) the app on one data dir through one tauri-driver."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, env: dict | None = None):
         self.data_dir = data_dir
         # The app's own config folder (autostart entries), never the real user's.
         self.config_home = data_dir.parent / "config"
@@ -47,7 +47,7 @@ class App:
             stderr=subprocess.DEVNULL,
             # Debug logs, so the canary checks read the chattiest logs Keyhold can write.
             env={**os.environ, "KEYHOLD_LOG": "debug", "XDG_CONFIG_HOME": str(self.config_home),
-                 "KEYHOLD_TEST_SAVE_DIALOG": str(self.save_dialog_answer)},
+                 "KEYHOLD_TEST_SAVE_DIALOG": str(self.save_dialog_answer), **(env or {})},
         )
         deadline = time.time() + 20
         while time.time() < deadline:

@@ -4,7 +4,13 @@ import csv
 from pathlib import Path
 from decimal import Decimal
 
+import json
+
+import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from conftest import App
 
 from test_first_run_lock_and_unlock import shot, submit, wait_for, wait_text
 from test_tools_using_the_proxy_with_official_sdks import PROVIDER_KEY, kh
@@ -76,3 +82,45 @@ def test_a_user_sees_usage_update_and_exports_it(app, provider_sim, tmp_path):
     app.save_dialog_answer.write_text("/nonexistent-dir/usage.csv")
     d.find_element(By.CSS_SELECTOR, "#export-csv").click()
     wait_text(d, "#error", "Nothing was written")
+
+@pytest.fixture
+def app_west_of_utc(tmp_path):
+    """The app in a zone west of UTC, where a day's local midnight is the UTC afternoon before."""
+    a = App(tmp_path / "data", env={"TZ": "America/Los_Angeles"})
+    yield a
+    a.close()
+
+
+def test_a_user_west_of_utc_reads_each_day_label_on_that_days_bar(app_west_of_utc, provider_sim):
+    app = app_west_of_utc
+    data = app.data_dir
+    (data.parent / "pass").write_text("usage passphrase")
+    assert kh(data, "vault", "init").returncode == 0
+    assert kh(data, "keys", "add", "--provider", "openai", "--label", "oa", "--base-url", provider_sim["OpenAI"], stdin=PROVIDER_KEY).returncode == 0
+    assert kh(data, "agents", "add", "--name", "west", "--model", "gpt-4o-mini", "--key", "oa").returncode == 0
+    assert kh(data, "chat", "west", stdin="a spike today").returncode == 0
+
+    d = app.start()
+    submit(d, "#unlock-button", {"#unlock-passphrase": "usage passphrase"})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    assert d.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone") == "America/Los_Angeles"
+    d.find_element(By.CSS_SELECTOR, "#nav-usage").click()
+    for span in ("7d", "30d"):
+        Select(d.find_element(By.CSS_SELECTOR, "#usage-range")).select_by_value(span)
+        wait_for(d, "#chart-cost [data-ticks]")
+        ticks = json.loads(d.find_element(By.CSS_SELECTOR, "#chart-cost [data-ticks]").get_attribute("data-ticks"))
+        if span == "30d":
+            assert 2 <= len(ticks) < 30, ticks
+        # The tooltip (uPlot's legend) under each tick names the day the tick names.
+        for t in ticks:
+            shown = d.execute_script(
+                """const over = document.querySelector('#chart-cost .u-over');
+                   const r = over.getBoundingClientRect();
+                   over.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + arguments[0], clientY: r.top + 20, bubbles: true}));
+                   return document.querySelector('#chart-cost .u-legend .u-series:first-child .u-value').textContent;""",
+                t["left"],
+            )
+            assert shown.split(",")[0] == t["label"], (span, t, shown)
+    # The newest day, today, has its label: the spike is named by the day it happened.
+    today = d.execute_script("return new Date().toLocaleDateString([], {month: 'short', day: 'numeric'})")
+    assert ticks[-1]["label"] == today

@@ -116,7 +116,7 @@ describe("unlock", () => {
   });
 });
 
-import { bucketTime, sums, toolsText } from "./usage";
+import { bucketTime, sums, ticksFor, toolsText } from "./usage";
 
 describe("usage charts", () => {
   const point = (bucket: string, agent: string, cost: string, requests = 1) => ({
@@ -135,6 +135,31 @@ describe("usage charts", () => {
     expect(sums(buckets, pts, (p) => Number(p.cost_usd))).toEqual([0.5, 0, 1.25]);
     expect(sums(buckets, pts, (p) => Number(p.cost_usd), "a")).toEqual([0.5, 0, 1]);
     expect(bucketTime("2026-11-30T14:30") - bucketTime("2026-11-30")).toBe(14.5 * 3600);
+  });
+
+  it("puts each day's tick on that day's bar, west of UTC too", () => {
+    const zone = process.env.TZ;
+    process.env.TZ = "America/Los_Angeles";
+    try {
+      const days = Array.from({ length: 30 }, (_, i) => `2026-11-${String(i + 1).padStart(2, "0")}`);
+      const xs = days.map(bucketTime);
+      const ticks = ticksFor(xs, false, 8);
+      expect(ticks.length).toBeLessThanOrEqual(8);
+      expect(ticks[ticks.length - 1]).toBe(bucketTime("2026-11-30"));
+      // A tick is a bucket's start, so its label is that bucket's date, not the day before.
+      for (const t of ticks) {
+        const day = days[xs.indexOf(t)];
+        expect(day).toBeDefined();
+        expect(new Date(t * 1000).getDate()).toBe(Number(day.slice(8)));
+      }
+      expect(ticksFor(xs, false, 40)).toEqual(xs);
+      const hours = Array.from({ length: 48 }, (_, h) => bucketTime(`2026-11-${h < 24 ? "29" : "30"}T${String(h % 24).padStart(2, "0")}:00`));
+      const hourly = ticksFor(hours, true, 8);
+      expect(hourly.map((t) => new Date(t * 1000).getHours())).toEqual([0, 6, 12, 18, 0, 6, 12, 18]);
+      expect(hourly).toContain(bucketTime("2026-11-30"));
+    } finally {
+      process.env.TZ = zone;
+    }
   });
 });
 

@@ -22,6 +22,18 @@ function tickLabels(hourly: boolean) {
     });
 }
 
+/** Where the time axis has its ticks: on bucket starts only (local midnights, local hour starts),
+ * every `stride`-th, the stride the smallest that fits `room` labels. uPlot's own day ticks fall
+ * on UTC midnights, so west of UTC a day's label sat under the next day's bar. Days count back
+ * from the newest (today always has its label); hours keep to multiples of the stride. */
+export function ticksFor(xs: number[], hourly: boolean, room: number): number[] {
+  const strides = hourly ? [1, 2, 3, 6, 12, 24] : [1, 2, 3, 7, 14];
+  const fit = Math.max(1, room);
+  const stride = strides.find((s) => Math.ceil(xs.length / s) <= fit) ?? strides[strides.length - 1];
+  if (hourly) return xs.filter((t) => new Date(t * 1000).getHours() % stride === 0);
+  return xs.filter((_, i) => (xs.length - 1 - i) % stride === 0);
+}
+
 /** A bucket's start as epoch seconds: local dates and local hour starts, as the core names them. */
 export function bucketTime(bucket: string): number {
   const [d, t] = bucket.split("T");
@@ -70,6 +82,8 @@ function Chart({
     const stacked: number[][] = [];
     series.forEach((s, k) => stacked.push(s.values.map((v, i) => v + (k ? stacked[k - 1][i] : 0))));
     let plot: { destroy(): void; setSize(s: { width: number; height: number }): void } | null = null;
+    let ticks: number[] = [];
+    let labels: string[] = [];
     let cancelled = false;
     const fmt = (v: number) => (money ? usd(v.toFixed(9).replace(/\.?0+$/, "")) : compact(v));
     const observer = new ResizeObserver(() => plot?.setSize({ width: el.current?.clientWidth || 560, height: 220 }));
@@ -85,14 +99,23 @@ function Chart({
           scales: { x: { time: true, range: (_u, min, max) => [min - (hourly ? 1800 : 43200), max + (hourly ? 1800 : 43200)] } },
           axes: [
             {
-              space: 60,
-              incrs: hourly ? [3600, 7200, 10800, 21600, 43200, 86400, 172800] : [86400, 172800, 604800, 1209600, 2592000],
-              values: tickLabels(hourly),
+              splits: (u) => (ticks = ticksFor(xs, hourly, Math.floor(u.bbox.width / devicePixelRatio / 64))),
+              values: (u, t) => (labels = tickLabels(hourly)(u, t)),
               stroke: getComputedStyle(document.documentElement).color,
             },
             { size: 72, values: (_u, ticks) => ticks.map(fmt), stroke: getComputedStyle(document.documentElement).color },
           ],
           legend: { live: true },
+          // Where each tick is drawn and what it reads (the canvas has no text to find), for
+          // the end-to-end test that a day's label sits on that day's bar.
+          hooks: {
+            draw: [
+              (u) => {
+                if (el.current)
+                  el.current.dataset.ticks = JSON.stringify(ticks.map((t, i) => ({ left: u.valToPos(t, "x"), label: labels[i] ?? "" })));
+              },
+            ],
+          },
           series: [
             { label: hourly ? "Hour" : "Day", value: (_u, v) => (v == null ? "" : new Date(v * 1000).toLocaleString([], hourly ? { dateStyle: "medium", timeStyle: "short" } : { dateStyle: "medium" })) },
             ...order.map((k) => ({
