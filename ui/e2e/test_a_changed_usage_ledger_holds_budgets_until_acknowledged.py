@@ -53,7 +53,7 @@ def test_a_user_sees_an_edited_ledger_named_and_acknowledges_it_in_the_window(ap
     # Acknowledged with the passphrase (a wrong one is refused and changes nothing).
     wait_for(d, "#accept-changes").click()
     submit(d, "#accept-changes-confirm", {"#accept-changes-passphrase": "not the passphrase"})
-    wait_text(d, '#changed-outside [data-kind="wrong_passphrase"]', "Wrong passphrase")
+    wait_text(d, '#changed-outside [data-kind="wrong_passphrase"]', "not the vault's current passphrase")
     submit(d, "#accept-changes-confirm", {"#accept-changes-passphrase": PASSPHRASE})
     WebDriverWait(d, 30).until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#changed-outside")))
     wait_for(d, "#chat-input").send_keys("third question", Keys.ENTER)

@@ -102,7 +102,10 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     d.find_element(By.CSS_SELECTOR, "#nav-vault").click()
     change = {"#current-passphrase": "wrong current one", "#replacement-passphrase": second, "#replacement-confirm": second}
     submit(d, "#change-button", change)
-    wait_text(d, "#error", "Wrong passphrase")
+    # The vault is open: the error says the passphrase is not the current one, not "stays locked".
+    msg = wait_text(d, "#error", "current passphrase")
+    assert msg == "That is not the vault's current passphrase. Nothing was changed.", msg
+    assert "Unlocked" in d.find_element(By.CSS_SELECTOR, "#status").text
     assert wait_for(d, "#strength").text, "the new passphrase is rated as it is typed"
     submit(d, "#change-button", {"#current-passphrase": first})
     wait_text(d, "#changed", "Passphrase changed", timeout=60)

@@ -52,6 +52,9 @@ pub enum VaultError {
     AlreadyExists { dir: PathBuf },
     #[error("Wrong passphrase. The vault stays locked and nothing was changed.")]
     WrongPassphrase,
+    /// A wrong passphrase given to confirm a change while the vault is open: it stays open.
+    #[error("That is not the vault's current passphrase. Nothing was changed.")]
+    NotTheCurrentPassphrase,
     #[error("The vault file {path} is damaged or truncated and cannot be opened ({detail}). It was left untouched: restore it from a backup.")]
     CorruptSnapshot { path: PathBuf, detail: String },
     #[error("The vault file {path} is missing, but its header is present. Restore {path} from a backup; Keyhold will not create a new vault over the old one.")]
@@ -74,7 +77,7 @@ impl crate::error::Kinded for VaultError {
         match self {
             VaultError::NotCreated { .. } => ErrorKind::NoVault,
             VaultError::AlreadyExists { .. } => ErrorKind::VaultExists,
-            VaultError::WrongPassphrase => ErrorKind::WrongPassphrase,
+            VaultError::WrongPassphrase | VaultError::NotTheCurrentPassphrase => ErrorKind::WrongPassphrase,
             VaultError::CorruptSnapshot { .. } | VaultError::Header(_) => ErrorKind::VaultDamaged,
             VaultError::SnapshotMissing { .. } | VaultError::HeaderMissing { .. } => ErrorKind::VaultIncomplete,
             VaultError::InterruptedChange { .. } => ErrorKind::InterruptedChange,
@@ -173,6 +176,15 @@ pub fn open(paths: &VaultPaths, passphrase: &Passphrase) -> Result<Opened, Vault
 
 /// Changes the passphrase: re-encrypts the snapshot only; the master secret, and so every sealed
 /// row, stays the same. Crash-safe through the header's pending slot.
+/// Opens the vault to confirm a change asked for while it is open (a passphrase change, a
+/// rotation, a terminal's command): a wrong passphrase says so without claiming it "stays locked".
+pub fn open_to_confirm(paths: &VaultPaths, passphrase: &Passphrase) -> Result<Opened, VaultError> {
+    open(paths, passphrase).map_err(|e| match e {
+        VaultError::WrongPassphrase => VaultError::NotTheCurrentPassphrase,
+        e => e,
+    })
+}
+
 pub fn change_passphrase(
     paths: &VaultPaths,
     old: &Passphrase,
@@ -183,7 +195,7 @@ pub fn change_passphrase(
     if old.expose() == new.expose() {
         return Err(PassphraseError::Unchanged.into());
     }
-    let opened = open(paths, old)?;
+    let opened = open_to_confirm(paths, old)?;
     let current = Header::read(&paths.header)?;
     let old_slot = match opened.settled_header {
         Some(h) => h.slots[0].clone(),

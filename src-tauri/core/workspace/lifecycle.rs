@@ -202,7 +202,7 @@ impl Workspace {
         match self.unlock(passphrase) {
             Ok(()) => Ok(Unlocking::Unlocked),
             Err(WorkspaceError::AlreadyUnlocked) => {
-                let opened = vault::open(&self.dir.vault_paths(), passphrase);
+                let opened = vault::open_to_confirm(&self.dir.vault_paths(), passphrase);
                 drop(opened.map_err(|e| {
                     tracing::warn!(error = %e, "a passphrase from the command line was refused");
                     WorkspaceError::from(e)
@@ -273,7 +273,7 @@ impl Workspace {
         if guard.is_none() {
             return Err(WorkspaceError::Locked);
         }
-        let opened = vault::open(&paths, passphrase)?;
+        let opened = vault::open_to_confirm(&paths, passphrase)?;
         let vault::Contents { master: old, token_key, .. } = opened.contents;
         let token_key = token_key.ok_or(WorkspaceError::Locked)?;
         let next = MasterSecret::generate();

@@ -683,6 +683,13 @@ mod tests {
         ws.create_vault(&p("first passphrase 1"), None).unwrap();
         let err = ws.change_passphrase(&p("not the first one"), &p("second passphrase 2"), None).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::WrongPassphrase);
+        // The vault is unlocked: the error must not say it "stays locked".
+        assert_eq!(ws.status(), VaultStatus::Unlocked);
+        assert_eq!(err.to_string(), "That is not the vault's current passphrase. Nothing was changed.");
+        let err = ws.rotate_master(&p("not the first one")).unwrap_err();
+        assert_eq!(err.to_string(), "That is not the vault's current passphrase. Nothing was changed.");
+        let err = ws.unlock_or_verify(&p("not the first one")).unwrap_err();
+        assert_eq!(err.to_string(), "That is not the vault's current passphrase. Nothing was changed.");
         ws.change_passphrase(&p("first passphrase 1"), &p("second passphrase 2"), Some(&p("second passphrase 2")))
             .unwrap();
         // A change after it saves the configuration under the new passphrase's key.
