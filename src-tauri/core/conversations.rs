@@ -237,7 +237,7 @@ fn snippet(text: &str, needle: &str) -> Option<String> {
 pub fn list(conn: &Connection, u: &Unlocked, filter: Filter<'_>) -> Result<Vec<ConversationInfo>, ConversationError> {
     let rows: Vec<(String, String)> = conn
         .prepare_cached(
-            "SELECT id, agent_id FROM conversations WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY updated_at DESC, id",
+            "SELECT id, agent_id FROM conversations WHERE ?1 IS NULL OR agent_id = ?1 ORDER BY updated_at DESC, rowid DESC",
         )?
         .query_map([filter.agent_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;

@@ -112,7 +112,7 @@ fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
     let new = "a brand new passphrase 42";
     let err =
         change_passphrase(&paths, &pass("wrong old passphrase"), &pass(new), KdfParams::FAST_FOR_TESTS).err().unwrap();
-    assert!(matches!(err, VaultError::WrongPassphrase));
+    assert!(matches!(err, VaultError::NotTheCurrentPassphrase));
     let err = change_passphrase(&paths, &pass(PASS), &pass("short"), KdfParams::FAST_FOR_TESTS).err().unwrap();
     assert!(matches!(err, VaultError::Passphrase(PassphraseError::TooShort { .. })));
     let err = change_passphrase(&paths, &pass(PASS), &pass(PASS), KdfParams::FAST_FOR_TESTS).err().unwrap();
