@@ -15,7 +15,7 @@ use keyhold_core::app::{self, usage::ExportFormat};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
 use keyhold_core::money::Money;
-use keyhold_core::prices::Price;
+use keyhold_core::prices::Override;
 use keyhold_core::providers::canonical::{Role, Turn};
 use keyhold_core::router;
 use keyhold_core::workspace::Workspace;
@@ -457,7 +457,7 @@ pub fn prices(
             }
         }
         PricesCommand::Set { model, input, output, cache_read, cache_write } => {
-            let price = Price::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
+            let price = Override::from_text(input, output, cache_read.as_deref(), cache_write.as_deref())?;
             let ws = place.unlocked(passphrase_file, "Setting a price")?;
             app::prices::set(&ws, model, price)?;
             out.success(&format!("Price for {model} set."), json!({ "ok": true }));

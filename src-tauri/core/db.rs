@@ -349,6 +349,20 @@ fn migrations() -> Migrations<'static> {
         // What an agent's tool calls get back of the values its policy replaced: `restore`
         // (all but secrets) or `placeholders`. In the agent's tag when not `restore`.
         M::up("ALTER TABLE agents ADD COLUMN tool_values TEXT NOT NULL DEFAULT 'restore';"),
+        // A price override's cache rates may be left out (NULL): the price file's apply, not
+        // the override's input rate. Existing rows keep theirs; their tag is unchanged.
+        M::up(
+            "CREATE TABLE price_overrides_next (
+                model       TEXT PRIMARY KEY,
+                input       INTEGER NOT NULL,
+                output      INTEGER NOT NULL,
+                cache_read  INTEGER,
+                cache_write INTEGER
+            ) STRICT;
+            INSERT INTO price_overrides_next SELECT model, input, output, cache_read, cache_write FROM price_overrides;
+            DROP TABLE price_overrides;
+            ALTER TABLE price_overrides_next RENAME TO price_overrides;",
+        ),
     ])
 }
 
@@ -370,7 +384,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 17;
+const MIGRATION_COUNT: usize = 18;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

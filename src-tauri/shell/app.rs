@@ -162,21 +162,36 @@ pub fn run(dir: DataDir) -> Result<(), String> {
             tauri::async_runtime::spawn(async move {
                 use tauri_plugin_notification::NotificationExt;
                 while let Ok(a) = alerts.recv().await {
-                    let body = format!("{} has spent ${} of its ${} daily budget ({} %).", a.agent, a.spent_usd, a.budget_usd, a.percent);
+                    let body = format!(
+                        "{} has spent {} of its {} daily budget ({} %).",
+                        a.agent,
+                        a.spent_usd.shown(),
+                        a.budget_usd.shown(),
+                        a.percent
+                    );
                     if let Err(e) = handle.notification().builder().title("Keyhold budget").body(body).show() {
                         tracing::warn!(error = %e, "could not show a budget notification");
                     }
                 }
             });
 
-            // The local Ollama, now and every so often.
+            // The local Ollama, now, every so often, and at once when the keys change (an
+            // Ollama just added must not read "No local Ollama" for half a minute).
             let (handle, ws) = (app.handle().clone(), Arc::clone(&workspace));
+            let mut keys_changed = workspace.subscribe_configuration();
             tauri::async_runtime::spawn(async move {
                 loop {
                     let env = handle.state::<Environment>();
                     let status = refresh_ollama(&ws, &env).await;
                     let _ = (OllamaChanged { status }).emit(&handle);
-                    tokio::time::sleep(OLLAMA_EVERY).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(OLLAMA_EVERY) => {}
+                        changed = keys_changed.changed() => {
+                            if changed.is_err() {
+                                tokio::time::sleep(OLLAMA_EVERY).await;
+                            }
+                        }
+                    }
                 }
             });
 

@@ -796,6 +796,13 @@ export type OllamaStatus_Serialize = {
 	problem: string | null,
 };
 
+/**  An outcome code as the requests table shows it. */
+export type OutcomeWords = {
+	code: string,
+	words: string,
+	failed: boolean,
+};
+
 export type Overview = Overview_Serialize | Overview_Deserialize;
 
 export type Overview_Deserialize = {
@@ -910,17 +917,35 @@ export type PriceEntry = PriceEntry_Serialize | PriceEntry_Deserialize;
 export type PriceEntry_Deserialize = {
 	provider?: string | null,
 	model: string,
+	/**  What is charged (an override's cache rates as resolved, see [`Override`]). */
 	price: Price,
 	/**  "file 2026-11-25" or "override". */
 	source: string,
+	/**  Whether this row is the one that prices the model: a file row an override shadows is not. */
+	applies: boolean,
+	/**  The cache rates are the user's own (an override that gave them). */
+	cache_read_own: boolean,
+	cache_write_own: boolean,
+	/**  An override's cache rate comes from the price file (false with `_own` false: as input). */
+	cache_read_from_file: boolean,
+	cache_write_from_file: boolean,
 };
 
 export type PriceEntry_Serialize = {
 	provider: string | null,
 	model: string,
+	/**  What is charged (an override's cache rates as resolved, see [`Override`]). */
 	price: Price,
 	/**  "file 2026-11-25" or "override". */
 	source: string,
+	/**  Whether this row is the one that prices the model: a file row an override shadows is not. */
+	applies: boolean,
+	/**  The cache rates are the user's own (an override that gave them). */
+	cache_read_own: boolean,
+	cache_write_own: boolean,
+	/**  An override's cache rate comes from the price file (false with `_own` false: as input). */
+	cache_read_from_file: boolean,
+	cache_write_from_file: boolean,
 };
 
 export type Protocol = "openai-chat" | 
@@ -1345,6 +1370,11 @@ export type UsageView_Deserialize = {
 	breakdown: Slice[],
 	budgets: BudgetLine_Deserialize[],
 	recent: ExportRow_Deserialize[],
+	/**
+	 *  What each outcome code in `recent` means, in words (the table shows these, the code on
+	 *  hover): the window never spells a code out itself.
+	 */
+	outcomes: OutcomeWords[],
 	anomalies: Anomaly[],
 	/**  The period's totals, from the same points the charts draw. */
 	totals: Totals,
@@ -1361,6 +1391,11 @@ export type UsageView_Serialize = {
 	breakdown: Slice[],
 	budgets: BudgetLine_Serialize[],
 	recent: ExportRow_Serialize[],
+	/**
+	 *  What each outcome code in `recent` means, in words (the table shows these, the code on
+	 *  hover): the window never spells a code out itself.
+	 */
+	outcomes: OutcomeWords[],
 	anomalies: Anomaly[],
 	/**  The period's totals, from the same points the charts draw. */
 	totals: Totals,

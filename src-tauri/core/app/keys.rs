@@ -26,7 +26,10 @@ pub fn add(
     secret: Option<Zeroizing<String>>,
     reach: Reach,
 ) -> Result<Saved, WorkspaceError> {
-    ws.with_unlocked(|c, u| keys::add(c, u, provider, label, base_url, secret, reach))
+    let saved = ws.with_unlocked(|c, u| keys::add(c, u, provider, label, base_url, secret, reach))?;
+    // Whoever watches the keys (the window's Local models badge, its pages) looks again now.
+    ws.configuration_changed();
+    Ok(saved)
 }
 
 /// Replaces the key's secret (it keeps its label, agents and ledger rows).
@@ -35,7 +38,9 @@ pub fn rotate(ws: &Workspace, key: &str, secret: Zeroizing<String>) -> Result<Sa
 }
 
 pub fn set_active(ws: &Workspace, key: &str, active: bool) -> Result<KeySummary, WorkspaceError> {
-    ws.with_unlocked(|c, u| keys::set_active(c, u, key, active))
+    let k = ws.with_unlocked(|c, u| keys::set_active(c, u, key, active))?;
+    ws.configuration_changed();
+    Ok(k)
 }
 
 pub fn set_default(ws: &Workspace, key: &str) -> Result<KeySummary, WorkspaceError> {
@@ -43,7 +48,9 @@ pub fn set_default(ws: &Workspace, key: &str) -> Result<KeySummary, WorkspaceErr
 }
 
 pub fn remove(ws: &Workspace, key: &str) -> Result<KeySummary, WorkspaceError> {
-    ws.with_unlocked(|c, u| keys::remove(c, u, key))
+    let k = ws.with_unlocked(|c, u| keys::remove(c, u, key))?;
+    ws.configuration_changed();
+    Ok(k)
 }
 
 /// Tests a key against its provider's model list and records the verdict. The key is opened

@@ -1,6 +1,6 @@
 //! Model prices: the price file's, and the user's own (signed).
 
-use crate::prices::{self, Price, PriceEntry};
+use crate::prices::{self, Override, PriceEntry};
 use crate::workspace::{Workspace, WorkspaceError};
 
 /// Every known price: the user's overrides, then the price file.
@@ -8,7 +8,7 @@ pub fn list(ws: &Workspace) -> Result<Vec<PriceEntry>, WorkspaceError> {
     Ok(prices::list(&ws.conn())?)
 }
 
-pub fn set(ws: &Workspace, model: &str, price: Price) -> Result<(), WorkspaceError> {
+pub fn set(ws: &Workspace, model: &str, price: Override) -> Result<(), WorkspaceError> {
     if model.trim().is_empty() {
         return Err(prices::PriceError::NoModel.into());
     }

@@ -47,7 +47,9 @@ impl Refused {
     /// The sentence a refused step's failure carries.
     pub fn detail(&self, budget: Money) -> String {
         match self {
-            Refused::Over(over) => format!("the daily budget would be exceeded ({} of {budget} USD spent)", over.spent),
+            Refused::Over(over) => {
+                format!("the daily budget would be exceeded ({} of {} spent)", over.spent.shown(), budget.shown())
+            }
             Refused::LedgerChanged(lines) => format!(
                 "the usage ledger was changed outside Keyhold ({}), so the daily budget cannot be held: paid steps are \
                  refused until you acknowledge it in the window or with `keyhold vault check --accept`",

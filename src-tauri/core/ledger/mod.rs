@@ -101,6 +101,43 @@ impl Outcome {
         }
     }
 
+    /// A few words for a table cell ("overloaded (HTTP 529)", "broke off mid-answer"); the code
+    /// (`as_str`) stays for hover, filters and exports.
+    pub fn words(&self) -> String {
+        use crate::providers::failure::Unreachable as U;
+        let http = |what: &str, s: u16| format!("{what} (HTTP {s})");
+        match self {
+            Outcome::Ok => "answered".into(),
+            Outcome::Cut => "broke off mid-answer".into(),
+            Outcome::BrokenBeforeAnswer => "broke off before answering".into(),
+            Outcome::Unreachable(U::Timeout) => "timed out".into(),
+            Outcome::Unreachable(U::Dns) => "unreachable (name not found)".into(),
+            Outcome::Unreachable(U::Connect) => "unreachable (no connection)".into(),
+            Outcome::Unreachable(U::Tls) => "unreachable (TLS failed)".into(),
+            Outcome::Http(s @ (401 | 403)) => http("key rejected", *s),
+            Outcome::Http(s @ 429) => http("rate limited", *s),
+            Outcome::Http(s @ (503 | 529)) => http("overloaded", *s),
+            Outcome::Http(s @ 404) => http("not found", *s),
+            Outcome::Http(s) if *s >= 500 => http("server error", *s),
+            Outcome::Http(s) if *s >= 400 => http("refused", *s),
+            Outcome::Http(s) => http("unexpected status", *s),
+            Outcome::BadReply => "unreadable reply".into(),
+            Outcome::BadUrl => "bad address".into(),
+            Outcome::ModelMissing => "model not there".into(),
+            Outcome::KeyMissing => "no key".into(),
+            Outcome::KeyInactive => "key deactivated".into(),
+            Outcome::KeyUnusable => "key would not open".into(),
+            Outcome::PriceUnknown => "no price known".into(),
+            Outcome::Budget => "over budget".into(),
+            Outcome::ToolsUnsupported => "tools not supported".into(),
+            Outcome::Offline => "skipped (offline)".into(),
+            Outcome::Blocked => "blocked by privacy policy".into(),
+            Outcome::Internal => "Keyhold error".into(),
+            Outcome::InFlight => "answering".into(),
+            Outcome::Interrupted => "interrupted (Keyhold stopped)".into(),
+        }
+    }
+
     pub fn as_str(&self) -> std::borrow::Cow<'static, str> {
         use std::borrow::Cow::Borrowed;
         match self {

@@ -20,6 +20,45 @@ pub struct Price {
     pub cache_write: Money,
 }
 
+/// The user's own price for a model (USD per million tokens). A cache rate left out is not the
+/// user's: the price file's rate for the model applies, and where the file has none the model
+/// has no cache price and cached tokens cost as input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Override {
+    pub input: Money,
+    pub output: Money,
+    pub cache_read: Option<Money>,
+    pub cache_write: Option<Money>,
+}
+
+impl Override {
+    /// As a user types it; an empty cache field is no cache price of their own.
+    pub fn from_text(
+        input: &str,
+        output: &str,
+        cache_read: Option<&str>,
+        cache_write: Option<&str>,
+    ) -> Result<Override, PriceError> {
+        let optional = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(parse_price).transpose();
+        Ok(Override {
+            input: parse_price(input)?,
+            output: parse_price(output)?,
+            cache_read: optional(cache_read)?,
+            cache_write: optional(cache_write)?,
+        })
+    }
+
+    /// The price it makes, over the file's entry for the model (if any).
+    fn over(&self, file: Option<&Price>) -> Price {
+        Price {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read.or(file.map(|f| f.cache_read)).unwrap_or(self.input),
+            cache_write: self.cache_write.or(file.map(|f| f.cache_write)).unwrap_or(self.input),
+        }
+    }
+}
+
 /// Tokens by class. `input` never includes cache tokens, whatever the provider's convention.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Tokens {
@@ -54,24 +93,6 @@ impl Tokens {
 impl Price {
     pub const FREE: Price =
         Price { input: Money::ZERO, output: Money::ZERO, cache_read: Money::ZERO, cache_write: Money::ZERO };
-
-    /// A price as a user types it (USD per million tokens); the cache rates default to the
-    /// input rate when left out.
-    pub fn from_text(
-        input: &str,
-        output: &str,
-        cache_read: Option<&str>,
-        cache_write: Option<&str>,
-    ) -> Result<Price, PriceError> {
-        let input = parse_price(input)?;
-        let optional = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(parse_price).transpose();
-        Ok(Price {
-            input,
-            output: parse_price(output)?,
-            cache_read: optional(cache_read)?.unwrap_or(input),
-            cache_write: optional(cache_write)?.unwrap_or(input),
-        })
-    }
 
     /// Exact cost: the four products summed, then divided by a million once, rounded half up;
     /// a request's cost is off by less than one nano-dollar.
@@ -275,9 +296,18 @@ pub fn tool_fee(provider: &str, model: &str, uses: ToolUses, local: bool) -> Too
 pub struct PriceEntry {
     pub provider: Option<String>,
     pub model: String,
+    /// What is charged (an override's cache rates as resolved, see [`Override`]).
     pub price: Price,
     /// "file 2026-11-25" or "override".
     pub source: String,
+    /// Whether this row is the one that prices the model: a file row an override shadows is not.
+    pub applies: bool,
+    /// The cache rates are the user's own (an override that gave them).
+    pub cache_read_own: bool,
+    pub cache_write_own: bool,
+    /// An override's cache rate comes from the price file (false with `_own` false: as input).
+    pub cache_read_from_file: bool,
+    pub cache_write_from_file: bool,
 }
 
 fn file() -> &'static [PriceEntry] {
@@ -296,6 +326,11 @@ fn file() -> &'static [PriceEntry] {
                 provider: Some(e.provider.clone()),
                 model: e.model.clone(),
                 source: format!("file {}", f.as_of),
+                applies: true,
+                cache_read_own: false,
+                cache_write_own: false,
+                cache_read_from_file: true,
+                cache_write_from_file: true,
             })
             .collect()
     })
@@ -335,7 +370,7 @@ pub fn lookup(
 /// The user's overrides, checked once (for one call), to price each step without going back
 /// to the database.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides(Vec<(String, Price)>);
+pub struct Overrides(Vec<(String, Override)>);
 
 impl Overrides {
     /// Reads and checks the table: refused if it was changed outside Keyhold.
@@ -348,34 +383,49 @@ impl Overrides {
         if local {
             return Some(Price::FREE);
         }
-        if let Some((_, p)) = self.0.iter().find(|(m, _)| m == model) {
-            return Some(*p);
+        let filed = file_price(provider, model);
+        match self.0.iter().find(|(m, _)| m == model) {
+            Some((_, o)) => Some(o.over(filed.or_else(|| file_price_any(model)))),
+            None => filed.copied(),
         }
-        file().iter().find(|e| e.model == model && e.provider.as_deref() == Some(provider)).map(|e| e.price)
     }
+}
+
+fn file_price(provider: &str, model: &str) -> Option<&'static Price> {
+    file().iter().find(|e| e.model == model && e.provider.as_deref() == Some(provider)).map(|e| &e.price)
+}
+
+/// The file's price for a model id under any provider (an override applies to all of them).
+fn file_price_any(model: &str) -> Option<&'static Price> {
+    file().iter().find(|e| e.model == model).map(|e| &e.price)
 }
 
 /// Where the overrides' tag is kept: one tag over the whole table, so a row deleted or inserted
 /// by hand shows as surely as a changed one.
 const TABLE_TAG: &str = "integrity.price_overrides";
 
-fn read_overrides(conn: &Connection) -> rusqlite::Result<Vec<(String, Price)>> {
+fn read_overrides(conn: &Connection) -> rusqlite::Result<Vec<(String, Override)>> {
     let mut stmt = conn
         .prepare_cached("SELECT model, input, output, cache_read, cache_write FROM price_overrides ORDER BY model")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get(0)?, Price { input: r.get(1)?, output: r.get(2)?, cache_read: r.get(3)?, cache_write: r.get(4)? }))
+        Ok((r.get(0)?, Override { input: r.get(1)?, output: r.get(2)?, cache_read: r.get(3)?, cache_write: r.get(4)? }))
     })?;
     rows.collect()
 }
 
-fn table_record(rows: &[(String, Price)]) -> Record {
+/// A cache rate given is tagged as it always was; one left out is tagged as absent.
+fn table_record(rows: &[(String, Override)]) -> Record {
     rows.iter().fold(Record::new("price_overrides", "all").int(rows.len() as i64), |r, (m, p)| {
-        r.text(m).int(p.input.nanos()).int(p.output.nanos()).int(p.cache_read.nanos()).int(p.cache_write.nanos())
+        r.text(m)
+            .int(p.input.nanos())
+            .int(p.output.nanos())
+            .opt_int(p.cache_read.map(Money::nanos))
+            .opt_int(p.cache_write.map(Money::nanos))
     })
 }
 
 /// The user's overrides, refused if the table was changed outside Keyhold.
-fn overrides(conn: &Connection, u: &Unlocked) -> Result<Vec<(String, Price)>, PriceError> {
+fn overrides(conn: &Connection, u: &Unlocked) -> Result<Vec<(String, Override)>, PriceError> {
     let rows = read_overrides(conn)?;
     let mac: Option<Vec<u8>> =
         conn.cached_row("SELECT mac FROM settings WHERE key = ?1", [TABLE_TAG], |r| r.get(0)).optional()?.flatten();
@@ -410,7 +460,7 @@ pub fn verify(conn: &Connection, u: &Unlocked) -> Result<(), PriceError> {
 }
 
 /// Sets the user's price for a model (all providers that serve it under that id).
-pub fn set(conn: &mut Connection, u: &Unlocked, model: &str, price: Price) -> Result<(), PriceError> {
+pub fn set(conn: &mut Connection, u: &Unlocked, model: &str, price: Override) -> Result<(), PriceError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     overrides(&tx, u)?;
     tx.execute(
@@ -435,24 +485,30 @@ pub fn remove(conn: &mut Connection, u: &Unlocked, model: &str) -> Result<bool, 
     Ok(n > 0)
 }
 
-/// Every known price: overrides first, then the file.
+/// Every known price: overrides first, then the file, each saying whether it is the row that
+/// applies and where an override's cache rates come from.
 pub fn list(conn: &Connection) -> Result<Vec<PriceEntry>, PriceError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT model, input, output, cache_read, cache_write FROM price_overrides ORDER BY model")
-        .map_err(|e| PriceError::Db(e.to_string()))?;
-    let overrides: Vec<PriceEntry> = stmt
-        .query_map([], |r| {
-            Ok(PriceEntry {
+    let overrides = read_overrides(conn).map_err(|e| PriceError::Db(e.to_string()))?;
+    let mut all: Vec<PriceEntry> = overrides
+        .iter()
+        .map(|(model, o)| {
+            let filed = file_price_any(model);
+            PriceEntry {
                 provider: None,
-                model: r.get(0)?,
-                price: Price { input: r.get(1)?, output: r.get(2)?, cache_read: r.get(3)?, cache_write: r.get(4)? },
+                model: model.clone(),
+                price: o.over(filed),
                 source: "override".into(),
-            })
+                applies: true,
+                cache_read_own: o.cache_read.is_some(),
+                cache_write_own: o.cache_write.is_some(),
+                cache_read_from_file: o.cache_read.is_none() && filed.is_some(),
+                cache_write_from_file: o.cache_write.is_none() && filed.is_some(),
+            }
         })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| PriceError::Db(e.to_string()))?;
-    let mut all = overrides;
-    all.extend(file().iter().cloned());
+        .collect();
+    all.extend(
+        file().iter().map(|e| PriceEntry { applies: !overrides.iter().any(|(m, _)| *m == e.model), ..e.clone() }),
+    );
     Ok(all)
 }
 
@@ -492,6 +548,44 @@ mod tests {
         assert_eq!(t.to_ledger(), "web_search:3 file_search:1");
         assert_eq!(ToolUses::from_ledger(&t.to_ledger()), t);
         assert_eq!(ToolUses::default().to_ledger(), "");
+    }
+
+    #[test]
+    fn an_override_without_cache_prices_keeps_the_files_and_says_which_row_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::db::open(&dir.path().join("p.db")).unwrap();
+        let u = crate::integrity::for_tests();
+        // The user changes gpt-4o-mini's input and output only: its cache read stays the file's
+        // $0.075, not the new input price.
+        set(&mut conn, &u, "gpt-4o-mini", Override::from_text("0.2", "0.8", None, Some("")).unwrap()).unwrap();
+        let p = lookup(&conn, &u, "openai", "gpt-4o-mini", false).unwrap().unwrap();
+        assert_eq!(p.input, parse_price("0.2").unwrap());
+        assert_eq!(p.cache_read, parse_price("0.075").unwrap());
+        assert_eq!(p.cache_write, Money::ZERO);
+        // A model the file does not know has no cache price: cached tokens cost as input.
+        set(&mut conn, &u, "my-model", Override::from_text("1", "2", None, None).unwrap()).unwrap();
+        let p = lookup(&conn, &u, "custom", "my-model", false).unwrap().unwrap();
+        assert_eq!((p.cache_read, p.cache_write), (p.input, p.input));
+        // A cache price given is the user's.
+        set(&mut conn, &u, "gpt-4o", Override::from_text("3", "9", Some("0.5"), None).unwrap()).unwrap();
+        assert_eq!(
+            lookup(&conn, &u, "openai", "gpt-4o", false).unwrap().unwrap().cache_read,
+            parse_price("0.5").unwrap()
+        );
+        // The list says which row applies, and where an override's cache prices come from.
+        let all = list(&conn).unwrap();
+        let rows: Vec<&PriceEntry> = all.iter().filter(|e| e.model == "gpt-4o-mini").collect();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].source == "override" && rows[0].applies);
+        assert!(rows[0].cache_read_from_file && !rows[0].cache_read_own);
+        assert!(rows[1].source.starts_with("file") && !rows[1].applies, "the file's row is shadowed");
+        let mine = all.iter().find(|e| e.model == "my-model").unwrap();
+        assert!(!mine.cache_read_own && !mine.cache_read_from_file, "as input");
+        assert!(all.iter().find(|e| e.model == "gpt-4o").unwrap().cache_read_own);
+        assert!(all.iter().filter(|e| e.model == "claude-haiku-4-5").all(|e| e.applies));
+        // Removed: the file's row applies again.
+        assert!(remove(&mut conn, &u, "gpt-4o-mini").unwrap());
+        assert!(list(&conn).unwrap().iter().filter(|e| e.model == "gpt-4o-mini").all(|e| e.applies));
     }
 
     #[test]

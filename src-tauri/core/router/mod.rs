@@ -162,7 +162,7 @@ fn fallback_note(reply: &Reply) -> Option<String> {
 pub enum RouterError {
     #[error("The prompt is empty. Type a message first.")]
     EmptyPrompt,
-    #[error("Daily budget of agent {agent} reached ({spent} of {budget} USD spent today{held}).")]
+    #[error("Daily budget of agent {agent} reached: {spent} of {budget} spent today{held}.")]
     BudgetReached { agent: String, spent: String, budget: String, held: String, failures: Vec<StepFailure> },
     #[error("Every step of {agent}'s chain failed: {summary}")]
     AllFailed { agent: String, summary: String, failures: Vec<StepFailure> },
@@ -200,12 +200,12 @@ impl RouterError {
     fn budget_reached(agent: &Agent, budget: Money, over: WouldExceed, failures: Vec<StepFailure>) -> Self {
         let held = match over.reserved {
             Money::ZERO => String::new(),
-            r => format!("; {r} USD more held by calls still running"),
+            r => format!(", and {} more held by calls still running", r.shown()),
         };
         RouterError::BudgetReached {
             agent: agent.name.clone(),
-            spent: over.spent.to_string(),
-            budget: budget.to_string(),
+            spent: over.spent.shown(),
+            budget: budget.shown(),
             held,
             failures,
         }

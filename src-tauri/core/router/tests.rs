@@ -280,6 +280,12 @@ async fn fifty_concurrent_calls_never_spend_past_the_budget() {
     assert!(run(&r, &strict, "count the words in this budget test").await.0.is_ok());
     let err = run(&r, &strict, "count the words in this budget test").await.0.unwrap_err();
     assert!(err.to_string().starts_with("Daily budget of agent H reached"), "{err}");
+    // In money as people write it, not "0.0173916 of 0.01 USD".
+    let spent_now = crate::budget::spent_today(&r.ws.conn(), &strict).unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!("Daily budget of agent H reached: {} of {} spent today.", spent_now.shown(), worst.shown())
+    );
     // The first call spent less than 80 % of the worst case; force the spend over it and check.
     let row = ledger::Attempt {
         agent_id: strict.id.clone(),

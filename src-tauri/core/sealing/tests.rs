@@ -13,7 +13,7 @@ use crate::error::{ErrorKind, Kinded};
 use crate::keys::{self, Reach};
 use crate::ledger::Mode;
 use crate::passphrase::Passphrase;
-use crate::prices::{self, Price};
+use crate::prices::{self, Override};
 use crate::providers::canonical::{ChatRequest, Role, Turn};
 use crate::router;
 use crate::vault::{kdf::KdfParams, snapshot};
@@ -78,7 +78,7 @@ async fn rig() -> Rig {
         ..Default::default()
     };
     ws.with_unlocked(|c, u| agents::add(c, u, &spec)).unwrap();
-    let price = Price::from_text("0.15", "0.60", None, None).unwrap();
+    let price = Override::from_text("0.15", "0.60", None, None).unwrap();
     ws.with_unlocked(|c, u| prices::set(c, u, "gpt-4o-mini", price)).unwrap();
     let token = ws.with_unlocked(|c, u| tokens::issue(c, u, "bot", None)).unwrap().token;
     Rig { tmp, ws: Arc::new(ws), provider, attacker, token }

@@ -262,6 +262,12 @@ pub struct Anomaly {
     pub message: String,
 }
 
+/// A local date ("2026-11-22") as people write it: "Nov 22, 2026" (the window is in English).
+fn day_words(day: &str) -> String {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map_or_else(|_| day.to_string(), |d| d.format("%b %-d, %Y").to_string())
+}
+
 /// Flags worth a look: a day whose spend is over 3× the agent's median day (and over a cent),
 /// a model the agent's chain does not name, an hour with 5+ failures making half the calls.
 /// `days` is the range's daily series for all agents (the page has it already).
@@ -286,7 +292,12 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
                     agent: agent.to_string(),
                     kind: "spend_spike".into(),
                     when: day.to_string(),
-                    message: format!("{agent} spent ${cost} on {day}, over 3× its median day (${median})."),
+                    message: format!(
+                        "{agent} spent {} on {}, over 3× its median day ({}).",
+                        cost.shown(),
+                        day_words(day),
+                        median.shown()
+                    ),
                 });
             }
         }
@@ -332,7 +343,11 @@ pub fn anomalies(conn: &Connection, range: &Range, days: &[Point]) -> Result<Vec
         out.push(Anomaly {
             agent: agent.clone(),
             kind: "failure_burst".into(),
-            message: format!("{agent}: {failures} of {requests} attempts failed in the hour from {when}."),
+            message: format!(
+                "{agent}: {failures} of {requests} attempts failed in the hour from {} on {}.",
+                when.get(11..16).unwrap_or(&when),
+                day_words(when.get(..10).unwrap_or(&when))
+            ),
             when,
         });
     }

@@ -102,7 +102,23 @@ fn spikes_unexpected_models_and_failure_bursts_are_flagged() {
     }
     let range = Range::new(day0 - Duration::days(1), day0 + Duration::days(8)).unwrap();
     let days = series(&conn, &range, Resolution::Day, None).unwrap();
-    let kinds: Vec<String> = anomalies(&conn, &range, &days).unwrap().into_iter().map(|a| a.kind).collect();
+    let found = anomalies(&conn, &range, &days).unwrap();
+    // In money and dates as people write them, not "$0.5 on 2026-05-06 … ($0.02)".
+    let local = |t: chrono::DateTime<Utc>| t.with_timezone(&chrono::Local);
+    let spike = found.iter().find(|a| a.kind == "spend_spike").unwrap();
+    let day = local(day0 + Duration::days(5)).format("%b %-d, %Y");
+    assert_eq!(spike.message, format!("a spent $0.50 on {day}, over 3× its median day ($0.02)."));
+    let burst = found.iter().find(|a| a.kind == "failure_burst").unwrap();
+    let hour = local(day0 + Duration::days(6));
+    assert_eq!(
+        burst.message,
+        format!(
+            "a: 6 of 6 attempts failed in the hour from {} on {}.",
+            hour.format("%H:00"),
+            hour.format("%b %-d, %Y")
+        )
+    );
+    let kinds: Vec<String> = found.into_iter().map(|a| a.kind).collect();
     assert!(kinds.contains(&"spend_spike".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"unexpected_model".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"failure_burst".to_string()), "{kinds:?}");
@@ -152,4 +168,33 @@ fn the_page_gets_every_bucket_of_its_range_so_empty_days_and_hours_are_gaps_on_a
     assert!(only_a.series.iter().all(|p| p.agent == "a"));
     assert_eq!(only_a.totals.requests, 1);
     assert_eq!(only_a.buckets.len(), 30);
+}
+
+#[test]
+fn each_outcome_in_the_requests_table_comes_with_words_and_keeps_its_code() {
+    let (_d, conn) = db();
+    let now = Utc::now();
+    for outcome in ["ok", "http_529", "cut", "timeout", "http_401"] {
+        ledger::record(
+            &conn,
+            &row("a", now - Duration::minutes(5), "gpt-4o-mini", outcome, Tokens::default(), Some(1)),
+        )
+        .unwrap();
+    }
+    let q = UsageQuery {
+        range: "24h".into(),
+        since: None,
+        until: None,
+        resolution: Resolution::Hour,
+        agent: None,
+        filter: RecentFilter::default(),
+    };
+    let v = view(&conn, &q, now).unwrap();
+    let words = |code: &str| v.outcomes.iter().find(|o| o.code == code).map(|o| (o.words.as_str(), o.failed));
+    assert_eq!(words("ok"), Some(("answered", false)));
+    assert_eq!(words("http_529"), Some(("overloaded (HTTP 529)", true)));
+    assert_eq!(words("cut"), Some(("broke off mid-answer", true)));
+    assert_eq!(words("timeout"), Some(("timed out", true)));
+    assert_eq!(words("http_401"), Some(("key rejected (HTTP 401)", true)));
+    assert_eq!(v.outcomes.len(), 5, "one entry per code on the page");
 }

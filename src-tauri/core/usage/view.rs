@@ -41,9 +41,30 @@ pub struct UsageView {
     pub breakdown: Vec<Slice>,
     pub budgets: Vec<BudgetLine>,
     pub recent: Vec<ExportRow>,
+    /// What each outcome code in `recent` means, in words (the table shows these, the code on
+    /// hover): the window never spells a code out itself.
+    pub outcomes: Vec<OutcomeWords>,
     pub anomalies: Vec<Anomaly>,
     /// The period's totals, from the same points the charts draw.
     pub totals: Totals,
+}
+
+/// An outcome code as the requests table shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+pub struct OutcomeWords {
+    pub code: String,
+    pub words: String,
+    pub failed: bool,
+}
+
+impl OutcomeWords {
+    fn of(code: &str) -> OutcomeWords {
+        match code.parse::<ledger::Outcome>() {
+            Ok(o) => OutcomeWords { code: code.into(), words: o.words(), failed: o != ledger::Outcome::Ok },
+            // A code this build does not know (written by a newer one): shown as it is.
+            Err(_) => OutcomeWords { code: code.into(), words: code.replace('_', " "), failed: code != "ok" },
+        }
+    }
 }
 
 /// A period's totals (money exact).
@@ -123,7 +144,15 @@ pub fn view(conn: &Connection, query: &UsageQuery, now: DateTime<Utc>) -> Result
         series: chart,
         breakdown: breakdown(conn, &range, agent)?,
         budgets,
+        outcomes: Vec::new(),
         recent: recent(conn, &range, &filter, RECENT_ROWS)?,
+    })
+    .map(|mut v| {
+        let mut codes: Vec<&str> = v.recent.iter().map(|r| r.outcome.as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        v.outcomes = codes.into_iter().map(OutcomeWords::of).collect();
+        v
     })
 }
 

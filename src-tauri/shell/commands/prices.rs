@@ -1,7 +1,7 @@
 //! Prices: the list, and the user's own per-model prices.
 
 use keyhold_core::app;
-use keyhold_core::prices::{Price, PriceEntry};
+use keyhold_core::prices::{Override, PriceEntry};
 
 use crate::shell::error::{CommandError, Ws};
 
@@ -22,7 +22,7 @@ pub fn prices_set(
     cache_read: Option<String>,
     cache_write: Option<String>,
 ) -> Result<(), CommandError> {
-    let price = Price::from_text(&input, &output, cache_read.as_deref(), cache_write.as_deref())?;
+    let price = Override::from_text(&input, &output, cache_read.as_deref(), cache_write.as_deref())?;
     Ok(app::prices::set(&ws, &model, price)?)
 }
 
