@@ -46,7 +46,10 @@ class App:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Debug logs, so the canary checks read the chattiest logs Keyhold can write.
+            # The web view's own storage (localStorage) per test too: a choice one test made
+            # (a folded sidebar) must not greet the next.
             env={**os.environ, "KEYHOLD_LOG": "debug", "XDG_CONFIG_HOME": str(self.config_home),
+                 "XDG_DATA_HOME": str(data_dir.parent / "xdg-data"), "XDG_CACHE_HOME": str(data_dir.parent / "xdg-cache"),
                  "KEYHOLD_TEST_SAVE_DIALOG": str(self.save_dialog_answer), **(env or {})},
         )
         deadline = time.time() + 20

@@ -37,6 +37,35 @@ if (main.scrollWidth > main.clientWidth + 1) out.push(`the page is wider than it
 return out.slice(0, 10);
 """
 
+# What a user cannot reach without scrolling a box sideways: a button, or a table column that
+# is shown, cut by a box that scrolls or clips (a table's wrapper). A table keeps its primary
+# columns (th.primary) on screen and hides the rest behind a toggle; it never hides a primary one.
+HIDDEN_JS = """
+const out = [];
+const main = document.querySelector('main');
+const clips = (el) => { const s = getComputedStyle(el); return s.overflowX !== 'visible'; };
+for (const el of main.querySelectorAll('button, th, td button, input[type=checkbox]')) {
+  const r = el.getBoundingClientRect();
+  if (el.tagName === 'TH' && el.classList.contains('primary') && r.width === 0) {
+    out.push(`a primary column is hidden: ${el.closest('table').id || 'table'} "${el.textContent}"`);
+    continue;
+  }
+  if (r.width === 0 || r.height === 0) continue;
+  for (let p = el.parentElement; p && p !== main; p = p.parentElement) {
+    if (!clips(p)) continue;
+    const box = p.getBoundingClientRect();
+    if (r.left < box.left - 1 || r.right > box.right + 1) {
+      out.push(`${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 30)}" is cut by ${p.tagName.toLowerCase()}.${p.className} (${Math.round(r.right - box.right)}px past)`);
+      break;
+    }
+  }
+}
+for (const t of main.querySelectorAll('table:not(.u-legend)')) {
+  if (t.getBoundingClientRect().width && !t.querySelector('th.primary')) out.push(`table ${t.id || t.className} names no primary column`);
+}
+return out.slice(0, 20);
+"""
+
 
 def compare(name, png):
     """Changed share of pixels against the committed screenshot, when both exist."""
@@ -64,6 +93,12 @@ def test_every_page_fits_at_1280x800_and_at_the_minimum_size(app, provider_sim):
     submit(d, "#add-save", {"#add-label": "Work account, main key for long-running-agents",
                             "#add-key-secret": KEY, "#add-base-url": provider_sim["OpenAI"]})
     wait_for(d, "li[data-key-label] .health.good")
+    # A local Ollama too, so Local models lists models with their buttons.
+    Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("ollama")
+    submit(d, "#add-save", {"#add-label": "my ollama", "#add-base-url": provider_sim["Ollama"]})
+    wait_text(d, 'li[data-key-label="my ollama"] .health', "working")
+    # The header hears of the new Ollama at once, not at its next look half a minute on.
+    wait_text(d, "#ollama-badge", "2 models", timeout=10)
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, "#new-agent").click()
     type_into(d, "#agent-name", "research-assistant-with-a-long-name")
@@ -85,9 +120,14 @@ def test_every_page_fits_at_1280x800_and_at_the_minimum_size(app, provider_sim):
             d.find_element(By.CSS_SELECTOR, f"#nav-{page}").click()
             wait_for(d, "main.page > *")
             d.execute_script("return new Promise(r => setTimeout(r, 400))")
-            found = d.execute_script(OVERFLOW_JS)
+            found = d.execute_script(OVERFLOW_JS) + d.execute_script(HIDDEN_JS)
             problems += [f"{page} at {size}: {p}" for p in found]
             png = out / f"{page}-{size}.png"
             d.save_screenshot(str(png))
             print(f"{page}-{size}: {compare(f'{page}-{size}', png)}")
+        # The sidebar folds to icons in the narrow window, and unfolds on request.
+        folded = d.execute_script("return document.querySelector('.body').classList.contains('icons')")
+        assert folded == (size == "min"), f"sidebar folded at {size}: {folded}"
+    d.find_element(By.CSS_SELECTOR, "#sidebar-toggle").click()
+    assert "Usage" in d.find_element(By.CSS_SELECTOR, "#nav-usage").text
     assert not problems, "\n".join(problems)

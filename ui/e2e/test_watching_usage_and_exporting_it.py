@@ -52,7 +52,7 @@ def test_a_user_sees_usage_update_and_exports_it(app, provider_sim, tmp_path):
     rows = d.find_elements(By.CSS_SELECTOR, "#usage-recent tbody tr")
     assert len(rows) == 2
     # Costs read as people write them; the exact value is in each cell's tooltip.
-    cells = [r.find_elements(By.CSS_SELECTOR, "td")[7] for r in rows]
+    cells = [r.find_element(By.CSS_SELECTOR, "td.cost") for r in rows]
     assert all(c.text.startswith("$") for c in cells)
     page_total = sum(Decimal(c.get_attribute("title").removesuffix(" USD")) for c in cells)
     # The period's totals add up the same.
@@ -114,7 +114,8 @@ def test_a_user_west_of_utc_reads_each_day_label_on_that_days_bar(app_west_of_ut
         # The tooltip (uPlot's legend) under each tick names the day the tick names.
         for t in ticks:
             shown = d.execute_script(
-                """const over = document.querySelector('#chart-cost .u-over');
+                """window.dispatchEvent(new Event('resize'));  // uPlot measures its plot area again
+                   const over = document.querySelector('#chart-cost .u-over');
                    const r = over.getBoundingClientRect();
                    over.dispatchEvent(new MouseEvent('mousemove', {clientX: r.left + arguments[0], clientY: r.top + 20, bubbles: true}));
                    return document.querySelector('#chart-cost .u-legend .u-series:first-child .u-value').textContent;""",

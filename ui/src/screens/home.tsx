@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { commands, events, type AppEnvironment, type CommandError, type WorkspaceInfo } from "../bindings";
 import { ChangedOutside } from "../components/changed-outside";
+import { PageIcon } from "../components/page-icon";
 import { ErrorNote } from "../components/error-note";
 import { StrengthMeter } from "../components/strength-meter";
 import { Agents } from "./agents";
@@ -34,7 +35,30 @@ const PAGES: [Page, string][] = [
   ["vault", "Vault"],
 ];
 
+const SIDEBAR = "keyhold.sidebar";
+
+/** Whether the sidebar shows icons only: the user's choice, else folded in a narrow window. */
+function sidebarFolded(): boolean {
+  const chosen = localStorage.getItem(SIDEBAR);
+  if (chosen) return chosen === "icons";
+  return typeof window.matchMedia === "function" && window.matchMedia("(max-width: 900px)").matches;
+}
+
 export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: WorkspaceInfo) => void }) {
+  const [icons, setIcons] = useState(sidebarFolded);
+  const foldSidebar = (on: boolean) => {
+    localStorage.setItem(SIDEBAR, on ? "icons" : "names");
+    setIcons(on);
+  };
+  // Until the user chooses, the sidebar follows the window's width.
+  useEffect(() => {
+    // A resize listener: WebKitGTK does not always fire a media query's "change".
+    const follow = () => {
+      if (!localStorage.getItem(SIDEBAR)) setIcons(sidebarFolded());
+    };
+    window.addEventListener("resize", follow);
+    return () => window.removeEventListener("resize", follow);
+  }, []);
   // Keyhold opens on Chat; the page the user was on comes back after a lock and unlock.
   const [page, setPageState] = useState<Page>(() => {
     const kept = sessionStorage.getItem("keyhold.page") as Page | null;
@@ -162,9 +186,12 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
           </button>
         </header>
         {env && !env.tray_available && (
-          <p class="notice" id="no-tray">
-            No system tray was found on this desktop: Lock, Proxy and Offline mode are here in the window, and closing it quits
-            Keyhold.
+          <p
+            class="notice one-line"
+            id="no-tray"
+            title="No system tray was found on this desktop: Lock, Proxy and Offline mode are here in the window, and closing it quits Keyhold."
+          >
+            No system tray: Lock, Proxy and Offline mode are here; closing the window quits Keyhold.
           </p>
         )}
         {info.changed_outside.length > 0 && <ChangedOutside info={info} onAccepted={onLocked} />}
@@ -174,13 +201,24 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
           </p>
         )}
       </div>
-      <div class="body">
+      <div class={icons ? "body icons" : "body"}>
       <nav class="sidebar" aria-label="Pages">
+        <button
+          class="sidebar-toggle"
+          id="sidebar-toggle"
+          aria-pressed={icons}
+          title={icons ? "Show the page names" : "Fold the sidebar to icons"}
+          onClick={() => foldSidebar(!icons)}
+        >
+          <span aria-hidden="true">{icons ? "»" : "«"}</span>
+          <span class="label">{icons ? "Show names" : "Fold"}</span>
+        </button>
         {PAGES.map(([id, title], i) => (
           <button
             id={`nav-${id}`}
             key={id}
             title={`${title} (Ctrl+${(i + 1) % 10})`}
+            aria-label={title}
             class={page === id ? "tab on" : "tab"}
             aria-current={page === id ? "page" : undefined}
             onClick={() => {
@@ -188,11 +226,13 @@ export function Home({ info, onLocked }: { info: WorkspaceInfo; onLocked: (i: Wo
               document.getElementById("main")?.focus();
             }}
           >
-            {title}
+            <PageIcon page={id} />
+            <span class="label">{title}</span>
           </button>
         ))}
         <button class="link shortcuts-open" id="shortcuts-open" onClick={() => setHelp(true)} title="Keyboard shortcuts (?)">
-          Shortcuts
+          <span class="label">Shortcuts</span>
+          <span class="short" aria-hidden="true">?</span>
         </button>
       </nav>
       <main class={page === "chat" ? "page chat-page" : "page"} id="main" tabIndex={-1}>

@@ -61,10 +61,10 @@ export function Local() {
           <table class="prices" id="local-models">
             <thead>
               <tr>
-                <th>Installed model</th>
-                <th>Size</th>
-                <th>In memory</th>
-                <th>
+                <th class="primary">Installed model</th>
+                <th class="primary num">Size</th>
+                <th class="primary">In memory</th>
+                <th class="primary">
                   <span class="sr-only">Actions</span>
                 </th>
               </tr>
@@ -72,10 +72,10 @@ export function Local() {
             <tbody>
               {status.models.map((m) => (
                 <tr key={m.name} data-model={m.name}>
-                  <td>{m.name}</td>
-                  <td>{bytes(m.size)}</td>
-                  <td>{status.loaded.includes(m.name) ? "loaded" : "not loaded (loads on first use)"}</td>
-                  <td>
+                  <td class="wrap">{m.name}</td>
+                  <td class="num">{bytes(m.size)}</td>
+                  <td class="wrap">{status.loaded.includes(m.name) ? "loaded" : "not loaded (loads on first use)"}</td>
+                  <td class={confirmRemove === m.name ? "wrap" : ""}>
                     {confirmRemove === m.name ? (
                       <span class="confirm">
                         Remove {m.name} from this machine? Agents with it as a step will fail there until it is pulled again.{" "}

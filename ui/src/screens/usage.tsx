@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import "uplot/dist/uPlot.min.css";
 import { commands, events, type CommandError, type UsageQuery, type UsageView, type Point } from "../bindings";
 import { ErrorNote } from "../components/error-note";
-import { usd } from "../lib/money";
+import { tokens, usd } from "../lib/money";
 
 const CLASSES = ["input", "output", "cache_read", "cache_write"] as const;
 // Readable on the light and the dark theme alike.
@@ -151,12 +151,30 @@ function Chart({
 
 const PAGE = 25;
 
+/** A time in the requests table: the hour today, the day and hour before (the full date and
+ * time on hover). */
+export function when(iso: string, now = new Date()): string {
+  const t = new Date(iso);
+  const time = t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return t.toDateString() === now.toDateString() ? time : `${t.toLocaleDateString([], { month: "short", day: "numeric" })}, ${time}`;
+}
+
+/** Shows the secondary columns a narrow window hides (wide windows show them all anyway). */
+export function ColumnsToggle({ id, all, set }: { id: string; all: boolean; set: (v: boolean) => void }) {
+  return (
+    <button type="button" class="secondary small columns-toggle" id={id} aria-pressed={all} onClick={() => set(!all)}>
+      {all ? "Fewer columns" : "All columns"}
+    </button>
+  );
+}
+
 export function Usage() {
   const [query, setQuery] = useState<UsageQuery>({ range: "7d", since: null, until: null, resolution: "day", agent: null, filter: {} });
   const [view, setView] = useState<UsageView | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
   const [exported, setExported] = useState<string | null>(null);
   const [page, setPage] = useState(0);
+  const [allColumns, setAllColumns] = useState(false);
 
   // A custom range needs both dates: until then nothing old is left on screen.
   const incomplete = query.range === "custom" && (!query.since || !query.until);
@@ -315,93 +333,113 @@ export function Usage() {
         </>
       )}
 
-      <h3>By provider and model</h3>
-      <table class="prices" id="usage-breakdown">
+      <div class="table-head">
+        <h3>By provider and model</h3>
+        <ColumnsToggle id="usage-breakdown-columns" all={allColumns} set={setAllColumns} />
+      </div>
+      <table class={`prices fit${allColumns ? " all" : ""}`} id="usage-breakdown">
         <thead>
           <tr>
-            <th>Provider</th>
-            <th>Model</th>
-            <th>Where</th>
-            <th>Requests</th>
-            <th>In</th>
-            <th>Out</th>
-            <th>Cache read</th>
-            <th>Cache write</th>
-            <th>Cost</th>
+            <th class="primary">Provider · model</th>
+            <th class="primary num">Requests</th>
+            <th class="more num">In</th>
+            <th class="more num">Out</th>
+            <th class="more num">Cache read</th>
+            <th class="more num">Cache write</th>
+            <th class="primary num">Cost</th>
           </tr>
         </thead>
         <tbody>
           {view?.breakdown.map((s) => (
             <tr key={`${s.provider}-${s.model}-${s.local}`}>
-              <td>{s.provider}</td>
-              <td>{s.model}</td>
-              <td>{s.local ? "local" : "cloud"}</td>
-              <td>{s.requests}</td>
-              <td>{s.tokens.input}</td>
-              <td>{s.tokens.output}</td>
-              <td>{s.tokens.cache_read}</td>
-              <td>{s.tokens.cache_write}</td>
-              <td title={`${s.cost_usd} USD`}>{usd(s.cost_usd)}</td>
+              <td class="wrap">
+                {s.provider} · {s.model}
+                {s.local && <span class="fine"> on this machine</span>}
+              </td>
+              <td class="num">{tokens(s.requests)}</td>
+              <td class="more num">{tokens(s.tokens.input)}</td>
+              <td class="more num">{tokens(s.tokens.output)}</td>
+              <td class="more num">{tokens(s.tokens.cache_read)}</td>
+              <td class="more num">{tokens(s.tokens.cache_write)}</td>
+              <td class="num cost" title={`${s.cost_usd} USD`}>
+                {usd(s.cost_usd)}
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
 
-      <h3>Recent requests</h3>
+      <div class="table-head">
+        <h3>Recent requests</h3>
+        <ColumnsToggle id="usage-recent-columns" all={allColumns} set={setAllColumns} />
+      </div>
       <div class="row">
-        <input placeholder="provider" onChange={(e) => setFilter("provider", (e.target as HTMLInputElement).value)} />
-        <input placeholder="model" onChange={(e) => setFilter("model", (e.target as HTMLInputElement).value)} />
-        <select id="usage-outcome" onChange={(e) => setFilter("outcome", (e.target as HTMLSelectElement).value)}>
+        <input placeholder="provider" aria-label="Filter by provider" onChange={(e) => setFilter("provider", (e.target as HTMLInputElement).value)} />
+        <input placeholder="model" aria-label="Filter by model" onChange={(e) => setFilter("model", (e.target as HTMLInputElement).value)} />
+        <select id="usage-outcome" aria-label="Filter by outcome" onChange={(e) => setFilter("outcome", (e.target as HTMLSelectElement).value)}>
           <option value="">Any outcome</option>
-          <option value="ok">ok</option>
+          <option value="ok">answered</option>
           <option value="failed">failed</option>
         </select>
-        <select onChange={(e) => setFilter("mode", (e.target as HTMLSelectElement).value)}>
-          <option value="">Any mode</option>
-          <option value="agent">agent</option>
+        <select aria-label="Filter by mode" onChange={(e) => setFilter("mode", (e.target as HTMLSelectElement).value)}>
+          <option value="">Chat and proxy</option>
+          <option value="agent">chat (agent)</option>
           <option value="proxy">proxy</option>
         </select>
       </div>
-      <table class="prices" id="usage-recent">
+      <table class={`prices fit${allColumns ? " all" : ""}`} id="usage-recent">
         <thead>
           <tr>
-            <th>Time</th>
-            <th>Agent</th>
-            <th>Mode</th>
-            <th>Step</th>
-            <th>Provider · model</th>
-            <th>Outcome</th>
-            <th>In/out/cache</th>
-            <th>Cost</th>
-            <th>Latency</th>
-            <th>Where</th>
-            <th title="What was replaced before the request left this machine">Replaced</th>
+            <th class="primary">Time</th>
+            <th class="primary">Agent</th>
+            <th class="primary">Provider · model</th>
+            <th class="primary">Outcome</th>
+            <th class="more num">Tokens in / out / cached</th>
+            <th class="primary num">Cost</th>
+            <th class="more num">Latency</th>
+            <th class="more" title="What was replaced before the request left this machine">
+              Replaced
+            </th>
           </tr>
         </thead>
         <tbody>
-          {recent.slice(page * PAGE, page * PAGE + PAGE).map((r, i) => (
-            <tr key={i}>
-              <td>{new Date(r.time).toLocaleString()}</td>
-              <td>{r.agent}</td>
-              <td>{r.mode}</td>
-              <td>{r.step}</td>
-              <td>
-                {r.provider} · {r.model}
-              </td>
-              <td>{r.outcome}</td>
-              <td>
-                {r.input_tokens}/{r.output_tokens}/{r.cache_read_tokens}+{r.cache_write_tokens}
-                {r.estimated ? " est." : ""}
-              </td>
-              <td title={r.cost_usd ? `${r.cost_usd} USD${r.tools ? `, including the provider's fees for ${toolsText(r.tools)}` : ""}` : ""}>
-                {r.cost_usd === "" ? "unknown" : usd(r.cost_usd)}
-                {r.tools && <span class="fine tools"> incl. {toolsText(r.tools)}</span>}
-              </td>
-              <td>{r.latency_ms} ms</td>
-              <td>{r.local ? "local" : "cloud"}</td>
-              <td class="replaced">{r.redacted ? r.redacted.replace(/_/g, " ").replace(/:/g, " ").split(" ").join(" ") : "–"}</td>
-            </tr>
-          ))}
+          {recent.slice(page * PAGE, page * PAGE + PAGE).map((r, i) => {
+            const outcome = view?.outcomes.find((o) => o.code === r.outcome);
+            return (
+              <tr key={i}>
+                <td title={new Date(r.time).toLocaleString()}>{when(r.time)}</td>
+                <td class="wrap">
+                  {r.agent}
+                  <span class="fine"> {r.mode === "proxy" ? "proxy" : "chat"}</span>
+                </td>
+                <td class="wrap">
+                  {r.provider} · {r.model}
+                  {(r.step > 0 || r.local) && (
+                    <span class="fine">
+                      {r.step > 0 ? ` fallback step ${r.step}` : ""}
+                      {r.local ? " on this machine" : ""}
+                    </span>
+                  )}
+                </td>
+                <td class={`wrap outcome${outcome?.failed ? " failed" : ""}`} title={r.outcome}>
+                  {outcome?.words ?? r.outcome}
+                </td>
+                <td class="more num">
+                  {tokens(r.input_tokens)} / {tokens(r.output_tokens)} / {tokens(r.cache_read_tokens + r.cache_write_tokens)}
+                  {r.estimated ? " est." : ""}
+                </td>
+                <td
+                  class="num cost"
+                  title={r.cost_usd ? `${r.cost_usd} USD${r.tools ? `, including the provider's fees for ${toolsText(r.tools)}` : ""}` : ""}
+                >
+                  {r.cost_usd === "" ? "unknown" : usd(r.cost_usd)}
+                  {r.tools && <span class="fine tools"> incl. {toolsText(r.tools)}</span>}
+                </td>
+                <td class="more num">{tokens(r.latency_ms)} ms</td>
+                <td class="more replaced">{r.redacted ? r.redacted.replace(/_/g, " ").replace(/:/g, " ") : "–"}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
       {recent.length > PAGE && (
