@@ -7,7 +7,7 @@ import urllib.request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from test_first_run_lock_and_unlock import shot, submit, type_into, wait_for, wait_text
+from test_first_run_lock_and_unlock import choose_model, shot, submit, type_into, wait_for, wait_text
 
 KEY = "sk-sim-e2e-openai-key-0001"
 ANSWER = "Hello from the simulator. Your request arrived intact."
@@ -35,8 +35,8 @@ def test_a_user_chats_with_an_agent_whose_first_step_fails(app, provider_sim):
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, "#new-agent").click()
     type_into(d, "#agent-name", "Writer")
-    type_into(d, "#agent-model", "claude-haiku-4-5")
     Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("an (anthropic)")
+    choose_model(d, "claude-haiku-4-5")
     d.find_element(By.CSS_SELECTOR, "#add-step").click()
     Select(d.find_element(By.CSS_SELECTOR, ".step .step-key")).select_by_visible_text("oa (openai)")
     # The key was tested when it was saved, so its models are offered to choose from.
@@ -82,7 +82,7 @@ def test_a_user_stops_a_slow_answer_and_keeps_what_arrived(app, provider_sim):
     wait_for(d, "#new-agent").click()
     type_into(d, "#agent-name", "Slow")
     Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("oa (openai)")
-    type_into(d, "#agent-model", "gpt-4o-mini")
+    choose_model(d, "gpt-4o-mini")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
     wait_for(d, 'li[data-agent="Slow"] .chat-open').click()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from test_first_run_lock_and_unlock import submit, type_into, wait_for, wait_text
+from test_first_run_lock_and_unlock import choose_model, submit, type_into, wait_for, wait_text
 
 KEY = "sk-sim-e2e-openai-key-0001"
 PAGES = ["chat", "overview", "agents", "usage", "providers", "local", "proxy", "privacy", "prices", "vault"]
@@ -102,7 +102,7 @@ def test_every_page_fits_at_1280x800_and_at_the_minimum_size(app, provider_sim):
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, "#new-agent").click()
     type_into(d, "#agent-name", "research-assistant-with-a-long-name")
-    type_into(d, "#agent-model", "gpt-4o-mini")
+    choose_model(d, "gpt-4o-mini")
     type_into(d, "#agent-budget", "1")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
     wait_for(d, "li[data-agent] .chat-open").click()

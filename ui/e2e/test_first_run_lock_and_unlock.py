@@ -26,6 +26,21 @@ def type_into(driver, css, text):
     field.send_keys(text)
 
 
+def choose_model(driver, model):
+    """Chooses the agent form's main model: from the list the key's last test gave when it is
+    there, else typed under "Another model"."""
+    from selenium.webdriver.support.ui import Select
+
+    choices = driver.find_elements(By.CSS_SELECTOR, "#agent-model-choice")
+    if choices:
+        values = [o.get_attribute("value") for o in choices[0].find_elements(By.TAG_NAME, "option")]
+        if model in values:
+            Select(choices[0]).select_by_value(model)
+            return
+        Select(choices[0]).select_by_value("__typed")
+    type_into(driver, "#agent-model", model)
+
+
 def submit(driver, button, fields):
     """Types each {css: text} into its field, then clicks the button."""
     for css, text in fields.items():

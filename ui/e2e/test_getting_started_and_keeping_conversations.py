@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from test_first_run_lock_and_unlock import shot, submit, type_into, wait_for, wait_text
+from test_first_run_lock_and_unlock import choose_model, shot, submit, type_into, wait_for, wait_text
 
 KEY = "sk-sim-e2e-openai-key-0001"
 
@@ -31,12 +31,16 @@ def create_vault_and_open_keys(d, passphrase):
     Select(d.find_element(By.CSS_SELECTOR, "#add-provider")).select_by_value("openai")
 
 
-def make_agent(d, name):
+def make_agent(d, name, key="oa (openai)", warned=None):
     d.find_element(By.CSS_SELECTOR, "#nav-agents").click()
     wait_for(d, "#new-agent").click()
     type_into(d, "#agent-name", name)
-    Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text("oa (openai)")
-    type_into(d, "#agent-model", "gpt-4o-mini")
+    Select(d.find_element(By.CSS_SELECTOR, "#agent-key")).select_by_visible_text(key)
+    if warned:
+        assert warned in wait_for(d, ".key-warning").text
+    else:
+        assert not d.find_elements(By.CSS_SELECTOR, ".key-warning")
+    choose_model(d, "gpt-4o-mini")
     d.find_element(By.CSS_SELECTOR, "#agent-save").click()
     wait_for(d, f'li[data-agent="{name}"]')
 
@@ -128,7 +132,8 @@ def test_a_key_the_provider_refuses_is_flagged_on_the_overview_and_on_the_agents
     submit(d, "#add-save", {"#add-label": "oa", "#add-key-secret": "sk-sim-e2e-revoked-key-0009",
                             "#add-base-url": provider_sim["OpenAI"]})
     wait_text(d, 'li[data-key-label="oa"] .health', "rejected")
-    make_agent(d, "Writer")
+    # The form says so when the key is chosen; the user goes on anyway.
+    make_agent(d, "Writer", key="oa (openai) — rejected", warned="The provider refused the key “oa” when it was last tested.")
     d.find_element(By.CSS_SELECTOR, 'li[data-agent="Writer"] .chat-open').click()
     wait_for(d, "#chat-input").send_keys("hello", Keys.ENTER)
     wait_for(d, ".chat-line .error", timeout=30)

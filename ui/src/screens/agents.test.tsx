@@ -93,4 +93,69 @@ describe("agents", () => {
     await waitFor(() => expect(mocked.agentsSave).toHaveBeenCalled());
     expect(mocked.agentsSave.mock.calls[0][1]).toMatchObject({ privacy: "pii", tool_values: "placeholders" });
   });
+
+  const key = (id: string, label: string, models: string[], health = "working", provider = "openai") => ({
+    id, provider, label, base_url: null, masked: "sk-…", active: true, is_default: false, created_at: "",
+    rotated_at: null, models, models_fetched_at: null, last_test: null, health, last_tested_at: null,
+    allow_insecure_http: false, marked_local: false, local: false,
+  });
+
+  it("opens Edit in view with the cursor in the name", async () => {
+    render(<Agents onChat={() => {}} />);
+    await waitFor(() => expect(document.querySelector(".edit")).toBeTruthy());
+    const scrolled = vi.fn();
+    HTMLFormElement.prototype.scrollIntoView = scrolled;
+    fireEvent.click(document.querySelector(".edit")!);
+    await waitFor(() => expect(document.activeElement?.id).toBe("agent-name"));
+    expect(scrolled).toHaveBeenCalled();
+    expect(document.querySelector("#agent-form h3")!.textContent).toBe("Edit Writer");
+  });
+
+  it("chooses the main model from the key's tested models, or types one that is not listed", async () => {
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [key("k_1", "oa", ["gpt-4o-mini", "gpt-4o"]), key("k_2", "an", ["claude-haiku-4-5"], "working", "anthropic")] });
+    mocked.agentsSave.mockResolvedValue({ status: "ok", data: { agent, warnings: [] } });
+    render(<Agents onChat={() => {}} />);
+    await waitFor(() => expect(document.getElementById("new-agent")).toBeTruthy());
+    await waitFor(() => expect(mocked.keysList).toHaveBeenCalled());
+    fireEvent.click(document.getElementById("new-agent")!);
+    const choice = () => document.getElementById("agent-model-choice") as HTMLSelectElement;
+    // With the default key, every key's models, grouped by key.
+    expect(Array.from(choice().querySelectorAll("optgroup")).map((g) => g.label)).toEqual(["oa (openai)", "an (anthropic)"]);
+    expect(document.getElementById("agent-model")).toBeNull();
+    fireEvent.change(document.getElementById("agent-key")!, { target: { value: "k_1" } });
+    expect(Array.from(choice().options).map((o) => o.value)).toEqual(["", "gpt-4o-mini", "gpt-4o", "__typed"]);
+    fireEvent.change(choice(), { target: { value: "gpt-4o" } });
+    // A model the last test did not list is typed.
+    fireEvent.change(choice(), { target: { value: "__typed" } });
+    fireEvent.input(document.getElementById("agent-model")!, { target: { value: "gpt-5-preview" } });
+    expect(choice().value).toBe("__typed");
+    fireEvent.input(document.getElementById("agent-name")!, { target: { value: "New" } });
+    fireEvent.submit(document.getElementById("agent-form")!);
+    await waitFor(() => expect(mocked.agentsSave).toHaveBeenCalled());
+    expect(mocked.agentsSave.mock.calls[0][1]).toMatchObject({ model: "gpt-5-preview", key: "k_1" });
+  });
+
+  it("warns when the chosen key or a step's key failed its test or its last call", async () => {
+    mocked.keysList.mockResolvedValue({ status: "ok", data: [key("k_1", "oa", ["gpt-4o-mini"]), key("k_2", "bad", [], "rejected"), key("k_3", "used", ["gpt-4o"])] });
+    // The Overview counts the last call: k_3 tested fine but was refused since.
+    mocked.overview.mockResolvedValue({ status: "ok", data: { agents: [], keys: [{ id: "k_3", health: "refused_in_use" }] } });
+    render(<Agents onChat={() => {}} />);
+    await waitFor(() => expect(document.getElementById("new-agent")).toBeTruthy());
+    await waitFor(() => expect(mocked.overview).toHaveBeenCalled());
+    fireEvent.click(document.getElementById("new-agent")!);
+    const keySelect = document.getElementById("agent-key") as HTMLSelectElement;
+    expect(Array.from(keySelect.options).map((o) => o.textContent)).toEqual([
+      "The default key of the model's provider",
+      "oa (openai)",
+      "bad (openai) — rejected",
+      "used (openai) — refused on its last call",
+    ]);
+    fireEvent.change(keySelect, { target: { value: "k_1" } });
+    expect(document.querySelector(".key-warning")).toBeNull();
+    fireEvent.change(keySelect, { target: { value: "k_2" } });
+    expect(document.querySelector(".key-warning")!.textContent).toContain("The provider refused the key “bad” when it was last tested.");
+    fireEvent.click(document.getElementById("add-step")!);
+    fireEvent.change(document.querySelector(".step .step-key")!, { target: { value: "k_3" } });
+    expect(document.querySelector(".step-warning")!.textContent).toContain("refused the key “used” on its last call");
+  });
 });

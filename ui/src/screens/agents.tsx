@@ -1,9 +1,28 @@
 // Agents: cards with today's spend against the budget and any failing key, a form to create or
 // edit one; Chat on a card opens the Chat page with that agent.
-import { useEffect, useState } from "preact/hooks";
-import { commands, events, type AgentCard, type CommandError, type KeySummary, type Policy, type ToolValues } from "../bindings";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { commands, events, type AgentCard, type CommandError, type KeyHealth, type KeySummary, type Policy, type ToolValues } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { budgetLook, usd } from "../lib/money";
+import { healthLook } from "./providers";
+
+/** Why a key is not fit to be chosen, in words, or null when it is (working, or not tested yet). */
+export function keyTrouble(k: KeySummary, health: KeyHealth): string | null {
+  switch (health) {
+    case "rejected":
+      return `The provider refused the key “${k.label}” when it was last tested.`;
+    case "refused_in_use":
+      return `The provider refused the key “${k.label}” on its last call.`;
+    case "unreachable":
+      return `The key “${k.label}” could not reach its provider when it was last tested.`;
+    case "unexpected":
+      return `The key “${k.label}” got a reply Keyhold did not expect when it was last tested (a wrong address?).`;
+    case "deactivated":
+      return `The key “${k.label}” is deactivated: nothing is sent on it.`;
+    default:
+      return null;
+  }
+}
 
 export function Agents({ onChat }: { onChat: (agent: string) => void }) {
   const [cards, setCards] = useState<AgentCard[]>([]);
@@ -13,13 +32,18 @@ export function Agents({ onChat }: { onChat: (agent: string) => void }) {
   const [error, setError] = useState<CommandError | null>(null);
 
   const [failing, setFailing] = useState<Record<string, string[]>>({});
+  // Each key's health with its last call counted (the Overview's), for the form's warnings.
+  const [health, setHealth] = useState<Record<string, KeyHealth>>({});
   const reload = async () => {
     const [a, k, o] = await Promise.all([commands.agentsList(), commands.keysList(), commands.overview()]);
     if (a.status === "ok") setCards(a.data);
     else setError(a.error);
     if (k.status === "ok") setKeys(k.data);
     // Keys in each agent's chain that the provider refused on their last call (or deactivated).
-    if (o.status === "ok") setFailing(Object.fromEntries(o.data.agents.map((l) => [l.id, l.failing_keys])));
+    if (o.status === "ok") {
+      setFailing(Object.fromEntries(o.data.agents.map((l) => [l.id, l.failing_keys])));
+      setHealth(Object.fromEntries(o.data.keys.map((l) => [l.id, l.health])));
+    }
   };
 
   useEffect(() => {
@@ -120,8 +144,10 @@ export function Agents({ onChat }: { onChat: (agent: string) => void }) {
         )}
         {editing !== null && (
           <AgentForm
+            key={editing === "new" ? "new" : editing.agent.id}
             card={editing === "new" ? null : editing}
             keys={keys}
+            health={health}
             onDone={async () => {
               setEditing(null);
               await reload();
@@ -133,8 +159,39 @@ export function Agents({ onChat }: { onChat: (agent: string) => void }) {
   );
 }
 
-function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySummary[]; onDone: () => void }) {
+function AgentForm({
+  card,
+  keys,
+  health,
+  onDone,
+}: {
+  card: AgentCard | null;
+  keys: KeySummary[];
+  health: Record<string, KeyHealth>;
+  onDone: () => void;
+}) {
   const a = card?.agent;
+  const form = useRef<HTMLFormElement>(null);
+  // The form opens below the cards: bring it into view and put the cursor in it, or the click on
+  // Edit looks dead.
+  useEffect(() => {
+    form.current?.scrollIntoView?.({ block: "start", behavior: "smooth" });
+    form.current?.querySelector<HTMLInputElement>("#agent-name")?.focus({ preventScroll: true });
+  }, []);
+  const healthOf = (k: KeySummary): KeyHealth => health[k.id] ?? k.health;
+  const trouble = (id: string) => {
+    const k = keys.find((x) => x.id === id);
+    return k ? keyTrouble(k, healthOf(k)) : null;
+  };
+  const keyOption = (k: KeySummary) => {
+    const h = healthOf(k);
+    const bad = keyTrouble(k, h) !== null;
+    return (
+      <option key={k.id} value={k.id}>
+        {k.label} ({k.provider}){bad ? ` — ${healthLook(h).word}` : ""}
+      </option>
+    );
+  };
   const [name, setName] = useState(a?.name ?? "");
   const [model, setModel] = useState(a?.model ?? "");
   const [key, setKey] = useState(a?.key_id ?? "");
@@ -152,6 +209,13 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   const [warnings, setWarnings] = useState<string[]>([]);
   // The chosen key's models are suggested first (the key comes before the model in the form).
   const models = Array.from(new Set([...(keys.find((k) => k.id === key)?.models ?? []), ...keys.flatMap((k) => k.models)]));
+  // The main model is chosen like a fallback step's: from the models the key's last test listed
+  // (every key's, grouped, when the provider's default key serves it), or typed when it is not
+  // listed (a new model, a key never tested).
+  const groups = (key ? keys.filter((k) => k.id === key) : keys).filter((k) => k.models.length > 0);
+  const listed = new Set(groups.flatMap((k) => k.models));
+  const [typing, setTyping] = useState(false);
+  const typed = groups.length === 0 || typing || (model !== "" && !listed.has(model));
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -178,7 +242,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
   };
 
   return (
-    <form class="add-key" id="agent-form" onSubmit={submit}>
+    <form class="add-key" id="agent-form" ref={form} onSubmit={submit}>
       <h3>{a ? `Edit ${a.name}` : "New agent"}</h3>
       <datalist id="known-models">
         {models.map((m) => (
@@ -193,23 +257,54 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
         Key
         <select id="agent-key" value={key} onChange={(e) => setKey((e.target as HTMLSelectElement).value)}>
           <option value="">The default key of the model's provider</option>
-          {keys.map((k) => (
-            <option key={k.id} value={k.id}>
-              {k.label} ({k.provider})
-            </option>
-          ))}
+          {keys.map(keyOption)}
         </select>
       </label>
+      {key && trouble(key) && (
+        <p class="warning key-warning" role="note">
+          {trouble(key)} Calls on it will fail until you replace or test it on the Keys page.
+        </p>
+      )}
       <label>
         Model
+        {groups.length > 0 && (
+          <select
+            id="agent-model-choice"
+            value={typed ? "__typed" : model}
+            onChange={(e) => {
+              const v = (e.target as HTMLSelectElement).value;
+              if (v === "__typed") {
+                setTyping(true);
+              } else {
+                setTyping(false);
+                setModel(v);
+              }
+            }}
+          >
+            {!typed && model === "" && <option value="">Choose a model</option>}
+            {groups.map((k) => (
+              <optgroup key={k.id} label={`${k.label} (${k.provider})`}>
+                {k.models.map((m) => (
+                  <option key={`${k.id}:${m}`} value={m}>
+                    {m}
+                  </option>
+                ))}
+              </optgroup>
+            ))}
+            <option value="__typed">Another model (type its name)…</option>
+          </select>
+        )}
+      </label>
+      {typed && (
         <input
           id="agent-model"
+          aria-label="Model name"
           list="known-models"
           value={model}
           placeholder={key ? "A model this key's provider serves" : "e.g. claude-haiku-4-5, gpt-4o-mini"}
           onInput={(e) => setModel((e.target as HTMLInputElement).value)}
         />
-      </label>
+      )}
       <label>
         System prompt
         <textarea id="agent-system" rows={3} value={system} onInput={(e) => setSystem((e.target as HTMLTextAreaElement).value)} />
@@ -234,11 +329,7 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
               onChange={(e) => setSteps(steps.map((x, j) => (j === i ? { ...x, key: (e.target as HTMLSelectElement).value } : x)))}
             >
               <option value="">Choose a key</option>
-              {keys.map((k) => (
-                <option key={k.id} value={k.id}>
-                  {k.label} ({k.provider})
-                </option>
-              ))}
+              {keys.map(keyOption)}
             </select>
             {(keys.find((k) => k.id === s.key)?.models.length ?? 0) > 0 ? (
               <select
@@ -290,6 +381,11 @@ function AgentForm({ card, keys, onDone }: { card: AgentCard | null; keys: KeySu
                 Remove
               </button>
             </span>
+            {s.key && trouble(s.key) && (
+              <p class="warning key-warning step-warning" role="note">
+                {trouble(s.key)} Until you replace or test it on the Keys page, this step fails and the chain goes on to the next.
+              </p>
+            )}
           </div>
         ))}
         <button type="button" class="secondary" id="add-step" onClick={() => setSteps([...steps, { key: "", model: "" }])}>
