@@ -33,4 +33,23 @@ describe("privacy", () => {
     await waitFor(() => expect(mocked.phoneRegionSet).toHaveBeenCalledWith("DE"));
     await waitFor(() => expect(document.getElementById("phone-region-none")).toBeNull());
   });
+
+  it("asks before removing a term, which cloud models would then receive as written", async () => {
+    const terms = [{ id: "t_1", hint: "Pr…le" }, { id: "t_2", hint: "Ac…gs" }];
+    mocked.dictionaryList.mockResolvedValue({ status: "ok", data: terms });
+    mocked.phoneRegionGet.mockResolvedValue({ status: "ok", data: { choice: "system", region: "US", system: "US" } });
+    mocked.dictionaryRemove.mockResolvedValue({ status: "ok", data: [terms[1]] });
+    render(<Privacy />);
+    await waitFor(() => expect(document.querySelectorAll(".remove-term").length).toBe(2));
+    fireEvent.click(document.querySelector('[data-term="t_1"] .remove-term')!);
+    expect(mocked.dictionaryRemove).not.toHaveBeenCalled();
+    expect(document.querySelector('[data-term="t_1"] [role="alertdialog"]')!.textContent).toContain("send it as written again");
+    // Keep leaves it; a second try and the confirmation remove it.
+    fireEvent.click(document.querySelector('[data-term="t_1"] .confirm-inline button.secondary')!);
+    expect(document.querySelector('[role="alertdialog"]')).toBeNull();
+    fireEvent.click(document.querySelector('[data-term="t_1"] .remove-term')!);
+    fireEvent.click(document.querySelector(".confirm-remove-term")!);
+    await waitFor(() => expect(mocked.dictionaryRemove).toHaveBeenCalledWith("t_1"));
+    await waitFor(() => expect(document.querySelectorAll("[data-term]").length).toBe(1));
+  });
 });

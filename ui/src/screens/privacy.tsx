@@ -7,6 +7,8 @@ import { ErrorNote } from "../components/error-note";
 export function Privacy() {
   const [terms, setTerms] = useState<TermInfo[]>([]);
   const [draft, setDraft] = useState("");
+  // The term whose removal waits for a second click: a removed term reaches cloud models again.
+  const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<CommandError | null>(null);
   useEffect(() => {
     commands.dictionaryList().then((r) => (r.status === "ok" ? setTerms(r.data) : setError(r.error)));
@@ -22,6 +24,7 @@ export function Privacy() {
   };
   const remove = async (id: string) => {
     setError(null);
+    setConfirming(null);
     const r = await commands.dictionaryRemove(id);
     if (r.status === "ok") setTerms(r.data);
     else setError(r.error);
@@ -62,9 +65,21 @@ export function Privacy() {
           {terms.map((t) => (
             <li key={t.id} data-term={t.id}>
               <code>{t.hint}</code>{" "}
-              <button class="secondary" title="Remove this term" onClick={() => remove(t.id)}>
-                Remove
-              </button>
+              {confirming === t.id ? (
+                <span class="confirm-inline" role="alertdialog" aria-label="Remove this term?">
+                  Remove it? Agents that hide personal data send it as written again.{" "}
+                  <button class="danger confirm-remove-term" onClick={() => remove(t.id)}>
+                    Remove term
+                  </button>{" "}
+                  <button class="secondary" onClick={() => setConfirming(null)}>
+                    Keep
+                  </button>
+                </span>
+              ) : (
+                <button class="secondary remove-term" title="Remove this term" onClick={() => setConfirming(t.id)}>
+                  Remove
+                </button>
+              )}
             </li>
           ))}
         </ul>
