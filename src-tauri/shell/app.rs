@@ -65,6 +65,11 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                 }
             })));
 
+            let steps_handle = app.handle().clone();
+            app.manage(crate::shell::state::PassphraseSteps(Arc::new(move |p| {
+                let _ = p.emit(&steps_handle);
+            })));
+
             let (pull_handle, changed_handle) = (app.handle().clone(), app.handle().clone());
             app.manage(crate::shell::state::OllamaEvents {
                 pull: Box::new(move |progress| {

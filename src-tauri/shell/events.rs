@@ -43,6 +43,16 @@ pub struct OfflineChanged {
     pub on: bool,
 }
 
+/// A passphrase change or master-secret rotation started its next step (each takes about a
+/// second): the Vault page's progress line.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, tauri_specta::Event)]
+pub struct PassphraseProgress {
+    /// 1-based.
+    pub step: u32,
+    pub of: u32,
+    pub words: String,
+}
+
 /// A model pull moved on (Local models page's progress bar).
 #[derive(Debug, Clone, Serialize, Type, tauri_specta::Event)]
 pub struct OllamaPull {

@@ -82,6 +82,7 @@ pub fn ipc<R: tauri::Runtime>() -> tauri_specta::Builder<R> {
             events::OllamaChanged,
             events::OfflineChanged,
             events::OllamaPull,
+            events::PassphraseProgress,
             events::TrayFailed
         ])
 }

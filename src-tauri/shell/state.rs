@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use keyhold_core::ollama::{self, OllamaStatus};
 use keyhold_core::workspace::Workspace;
 
-use crate::shell::events::ChatDelta;
+use crate::shell::events::{ChatDelta, PassphraseProgress};
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
 
@@ -36,6 +36,9 @@ pub struct OllamaEvents {
     pub pull: Box<dyn Fn(ollama::PullProgress) + Send + Sync>,
     pub changed: Box<dyn Fn(OllamaStatus) + Send + Sync>,
 }
+
+/// Where a passphrase change's steps go: the window's event bus in the app, a recorder in tests.
+pub struct PassphraseSteps(pub std::sync::Arc<dyn Fn(PassphraseProgress) + Send + Sync>);
 
 /// The Stop buttons of answers being streamed, by chat id.
 #[derive(Default)]

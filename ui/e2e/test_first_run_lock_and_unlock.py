@@ -108,6 +108,77 @@ def test_a_new_user_creates_the_vault_locks_is_refused_a_wrong_passphrase_and_un
             assert PASSPHRASE.encode() not in path.read_bytes(), path
 
 
+def active_id(d):
+    return d.switch_to.active_element.get_attribute("id")
+
+
+def test_a_keyboard_user_reaches_every_page_and_finds_the_passphrase_ready_after_each_lock(app):
+    from selenium.webdriver.common.keys import Keys
+
+    d = app.start()
+    submit(d, "#create-vault", {"#new-passphrase": PASSPHRASE, "#confirm-passphrase": PASSPHRASE})
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    body = d.find_element(By.CSS_SELECTOR, "body")
+
+    # Ctrl+1 … Ctrl+9 and Ctrl+0: the sidebar's pages, in its order.
+    pages = [n.get_attribute("id") for n in d.find_elements(By.CSS_SELECTOR, "nav [id^=nav-]")]
+    assert len(pages) == 10, pages
+    for i, page in reversed(list(enumerate(pages))):
+        d.execute_script("document.activeElement.blur()")
+        body.send_keys(Keys.CONTROL, str((i + 1) % 10))
+        wait_for(d, f'#{page}[aria-current="page"]')
+    # "?" lists every shortcut, with the focus on its Close button; Esc closes it.
+    d.execute_script("document.activeElement.blur()")
+    body.send_keys("?")
+    sheet = wait_for(d, "#shortcuts").text
+    for k in ("Ctrl+1", "Ctrl+N", "/", "Esc", "Ctrl+Shift+L", "?"):
+        assert k in sheet, (k, sheet)
+    assert d.switch_to.active_element.text == "Close"
+    d.switch_to.active_element.send_keys(Keys.ESCAPE)
+    WebDriverWait(d, 5).until(lambda _: not d.find_elements(By.CSS_SELECTOR, "#shortcuts"))
+    # "?" typed into a field is a character, not the sheet.
+    body.send_keys(Keys.CONTROL, "8")
+    field = wait_for(d, "#dictionary-input")
+    field.send_keys("why?")
+    assert field.get_attribute("value") == "why?" and not d.find_elements(By.CSS_SELECTOR, "#shortcuts")
+
+    # The Lock button: the lock screen says why, and typing goes straight into the passphrase.
+    d.find_element(By.CSS_SELECTOR, "#lock-button").click()
+    wait_for(d, "#unlock")
+    assert "You locked Keyhold" in d.find_element(By.CSS_SELECTOR, "#lock-reason").text
+    WebDriverWait(d, 5).until(lambda _: active_id(d) == "unlock-passphrase")
+    d.switch_to.active_element.send_keys("abc")
+    field = d.find_element(By.CSS_SELECTOR, "#unlock-passphrase")
+    assert field.get_attribute("type") == "password"
+    d.find_element(By.CSS_SELECTOR, "#unlock-reveal").click()
+    assert field.get_attribute("type") == "text" and field.get_attribute("value") == "abc"
+    assert active_id(d) == "unlock-passphrase", "Show hands the focus back to the field"
+    d.find_element(By.CSS_SELECTOR, "#unlock-reveal").click()
+    assert field.get_attribute("type") == "password"
+    field.clear()
+    field.send_keys(PASSPHRASE, Keys.ENTER)
+    wait_text(d, "#status", "Unlocked", timeout=60)
+
+    # Ctrl+Shift+L, the same.
+    d.execute_script("document.activeElement.blur()")
+    body = d.find_element(By.CSS_SELECTOR, "body")
+    body.send_keys(Keys.CONTROL, Keys.SHIFT, "l")
+    wait_for(d, "#unlock")
+    WebDriverWait(d, 5).until(lambda _: active_id(d) == "unlock-passphrase")
+    # Auto-lock, shortened to 3 s for the test (the Vault page offers 5 minutes and up; the
+    # same timer), read when the window unlocks.
+    d.execute_script("localStorage.setItem('keyhold.autolock', '0.05')")
+    d.switch_to.active_element.send_keys(PASSPHRASE, Keys.ENTER)
+    wait_text(d, "#status", "Unlocked", timeout=60)
+    wait_for(d, "#unlock", timeout=20)
+    reason = d.find_element(By.CSS_SELECTOR, "#lock-reason").text
+    assert "without use of this window" in reason, reason
+    WebDriverWait(d, 5).until(lambda _: active_id(d) == "unlock-passphrase")
+    d.execute_script("localStorage.setItem('keyhold.autolock', '0')")
+    d.switch_to.active_element.send_keys(PASSPHRASE, Keys.ENTER)
+    wait_text(d, "#status", "Unlocked", timeout=60)
+
+
 def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(app):
     first, second = "first passphrase 1234", "second passphrase 5678"
     d = app.start()
@@ -122,8 +193,23 @@ def test_a_user_changes_the_passphrase_in_the_window_and_only_the_new_one_opens(
     assert msg == "That is not the vault's current passphrase. Nothing was changed.", msg
     assert "Unlocked" in d.find_element(By.CSS_SELECTOR, "#status").text
     assert wait_for(d, "#strength").text, "the new passphrase is rated as it is typed"
+    # With the master secret replaced too: six steps of about a second, each said as it starts.
+    d.find_element(By.CSS_SELECTOR, "#rotate-master").click()
+    d.execute_script(
+        """window.__steps = [];
+           new MutationObserver(() => {
+             const p = document.querySelector('#change-progress span');
+             if (p && window.__steps.at(-1) !== p.textContent) window.__steps.push(p.textContent);
+           }).observe(document.body, {subtree: true, childList: true, characterData: true});"""
+    )
     submit(d, "#change-button", {"#current-passphrase": first})
-    wait_text(d, "#changed", "Passphrase changed", timeout=60)
+    wait_text(d, "#changed", "master secret replaced", timeout=90)
+    steps = d.execute_script("return window.__steps")
+    assert steps[0] == "Step 1 of 6: Checking the current passphrase…", steps
+    assert "Step 2 of 6: Sealing the vault under the new passphrase…" in steps, steps
+    # The slow steps stay long enough to be read (re-sealing a few records is quick).
+    assert any(s.startswith("Step 3 of 6") for s in steps) and steps[-1] == "Step 6 of 6: Retiring the old master secret…", steps
+    assert not d.find_elements(By.CSS_SELECTOR, "#change-progress"), "gone once done"
 
     d.find_element(By.CSS_SELECTOR, "#lock-button").click()
     submit(d, "#unlock-button", {"#unlock-passphrase": first})

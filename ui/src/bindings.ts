@@ -135,6 +135,7 @@ export const events = {
 	offlineChanged: makeEvent<OfflineChanged, OfflineChanged>("offline-changed"),
 	ollamaChanged: makeEvent<OllamaChanged_Serialize, OllamaChanged_Deserialize>("ollama-changed"),
 	ollamaPull: makeEvent<OllamaPull_Serialize, OllamaPull_Deserialize>("ollama-pull"),
+	passphraseProgress: makeEvent<PassphraseProgress, PassphraseProgress>("passphrase-progress"),
 	trayFailed: makeEvent<TrayFailed, TrayFailed>("tray-failed"),
 	vaultChanged: makeEvent<VaultChanged, VaultChanged>("vault-changed"),
 };
@@ -829,6 +830,17 @@ export type Overview_Serialize = {
 	keys: KeyLine_Serialize[],
 	/**  What needs the user, in words, most urgent first. */
 	attention: string[],
+};
+
+/**
+ *  A passphrase change or master-secret rotation started its next step (each takes about a
+ *  second): the Vault page's progress line.
+ */
+export type PassphraseProgress = {
+	/**  1-based. */
+	step: number,
+	of: number,
+	words: string,
 };
 
 export type PayloadInfo = {

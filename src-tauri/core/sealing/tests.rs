@@ -302,7 +302,14 @@ async fn rotating_the_master_secret_keeps_everything_working_and_retires_the_old
     let r = rig().await;
     let pass = Passphrase::new(PASS.into());
     let before = crate::vault::open(&r.dir().vault_paths(), &pass).unwrap();
-    r.ws.rotate_master(&pass).unwrap();
+    // Each step is said as it starts, in order (the window's progress line).
+    let steps = std::sync::Mutex::new(Vec::new());
+    r.ws.rotate_master_reporting(&pass, &|s| steps.lock().unwrap().push(s)).unwrap();
+    use crate::vault::VaultStep::*;
+    assert_eq!(
+        steps.into_inner().unwrap(),
+        [CheckingPassphrase, WritingNewSecret, ResealingRecords, RetiringOldSecret]
+    );
     r.chat().await.unwrap();
     assert_eq!(r.ws.with_unlocked(|c, u| tokens::authenticate(c, u, &r.token)).unwrap().unwrap().name, "bot");
     let report = crate::app::vault::check(&r.dir(), &pass).unwrap();
@@ -335,7 +342,7 @@ async fn a_rotation_killed_half_way_is_settled_by_the_next_unlock() {
     for stage in [RotationStage::SnapshotPending, RotationStage::DatabaseDone] {
         let r = rig().await;
         let pass = Passphrase::new(PASS.into());
-        r.ws.rotate_master_until(&pass, stage).unwrap();
+        r.ws.rotate_master_until(&pass, stage, &|_| {}).unwrap();
         let pending = crate::vault::open(&r.dir().vault_paths(), &pass).unwrap();
         assert!(pending.contents.pending.is_some(), "{stage:?}: the snapshot holds both secrets");
         // The process dies here; a new one opens the data dir.

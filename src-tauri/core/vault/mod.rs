@@ -191,16 +191,58 @@ pub fn change_passphrase(
     new: &Passphrase,
     params: KdfParams,
 ) -> Result<VaultKey, VaultError> {
+    change_passphrase_reporting(paths, old, new, params, &|_| {})
+}
+
+/// A step of a long vault operation (each takes about a second: a key derivation, a snapshot
+/// written), for the window's progress line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultStep {
+    /// The current passphrase is checked (a key derivation and the snapshot read).
+    CheckingPassphrase,
+    /// The snapshot is sealed again under the new passphrase (a key derivation and a write).
+    SealingUnderNewPassphrase,
+    /// A new master secret is written into the snapshot beside the old one.
+    WritingNewSecret,
+    /// Every sealed key, conversation and signed record moves to the new secret.
+    ResealingRecords,
+    /// The snapshot keeps the new secret only.
+    RetiringOldSecret,
+}
+
+impl VaultStep {
+    pub fn words(self) -> &'static str {
+        match self {
+            VaultStep::CheckingPassphrase => "Checking the current passphrase",
+            VaultStep::SealingUnderNewPassphrase => "Sealing the vault under the new passphrase",
+            VaultStep::WritingNewSecret => "Writing a new master secret beside the old one",
+            VaultStep::ResealingRecords => "Sealing your keys, conversations and records again under it",
+            VaultStep::RetiringOldSecret => "Retiring the old master secret",
+        }
+    }
+}
+
+/// [`change_passphrase`], saying each step as it starts.
+pub fn change_passphrase_reporting(
+    paths: &VaultPaths,
+    old: &Passphrase,
+    new: &Passphrase,
+    params: KdfParams,
+    progress: &dyn Fn(VaultStep),
+) -> Result<VaultKey, VaultError> {
     passphrase::check_new(new, None)?;
     if old.expose() == new.expose() {
         return Err(PassphraseError::Unchanged.into());
     }
+    progress(VaultStep::CheckingPassphrase);
     let opened = open_to_confirm(paths, old)?;
     let current = Header::read(&paths.header)?;
     let old_slot = match opened.settled_header {
         Some(h) => h.slots[0].clone(),
         None => current.slots[0].clone(),
     };
+    progress(VaultStep::SealingUnderNewPassphrase);
     let (mut slot, key) = new_slot(new, params)?;
     slot.pending = true;
     Header::new(vec![slot.clone(), old_slot]).write(&paths.header)?;

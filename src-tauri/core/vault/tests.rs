@@ -118,7 +118,12 @@ fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
     let err = change_passphrase(&paths, &pass(PASS), &pass(PASS), KdfParams::FAST_FOR_TESTS).err().unwrap();
     assert!(matches!(err, VaultError::Passphrase(PassphraseError::Unchanged)));
 
-    change_passphrase(&paths, &pass(PASS), &pass(new), KdfParams::FAST_FOR_TESTS).unwrap();
+    let steps = std::cell::RefCell::new(Vec::new());
+    change_passphrase_reporting(&paths, &pass(PASS), &pass(new), KdfParams::FAST_FOR_TESTS, &|s| {
+        steps.borrow_mut().push(s)
+    })
+    .unwrap();
+    assert_eq!(steps.into_inner(), [VaultStep::CheckingPassphrase, VaultStep::SealingUnderNewPassphrase]);
     assert!(matches!(open(&paths, &pass(PASS)), Err(VaultError::WrongPassphrase)));
     let opened = open(&paths, &pass(new)).unwrap();
     assert!(same_master(&master, opened.master()));

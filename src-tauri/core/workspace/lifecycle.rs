@@ -239,11 +239,22 @@ impl Workspace {
         new: &Passphrase,
         confirm: Option<&Passphrase>,
     ) -> Result<(), WorkspaceError> {
+        self.change_passphrase_reporting(old, new, confirm, &|_| {})
+    }
+
+    /// [`Workspace::change_passphrase`], saying each step as it starts.
+    pub fn change_passphrase_reporting(
+        &self,
+        old: &Passphrase,
+        new: &Passphrase,
+        confirm: Option<&Passphrase>,
+        progress: &dyn Fn(vault::VaultStep),
+    ) -> Result<(), WorkspaceError> {
         passphrase::check_new(new, confirm)?;
         // Held for the change: no manifest is written under the old key after the new one
         // took over.
         let mut guard = self.secrets.write().unwrap_or_else(|p| p.into_inner());
-        let key = vault::change_passphrase(&self.dir.vault_paths(), old, new, self.kdf)?;
+        let key = vault::change_passphrase_reporting(&self.dir.vault_paths(), old, new, self.kdf, progress)?;
         if let Some(s) = guard.as_mut() {
             s.key = key;
             // The snapshot was rewritten from its file: it carries the manifest as saved there.
@@ -260,19 +271,30 @@ impl Workspace {
     /// both secrets, the database moves in one transaction and records which one it is under,
     /// and the next unlock finishes (or rolls back) an interrupted rotation.
     pub fn rotate_master(&self, passphrase: &Passphrase) -> Result<(), WorkspaceError> {
-        self.rotate_master_until(passphrase, RotationStage::Finished)
+        self.rotate_master_until(passphrase, RotationStage::Finished, &|_| {})
+    }
+
+    /// [`Workspace::rotate_master`], saying each step as it starts.
+    pub fn rotate_master_reporting(
+        &self,
+        passphrase: &Passphrase,
+        progress: &dyn Fn(vault::VaultStep),
+    ) -> Result<(), WorkspaceError> {
+        self.rotate_master_until(passphrase, RotationStage::Finished, progress)
     }
 
     pub(crate) fn rotate_master_until(
         &self,
         passphrase: &Passphrase,
         stop: RotationStage,
+        progress: &dyn Fn(vault::VaultStep),
     ) -> Result<(), WorkspaceError> {
         let paths = self.dir.vault_paths();
         let mut guard = self.secrets.write().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             return Err(WorkspaceError::Locked);
         }
+        progress(vault::VaultStep::CheckingPassphrase);
         let opened = vault::open_to_confirm(&paths, passphrase)?;
         let vault::Contents { master: old, token_key, .. } = opened.contents;
         let token_key = token_key.ok_or(WorkspaceError::Locked)?;
@@ -286,10 +308,12 @@ impl Workspace {
             manifest: kept.clone(),
             ledger: self.mark_to_keep().map(|m| m.to_bytes()),
         };
+        progress(vault::VaultStep::WritingNewSecret);
         vault::rewrite(&paths, &opened.key, &pending)?;
         if stop == RotationStage::SnapshotPending {
             return Ok(());
         }
+        progress(vault::VaultStep::ResealingRecords);
         let moved = crate::sealing::rotate(
             &mut self.conn(),
             &Unlocked::new(&old, &token_key),
@@ -324,6 +348,7 @@ impl Workspace {
             manifest: Some(after.to_bytes()),
             ledger: self.mark_to_keep().map(|m| m.to_bytes()),
         };
+        progress(vault::VaultStep::RetiringOldSecret);
         vault::rewrite(&paths, &opened.key, &done)?;
         *guard = Some(Secrets::new(next, token_key, opened.key, after));
         tracing::info!("master secret rotated");

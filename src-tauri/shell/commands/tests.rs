@@ -15,8 +15,17 @@ use keyhold_core::workspace::Workspace;
 
 const CANARY: &str = "CANARY-passphrase-e5d1-never-echo";
 
+type Steps = Arc<std::sync::Mutex<Vec<crate::shell::events::PassphraseProgress>>>;
+
 fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let (tmp, app, window, _) = app_recording_steps();
+    (tmp, app, window)
+}
+
+fn app_recording_steps() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>, Steps) {
     snapshot::use_fast_encryption_for_tests();
+    let steps = Steps::default();
+    let kept = Arc::clone(&steps);
     let tmp = tempfile::tempdir().unwrap();
     let ws = Workspace::open_with(DataDir::resolve(Some(tmp.path().to_path_buf())).unwrap(), KdfParams::FAST_FOR_TESTS)
         .unwrap();
@@ -25,6 +34,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .manage(Arc::new(ws))
         .manage(crate::shell::state::ChatSink(Box::new(|_| {})))
         .manage(crate::shell::state::ChatStops::default())
+        .manage(crate::shell::state::PassphraseSteps(Arc::new(move |p| kept.lock().unwrap().push(p))))
         .manage(crate::shell::state::OllamaEvents { pull: Box::new(|_| {}), changed: Box::new(|_| {}) })
         .manage(crate::shell::state::SaveDialog(Arc::new(|_| None)))
         .manage(keyhold_core::app::proxy::ProxyHandle::default())
@@ -32,7 +42,7 @@ fn app() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRunti
         .build(mock_context(noop_assets()))
         .unwrap();
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    (tmp, app, window)
+    (tmp, app, window, steps)
 }
 
 fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -53,7 +63,7 @@ fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value,
 
 #[test]
 fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() {
-    let (_tmp, _app, w) = app();
+    let (_tmp, _app, w, steps) = app_recording_steps();
     let mut replies = Vec::new();
     let mut record = |r: Result<Value, Value>| {
         let text = match &r {
@@ -103,6 +113,14 @@ fn the_first_run_unlock_and_lock_flow_through_ipc_never_echoes_the_passphrase() 
         json!({ "current": CANARY, "replacement": "new passphrase 1", "confirm": "new passphrase 1", "rotateMaster": true }),
     ))
     .unwrap();
+    // The Vault page's progress line: each step numbered as it starts, in words. The failed try
+    // said its first step only.
+    let said: Vec<(u32, u32, String)> = steps.lock().unwrap().iter().map(|p| (p.step, p.of, p.words.clone())).collect();
+    assert_eq!(said[0], (1, 2, "Checking the current passphrase".into()));
+    let change: Vec<_> = said[1..].iter().map(|(s, o, _)| (*s, *o)).collect();
+    assert_eq!(change, [(1, 6), (2, 6), (3, 6), (4, 6), (5, 6), (6, 6)]);
+    assert_eq!(said[2].2, "Sealing the vault under the new passphrase");
+    assert!(said.iter().all(|(_, _, w)| !w.contains("CANARY")));
 
     assert!(replies.len() >= 10);
     for reply in &replies {

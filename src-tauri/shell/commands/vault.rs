@@ -1,10 +1,17 @@
 //! The vault: first run, lock and unlock, the passphrase, start at login, and the window's
 //! first-paint report.
 
+use std::sync::Arc;
+
+use tauri::State;
+
 use keyhold_core::passphrase::{self, Passphrase, Strength};
+use keyhold_core::vault::VaultStep;
 use keyhold_core::workspace::WorkspaceInfo;
 
 use crate::shell::error::{blocking, CommandError, Ws};
+use crate::shell::events::PassphraseProgress;
+use crate::shell::state::PassphraseSteps;
 
 /// The window reports its first paint; the log line is what start-up measurements read.
 #[tauri::command]
@@ -50,6 +57,7 @@ pub fn lock(ws: Ws<'_>) -> WorkspaceInfo {
 #[tauri::command]
 #[specta::specta]
 pub async fn change_passphrase(
+    steps: State<'_, PassphraseSteps>,
     ws: Ws<'_>,
     current: String,
     replacement: String,
@@ -57,10 +65,18 @@ pub async fn change_passphrase(
     rotate_master: bool,
 ) -> Result<(), CommandError> {
     let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
+    let emit = Arc::clone(&steps.0);
     blocking(&ws, move |ws| {
-        ws.change_passphrase(&o, &n, Some(&c))?;
+        // A change is two steps, a rotation four more: each said as it starts.
+        let of = if rotate_master { 6 } else { 2 };
+        let done = std::sync::atomic::AtomicU32::new(0);
+        let say = |s: VaultStep| {
+            let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            emit(PassphraseProgress { step, of, words: s.words().to_string() });
+        };
+        ws.change_passphrase_reporting(&o, &n, Some(&c), &say)?;
         if rotate_master {
-            ws.rotate_master(&n)?;
+            ws.rotate_master_reporting(&n, &say)?;
         }
         Ok(())
     })
