@@ -554,6 +554,8 @@ pub fn usage(
 /// `keyhold serve`: the proxy alone, headless, until Ctrl-C.
 pub fn serve(port: Option<u16>, passphrase_file: Option<&Path>, dir: DataDir, out: &Output) -> Result<(), Failure> {
     let ws = std::sync::Arc::new(Workspace::open(dir)?);
+    // Loaded while the vault unlocks: a client's first cut stream is estimated without waiting.
+    keyhold_core::providers::upstream::warm_tokenizer();
     let p = super::input::passphrase(passphrase_file, "Vault passphrase: ")?;
     ws.unlock(&p)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -43,6 +43,7 @@ pub fn run(dir: DataDir) -> Result<(), String> {
                 }
             };
             ipc.mount_events(app);
+            keyhold_core::providers::upstream::warm_tokenizer();
             app.manage(Arc::clone(&workspace));
             // Commands typed in a terminal while the app runs are run by it.
             let host = crate::cli::remote::Host {
