@@ -5,6 +5,7 @@ import json
 import urllib.request
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from test_first_run_lock_and_unlock import choose_model, shot, submit, type_into, wait_for, wait_text
@@ -90,7 +91,8 @@ def test_a_user_stops_a_slow_answer_and_keeps_what_arrived(app, provider_sim):
     steer(provider_sim["OpenAI"].rsplit("/v1", 1)[0], [{"delay_ms": 400, "times": 1}])
     submit(d, "#chat-send", {"#chat-input": "take your time"})
     wait_text(d, ".chat-line.assistant .chat-text", "Hello", timeout=30)
-    d.find_element(By.CSS_SELECTOR, "#chat-stop").click()
+    # Esc, the Stop button's shortcut, from wherever the focus is.
+    d.switch_to.active_element.send_keys(Keys.ESCAPE)
     meta = wait_text(d, ".chat-line.assistant .reply-meta", "stopped", timeout=10)
     assert "(estimated)" in meta, meta
     kept = d.find_element(By.CSS_SELECTOR, ".chat-line.assistant .chat-text").text
