@@ -305,11 +305,10 @@ async fn rotating_the_master_secret_keeps_everything_working_and_retires_the_old
     // Each step is said as it starts, in order (the window's progress line).
     let steps = std::sync::Mutex::new(Vec::new());
     r.ws.rotate_master_reporting(&pass, &|s| steps.lock().unwrap().push(s)).unwrap();
-    use crate::vault::VaultStep::*;
-    assert_eq!(
-        steps.into_inner().unwrap(),
-        [CheckingPassphrase, WritingNewSecret, ResealingRecords, RetiringOldSecret]
-    );
+    use crate::vault::VaultStep::{self, *};
+    let steps = steps.into_inner().unwrap();
+    assert_eq!(steps, [CheckingPassphrase, WritingNewSecret, ResealingRecords, RetiringOldSecret]);
+    assert_eq!(steps.len() as u32, VaultStep::IN_A_ROTATION);
     r.chat().await.unwrap();
     assert_eq!(r.ws.with_unlocked(|c, u| tokens::authenticate(c, u, &r.token)).unwrap().unwrap().name, "bot");
     let report = crate::app::vault::check(&r.dir(), &pass).unwrap();

@@ -212,6 +212,11 @@ pub enum VaultStep {
 }
 
 impl VaultStep {
+    /// How many steps a passphrase change says ([`change_passphrase_reporting`]).
+    pub const IN_A_CHANGE: u32 = 2;
+    /// How many steps a master-secret rotation says (`Workspace::rotate_master_reporting`).
+    pub const IN_A_ROTATION: u32 = 4;
+
     pub fn words(self) -> &'static str {
         match self {
             VaultStep::CheckingPassphrase => "Checking the current passphrase",

@@ -123,7 +123,9 @@ fn changing_the_passphrase_keeps_the_master_secret_and_retires_the_old_one() {
         steps.borrow_mut().push(s)
     })
     .unwrap();
-    assert_eq!(steps.into_inner(), [VaultStep::CheckingPassphrase, VaultStep::SealingUnderNewPassphrase]);
+    let steps = steps.into_inner();
+    assert_eq!(steps, [VaultStep::CheckingPassphrase, VaultStep::SealingUnderNewPassphrase]);
+    assert_eq!(steps.len() as u32, VaultStep::IN_A_CHANGE);
     assert!(matches!(open(&paths, &pass(PASS)), Err(VaultError::WrongPassphrase)));
     let opened = open(&paths, &pass(new)).unwrap();
     assert!(same_master(&master, opened.master()));

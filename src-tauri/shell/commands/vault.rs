@@ -67,12 +67,12 @@ pub async fn change_passphrase(
     let (o, n, c) = (Passphrase::new(current), Passphrase::new(replacement), Passphrase::new(confirm));
     let emit = Arc::clone(&steps.0);
     blocking(&ws, move |ws| {
-        // A change is two steps, a rotation four more: each said as it starts.
-        let of = if rotate_master { 6 } else { 2 };
-        let done = std::sync::atomic::AtomicU32::new(0);
+        // Each step said as it starts, numbered across the change and the rotation after it.
+        let of = VaultStep::IN_A_CHANGE + if rotate_master { VaultStep::IN_A_ROTATION } else { 0 };
+        let done = std::cell::Cell::new(0);
         let say = |s: VaultStep| {
-            let step = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            emit(PassphraseProgress { step, of, words: s.words().to_string() });
+            done.set(done.get() + 1);
+            emit(PassphraseProgress { step: done.get(), of, words: s.words().to_string() });
         };
         ws.change_passphrase_reporting(&o, &n, Some(&c), &say)?;
         if rotate_master {
