@@ -216,6 +216,9 @@ function AgentForm({
   const listed = new Set(groups.flatMap((k) => k.models));
   const [typing, setTyping] = useState(false);
   const typed = groups.length === 0 || typing || (model !== "" && !listed.has(model));
+  // Why the chosen keys are not fit, if they are not (the main key's, each step's).
+  const mainTrouble = key ? trouble(key) : null;
+  const stepTrouble = steps.map((s) => (s.key ? trouble(s.key) : null));
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -260,9 +263,9 @@ function AgentForm({
           {keys.map(keyOption)}
         </select>
       </label>
-      {key && trouble(key) && (
+      {mainTrouble && (
         <p class="warning key-warning" role="note">
-          {trouble(key)} Calls on it will fail until you replace or test it on the Keys page.
+          {mainTrouble} Calls on it will fail until you replace or test it on the Keys page.
         </p>
       )}
       <label>
@@ -381,9 +384,9 @@ function AgentForm({
                 Remove
               </button>
             </span>
-            {s.key && trouble(s.key) && (
+            {stepTrouble[i] && (
               <p class="warning key-warning step-warning" role="note">
-                {trouble(s.key)} Until you replace or test it on the Keys page, this step fails and the chain goes on to the next.
+                {stepTrouble[i]} Until you replace or test it on the Keys page, this step fails and the chain goes on to the next.
               </p>
             )}
           </div>
