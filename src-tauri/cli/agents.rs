@@ -10,7 +10,7 @@ use serde_json::json;
 use super::output::{Failure, Output};
 use super::place::Place;
 use super::term;
-use keyhold_core::agents::{AgentCard, AgentSpec, WhenOver};
+use keyhold_core::agents::{AgentCard, AgentSpec, Fetched, WhenOver};
 use keyhold_core::app::{self, usage::ExportFormat};
 use keyhold_core::datadir::DataDir;
 use keyhold_core::error::{ErrorKind, Kinded};
@@ -53,6 +53,10 @@ pub enum AgentsCommand {
         /// restore (the default; secrets never) or placeholders (none).
         #[arg(long, value_enum)]
         tool_values: Option<super::privacy::ToolValuesArg>,
+        /// Under its budget, a request that has the provider fetch a document, image or file
+        /// (by URL or id): reserve the model's context window (the default) or refuse it.
+        #[arg(long, value_enum)]
+        fetched: Option<FetchedArg>,
     },
     /// Change an agent: only the settings given change.
     Edit {
@@ -82,6 +86,8 @@ pub enum AgentsCommand {
         privacy: Option<super::privacy::PolicyArg>,
         #[arg(long, value_enum)]
         tool_values: Option<super::privacy::ToolValuesArg>,
+        #[arg(long, value_enum)]
+        fetched: Option<FetchedArg>,
     },
     /// List agents with today's spend.
     List,
@@ -105,6 +111,24 @@ pub enum AgentsCommand {
 pub enum WhenOverArg {
     Local,
     Refuse,
+}
+
+/// What a paid step under a budget does with input the provider fetches.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FetchedArg {
+    /// Reserve the model's whole context window for it.
+    Reserve,
+    /// Refuse the step: nothing of unknown cost is sent under a budget.
+    Refuse,
+}
+
+impl From<FetchedArg> for Fetched {
+    fn from(f: FetchedArg) -> Fetched {
+        match f {
+            FetchedArg::Reserve => Fetched::Reserve,
+            FetchedArg::Refuse => Fetched::Refuse,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,7 +169,7 @@ fn describe(c: &AgentCard) -> serde_json::Value {
         "fallback": c.fallback_labels,
         "budget_usd": c.budget_usd, "budget_state": c.budget_state, "when_over": a.when_over,
         "spent_today_usd": c.spent_today_usd, "system": a.system_prompt, "temperature": a.temperature,
-        "max_tokens": a.max_tokens, "privacy": a.privacy, "tool_values": a.tool_values,
+        "max_tokens": a.max_tokens, "privacy": a.privacy, "tool_values": a.tool_values, "fetched": a.fetched,
     })
 }
 
@@ -180,6 +204,7 @@ pub fn agents(
             max_tokens,
             privacy,
             tool_values,
+            fetched,
         } => {
             let spec = AgentSpec {
                 name: name.clone(),
@@ -196,6 +221,7 @@ pub fn agents(
                 }),
                 privacy: privacy.map(Into::into),
                 tool_values: tool_values.map(Into::into),
+                fetched: fetched.map(Into::into),
             };
             let saved = app::agents::save(&ws, None, &spec)?;
             for w in &saved.warnings {
@@ -220,6 +246,7 @@ pub fn agents(
             max_tokens,
             privacy,
             tool_values,
+            fetched,
         } => {
             let edit = app::agents::AgentEdit {
                 name: name.clone(),
@@ -239,6 +266,7 @@ pub fn agents(
                 max_tokens: *max_tokens,
                 privacy: privacy.map(Into::into),
                 tool_values: tool_values.map(Into::into),
+                fetched: fetched.map(Into::into),
             };
             let saved = app::agents::edit(&ws, agent, edit)?;
             for w in &saved.warnings {

@@ -363,6 +363,10 @@ fn migrations() -> Migrations<'static> {
             DROP TABLE price_overrides;
             ALTER TABLE price_overrides_next RENAME TO price_overrides;",
         ),
+        // What a paid step under a budget does with input the provider fetches (a document by
+        // URL, a file id): `reserve` its context window or `refuse`. In the agent's tag when not
+        // `reserve`.
+        M::up("ALTER TABLE agents ADD COLUMN fetched TEXT NOT NULL DEFAULT 'reserve';"),
     ])
 }
 
@@ -384,7 +388,7 @@ impl crate::error::Kinded for DbError {
     }
 }
 
-const MIGRATION_COUNT: usize = 18;
+const MIGRATION_COUNT: usize = 19;
 
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let damaged = |e: rusqlite::Error| DbError::Damaged { path: path.into(), detail: e.to_string() };

@@ -221,6 +221,8 @@ export type AgentSpec_Deserialize = {
 	privacy?: Policy | null,
 	/**  None: `restore` for a new agent, unchanged for an edit. */
 	tool_values?: ToolValues | null,
+	/**  None: `reserve` for a new agent, unchanged for an edit. */
+	fetched?: Fetched | null,
 };
 
 /**
@@ -243,6 +245,8 @@ export type AgentSpec_Serialize = {
 	privacy: Policy | null,
 	/**  None: `restore` for a new agent, unchanged for an edit. */
 	tool_values: ToolValues | null,
+	/**  None: `reserve` for a new agent, unchanged for an edit. */
+	fetched: Fetched | null,
 };
 
 /**  What the tray shows for an agent. */
@@ -265,6 +269,8 @@ export type Agent_Deserialize = {
 	privacy: Policy,
 	/**  What its tool calls get back of the values the policy replaced (secrets never). */
 	tool_values: ToolValues,
+	/**  What a paid step under its budget does with input the provider fetches. */
+	fetched: Fetched,
 	created_at: string,
 };
 
@@ -285,6 +291,8 @@ export type Agent_Serialize = {
 	privacy: Policy,
 	/**  What its tool calls get back of the values the policy replaced (secrets never). */
 	tool_values: ToolValues,
+	/**  What a paid step under its budget does with input the provider fetches. */
+	fetched: Fetched,
 	created_at: string,
 };
 
@@ -554,6 +562,16 @@ export type Exported = {
 	path: string,
 	rows: number,
 };
+
+/**
+ *  What a paid step under a daily budget does with a request that has the provider fetch input
+ *  Keyhold cannot see (a document or image by URL, a file by id): its size is unknown until billed.
+ */
+export type Fetched = 
+/**  Reserve the model's whole context window for it (the most it can bill). */
+"reserve" | 
+/**  Refuse the step: nothing whose cost is unknown is sent while a budget holds. */
+"refuse";
 
 /**  A freshly issued token: the only time its value exists outside the caller. */
 export type Issued = Issued_Serialize | Issued_Deserialize;

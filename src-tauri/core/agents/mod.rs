@@ -26,6 +26,35 @@ pub enum WhenOver {
     Refuse,
 }
 
+/// What a paid step under a daily budget does with a request that has the provider fetch input
+/// Keyhold cannot see (a document or image by URL, a file by id): its size is unknown until billed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Fetched {
+    /// Reserve the model's whole context window for it (the most it can bill).
+    #[default]
+    Reserve,
+    /// Refuse the step: nothing whose cost is unknown is sent while a budget holds.
+    Refuse,
+}
+
+impl Fetched {
+    pub fn parse(text: &str) -> Option<Fetched> {
+        match text {
+            "reserve" => Some(Fetched::Reserve),
+            "refuse" => Some(Fetched::Refuse),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fetched::Reserve => "reserve",
+            Fetched::Refuse => "refuse",
+        }
+    }
+}
+
 /// A fallback step as stored: a key (id) and a model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 pub struct Step {
@@ -51,6 +80,8 @@ pub struct Agent {
     pub privacy: Policy,
     /// What its tool calls get back of the values the policy replaced (secrets never).
     pub tool_values: ToolValues,
+    /// What a paid step under its budget does with input the provider fetches.
+    pub fetched: Fetched,
     pub created_at: String,
 }
 
@@ -73,6 +104,8 @@ pub struct AgentSpec {
     pub privacy: Option<Policy>,
     /// None: `restore` for a new agent, unchanged for an edit.
     pub tool_values: Option<ToolValues>,
+    /// None: `reserve` for a new agent, unchanged for an edit.
+    pub fetched: Option<Fetched>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +292,7 @@ pub fn add(conn: &mut Connection, u: &Unlocked, spec: &AgentSpec) -> Result<Save
         when_over: spec.when_over.unwrap_or(WhenOver::Local),
         privacy: spec.privacy.unwrap_or_default(),
         tool_values: spec.tool_values.unwrap_or_default(),
+        fetched: spec.fetched.unwrap_or_default(),
     };
     save(conn, u, &id, spec, c, settings)
 }
@@ -268,6 +302,7 @@ struct Settings {
     when_over: WhenOver,
     privacy: Policy,
     tool_values: ToolValues,
+    fetched: Fetched,
 }
 
 /// Writes an agent row (new, or over an existing id, keeping its creation time) and its chain,
@@ -282,12 +317,13 @@ fn save(
 ) -> Result<SavedAgent, AgentError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values, fetched)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, key_id = excluded.key_id,
            system_prompt = excluded.system_prompt, temperature = excluded.temperature, max_tokens = excluded.max_tokens,
            budget_nano = excluded.budget_nano, when_over = excluded.when_over, updated_at = excluded.updated_at,
-           privacy = excluded.privacy, tool_values = excluded.tool_values",
+           privacy = excluded.privacy, tool_values = excluded.tool_values,
+           fetched = excluded.fetched",
         params![
             id,
             spec.name.trim(),
@@ -300,7 +336,8 @@ fn save(
             when_over_str(settings.when_over),
             now(),
             settings.privacy.as_str(),
-            settings.tool_values.as_str()
+            settings.tool_values.as_str(),
+            settings.fetched.as_str()
         ],
     )?;
     write_steps(&tx, id, &c.steps)?;
@@ -328,6 +365,7 @@ pub fn update(
         when_over: spec.when_over.unwrap_or(current.when_over),
         privacy: spec.privacy.unwrap_or(current.privacy),
         tool_values: spec.tool_values.unwrap_or(current.tool_values),
+        fetched: spec.fetched.unwrap_or(current.fetched),
     };
     save(conn, u, &current.id, spec, c, settings)
 }
@@ -346,8 +384,8 @@ pub fn duplicate(conn: &mut Connection, u: &Unlocked, id_or_name: &str) -> Resul
     let id = new_id();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(
-        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values)
-         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy, tool_values FROM agents WHERE id = ?1",
+        "INSERT INTO agents (id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, updated_at, privacy, tool_values, fetched)
+         SELECT ?2, ?3, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, ?4, ?4, privacy, tool_values, fetched FROM agents WHERE id = ?1",
         params![a.id, id, name, now()],
     )?;
     write_steps(&tx, &id, &a.fallback)?;
@@ -366,7 +404,7 @@ pub fn remove(conn: &Connection, _u: &Unlocked, id_or_name: &str) -> Result<Agen
 }
 
 const COLUMNS: &str =
-    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, privacy, tool_values";
+    "id, name, model, key_id, system_prompt, temperature, max_tokens, budget_nano, when_over, created_at, privacy, tool_values, fetched";
 
 fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
     let id: String = row.get(0)?;
@@ -389,6 +427,8 @@ fn load(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Agent> {
         privacy: Policy::parse(&row.get::<_, String>(10)?).unwrap_or(Policy::Pii),
         // Unknown text keeps every value out of tools (and fails the agent's tag).
         tool_values: ToolValues::parse(&row.get::<_, String>(11)?).unwrap_or(ToolValues::Placeholders),
+        // Unknown text refuses (and fails the agent's tag).
+        fetched: Fetched::parse(&row.get::<_, String>(12)?).unwrap_or(Fetched::Refuse),
     })
 }
 
@@ -419,9 +459,14 @@ fn record(a: &Agent) -> Record {
         p => r.text("privacy").text(p.as_str()),
     };
     // The same for what tool calls get back: agents signed before it existed restore.
-    match a.tool_values {
+    let r = match a.tool_values {
         ToolValues::Restore => r,
         t => r.text("tool_values").text(t.as_str()),
+    };
+    // And for fetched input: agents signed before the choice existed reserve.
+    match a.fetched {
+        Fetched::Reserve => r,
+        f => r.text("fetched").text(f.as_str()),
     }
 }
 

@@ -25,6 +25,7 @@ fn spec(name: &str) -> AgentSpec {
         when_over: None,
         privacy: None,
         tool_values: None,
+        fetched: None,
     }
 }
 

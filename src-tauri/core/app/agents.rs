@@ -1,7 +1,7 @@
 //! Agents: create, change, copy, remove; their cards; their proxy tokens.
 
 use crate::agents::tokens::{self, Issued, TokenInfo};
-use crate::agents::{self, Agent, AgentCard, AgentSpec, SavedAgent, WhenOver};
+use crate::agents::{self, Agent, AgentCard, AgentSpec, Fetched, SavedAgent, WhenOver};
 use crate::privacy::{Policy, ToolValues};
 use crate::workspace::{Workspace, WorkspaceError};
 
@@ -43,6 +43,7 @@ pub struct AgentEdit {
     pub max_tokens: Option<u32>,
     pub privacy: Option<Policy>,
     pub tool_values: Option<ToolValues>,
+    pub fetched: Option<Fetched>,
 }
 
 /// Changes what `edit` gives and keeps the rest.
@@ -62,6 +63,7 @@ pub fn edit(ws: &Workspace, agent: &str, edit: AgentEdit) -> Result<SavedAgent, 
         when_over: Some(edit.when_over.unwrap_or(a.when_over)),
         privacy: Some(edit.privacy.unwrap_or(a.privacy)),
         tool_values: Some(edit.tool_values.unwrap_or(a.tool_values)),
+        fetched: Some(edit.fetched.unwrap_or(a.fetched)),
     };
     save(ws, Some(&a.id), &spec)
 }

@@ -505,7 +505,7 @@ fn status_for(e: &RouterError) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         RouterError::BudgetReached { .. } => StatusCode::TOO_MANY_REQUESTS,
-        RouterError::LedgerChanged { .. } => StatusCode::FORBIDDEN,
+        RouterError::LedgerChanged { .. } | RouterError::FetchRefused { .. } => StatusCode::FORBIDDEN,
         RouterError::NotRecorded { .. } | RouterError::NotOpened { .. } => StatusCode::SERVICE_UNAVAILABLE,
         RouterError::Workspace(w) if w.kind() == ErrorKind::Locked => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,

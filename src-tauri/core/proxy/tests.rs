@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::*;
-use crate::agents::{self, AgentSpec, WhenOver};
+use crate::agents::{self, AgentSpec, Fetched, WhenOver};
 use crate::datadir::DataDir;
 use crate::keys;
 use crate::money::Money;
@@ -649,6 +649,38 @@ async fn a_provider_that_echoes_the_key_in_its_error_shows_the_client_no_run_of_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_echoes_the_key_in_a_successful_answer_shows_the_client_no_run_of_it() {
+    let r = rig().await;
+    let hex: String = KEY.bytes().map(|b| format!("{b:02X}")).collect();
+    // A provider (or a debugging proxy in front of it) that puts the presented key into a 200.
+    let answer = format!("Authenticated as {KEY} ({hex}), a key like sk-sim-other works too.");
+    // OpenAI and Anthropic passed through as sent, and each translated into the other, whole and
+    // streamed.
+    for (sim, path, token) in [
+        (&r.openai, "/v1/chat/completions", &r.token),
+        (&r.anthropic, "/v1/messages", &r.anthropic_token),
+        (&r.anthropic, "/v1/chat/completions", &r.anthropic_token),
+        (&r.openai, "/v1/messages", &r.token),
+    ] {
+        for stream in [false, true] {
+            sim.set_behavior(vec![Behavior { answer: Some(answer.clone()), times: Some(1), ..Default::default() }]);
+            let body = json!({ "model": "x", "max_tokens": 100, "stream": stream,
+                "messages": [{ "role": "user", "content": "who am I?" }] });
+            let resp = c().post(r.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path} stream={stream}");
+            let text = resp.text().await.unwrap();
+            assert!(text.contains("[redacted]"), "{path} stream={stream}: {text}");
+            for w in KEY.as_bytes().windows(12).chain(hex.as_bytes().windows(24)) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!text.contains(w), "{path} stream={stream} still shows {w:?}: {text}");
+            }
+            // What is not the key is left as it was.
+            assert!(text.contains("Authenticate") && text.contains("sk-sim-oth"), "{text}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_host_headers_and_an_oversized_declared_body_are_refused_at_once() {
     let r = rig().await;
     let (addr, port, token) = (r.proxy.addr, r.proxy.addr.port(), r.token.clone());
@@ -1219,6 +1251,41 @@ async fn a_document_fetched_by_url_reserves_the_whole_context_window_under_concu
     r.openai.set_behavior(vec![]);
     let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&t).json(&chat_body(false)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_set_to_refuse_fetched_documents_under_its_budget_sends_none_and_says_why() {
+    let r = rig().await;
+    let spec = |name: &str, budget: Option<&str>| AgentSpec {
+        name: name.into(),
+        model: "gpt-4o-mini".into(),
+        key: Some("oa".into()),
+        max_tokens: Some(100),
+        budget_usd: budget.map(str::to_string),
+        fetched: Some(Fetched::Refuse),
+        ..Default::default()
+    };
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec("careful", Some("5")))).unwrap();
+    r.ws.with_unlocked(|c, u| agents::add(c, u, &spec("unbudgeted", None))).unwrap();
+    let careful = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "careful", None)).unwrap().token;
+    let free = r.ws.with_unlocked(|c, u| tokens::issue(c, u, "unbudgeted", None)).unwrap().token;
+    let by_url = json!({ "model": "x", "messages": [{ "role": "user", "content": [
+        { "type": "text", "text": "Summarise this" },
+        { "type": "image_url", "image_url": { "url": "https://example.org/a-huge-scan.png" } } ] }] });
+    let before = r.openai.requests().len();
+    let resp = c().post(r.url("/v1/chat/completions")).bearer_auth(&careful).json(&by_url).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert!(status == 403 || status == 429, "{status} {body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("fetch") && message.contains("refuses"), "{body}");
+    assert_eq!(r.openai.requests().len(), before, "nothing reached the provider");
+    // Plain requests still go, and an agent without a budget has nothing to hold.
+    let plain =
+        c().post(r.url("/v1/chat/completions")).bearer_auth(&careful).json(&chat_body(false)).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    let unbudgeted = c().post(r.url("/v1/chat/completions")).bearer_auth(&free).json(&by_url).send().await.unwrap();
+    assert_eq!(unbudgeted.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::{estimate_input, AnswerSink, Flow, Planned, Reply, RouterError, StepFailure, CONNECT_TIMEOUT};
-use crate::agents::{Agent, WhenOver};
+use crate::agents::{Agent, Fetched, WhenOver};
 use crate::budget::{worst_case, Refused, Reservation, WouldExceed};
 use crate::keys::{self, KeySummary};
 use crate::ledger::{self, Attempt, Mode, Outcome};
@@ -16,7 +16,7 @@ use crate::prices::{self, Price, Tokens, ToolUses};
 use crate::privacy::restore::RawRestorer;
 use crate::privacy::{self, dictionary, outbound, Counts, Policy, Redactor, Restorer, Rules};
 use crate::providers::canonical::{AnswerPart, ChatRequest};
-use crate::providers::failure::{redact, Unreachable};
+use crate::providers::failure::{redact, Held, KeyScrubber, Unreachable};
 use crate::providers::stream::UpstreamError;
 use crate::providers::upstream::{self, Piece, Pieces, StreamError};
 use crate::providers::{self, Protocol};
@@ -340,7 +340,7 @@ fn prepare<'a>(
     // allows, and bring in input Keyhold does not see (the results), like a fetched document.
     let cap = call.req.max_tokens.saturating_mul(call.req.outputs());
     let tool_bound = call.req.raw.as_ref().map(|r| r.tool_bound()).unwrap_or_default();
-    let fetches = call.req.raw.as_ref().is_some_and(|r| r.fetches_input()) || !tool_bound.is_empty();
+    let fetches = fetches_unseen(call.req);
     let window = prices::context_window(&step.model);
     let fees = prices::tool_fee(&step.provider, &step.model, tool_bound, step.is_local()).cost;
     let worst = match (&price, fetches, window) {
@@ -352,6 +352,15 @@ fn prepare<'a>(
     .map(|w| w.saturating_add(fees));
     // The budget: the worst case is reserved atomically with every other call of this agent.
     let reservation = match (call.agent.budget, step.is_local()) {
+        (Some(_), false) if fetches && call.agent.fetched == Fetched::Refuse => {
+            let detail = format!(
+                "the request has the provider fetch input Keyhold cannot see (a document or image by URL, a \
+                 file by id, or a provider-side search), and agent {} refuses such requests under its daily budget \
+                 (Agents → edit → \"Input the provider fetches\"); nothing was sent",
+                call.agent.name
+            );
+            return Err(Box::new(Attempted::Next(call.fail(step, started, Outcome::Budget, detail))));
+        }
         (Some(budget), false) => {
             if price.is_none() {
                 let detail = format!(
@@ -387,6 +396,12 @@ fn prepare<'a>(
         _ => None,
     };
     Ok(Ready { key, price, worst, _reservation: reservation })
+}
+
+/// Whether the request has the provider bring in input Keyhold never sees: a document, image or
+/// file by URL or id, or a provider-side tool's results.
+pub(super) fn fetches_unseen(req: &ChatRequest) -> bool {
+    req.raw.as_ref().is_some_and(|r| r.fetches_input() || !r.tool_bound().is_empty())
 }
 
 /// Runs one step of the chain.
@@ -477,7 +492,10 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
     // The answer goes back with the user's values restored, a placeholder split across events
     // included.
     let restore_with = redacted.filter(|r| !r.counts.is_empty()).map(|r| r.restorer.clone());
-    let (streamed, unknown_placeholders) = match (pieces, restore_with) {
+    // And without the key, should the provider put it into its answer: first, so the user's own
+    // values restored after it are theirs as they wrote them.
+    let scrubber = endpoint.secret.as_deref().and_then(|s| KeyScrubber::new(s));
+    let (mut streamed, unknown_placeholders) = match (pieces, restore_with) {
         (None, _) => (Streamed { broken: Some(StreamError::Stopped), ..Default::default() }, 0),
         (Some(pieces), Some(restorer)) => {
             let mut restoring = Restoring {
@@ -486,13 +504,13 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
                 text: restorer,
                 inner: sink,
             };
-            let mut s = stream(pieces, &mut restoring, started, call.deadline, limit).await;
+            let mut s = scrubbed(pieces, scrubber.as_ref(), &mut restoring, started, call.deadline, limit).await;
             restoring.finish();
             // The closing event goes through the same restorer, after everything before it.
             s.held = std::mem::take(&mut s.held).iter().flat_map(|b| restoring.raw.piece(b)).collect();
             (s, restoring.unknown())
         }
-        (Some(pieces), None) => (stream(pieces, sink, started, call.deadline, limit).await, 0),
+        (Some(pieces), None) => (scrubbed(pieces, scrubber.as_ref(), sink, started, call.deadline, limit).await, 0),
     };
     // Kept (zeroizing) until the answer ended, so a provider's mid-stream error that echoes it
     // is redacted like any other message.
@@ -503,6 +521,12 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
         .filter(|_| !stopped)
         .map(|b| redact(&b.to_string(), endpoint.secret.as_deref().map(String::as_str)));
     drop(endpoint.secret);
+    if let Some(key) = &scrubber {
+        for b in &mut streamed.held {
+            *b = scrub_event(key, b);
+        }
+    }
+    drop(scrubber);
     let (tokens, mut estimated) = meter(call.req, protocol, &streamed);
     let tools = tools_used(call.req, protocol, &streamed);
     let fee = prices::tool_fee(&step.provider, &step.model, tools, step.is_local());
@@ -556,6 +580,120 @@ pub(super) async fn attempt(call: &Call<'_>, mut step: Planned, sink: &mut dyn A
         }
         Some(detail) if streamed.delivered => Attempted::Stop(Stop::Broken { provider: step.provider, detail }),
         Some(detail) => Attempted::Next(step.failure(outcome, detail)),
+    }
+}
+
+/// [`stream`], through a [`Scrubbing`] sink when the step's key is one to take out of answers.
+async fn scrubbed(
+    pieces: Pieces,
+    key: Option<&KeyScrubber>,
+    sink: &mut dyn AnswerSink,
+    started: Instant,
+    deadline: tokio::time::Instant,
+    limit_secs: u64,
+) -> Streamed {
+    let Some(key) = key else { return stream(pieces, sink, started, deadline, limit_secs).await };
+    let mut scrubbing = Scrubbing { text: key.holder(), args: Default::default(), key, inner: sink };
+    let s = stream(pieces, &mut scrubbing, started, deadline, limit_secs).await;
+    scrubbing.finish();
+    s
+}
+
+/// An event without the key: as it came when it holds none (nearly always), else rewritten.
+fn scrub_event(key: &KeyScrubber, event: &bytes::Bytes) -> bytes::Bytes {
+    if !key.suspect(event) {
+        return event.clone();
+    }
+    match std::str::from_utf8(event) {
+        Ok(text) => match key.scrub(text) {
+            std::borrow::Cow::Borrowed(_) => event.clone(),
+            std::borrow::Cow::Owned(clean) => bytes::Bytes::from(clean),
+        },
+        // Events are UTF-8 (JSON, SSE); anything else is not this protocol's and is redacted
+        // through its lossy text rather than let through.
+        Err(_) => bytes::Bytes::from(key.scrub(&String::from_utf8_lossy(event)).into_owned()),
+    }
+}
+
+/// A sink that takes the step's key out of the answer before anything else sees it: whole
+/// bodies and events as they come, text and each call's arguments across their pieces.
+struct Scrubbing<'s> {
+    key: &'s KeyScrubber,
+    text: Held,
+    args: std::collections::BTreeMap<u32, Held>,
+    inner: &'s mut dyn AnswerSink,
+}
+
+impl Scrubbing<'_> {
+    fn flush_text(&mut self) -> Flow {
+        let tail = self.text.finish(self.key);
+        if tail.is_empty() {
+            return Flow::Continue;
+        }
+        self.inner.text(&tail)
+    }
+
+    fn flush_args(&mut self) -> Flow {
+        for (index, mut held) in std::mem::take(&mut self.args) {
+            let json = held.finish(self.key);
+            if !json.is_empty() && self.inner.part(&AnswerPart::CallArgs { index, json }) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// The end of the answer: whatever was held back.
+    fn finish(&mut self) {
+        // The last words: the stream is over whatever the caller answers.
+        let _ = self.flush_text();
+        let _ = self.flush_args();
+    }
+}
+
+impl AnswerSink for Scrubbing<'_> {
+    fn text(&mut self, text: &str) -> Flow {
+        let out = self.text.push(self.key, text);
+        if out.is_empty() {
+            return Flow::Continue;
+        }
+        self.inner.text(&out)
+    }
+
+    fn part(&mut self, part: &AnswerPart) -> Flow {
+        match part {
+            AnswerPart::CallArgs { index, json } => {
+                let out = self.args.entry(*index).or_insert_with(|| self.key.holder()).push(self.key, json);
+                if out.is_empty() {
+                    return Flow::Continue;
+                }
+                self.inner.part(&AnswerPart::CallArgs { index: *index, json: out })
+            }
+            AnswerPart::CallStart { .. } => {
+                if self.flush_text() == Flow::Stop {
+                    return Flow::Stop;
+                }
+                self.inner.part(part)
+            }
+            AnswerPart::Stop(_) => {
+                if self.flush_text() == Flow::Stop || self.flush_args() == Flow::Stop {
+                    return Flow::Stop;
+                }
+                self.inner.part(part)
+            }
+        }
+    }
+
+    fn raw(&mut self, event: &bytes::Bytes) -> Flow {
+        self.inner.raw(&scrub_event(self.key, event))
+    }
+
+    fn stop_signal(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        self.inner.stop_signal()
+    }
+
+    fn ready(&mut self) -> futures_util::future::BoxFuture<'_, Flow> {
+        self.inner.ready()
     }
 }
 

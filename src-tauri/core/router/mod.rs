@@ -189,6 +189,8 @@ pub enum RouterError {
     Blocked { agent: String, detail: String, failures: Vec<StepFailure> },
     #[error("The request uses {what}, which only {protocol} has, and no step of agent {agent}'s chain speaks it, so nothing was sent. Give the agent a step of that protocol, or send the request without {what}.")]
     ToolsNowhere { agent: String, protocol: &'static str, what: String, failures: Vec<StepFailure> },
+    #[error("Nothing was sent: the request has the provider fetch input Keyhold cannot see (a document or image by URL, a file by id, or a provider-side search), and agent {agent} refuses such requests on its paid steps while it has a daily budget, since what they would bill is unknown. Send the content itself, or have the budget count the model's whole context window for them (`keyhold agents edit {agent} --fetched reserve`, or \"Input the provider fetches\" in the agent form).")]
+    FetchRefused { agent: String, failures: Vec<StepFailure> },
     #[error("Agent {agent}'s paid steps are held back: {detail}. Its local steps still run. If you made the change yourself, acknowledge it in the window (the notice at the top) or with `keyhold vault check --accept`.")]
     LedgerChanged { agent: String, detail: String, failures: Vec<StepFailure> },
     #[error(transparent)]
@@ -223,7 +225,7 @@ impl Kinded for RouterError {
             RouterError::NotRecorded { .. } | RouterError::NotOpened { .. } => ErrorKind::Database,
             RouterError::OfflineNoLocal { .. } => ErrorKind::OfflineNoLocal,
             RouterError::Blocked { .. } => ErrorKind::PrivacyBlocked,
-            RouterError::ToolsNowhere { .. } => ErrorKind::Refused,
+            RouterError::ToolsNowhere { .. } | RouterError::FetchRefused { .. } => ErrorKind::Refused,
             RouterError::LedgerChanged { .. } => ErrorKind::ChangedOutsideKeyhold,
             RouterError::Workspace(w) => w.kind(),
         }
@@ -465,6 +467,16 @@ async fn run_chain(
             changed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
         );
         return Err(RouterError::LedgerChanged { agent: agent.name.clone(), detail, failures });
+    }
+    // Refused by the agent's own rule for fetched input, not by what is spent.
+    if !failures.is_empty()
+        && agent.fetched == crate::agents::Fetched::Refuse
+        && agent.budget.is_some()
+        && attempt::fetches_unseen(&req)
+        && failures.iter().all(|f| f.local || over_budget(f))
+        && failures.iter().any(|f| !f.local && f.outcome == Outcome::Budget)
+    {
+        return Err(RouterError::FetchRefused { agent: agent.name.clone(), failures });
     }
     if failures.iter().any(|f| f.outcome == Outcome::Budget) && failures.iter().all(over_budget) {
         let over = WouldExceed {

@@ -136,6 +136,8 @@ async fn an_agent_chain_budget_or_key_changed_by_hand_is_refused() {
         "UPDATE agents SET privacy = 'off'",
         // What the agent's tool calls get back (restore is the default, so this is a change).
         "UPDATE agents SET tool_values = 'placeholders'",
+        // What its paid steps do with fetched input (reserve is the default).
+        "UPDATE agents SET fetched = 'refuse'",
     ] {
         let r = rig().await;
         r.outside().execute(edit, []).unwrap();

@@ -75,6 +75,24 @@ describe("agents", () => {
     expect((document.querySelectorAll(".step .step-up")[0] as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it("asks what a budget does with documents the provider fetches only when there is a budget, and saves it", async () => {
+    mocked.agentsSave.mockResolvedValue({ status: "ok", data: { agent, warnings: [] } });
+    render(<Agents onChat={() => {}} />);
+    await waitFor(() => expect(document.getElementById("new-agent")).toBeTruthy());
+    fireEvent.click(document.getElementById("new-agent")!);
+    fireEvent.input(document.getElementById("agent-name")!, { target: { value: "Reader" } });
+    fireEvent.input(document.getElementById("agent-model")!, { target: { value: "gpt-4o-mini" } });
+    expect(document.getElementById("agent-fetched")).toBeNull();
+    fireEvent.input(document.getElementById("agent-budget")!, { target: { value: "2" } });
+    const choice = document.getElementById("agent-fetched") as HTMLSelectElement;
+    expect(choice.value).toBe("reserve");
+    expect(choice.closest("label")!.textContent).toContain("context window");
+    fireEvent.change(choice, { target: { value: "refuse" } });
+    fireEvent.submit(document.getElementById("agent-form")!);
+    await waitFor(() => expect(mocked.agentsSave).toHaveBeenCalled());
+    expect(mocked.agentsSave.mock.calls[0][1]).toMatchObject({ budget_usd: "2", fetched: "refuse" });
+  });
+
   it("offers what tool calls get back only when personal data is hidden, and saves the choice", async () => {
     mocked.agentsSave.mockResolvedValue({ status: "ok", data: { agent, warnings: [] } });
     render(<Agents onChat={() => {}} />);

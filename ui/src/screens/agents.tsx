@@ -1,7 +1,7 @@
 // Agents: cards with today's spend against the budget and any failing key, a form to create or
 // edit one; Chat on a card opens the Chat page with that agent.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { commands, events, type AgentCard, type CommandError, type KeyHealth, type KeySummary, type Policy, type ToolValues } from "../bindings";
+import { commands, events, type AgentCard, type CommandError, type KeyHealth, type KeySummary, type Fetched, type Policy, type ToolValues } from "../bindings";
 import { ErrorNote } from "../components/error-note";
 import { budgetLook, usd } from "../lib/money";
 import { healthLook } from "./providers";
@@ -205,6 +205,7 @@ function AgentForm({
   const [whenOver, setWhenOver] = useState<"local" | "refuse">(a?.when_over ?? "local");
   const [privacy, setPrivacy] = useState<Policy>(a?.privacy ?? "secrets");
   const [toolValues, setToolValues] = useState<ToolValues>(a?.tool_values ?? "restore");
+  const [fetched, setFetched] = useState<Fetched>(a?.fetched ?? "reserve");
   const [error, setError] = useState<CommandError | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   // The chosen key's models are suggested first (the key comes before the model in the form).
@@ -235,6 +236,7 @@ function AgentForm({
       when_over: whenOver,
       privacy,
       tool_values: toolValues,
+      fetched,
     });
     if (r.status === "error") {
       setError(r.error);
@@ -408,6 +410,20 @@ function AgentForm({
           </select>
         </label>
       </div>
+      {budget.trim() !== "" && budget.trim().toLowerCase() !== "none" && (
+        <label>
+          Input the provider fetches
+          <select id="agent-fetched" value={fetched} onChange={(e) => setFetched((e.target as HTMLSelectElement).value as Fetched)}>
+            <option value="reserve">Count the model's whole context window against the budget</option>
+            <option value="refuse">Refuse the request on paid steps</option>
+          </select>
+          <span class="fine">
+            A request may have the provider fetch a document or image by URL, a file by id, or search the web: a few
+            bytes here, up to a whole context window billed. Keyhold cannot see its size, so the budget either holds the
+            most it can cost or the request is not sent while the budget applies.
+          </span>
+        </label>
+      )}
       <label>
         What cloud models receive
         <select id="agent-privacy" value={privacy} onChange={(e) => setPrivacy((e.target as HTMLSelectElement).value as Policy)}>
