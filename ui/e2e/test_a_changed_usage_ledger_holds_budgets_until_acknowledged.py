@@ -24,7 +24,10 @@ def test_a_user_sees_an_edited_ledger_named_and_acknowledges_it_in_the_window(ap
     make_agent(d, "Writer")
     wait_for(d, 'li[data-agent="Writer"] .edit').click()
     type_into(d, "#agent-budget", "1.00")
-    d.find_element(By.CSS_SELECTOR, "#agent-save").click()
+    # Enter submits the form: a click on Save may land beside it while Edit's scroll into view
+    # is still moving the form (seen once under CI load).
+    d.find_element(By.CSS_SELECTOR, "#agent-budget").send_keys(Keys.ENTER)
+    WebDriverWait(d, 20).until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#agent-form")))
     wait_for(d, 'li[data-agent="Writer"] .chat-open').click()
     wait_for(d, "#chat-input").send_keys("first question", Keys.ENTER)
     wait_text(d, ".chat-line.assistant .reply-meta", "gpt-4o-mini", timeout=30)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import App
 
@@ -108,6 +108,9 @@ def test_a_user_west_of_utc_reads_each_day_label_on_that_days_bar(app_west_of_ut
     for span in ("7d", "30d"):
         Select(d.find_element(By.CSS_SELECTOR, "#usage-range")).select_by_value(span)
         wait_for(d, "#chart-cost [data-ticks]")
+        # The same plot takes the new range's data: its ticks are read once its bars are drawn.
+        WebDriverWait(d, 10).until(lambda d: (lambda n: n <= 8 if span == "7d" else n >= 28)(
+            int(d.find_element(By.CSS_SELECTOR, "#chart-cost [data-buckets]").get_attribute("data-buckets"))))
         ticks = json.loads(d.find_element(By.CSS_SELECTOR, "#chart-cost [data-ticks]").get_attribute("data-ticks"))
         if span == "30d":
             assert 2 <= len(ticks) < 30, ticks

@@ -148,8 +148,10 @@ function Chart({
           hooks: {
             draw: [
               (u) => {
-                if (el.current)
-                  el.current.dataset.ticks = JSON.stringify(ticks.map((t, i) => ({ left: u.valToPos(t, "x"), label: labels[i] ?? "" })));
+                if (!el.current) return;
+                el.current.dataset.ticks = JSON.stringify(ticks.map((t, i) => ({ left: u.valToPos(t, "x"), label: labels[i] ?? "" })));
+                // How many bars were drawn: the test waits for a new range's before it reads ticks.
+                el.current.dataset.buckets = String(latest.current.xs.length);
               },
             ],
           },
